@@ -1,0 +1,35 @@
+# Two entry points: `make run` (the server with the bundled model) and `make test` (the whole suite).
+# Both create .venv on first use. torch is pinned to the CPU build here only to keep set-up fast on
+# machines without a GPU; the package itself accepts any torch 2.x (see pyproject.toml).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+# Debian packages the tests need (browser tests, distributed mode).
+TEST_DEBS ?=
+
+.PHONY: run test lint setup setup-test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+setup-test: setup
+	bash scripts/install-test-deps.sh $(TEST_DEBS)
+
+run: setup
+	$(BIN)/pixelforge serve
+
+test: setup-test
+	$(BIN)/ruff check pixelforge tests benchmarks training
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check pixelforge tests benchmarks training

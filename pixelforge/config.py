@@ -1,0 +1,48 @@
+"""One settings object for every entry point (server, worker, CLI, Python API).
+
+Values come from keyword arguments, then ``PIXELFORGE_*`` environment variables, then defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OffloadMode = Literal["none", "model", "sequential"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PIXELFORGE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Task database, images and previews live here.")
+    host: str = Field(default="127.0.0.1", description="Address the server binds to.")
+    port: int = Field(default=7860, ge=1, le=65535, description="Port the server listens on.")
+    model: str = Field(default="sprite", description="Default model: a preset name, a local pipeline "
+                       "directory or a Hugging Face repo id already in the local cache.")
+    device: str = Field(default="auto", description="'auto', 'cpu', 'cuda', 'cuda:1', 'mps'.")
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        default="auto", description="Weights dtype; 'auto' uses the preset's dtype on GPU, float32 on CPU.")
+    offload: OffloadMode = Field(default="none", description="diffusers CPU offload: none, model, sequential.")
+    history_limit: int = Field(default=200, ge=1, description="Finished tasks kept; older ones are pruned.")
+    preview_every: int = Field(default=2, ge=0, description="Publish a live preview every N steps (0 = off).")
+    preview_format: Literal["png", "jpeg", "webp"] = Field(default="png", description="Live preview encoding.")
+    max_steps: int = Field(default=150, ge=1, description="Upper bound for steps per image.")
+    max_side: int = Field(default=2048, ge=16, description="Upper bound for width and height.")
+    max_batch_count: int = Field(default=16, ge=1)
+    max_batch_size: int = Field(default=8, ge=1)
+    max_prompt_chars: int = Field(default=4000, ge=1)
+    debug_steps: bool = Field(default=False, description="Log every step's callback data (DebugCallback).")
+    api_keys: dict[str, str] = Field(default_factory=dict, description="name -> key; empty = client-id mode.")
+    admin_keys: dict[str, str] = Field(default_factory=dict, description="name -> key with admin rights.")
+    redis_url: str | None = Field(default=None, description="redis://... for distributed mode.")
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "tasks.sqlite3"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data_dir / "images"

@@ -1,0 +1,162 @@
+"""The event bus: task events flow from workers to watchers, stop requests from the API to workers.
+
+Publishing is thread-safe and never blocks (the denoising thread publishes). Subscribers read
+either synchronously (CLI, Python API) or with ``await`` (the server's SSE streams). Events are
+also kept in the TaskStore, so a subscriber that fell behind (``lagged``) or reconnected replays
+from there; the bus only has to be fast, not durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from pixelforge.tasks.model import StopRequest, TaskEvent
+
+ControlHandler = Callable[[str, StopRequest], None]
+
+# A subscriber that falls this far behind stops receiving and must replay from the store.
+SUBSCRIPTION_BUFFER = 2048
+
+
+class Subscription:
+    """A bounded inbox of events for one task (or for every task when ``task_id`` is None)."""
+
+    def __init__(self, task_id: str | None, on_close: Callable[[Subscription], None]) -> None:
+        self.task_id = task_id
+        self.lagged = False
+        self._items: deque[TaskEvent] = deque()
+        self._cond = threading.Condition()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._async_wakeup: asyncio.Event | None = None
+        self._on_close = on_close
+        self.closed = False
+
+    def wants(self, event: TaskEvent) -> bool:
+        return self.task_id is None or self.task_id == event.task_id
+
+    def deliver(self, event: TaskEvent) -> None:
+        with self._cond:
+            if self.closed:
+                return
+            if len(self._items) >= SUBSCRIPTION_BUFFER:
+                self.lagged = True
+                return
+            self._items.append(event)
+            self._cond.notify_all()
+            loop, wakeup = self._loop, self._async_wakeup
+        if loop is not None and wakeup is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wakeup.set)
+
+    def get(self, timeout: float | None = None) -> TaskEvent | None:
+        """Next event, or None after ``timeout`` seconds (or when closed)."""
+        with self._cond:
+            if not self._items and not self.closed:
+                self._cond.wait(timeout)
+            return self._items.popleft() if self._items else None
+
+    async def aget(self, timeout: float | None = None) -> TaskEvent | None:
+        """Async counterpart of :meth:`get`; must always be awaited from the same event loop."""
+        with self._cond:
+            if self._async_wakeup is None:
+                self._loop = asyncio.get_running_loop()
+                self._async_wakeup = asyncio.Event()
+            if self._items:
+                return self._items.popleft()
+            if self.closed:
+                return None
+            self._async_wakeup.clear()
+        try:
+            await asyncio.wait_for(self._async_wakeup.wait(), timeout)
+        except TimeoutError:
+            return None
+        with self._cond:
+            return self._items.popleft() if self._items else None
+
+    def close(self) -> None:
+        with self._cond:
+            if self.closed:
+                return
+            self.closed = True
+            self._cond.notify_all()
+            loop, wakeup = self._loop, self._async_wakeup
+        if loop is not None and wakeup is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wakeup.set)
+        self._on_close(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EventBus(Protocol):
+    def publish(self, event: TaskEvent) -> None: ...
+
+    def subscribe(self, task_id: str | None = None) -> Subscription: ...
+
+    def publish_control(self, task_id: str, request: StopRequest) -> None: ...
+
+    def on_control(self, handler: ControlHandler) -> Callable[[], None]:
+        """Register a handler for stop requests; returns a function that unregisters it."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class InProcessBus:
+    """The bus for one process: the server and its worker threads share it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscriptions: list[Subscription] = []
+        self._control_handlers: list[ControlHandler] = []
+
+    def publish(self, event: TaskEvent) -> None:
+        with self._lock:
+            targets = [s for s in self._subscriptions if s.wants(event)]
+        for subscription in targets:
+            subscription.deliver(event)
+
+    def subscribe(self, task_id: str | None = None) -> Subscription:
+        subscription = Subscription(task_id, self._remove)
+        with self._lock:
+            self._subscriptions.append(subscription)
+        return subscription
+
+    def _remove(self, subscription: Subscription) -> None:
+        with self._lock:
+            if subscription in self._subscriptions:
+                self._subscriptions.remove(subscription)
+
+    @property
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return len(self._subscriptions)
+
+    def publish_control(self, task_id: str, request: StopRequest) -> None:
+        with self._lock:
+            handlers = list(self._control_handlers)
+        for handler in handlers:
+            handler(task_id, request)
+
+    def on_control(self, handler: ControlHandler) -> Callable[[], None]:
+        with self._lock:
+            self._control_handlers.append(handler)
+
+        def unregister() -> None:
+            with self._lock:
+                if handler in self._control_handlers:
+                    self._control_handlers.remove(handler)
+
+        return unregister
+
+    def close(self) -> None:
+        with self._lock:
+            subscriptions = list(self._subscriptions)
+        for subscription in subscriptions:
+            subscription.close()

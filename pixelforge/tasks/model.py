@@ -1,0 +1,207 @@
+"""The task domain: what a generation request is, what state it is in, and what it reports.
+
+Everything here is plain pydantic so that the same objects cross every boundary: the SQLite and
+Redis stores, the event bus, the HTTP API, the CLI's ``--json`` output and the Python API.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+import time
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-().:]{1,128}$")
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+class TaskState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset(
+    {TaskState.COMPLETED, TaskState.INTERRUPTED, TaskState.FAILED, TaskState.CANCELLED}
+)
+
+
+class Phase(StrEnum):
+    """Where a running task spends its time. Timed separately, so ETA never mixes them up."""
+
+    QUEUED = "queued"
+    LOAD = "load"
+    ENCODE = "encode"
+    DENOISE = "denoise"
+    DECODE = "decode"
+    POSTPROCESS = "postprocess"
+    DONE = "done"
+
+
+class EventType(StrEnum):
+    QUEUED = "queued"
+    STARTED = "started"
+    PROGRESS = "progress"
+    PREVIEW = "preview"
+    IMAGE = "image"
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.value in {s.value for s in TERMINAL_STATES}
+
+
+def new_task_id(task_type: str = "txt2img") -> str:
+    """An unguessable id in AUTOMATIC1111's ``task(<type>-<random>)`` form (80 bits of randomness)."""
+    random_part = "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
+    return f"task({task_type}-{random_part})"
+
+
+def new_seed() -> int:
+    return secrets.randbelow(2**32)
+
+
+class TaskParams(BaseModel):
+    """What to generate. ``None`` means "the model's own default" and is resolved when the task runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(default="", description="What to draw.")
+    negative_prompt: str = Field(default="", description="What to avoid (used when CFG is on).")
+    steps: int | None = Field(default=None, ge=1, description="Denoising steps per image; model default if unset.")
+    cfg_scale: float | None = Field(
+        default=None, ge=0.0, le=50.0, description="Classifier-free guidance scale; model default if unset."
+    )
+    width: int | None = Field(default=None, ge=16, description="Image width in pixels, a multiple of 16.")
+    height: int | None = Field(default=None, ge=16, description="Image height in pixels, a multiple of 16.")
+    seed: int = Field(default=-1, ge=-1, lt=2**32, description="-1 picks a random seed; image i uses seed + i.")
+    batch_count: int = Field(default=1, ge=1, description="Jobs run one after another (A1111 n_iter).")
+    batch_size: int = Field(default=1, ge=1, description="Images per job, denoised together.")
+    model: str | None = Field(default=None, description="Preset name, local directory or cached repo id.")
+    lora: str | None = Field(default=None, description="Path of a LoRA .safetensors file.")
+    lora_scale: float = Field(default=1.0, ge=-4.0, le=4.0, description="Strength of the LoRA.")
+    timeout_s: float | None = Field(default=None, gt=0, description="Stop the task automatically after this.")
+
+    @field_validator("width", "height")
+    @classmethod
+    def _multiple_of_16(cls, value: int | None) -> int | None:
+        if value is not None and value % 16:
+            raise ValueError(f"must be a multiple of 16, got {value}")
+        return value
+
+    @property
+    def image_count(self) -> int:
+        return self.batch_count * self.batch_size
+
+
+class TaskLimits(BaseModel):
+    """Operator-set bounds checked when a task is submitted (the pydantic model checks the shape)."""
+
+    max_steps: int = 150
+    max_side: int = 2048
+    max_batch_count: int = 16
+    max_batch_size: int = 8
+    max_prompt_chars: int = 4000
+
+    def violations(self, params: TaskParams) -> list[str]:
+        problems: list[str] = []
+        if params.steps is not None and params.steps > self.max_steps:
+            problems.append(f"steps: at most {self.max_steps}, got {params.steps}")
+        for name in ("width", "height"):
+            value = getattr(params, name)
+            if value is not None and value > self.max_side:
+                problems.append(f"{name}: at most {self.max_side}, got {value}")
+        if params.batch_count > self.max_batch_count:
+            problems.append(f"batch_count: at most {self.max_batch_count}, got {params.batch_count}")
+        if params.batch_size > self.max_batch_size:
+            problems.append(f"batch_size: at most {self.max_batch_size}, got {params.batch_size}")
+        for name in ("prompt", "negative_prompt"):
+            length = len(getattr(params, name))
+            if length > self.max_prompt_chars:
+                problems.append(f"{name}: at most {self.max_prompt_chars} characters, got {length}")
+        return problems
+
+
+class StopRequest(BaseModel):
+    """A control request from a user (or an automatic rule) for one task."""
+
+    action: Literal["interrupt", "skip"] = "interrupt"
+    keep_partial: bool = Field(default=False, description="Decode the current estimate instead of discarding it.")
+    reason: str = Field(default="user", description="'user', 'timeout', 'early-stop', 'shutdown', ...")
+
+
+class TaskProgress(BaseModel):
+    phase: Phase = Phase.QUEUED
+    job_no: int = Field(default=0, description="Jobs finished so far (0-based index of the running job).")
+    job_count: int = 1
+    step: int = 0
+    steps: int = 0
+    progress: float = Field(default=0.0, ge=0.0, le=1.0)
+    eta_s: float | None = Field(default=None, description="Seconds left; None until it can be estimated.")
+    elapsed_s: float = 0.0
+    textinfo: str = ""
+
+
+class ImageRef(BaseModel):
+    index: int = Field(description="Position of the image in the task, 0-based.")
+    job_no: int
+    seed: int
+    path: str = Field(description="Path of the PNG, relative to the data directory.")
+    width: int
+    height: int
+    partial: bool = Field(default=False, description="True when decoded from an interrupted job's estimate.")
+
+
+class TaskStats(BaseModel):
+    """Performance statistics shown after each run (A1111's time / VRAM / RAM line, per phase)."""
+
+    device: str = "cpu"
+    total_s: float = 0.0
+    phases_s: dict[str, float] = Field(default_factory=dict)
+    steps_run: int = 0
+    step_time_s: float | None = Field(default=None, description="Median seconds per denoising step.")
+    peak_vram_allocated_mb: float | None = None
+    peak_vram_reserved_mb: float | None = None
+    peak_rss_mb: float | None = None
+
+
+class Task(BaseModel):
+    id: str
+    type: str = "txt2img"
+    owner: str = "local"
+    params: TaskParams
+    state: TaskState = TaskState.QUEUED
+    created_at: float = Field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    progress: TaskProgress = Field(default_factory=TaskProgress)
+    images: list[ImageRef] = Field(default_factory=list)
+    stats: TaskStats | None = None
+    error: str | None = None
+    stop_reason: str | None = None
+    stop_request: StopRequest | None = None
+    info: dict[str, Any] = Field(default_factory=dict, description="Resolved parameters and model name.")
+    position: int | None = Field(default=None, description="1-based place in the queue while queued.")
+    queue_size: int | None = Field(default=None, description="Queued tasks in total while queued.")
+
+
+class TaskEvent(BaseModel):
+    task_id: str
+    seq: int = Field(description="Per-task sequence number, from 1; SSE ids and Last-Event-ID use it.")
+    type: EventType
+    time: float = Field(default_factory=time.time)
+    data: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,129 @@
+"""Progress and ETA maths, free of any clock or framework so that it is exactly testable.
+
+A1111 computes ``progress = job_no/job_count + step/steps/job_count`` and ``eta = elapsed/progress
+- elapsed``. That clock includes model loading, weights every phase the same and never reaches 1.0.
+Here the ETA is built from what was measured: the median time of denoising steps after the first
+(the first carries warm-up), plus the decode time per remaining job (measured once a job has
+decoded, else predicted as one step), and nothing for phases already behind us. The bar still
+uses A1111's step fraction (it moves evenly and users know it) but reaches 1.0 only on completion.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from pixelforge.tasks.model import Phase, TaskProgress
+
+# The bar shows at most this before the task has really finished.
+RUNNING_CAP = 0.99
+
+
+def format_eta(seconds: float | None) -> str:
+    """HH:MM:SS above an hour, MM:SS above a minute, else ``Ns``."""
+    if seconds is None:
+        return "--"
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    if minutes:
+        return f"{minutes:02d}:{secs:02d}"
+    return f"{secs}s"
+
+
+def step_fraction(job_no: int, job_count: int, step: int, steps: int) -> float:
+    """A1111's formula, capped at 1."""
+    if job_count <= 0:
+        return 0.0
+    within = step / steps if steps > 0 else 0.0
+    return min(1.0, job_no / job_count + within / job_count)
+
+
+@dataclass
+class ProgressTracker:
+    """Accumulates per-step and per-decode durations of one task and turns them into progress."""
+
+    job_count: int
+    steps: int
+    step_durations: list[float] = field(default_factory=list)
+    decode_durations: list[float] = field(default_factory=list)
+    phase: Phase = Phase.LOAD
+    job_no: int = 0
+    step: int = 0
+
+    def start_job(self, job_no: int) -> None:
+        self.job_no = job_no
+        self.step = 0
+        self.phase = Phase.ENCODE
+
+    def record_step(self, step: int, duration_s: float) -> None:
+        """``step`` is 1-based: the number of steps finished in the current job."""
+        self.phase = Phase.DENOISE
+        self.step = step
+        self.step_durations.append(duration_s)
+
+    def record_decode(self, duration_s: float) -> None:
+        self.decode_durations.append(duration_s)
+
+    def step_time(self) -> float | None:
+        """Median step time, leaving out the very first step when there is more than one."""
+        measured = self.step_durations[1:] if len(self.step_durations) > 1 else self.step_durations
+        return statistics.median(measured) if measured else None
+
+    def eta(self) -> float | None:
+        step_time = self.step_time()
+        if step_time is None:
+            return None
+        remaining_steps = (self.steps - self.step) + (self.job_count - self.job_no - 1) * self.steps
+        decode_time = statistics.median(self.decode_durations) if self.decode_durations else step_time
+        remaining_decodes = self.job_count - self.job_no
+        if self.phase is Phase.DECODE or self.phase is Phase.POSTPROCESS:
+            remaining_decodes -= 1
+        return max(0.0, remaining_steps * step_time + max(0, remaining_decodes) * decode_time)
+
+    def snapshot(self, elapsed_s: float, textinfo: str = "") -> TaskProgress:
+        fraction = min(RUNNING_CAP, step_fraction(self.job_no, self.job_count, self.step, self.steps))
+        if not textinfo:
+            textinfo = self.describe()
+        return TaskProgress(
+            phase=self.phase,
+            job_no=self.job_no,
+            job_count=self.job_count,
+            step=self.step,
+            steps=self.steps,
+            progress=fraction,
+            eta_s=self.eta(),
+            elapsed_s=elapsed_s,
+            textinfo=textinfo,
+        )
+
+    def describe(self) -> str:
+        if self.phase is Phase.LOAD:
+            return "Loading model…"
+        job = f"Job {self.job_no + 1}/{self.job_count}, " if self.job_count > 1 else ""
+        if self.phase is Phase.ENCODE:
+            return f"{job}encoding prompt…"
+        if self.phase is Phase.DECODE:
+            return f"{job}decoding…"
+        if self.phase is Phase.POSTPROCESS:
+            return f"{job}post-processing…"
+        return f"{job}step {self.step}/{self.steps}"
+
+    def completed(self, elapsed_s: float) -> TaskProgress:
+        return TaskProgress(
+            phase=Phase.DONE,
+            job_no=self.job_count,
+            job_count=self.job_count,
+            step=self.steps,
+            steps=self.steps,
+            progress=1.0,
+            eta_s=0.0,
+            elapsed_s=elapsed_s,
+            textinfo="Done",
+        )
+
+
+def queued_progress(position: int, size: int) -> TaskProgress:
+    return TaskProgress(phase=Phase.QUEUED, textinfo=f"In queue: {position}/{size}")

@@ -1,0 +1,380 @@
+"""SQLite TaskStore (WAL). One connection guarded by a lock: the store is shared by the server's
+threads and the worker thread, and every operation is a few short statements."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pixelforge.tasks.model import (
+    TERMINAL_STATES,
+    EventType,
+    ImageRef,
+    StopRequest,
+    Task,
+    TaskEvent,
+    TaskParams,
+    TaskProgress,
+    TaskState,
+    TaskStats,
+)
+from pixelforge.tasks.store import TaskExists, TaskNotFound
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    queue_order INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    state TEXT NOT NULL,
+    params TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    progress TEXT NOT NULL,
+    images TEXT NOT NULL DEFAULT '[]',
+    stats TEXT,
+    error TEXT,
+    stop_reason TEXT,
+    stop_request TEXT,
+    info TEXT NOT NULL DEFAULT '{}',
+    worker_id TEXT,
+    last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state, queue_order);
+CREATE INDEX IF NOT EXISTS tasks_owner ON tasks(owner, queue_order);
+CREATE TABLE IF NOT EXISTS events (
+    task_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    time REAL NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (task_id, seq)
+);
+CREATE TABLE IF NOT EXISTS previews (
+    task_id TEXT NOT NULL,
+    preview_id INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (task_id, preview_id)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Previews kept per task: the newest few are enough for any client that is catching up.
+PREVIEWS_KEPT = 3
+
+
+class SQLiteTaskStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # --- conversion ------------------------------------------------------------------------
+    @staticmethod
+    def _row_to_task(row: sqlite3.Row) -> Task:
+        return Task(
+            id=row["id"],
+            type=row["type"],
+            owner=row["owner"],
+            params=TaskParams.model_validate_json(row["params"]),
+            state=TaskState(row["state"]),
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            progress=TaskProgress.model_validate_json(row["progress"]),
+            images=[ImageRef.model_validate(i) for i in json.loads(row["images"])],
+            stats=TaskStats.model_validate_json(row["stats"]) if row["stats"] else None,
+            error=row["error"],
+            stop_reason=row["stop_reason"],
+            stop_request=StopRequest.model_validate_json(row["stop_request"]) if row["stop_request"] else None,
+            info=json.loads(row["info"]),
+        )
+
+    def _with_position(self, conn: sqlite3.Connection, task: Task, queue_order: int) -> Task:
+        if task.state is TaskState.QUEUED:
+            ahead = conn.execute(
+                "SELECT COUNT(*) FROM tasks WHERE state = ? AND queue_order < ?", (TaskState.QUEUED, queue_order)
+            ).fetchone()[0]
+            total = conn.execute("SELECT COUNT(*) FROM tasks WHERE state = ?", (TaskState.QUEUED,)).fetchone()[0]
+            task.position, task.queue_size = ahead + 1, total
+        return task
+
+    def _fetch(self, conn: sqlite3.Connection, task_id: str) -> sqlite3.Row:
+        row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        if row is None:
+            raise TaskNotFound(task_id)
+        return row
+
+    # --- tasks -----------------------------------------------------------------------------
+    def create(self, task: Task) -> Task:
+        with self._tx() as conn:
+            if conn.execute("SELECT 1 FROM tasks WHERE id = ?", (task.id,)).fetchone():
+                raise TaskExists(task.id)
+            cursor = conn.execute(
+                "INSERT INTO tasks (id, type, owner, state, params, created_at, progress, info)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    task.id,
+                    task.type,
+                    task.owner,
+                    task.state,
+                    task.params.model_dump_json(),
+                    task.created_at,
+                    task.progress.model_dump_json(),
+                    json.dumps(task.info),
+                ),
+            )
+            return self._with_position(conn, task, cursor.lastrowid or 0)
+
+    def get(self, task_id: str) -> Task:
+        with self._lock:
+            row = self._fetch(self._conn, task_id)
+            return self._with_position(self._conn, self._row_to_task(row), row["queue_order"])
+
+    @staticmethod
+    def _filters(owner: str | None, states: Iterable[TaskState] | None) -> tuple[str, list[Any]]:
+        clauses, args = [], []
+        if owner is not None:
+            clauses.append("owner = ?")
+            args.append(owner)
+        if states is not None:
+            state_list = [TaskState(s).value for s in states]
+            clauses.append(f"state IN ({','.join('?' * len(state_list))})" if state_list else "0")
+            args.extend(state_list)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def list(
+        self,
+        owner: str | None = None,
+        states: Iterable[TaskState] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Task]:
+        where, args = self._filters(owner, states)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM tasks{where} ORDER BY queue_order DESC LIMIT ? OFFSET ?", [*args, limit, offset]
+            ).fetchall()
+            return [self._with_position(self._conn, self._row_to_task(r), r["queue_order"]) for r in rows]
+
+    def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
+        where, args = self._filters(owner, states)
+        with self._lock:
+            return self._conn.execute(f"SELECT COUNT(*) FROM tasks{where}", args).fetchone()[0]
+
+    def queued_ids(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM tasks WHERE state = ? ORDER BY queue_order", (TaskState.QUEUED,)
+            ).fetchall()
+        return [r["id"] for r in rows]
+
+    def claim_next(self, worker_id: str) -> Task | None:
+        with self._tx() as conn:
+            if self._paused(conn):
+                return None
+            row = conn.execute(
+                "SELECT * FROM tasks WHERE state = ? ORDER BY queue_order LIMIT 1", (TaskState.QUEUED,)
+            ).fetchone()
+            if row is None:
+                return None
+            now = time.time()
+            conn.execute(
+                "UPDATE tasks SET state = ?, started_at = ?, worker_id = ? WHERE id = ?",
+                (TaskState.RUNNING, now, worker_id, row["id"]),
+            )
+            task = self._row_to_task(row)
+            task.state, task.started_at = TaskState.RUNNING, now
+            return task
+
+    # --- written while running -------------------------------------------------------------
+    def set_progress(self, task_id: str, progress: TaskProgress) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE tasks SET progress = ? WHERE id = ?", (progress.model_dump_json(), task_id))
+
+    def set_info(self, task_id: str, info: dict[str, Any]) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE tasks SET info = ? WHERE id = ?", (json.dumps(info), task_id))
+
+    def add_image(self, task_id: str, image: ImageRef) -> None:
+        with self._tx() as conn:
+            images = json.loads(self._fetch(conn, task_id)["images"])
+            images.append(image.model_dump())
+            conn.execute("UPDATE tasks SET images = ? WHERE id = ?", (json.dumps(images), task_id))
+
+    def finish(
+        self,
+        task_id: str,
+        state: TaskState,
+        *,
+        progress: TaskProgress | None = None,
+        stats: TaskStats | None = None,
+        error: str | None = None,
+        stop_reason: str | None = None,
+    ) -> Task:
+        with self._tx() as conn:
+            self._fetch(conn, task_id)
+            conn.execute(
+                "UPDATE tasks SET state = ?, finished_at = ?, progress = COALESCE(?, progress),"
+                " stats = COALESCE(?, stats), error = ?, stop_reason = ? WHERE id = ?",
+                (
+                    state,
+                    time.time(),
+                    progress.model_dump_json() if progress else None,
+                    stats.model_dump_json() if stats else None,
+                    error,
+                    stop_reason,
+                    task_id,
+                ),
+            )
+            self._drop_old_previews(conn, task_id, keep=1)
+            return self._row_to_task(self._fetch(conn, task_id))
+
+    # --- control ---------------------------------------------------------------------------
+    def cancel_if_queued(self, task_id: str) -> bool:
+        with self._tx() as conn:
+            self._fetch(conn, task_id)
+            cursor = conn.execute(
+                "UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ? WHERE id = ? AND state = ?",
+                (TaskState.CANCELLED, time.time(), "cancelled", task_id, TaskState.QUEUED),
+            )
+            return cursor.rowcount == 1
+
+    def record_stop_request(self, task_id: str, request: StopRequest) -> Task:
+        with self._tx() as conn:
+            row = self._fetch(conn, task_id)
+            existing = StopRequest.model_validate_json(row["stop_request"]) if row["stop_request"] else None
+            # An interrupt is never downgraded to a skip by a later click.
+            if not (existing and existing.action == "interrupt" and request.action == "skip"):
+                conn.execute(
+                    "UPDATE tasks SET stop_request = ? WHERE id = ?", (request.model_dump_json(), task_id)
+                )
+            return self._row_to_task(self._fetch(conn, task_id))
+
+    def clear_skip(self, task_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE tasks SET stop_request = NULL WHERE id = ? AND json_extract(stop_request, '$.action') = ?",
+                (task_id, "skip"),
+            )
+
+    # --- events ----------------------------------------------------------------------------
+    def append_event(self, task_id: str, type: EventType, data: dict[str, Any]) -> TaskEvent:
+        with self._tx() as conn:
+            seq = self._fetch(conn, task_id)["last_seq"] + 1
+            event = TaskEvent(task_id=task_id, seq=seq, type=type, data=data)
+            conn.execute("UPDATE tasks SET last_seq = ? WHERE id = ?", (seq, task_id))
+            conn.execute(
+                "INSERT INTO events (task_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)",
+                (task_id, seq, event.type, event.time, json.dumps(data)),
+            )
+            return event
+
+    def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
+        with self._lock:
+            self._fetch(self._conn, task_id)
+            rows = self._conn.execute(
+                "SELECT * FROM events WHERE task_id = ? AND seq > ? ORDER BY seq", (task_id, after_seq)
+            ).fetchall()
+        return [
+            TaskEvent(task_id=r["task_id"], seq=r["seq"], type=r["type"], time=r["time"], data=json.loads(r["data"]))
+            for r in rows
+        ]
+
+    # --- previews --------------------------------------------------------------------------
+    def put_preview(self, task_id: str, preview_id: int, data: bytes, media_type: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO previews (task_id, preview_id, media_type, data) VALUES (?, ?, ?, ?)",
+                (task_id, preview_id, media_type, data),
+            )
+            self._drop_old_previews(conn, task_id, keep=PREVIEWS_KEPT)
+
+    def get_preview(self, task_id: str, preview_id: int | None = None) -> tuple[int, bytes, str] | None:
+        with self._lock:
+            if preview_id is None:
+                row = self._conn.execute(
+                    "SELECT * FROM previews WHERE task_id = ? ORDER BY preview_id DESC LIMIT 1", (task_id,)
+                ).fetchone()
+            else:
+                row = self._conn.execute(
+                    "SELECT * FROM previews WHERE task_id = ? AND preview_id = ?", (task_id, preview_id)
+                ).fetchone()
+        return (row["preview_id"], bytes(row["data"]), row["media_type"]) if row else None
+
+    @staticmethod
+    def _drop_old_previews(conn: sqlite3.Connection, task_id: str, keep: int) -> None:
+        conn.execute(
+            "DELETE FROM previews WHERE task_id = ? AND preview_id NOT IN"
+            " (SELECT preview_id FROM previews WHERE task_id = ? ORDER BY preview_id DESC LIMIT ?)",
+            (task_id, task_id, keep),
+        )
+
+    # --- housekeeping ----------------------------------------------------------------------
+    def recover(self) -> list[str]:
+        with self._tx() as conn:
+            rows = conn.execute("SELECT id FROM tasks WHERE state = ?", (TaskState.RUNNING,)).fetchall()
+            ids = [r["id"] for r in rows]
+            conn.execute(
+                "UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ?,"
+                " error = 'the server stopped while this task was running' WHERE state = ?",
+                (TaskState.INTERRUPTED, time.time(), "restart", TaskState.RUNNING),
+            )
+        return ids
+
+    def prune(self, keep: int) -> list[Task]:
+        finished = [s.value for s in TERMINAL_STATES]
+        marks = ",".join("?" * len(finished))
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM tasks WHERE state IN ({marks}) ORDER BY queue_order DESC LIMIT -1 OFFSET ?",
+                [*finished, keep],
+            ).fetchall()
+            pruned = [self._row_to_task(r) for r in rows]
+            for task_id in (t.id for t in pruned):
+                conn.execute("DELETE FROM events WHERE task_id = ?", (task_id,))
+                conn.execute("DELETE FROM previews WHERE task_id = ?", (task_id,))
+                conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
+        return pruned
+
+    @staticmethod
+    def _paused(conn: sqlite3.Connection) -> bool:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'paused'").fetchone()
+        return bool(row and row["value"] == "1")
+
+    def set_paused(self, paused: bool) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('paused', ?)", ("1" if paused else "0",))
+
+    def is_paused(self) -> bool:
+        with self._lock:
+            return self._paused(self._conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
