@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     api_keys: dict[str, str] = Field(default_factory=dict, description="name -> key; empty = client-id mode.")
     admin_keys: dict[str, str] = Field(default_factory=dict, description="name -> key with admin rights.")
     redis_url: str | None = Field(default=None, description="redis://... for distributed mode.")
+    max_active_per_identity: int = Field(
+        default=8, ge=1, description="Queued plus running tasks one identity may have; more get HTTP 429.")
+    max_queued_total: int = Field(default=100, ge=1, description="Queued tasks server-wide; more get HTTP 429.")
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Largest HTTP request body accepted.")
+    max_image_scale: int = Field(default=16, ge=1, description="Largest ?scale= for nearest-upscaled images.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS; empty (the default) turns CORS off.")
 
     @property
     def db_path(self) -> Path:

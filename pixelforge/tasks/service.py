@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from pixelforge.tasks.bus import EventBus, Subscription
@@ -35,11 +35,23 @@ class InvalidTask(ValueError):
         self.problems = problems
 
 
+# Checks a front end cannot make from the parameters alone (is the model here? is the LoRA readable?).
+# Each returns the problems it found, as messages fit for a user.
+ParamsCheck = Callable[[TaskParams], list[str]]
+
+
 class TaskService:
-    def __init__(self, store: TaskStore, bus: EventBus, limits: TaskLimits | None = None) -> None:
+    def __init__(
+        self,
+        store: TaskStore,
+        bus: EventBus,
+        limits: TaskLimits | None = None,
+        checks: Sequence[ParamsCheck] = (),
+    ) -> None:
         self.store = store
         self.bus = bus
         self.limits = limits or TaskLimits()
+        self.checks = list(checks)
 
     # --- events ----------------------------------------------------------------------------
     def emit(self, task_id: str, type: EventType, data: dict[str, Any] | None = None) -> TaskEvent:
@@ -65,6 +77,8 @@ class TaskService:
         task_type: str = "txt2img",
     ) -> Task:
         problems = self.limits.violations(params)
+        for check in self.checks:
+            problems.extend(check(params))
         if problems:
             raise InvalidTask(problems)
         if params.seed == -1:

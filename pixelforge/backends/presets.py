@@ -1,0 +1,207 @@
+"""Model presets and model resolution. No torch: the server lists models through this module.
+
+A model spec is one of: a preset name (``sprite``, ``qwen-image``), a local diffusers pipeline
+directory (it holds ``model_index.json``), or a Hugging Face repo id that is already in the local
+cache. Nothing is ever downloaded: a missing model is an error that says what to download.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from pixelforge.config import Settings
+
+
+class ModelNotFound(ValueError):
+    """The model is not present locally; the message says what to download and where."""
+
+
+class InvalidLora(ValueError):
+    """A LoRA path that does not exist or is not a readable .safetensors file."""
+
+
+class ModelPreset(BaseModel):
+    name: str
+    title: str
+    description: str
+    kind: Literal["sprite", "diffusers"]
+    repo_id: str | None = Field(default=None, description="Hugging Face repo of the base pipeline.")
+    lora_repo: str | None = None
+    lora_file: str | None = None
+    trigger: str = Field(default="", description="Words prepended to every prompt (the LoRA's trigger).")
+    steps: int
+    cfg_scale: float
+    width: int
+    height: int
+    sizes: list[tuple[int, int]] = Field(default_factory=list, description="Recommended sizes.")
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    pixel_pitch: float | None = Field(
+        default=None, description="Nominal size of one art pixel in output pixels (None: output is already 1×)."
+    )
+
+
+def sprite_weights_dir() -> Path:
+    """Directory of the bundled sprite pipeline (found without importing torch)."""
+    return Path(str(resources.files("pixelforge.backends"))) / "sprite" / "weights"
+
+
+PRESETS: dict[str, ModelPreset] = {
+    "sprite": ModelPreset(
+        name="sprite",
+        title="pixelforge sprite (bundled)",
+        description="Small text-to-sprite diffusion model shipped with pixelforge; 32×32 RGBA, runs on any CPU.",
+        kind="sprite",
+        steps=20,
+        cfg_scale=3.0,
+        width=32,
+        height=32,
+        sizes=[(32, 32)],
+    ),
+    "qwen-image": ModelPreset(
+        name="qwen-image",
+        title="Qwen-Image-2512 + Pixel-Art LoRA",
+        description="Qwen/Qwen-Image-2512 with prithivMLmods/Qwen-Image-2512-Pixel-Art-LoRA (20B, needs a big GPU).",
+        kind="diffusers",
+        repo_id="Qwen/Qwen-Image-2512",
+        lora_repo="prithivMLmods/Qwen-Image-2512-Pixel-Art-LoRA",
+        lora_file="Qwen-Image-2512-Master-Pixel-Art-LoRA.safetensors",
+        trigger="Pixel Art",
+        steps=50,
+        cfg_scale=4.0,
+        width=1328,
+        height=1328,
+        sizes=[(1328, 1328), (1664, 928), (928, 1664), (1472, 1104), (1104, 1472), (1584, 1056), (1056, 1584)],
+        dtype="bfloat16",
+        pixel_pitch=16.0,
+    ),
+}
+
+
+class ResolvedModel(BaseModel):
+    """Where a model spec points, checked to exist locally."""
+
+    name: str
+    path: Path
+    preset: ModelPreset | None = None
+    lora_path: Path | None = Field(default=None, description="The preset's LoRA file, when it has one.")
+
+
+class ModelEntry(BaseModel):
+    name: str = Field(description="What to pass as `model`.")
+    title: str
+    description: str
+    available: bool = Field(description="Whether the weights are on this machine.")
+    source: str = Field(description="Local path, or the repo to download.")
+    default: bool = False
+    problem: str | None = Field(default=None, description="Why it is unavailable and how to fix it.")
+
+
+def _hf_cached_snapshot(repo_id: str, what: str) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError) as exc:
+        cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
+        raise ModelNotFound(
+            f"{what} '{repo_id}' is not in the local Hugging Face cache ({cache}). pixelforge never downloads "
+            f"at run time; fetch it once with: huggingface-cli download {repo_id}"
+        ) from exc
+
+
+def resolve_model(spec: str) -> ResolvedModel:
+    """Find a model locally; raises ModelNotFound with what to download."""
+    preset = PRESETS.get(spec)
+    if preset is not None and preset.kind == "sprite":
+        path = sprite_weights_dir()
+        if not (path / "model_index.json").is_file():
+            raise ModelNotFound(f"the bundled sprite model is missing from {path}; reinstall pixelforge")
+        return ResolvedModel(name=spec, path=path, preset=preset)
+    if preset is not None:
+        assert preset.repo_id is not None
+        path = _hf_cached_snapshot(preset.repo_id, f"model of preset '{spec}'")
+        lora_path = None
+        if preset.lora_repo and preset.lora_file:
+            lora_dir = _hf_cached_snapshot(preset.lora_repo, f"LoRA of preset '{spec}'")
+            lora_path = lora_dir / preset.lora_file
+            if not lora_path.is_file():
+                raise ModelNotFound(
+                    f"{preset.lora_file} is missing from the cached {preset.lora_repo}; fetch it with: "
+                    f"huggingface-cli download {preset.lora_repo} {preset.lora_file}"
+                )
+        return ResolvedModel(name=spec, path=path, preset=preset, lora_path=lora_path)
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        if not (local / "model_index.json").is_file():
+            raise ModelNotFound(f"{local} is a directory but not a diffusers pipeline (no model_index.json)")
+        return ResolvedModel(name=local.name, path=local.resolve())
+    if spec.count("/") == 1 and not local.exists():
+        return ResolvedModel(name=spec, path=_hf_cached_snapshot(spec, "model"))
+    names = ", ".join(PRESETS)
+    raise ModelNotFound(
+        f"unknown model '{spec}': use a preset ({names}), a local diffusers pipeline directory, "
+        "or a Hugging Face repo id that is in the local cache"
+    )
+
+
+def list_models(settings: Settings) -> list[ModelEntry]:
+    entries = []
+    for preset in PRESETS.values():
+        source = str(sprite_weights_dir()) if preset.kind == "sprite" else str(preset.repo_id)
+        try:
+            resolved = resolve_model(preset.name)
+            available, problem, source = True, None, str(resolved.path)
+        except ModelNotFound as exc:
+            available, problem = False, str(exc)
+        entries.append(
+            ModelEntry(
+                name=preset.name,
+                title=preset.title,
+                description=preset.description,
+                available=available,
+                source=source,
+                default=preset.name == settings.model,
+                problem=problem,
+            )
+        )
+    if settings.model not in PRESETS:
+        try:
+            resolved = resolve_model(settings.model)
+            entries.append(
+                ModelEntry(name=settings.model, title=resolved.name, description="Configured default model.",
+                           available=True, source=str(resolved.path), default=True)
+            )
+        except ModelNotFound as exc:
+            entries.append(
+                ModelEntry(name=settings.model, title=settings.model, description="Configured default model.",
+                           available=False, source=settings.model, default=True, problem=str(exc))
+            )
+    return entries
+
+
+def check_lora_file(path: str) -> Path:
+    """Cheap, torch-free validation of a LoRA file: exists and has a well-formed safetensors header."""
+    lora = Path(path).expanduser()
+    if not lora.is_file():
+        raise InvalidLora(f"LoRA file not found: {lora}")
+    if lora.suffix != ".safetensors":
+        raise InvalidLora(f"LoRA must be a .safetensors file: {lora}")
+    try:
+        with lora.open("rb") as handle:
+            (header_len,) = struct.unpack("<Q", handle.read(8))
+            if header_len <= 0 or header_len > 100_000_000:
+                raise ValueError("header length out of range")
+            header = json.loads(handle.read(header_len))
+        if not isinstance(header, dict) or not any(k != "__metadata__" for k in header):
+            raise ValueError("no tensors")
+    except (struct.error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidLora(f"LoRA file is not a valid .safetensors file ({exc}): {lora}") from exc
+    return lora

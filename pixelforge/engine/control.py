@@ -1,0 +1,252 @@
+"""Stopping a generation: the per-task StopToken and the step control the pipeline calls.
+
+Two levels, both driven by the task's own token (never a process-global flag):
+
+1. ``StepControl`` is the pipeline's ``callback_on_step_end`` (the diffusers contract the seed
+   tutorial uses). After each step it times the step, reports progress and applies automatic
+   stops (timeout, early-stop rule). On a stop it sets ``pipe._interrupt`` as diffusers expects
+   *and* raises :class:`StopRequested`, because diffusers' loop only ``continue``s on
+   ``_interrupt`` and then still runs the VAE decode of an image nobody wants.
+2. Forward pre-hooks on the repeated blocks of every model in the pipeline (text encoder layers,
+   denoiser blocks, VAE blocks) raise inside a step, so a stop never waits for a whole step.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from pixelforge.tasks.model import Phase, StopRequest
+
+log = logging.getLogger("pixelforge.steps")
+
+
+class StopRequested(Exception):
+    """Raised inside the pipeline to leave it at once; carries the request that caused it."""
+
+    def __init__(self, request: StopRequest) -> None:
+        super().__init__(f"{request.action} ({request.reason})")
+        self.request = request
+
+
+class StopToken:
+    """Thread-safe stop flag of one task. ``interrupt`` ends the task, ``skip`` ends the current job.
+
+    Safe to share with any thread (a UI handler, a timer, a signal handler). A later interrupt
+    replaces a pending skip; a skip never downgrades a pending interrupt.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._request: StopRequest | None = None
+
+    def request(self, request: StopRequest) -> None:
+        with self._lock:
+            if self._request is not None and self._request.action == "interrupt" and request.action == "skip":
+                return
+            self._request = request
+
+    def interrupt(self, keep_partial: bool = False, reason: str = "user") -> None:
+        """Stop the whole task. Finished images are kept; ``keep_partial`` also decodes the current one."""
+        self.request(StopRequest(action="interrupt", keep_partial=keep_partial, reason=reason))
+
+    # The seed tutorial's name for the same thing.
+    request_interrupt = interrupt
+
+    def skip(self) -> None:
+        """End the current job (its images are discarded) and go on with the next one."""
+        self.request(StopRequest(action="skip", reason="user"))
+
+    @property
+    def pending(self) -> StopRequest | None:
+        return self._request  # a single reference read: atomic, no lock needed on the hot path
+
+    @property
+    def interrupted(self) -> bool:
+        request = self._request
+        return request is not None and request.action == "interrupt"
+
+    def clear_skip(self) -> None:
+        with self._lock:
+            if self._request is not None and self._request.action == "skip":
+                self._request = None
+
+
+@dataclass
+class StepInfo:
+    """What an early-stop rule, a debug logger or a progress callback sees after each step."""
+
+    step: int  # 1-based: steps finished in this job
+    steps: int
+    timestep: float
+    latents: torch.Tensor
+    x0: torch.Tensor | None
+    duration_s: float
+    job_no: int
+
+
+@dataclass
+class EarlyStop:
+    """What an early-stop rule returns to stop the task.
+
+    ``latents`` lets a quality-aware rule hand back the best latents it has seen: they are decoded
+    instead of the current estimate (requires ``keep_partial``).
+    """
+
+    reason: str = "early-stop"
+    keep_partial: bool = True
+    latents: torch.Tensor | None = None
+
+
+EarlyStopRule = Callable[[StepInfo], "EarlyStop | bool | None"]
+
+
+@dataclass
+class StepControl:
+    """The ``callback_on_step_end`` of one job."""
+
+    token: StopToken
+    steps: int
+    job_no: int = 0
+    on_step: Callable[[StepInfo], None] | None = None
+    early_stop: EarlyStopRule | None = None
+    deadline: float | None = None  # time.monotonic() value after which the task times out
+    x0_of: Callable[[], torch.Tensor | None] = lambda: None
+    debug: bool = False
+    phase: Phase = Phase.ENCODE
+    last_latents: torch.Tensor | None = None
+    replacement_latents: torch.Tensor | None = None
+    _mark: float = field(default_factory=time.perf_counter)
+    calls: int = 0
+    denoise_started: float | None = None
+    last_step_end: float | None = None
+
+    def begin_denoise(self) -> None:
+        """Called by the first forward of the denoiser: encoding is over, step timing starts."""
+        if self.phase is Phase.ENCODE:
+            self.phase = Phase.DENOISE
+            self._mark = self.denoise_started = time.perf_counter()
+
+    def __call__(self, pipe: Any, step_index: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+        now = time.perf_counter()
+        duration, self._mark, self.last_step_end = now - self._mark, now, now
+        self.calls += 1
+        latents = callback_kwargs.get("latents")
+        self.last_latents = latents
+        info = StepInfo(
+            step=step_index + 1,
+            steps=self.steps,
+            timestep=float(timestep),
+            latents=latents,
+            x0=self.x0_of(),
+            duration_s=duration,
+            job_no=self.job_no,
+        )
+        if self.debug:
+            self._log(info, callback_kwargs)
+        if self.on_step is not None:
+            self.on_step(info)
+        self._apply_automatic_stops(info)
+        if info.step >= self.steps and (self.token.pending is None or self.token.pending.keep_partial):
+            # The last step is done: the image is complete, so a late keep-partial stop just lets it decode.
+            self.phase = Phase.DECODE
+            return callback_kwargs
+        self.raise_if_stopped(pipe)
+        # Marked after the stop check so that the time between here and the pipeline's return is the decode.
+        if info.step >= self.steps:
+            self.phase = Phase.DECODE
+        return callback_kwargs
+
+    def _apply_automatic_stops(self, info: StepInfo) -> None:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.token.interrupt(keep_partial=False, reason="timeout")
+        if self.early_stop is not None and self.token.pending is None:
+            verdict = self.early_stop(info)
+            if isinstance(verdict, EarlyStop):
+                self.replacement_latents = verdict.latents
+                self.token.interrupt(keep_partial=verdict.keep_partial, reason=verdict.reason)
+            elif verdict:
+                self.token.interrupt(keep_partial=True, reason="early-stop")
+
+    def raise_if_stopped(self, pipe: Any = None) -> None:
+        request = self.token.pending
+        if request is None:
+            return
+        if request.action == "interrupt" and request.keep_partial and self.phase is Phase.DECODE:
+            return  # the image is being decoded anyway: keeping it means letting the decode finish
+        if pipe is not None:
+            pipe._interrupt = True
+        raise StopRequested(request)
+
+    def _log(self, info: StepInfo, callback_kwargs: dict[str, Any]) -> None:
+        latents = info.latents
+        shape = tuple(latents.shape) if latents is not None else None
+        value_range = (float(latents.min()), float(latents.max())) if latents is not None else None
+        log.info(
+            "step %d/%d job %d t=%.3f dt=%.4fs keys=%s latents shape=%s range=%s stop=%s calls=%d",
+            info.step,
+            info.steps,
+            info.job_no,
+            info.timestep,
+            info.duration_s,
+            sorted(callback_kwargs),
+            shape,
+            value_range,
+            self.token.pending,
+            self.calls,
+        )
+
+
+def repeated_blocks(module: torch.nn.Module) -> list[torch.nn.Module]:
+    """The members of every ``ModuleList`` directly under ``module`` or one level below it.
+
+    That finds QwenImage/Flux ``transformer_blocks``, UNet ``down_blocks``/``up_blocks``, text
+    encoder ``layers`` (under ``model``/``encoder``) and VAE ``down_blocks``/``up_blocks`` without
+    naming them, so any diffusers model gets block-level stops.
+    """
+    blocks: list[torch.nn.Module] = []
+    for child in module.children():
+        if isinstance(child, torch.nn.ModuleList):
+            blocks.extend(child)
+            continue
+        for grandchild in child.children():
+            if isinstance(grandchild, torch.nn.ModuleList):
+                blocks.extend(grandchild)
+    return blocks
+
+
+class StopHooks:
+    """Forward pre-hooks that raise StopRequested inside a step. Removed by ``remove()``."""
+
+    def __init__(self) -> None:
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+
+    def install(self, components: dict[str, Any], control: StepControl, denoiser_name: str | None) -> None:
+        def check(_module: torch.nn.Module, _args: Any) -> None:
+            control.raise_if_stopped()
+
+        def denoiser_entry(_module: torch.nn.Module, _args: Any) -> None:
+            control.begin_denoise()
+            control.raise_if_stopped()
+
+        for name, component in components.items():
+            if not isinstance(component, torch.nn.Module):
+                continue
+            entry = denoiser_entry if name == denoiser_name else check
+            self._handles.append(component.register_forward_pre_hook(entry))
+            for block in repeated_blocks(component):
+                self._handles.append(block.register_forward_pre_hook(check))
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def __len__(self) -> int:
+        return len(self._handles)

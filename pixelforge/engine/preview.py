@@ -1,0 +1,133 @@
+"""Live previews: the x0 estimate of each step, turned into a small image off the denoising thread.
+
+The noisy latent ``x_t`` looks like noise until the very end; the model's estimate of the clean
+image (``x0``) is what a person wants to watch. ``X0Tracker`` wraps the scheduler's ``step`` for
+the duration of a job and computes x0 from the model output:
+
+- flow matching (Qwen-Image, Flux, SD3): ``x0 = x_t - sigma_t * v`` with ``sigma_t = t / 1000``;
+- DDPM-family schedulers: their own ``pred_original_sample`` when they return one, else from
+  ``alphas_cumprod`` for epsilon / v-prediction.
+
+The same x0 is what a keep-partial stop decodes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+
+class X0Tracker:
+    """Wraps ``scheduler.step`` on the instance; ``remove()`` restores the class method."""
+
+    def __init__(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+        self.latest: torch.Tensor | None = None
+        self._original = scheduler.step
+        scheduler.step = self._step
+
+    def _step(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor, *args: Any, **kwargs: Any):
+        result = self._original(model_output, timestep, sample, *args, **kwargs)
+        self.latest = self._estimate(model_output, timestep, sample, result)
+        return result
+
+    def _estimate(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor, result: Any) -> torch.Tensor:
+        predicted = getattr(result, "pred_original_sample", None)
+        if predicted is None and isinstance(result, tuple) and len(result) > 1 and torch.is_tensor(result[1]):
+            predicted = result[1]
+        if predicted is not None:
+            return predicted.detach()
+        config = self.scheduler.config
+        t = float(timestep.flatten()[0]) if torch.is_tensor(timestep) else float(timestep)
+        alphas_cumprod = getattr(self.scheduler, "alphas_cumprod", None)
+        if alphas_cumprod is None:  # flow matching
+            sigma = t / float(config.get("num_train_timesteps", 1000))
+            return (sample.float() - sigma * model_output.float()).to(sample.dtype).detach()
+        alpha = alphas_cumprod[round(t)].to(sample.device, torch.float32)
+        beta = 1 - alpha
+        prediction = config.get("prediction_type", "epsilon")
+        x, out = sample.float(), model_output.float()
+        if prediction == "v_prediction":
+            x0 = alpha.sqrt() * x - beta.sqrt() * out
+        elif prediction == "sample":
+            x0 = out
+        else:
+            x0 = (x - beta.sqrt() * out) / alpha.sqrt()
+        return x0.to(sample.dtype).detach()
+
+    def remove(self) -> None:
+        if self.scheduler.__dict__.get("step") is self._step:
+            del self.scheduler.step
+        self.latest = None
+
+
+def encode_image(image: Image.Image, image_format: str) -> tuple[bytes, str]:
+    """Encode a preview; returns (bytes, media type)."""
+    buffer = io.BytesIO()
+    fmt = image_format.lower()
+    if fmt in ("jpeg", "jpg"):
+        image.convert("RGB").save(buffer, "JPEG", quality=85)
+        return buffer.getvalue(), "image/jpeg"
+    if fmt == "webp":
+        image.save(buffer, "WEBP", quality=85)
+        return buffer.getvalue(), "image/webp"
+    image.save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue(), "image/png"
+
+
+PreviewJob = tuple[Callable[[], Image.Image | None], Callable[[Image.Image], None]]
+
+
+class PreviewEncoder:
+    """One background thread that renders and publishes previews, so the sampler never waits.
+
+    Only the newest pending preview matters: if the encoder is still busy when the next one is
+    submitted, the older one is dropped instead of queueing up behind it.
+    """
+
+    def __init__(self) -> None:
+        self._slot: queue.Queue[PreviewJob | None] = queue.Queue(maxsize=1)
+        self._thread = threading.Thread(target=self._run, name="pixelforge-preview", daemon=True)
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread.start()
+
+    def submit(self, render: Callable[[], Image.Image | None], publish: Callable[[Image.Image], None]) -> None:
+        self._idle.clear()
+        with contextlib.suppress(queue.Empty):
+            self._slot.get_nowait()  # drop the stale one
+        self._slot.put((render, publish))
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every submitted preview has been published (used at the end of a job)."""
+        return self._idle.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            job = self._slot.get()
+            if job is None:
+                return
+            render, publish = job
+            try:
+                image = render()
+                if image is not None:
+                    publish(image)
+            except Exception:  # a broken preview must never take the encoder (or the task) down
+                log.exception("preview failed")
+            finally:
+                if self._slot.empty():
+                    self._idle.set()
+
+    def close(self) -> None:
+        self._slot.put(None)
+        self._thread.join(timeout=5)

@@ -1,0 +1,317 @@
+"""Runs one claimed task on a backend: jobs, step control, previews, images, stats, terminal state."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, PngImagePlugin
+
+from pixelforge.backends.base import Backend, JobRequest, LoadedModel
+from pixelforge.backends.presets import InvalidLora, ModelNotFound
+from pixelforge.config import Settings
+from pixelforge.engine.control import EarlyStopRule, StepControl, StepInfo, StopHooks, StopRequested, StopToken
+from pixelforge.engine.preview import PreviewEncoder, X0Tracker, encode_image
+from pixelforge.engine.stats import StatsRecorder
+from pixelforge.tasks.infotext import infotext
+from pixelforge.tasks.model import EventType, ImageRef, Phase, Task, TaskState
+from pixelforge.tasks.progress import ProgressTracker
+from pixelforge.tasks.service import TaskService
+
+log = logging.getLogger(__name__)
+
+SAMPLER_NAMES = {
+    "FlowMatchEulerDiscreteScheduler": "Euler",
+    "EulerDiscreteScheduler": "Euler",
+    "EulerAncestralDiscreteScheduler": "Euler a",
+    "DPMSolverMultistepScheduler": "DPM++ 2M",
+    "DDIMScheduler": "DDIM",
+    "UniPCMultistepScheduler": "UniPC",
+}
+
+
+@dataclass
+class RunHooks:
+    """Python-API extras for one task: an early-stop rule and a per-step callback."""
+
+    early_stop: EarlyStopRule | None = None
+    on_step: Any = None  # Callable[[StepInfo], None]
+
+
+@dataclass
+class _Outcome:
+    state: TaskState
+    stop_reason: str | None = None
+    error: str | None = None
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return "out of GPU memory: try a smaller size or batch, or an offload mode (--offload model)"
+    if isinstance(exc, ModelNotFound | InvalidLora):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class TaskRunner:
+    def __init__(self, service: TaskService, backend: Backend, settings: Settings, encoder: PreviewEncoder) -> None:
+        self.service = service
+        self.store = service.store
+        self.backend = backend
+        self.settings = settings
+        self.encoder = encoder
+
+    def run(self, task: Task, token: StopToken, hooks: RunHooks | None = None) -> Task:
+        hooks = hooks or RunHooks()
+        device = getattr(self.backend, "device", torch.device("cpu"))
+        stats = StatsRecorder(device)
+        tracker = ProgressTracker(job_count=task.params.batch_count, steps=task.params.steps or 0)
+        run = _TaskRun(self, task, token, hooks, stats, tracker)
+        self.service.emit(task.id, EventType.STARTED, {"worker_device": str(device)})
+        try:
+            outcome = run.execute()
+        except Exception as exc:
+            log.exception("task %s failed", task.id)
+            outcome = _Outcome(TaskState.FAILED, error=describe_error(exc))
+        finally:
+            self.encoder.wait_idle(timeout=5)
+        if outcome.state is not TaskState.COMPLETED:
+            self.backend.release()  # gc + empty_cache: a stop or failure must not leave memory held
+        progress = tracker.completed(stats.finish().total_s) if outcome.state is TaskState.COMPLETED else None
+        final_stats = stats.finish()
+        finished = self.store.finish(
+            task.id,
+            outcome.state,
+            progress=progress,
+            stats=final_stats,
+            error=outcome.error,
+            stop_reason=outcome.stop_reason,
+        )
+        data: dict[str, Any] = {"images": len(finished.images), "stats": final_stats.model_dump()}
+        if outcome.error:
+            data["error"] = outcome.error
+        if outcome.stop_reason:
+            data["reason"] = outcome.stop_reason
+        self.service.emit(task.id, EventType(outcome.state.value), data)
+        return finished
+
+
+class _TaskRun:
+    """The state of one task while it runs (kept off TaskRunner so the runner stays reusable)."""
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        task: Task,
+        token: StopToken,
+        hooks: RunHooks,
+        stats: StatsRecorder,
+        tracker: ProgressTracker,
+    ) -> None:
+        self.runner = runner
+        self.task = task
+        self.token = token
+        self.hooks = hooks
+        self.stats = stats
+        self.tracker = tracker
+        self.started = time.monotonic()
+        self.deadline = self.started + task.params.timeout_s if task.params.timeout_s else None
+        self.preview_id = 0
+        self.image_count = 0
+
+    # --- progress --------------------------------------------------------------------------
+    def publish_progress(self) -> None:
+        snapshot = self.tracker.snapshot(time.monotonic() - self.started)
+        self.runner.store.set_progress(self.task.id, snapshot)
+        self.runner.service.emit(self.task.id, EventType.PROGRESS, snapshot.model_dump(mode="json"))
+
+    def stop_pending(self) -> bool:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.token.interrupt(reason="timeout")
+        return self.token.interrupted
+
+    # --- the task --------------------------------------------------------------------------
+    def execute(self) -> _Outcome:
+        params = self.task.params
+        self.publish_progress()
+        if self.stop_pending():
+            return self._stopped()
+        with self.stats.timed(Phase.LOAD):
+            model = self.runner.backend.load(params.model or self.runner.settings.model, params.lora, params.lora_scale)
+        defaults = model.defaults()
+        steps = params.steps or defaults.steps
+        width, height = params.width or defaults.width, params.height or defaults.height
+        cfg = params.cfg_scale if params.cfg_scale is not None else defaults.cfg_scale
+        self.tracker.steps = steps
+        info = {
+            "model": model.name,
+            "sd_model_name": model.name,
+            "steps": steps,
+            "cfg_scale": cfg,
+            "width": width,
+            "height": height,
+            "seed": params.seed,
+            "sampler_name": SAMPLER_NAMES.get(type(model.pipe.scheduler).__name__, type(model.pipe.scheduler).__name__),
+            "lora": params.lora,
+            "lora_scale": params.lora_scale if params.lora else None,
+            "prompt_used": model.prompt_text(params.prompt),
+        }
+        self.runner.store.set_info(self.task.id, info)
+        self.task.info = info
+        for job_no in range(params.batch_count):
+            if self.stop_pending():
+                return self._stopped()
+            first_seed = params.seed + job_no * params.batch_size
+            job = JobRequest(
+                prompt=params.prompt,
+                negative_prompt=params.negative_prompt,
+                steps=steps,
+                cfg_scale=cfg,
+                width=width,
+                height=height,
+                seeds=[(first_seed + i) % 2**32 for i in range(params.batch_size)],
+            )
+            kept_going = self._run_job(model, job, job_no)
+            if not kept_going:
+                return self._stopped()
+        return _Outcome(TaskState.COMPLETED)
+
+    def _stopped(self) -> _Outcome:
+        request = self.token.pending
+        return _Outcome(TaskState.INTERRUPTED, stop_reason=request.reason if request else "user")
+
+    def _run_job(self, model: LoadedModel, job: JobRequest, job_no: int) -> bool:
+        """Run one job; False when the task was interrupted (its finished images stay saved)."""
+        pipe = model.pipe
+        self.tracker.start_job(job_no)
+        self.publish_progress()
+        x0 = X0Tracker(pipe.scheduler)
+        control = StepControl(
+            token=self.token,
+            steps=job.steps,
+            job_no=job_no,
+            on_step=lambda info: self._on_step(model, job, info),
+            early_stop=self.hooks.early_stop,
+            deadline=self.deadline,
+            x0_of=lambda: x0.latest,
+            debug=self.runner.settings.debug_steps,
+        )
+        stop_hooks = StopHooks()
+        stop_hooks.install(pipe.components, control, model.denoiser_name)
+        job_start = time.perf_counter()
+        images: list[Image.Image] = []
+        partial = False
+        try:
+            kwargs = model.pipeline_kwargs(job)
+            kwargs.update(callback_on_step_end=control, callback_on_step_end_tensor_inputs=["latents"])
+            with torch.inference_mode():
+                images = pipe(**kwargs).images
+            self.tracker.record_decode(self._time_phases(control, job_start, time.perf_counter()))
+        except StopRequested as stop:
+            self._time_phases(control, job_start, time.perf_counter())
+            if stop.request.action == "skip":
+                self.token.clear_skip()
+                self.runner.store.clear_skip(self.task.id)
+                return True
+            if stop.request.keep_partial:
+                latents = control.replacement_latents if control.replacement_latents is not None else x0.latest
+                if latents is None:
+                    latents = control.last_latents
+                if latents is not None:
+                    control.phase = Phase.DECODE
+                    self.tracker.phase = Phase.DECODE
+                    with self.stats.timed(Phase.DECODE), torch.inference_mode():
+                        images = model.decode(latents, job.width, job.height)
+                    partial = True
+            if not partial:
+                return False
+        finally:
+            stop_hooks.remove()
+            x0.remove()
+            pipe._interrupt = False
+            maybe_free = getattr(pipe, "maybe_free_model_hooks", None)
+            if maybe_free is not None:
+                maybe_free()
+        with self.stats.timed(Phase.POSTPROCESS):
+            self._save_images(images, job, job_no, partial)
+        return not partial
+
+    def _time_phases(self, control: StepControl, job_start: float, end: float) -> float:
+        """Split the job's wall time into encode / denoise / decode; returns the decode time."""
+        denoise_start = control.denoise_started or end
+        last_step = control.last_step_end or denoise_start
+        self.stats.add(Phase.ENCODE, denoise_start - job_start)
+        self.stats.add(Phase.DENOISE, max(0.0, last_step - denoise_start))
+        decode = end - last_step if control.phase is Phase.DECODE else 0.0
+        self.stats.add(Phase.DECODE, decode)
+        return decode
+
+    def _on_step(self, model: LoadedModel, job: JobRequest, info: StepInfo) -> None:
+        self.tracker.record_step(info.step, info.duration_s)
+        self.stats.step_durations.append(info.duration_s)
+        if info.step >= info.steps:
+            self.tracker.phase = Phase.DECODE
+        self.publish_progress()
+        every = self.runner.settings.preview_every
+        if every and info.x0 is not None and info.step % every == 0 and info.step < info.steps:
+            self._submit_preview(model, job, info.x0)
+        if self.hooks.on_step is not None:
+            self.hooks.on_step(info)
+
+    def _submit_preview(self, model: LoadedModel, job: JobRequest, x0: torch.Tensor) -> None:
+        self.preview_id += 1
+        preview_id, task_id, store, service = self.preview_id, self.task.id, self.runner.store, self.runner.service
+        image_format = self.runner.settings.preview_format
+
+        def render() -> Image.Image | None:
+            try:
+                with torch.inference_mode():
+                    return model.preview(x0, job.width, job.height)
+            except StopRequested:
+                return None  # the task is stopping: this preview is no longer wanted
+
+        def publish(image: Image.Image) -> None:
+            data, media_type = encode_image(image, image_format)
+            store.put_preview(task_id, preview_id, data, media_type)
+            service.emit(task_id, EventType.PREVIEW, {"id": preview_id, "media_type": media_type})
+
+        self.runner.encoder.submit(render, publish)
+
+    def _save_images(self, images: list[Image.Image], job: JobRequest, job_no: int, partial: bool) -> None:
+        settings = self.runner.settings
+        day = datetime.now().strftime("%Y-%m-%d")
+        folder = settings.images_dir / day
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", self.task.id).strip("_")
+        for offset, image in enumerate(images):
+            index = self.image_count
+            seed = job.seeds[offset] if offset < len(job.seeds) else job.seeds[-1]
+            path = folder / f"{stem}-{index:03d}.png"
+            text = infotext(self.task.params.prompt, self.task.params.negative_prompt, self.task.info, seed)
+            _write_png(image, path, text)
+            ref = ImageRef(
+                index=index,
+                job_no=job_no,
+                seed=seed,
+                path=str(path.relative_to(settings.data_dir)),
+                width=image.width,
+                height=image.height,
+                partial=partial,
+            )
+            self.runner.store.add_image(self.task.id, ref)
+            self.runner.service.emit(self.task.id, EventType.IMAGE, ref.model_dump())
+            self.image_count += 1
+
+
+def _write_png(image: Image.Image, path: Path, parameters: str) -> None:
+    metadata = PngImagePlugin.PngInfo()
+    metadata.add_text("parameters", parameters)
+    tmp = path.with_suffix(".tmp")
+    image.save(tmp, "PNG", pnginfo=metadata)
+    tmp.replace(path)  # never leave a half-written PNG behind a crash

@@ -1,0 +1,94 @@
+"""Composition root: the store, the bus, the task service and the workers of one process.
+
+The server receives a Runtime from the CLI and only ever uses its ``service`` (store + bus);
+it never imports this module, so it never imports the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pixelforge.backends.diffusers import DiffusersBackend
+from pixelforge.backends.presets import InvalidLora, ModelNotFound, check_lora_file, resolve_model
+from pixelforge.config import Settings
+from pixelforge.engine.worker import Worker
+from pixelforge.tasks.bus import InProcessBus
+from pixelforge.tasks.model import EventType, TaskLimits, TaskParams
+from pixelforge.tasks.service import TaskService
+from pixelforge.tasks.sqlite_store import SQLiteTaskStore
+
+log = logging.getLogger(__name__)
+
+
+def limits_from(settings: Settings) -> TaskLimits:
+    return TaskLimits(
+        max_steps=settings.max_steps,
+        max_side=settings.max_side,
+        max_batch_count=settings.max_batch_count,
+        max_batch_size=settings.max_batch_size,
+        max_prompt_chars=settings.max_prompt_chars,
+    )
+
+
+def model_check(settings: Settings):
+    """Reject, at submission, a model that is not on this machine or a LoRA that cannot be read."""
+
+    def check(params: TaskParams) -> list[str]:
+        problems = []
+        try:
+            resolve_model(params.model or settings.model)
+        except ModelNotFound as exc:
+            problems.append(f"model: {exc}")
+        if params.lora:
+            try:
+                check_lora_file(params.lora)
+            except InvalidLora as exc:
+                problems.append(f"lora: {exc}")
+        return problems
+
+    return check
+
+
+class Runtime:
+    def __init__(self, settings: Settings, workers: int = 1) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = SQLiteTaskStore(settings.db_path)
+        self.bus = InProcessBus()
+        self.service = TaskService(self.store, self.bus, limits_from(settings), checks=[model_check(settings)])
+        self.workers = [
+            Worker(self.service, DiffusersBackend(settings), settings, worker_id=f"worker-{n}") for n in range(workers)
+        ]
+        self._started = False
+
+    def start(self) -> None:
+        """Recover from a crash, prune old history, start the workers."""
+        if self._started:
+            return
+        for task_id in self.store.recover():
+            log.warning("task %s was running when the last process stopped: marked interrupted", task_id)
+            self.service.emit(task_id, EventType.INTERRUPTED, {"reason": "restart"})
+        self.prune()
+        for worker in self.workers:
+            worker.start()
+        self._started = True
+
+    def prune(self) -> None:
+        for task in self.store.prune(self.settings.history_limit):
+            for image in task.images:
+                (self.settings.data_dir / image.path).unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.bus.close()
+        self.store.close()
+        self._started = False
+
+    def __enter__(self) -> Runtime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
