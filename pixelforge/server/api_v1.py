@@ -1,0 +1,230 @@
+"""The native API: tasks with handles, stop controls, images, previews, the queue, models, health.
+
+Routes are plain ``def``: the store is synchronous, so FastAPI runs them in its thread pool and the
+event loop stays free for the SSE streams.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
+from fastapi.responses import FileResponse
+
+import pixelforge
+from pixelforge.backends.presets import list_models
+from pixelforge.server.deps import AppSettings, Caller, Service, State, owned_task
+from pixelforge.server.images import find_image, image_path, scaled_png
+from pixelforge.server.schemas import (
+    HealthOut,
+    InterruptRequest,
+    Message,
+    ModelOut,
+    QueuedOut,
+    QueueOut,
+    RunningOut,
+    TaskCreate,
+    TaskOut,
+    TaskPage,
+)
+from pixelforge.tasks.model import TaskState
+
+router = APIRouter(prefix="/api/v1")
+
+TaskId = Annotated[str, Path(description="Task id.")]
+NOT_YOURS = {404: {"model": Message, "description": "No such task, or not yours."}}
+
+
+@router.post(
+    "/tasks",
+    status_code=status.HTTP_201_CREATED,
+    tags=["tasks"],
+    summary="Submit a task",
+    responses={
+        409: {"model": Message, "description": "A task with the requested id exists."},
+        429: {"model": Message, "description": "Queue limit reached; see Retry-After."},
+    },
+)
+def create_task(body: TaskCreate, state: State, caller: Caller) -> TaskOut:
+    params = body.params()
+    with state.submit_lock:
+        state.check_queue_limits(caller.owner)
+        task = state.service.submit(params, owner=caller.owner, task_id=body.id)
+    return TaskOut.of(task)
+
+
+@router.get("/tasks", tags=["tasks"], summary="Your queue and history")
+def list_tasks(
+    service: Service,
+    caller: Caller,
+    state: Annotated[list[TaskState] | None, Query(description="Only tasks in these states (repeatable).")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Tasks to skip (newest first).")] = 0,
+    scope: Annotated[Literal["mine", "all"], Query(description="'all' lists every identity's tasks (admins).")]
+    = "mine",
+) -> TaskPage:
+    if scope == "all" and not caller.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins may list every identity's tasks")
+    owner = None if scope == "all" else caller.owner
+    tasks = service.store.list(owner=owner, states=state, limit=limit, offset=offset)
+    total = service.store.count(owner=owner, states=state)
+    return TaskPage(tasks=[TaskOut.of(t) for t in tasks], total=total, limit=limit, offset=offset)
+
+
+@router.get("/tasks/{task_id}", tags=["tasks"], summary="One task", responses=NOT_YOURS)
+def get_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
+    return TaskOut.of(owned_task(service, caller, task_id))
+
+
+@router.post("/tasks/{task_id}/interrupt", tags=["control"], summary="Stop the task", responses=NOT_YOURS)
+def interrupt_task(
+    task_id: TaskId,
+    service: Service,
+    caller: Caller,
+    body: Annotated[InterruptRequest | None, Body(description="Optional; keep_partial defaults to false.")] = None,
+) -> TaskOut:
+    """A queued task is cancelled; a running one stops within milliseconds (finished images stay);
+    a finished one is returned unchanged."""
+    owned_task(service, caller, task_id)
+    keep_partial = body.keep_partial if body else False
+    return TaskOut.of(service.interrupt(task_id, keep_partial=keep_partial))
+
+
+@router.post("/tasks/{task_id}/skip", tags=["control"], summary="Skip the current job", responses=NOT_YOURS)
+def skip_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
+    """Ends the running job (image batch) early and moves on to the next job of the task."""
+    owned_task(service, caller, task_id)
+    return TaskOut.of(service.skip(task_id))
+
+
+@router.delete("/tasks/{task_id}", tags=["control"], summary="Cancel or interrupt", responses=NOT_YOURS)
+def cancel_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
+    """Cancels a queued task, interrupts a running one (discarding its unfinished image)."""
+    owned_task(service, caller, task_id)
+    return TaskOut.of(service.cancel(task_id))
+
+
+@router.get(
+    "/tasks/{task_id}/images/{index}.png",
+    tags=["images"],
+    summary="A finished image",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **NOT_YOURS},
+)
+def get_image(
+    task_id: TaskId,
+    index: Annotated[int, Path(ge=0, description="Image index in the task, 0-based.")],
+    service: Service,
+    settings: AppSettings,
+    caller: Caller,
+    scale: Annotated[int, Query(ge=1, description="Nearest-neighbour upscale factor (crisp pixels).")] = 1,
+) -> Response:
+    if scale > settings.max_image_scale:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"scale: at most {settings.max_image_scale}, got {scale}"
+        )
+    path = image_path(settings.data_dir, find_image(owned_task(service, caller, task_id), index))
+    # Finished images never change, so clients and proxies may keep them.
+    headers = {"Cache-Control": "private, max-age=31536000, immutable"}
+    if scale == 1:
+        return FileResponse(path, media_type="image/png", headers=headers)
+    return Response(scaled_png(path, scale), media_type="image/png", headers=headers)
+
+
+def _preview(service: Service, caller: Caller, task_id: str, preview_id: int | None) -> Response:
+    owned_task(service, caller, task_id)
+    found = service.store.get_preview(task_id, preview_id)
+    if found is None:
+        which = "no preview yet" if preview_id is None else f"preview {preview_id} is gone or never existed"
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task_id}: {which}")
+    found_id, data, media_type = found
+    cache = "no-store" if preview_id is None else "private, max-age=3600, immutable"
+    return Response(data, media_type=media_type, headers={"X-Preview-Id": str(found_id), "Cache-Control": cache})
+
+
+PREVIEW_RESPONSES = {200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}, **NOT_YOURS}
+
+
+@router.get(
+    "/tasks/{task_id}/previews/latest",
+    tags=["images"],
+    summary="The newest live preview",
+    response_class=Response,
+    responses=PREVIEW_RESPONSES,
+)
+def latest_preview(task_id: TaskId, service: Service, caller: Caller) -> Response:
+    """The X-Preview-Id header says which preview this is."""
+    return _preview(service, caller, task_id, None)
+
+
+@router.get(
+    "/tasks/{task_id}/previews/{preview_id}",
+    tags=["images"],
+    summary="A live preview by id (from a preview event)",
+    response_class=Response,
+    responses=PREVIEW_RESPONSES,
+)
+def preview_by_id(
+    task_id: TaskId,
+    preview_id: Annotated[int, Path(ge=0, description="The id a preview event announced.")],
+    service: Service,
+    caller: Caller,
+) -> Response:
+    return _preview(service, caller, task_id, preview_id)
+
+
+@router.get("/queue", tags=["queue"], summary="The queue as you may see it")
+def get_queue(service: Service, caller: Caller) -> QueueOut:
+    store = service.store
+    running = [
+        RunningOut(
+            id=t.id if caller.can_access(t.owner) else None,
+            mine=t.owner == caller.owner,
+            progress=t.progress.progress,
+            eta_s=t.progress.eta_s,
+        )
+        for t in store.list(states=[TaskState.RUNNING], limit=100)
+    ]
+    queued = store.queued_ids()
+    mine = {t.id for t in store.list(owner=caller.owner, states=[TaskState.QUEUED], limit=len(queued) or 1)}
+    return QueueOut(
+        paused=store.is_paused(),
+        pending=len(queued),
+        running=running,
+        mine=[QueuedOut(id=task_id, position=n) for n, task_id in enumerate(queued, start=1) if task_id in mine],
+    )
+
+
+def _set_paused(service: Service, caller: Caller, paused: bool) -> QueueOut:
+    if not caller.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins may pause or resume the queue")
+    service.store.set_paused(paused)
+    return get_queue(service, caller)
+
+
+@router.post("/queue/pause", tags=["queue"], summary="Pause the queue (admins)", responses={403: {"model": Message}})
+def pause_queue(service: Service, caller: Caller) -> QueueOut:
+    """Queued tasks wait; a running task finishes."""
+    return _set_paused(service, caller, True)
+
+
+@router.post("/queue/resume", tags=["queue"], summary="Resume the queue (admins)", responses={403: {"model": Message}})
+def resume_queue(service: Service, caller: Caller) -> QueueOut:
+    return _set_paused(service, caller, False)
+
+
+@router.get("/health", tags=["server"], summary="Liveness and queue summary (no identity needed)")
+def health(service: Service) -> HealthOut:
+    store = service.store
+    return HealthOut(
+        status="ok",
+        version=pixelforge.__version__,
+        paused=store.is_paused(),
+        queued=store.count(states=[TaskState.QUEUED]),
+        running=store.count(states=[TaskState.RUNNING]),
+    )
+
+
+@router.get("/models", tags=["server"], summary="Models this server knows")
+def models(settings: AppSettings, caller: Caller) -> list[ModelOut]:
+    return [ModelOut.model_validate(entry.model_dump()) for entry in list_models(settings)]

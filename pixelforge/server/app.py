@@ -1,0 +1,126 @@
+"""The FastAPI application: routes, middleware and the runtime's lifecycle.
+
+``create_app(runtime)`` builds the app around a runtime that owns the store, the bus and the
+workers; the lifespan starts the runtime and stops it (which marks a running task interrupted).
+``serve`` runs it under uvicorn and ends open event streams first, so that shutdown never waits
+on a browser that keeps watching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+import pixelforge
+from pixelforge.server import api_v1, events, sdapi
+from pixelforge.server.auth import ClientIdMiddleware, KeyRing
+from pixelforge.server.deps import ServerRuntime, ServerState
+from pixelforge.server.errors import BodySizeLimitMiddleware, CatchAllMiddleware, install_handlers
+
+DESCRIPTION = """\
+Pixel-art generation you can watch live and stop at any moment.
+
+* **Native API** (`/api/v1`): tasks with handles, Server-Sent Events with resumable per-task ids,
+  interrupt (optionally keeping the partial image), skip, cancel, images, live previews, the queue.
+* **AUTOMATIC1111-compatible API** (`/sdapi/v1`, `/internal`) for existing clients.
+
+Every request has an identity (an API key, or a client id when no keys are configured); nobody
+sees or stops another identity's tasks except an admin.
+"""
+
+# Seconds uvicorn waits for open connections when stopping; SSE streams end by themselves sooner.
+GRACEFUL_SHUTDOWN_S = 5
+
+
+def _web_dir() -> Path | None:
+    """The static web UI, when it is installed (it is served at ``/``)."""
+    web = Path(str(resources.files("pixelforge"))) / "web"
+    return web if (web / "index.html").is_file() else None
+
+
+def create_app(runtime: ServerRuntime) -> FastAPI:
+    settings = runtime.settings
+    state = ServerState(runtime=runtime, keys=KeyRing.from_settings(settings))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(runtime.start)
+        try:
+            yield
+        finally:
+            state.draining.set()
+            await asyncio.to_thread(runtime.stop)
+
+    app = FastAPI(
+        title="pixelforge",
+        version=pixelforge.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "tasks", "description": "Submit, list and follow generation tasks."},
+            {"name": "control", "description": "Stop tasks: interrupt, skip, cancel."},
+            {"name": "images", "description": "Finished images and live previews."},
+            {"name": "queue", "description": "The shared queue."},
+            {"name": "server", "description": "Health and models."},
+            {"name": "automatic1111", "description": "The AUTOMATIC1111 web UI API, for existing clients."},
+        ],
+    )
+    app.state.pixelforge = state
+    install_handlers(app)
+    app.add_exception_handler(sdapi.A1111Invalid, sdapi.on_a1111_invalid)
+    app.include_router(events.router)
+    app.include_router(api_v1.router)
+    app.include_router(sdapi.router)
+    web = _web_dir()
+    if web is not None:
+        app.mount("/", StaticFiles(directory=web, html=True), name="web")
+
+    # Added innermost first: CORS and the client cookie see every response, the body limit runs
+    # before anything reads a body, and the catch-all wraps them all.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["Retry-After", "X-Preview-Id"],
+        )
+    if not state.keys.enabled:
+        app.add_middleware(ClientIdMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CatchAllMiddleware)
+    return app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn waits for open responses before the lifespan ends; end the SSE streams first."""
+
+    def __init__(self, config: uvicorn.Config, state: ServerState) -> None:
+        super().__init__(config)
+        self._state = state
+
+    def handle_exit(self, sig: int, frame: object) -> None:
+        self._state.draining.set()
+        super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
+
+def server_for(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
+    )
+    return _Server(config, app.state.pixelforge)
+
+
+def serve(runtime: ServerRuntime, host: str | None = None, port: int | None = None) -> None:
+    """Run the server until Ctrl+C (what ``pixelforge serve`` calls)."""
+    app = create_app(runtime)
+    server_for(app, host or runtime.settings.host, port or runtime.settings.port).run()

@@ -1,0 +1,170 @@
+"""Errors as JSON a client can act on: 422 with field paths, 404/409/429 from the domain, and a
+catch-all 500 that logs the trace on the server and never shows it to the client."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pixelforge.server.deps import QueueFull
+from pixelforge.tasks.service import InvalidTask
+from pixelforge.tasks.store import TaskExists, TaskNotFound
+
+log = logging.getLogger("pixelforge.server")
+
+
+def _path(loc: tuple | list) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validation_response(errors: list[dict]) -> JSONResponse:
+    """FastAPI's ``detail`` list (loc/msg/type, which clients already parse) plus one readable line.
+    The offending input is not echoed back: it may be large."""
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    message = "; ".join(f"{_path(e['loc'])}: {e['msg']}" for e in detail)
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content=jsonable_encoder({"detail": detail, "message": message}),
+    )
+
+
+async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return validation_response(list(exc.errors()))
+
+
+async def _on_invalid_task(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidTask)
+    # Limit violations read "field: problem"; keep the field as a path like pydantic's errors.
+    errors = []
+    for problem in exc.problems:
+        field, _, msg = problem.partition(": ")
+        errors.append({"loc": ("body", field), "msg": msg or problem, "type": "limit"})
+    return validation_response(errors)
+
+
+async def _on_not_found(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
+
+
+async def _on_exists(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(exc)})
+
+
+async def _on_queue_full(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QueueFull)
+    return JSONResponse(
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        content={"detail": str(exc)},
+        headers={"Retry-After": str(exc.retry_after_s)},
+    )
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(InvalidTask, _on_invalid_task)
+    app.add_exception_handler(TaskNotFound, _on_not_found)
+    app.add_exception_handler(TaskExists, _on_exists)
+    app.add_exception_handler(QueueFull, _on_queue_full)
+
+
+class CatchAllMiddleware:
+    """Any unhandled exception becomes ``500 {"detail": ...}``; the trace goes to the log only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            if started:  # a streaming response broke midway: all we can do is end it
+                return
+            body = json.dumps({"detail": "internal server error; the server log has the details"}).encode()
+            await send({
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            })
+            await send({"type": "http.response.body", "body": body})
+
+
+class BodySizeLimitMiddleware:
+    """Refuse request bodies over ``max_bytes`` with 413, whether announced by Content-Length or
+    streamed in chunks, before any of it reaches a route."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(send)
+            return
+        if declared is None and dict(scope["headers"]).get(b"transfer-encoding") is None:
+            await self.app(scope, receive, send)
+            return
+        # Read the whole (bounded) body first, then replay it: the limit holds for chunked bodies too.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([], message), send)
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(chunks, None, receive), send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()
+        await send({
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        })
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replay(chunks: list[bytes], final: Message | None, receive: Receive | None = None) -> Receive:
+    """A receive() that first returns the buffered body, then defers to the real one (disconnects)."""
+    pending: list[Message] = (
+        [{"type": "http.request", "body": b"".join(chunks), "more_body": False}] if final is None else [final]
+    )
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        if receive is None:
+            return {"type": "http.disconnect"}
+        return await receive()
+
+    return replayed

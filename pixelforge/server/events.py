@@ -1,0 +1,97 @@
+"""Server-Sent Events for one task: the stored events after the client's last one, then live ones.
+
+Each SSE message carries ``id: <seq>`` (the task's own sequence number), ``event: <type>`` and the
+whole TaskEvent as JSON ``data``. A client that reconnects sends ``Last-Event-ID`` (browsers do it
+by themselves) or ``?after=`` and gets exactly the events it missed; the stream ends after the
+terminal event, and a reconnect after that gets 204, which tells EventSource to stop retrying.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
+from fastapi.responses import StreamingResponse
+
+from pixelforge.server.deps import Caller, Service, State, owned_task
+from pixelforge.tasks.model import TaskEvent
+from pixelforge.tasks.service import TaskService
+
+router = APIRouter(prefix="/api/v1", tags=["tasks"])
+
+# A comment line this often keeps proxies and browsers from closing an idle stream.
+KEEPALIVE_S = 15.0
+# How often a silent stream checks whether the server is shutting down.
+POLL_S = 1.0
+# EventSource waits this long before reconnecting after a dropped connection.
+RETRY_MS = 2000
+
+
+def format_event(event: TaskEvent) -> bytes:
+    return f"id: {event.seq}\nevent: {event.type}\ndata: {event.model_dump_json()}\n\n".encode()
+
+
+async def _stream(state: State, service: TaskService, task_id: str, after: int) -> AsyncIterator[bytes]:
+    yield f"retry: {RETRY_MS}\n\n".encode()
+    last_sent = time.monotonic()
+    async for event in service.aevents(task_id, after_seq=after, heartbeat_s=POLL_S):
+        if event is not None:
+            yield format_event(event)
+            last_sent = time.monotonic()
+        elif state.draining.is_set():
+            return
+        elif time.monotonic() - last_sent >= KEEPALIVE_S:
+            yield b": keep-alive\n\n"
+            last_sent = time.monotonic()
+
+
+def _resume_point(last_event_id: str | None, after: int | None) -> int:
+    if last_event_id is None:
+        return after or 0
+    if not last_event_id.strip().isdigit():
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"Last-Event-ID must be a non-negative event sequence number, got {last_event_id!r}",
+        )
+    return int(last_event_id)
+
+
+@router.get(
+    "/tasks/{task_id}/events",
+    summary="Follow a task's events (SSE)",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "queued, started, progress, preview, image, "
+              "then one terminal event (completed, interrupted, failed or cancelled)."},
+        204: {"description": "The client has already seen the terminal event; nothing more will come."},
+        404: {"description": "No such task, or not yours."},
+    },
+)
+async def task_events(
+    task_id: Annotated[str, Path(description="Task id.")],
+    state: State,
+    service: Service,
+    caller: Caller,
+    after: Annotated[int | None, Query(ge=0, description="Resume after this sequence number (as Last-Event-ID).")]
+    = None,
+    last_event_id: Annotated[
+        str | None, Header(description="Sequence number of the last event received; takes precedence over after.")
+    ] = None,
+) -> Response:
+    task = owned_task(service, caller, task_id)
+    resume = _resume_point(last_event_id, after)
+    if task.state.is_terminal and resume > 0:
+        # Look at the client's last event: if it was the terminal one, the story is over. (A task
+        # becomes terminal in the store just before its terminal event is appended, so "terminal
+        # and nothing newer" alone would not prove the client has it.)
+        # Nothing at all from there on means the client claims an event that never existed.
+        seen = service.store.events_since(task_id, resume - 1)
+        if not seen or (seen[0].seq == resume and seen[0].type.is_terminal):
+            return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return StreamingResponse(
+        _stream(state, service, task_id, resume),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,55 @@
+"""Finished images from the data directory: safe path resolution, nearest-neighbour upscaling and
+the PNG ``parameters`` text chunk (A1111's infotext), which an upscaled copy keeps."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from fastapi import HTTPException, status
+from PIL import Image, PngImagePlugin
+
+from pixelforge.tasks.model import ImageRef, Task
+
+# Upscaled images larger than this per side are refused: the server would spend its memory on them.
+MAX_SCALED_SIDE = 8192
+
+
+def image_path(data_dir: Path, ref: ImageRef) -> Path:
+    """The image's file; a path that points outside the data directory is refused, not followed."""
+    root = data_dir.resolve()
+    path = (root / ref.path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"image {ref.index} is missing from the data directory")
+    return path
+
+
+def find_image(task: Task, index: int) -> ImageRef:
+    for ref in task.images:
+        if ref.index == index:
+            return ref
+    raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task.id} has no image {index}")
+
+
+def png_parameters(path: Path) -> str | None:
+    with Image.open(path) as image:
+        return image.text.get("parameters") if isinstance(image, PngImagePlugin.PngImageFile) else None
+
+
+def scaled_png(path: Path, scale: int) -> bytes:
+    """The PNG upscaled ``scale`` times with nearest neighbour (crisp pixels), text chunks kept."""
+    with Image.open(path) as image:
+        width, height = image.size
+        if max(width, height) * scale > MAX_SCALED_SIDE:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=f"scale {scale} would make a {width * scale}x{height * scale} image; "
+                f"at most {MAX_SCALED_SIDE} pixels per side",
+            )
+        info = PngImagePlugin.PngInfo()
+        for key, value in getattr(image, "text", {}).items():
+            info.add_text(key, value)
+        scaled = image.resize((width * scale, height * scale), Image.Resampling.NEAREST)
+        out = io.BytesIO()
+        scaled.save(out, format="PNG", pnginfo=info)
+        return out.getvalue()

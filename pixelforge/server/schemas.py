@@ -1,0 +1,168 @@
+"""Request and response bodies of the native API (``/api/v1``), every field described for OpenAPI.
+
+Responses are views of the domain's Task rather than the Task itself: the wire format carries
+URLs and hides the owner and internal bookkeeping, so the store can change without breaking
+clients.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pixelforge.tasks.model import TASK_ID_PATTERN, Phase, Task, TaskParams, TaskState
+
+
+class TaskCreate(TaskParams):
+    """What to generate; every parameter left out uses the model's default."""
+
+    id: str | None = Field(
+        default=None,
+        pattern=TASK_ID_PATTERN.pattern,
+        description="Optional client-chosen task id (1-128 of A-Z a-z 0-9 _ - ( ) . :); the server makes an "
+        "unguessable one otherwise.",
+    )
+
+    def params(self) -> TaskParams:
+        return TaskParams.model_validate(self.model_dump(exclude={"id"}, exclude_unset=True))
+
+
+class InterruptRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keep_partial: bool = Field(
+        default=False,
+        description="true decodes the unfinished image's current estimate and keeps it; false discards it "
+        "without decoding.",
+    )
+
+
+class ProgressOut(BaseModel):
+    phase: Phase = Field(description="What the task is doing: queued, load, encode, denoise, decode, postprocess, "
+                         "done.")
+    job_no: int = Field(description="0-based index of the running job (jobs finished so far).")
+    job_count: int = Field(description="Jobs in the task (batch_count).")
+    step: int = Field(description="Denoising steps finished in the running job.")
+    steps: int = Field(description="Denoising steps per job (0 until known).")
+    progress: float = Field(description="0..1; reaches 1.0 only when the task has completed.")
+    eta_s: float | None = Field(description="Seconds left, from measured step and decode times; null until known.")
+    elapsed_s: float = Field(description="Seconds since the task started running.")
+    textinfo: str = Field(description="One line for people, such as 'In queue: 2/3' or 'step 3/8'.")
+
+
+class ImageOut(BaseModel):
+    index: int = Field(description="Position of the image in the task, 0-based.")
+    job_no: int = Field(description="Job (batch) that produced it, 0-based.")
+    seed: int = Field(description="Seed that reproduces this image.")
+    width: int = Field(description="Width in pixels.")
+    height: int = Field(description="Height in pixels.")
+    partial: bool = Field(description="True when decoded from an interrupted job's estimate.")
+    url: str = Field(description="Where to GET the PNG; append ?scale=k for a nearest-neighbour upscale.")
+
+
+class StatsOut(BaseModel):
+    device: str = Field(description="Device the task ran on.")
+    total_s: float = Field(description="Wall time of the whole run, in seconds.")
+    phases_s: dict[str, float] = Field(description="Wall time per phase (load, encode, denoise, decode, ...).")
+    steps_run: int = Field(description="Denoising steps actually run.")
+    step_time_s: float | None = Field(description="Median seconds per denoising step.")
+    peak_vram_allocated_mb: float | None = Field(description="Peak GPU memory allocated, MiB (GPU only).")
+    peak_vram_reserved_mb: float | None = Field(description="Peak GPU memory reserved, MiB (GPU only).")
+    peak_rss_mb: float | None = Field(description="Peak resident memory of the worker process, MiB.")
+
+
+class TaskOut(BaseModel):
+    id: str = Field(description="Task id; A1111's task(<type>-<random>) form when the server made it.")
+    type: str = Field(description="Kind of task, e.g. txt2img.")
+    state: TaskState = Field(description="queued, running, completed, interrupted, failed or cancelled.")
+    position: int | None = Field(description="1-based place in the queue while queued, else null.")
+    queue_size: int | None = Field(description="Queued tasks in total while this one is queued, else null.")
+    params: TaskParams = Field(description="The parameters as submitted (seed resolved); nulls mean model defaults.")
+    info: dict[str, object] = Field(description="Resolved parameters and the model name, once the task has run.")
+    progress: ProgressOut = Field(description="Latest progress.")
+    images: list[ImageOut] = Field(description="Finished images so far; a later stop never removes them.")
+    stats: StatsOut | None = Field(description="Performance statistics, once the task has finished.")
+    error: str | None = Field(description="Why the task failed, for people.")
+    stop_reason: str | None = Field(description="Why the task stopped early: user, timeout, shutdown, ...")
+    stop_requested: Literal["interrupt", "skip"] | None = Field(
+        description="A stop request the worker has not finished honouring yet."
+    )
+    created_at: float = Field(description="Unix time the task was submitted.")
+    started_at: float | None = Field(description="Unix time a worker started it.")
+    finished_at: float | None = Field(description="Unix time it reached a final state.")
+    events_url: str = Field(description="Server-Sent Events stream of this task.")
+
+    @classmethod
+    def of(cls, task: Task, base: str = "/api/v1") -> TaskOut:
+        prefix = f"{base}/tasks/{task.id}"
+        return cls(
+            id=task.id,
+            type=task.type,
+            state=task.state,
+            position=task.position,
+            queue_size=task.queue_size,
+            params=task.params,
+            info=task.info,
+            progress=ProgressOut.model_validate(task.progress.model_dump()),
+            images=[
+                ImageOut(**image.model_dump(exclude={"path"}), url=f"{prefix}/images/{image.index}.png")
+                for image in task.images
+            ],
+            stats=StatsOut.model_validate(task.stats.model_dump()) if task.stats else None,
+            error=task.error,
+            stop_reason=task.stop_reason,
+            stop_requested=task.stop_request.action if task.stop_request and not task.state.is_terminal else None,
+            created_at=task.created_at,
+            started_at=task.started_at,
+            finished_at=task.finished_at,
+            events_url=f"{prefix}/events",
+        )
+
+
+class TaskPage(BaseModel):
+    tasks: list[TaskOut] = Field(description="Newest first.")
+    total: int = Field(description="Tasks matching the filter in all pages.")
+    limit: int = Field(description="Page size used.")
+    offset: int = Field(description="Tasks skipped before this page.")
+
+
+class RunningOut(BaseModel):
+    id: str | None = Field(description="The running task's id when it is yours (or you are an admin), else null.")
+    mine: bool = Field(description="Whether the running task is yours.")
+    progress: float = Field(description="0..1 progress of the running task.")
+    eta_s: float | None = Field(description="Seconds left of the running task, when known.")
+
+
+class QueuedOut(BaseModel):
+    id: str = Field(description="Id of one of your queued tasks.")
+    position: int = Field(description="Its 1-based place in the queue.")
+
+
+class QueueOut(BaseModel):
+    paused: bool = Field(description="An admin paused the queue: queued tasks wait, running ones finish.")
+    pending: int = Field(description="Queued tasks of all identities.")
+    running: list[RunningOut] = Field(description="Tasks running now (one per worker).")
+    mine: list[QueuedOut] = Field(description="Your queued tasks and their places, in queue order.")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"] = Field(description="Always 'ok' when the server answers.")
+    version: str = Field(description="pixelforge version.")
+    paused: bool = Field(description="Whether the queue is paused.")
+    queued: int = Field(description="Queued tasks.")
+    running: int = Field(description="Running tasks.")
+
+
+class ModelOut(BaseModel):
+    name: str = Field(description="Name to pass as a task's model.")
+    title: str = Field(description="Human-readable name.")
+    description: str = Field(description="What the model is good for.")
+    available: bool = Field(description="Whether its weights are present locally (nothing is downloaded).")
+    source: str = Field(description="Where the weights come from: bundled, a local path or a Hugging Face repo.")
+    default: bool = Field(description="Whether tasks use it when they name no model.")
+    problem: str | None = Field(default=None, description="Why it is unavailable and what to download.")
+
+
+class Message(BaseModel):
+    detail: str = Field(description="What happened, for people.")

@@ -1,0 +1,354 @@
+"""The AUTOMATIC1111-compatible API (``/sdapi/v1`` and ``/internal``), so existing clients work
+unchanged. Behind the old wire format every request is an ordinary task: queued like any other,
+owned by the caller, and interrupt / skip / progress act on the caller's own task only."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, status
+from pydantic import ValidationError
+
+import pixelforge
+from pixelforge.backends.presets import ModelNotFound, list_models, resolve_model
+from pixelforge.server.auth import Identity
+from pixelforge.server.deps import Caller, Service, State, owned_task
+from pixelforge.server.errors import validation_response
+from pixelforge.server.images import image_path, png_parameters
+from pixelforge.server.sdapi_models import (
+    HARMLESS,
+    SAMPLER,
+    TXT2IMG_DEFAULTS,
+    USED_FIELDS,
+    InternalProgressRequest,
+    InternalProgressResponse,
+    Lora,
+    PendingTasks,
+    ProgressResponse,
+    ProgressState,
+    Sampler,
+    Scheduler,
+    SdModel,
+    Txt2ImgRequest,
+    Txt2ImgResponse,
+)
+from pixelforge.tasks.infotext import task_infotexts
+from pixelforge.tasks.model import TASK_ID_PATTERN, Task, TaskParams, TaskState
+from pixelforge.tasks.service import TaskService
+
+router = APIRouter(tags=["automatic1111"])
+
+
+class A1111Invalid(Exception):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("invalid request")
+        self.errors = errors
+
+
+def _round16(value: int | None) -> int | None:
+    return None if value is None else max(16, round(value / 16) * 16)
+
+
+def _model_name(spec: str) -> str:
+    """The model an A1111 checkpoint title names: titles may carry a ' [hash]' suffix."""
+    name = spec.rsplit(" [", 1)[0] if spec.endswith("]") else spec
+    try:
+        resolve_model(name)
+    except ModelNotFound as exc:
+        raise A1111Invalid([{"loc": ("body", "sd_model_checkpoint"), "msg": str(exc), "type": "model"}]) from None
+    return name
+
+
+def _to_params(body: Txt2ImgRequest, options: dict[str, Any]) -> tuple[TaskParams, dict[str, Any]]:
+    """TaskParams for the request, plus the notes for ``info`` (adjusted and ignored fields)."""
+    sent = body.model_dump(exclude_unset=True)
+    checkpoint = (body.override_settings or {}).get("sd_model_checkpoint") or options.get("sd_model_checkpoint")
+    fields = {
+        "prompt": body.prompt, "negative_prompt": body.negative_prompt, "seed": body.seed, "steps": body.steps,
+        "cfg_scale": body.cfg_scale, "width": _round16(body.width), "height": _round16(body.height),
+        "batch_count": body.n_iter, "batch_size": body.batch_size,
+        "model": _model_name(checkpoint) if checkpoint else None,
+    }
+    try:
+        params = TaskParams(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        renamed = {"batch_count": "n_iter"}
+        raise A1111Invalid([
+            {"loc": ("body", *(renamed.get(str(p), p) for p in e["loc"])), "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]) from None
+    adjusted = {k: [sent[k], fields[k]] for k in ("width", "height") if k in sent and sent[k] != fields[k]}
+    sampler = body.sampler_name or body.sampler_index
+    ignored = sorted(
+        k for k, v in sent.items()
+        if (k not in USED_FIELDS and (k not in HARMLESS or v != HARMLESS[k]))
+        or (k in ("sampler_name", "sampler_index") and v not in (None, SAMPLER))
+    )
+    extra_overrides = sorted(set(body.override_settings or {}) - {"sd_model_checkpoint"})
+    ignored += [f"override_settings.{k}" for k in extra_overrides]
+    if sampler not in (None, SAMPLER):
+        adjusted["sampler_name"] = [sampler, SAMPLER]
+    return params, {"ignored_fields": ignored, "adjusted_fields": adjusted}
+
+
+def _read_images(data_dir: Path, task: Task, send: bool) -> tuple[list[str], list[str]]:
+    """Base64 PNGs (when asked for) and each image's infotext from its own ``parameters`` chunk."""
+    images, infotexts = [], []
+    fallback = task_infotexts(task)
+    for n, ref in enumerate(task.images):
+        path = image_path(data_dir, ref)
+        infotexts.append(png_parameters(path) or fallback[n])
+        if send:
+            images.append(base64.b64encode(path.read_bytes()).decode())
+    return images, infotexts
+
+
+def _info(task: Task, infotexts: list[str], notes: dict[str, Any]) -> dict[str, Any]:
+    params, resolved = task.params, task.info
+    seeds = [ref.seed for ref in task.images] or [params.seed]
+    count = max(1, len(task.images))
+    started = task.started_at or task.created_at
+    return {
+        "prompt": params.prompt,
+        "all_prompts": [params.prompt] * count,
+        "negative_prompt": params.negative_prompt,
+        "all_negative_prompts": [params.negative_prompt] * count,
+        "seed": seeds[0],
+        "all_seeds": seeds,
+        "subseed": -1,
+        "all_subseeds": [-1] * len(seeds),
+        "subseed_strength": 0,
+        "width": resolved.get("width", params.width),
+        "height": resolved.get("height", params.height),
+        "sampler_name": SAMPLER,
+        "cfg_scale": resolved.get("cfg_scale", params.cfg_scale),
+        "steps": resolved.get("steps", params.steps),
+        "batch_size": params.batch_size,
+        "restore_faces": False,
+        "sd_model_name": resolved.get("sd_model_name", params.model),
+        "sd_model_hash": None,
+        "seed_resize_from_w": -1,
+        "seed_resize_from_h": -1,
+        "denoising_strength": None,
+        "extra_generation_params": {},
+        "index_of_first_image": 0,
+        "infotexts": infotexts,
+        "styles": [],
+        "job_timestamp": time.strftime("%Y%m%d%H%M%S", time.localtime(started)),
+        "clip_skip": 1,
+        "is_using_inpainting_conditioning": False,
+        "version": f"pixelforge {pixelforge.__version__}",
+        "task_id": task.id,
+        "state": task.state.value,
+        "stop_reason": task.stop_reason,
+        **notes,
+    }
+
+
+async def _until_finished(service: TaskService, task_id: str) -> Task:
+    async for _ in service.aevents(task_id):
+        pass
+    return await asyncio.to_thread(service.store.get, task_id)
+
+
+@router.post("/sdapi/v1/txt2img", summary="Generate (blocking), A1111 style")
+async def txt2img(body: Txt2ImgRequest, state: State, caller: Caller) -> Txt2ImgResponse:
+    if body.force_task_id is not None and not TASK_ID_PATTERN.match(body.force_task_id):
+        raise A1111Invalid([{"loc": ("body", "force_task_id"), "msg": "1-128 of A-Z a-z 0-9 _ - ( ) . :",
+                             "type": "pattern"}])
+    params, notes = await asyncio.to_thread(_to_params, body, state.options.get(caller.owner, {}))
+
+    def submit() -> Task:
+        with state.submit_lock:
+            state.check_queue_limits(caller.owner)
+            return state.service.submit(params, owner=caller.owner, task_id=body.force_task_id)
+
+    task = await asyncio.to_thread(submit)
+    task = await _until_finished(state.service, task.id)
+    if task.state is TaskState.FAILED:
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=f"generation failed: {task.error}")
+    images, infotexts = await asyncio.to_thread(_read_images, state.settings.data_dir, task, body.send_images)
+    info = _info(task, infotexts, notes)
+    # What the client sent, as sent; what it left out, as actually used (not A1111's defaults,
+    # which would misreport the model's own steps, size and CFG).
+    echoed = {**TXT2IMG_DEFAULTS, **body.model_dump(exclude_unset=True)}
+    for key in ("width", "height", "steps", "cfg_scale"):
+        if key not in body.model_fields_set:
+            echoed[key] = info[key]
+    return Txt2ImgResponse(images=images, parameters=echoed, info=json.dumps(info))
+
+
+def _own_current(service: TaskService, caller: Identity) -> Task | None:
+    """The caller's running task, else the caller's next queued one."""
+    store = service.store
+    running = store.list(owner=caller.owner, states=[TaskState.RUNNING], limit=1)
+    if running:
+        return running[0]
+    queued = store.list(owner=caller.owner, states=[TaskState.QUEUED], limit=10_000)
+    return queued[-1] if queued else None
+
+
+@router.get("/sdapi/v1/progress", summary="Progress of your current task")
+def progress(
+    service: Service,
+    caller: Caller,
+    skip_current_image: Annotated[bool, Query(description="Leave out the live preview.")] = False,
+) -> ProgressResponse:
+    task = _own_current(service, caller)
+    if task is None:
+        idle = ProgressState(skipped=False, interrupted=False, stopping_generation=False, job="", job_count=0,
+                             job_timestamp="0", job_no=0, sampling_step=0, sampling_steps=0)
+        return ProgressResponse(progress=0.0, eta_relative=0.0, state=idle, current_image=None, textinfo=None)
+    p, stop = task.progress, task.stop_request
+    current = None
+    if not skip_current_image and task.state is TaskState.RUNNING:
+        found = service.store.get_preview(task.id)
+        current = base64.b64encode(found[1]).decode() if found else None
+    started = task.started_at or task.created_at
+    return ProgressResponse(
+        progress=p.progress,
+        eta_relative=p.eta_s or 0.0,
+        state=ProgressState(
+            skipped=stop is not None and stop.action == "skip",
+            interrupted=stop is not None and stop.action == "interrupt",
+            stopping_generation=False,
+            job=task.id,
+            job_count=p.job_count,
+            job_timestamp=time.strftime("%Y%m%d%H%M%S", time.localtime(started)),
+            job_no=p.job_no,
+            sampling_step=p.step,
+            sampling_steps=p.steps,
+        ),
+        current_image=current,
+        textinfo=p.textinfo or None,
+    )
+
+
+def _running_own(service: TaskService, caller: Identity) -> list[Task]:
+    return service.store.list(owner=caller.owner, states=[TaskState.RUNNING], limit=100)
+
+
+@router.post("/sdapi/v1/interrupt", summary="Interrupt your running task")
+def interrupt(service: Service, caller: Caller) -> dict[str, Any]:
+    for task in _running_own(service, caller):
+        service.interrupt(task.id)
+    return {}
+
+
+@router.post("/sdapi/v1/skip", summary="Skip the current job of your running task")
+def skip(service: Service, caller: Caller) -> None:
+    for task in _running_own(service, caller):
+        service.skip(task.id)
+
+
+@router.post("/internal/progress", summary="Progress of one task, with live preview handshake")
+def internal_progress(body: InternalProgressRequest, service: Service, caller: Caller) -> InternalProgressResponse:
+    try:
+        task = owned_task(service, caller, body.id_task) if body.id_task else None
+    except HTTPException:
+        task = None  # A1111 answers "Waiting..." for ids it does not know yet (the client makes them)
+    if task is None:
+        return InternalProgressResponse(active=False, queued=False, completed=False, id_live_preview=-1,
+                                        textinfo="Waiting...")
+    p = task.progress
+    if task.state is TaskState.QUEUED:
+        return InternalProgressResponse(active=False, queued=True, completed=False, id_live_preview=-1,
+                                        textinfo=f"In queue: {task.position}/{task.queue_size}")
+    if task.state.is_terminal:
+        done = task.state is TaskState.COMPLETED
+        return InternalProgressResponse(active=False, queued=False, completed=True,
+                                        progress=1.0 if done else p.progress, eta=0.0 if done else None,
+                                        id_live_preview=body.id_live_preview, textinfo=p.textinfo or None)
+    preview_id, live = body.id_live_preview, None
+    found = service.store.get_preview(task.id) if body.live_preview else None
+    if found is not None and found[0] != body.id_live_preview:
+        preview_id = found[0]
+        live = f"data:{found[2]};base64,{base64.b64encode(found[1]).decode()}"
+    return InternalProgressResponse(active=True, queued=False, completed=False, progress=p.progress, eta=p.eta_s,
+                                    live_preview=live, id_live_preview=preview_id, textinfo=p.textinfo or None)
+
+
+@router.get("/internal/pending-tasks", summary="Queued tasks (yours listed)")
+def pending_tasks(service: Service, caller: Caller) -> PendingTasks:
+    queued = service.store.queued_ids()
+    mine = {t.id for t in service.store.list(owner=caller.owner, states=[TaskState.QUEUED], limit=len(queued) or 1)}
+    visible = queued if caller.admin else [task_id for task_id in queued if task_id in mine]
+    return PendingTasks(size=len(queued), tasks=visible)
+
+
+def _defaults(state: State) -> dict[str, Any]:
+    settings = state.settings
+    return {
+        "sd_model_checkpoint": settings.model,
+        "samples_format": "png",
+        "live_previews_enable": settings.preview_every > 0,
+        "show_progress_every_n_steps": settings.preview_every,
+        "live_previews_image_format": settings.preview_format,
+        "show_progress_type": "Approx cheap",
+        "CLIP_stop_at_last_layers": 1,
+        "sd_vae": "Automatic",
+        "eta_noise_seed_delta": 0,
+    }
+
+
+@router.get("/sdapi/v1/options", summary="Options (yours over the server's)")
+def get_options(state: State, caller: Caller) -> dict[str, Any]:
+    return {**_defaults(state), **state.options.get(caller.owner, {})}
+
+
+@router.post("/sdapi/v1/options", summary="Set options for your own requests")
+def set_options(
+    state: State, caller: Caller, body: Annotated[dict[str, Any], Body(description="Options to set.")]
+) -> dict[str, Any]:
+    """Only sd_model_checkpoint has an effect (the model of your later txt2img requests); other
+    options are remembered and echoed. They apply to the caller alone, never to everyone."""
+    if "sd_model_checkpoint" in body:
+        checkpoint = body["sd_model_checkpoint"]
+        if not isinstance(checkpoint, str) or not checkpoint:
+            raise A1111Invalid([{"loc": ("body", "sd_model_checkpoint"), "msg": "must be a model title",
+                                 "type": "string_type"}])
+        body = {**body, "sd_model_checkpoint": _model_name(checkpoint)}
+    state.options.setdefault(caller.owner, {}).update(body)
+    return get_options(state, caller)
+
+
+@router.get("/sdapi/v1/sd-models", summary="Models available here")
+def sd_models(state: State, caller: Caller) -> list[SdModel]:
+    return [
+        SdModel(title=m.name, model_name=m.name, filename=m.source)
+        for m in list_models(state.settings)
+        if m.available
+    ]
+
+
+@router.get("/sdapi/v1/samplers")
+def samplers(caller: Caller) -> list[Sampler]:
+    return [Sampler(name=SAMPLER, aliases=["euler", "k_euler", "flow_match_euler"], options={})]
+
+
+@router.get("/sdapi/v1/schedulers")
+def schedulers(caller: Caller) -> list[Scheduler]:
+    return [Scheduler(name="automatic", label="Automatic")]
+
+
+@router.get("/sdapi/v1/scripts")
+def scripts(caller: Caller) -> dict[str, list[str]]:
+    return {"txt2img": [], "img2img": []}
+
+
+@router.get("/sdapi/v1/loras", summary="LoRA files in <data dir>/loras")
+def loras(state: State, caller: Caller) -> list[Lora]:
+    folder = state.settings.data_dir / "loras"
+    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    return [Lora(name=f.stem, alias=f.stem, path=str(f)) for f in files]
+
+
+async def on_a1111_invalid(_: Any, exc: Exception) -> Any:
+    assert isinstance(exc, A1111Invalid)
+    return validation_response(exc.errors)
+
