@@ -1,0 +1,116 @@
+"""The Python API for scripts: the same engine, queue and stop control as the server, in-process.
+
+    from pixelforge import Pixelforge, StopToken
+
+    with Pixelforge() as pf:
+        for image in pf.generate_iter("a knight with a sword", batch_count=4):
+            print(image.path)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from pixelforge.config import Settings
+from pixelforge.engine.control import EarlyStopRule, StepInfo, StopToken
+from pixelforge.runtime import Runtime
+from pixelforge.tasks.model import EventType, ImageRef, Task, TaskEvent, TaskParams, new_task_id
+
+
+@dataclass
+class GeneratedImage:
+    ref: ImageRef
+    path: Path
+
+    def open(self) -> Image.Image:
+        return Image.open(self.path)
+
+
+class TaskHandle:
+    """A submitted task: watch it, stop it, collect its images."""
+
+    def __init__(self, client: Pixelforge, task_id: str, token: StopToken) -> None:
+        self._client = client
+        self.id = task_id
+        self.token = token
+
+    def interrupt(self, keep_partial: bool = False) -> None:
+        self._client.runtime.service.interrupt(self.id, keep_partial=keep_partial)
+
+    def skip(self) -> None:
+        self._client.runtime.service.skip(self.id)
+
+    def events(self, after_seq: int = 0) -> Iterator[TaskEvent]:
+        return self._client.runtime.service.events(self.id, after_seq)
+
+    def wait(self, timeout: float | None = None) -> Task:
+        return self._client.runtime.service.wait(self.id, timeout)
+
+    @property
+    def task(self) -> Task:
+        return self._client.runtime.store.get(self.id)
+
+    def images(self) -> list[GeneratedImage]:
+        return [self._client._image(ref) for ref in self.task.images]
+
+
+class Pixelforge:
+    """An in-process pixelforge: a task store under ``data_dir`` and one worker."""
+
+    def __init__(self, model: str | None = None, data_dir: Path | str | None = None, **settings: Any) -> None:
+        if model is not None:
+            settings["model"] = model
+        if data_dir is not None:
+            settings["data_dir"] = Path(data_dir)
+        self.settings = Settings(**settings)
+        self.runtime = Runtime(self.settings)
+        self.runtime.start()
+
+    def close(self) -> None:
+        self.runtime.stop()
+
+    def __enter__(self) -> Pixelforge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(
+        self,
+        prompt: str = "",
+        *,
+        stop: StopToken | None = None,
+        early_stop: EarlyStopRule | None = None,
+        on_step: Callable[[StepInfo], None] | None = None,
+        **params: Any,
+    ) -> TaskHandle:
+        """Queue a task. ``stop`` may be any StopToken (share it with another thread to stop the task);
+        ``early_stop`` is called after every step and may stop the task; ``on_step`` sees every step."""
+        task_params = TaskParams(prompt=prompt, **params)
+        task_id = new_task_id()
+        worker = self.runtime.workers[0]
+        # Attach before submitting, so the worker cannot start the task without the caller's token.
+        token = worker.attach(task_id, token=stop, early_stop=early_stop, on_step=on_step)
+        self.runtime.service.submit(task_params, task_id=task_id)
+        return TaskHandle(self, task_id, token)
+
+    def generate(self, prompt: str = "", **kwargs: Any) -> list[GeneratedImage]:
+        """Run a task to its end and return its images (a stopped task returns what it finished)."""
+        handle = self.submit(prompt, **kwargs)
+        handle.wait()
+        return handle.images()
+
+    def generate_iter(self, prompt: str = "", **kwargs: Any) -> Iterator[GeneratedImage]:
+        """Yield each image as soon as it is finished; stops when the task ends."""
+        handle = self.submit(prompt, **kwargs)
+        for event in handle.events():
+            if event.type is EventType.IMAGE:
+                yield self._image(ImageRef.model_validate(event.data))
+
+    def _image(self, ref: ImageRef) -> GeneratedImage:
+        return GeneratedImage(ref=ref, path=self.settings.data_dir / ref.path)
