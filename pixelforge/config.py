@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     history_limit: int = Field(default=200, ge=1, description="Finished tasks kept; older ones are pruned.")
     preview_every: int = Field(default=2, ge=0, description="Publish a live preview every N steps (0 = off).")
     preview_format: Literal["png", "jpeg", "webp"] = Field(default="png", description="Live preview encoding.")
+    runahead_blocks: int = Field(
+        default=1, ge=0, description="CUDA only: how many blocks the CPU may launch ahead of the GPU, so a stop "
+        "lands within about that many blocks (1 measured at 0.3 % throughput cost on an H100; 0 = unbounded).")
     max_steps: int = Field(default=150, ge=1, description="Upper bound for steps per image.")
     max_side: int = Field(default=2048, ge=16, description="Upper bound for width and height.")
     max_batch_count: int = Field(default=16, ge=1)

@@ -9,6 +9,8 @@ Two levels, both driven by the task's own token (never a process-global flag):
    ``_interrupt`` and then still runs the VAE decode of an image nobody wants.
 2. Forward pre-hooks on the repeated blocks of every model in the pipeline (text encoder layers,
    denoiser blocks, VAE blocks) raise inside a step, so a stop never waits for a whole step.
+3. On CUDA the same hooks bound how far the CPU runs ahead of the GPU (``runahead.py``), so the
+   stop is not followed by a drain of already-queued blocks.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import torch
 
+from pixelforge.engine.runahead import CudaRunAhead, module_on_cuda
 from pixelforge.tasks.model import Phase, StopRequest
 
 log = logging.getLogger("pixelforge.steps")
@@ -203,31 +206,52 @@ class StepControl:
         )
 
 
-def repeated_blocks(module: torch.nn.Module) -> list[torch.nn.Module]:
-    """The members of every ``ModuleList`` directly under ``module`` or one level below it.
+# How deep below a component ``repeated_blocks`` looks for block lists. Three levels reach the text
+# encoders' layers (Qwen2.5-VL ``model.language_model.layers``, CLIP ``text_model.encoder.layers``)
+# without wandering into the small lists inside a block (an attention's ``to_out``).
+BLOCK_SEARCH_DEPTH = 3
 
-    That finds QwenImage/Flux ``transformer_blocks``, UNet ``down_blocks``/``up_blocks``, text
-    encoder ``layers`` (under ``model``/``encoder``) and VAE ``down_blocks``/``up_blocks`` without
-    naming them, so any diffusers model gets block-level stops.
+
+def repeated_blocks(module: torch.nn.Module, max_depth: int = BLOCK_SEARCH_DEPTH) -> list[torch.nn.Module]:
+    """The members of the outermost ``ModuleList``s at most ``max_depth`` levels under ``module``.
+
+    That finds QwenImage/Flux ``transformer_blocks``, UNet ``down_blocks``/``up_blocks`` and the
+    mid block's ``resnets``/``attentions``, text encoder ``layers`` and VAE ``down_blocks``/
+    ``up_blocks`` without naming them, so any diffusers pipeline gets block-level stops. A list's
+    members are not searched further: a block is the unit of work, and a hook costs a Python call.
     """
     blocks: list[torch.nn.Module] = []
-    for child in module.children():
-        if isinstance(child, torch.nn.ModuleList):
-            blocks.extend(child)
-            continue
-        for grandchild in child.children():
-            if isinstance(grandchild, torch.nn.ModuleList):
-                blocks.extend(grandchild)
+
+    def visit(parent: torch.nn.Module, depth: int) -> None:
+        for child in parent.children():
+            if isinstance(child, torch.nn.ModuleList):
+                blocks.extend(child)
+            elif depth < max_depth:
+                visit(child, depth + 1)
+
+    visit(module, 1)
     return blocks
 
 
 class StopHooks:
-    """Forward pre-hooks that raise StopRequested inside a step. Removed by ``remove()``."""
+    """Forward pre-hooks that raise StopRequested inside a step and bound CUDA run-ahead.
 
-    def __init__(self) -> None:
+    ``runahead_blocks`` is ``Settings.runahead_blocks``: before each block on a CUDA device the hook
+    waits until the GPU has reached the block launched that many blocks earlier (0 = unbounded).
+    Only the thread that installed the hooks (the worker's) takes part in the window: a preview
+    rendered on the encoder thread may run a VAE through these blocks too, and must neither wait
+    on nor reorder the denoiser's events. Everything is undone by ``remove()``.
+    """
+
+    def __init__(self, runahead_blocks: int = 1) -> None:
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        cuda = runahead_blocks > 0 and torch.cuda.is_available()
+        self._runahead = CudaRunAhead(runahead_blocks) if cuda else None
 
     def install(self, components: dict[str, Any], control: StepControl, denoiser_name: str | None) -> None:
+        runahead = self._runahead
+        owner = threading.get_ident()
+
         def check(_module: torch.nn.Module, _args: Any) -> None:
             control.raise_if_stopped()
 
@@ -235,18 +259,30 @@ class StopHooks:
             control.begin_denoise()
             control.raise_if_stopped()
 
+        def block(module: torch.nn.Module, _args: Any) -> None:
+            if runahead is None or threading.get_ident() != owner or not module_on_cuda(module):
+                control.raise_if_stopped()
+                return
+            # Wait first, then look at the token: a stop set during the wait is seen before this
+            # block is launched, and the GPU has at most the previous k blocks left to run.
+            completed = runahead.wait()
+            control.raise_if_stopped()
+            runahead.mark(reuse=completed)
+
         for name, component in components.items():
             if not isinstance(component, torch.nn.Module):
                 continue
             entry = denoiser_entry if name == denoiser_name else check
             self._handles.append(component.register_forward_pre_hook(entry))
-            for block in repeated_blocks(component):
-                self._handles.append(block.register_forward_pre_hook(check))
+            for member in repeated_blocks(component):
+                self._handles.append(member.register_forward_pre_hook(block))
 
     def remove(self) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        if self._runahead is not None:
+            self._runahead.reset()
 
     def __len__(self) -> int:
         return len(self._handles)

@@ -85,18 +85,24 @@ def encode_image(image: Image.Image, image_format: str) -> tuple[bytes, str]:
     return buffer.getvalue(), "image/png"
 
 
-PreviewJob = tuple[Callable[[], Image.Image | None], Callable[[Image.Image], None]]
+PreviewJob = tuple[int, Callable[[], Image.Image | None], Callable[[Image.Image], None]]
 
 
 class PreviewEncoder:
     """One background thread that renders and publishes previews, so the sampler never waits.
 
     Only the newest pending preview matters: if the encoder is still busy when the next one is
-    submitted, the older one is dropped instead of queueing up behind it.
+    submitted, the older one is dropped instead of queueing up behind it. When a job ends,
+    :meth:`cancel_pending` drops what has not been published yet, so a preview of an unfinished
+    estimate never lands after the job's final image (or after the task's terminal event).
     """
 
     def __init__(self) -> None:
         self._slot: queue.Queue[PreviewJob | None] = queue.Queue(maxsize=1)
+        # Held while a preview is published; a cancel takes it too, so a publish is either over
+        # before the cancel returns or sees the new generation and is skipped.
+        self._publish_lock = threading.Lock()
+        self._generation = 0
         self._thread = threading.Thread(target=self._run, name="pixelforge-preview", daemon=True)
         self._idle = threading.Event()
         self._idle.set()
@@ -106,10 +112,22 @@ class PreviewEncoder:
         self._idle.clear()
         with contextlib.suppress(queue.Empty):
             self._slot.get_nowait()  # drop the stale one
-        self._slot.put((render, publish))
+        self._slot.put((self._generation, render, publish))
+
+    def cancel_pending(self) -> None:
+        """Drop every preview not yet published; on return none of them will be.
+
+        A render already under way finishes on the encoder thread, but its result is thrown away.
+        """
+        with self._publish_lock:
+            self._generation += 1
+            with contextlib.suppress(queue.Empty):
+                self._slot.get_nowait()
+            if self._slot.empty():
+                self._idle.set()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until every submitted preview has been published (used at the end of a job)."""
+        """Wait until every submitted preview has been published or dropped."""
         return self._idle.wait(timeout)
 
     def _run(self) -> None:
@@ -117,11 +135,13 @@ class PreviewEncoder:
             job = self._slot.get()
             if job is None:
                 return
-            render, publish = job
+            generation, render, publish = job
             try:
-                image = render()
+                image = render() if generation == self._generation else None
                 if image is not None:
-                    publish(image)
+                    with self._publish_lock:
+                        if generation == self._generation:
+                            publish(image)
             except Exception:  # a broken preview must never take the encoder (or the task) down
                 log.exception("preview failed")
             finally:

@@ -202,7 +202,7 @@ class _TaskRun:
             x0_of=lambda: x0.latest,
             debug=self.runner.settings.debug_steps,
         )
-        stop_hooks = StopHooks()
+        stop_hooks = StopHooks(runahead_blocks=self.runner.settings.runahead_blocks)
         stop_hooks.install(pipe.components, control, model.denoiser_name)
         job_start = time.perf_counter()
         images: list[Image.Image] = []
@@ -232,6 +232,8 @@ class _TaskRun:
             if not partial:
                 return False
         finally:
+            # The job's estimate is final now: a preview still pending would land after its image.
+            self.runner.encoder.cancel_pending()
             stop_hooks.remove()
             x0.remove()
             pipe._interrupt = False
