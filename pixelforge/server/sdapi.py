@@ -39,9 +39,12 @@ from pixelforge.server.sdapi_models import (
 )
 from pixelforge.tasks.infotext import task_infotexts
 from pixelforge.tasks.model import TASK_ID_PATTERN, Task, TaskParams, TaskState
-from pixelforge.tasks.service import TaskService
+from pixelforge.tasks.service import InvalidTask, TaskService
 
 router = APIRouter(tags=["automatic1111"])
+
+# TaskParams fields under the names A1111 requests use, for error messages.
+A1111_NAMES = {"batch_count": "n_iter", "model": "sd_model_checkpoint"}
 
 
 class A1111Invalid(Exception):
@@ -77,9 +80,8 @@ def _to_params(body: Txt2ImgRequest, options: dict[str, Any]) -> tuple[TaskParam
     try:
         params = TaskParams(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
-        renamed = {"batch_count": "n_iter"}
         raise A1111Invalid([
-            {"loc": ("body", *(renamed.get(str(p), p) for p in e["loc"])), "msg": e["msg"], "type": e["type"]}
+            {"loc": ("body", *(A1111_NAMES.get(str(p), p) for p in e["loc"])), "msg": e["msg"], "type": e["type"]}
             for e in exc.errors()
         ]) from None
     adjusted = {k: [sent[k], fields[k]] for k in ("width", "height") if k in sent and sent[k] != fields[k]}
@@ -125,7 +127,7 @@ def _info(task: Task, infotexts: list[str], notes: dict[str, Any]) -> dict[str, 
         "subseed_strength": 0,
         "width": resolved.get("width", params.width),
         "height": resolved.get("height", params.height),
-        "sampler_name": SAMPLER,
+        "sampler_name": resolved.get("sampler_name", SAMPLER),
         "cfg_scale": resolved.get("cfg_scale", params.cfg_scale),
         "steps": resolved.get("steps", params.steps),
         "batch_size": params.batch_size,
@@ -166,7 +168,14 @@ async def txt2img(body: Txt2ImgRequest, state: State, caller: Caller) -> Txt2Img
     def submit() -> Task:
         with state.submit_lock:
             state.check_queue_limits(caller.owner)
-            return state.service.submit(params, owner=caller.owner, task_id=body.force_task_id)
+            try:
+                return state.service.submit(params, owner=caller.owner, task_id=body.force_task_id)
+            except InvalidTask as exc:  # report limits under the A1111 names the client used
+                raise A1111Invalid([
+                    {"loc": ("body", A1111_NAMES.get(field, field)), "msg": msg or problem, "type": "limit"}
+                    for problem in exc.problems
+                    for field, _, msg in [problem.partition(": ")]
+                ]) from None
 
     task = await asyncio.to_thread(submit)
     task = await _until_finished(state.service, task.id)

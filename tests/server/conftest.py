@@ -1,0 +1,80 @@
+"""Fixtures of the server tests: two session-wide real servers (see serverkit) and their clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from serverkit import (
+    ADMIN_KEYS,
+    CORS_ORIGIN,
+    KEYS,
+    MAX_ACTIVE,
+    MAX_QUEUED,
+    LiveServer,
+    bearer,
+    start_server,
+)
+
+from pixelforge.config import Settings
+
+
+@pytest.fixture(scope="session")
+def keyed(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("keyed"),
+        model=str(tiny_qwen_dir),
+        preview_every=1,
+        api_keys=KEYS,
+        admin_keys=ADMIN_KEYS,
+        max_active_per_identity=MAX_ACTIVE,
+        max_queued_total=MAX_QUEUED,
+        max_body_bytes=64_000,
+    )
+    live = start_server(settings)
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def open_server(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("open"), model=str(tiny_qwen_dir), cors_origins=[CORS_ORIGIN])
+    live = start_server(settings)
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def alice(keyed: LiveServer) -> Iterator[httpx.Client]:
+    with keyed.client(headers=bearer(KEYS["alice"])) as client:
+        yield client
+
+
+@pytest.fixture
+def bob(keyed: LiveServer) -> Iterator[httpx.Client]:
+    with keyed.client(headers=bearer(KEYS["bob"])) as client:
+        yield client
+
+
+@pytest.fixture
+def admin(keyed: LiveServer) -> Iterator[httpx.Client]:
+    with keyed.client(headers=bearer(ADMIN_KEYS["root"])) as client:
+        yield client
+
+
+@pytest.fixture
+def paused(admin: httpx.Client) -> Iterator[None]:
+    """The keyed server's queue paused for the test; whatever the test left queued is cancelled."""
+    assert admin.post("/api/v1/queue/pause").json()["paused"] is True
+    try:
+        yield
+    finally:
+        for task in admin.get("/api/v1/tasks", params={"scope": "all", "state": "queued", "limit": 200}).json()[
+            "tasks"
+        ]:
+            admin.delete(f"/api/v1/tasks/{task['id']}")
+        admin.post("/api/v1/queue/resume")
+
+

@@ -1,0 +1,121 @@
+"""Helpers of the server tests. Real servers: pixelforge's Runtime (store, bus, engine worker) with the tiny
+Qwen-Image pipeline, behind a real uvicorn on a free loopback port, driven with httpx.
+
+Two session-wide servers: ``keyed`` (API keys alice / bob, admin key root) and ``open`` (no keys:
+client-id identities, CORS enabled for one origin). Tests that need tasks to stay queued pause the
+queue through the admin API and resume it afterwards.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from pixelforge.config import Settings
+from pixelforge.runtime import Runtime
+from pixelforge.server.app import create_app, server_for
+
+KEYS = {"alice": "alice-key-0123456789", "bob": "bob-key-0123456789"}
+ADMIN_KEYS = {"root": "root-key-0123456789"}
+CORS_ORIGIN = "http://ui.example"
+# Per-identity and server-wide queue limits of the keyed server (small, so tests can reach them).
+MAX_ACTIVE = 3
+MAX_QUEUED = 5
+# Small and quick on two CPU cores: the tiny pipeline runs a step in a few tens of milliseconds.
+QUICK = {"prompt": "a knight with a sword", "steps": 3, "width": 32, "height": 32}
+# Long enough to stop it while it runs (a few seconds), still tiny.
+LONG = {"prompt": "a slow dragon", "steps": 150, "width": 32, "height": 32}
+
+
+@dataclass
+class LiveServer:
+    url: str
+    runtime: Runtime
+    thread: threading.Thread
+    server: object
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        self.server.handle_exit(signal.SIGINT, None)  # type: ignore[attr-defined]
+        self.thread.join(30)
+
+
+def start_server(settings: Settings) -> LiveServer:
+    runtime = Runtime(settings)
+    app = create_app(runtime)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = server_for(app, "127.0.0.1", port, log_level="warning")
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    return LiveServer(url=f"http://127.0.0.1:{port}", runtime=runtime, thread=thread, server=server)
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def submit(client: httpx.Client, **params: object) -> dict:
+    response = client.post("/api/v1/tasks", json={**QUICK, **params})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def wait_finished(client: httpx.Client, task_id: str, timeout: float = 120) -> dict:
+    """Follow the task's SSE stream to its end, then return the task."""
+    list(sse_events(client, task_id, timeout=timeout))
+    return client.get(f"/api/v1/tasks/{task_id}").json()
+
+
+def sse_events(
+    client: httpx.Client, task_id: str, headers: dict[str, str] | None = None, params: dict | None = None,
+    timeout: float = 120, limit: int | None = None,
+) -> Iterator[dict]:
+    """Parsed SSE messages ({'id', 'event', 'data'}) until the stream ends (or ``limit`` of them)."""
+    count = 0
+    with client.stream(
+        "GET", f"/api/v1/tasks/{task_id}/events", headers=headers, params=params, timeout=timeout
+    ) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        message: dict[str, str] = {}
+        for line in response.iter_lines():
+            if line == "":
+                if "data" in message:
+                    yield message
+                    count += 1
+                    if limit is not None and count >= limit:
+                        return
+                message = {}
+            elif not line.startswith(":"):
+                field, _, value = line.partition(": ")
+                message[field] = value
+
+
+@contextmanager
+def running(client: httpx.Client, **params: object) -> Iterator[dict]:
+    """A long task of ``client``'s, yielded once it is denoising; interrupted afterwards if still alive."""
+    task = submit(client, **{**LONG, **params})
+    for message in sse_events(client, task["id"]):
+        if message["event"] == "progress" and '"phase":"denoise"' in message["data"]:
+            break
+    try:
+        yield task
+    finally:
+        client.post(f"/api/v1/tasks/{task['id']}/interrupt")
+        wait_finished(client, task["id"])
