@@ -45,6 +45,7 @@ class DiffusersModel:
     pipe: Any
     device: torch.device
     preset: ModelPreset | None = None
+    latent_map: str | None = None  # key in latent_rgb_factors.json; None: previews decode with the VAE
     _call_params: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -101,8 +102,24 @@ class DiffusersModel:
             image = vae.decode(scaled, return_dict=False)[0]
         return self.pipe.image_processor.postprocess(image, output_type="pil")
 
+    def spatial_latents(self, latents: torch.Tensor, width: int, height: int) -> torch.Tensor:
+        """The first image's latent as ``(C, H, W)`` in the space the sampler denoises in."""
+        return latents[0]
+
     def preview(self, latents: torch.Tensor, width: int, height: int) -> Image.Image | None:
-        return self.decode(latents[:1], width, height)[0]
+        rgb_map = latent_rgb_maps().get(self.latent_map) if self.latent_map else None
+        if rgb_map is not None:
+            spatial = self.spatial_latents(latents[:1], width, height)
+            if spatial.shape[0] == rgb_map["channels"]:
+                return linear_latent_preview(spatial, rgb_map["factors"], rgb_map["bias"])
+        return self.decode(latents[:1], width, height)[0]  # no map for this latent space (e.g. tiny test models)
+
+
+class FluxModel(DiffusersModel):
+    """Flux: 2×2-packed latents; the preview map applies to them unpacked."""
+
+    def spatial_latents(self, latents: torch.Tensor, width: int, height: int) -> torch.Tensor:
+        return self.pipe._unpack_latents(latents, height, width, self.pipe.vae_scale_factor)[0]
 
 
 class QwenImageModel(DiffusersModel):
@@ -128,12 +145,8 @@ class QwenImageModel(DiffusersModel):
             image = vae.decode(unpacked * std + mean, return_dict=False)[0][:, :, 0]
         return self.pipe.image_processor.postprocess(image, output_type="pil")
 
-    def preview(self, latents: torch.Tensor, width: int, height: int) -> Image.Image | None:
-        rgb_map = latent_rgb_maps().get("qwen-image")
-        unpacked = self._unpack(latents[:1], width, height)[0, :, 0]
-        if rgb_map is None or unpacked.shape[0] != rgb_map["channels"]:
-            return super().preview(latents, width, height)  # e.g. tiny test models: decode instead
-        return linear_latent_preview(unpacked, rgb_map["factors"], rgb_map["bias"])
+    def spatial_latents(self, latents: torch.Tensor, width: int, height: int) -> torch.Tensor:
+        return self._unpack(latents, width, height)[0, :, 0]
 
 
 class PixelSpaceModel(DiffusersModel):
@@ -146,9 +159,26 @@ class PixelSpaceModel(DiffusersModel):
         return self.pipe.latents_to_images(latents[:1])[0]
 
 
+def latent_map_for(pipeline_class: str) -> str | None:
+    """Which preview map fits a pipeline's latent space, from its class name (SD 2.x shares SD 1.x's VAE)."""
+    if pipeline_class.startswith("QwenImage"):
+        return "qwen-image"
+    if pipeline_class.startswith("Flux"):
+        return "flux"
+    if pipeline_class.startswith("StableDiffusionXL"):
+        return "sdxl"
+    if pipeline_class.startswith("StableDiffusion") and not pipeline_class.startswith("StableDiffusion3"):
+        return "sd1"
+    return None
+
+
 def adapter_for(name: str, pipe: Any, device: torch.device, preset: ModelPreset | None) -> DiffusersModel:
     if hasattr(pipe, "latents_to_images"):
         return PixelSpaceModel(name, pipe, device, preset)
-    if type(pipe).__name__.startswith("QwenImage"):
-        return QwenImageModel(name, pipe, device, preset)
-    return DiffusersModel(name, pipe, device, preset)
+    pipeline_class = type(pipe).__name__
+    latent_map = latent_map_for(pipeline_class)
+    if pipeline_class.startswith("QwenImage"):
+        return QwenImageModel(name, pipe, device, preset, latent_map)
+    if pipeline_class.startswith("Flux"):
+        return FluxModel(name, pipe, device, preset, latent_map)
+    return DiffusersModel(name, pipe, device, preset, latent_map)
