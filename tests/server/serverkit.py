@@ -109,10 +109,11 @@ def sse_events(
 
 @contextmanager
 def running(client: httpx.Client, **params: object) -> Iterator[dict]:
-    """A long task of ``client``'s, yielded once it is denoising; interrupted afterwards if still alive."""
+    """A long task of ``client``'s, yielded once it is denoising and has a live preview (the keyed
+    server previews every step); interrupted afterwards if still alive."""
     task = submit(client, **{**LONG, **params})
     for message in sse_events(client, task["id"]):
-        if message["event"] == "progress" and '"phase":"denoise"' in message["data"]:
+        if message["event"] == "preview":
             break
     try:
         yield task

@@ -1,0 +1,75 @@
+"""Server-Sent Events: order, per-task sequence ids, resume with Last-Event-ID or ?after=."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from serverkit import sse_events, submit, wait_finished
+
+TERMINAL = {"completed", "interrupted", "failed", "cancelled"}
+
+
+def test_events_arrive_in_order_with_gapless_ids(alice: httpx.Client) -> None:
+    task = submit(alice, batch_count=2)
+    messages = list(sse_events(alice, task["id"]))
+    ids = [int(m["id"]) for m in messages]
+    assert ids == list(range(1, len(ids) + 1))
+    payloads = [json.loads(m["data"]) for m in messages]
+    assert [p["seq"] for p in payloads] == ids and {p["task_id"] for p in payloads} == {task["id"]}
+    assert [p["type"] for p in payloads] == [m["event"] for m in messages]
+    types = [m["event"] for m in messages]
+    assert types[0] == "queued" and payloads[0]["data"]["position"] >= 1
+    assert "started" in types and types.index("started") < types.index("progress")
+    assert types[-1] == "completed" and not TERMINAL & set(types[:-1])
+    assert types.count("image") == 2 and types.index("image") > types.index("progress")
+    steps = [p["data"]["step"] for p in payloads if p["type"] == "progress" and p["data"]["job_no"] == 0]
+    assert steps == sorted(steps) and steps[-1] == 3
+
+
+def test_resume_with_last_event_id_loses_nothing(alice: httpx.Client) -> None:
+    task = submit(alice, steps=8)
+    first = list(sse_events(alice, task["id"], limit=4))  # then the connection drops
+    resumed = list(sse_events(alice, task["id"], headers={"Last-Event-ID": first[-1]["id"]}))
+    everything = list(sse_events(alice, task["id"]))  # a late watcher replays the whole story
+    assert [m["id"] for m in first + resumed] == [m["id"] for m in everything]
+    assert [m["data"] for m in first + resumed] == [m["data"] for m in everything]
+    assert resumed[-1]["event"] == "completed"
+
+
+def test_resume_with_after_query_and_header_precedence(alice: httpx.Client) -> None:
+    task = submit(alice)
+    done = wait_finished(alice, task["id"])
+    assert done["state"] == "completed"
+    everything = list(sse_events(alice, task["id"]))
+    after_two = list(sse_events(alice, task["id"], params={"after": 2}))
+    assert [m["id"] for m in after_two] == [m["id"] for m in everything[2:]]
+    header_wins = list(sse_events(alice, task["id"], params={"after": 1}, headers={"Last-Event-ID": "3"}))
+    assert header_wins[0]["id"] == "4"
+
+
+def test_reconnect_after_the_terminal_event_gets_204(alice: httpx.Client) -> None:
+    task = submit(alice)
+    last = list(sse_events(alice, task["id"]))[-1]
+    assert last["event"] == "completed"
+    over = alice.get(f"/api/v1/tasks/{task['id']}/events", headers={"Last-Event-ID": last["id"]})
+    assert over.status_code == 204 and over.content == b""
+    beyond = alice.get(f"/api/v1/tasks/{task['id']}/events", params={"after": int(last["id"]) + 50})
+    assert beyond.status_code == 204
+
+
+def test_cancelled_task_stream_ends_with_cancelled(alice: httpx.Client, paused: None) -> None:
+    task = submit(alice)
+    alice.delete(f"/api/v1/tasks/{task['id']}")
+    types = [m["event"] for m in sse_events(alice, task["id"])]
+    assert types == ["queued", "cancelled"]
+
+
+def test_bad_resume_points_are_422(alice: httpx.Client) -> None:
+    task = submit(alice)
+    wait_finished(alice, task["id"])
+    url = f"/api/v1/tasks/{task['id']}/events"
+    bad_header = alice.get(url, headers={"Last-Event-ID": "abc"})
+    assert bad_header.status_code == 422 and "Last-Event-ID" in bad_header.json()["detail"]
+    bad_query = alice.get(url, params={"after": -1})
+    assert bad_query.status_code == 422 and bad_query.json()["detail"][0]["loc"] == ["query", "after"]
