@@ -1,0 +1,78 @@
+// The native API (/api/v1). Identity travels in the pf_client cookie the server sets, so every
+// call is same-origin with credentials; another identity's task answers 404 like a missing one.
+const BASE = "api/v1";
+
+export class ApiError extends Error {
+  constructor(status, detail, retryAfter = null) {
+    super(detail);
+    this.status = status;
+    this.detail = detail;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** FastAPI's error bodies: {"detail": "text"} or {"detail": [{"loc": [...], "msg": "..."}]}. */
+function describe(body, fallback) {
+  const detail = body?.detail;
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((item) => {
+        const where = (item.loc ?? []).filter((part) => part !== "body").join(".");
+        return where ? `${where}: ${item.msg}` : item.msg;
+      })
+      .join("; ");
+  }
+  return fallback;
+}
+
+async function request(method, path, body) {
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(`${BASE}${path}`, init);
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const retry = response.headers.get("Retry-After");
+    throw new ApiError(response.status, describe(data, `HTTP ${response.status}`), retry ? Number(retry) : null);
+  }
+  return data;
+}
+
+export const taskPath = (id) => `/tasks/${encodeURIComponent(id)}`;
+
+export const api = {
+  models: () => request("GET", "/models"),
+  submit: (params) => request("POST", "/tasks", params),
+  task: (id) => request("GET", taskPath(id)),
+  tasks: ({ limit = 20, states = [] } = {}) => {
+    const query = new URLSearchParams({ limit: String(limit) });
+    for (const state of states) query.append("state", state);
+    return request("GET", `/tasks?${query}`);
+  },
+  interrupt: (id, keepPartial = false) => request("POST", `${taskPath(id)}/interrupt`, { keep_partial: keepPartial }),
+  skip: (id) => request("POST", `${taskPath(id)}/skip`),
+  cancel: (id) => request("DELETE", taskPath(id)),
+  queue: () => request("GET", "/queue"),
+};
+
+export const eventsUrl = (id, after = 0) => `${BASE}${taskPath(id)}/events${after ? `?after=${after}` : ""}`;
+export const previewUrl = (id, previewId) => `${BASE}${taskPath(id)}/previews/${previewId}`;
+export const latestPreviewUrl = (id) => `${BASE}${taskPath(id)}/previews/latest`;
+
+/** The server gives absolute paths (/api/v1/...); keep them relative so a proxy prefix still works. */
+export const imageUrl = (image, scale = 1) => {
+  const url = image.url.replace(/^\//, "");
+  return scale > 1 ? `${url}?scale=${scale}` : url;
+};
+
+/** An image event's data as the ImageOut the API returns (with its URL). */
+export const imageFromEvent = (taskId, data) => ({ ...data, url: `/api/v1${taskPath(taskId)}/images/${data.index}.png` });

@@ -1,0 +1,49 @@
+// One task's Server-Sent Events. EventSource reconnects by itself and sends Last-Event-ID, so a
+// dropped connection loses nothing; sequence numbers also guard against any event twice.
+import { eventsUrl } from "./api.js";
+
+export const EVENT_TYPES = [
+  "queued", "started", "progress", "preview", "image",
+  "completed", "interrupted", "failed", "cancelled",
+];
+export const TERMINAL = new Set(["completed", "interrupted", "failed", "cancelled"]);
+
+export class TaskStream {
+  /**
+   * @param {string} taskId
+   * @param {{after?: number, onEvent: (event: object) => void, onLost: () => void}} options
+   *   onEvent gets each TaskEvent ({task_id, seq, type, time, data}) once, in order;
+   *   onLost is called when the stream closed for good without a terminal event (404, 204).
+   */
+  constructor(taskId, { after = 0, onEvent, onLost }) {
+    this.taskId = taskId;
+    this.lastSeq = after;
+    this.closed = false;
+    this.source = new EventSource(eventsUrl(taskId, after));
+    const handle = (message) => {
+      let event;
+      try {
+        event = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      if (this.closed || event.seq <= this.lastSeq) return;
+      this.lastSeq = event.seq;
+      if (TERMINAL.has(event.type)) this.close();
+      onEvent(event);
+    };
+    for (const type of EVENT_TYPES) this.source.addEventListener(type, handle);
+    this.source.addEventListener("error", () => {
+      // CONNECTING means EventSource is retrying by itself; CLOSED means it gave up.
+      if (!this.closed && this.source.readyState === EventSource.CLOSED) {
+        this.close();
+        onLost();
+      }
+    });
+  }
+
+  close() {
+    this.closed = true;
+    this.source.close();
+  }
+}

@@ -1,0 +1,67 @@
+// Entry point: build the views, wire them to the controller, re-attach to a running task.
+import { api } from "./api.js";
+import { App } from "./app.js";
+import { SubmitArea } from "./controls.js";
+import { ParamsForm } from "./form.js";
+import { Gallery } from "./gallery.js";
+import { HistoryView } from "./history.js";
+import { initialLocale, onLocaleChange, setLocale } from "./i18n.js";
+import { installShortcuts, labelShortcutKeys } from "./keyboard.js";
+import { Notices } from "./notices.js";
+import { Stage } from "./preview.js";
+import { ProgressView } from "./progress.js";
+import { StatsView } from "./stats.js";
+import { storage } from "./storage.js";
+import { WakeLock } from "./wakelock.js";
+
+const language = document.getElementById("language");
+setLocale(initialLocale(), { remember: false });
+language.value = document.documentElement.lang;
+language.addEventListener("change", () => setLocale(language.value));
+labelShortcutKeys();
+
+const form = new ParamsForm();
+const notices = new Notices();
+let app;
+const submit = new SubmitArea({
+  generate: () => app.generate(),
+  interrupt: (keepPartial) => app.interrupt(keepPartial),
+  skip: () => app.skip(),
+  restore: () => app.restore(),
+});
+const history = new HistoryView({ onReuse: (task) => app.reuse(task), onShow: (task) => app.show(task) });
+app = new App({
+  form,
+  submit,
+  notices,
+  history,
+  progress: new ProgressView(),
+  stage: new Stage(),
+  gallery: new Gallery(),
+  stats: new StatsView(),
+  wakeLock: new WakeLock(() => form.wakeLockEnabled),
+});
+window.pixelforge = app; // for the console and the browser tests
+
+document.getElementById("seed-reuse").addEventListener("click", () => app.reuseSeed());
+installShortcuts({
+  generate: () => app.generate(),
+  skip: () => app.skip(),
+  interrupt: () => app.interrupt(false),
+});
+
+onLocaleChange(() => {
+  language.value = document.documentElement.lang;
+  labelShortcutKeys();
+  for (const view of [form, app.progress, app.stage, app.gallery, app.stats, history]) {
+    if (view.refresh) view.refresh();
+    else if (view.render) view.render();
+  }
+});
+
+submit.setCanRestore(Boolean(storage.get("lastTask") || storage.get("activeTask")));
+
+api.models().then((models) => form.setModels(models), () => form.setModels([]));
+history.load();
+if (storage.get("activeTask")) app.restore({ automatic: true });
+document.body.dataset.ready = "true";

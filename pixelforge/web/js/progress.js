@@ -1,0 +1,82 @@
+// The progress bar and its text: percentage, step s/n, job j/n, ETA, textinfo, queue place, and
+// the percentage in the tab title while a task runs.
+import { currentLocale, t } from "./i18n.js";
+import { formatEta, percent } from "./format.js";
+
+const TITLE = "pixelforge";
+
+export class ProgressView {
+  constructor(doc = document) {
+    this.block = doc.getElementById("progress-block");
+    this.bar = doc.getElementById("progressbar");
+    this.fill = doc.getElementById("progress-fill");
+    this.percentText = doc.getElementById("progress-percent");
+    this.queue = doc.getElementById("progress-queue");
+    this.step = doc.getElementById("progress-step");
+    this.job = doc.getElementById("progress-job");
+    this.eta = doc.getElementById("progress-eta");
+    this.textinfo = doc.getElementById("progress-textinfo");
+    this.last = null;
+  }
+
+  /**
+   * @param {{state: string, progress: object, position?: number|null, size?: number|null}|null} view
+   *   state is the task's state; progress is a ProgressOut; position/size while queued.
+   */
+  render(view) {
+    this.last = view;
+    if (!view) {
+      this.block.hidden = true;
+      document.title = TITLE;
+      return;
+    }
+    const { state, progress } = view;
+    const value = state === "completed" ? 100 : percent(progress.progress ?? 0);
+    this.block.hidden = false;
+    this.block.dataset.state = state;
+    this.bar.setAttribute("aria-valuenow", String(value));
+    this.fill.style.width = `${value}%`;
+    this.percentText.textContent = `${value}%`;
+
+    const queued = state === "queued";
+    const running = state === "running";
+    const parts = [];
+    show(this.queue, queued && view.position != null, () =>
+      t("inQueue", { position: view.position, size: view.size ?? view.position }));
+    show(this.step, running && progress.steps > 0 && progress.phase !== "load", () => {
+      const step = Math.min(progress.step, progress.steps);
+      return t("stepOf", { step, steps: progress.steps });
+    });
+    show(this.job, (running || state === "completed") && progress.job_count > 1, () =>
+      t("jobOf", { job: Math.min(progress.job_no + 1, progress.job_count), count: progress.job_count }));
+    show(this.eta, running && progress.eta_s != null, () => t("eta", { eta: formatEta(progress.eta_s) }));
+    for (const el of [this.queue, this.step, this.job, this.eta]) if (!el.hidden) parts.push(el.textContent);
+
+    const phase = queued ? "queued" : progress.phase;
+    this.textinfo.textContent = running || queued ? phaseText(phase, progress.textinfo) : "";
+    this.bar.setAttribute("aria-valuetext", [`${value}%`, ...parts].join(", "));
+
+    if (running) document.title = `[${value}%] ${TITLE}`;
+    else if (queued && view.position != null) document.title = `[${t("inQueue", view)}] ${TITLE}`;
+    else document.title = TITLE;
+  }
+
+  /** Re-render in the current language. */
+  refresh() {
+    this.render(this.last);
+  }
+}
+
+function show(el, visible, text) {
+  el.hidden = !visible;
+  if (visible) el.textContent = text();
+}
+
+/** The server's textinfo line is English; other languages show the phase in their own words. */
+function phaseText(phase, textinfo) {
+  // "step 3/8" is already on the line above; say what the task is doing instead.
+  if (currentLocale() === "en" && textinfo && !/^step \d+\/\d+$/i.test(textinfo)) return textinfo;
+  const key = `phase_${phase}`;
+  const label = t(key);
+  return label === key ? textinfo ?? "" : label;
+}
