@@ -23,7 +23,6 @@ from pixelforge.tasks.model import (
     new_seed,
     new_task_id,
 )
-from pixelforge.tasks.progress import queued_progress
 from pixelforge.tasks.store import TaskStore
 
 
@@ -63,8 +62,6 @@ class TaskService:
         """Tell every queued task its new place after the queue moved."""
         queued = self.store.queued_ids()
         for position, task_id in enumerate(queued, start=1):
-            progress = queued_progress(position, len(queued))
-            self.store.set_progress(task_id, progress)
             self.emit(task_id, EventType.QUEUED, {"position": position, "size": len(queued)})
 
     # --- submitting ------------------------------------------------------------------------
@@ -86,8 +83,6 @@ class TaskService:
         task = Task(id=task_id or new_task_id(task_type), type=task_type, owner=owner, params=params)
         task = self.store.create(task)
         position, size = task.position or 1, task.queue_size or 1
-        task.progress = queued_progress(position, size)
-        self.store.set_progress(task.id, task.progress)
         self.emit(task.id, EventType.QUEUED, {"position": position, "size": size})
         return task
 

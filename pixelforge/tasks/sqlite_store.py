@@ -24,6 +24,7 @@ from pixelforge.tasks.model import (
     TaskState,
     TaskStats,
 )
+from pixelforge.tasks.progress import queued_progress
 from pixelforge.tasks.store import TaskExists, TaskNotFound
 
 SCHEMA = """
@@ -122,6 +123,7 @@ class SQLiteTaskStore:
             ).fetchone()[0]
             total = conn.execute("SELECT COUNT(*) FROM tasks WHERE state = ?", (TaskState.QUEUED,)).fetchone()[0]
             task.position, task.queue_size = ahead + 1, total
+            task.progress = queued_progress(ahead + 1, total)  # always live, never a stale "In queue"
         return task
 
     def _fetch(self, conn: sqlite3.Connection, task_id: str) -> sqlite3.Row:

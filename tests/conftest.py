@@ -1,0 +1,49 @@
+"""Fixtures shared by every test package: a tiny Qwen-Image pipeline saved offline, and runtimes on it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny Qwen-Image pipeline (same classes as the real one) saved with save_pretrained."""
+    from pixelforge.testing.tiny_qwen import save_tiny_qwen_pipeline
+
+    return save_tiny_qwen_pipeline(tmp_path_factory.mktemp("tiny-qwen") / "pipeline")
+
+
+@pytest.fixture(scope="session")
+def tiny_lora(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pixelforge.testing.tiny_qwen import save_tiny_lora
+
+    return save_tiny_lora(tiny_qwen_dir, tmp_path_factory.mktemp("lora") / "tiny_lora.safetensors")
+
+
+@pytest.fixture
+def make_runtime(tmp_path: Path, tiny_qwen_dir: Path) -> Iterator:
+    """Build (and afterwards stop) Runtimes on the tiny pipeline, each in its own data dir by default."""
+    from pixelforge.config import Settings
+    from pixelforge.runtime import Runtime
+
+    made: list[Runtime] = []
+
+    def make(start: bool = True, **overrides) -> Runtime:
+        values = {"data_dir": tmp_path / "data", "model": str(tiny_qwen_dir), "preview_every": 2} | overrides
+        runtime = Runtime(Settings(**values))
+        made.append(runtime)
+        if start:
+            runtime.start()
+        return runtime
+
+    yield make
+    for runtime in made:
+        if runtime._started:
+            runtime.stop()

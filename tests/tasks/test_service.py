@@ -1,0 +1,94 @@
+import threading
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from pixelforge.tasks.bus import InProcessBus
+from pixelforge.tasks.model import EventType, StopRequest, TaskLimits, TaskParams, TaskState
+from pixelforge.tasks.service import InvalidTask, TaskService
+from pixelforge.tasks.sqlite_store import SQLiteTaskStore
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> TaskService:
+    return TaskService(SQLiteTaskStore(tmp_path / "t.sqlite3"), InProcessBus(), TaskLimits(max_steps=50))
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"steps": 0}, "greater than or equal to 1"),
+        ({"width": 100}, "multiple of 16"),
+        ({"height": 8}, "greater than or equal to 16"),
+        ({"batch_count": 0}, "greater than or equal to 1"),
+        ({"seed": -2}, "greater than or equal to -1"),
+        ({"lora_scale": 9}, "less than or equal to 4"),
+        ({"timeout_s": 0}, "greater than 0"),
+        ({"sampler": "Euler"}, "Extra inputs are not permitted"),
+    ],
+)
+def test_malformed_params_are_rejected(fields: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        TaskParams(**fields)
+
+
+def test_limits_are_checked_at_submission(service: TaskService) -> None:
+    with pytest.raises(InvalidTask) as caught:
+        service.submit(TaskParams(prompt="x" * 5000, steps=51, width=4096, batch_size=99))
+    text = str(caught.value)
+    for expected in ("steps: at most 50", "width: at most 2048", "batch_size: at most 8", "prompt: at most 4000"):
+        assert expected in text
+    assert service.store.count() == 0  # nothing half-stored
+
+
+def test_extra_checks_reject_with_their_message(tmp_path: Path) -> None:
+    service = TaskService(
+        SQLiteTaskStore(tmp_path / "t.sqlite3"), InProcessBus(), checks=[lambda p: ["model: unknown"]]
+    )
+    with pytest.raises(InvalidTask, match="model: unknown"):
+        service.submit(TaskParams())
+
+
+def test_submit_resolves_the_seed_and_announces_the_queue_position(service: TaskService) -> None:
+    first = service.submit(TaskParams(prompt="a"))
+    second = service.submit(TaskParams(prompt="b", seed=7), task_id="task(mine)")
+    assert first.params.seed >= 0 and second.params.seed == 7 and second.id == "task(mine)"
+    events = service.store.events_since(second.id)
+    assert events[0].type is EventType.QUEUED and events[0].data == {"position": 2, "size": 2}
+    assert service.store.get(second.id).progress.textinfo == "In queue: 2/2"
+
+
+def test_interrupting_a_queued_task_cancels_it_and_moves_the_queue(service: TaskService) -> None:
+    first, second = service.submit(TaskParams()), service.submit(TaskParams())
+    assert service.interrupt(first.id).state is TaskState.CANCELLED
+    assert service.store.get(second.id).progress.textinfo == "In queue: 1/1"
+    assert [e.type for e in service.events(first.id)] == [EventType.QUEUED, EventType.CANCELLED]
+
+
+def test_stop_requests_for_a_running_task_reach_control_handlers(service: TaskService) -> None:
+    task = service.submit(TaskParams())
+    seen: list[tuple[str, StopRequest]] = []
+    service.bus.on_control(lambda task_id, request: seen.append((task_id, request)))
+    service.skip(task.id)  # not running yet: nothing to skip
+    assert seen == []
+    service.store.claim_next("w")
+    service.interrupt(task.id, keep_partial=True)
+    assert seen == [(task.id, StopRequest(action="interrupt", keep_partial=True))]
+    assert service.store.get(task.id).stop_request == StopRequest(action="interrupt", keep_partial=True)
+
+
+def test_events_replay_then_follow_live_without_gaps(service: TaskService) -> None:
+    task = service.submit(TaskParams())
+    service.emit(task.id, EventType.STARTED)
+
+    def finish_later() -> None:
+        for step in range(1, 4):
+            service.emit(task.id, EventType.PROGRESS, {"step": step})
+        service.emit(task.id, EventType.COMPLETED)
+
+    threading.Timer(0.05, finish_later).start()
+    events = list(service.events(task.id, timeout=10))
+    assert [e.seq for e in events] == list(range(1, 7))
+    assert events[-1].type is EventType.COMPLETED
+    assert [e.seq for e in service.events(task.id, after_seq=4)] == [5, 6]  # resume after a reconnect
