@@ -66,7 +66,9 @@ class X0Tracker:
         return x0.to(sample.dtype).detach()
 
     def remove(self) -> None:
-        if self.scheduler.__dict__.get("step") is self._step:
+        # ``==``, not ``is``: every ``self._step`` access makes a new bound-method object. With ``is``
+        # the wrapper was never removed, and each job wrapped the previous job's wrapper again.
+        if self.scheduler.__dict__.get("step") == self._step:
             del self.scheduler.step
         self.latest = None
 

@@ -1,0 +1,139 @@
+"""Live previews: the x0 estimate, linear latent maps per family, ids in order, nothing stale after an image."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+import torch
+from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline
+from PIL import Image
+
+from pixelforge.backends.adapters import FluxModel, adapter_for, latent_map_for, latent_rgb_maps, linear_latent_preview
+from pixelforge.engine.preview import PreviewEncoder, X0Tracker, encode_image
+from pixelforge.tasks.model import EventType, TaskParams, TaskState
+
+
+def _distance(a: Image.Image, b: Image.Image) -> float:
+    to_tensor = lambda image: torch.tensor(list(image.getdata()), dtype=torch.float32)  # noqa: E731
+    return float((to_tensor(a) - to_tensor(b)).abs().mean())
+
+
+def test_preview_of_the_x0_estimate_is_closer_to_the_final_image_than_the_noisy_latent() -> None:
+    """Flow matching with the exact velocity of a known image: x0 is that image at every step."""
+    torch.manual_seed(0)
+    rgb_map = latent_rgb_maps()["qwen-image"]
+    final = torch.randn(1, 16, 12, 12)
+    noise = torch.randn_like(final)
+    scheduler = FlowMatchEulerDiscreteScheduler()
+    scheduler.set_timesteps(8)
+    tracker = X0Tracker(scheduler)
+    sample = noise.clone()
+    final_preview = linear_latent_preview(final[0], rgb_map["factors"], rgb_map["bias"])
+    for t in scheduler.timesteps[:-1]:
+        velocity = noise - final  # what a perfect flow-matching model predicts
+        sample = scheduler.step(velocity, t, sample, return_dict=False)[0]
+        assert torch.allclose(tracker.latest, final, atol=1e-4)
+        x0_preview = linear_latent_preview(tracker.latest[0], rgb_map["factors"], rgb_map["bias"])
+        noisy_preview = linear_latent_preview(sample[0], rgb_map["factors"], rgb_map["bias"])
+        assert _distance(x0_preview, final_preview) < _distance(noisy_preview, final_preview)
+    tracker.remove()
+    assert "step" not in scheduler.__dict__  # the class method is back
+
+
+def test_latent_maps_cover_each_family_with_the_right_shapes() -> None:
+    maps = latent_rgb_maps()
+    expected = {"qwen-image": 16, "sd1": 4, "sdxl": 4, "flux": 16}
+    for name, channels in expected.items():
+        entry = maps[name]
+        assert entry["channels"] == channels
+        assert len(entry["factors"]) == channels and all(len(row) == 3 for row in entry["factors"])
+        assert entry["bias"] is None or len(entry["bias"]) == 3
+        assert entry["space"]  # which latent space the map applies to is written down
+    assert latent_map_for("StableDiffusionPipeline") == "sd1"
+    assert latent_map_for("StableDiffusionXLPipeline") == "sdxl"
+    assert latent_map_for("FluxPipeline") == "flux"
+    assert latent_map_for("QwenImagePipeline") == "qwen-image"
+    assert latent_map_for("StableDiffusion3Pipeline") is None  # a different latent space: decode instead
+
+
+class _NoVae:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError("the preview must not touch the VAE")
+
+
+def _fake_pipe(class_name: str, **attributes: Any) -> Any:
+    def __call__(self: Any, prompt: str, guidance_scale: float = 5.0) -> None: ...
+
+    return type(class_name, (), {"__call__": __call__, "vae": _NoVae(), **attributes})()
+
+
+@pytest.mark.parametrize("class_name", ["StableDiffusionPipeline", "StableDiffusionXLPipeline"])
+def test_sd_previews_use_the_linear_map_without_the_vae(class_name: str) -> None:
+    model = adapter_for("m", _fake_pipe(class_name), torch.device("cpu"), None)
+    preview = model.preview(torch.randn(2, 4, 8, 12), 96, 64)
+    assert preview is not None and preview.size == (12, 8) and preview.mode == "RGB"
+
+
+def test_flux_preview_unpacks_the_packed_latents_first() -> None:
+    pipe = _fake_pipe("FluxPipeline", _unpack_latents=staticmethod(FluxPipeline._unpack_latents), vae_scale_factor=8)
+    model = adapter_for("m", pipe, torch.device("cpu"), None)
+    assert isinstance(model, FluxModel)
+    packed = torch.randn(1, (64 // 16) * (96 // 16), 64)  # 96×64 image: 2×2 patches of a 12×8 latent
+    preview = model.preview(packed, 96, 64)
+    assert preview is not None and preview.size == (12, 8)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "media_type", "magic"),
+    [("png", "image/png", b"\x89PNG"), ("jpeg", "image/jpeg", b"\xff\xd8"), ("webp", "image/webp", b"RIFF")],
+)
+def test_preview_formats(fmt: str, media_type: str, magic: bytes) -> None:
+    data, media = encode_image(Image.new("RGB", (8, 8), (200, 10, 10)), fmt)
+    assert media == media_type and data.startswith(magic)
+
+
+def test_cancel_pending_drops_a_preview_that_is_still_rendering() -> None:
+    encoder = PreviewEncoder()
+    rendering, release = threading.Event(), threading.Event()
+    published: list[str] = []
+
+    def slow_render() -> Image.Image:
+        rendering.set()
+        release.wait(5)
+        return Image.new("RGB", (2, 2))
+
+    encoder.submit(slow_render, lambda _: published.append("stale"))
+    assert rendering.wait(5)
+    encoder.submit(lambda: Image.new("RGB", (2, 2)), lambda _: published.append("queued"))
+    encoder.cancel_pending()  # the job ended: neither may be published any more
+    release.set()
+    encoder.submit(lambda: Image.new("RGB", (2, 2)), lambda _: published.append("next job"))
+    assert encoder.wait_idle(5)
+    encoder.close()
+    assert published == ["next job"]
+
+
+def test_previews_have_increasing_ids_and_none_follows_its_jobs_image(make_runtime) -> None:
+    runtime = make_runtime(preview_every=1)
+    task = runtime.service.submit(TaskParams(prompt="a knight", steps=6, width=32, height=32, seed=3, batch_count=2))
+    finished = runtime.service.wait(task.id, timeout=120)
+    assert finished.state is TaskState.COMPLETED
+    events = list(runtime.store.events_since(task.id, 0))
+    preview_ids = [event.data["id"] for event in events if event.type is EventType.PREVIEW]
+    assert preview_ids and preview_ids == sorted(set(preview_ids))
+    # After a job's image only the next job's previews may come: the step of the last progress event
+    # before each preview must not be the final step of a job whose image was already published.
+    step = 0
+    images_seen = 0
+    for event in events:
+        if event.type is EventType.PROGRESS:
+            step, job_no = event.data["step"], event.data["job_no"]
+        elif event.type is EventType.IMAGE:
+            images_seen += 1
+        elif event.type is EventType.PREVIEW:
+            assert job_no >= images_seen, "a preview of a finished job was published after its image"
+            assert step >= 1
+    stored = runtime.store.get_preview(task.id)
+    assert stored is not None and stored[0] == preview_ids[-1]

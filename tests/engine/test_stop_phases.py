@@ -1,0 +1,176 @@
+"""A stop lands in every phase of a task, within that phase's smallest unit of work.
+
+Each test stops the task from inside the work itself (a forward hook on one block of the real tiny
+Qwen-Image pipeline, or the backend's load) through the service, as a user's click would, and then
+checks which units of work never ran. No timings: behaviour only. Previews are off: on the tiny
+pipeline (no latent map for its 4-channel VAE) a preview runs the VAE, which would blur the counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from pixelforge.runtime import Runtime
+from pixelforge.tasks.model import EventType, TaskParams, TaskState
+
+STEPS = 4
+
+
+def _params(**overrides: Any) -> TaskParams:
+    return TaskParams(**({"prompt": "a knight", "steps": STEPS, "width": 32, "height": 32, "seed": 7} | overrides))
+
+
+def _loaded_pipe(runtime: Runtime) -> Any:
+    """The pipeline the worker will use (the backend keeps one loaded model per worker)."""
+    backend = runtime.workers[0].backend
+    return backend.load(runtime.settings.model, None, 1.0).pipe
+
+
+class _Calls:
+    """Counts completed forwards of a module; optionally runs an action after the ``at``-th one."""
+
+    def __init__(self, module: torch.nn.Module, at: int | None = None, action: Callable[[], None] | None = None):
+        self.count = 0
+        self._at, self._action = at, action
+        self._handle = module.register_forward_hook(self._hook)
+
+    def _hook(self, *_: Any) -> None:
+        self.count += 1
+        if self._action is not None and self.count == self._at:
+            self._action()
+
+    def remove(self) -> None:
+        self._handle.remove()
+
+
+def _event_types(runtime: Runtime, task_id: str) -> list[EventType]:
+    return [event.type for event in runtime.store.events_since(task_id, 0)]
+
+
+def test_stop_while_queued_cancels_and_the_task_never_runs(make_runtime) -> None:
+    runtime = make_runtime(start=False, preview_every=0)
+    task = runtime.service.submit(_params())
+    runtime.service.interrupt(task.id)
+    runtime.start()
+    other = runtime.service.submit(_params())  # the worker is running: the next task proves it moved on
+    assert runtime.service.wait(other.id, timeout=60).state is TaskState.COMPLETED
+    stopped = runtime.store.get(task.id)
+    assert stopped.state is TaskState.CANCELLED
+    assert EventType.STARTED not in _event_types(runtime, task.id)
+    assert stopped.images == []
+
+
+def test_stop_while_loading_lands_right_after_the_load(make_runtime) -> None:
+    runtime = make_runtime(start=False, preview_every=0)
+    pipe = _loaded_pipe(runtime)
+    backend = runtime.workers[0].backend
+    original_load = backend.load
+    task_ids: list[str] = []
+
+    def load_then_click_stop(*args: Any, **kwargs: Any) -> Any:
+        model = original_load(*args, **kwargs)
+        runtime.service.interrupt(task_ids[0])  # the click arrives while the weights are loading
+        return model
+
+    backend.load = load_then_click_stop
+    encoder_calls, denoiser_calls = _Calls(pipe.text_encoder), _Calls(pipe.transformer)
+    runtime.start()
+    task_ids.append(runtime.service.submit(_params()).id)
+    finished = runtime.service.wait(task_ids[0], timeout=60)
+    assert finished.state is TaskState.INTERRUPTED
+    assert (encoder_calls.count, denoiser_calls.count) == (0, 0)
+    assert finished.images == []
+
+
+def test_stop_while_encoding_the_prompt_lands_at_the_next_text_encoder_layer(make_runtime) -> None:
+    runtime = make_runtime(start=False, preview_every=0)
+    pipe = _loaded_pipe(runtime)
+    layers = pipe.text_encoder.model.language_model.layers
+    task_ids: list[str] = []
+    first = _Calls(layers[0], at=1, action=lambda: runtime.service.interrupt(task_ids[0]))
+    second, denoiser = _Calls(layers[1]), _Calls(pipe.transformer)
+    runtime.start()
+    task_ids.append(runtime.service.submit(_params()).id)
+    finished = runtime.service.wait(task_ids[0], timeout=60)
+    assert finished.state is TaskState.INTERRUPTED
+    assert first.count == 1
+    assert second.count == 0  # the layer after the click never ran: the encode was left mid-model
+    assert denoiser.count == 0
+    assert finished.stats is not None and finished.stats.steps_run == 0
+
+
+def test_stop_while_denoising_lands_at_the_next_block_inside_the_step(make_runtime) -> None:
+    runtime = make_runtime(start=False, preview_every=0)
+    pipe = _loaded_pipe(runtime)
+    blocks = pipe.transformer.transformer_blocks
+    task_ids: list[str] = []
+    # Third pass of block 0 = the cond pass of step 2 (true CFG runs cond and uncond passes per step).
+    first = _Calls(blocks[0], at=3, action=lambda: runtime.service.interrupt(task_ids[0]))
+    second, vae = _Calls(blocks[1]), _Calls(pipe.vae.decoder)
+    runtime.start()
+    task_ids.append(runtime.service.submit(_params(cfg_scale=4.0)).id)
+    finished = runtime.service.wait(task_ids[0], timeout=60)
+    assert finished.state is TaskState.INTERRUPTED
+    assert first.count == 3
+    assert second.count == 2  # block 1 did not run after the click, in the middle of that pass
+    assert finished.stats is not None and finished.stats.steps_run == 1
+    assert vae.count == 0  # and no decode of an image nobody wants
+    assert finished.images == []
+
+
+def test_stop_while_decoding_lands_at_the_next_vae_block(make_runtime) -> None:
+    runtime = make_runtime(start=False, preview_every=0)
+    pipe = _loaded_pipe(runtime)
+    up_blocks = pipe.vae.decoder.up_blocks
+    task_ids: list[str] = []
+    first = _Calls(up_blocks[0], at=1, action=lambda: runtime.service.interrupt(task_ids[0]))
+    rest = [_Calls(block) for block in up_blocks[1:]]
+    runtime.start()
+    task_ids.append(runtime.service.submit(_params()).id)
+    finished = runtime.service.wait(task_ids[0], timeout=60)
+    assert finished.state is TaskState.INTERRUPTED
+    assert first.count == 1
+    assert [calls.count for calls in rest] == [0] * len(rest)
+    assert finished.stats is not None and finished.stats.steps_run == STEPS
+    assert finished.images == []  # keep_partial=False: the unfinished decode is discarded
+
+
+def test_keep_partial_stop_while_decoding_lets_the_decode_finish(make_runtime) -> None:
+    runtime = make_runtime(start=False, preview_every=0)
+    pipe = _loaded_pipe(runtime)
+    task_ids: list[str] = []
+    first = _Calls(
+        pipe.vae.decoder.up_blocks[0], at=1, action=lambda: runtime.service.interrupt(task_ids[0], keep_partial=True)
+    )
+    last = _Calls(pipe.vae.decoder.up_blocks[-1])
+    runtime.start()
+    task_ids.append(runtime.service.submit(_params()).id)
+    finished = runtime.service.wait(task_ids[0], timeout=60)
+    assert first.count == 1 and last.count == 1
+    assert len(finished.images) == 1  # the image was complete: keeping it means finishing its decode
+
+
+def test_stop_during_post_processing_keeps_the_finished_image_and_runs_no_further_job(make_runtime) -> None:
+    runtime = make_runtime(start=False, preview_every=0)
+    pipe = _loaded_pipe(runtime)
+    store = runtime.store
+    original_add_image = store.add_image
+    task_ids: list[str] = []
+
+    def add_image_then_click_stop(task_id: str, ref: Any) -> Any:
+        result = original_add_image(task_id, ref)
+        runtime.service.interrupt(task_ids[0])  # the click arrives while job 1's image is being saved
+        return result
+
+    store.add_image = add_image_then_click_stop
+    denoiser = _Calls(pipe.transformer)
+    runtime.start()
+    task_ids.append(runtime.service.submit(_params(batch_count=3, cfg_scale=1.0)).id)
+    finished = runtime.service.wait(task_ids[0], timeout=60)
+    assert finished.state is TaskState.INTERRUPTED
+    assert len(finished.images) == 1 and not finished.images[0].partial
+    assert denoiser.count == STEPS  # job 2 never started
+    assert _event_types(runtime, task_ids[0]).count(EventType.IMAGE) == 1
