@@ -37,11 +37,13 @@ async def _stream(state: State, service: TaskService, task_id: str, after: int) 
     yield f"retry: {RETRY_MS}\n\n".encode()
     last_sent = time.monotonic()
     async for event in service.aevents(task_id, after_seq=after, heartbeat_s=POLL_S):
+        # Checked on every event too: a running task sends them faster than POLL_S. The client
+        # resumes with Last-Event-ID once the server is back; nothing is lost.
+        if state.draining.is_set():
+            return
         if event is not None:
             yield format_event(event)
             last_sent = time.monotonic()
-        elif state.draining.is_set():
-            return
         elif time.monotonic() - last_sent >= KEEPALIVE_S:
             yield b": keep-alive\n\n"
             last_sent = time.monotonic()

@@ -1,0 +1,55 @@
+"""Stopping the server: open event streams end, the running task is marked interrupted."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from serverkit import LONG, sse_events, start_server
+
+from pixelforge.config import Settings
+from pixelforge.tasks.sqlite_store import SQLiteTaskStore
+
+
+def test_shutdown_ends_streams_and_interrupts_the_running_task(tiny_qwen_dir: Path, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, model=str(tiny_qwen_dir), preview_every=0)
+    live = start_server(settings)
+    seen: list[str] = []
+    with live.client(headers={"X-Client-Id": "shutdown-test"}) as client:
+        task = client.post("/api/v1/tasks", json=LONG).json()
+
+        errors: list[Exception] = []
+
+        def watch() -> None:
+            try:
+                for message in sse_events(client, task["id"]):
+                    seen.append(message["event"])
+            except Exception as exc:  # a stream cut mid-chunk instead of ended
+                errors.append(exc)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        deadline = time.monotonic() + 60
+        while "progress" not in seen or client.get(f"/api/v1/tasks/{task['id']}").json()["state"] != "running":
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.05)
+        started = time.monotonic()
+        live.stop()
+        watcher.join(15)
+        assert not watcher.is_alive(), "the SSE stream must end when the server stops"
+        assert errors == []
+        assert not live.thread.is_alive()
+        assert time.monotonic() - started < 15
+
+    store = SQLiteTaskStore(settings.db_path)
+    try:
+        stopped = store.get(task["id"])
+        assert stopped.state.value == "interrupted" and stopped.stop_reason == "shutdown"
+        assert store.events_since(task["id"])[-1].type.value == "interrupted"
+    finally:
+        store.close()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{live.url}/api/v1/health", timeout=2)
