@@ -120,7 +120,9 @@ def server_for(app: FastAPI, host: str, port: int, log_level: str = "info") -> u
     return _Server(config, app.state.pixelforge)
 
 
-def serve(runtime: ServerRuntime, host: str | None = None, port: int | None = None) -> None:
-    """Run the server until Ctrl+C (what ``pixelforge serve`` calls)."""
-    app = create_app(runtime)
-    server_for(app, host or runtime.settings.host, port or runtime.settings.port).run()
+def serve(target: FastAPI | ServerRuntime, host: str | None = None, port: int | None = None) -> None:
+    """Run the server until Ctrl+C (what ``pixelforge serve`` calls), given the app from
+    ``create_app`` or the runtime to build it around; host and port default to the settings."""
+    app = target if isinstance(target, FastAPI) else create_app(target)
+    settings = app.state.pixelforge.settings
+    server_for(app, host or settings.host, port or settings.port).run()
