@@ -25,8 +25,7 @@ export class App {
   // --- user actions -------------------------------------------------------------------------
   async generate() {
     if (this.submitting) return;
-    this.submitting = true;
-    this.submit.buttons.generate.disabled = true;
+    this.submitting = true; // a second Ctrl+Enter while the request is on its way does nothing
     this.notices.clear();
     try {
       if (this.active) {
@@ -41,7 +40,6 @@ export class App {
       this.notices.error(describeError(error, "errorSubmit"));
     } finally {
       this.submitting = false;
-      this.submit.buttons.generate.disabled = false;
     }
   }
 

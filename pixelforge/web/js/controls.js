@@ -61,7 +61,7 @@ export class SubmitArea {
     document.body.dataset.taskState = s;
     // Keep keyboard focus in the submit area when the button that had it disappears.
     if (focused && (focused.hidden || focused.disabled)) {
-      const next = [generate, interrupt, skip].find((button) => !button.hidden && !button.disabled);
+      const next = [generate, interrupt, interrupting, skip].find((button) => !button.hidden && !button.disabled);
       next?.focus();
     }
   }
