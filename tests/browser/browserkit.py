@@ -1,0 +1,168 @@
+"""Helpers of the browser tests: a real pixelforge server (Runtime + uvicorn on a free loopback port, the tiny
+Qwen-Image pipeline as its model) and Debian's chromium driven by Playwright.
+
+Nothing here waits for a fixed time: every wait is for something the page or the server shows.
+"""
+
+from __future__ import annotations
+
+import io
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from pixelforge.config import Settings
+from pixelforge.runtime import Runtime
+from pixelforge.server.app import create_app, server_for
+from pixelforge.tasks.model import TaskState
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Runs to the end in a few seconds on two CPU cores (64×64: previews and images worth looking at).
+QUICK = {"prompt": "a knight with a sword", "steps": "40", "width": "64", "height": "64"}
+# Runs far longer than any test needs (16 jobs of 150 steps); every test stops it itself.
+LONG = {"prompt": "a slow dragon", "steps": "150", "width": "32", "height": "32", "batch_count": "16"}
+ACTIVE = [TaskState.QUEUED, TaskState.RUNNING]
+# A fake Screen Wake Lock API that records what the page asks for (headless chromium may refuse the real one).
+FAKE_WAKE_LOCK = """
+(() => {
+  window.__wakeLog = [];
+  const wakeLock = {
+    async request(type) {
+      window.__wakeLog.push("request:" + type);
+      const sentinel = new EventTarget();
+      sentinel.released = false;
+      sentinel.type = type;
+      sentinel.release = async () => {
+        if (sentinel.released) return;
+        sentinel.released = true;
+        window.__wakeLog.push("release");
+        sentinel.dispatchEvent(new Event("release"));
+      };
+      return sentinel;
+    },
+  };
+  Object.defineProperty(Navigator.prototype, "wakeLock", { get: () => wakeLock, configurable: true });
+})();
+"""
+
+
+@dataclass
+class LiveServer:
+    url: str
+    runtime: Runtime
+    thread: threading.Thread
+    server: object
+
+    def stop(self) -> None:
+        self.server.handle_exit(signal.SIGINT, None)  # type: ignore[attr-defined]
+        self.thread.join(30)
+
+    def stop_everything(self) -> None:
+        """Interrupt or cancel every queued and running task, and wait until the worker is idle."""
+        service = self.runtime.service
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            active = service.store.list(states=ACTIVE, limit=100)
+            if not active:
+                return
+            for task in active:
+                service.interrupt(task.id, reason="test-teardown")
+            time.sleep(0.05)
+        raise AssertionError("tasks still active after the test's teardown")
+
+    def wait_state(self, task_id: str, states: set[TaskState], timeout: float = 120) -> TaskState:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.runtime.service.store.get(task_id).state
+            if state in states:
+                return state
+            time.sleep(0.05)
+        raise AssertionError(f"task {task_id} never reached {states}")
+
+
+def start_server(settings: Settings) -> LiveServer:
+    runtime = Runtime(settings)
+    app = create_app(runtime)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = server_for(app, "127.0.0.1", port, log_level="warning")
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    return LiveServer(url=f"http://127.0.0.1:{port}", runtime=runtime, thread=thread, server=server)
+
+
+class Shots:
+    """Screenshots of the main states, palette-quantised so that they stay small enough to commit."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def take(self, page: Page, name: str, full_page: bool = False) -> Path:
+        png = page.screenshot(full_page=full_page, animations="disabled", caret="hide")
+        image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=64, dither=Image.Dither.NONE)
+        path = self.folder / f"{name}.png"
+        image.save(path, optimize=True)
+        return path
+
+
+def open_ui(context: BrowserContext, url: str) -> Page:
+    page = context.new_page()
+    page.goto(url)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    return page
+
+
+def fill_params(page: Page, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        page.locator(f"#{name}").fill(value)
+
+
+def progress_value(page: Page) -> int:
+    return int(page.locator("#progressbar").get_attribute("aria-valuenow") or "0")
+
+
+def task_id(page: Page) -> str:
+    value = page.locator("body").get_attribute("data-task-id")
+    assert value, "no task attached"
+    return value
+
+
+def wait_denoising(page: Page, min_step: int = 2) -> None:
+    """Until the attached task is running and has finished ``min_step`` steps."""
+    expect(page.locator("#interrupt")).to_be_visible()
+    page.wait_for_function(
+        """min => {
+          const task = window.pixelforge.task;
+          return task && task.state === "running" && task.progress.phase === "denoise" && task.progress.step >= min;
+        }""",
+        arg=min_step,
+    )
+
+
+def new_browser_context(browser: Browser, **kwargs: object) -> BrowserContext:
+    context = browser.new_context(**kwargs)  # type: ignore[arg-type]
+    context.add_init_script(FAKE_WAKE_LOCK)
+    return context
