@@ -75,7 +75,9 @@ function show(el, visible, text) {
 /** The server's textinfo line is English; other languages show the phase in their own words. */
 function phaseText(phase, textinfo) {
   // "step 3/8" is already on the line above; say what the task is doing instead.
-  if (currentLocale() === "en" && textinfo && !/^step \d+\/\d+$/i.test(textinfo)) return textinfo;
+  // Likewise "In queue: X/Y".
+  const repeated = /^(step \d+\/\d+|in queue: \d+\/\d+)$/i.test(textinfo ?? "");
+  if (currentLocale() === "en" && textinfo && !repeated) return textinfo;
   const key = `phase_${phase}`;
   const label = t(key);
   return label === key ? textinfo ?? "" : label;
