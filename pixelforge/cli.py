@@ -15,6 +15,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,7 @@ class _ProgressBar:
         if self.shown:
             sys.stderr.write("\n")
             sys.stderr.flush()
+            self.shown = False
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -179,23 +181,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from exc
         runtime.start()
         written: list[Path] = []
-        interrupted_by_user = False
-        events = runtime.service.events(task.id)
+        interrupted_by_user = threading.Event()
+
+        def on_ctrl_c(_signum: int, _frame: object) -> None:
+            if interrupted_by_user.is_set():
+                os._exit(EXIT_INTERRUPTED)  # second Ctrl+C: leave at once
+            interrupted_by_user.set()
+            bar.message("Interrupting… (Ctrl+C again to quit at once)")
+            # Off the signal handler: it may have interrupted the main thread inside the store.
+            threading.Thread(target=runtime.service.interrupt, args=(task.id,), daemon=True).start()
+
+        previous_handler = signal.signal(signal.SIGINT, on_ctrl_c)
         try:
-            while True:
-                try:
-                    event = next(events)
-                except StopIteration:
-                    break
-                except KeyboardInterrupt:
-                    if interrupted_by_user:
-                        raise
-                    interrupted_by_user = True
-                    # A second Ctrl+C leaves at once; the first one stops cleanly and keeps finished images.
-                    signal.signal(signal.SIGINT, lambda *_: os._exit(EXIT_INTERRUPTED))
-                    bar.message("Interrupting… (Ctrl+C again to quit at once)")
-                    runtime.service.interrupt(task.id)
-                    continue
+            for event in runtime.service.events(task.id):
                 if event.type is EventType.PROGRESS:
                     bar.update(event.data)
                 elif event.type is EventType.IMAGE:
@@ -204,11 +202,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
                     shutil.copyfile(settings.data_dir / ref.path, target)
                     written.append(target)
                     bar.close()
-                    bar.shown = False
                     if not args.json:
                         print(target, flush=True)
             final = runtime.store.get(task.id)
         finally:
+            signal.signal(signal.SIGINT, previous_handler)
             runtime.stop()
     bar.close()
     if args.json:
@@ -229,7 +227,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if final.state.value == "interrupted":
         if not args.json:
             print(f"pixelforge: interrupted ({final.stop_reason}); kept {len(written)} image(s)", file=sys.stderr)
-        return EXIT_INTERRUPTED if interrupted_by_user else EXIT_FAILED
+        return EXIT_INTERRUPTED if interrupted_by_user.is_set() else EXIT_FAILED
     return EXIT_OK
 
 

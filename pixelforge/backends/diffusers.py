@@ -11,6 +11,7 @@ import gc
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,8 @@ def _quiet_library_progress_bars() -> None:
 
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
+    # diffusers 0.42 renamed torch_dtype to dtype; older releases we support only know torch_dtype.
+    warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
 
 
 class DiffusersBackend:

@@ -64,8 +64,9 @@ def test_completed_task_reports_progress_images_stats_and_parameters(make_runtim
 
 def test_each_image_is_reproducible_alone_from_its_seed(make_runtime) -> None:
     runtime = make_runtime()
-    batch = runtime.service.wait(runtime.service.submit(TaskParams(prompt="x", steps=2, seed=5, batch_size=2, **SMALL)).id)
-    alone = runtime.service.wait(runtime.service.submit(TaskParams(prompt="x", steps=2, seed=6, **SMALL)).id)
+    service = runtime.service
+    batch = service.wait(service.submit(TaskParams(prompt="x", steps=2, seed=5, batch_size=2, **SMALL)).id)
+    alone = service.wait(service.submit(TaskParams(prompt="x", steps=2, seed=6, **SMALL)).id)
     data = runtime.settings.data_dir
     second = Image.open(data / batch.images[1].path).convert("RGB").tobytes()
     assert second == Image.open(data / alone.images[0].path).convert("RGB").tobytes()
@@ -148,7 +149,8 @@ def test_queue_runs_in_fifo_order_with_positions(make_runtime) -> None:
     runtime = make_runtime(start=False)
     service = runtime.service
     tasks = [service.submit(TaskParams(prompt=str(n), steps=1, **SMALL)) for n in range(3)]
-    assert [service.store.get(t.id).progress.textinfo for t in tasks] == ["In queue: 1/3", "In queue: 2/3", "In queue: 3/3"]
+    texts = [service.store.get(t.id).progress.textinfo for t in tasks]
+    assert texts == ["In queue: 1/3", "In queue: 2/3", "In queue: 3/3"]
     runtime.start()
     finished = [service.wait(t.id, timeout=120) for t in tasks]
     assert all(t.state is TaskState.COMPLETED for t in finished)
