@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 
 from pixelforge.backends.base import JobRequest, ModelDefaults
 from pixelforge.backends.presets import ModelPreset
 
+log = logging.getLogger(__name__)
+
 # Used when neither the preset nor the pipeline says otherwise.
 FALLBACK_DEFAULTS = ModelDefaults(steps=20, cfg_scale=5.0, width=512, height=512)
+
+# Side of the random latent a preview map is fitted on when no published map fits: 256 samples for
+# C + 1 unknowns per colour, from one small decode.
+FIT_SIDE = 16
 
 
 @cache
@@ -37,6 +45,20 @@ def linear_latent_preview(
     return Image.fromarray(pixels, "RGB")
 
 
+def fit_linear_latent_map(latents: torch.Tensor, image: Image.Image) -> dict[str, Any]:
+    """Least-squares ``C -> RGB`` map with bias from one latent ``(C, h, w)`` and its decoded image.
+
+    The published maps were made the same way (a regression of decoded pixels on latents); this
+    gives any other latent space a preview of the same kind, in the same format as the JSON data.
+    """
+    channels, height, width = latents.shape
+    small = np.asarray(image.convert("RGB").resize((width, height), Image.Resampling.BOX), dtype=np.float32)
+    target = torch.from_numpy(small).reshape(-1, 3) / 127.5 - 1
+    inputs = torch.cat([latents.detach().float().cpu().reshape(channels, -1).T, torch.ones(height * width, 1)], 1)
+    solution = torch.linalg.lstsq(inputs, target).solution
+    return {"channels": channels, "factors": solution[:channels].tolist(), "bias": solution[channels].tolist()}
+
+
 @dataclass
 class DiffusersModel:
     """A loaded diffusers pipeline of the Stable-Diffusion kind (UNet or transformer + VAE)."""
@@ -45,11 +67,13 @@ class DiffusersModel:
     pipe: Any
     device: torch.device
     preset: ModelPreset | None = None
-    latent_map: str | None = None  # key in latent_rgb_factors.json; None: previews decode with the VAE
+    latent_map: str | None = None  # key in latent_rgb_factors.json
+    rgb_map: dict[str, Any] | None = field(init=False, default=None)  # what previews use
     _call_params: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self._call_params = frozenset(inspect.signature(self.pipe.__call__).parameters)
+        self.rgb_map = latent_rgb_maps().get(self.latent_map) if self.latent_map else None
 
     @property
     def denoiser_name(self) -> str:
@@ -106,13 +130,36 @@ class DiffusersModel:
         """The first image's latent as ``(C, H, W)`` in the space the sampler denoises in."""
         return latents[0]
 
+    def packed_latents(self, spatial: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`spatial_latents` for one ``(C, H, W)`` latent: what :meth:`decode` takes."""
+        return spatial[None]
+
+    def latent_channels(self) -> int | None:
+        config = self.pipe.vae.config
+        return getattr(config, "latent_channels", None) or getattr(config, "z_dim", None)
+
+    def prepare_previews(self) -> None:
+        """At load, on the worker thread: fit a preview map when no published one fits this latent space.
+
+        Otherwise every preview would be a VAE decode on the encoder thread: as costly as the final
+        decode, and racing it (the Wan VAE of Qwen-Image keeps a feature cache on the module).
+        """
+        channels = self.latent_channels()
+        if channels is None or (self.rgb_map is not None and self.rgb_map["channels"] == channels):
+            return
+        side = FIT_SIDE
+        spatial = torch.randn(channels, side, side, generator=torch.Generator().manual_seed(0))
+        spatial = spatial.to(self.device, self.pipe.vae.dtype)
+        scale = self.pipe.vae_scale_factor
+        with torch.inference_mode():
+            image = self.decode(self.packed_latents(spatial), side * scale, side * scale)[0]
+        self.rgb_map = fit_linear_latent_map(spatial, image)
+
     def preview(self, latents: torch.Tensor, width: int, height: int) -> Image.Image | None:
-        rgb_map = latent_rgb_maps().get(self.latent_map) if self.latent_map else None
-        if rgb_map is not None:
-            spatial = self.spatial_latents(latents[:1], width, height)
-            if spatial.shape[0] == rgb_map["channels"]:
-                return linear_latent_preview(spatial, rgb_map["factors"], rgb_map["bias"])
-        return self.decode(latents[:1], width, height)[0]  # no map for this latent space (e.g. tiny test models)
+        spatial = self.spatial_latents(latents[:1], width, height)
+        if self.rgb_map is not None and spatial.shape[0] == self.rgb_map["channels"]:
+            return linear_latent_preview(spatial, self.rgb_map["factors"], self.rgb_map["bias"])
+        return self.decode(latents[:1], width, height)[0]  # no map could be fitted: the costly way
 
 
 class FluxModel(DiffusersModel):
@@ -120,6 +167,10 @@ class FluxModel(DiffusersModel):
 
     def spatial_latents(self, latents: torch.Tensor, width: int, height: int) -> torch.Tensor:
         return self.pipe._unpack_latents(latents, height, width, self.pipe.vae_scale_factor)[0]
+
+    def packed_latents(self, spatial: torch.Tensor) -> torch.Tensor:
+        channels, height, width = spatial.shape
+        return self.pipe._pack_latents(spatial[None], 1, channels, height, width)
 
 
 class QwenImageModel(DiffusersModel):
@@ -147,6 +198,10 @@ class QwenImageModel(DiffusersModel):
 
     def spatial_latents(self, latents: torch.Tensor, width: int, height: int) -> torch.Tensor:
         return self._unpack(latents, width, height)[0, :, 0]
+
+    def packed_latents(self, spatial: torch.Tensor) -> torch.Tensor:
+        channels, height, width = spatial.shape
+        return self.pipe._pack_latents(spatial[None], 1, channels, height, width)
 
 
 class PixelSpaceModel(DiffusersModel):
@@ -178,7 +233,13 @@ def adapter_for(name: str, pipe: Any, device: torch.device, preset: ModelPreset 
     pipeline_class = type(pipe).__name__
     latent_map = latent_map_for(pipeline_class)
     if pipeline_class.startswith("QwenImage"):
-        return QwenImageModel(name, pipe, device, preset, latent_map)
-    if pipeline_class.startswith("Flux"):
-        return FluxModel(name, pipe, device, preset, latent_map)
-    return DiffusersModel(name, pipe, device, preset, latent_map)
+        model = QwenImageModel(name, pipe, device, preset, latent_map)
+    elif pipeline_class.startswith("Flux"):
+        model = FluxModel(name, pipe, device, preset, latent_map)
+    else:
+        model = DiffusersModel(name, pipe, device, preset, latent_map)
+    try:
+        model.prepare_previews()
+    except Exception:  # previews are a nicety: a model must load even if its VAE cannot be probed
+        log.warning("could not fit a preview map for %s; previews will decode with the VAE", name, exc_info=True)
+    return model

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline
 from PIL import Image
 
 from pixelforge.backends.adapters import FluxModel, adapter_for, latent_map_for, latent_rgb_maps, linear_latent_preview
+from pixelforge.backends.base import JobRequest
+from pixelforge.backends.diffusers import DiffusersBackend
+from pixelforge.config import Settings
 from pixelforge.engine.preview import PreviewEncoder, X0Tracker, encode_image
 from pixelforge.tasks.model import EventType, TaskParams, TaskState
 
@@ -58,31 +64,45 @@ def test_latent_maps_cover_each_family_with_the_right_shapes() -> None:
     assert latent_map_for("StableDiffusion3Pipeline") is None  # a different latent space: decode instead
 
 
-class _NoVae:
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError("the preview must not touch the VAE")
+def _fake_pipe(class_name: str, latent_channels: int, **attributes: Any) -> Any:
+    """A pipeline whose VAE has only a config: any decode would fail."""
 
-
-def _fake_pipe(class_name: str, **attributes: Any) -> Any:
     def __call__(self: Any, prompt: str, guidance_scale: float = 5.0) -> None: ...
 
-    return type(class_name, (), {"__call__": __call__, "vae": _NoVae(), **attributes})()
+    vae = SimpleNamespace(config=SimpleNamespace(latent_channels=latent_channels))
+    return type(class_name, (), {"__call__": __call__, "vae": vae, **attributes})()
 
 
 @pytest.mark.parametrize("class_name", ["StableDiffusionPipeline", "StableDiffusionXLPipeline"])
 def test_sd_previews_use_the_linear_map_without_the_vae(class_name: str) -> None:
-    model = adapter_for("m", _fake_pipe(class_name), torch.device("cpu"), None)
+    model = adapter_for("m", _fake_pipe(class_name, 4), torch.device("cpu"), None)
     preview = model.preview(torch.randn(2, 4, 8, 12), 96, 64)
     assert preview is not None and preview.size == (12, 8) and preview.mode == "RGB"
 
 
 def test_flux_preview_unpacks_the_packed_latents_first() -> None:
-    pipe = _fake_pipe("FluxPipeline", _unpack_latents=staticmethod(FluxPipeline._unpack_latents), vae_scale_factor=8)
+    unpack = staticmethod(FluxPipeline._unpack_latents)
+    pipe = _fake_pipe("FluxPipeline", 16, _unpack_latents=unpack, vae_scale_factor=8)
     model = adapter_for("m", pipe, torch.device("cpu"), None)
     assert isinstance(model, FluxModel)
     packed = torch.randn(1, (64 // 16) * (96 // 16), 64)  # 96×64 image: 2×2 patches of a 12×8 latent
     preview = model.preview(packed, 96, 64)
     assert preview is not None and preview.size == (12, 8)
+
+
+def test_a_latent_space_without_a_published_map_gets_a_fitted_one(tiny_qwen_dir: Path, monkeypatch) -> None:
+    """The tiny pipeline's 4-channel VAE has no published map: one is fitted at load, then used."""
+    model = DiffusersBackend(Settings(device="cpu")).load(str(tiny_qwen_dir), None, 1.0)
+    assert model.rgb_map is not None and model.rgb_map["channels"] == 4
+    job = JobRequest("a knight", "", 4, 1.0, 64, 64, [5])
+    with torch.inference_mode():
+        latents = model.pipe(**(model.pipeline_kwargs(job) | {"output_type": "latent"})).images
+        decoded = model.decode(latents, 64, 64)[0]
+    monkeypatch.setattr(model.pipe.vae, "decode", lambda *a, **k: pytest.fail("a preview ran the VAE"))
+    preview = model.preview(latents, 64, 64)
+    reference = np.asarray(decoded.resize(preview.size, Image.Resampling.BOX), dtype=np.float64)
+    correlation = np.corrcoef(reference.ravel(), np.asarray(preview, dtype=np.float64).ravel())[0, 1]
+    assert correlation > 0.6  # a rough picture of the same image, not noise
 
 
 @pytest.mark.parametrize(

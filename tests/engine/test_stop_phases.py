@@ -2,8 +2,8 @@
 
 Each test stops the task from inside the work itself (a forward hook on one block of the real tiny
 Qwen-Image pipeline, or the backend's load) through the service, as a user's click would, and then
-checks which units of work never ran. No timings: behaviour only. Previews are off: on the tiny
-pipeline (no latent map for its 4-channel VAE) a preview runs the VAE, which would blur the counts.
+checks which units of work never ran. No timings: behaviour only. Previews stay on (every 2 steps):
+they use a linear latent map, never the VAE, so they do not blur the counts.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _event_types(runtime: Runtime, task_id: str) -> list[EventType]:
 
 
 def test_stop_while_queued_cancels_and_the_task_never_runs(make_runtime) -> None:
-    runtime = make_runtime(start=False, preview_every=0)
+    runtime = make_runtime(start=False)
     task = runtime.service.submit(_params())
     runtime.service.interrupt(task.id)
     runtime.start()
@@ -64,7 +64,7 @@ def test_stop_while_queued_cancels_and_the_task_never_runs(make_runtime) -> None
 
 
 def test_stop_while_loading_lands_right_after_the_load(make_runtime) -> None:
-    runtime = make_runtime(start=False, preview_every=0)
+    runtime = make_runtime(start=False)
     pipe = _loaded_pipe(runtime)
     backend = runtime.workers[0].backend
     original_load = backend.load
@@ -86,7 +86,7 @@ def test_stop_while_loading_lands_right_after_the_load(make_runtime) -> None:
 
 
 def test_stop_while_encoding_the_prompt_lands_at_the_next_text_encoder_layer(make_runtime) -> None:
-    runtime = make_runtime(start=False, preview_every=0)
+    runtime = make_runtime(start=False)
     pipe = _loaded_pipe(runtime)
     layers = pipe.text_encoder.model.language_model.layers
     task_ids: list[str] = []
@@ -103,7 +103,7 @@ def test_stop_while_encoding_the_prompt_lands_at_the_next_text_encoder_layer(mak
 
 
 def test_stop_while_denoising_lands_at_the_next_block_inside_the_step(make_runtime) -> None:
-    runtime = make_runtime(start=False, preview_every=0)
+    runtime = make_runtime(start=False)
     pipe = _loaded_pipe(runtime)
     blocks = pipe.transformer.transformer_blocks
     task_ids: list[str] = []
@@ -122,7 +122,7 @@ def test_stop_while_denoising_lands_at_the_next_block_inside_the_step(make_runti
 
 
 def test_stop_while_decoding_lands_at_the_next_vae_block(make_runtime) -> None:
-    runtime = make_runtime(start=False, preview_every=0)
+    runtime = make_runtime(start=False)
     pipe = _loaded_pipe(runtime)
     up_blocks = pipe.vae.decoder.up_blocks
     task_ids: list[str] = []
@@ -139,7 +139,7 @@ def test_stop_while_decoding_lands_at_the_next_vae_block(make_runtime) -> None:
 
 
 def test_keep_partial_stop_while_decoding_lets_the_decode_finish(make_runtime) -> None:
-    runtime = make_runtime(start=False, preview_every=0)
+    runtime = make_runtime(start=False)
     pipe = _loaded_pipe(runtime)
     task_ids: list[str] = []
     first = _Calls(
@@ -154,7 +154,7 @@ def test_keep_partial_stop_while_decoding_lets_the_decode_finish(make_runtime) -
 
 
 def test_stop_during_post_processing_keeps_the_finished_image_and_runs_no_further_job(make_runtime) -> None:
-    runtime = make_runtime(start=False, preview_every=0)
+    runtime = make_runtime(start=False)
     pipe = _loaded_pipe(runtime)
     store = runtime.store
     original_add_image = store.add_image
