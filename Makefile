@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 # Debian packages the tests need (browser tests, distributed mode).
-TEST_DEBS ?=
+TEST_DEBS ?= chromium chromium-driver fonts-noto-color-emoji
 
 .PHONY: run test lint setup setup-test
 
