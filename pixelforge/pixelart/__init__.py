@@ -1,0 +1,1 @@
+"""Turn fake pixel art into true pixel art."""

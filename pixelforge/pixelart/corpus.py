@@ -1,0 +1,205 @@
+"""A synthetic corpus with ground truth: true sprites degraded like diffusion output ("fake pixel art").
+
+Used by the tests (a small slice) and ``benchmarks/pixelart_bench.py`` (all of it). Each sprite is n×n cells
+(24..128, capped so the rendering stays near diffusion-model sizes), 5-8 PICO-8 colours, a 1-px outline, an
+enclosed hole of background, isolated 1-px highlights and, on half of them, a checkerboard dither patch.
+It is rendered at a fractional pitch with a phase offset by exact area averaging, then blurred, with per-cell
+and per-pixel noise, optionally through JPEG.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+from scipy import ndimage
+
+from .color import delta_e, srgb_to_lab
+from .palettes import load_palette
+
+PITCHES: tuple[float, ...] = (4.0, 5.0, 8.0, 12.5, 16.0, 21.33, 32.0)
+# Diffusion models paint at roughly 1024-1328 px; no sprite is rendered much larger than this.
+MAX_RENDER_SIZE = 1344
+_BACKGROUNDS: tuple[tuple[int, int, int], ...] = (
+    (255, 255, 255),
+    (236, 236, 236),
+    (255, 0, 255),
+    (36, 40, 56),
+    (196, 222, 255),
+    (118, 196, 120),
+)
+
+
+@dataclass(frozen=True)
+class TrueSprite:
+    rgba: NDArray[np.uint8]  # (n, n, 4); alpha 0 or 255, transparent RGB = 0
+    details: NDArray[np.bool_]  # (n, n): isolated 1-px highlights and dither-patch cells
+    background: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class CorpusItem:
+    name: str
+    image: Image.Image
+    truth: TrueSprite
+    pitch: float
+    phase: tuple[float, float]  # (x, y) offset of the first grid line, image pixels
+    blur: float  # Gaussian σ, image pixels
+    jpeg_quality: int | None
+
+
+def make_sprite(rng: np.random.Generator, n: int) -> TrueSprite:
+    """One procedural sprite of n×n cells."""
+    pico = np.array(load_palette("pico-8")[1])
+    chosen = pico[rng.choice(len(pico), size=int(rng.integers(5, 9)), replace=False)]
+    lab = srgb_to_lab(chosen)
+    order = np.argsort(lab[:, 0])
+    outline, highlight, body = chosen[order[0]], chosen[order[-1]], chosen[order[1:-1]]
+    bg_options = [c for c in _BACKGROUNDS if delta_e(srgb_to_lab(np.array(c)), lab).min() >= 30]
+    background = bg_options[int(rng.integers(len(bg_options)))]
+
+    yy, xx = np.mgrid[0:n, 0:n]
+    half = (n + 1) // 2
+    mask = np.zeros((n, n), dtype=bool)
+    fill = np.zeros((n, n), dtype=np.int64)
+    for _ in range(int(rng.integers(3, 7))):
+        cy, cx = rng.uniform(0.3 * n, 0.7 * n), rng.uniform(0.3 * n, 0.55 * n)
+        ry, rx = rng.uniform(n / 8, n / 3.2, size=2)
+        blob = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+        mask |= blob
+        fill[blob] = rng.integers(len(body))
+    # Mirror the left half (sprites are mostly symmetric) and keep a 2-cell background margin.
+    mask[:, n - half :] = mask[:, :half][:, ::-1]
+    fill[:, n - half :] = fill[:, :half][:, ::-1]
+    mask[:2], mask[-2:], mask[:, :2], mask[:, -2:] = False, False, False, False
+    mask = _largest_component(mask)
+
+    # An enclosed hole of background: removal must clear it too.
+    inner = ndimage.binary_erosion(mask, iterations=3)
+    spots = np.argwhere(inner)
+    if len(spots):
+        hy, hx = spots[int(rng.integers(len(spots)))]
+        mask[hy - 1 : hy + 1, hx - 1 : hx + 1] = False
+
+    rgb = np.zeros((n, n, 3), dtype=np.int64)
+    rgb[mask] = body[fill[mask]]
+    edge = mask & ~ndimage.binary_erosion(mask, structure=ndimage.generate_binary_structure(2, 1), border_value=0)
+    rgb[edge] = outline
+    interior = mask & ~edge
+    details = np.zeros((n, n), dtype=bool)
+
+    if rng.random() < 0.5 and len(body) >= 2:
+        size = max(4, n // 5)
+        cand = np.argwhere(ndimage.binary_erosion(interior, iterations=size // 2))
+        if len(cand):
+            cy, cx = cand[int(rng.integers(len(cand)))]
+            patch = np.zeros_like(mask)
+            patch[cy - size // 2 : cy + size // 2, cx - size // 2 : cx + size // 2] = True
+            patch &= interior
+            a, b = rng.choice(len(body), size=2, replace=False)
+            checker = (yy + xx) % 2 == 0
+            rgb[patch & checker] = body[a]
+            rgb[patch & ~checker] = body[b]
+            details |= patch
+
+    # Isolated 1-px highlights: a cell whose whole 3×3 neighbourhood is one interior colour.
+    same = np.ones((n, n), dtype=bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            shifted = np.roll(np.roll(rgb, dy, 0), dx, 1)
+            same &= (shifted == rgb).all(-1) & np.roll(np.roll(interior & ~details, dy, 0), dx, 1)
+    taken = np.zeros_like(mask)
+    for y, x in rng.permutation(np.argwhere(same))[: max(3, n * n // 150)]:
+        if not taken[y - 1 : y + 2, x - 1 : x + 2].any():
+            rgb[y, x] = highlight
+            taken[y, x] = True
+    details |= taken
+
+    rgba = np.zeros((n, n, 4), dtype=np.uint8)
+    rgba[mask, :3] = rgb[mask]
+    rgba[mask, 3] = 255
+    return TrueSprite(rgba=rgba, details=details, background=background)
+
+
+def _largest_component(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    labels, count = ndimage.label(mask)
+    if count <= 1:
+        return mask
+    sizes = ndimage.sum(mask, labels, index=np.arange(1, count + 1))
+    return labels == 1 + int(np.argmax(sizes))
+
+
+def _coverage(length: int, n: int, pitch: float, phase: float) -> NDArray[np.float64]:
+    """(length, n) fraction of image pixel i covered by cell k; cells past either end are clamped to the edge."""
+    edges = phase + pitch * np.arange(n + 1, dtype=np.float64)
+    edges[0], edges[-1] = -np.inf, np.inf
+    lo = np.arange(length, dtype=np.float64)[:, None]
+    return np.clip(np.minimum(lo + 1, edges[None, 1:]) - np.maximum(lo, edges[None, :-1]), 0, 1)
+
+
+def render(
+    sprite: TrueSprite,
+    pitch: float,
+    phase: tuple[float, float],
+    rng: np.random.Generator,
+    *,
+    blur: float,
+    cell_noise: float,
+    pixel_noise: float,
+    jpeg_quality: int | None,
+) -> Image.Image:
+    """Degrade a true sprite the way a diffusion model paints pixel art."""
+    n = sprite.rgba.shape[0]
+    colors = np.where(sprite.rgba[..., 3:] > 0, sprite.rgba[..., :3], np.array(sprite.background)).astype(np.float64)
+    colors += rng.normal(0, cell_noise, size=colors.shape)
+    size = round(n * pitch)
+    ay, ax = _coverage(size, n, pitch, phase[1]), _coverage(size, n, pitch, phase[0])
+    image = np.einsum("yi,ijc,xj->yxc", ay, colors, ax, optimize=True)
+    image = ndimage.gaussian_filter(image, sigma=(blur, blur, 0), mode="nearest")
+    image += rng.normal(0, pixel_noise, size=image.shape)
+    out = Image.fromarray(np.clip(np.rint(image), 0, 255).astype(np.uint8), "RGB")
+    if jpeg_quality is None:
+        return out
+    buffer = io.BytesIO()
+    out.save(buffer, format="JPEG", quality=jpeg_quality)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+def corpus(
+    sprites: int = 8,
+    pitches: tuple[float, ...] = PITCHES,
+    *,
+    jpeg: bool = True,
+    max_cells: int = 128,
+    seed: int = 0,
+) -> list[CorpusItem]:
+    """``sprites`` sprites × ``pitches`` (× PNG and JPEG when ``jpeg``), fully determined by ``seed``."""
+    items: list[CorpusItem] = []
+    for s in range(sprites):
+        for pitch in pitches:
+            # The sprite and its size depend on (sprite, pitch); the degradation also on the variant.
+            key = [seed, s, round(pitch * 100)]
+            shape_rng = np.random.default_rng(key)
+            n = int(shape_rng.integers(24, max(24, min(max_cells, int(MAX_RENDER_SIZE / pitch))) + 1))
+            sprite = make_sprite(shape_rng, n)
+            for use_jpeg in (False, True) if jpeg else (False,):
+                rng = np.random.default_rng([*key, int(use_jpeg)])
+                phase = (float(rng.uniform(-0.35, 0.35) * pitch), float(rng.uniform(-0.35, 0.35) * pitch))
+                blur = float(rng.uniform(0.5, 1.5))
+                quality = int(rng.integers(80, 95)) if use_jpeg else None
+                image = render(
+                    sprite,
+                    pitch,
+                    phase,
+                    rng,
+                    blur=blur,
+                    cell_noise=float(rng.uniform(2, 5)),
+                    pixel_noise=float(rng.uniform(2, 6)),
+                    jpeg_quality=quality,
+                )
+                name = f"s{s}-p{pitch:g}" + ("-jpeg" if use_jpeg else "")
+                items.append(CorpusItem(name, image, sprite, pitch, phase, blur, quality))
+    return items

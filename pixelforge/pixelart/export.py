@@ -1,0 +1,62 @@
+"""Deterministic files out of a result: PNGs, palettes, manifest; and sprite sheets for a batch."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image
+
+from .manifest import PixelManifest
+from .palettes import RGB, format_gpl, format_hex
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """PNG encoding with no metadata and fixed settings, so equal pixels give equal bytes."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False, compress_level=9)
+    return buffer.getvalue()
+
+
+def write_outputs(
+    out_dir: Path,
+    stem: str,
+    *,
+    sprite: Image.Image,
+    upscaled: Image.Image,
+    palette: list[RGB],
+    manifest: PixelManifest,
+) -> dict[str, Path]:
+    """Write ``stem.png`` (1×), ``stem@{s}x.png``, ``stem.gpl``, ``stem.hex`` and ``stem.json`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "sprite": out_dir / f"{stem}.png",
+        "upscaled": out_dir / f"{stem}@{manifest.upscale}x.png",
+        "gpl": out_dir / f"{stem}.gpl",
+        "hex": out_dir / f"{stem}.hex",
+        "manifest": out_dir / f"{stem}.json",
+    }
+    paths["sprite"].write_bytes(png_bytes(sprite))
+    paths["upscaled"].write_bytes(png_bytes(upscaled))
+    paths["gpl"].write_text(format_gpl(palette, stem), encoding="utf-8")
+    paths["hex"].write_text(format_hex(palette), encoding="utf-8")
+    paths["manifest"].write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return paths
+
+
+def sprite_sheet(sprites: Sequence[Image.Image], *, columns: int | None = None, padding: int = 1) -> Image.Image:
+    """1× sprites on a transparent grid, row-major, each centred in a cell as large as the largest sprite."""
+    if not sprites:
+        raise ValueError("a sprite sheet needs at least one sprite")
+    columns = columns or math.ceil(math.sqrt(len(sprites)))
+    rows = math.ceil(len(sprites) / columns)
+    cell_w = max(s.width for s in sprites) + padding
+    cell_h = max(s.height for s in sprites) + padding
+    sheet = Image.new("RGBA", (columns * cell_w - padding, rows * cell_h - padding), (0, 0, 0, 0))
+    for i, sprite in enumerate(sprites):
+        x = (i % columns) * cell_w + (cell_w - padding - sprite.width) // 2
+        y = (i // columns) * cell_h + (cell_h - padding - sprite.height) // 2
+        sheet.paste(sprite.convert("RGBA"), (x, y))
+    return sheet
