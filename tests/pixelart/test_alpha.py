@@ -1,0 +1,77 @@
+"""Background removal by flood fill from the border (plus enclosed background), and the optional outline."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from pixelforge.pixelart import PixelOptions, pixelate
+
+BG, RING, BODY, SPARK = (40, 200, 90), (20, 20, 40), (220, 60, 60), (40, 200, 90)
+
+
+def _ring_sprite() -> np.ndarray:
+    """16×16 cells: background, a dark square ring with a 4×4 hole of background, a body, and one 1-px
+    "sparkle" inside the body that happens to have the background colour."""
+    cells = np.zeros((16, 16, 3), dtype=np.uint8)
+    cells[:] = BG
+    cells[3:13, 3:13] = RING
+    cells[4:12, 4:12] = BODY
+    cells[6:10, 6:10] = RING
+    cells[7:9, 7:9] = BG  # enclosed 2×2 hole
+    cells[5, 10] = SPARK  # enclosed single cell: kept
+    return cells
+
+
+def _render(cells: np.ndarray, pitch: int = 6) -> Image.Image:
+    return Image.fromarray(cells).resize((cells.shape[1] * pitch, cells.shape[0] * pitch), Image.Resampling.NEAREST)
+
+
+def test_border_background_and_enclosed_holes_become_transparent() -> None:
+    result = pixelate(_render(_ring_sprite()), PixelOptions(pitch=6))
+    alpha = np.asarray(result.sprite)[..., 3]
+    assert result.sprite.size == (16, 16)
+    assert (alpha[:3] == 0).all() and (alpha[:, :3] == 0).all()
+    assert (alpha[7:9, 7:9] == 0).all()
+    assert alpha[5, 10] == 255
+    assert (alpha[3:13, 3:13] == 255).sum() == 100 - 4
+    assert result.manifest.background == "#28C85A"
+
+
+def test_background_removal_can_be_turned_off() -> None:
+    result = pixelate(_render(_ring_sprite()), PixelOptions(pitch=6, remove_background=False))
+    assert (np.asarray(result.sprite)[..., 3] == 255).all()
+    assert result.manifest.background is None
+
+
+def test_full_bleed_image_keeps_everything() -> None:
+    rng = np.random.default_rng(0)
+    cells = rng.choice(np.array([BG, RING, BODY], dtype=np.uint8), size=(12, 12))
+    cells[0, :] = cells[-1, :] = RING  # the border has no dominant background: 2 of 3 colours on the rest
+    cells[:, 0], cells[:, -1] = BODY, BG
+    result = pixelate(_render(cells), PixelOptions(pitch=6))
+    assert result.manifest.background is None
+
+
+def test_outline_surrounds_the_opaque_shape() -> None:
+    result = pixelate(_render(_ring_sprite()), PixelOptions(pitch=6, outline="#FFFFFF"))
+    sprite = np.asarray(result.sprite)
+    assert tuple(sprite[2, 5]) == (255, 255, 255, 255)
+    assert tuple(sprite[1, 5]) == (0, 0, 0, 0)
+    assert tuple(sprite[7, 7][:3]) == (255, 255, 255)  # the enclosed hole is outlined too
+    assert "#FFFFFF" in result.manifest.palette
+
+
+def test_outline_snaps_to_a_fixed_palette() -> None:
+    result = pixelate(_render(_ring_sprite()), PixelOptions(pitch=6, palette="pico-8", outline="#FEFEFE"))
+    assert tuple(np.asarray(result.sprite)[2, 5]) == (255, 241, 232, 255)
+
+
+def test_input_alpha_is_kept_binary() -> None:
+    cells = np.zeros((10, 10, 4), dtype=np.uint8)
+    cells[3:7, 3:7] = (*BODY, 200)
+    cells[4, 4] = (*RING, 255)
+    image = Image.fromarray(cells, "RGBA").resize((50, 50), Image.Resampling.NEAREST)
+    sprite = np.asarray(pixelate(image, PixelOptions(pitch=5)).sprite)
+    assert sprite.shape[:2] == (10, 10)
+    assert ((sprite[..., 3] == 255) == (cells[..., 3] > 0)).all()

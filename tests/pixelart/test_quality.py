@@ -1,0 +1,52 @@
+"""The acceptance bars of issue 6, on a slice of the synthetic corpus (16-colour budget, as in the peers' table)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pixelforge.pixelart import PixelResult
+from pixelforge.pixelart.corpus import PITCHES, CorpusItem
+from pixelforge.pixelart.evaluate import Score, score
+
+
+def _scores(items: list[CorpusItem], results: list[PixelResult]) -> list[Score]:
+    return [score(item, result.sprite, result.manifest.pitch) for item, result in zip(items, results, strict=True)]
+
+
+def test_slice_covers_every_pitch_and_jpeg(small_corpus: list[CorpusItem]) -> None:
+    assert {item.pitch for item in small_corpus} == set(PITCHES)
+    assert any(item.jpeg_quality for item in small_corpus)
+    assert any(item.jpeg_quality is None for item in small_corpus)
+
+
+def test_pitch_unknown(small_corpus: list[CorpusItem], auto_results: list[PixelResult]) -> None:
+    scores = _scores(small_corpus, auto_results)
+    assert np.mean([s.size_exact for s in scores]) >= 0.90
+    assert np.mean([s.cell_accuracy for s in scores]) >= 0.95
+
+
+def test_pitch_unknown_finds_the_fractional_pitch(
+    small_corpus: list[CorpusItem], auto_results: list[PixelResult]
+) -> None:
+    errors = [s.pitch_error for s in _scores(small_corpus, auto_results) if s.size_exact]
+    assert max(errors) < 0.01
+
+
+def test_pitch_known(small_corpus: list[CorpusItem], known_results: list[PixelResult]) -> None:
+    scores = _scores(small_corpus, known_results)
+    assert all(s.size_exact for s in scores)
+    assert np.mean([s.cell_accuracy for s in scores]) >= 0.98
+    assert np.mean([s.detail_retention for s in scores]) >= 0.95
+
+
+def test_colour_budget_is_respected(small_corpus: list[CorpusItem], known_results: list[PixelResult]) -> None:
+    assert all(s.colors <= 16 for s in _scores(small_corpus, known_results))
+
+
+def test_background_is_removed_including_enclosed_holes(
+    small_corpus: list[CorpusItem], known_results: list[PixelResult]
+) -> None:
+    for item, result in zip(small_corpus, known_results, strict=True):
+        truth_clear = item.truth.rgba[..., 3] == 0
+        out_clear = np.asarray(result.sprite)[..., 3] == 0
+        assert (truth_clear == out_clear).mean() >= 0.97, item.name
