@@ -8,6 +8,8 @@ terminal event, and a reconnect after that gets 204, which tells EventSource to 
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -15,6 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
 from fastapi.responses import StreamingResponse
 
+from pixelforge.server.auth import Identity
 from pixelforge.server.deps import Caller, Service, State, owned_task
 from pixelforge.tasks.model import TaskEvent
 from pixelforge.tasks.service import TaskService
@@ -52,12 +55,25 @@ async def _stream(state: State, service: TaskService, task_id: str, after: int) 
 def _resume_point(last_event_id: str | None, after: int | None) -> int:
     if last_event_id is None:
         return after or 0
-    if not last_event_id.strip().isdigit():
+    if not re.fullmatch(r"[0-9]{1,18}", last_event_id.strip()):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=f"Last-Event-ID must be a non-negative event sequence number, got {last_event_id!r}",
         )
-    return int(last_event_id)
+    return int(last_event_id.strip())
+
+
+def _story_over(service: TaskService, caller: Identity, task_id: str, resume: int) -> bool:
+    """Whether a client that has seen events up to ``resume`` has nothing more to get."""
+    task = owned_task(service, caller, task_id)
+    if not task.state.is_terminal or resume == 0:
+        return False
+    # Look at the client's last event: the story is over if it was the terminal one. (A task turns
+    # terminal in the store just before its terminal event is appended, so "terminal and nothing
+    # newer" alone would not prove the client has it.) No event there at all means the client
+    # claims one that never existed: nothing will ever follow it either.
+    seen = service.store.events_since(task_id, resume - 1)
+    return not seen or (seen[0].seq == resume and seen[0].type.is_terminal)
 
 
 @router.get(
@@ -82,16 +98,10 @@ async def task_events(
         str | None, Header(description="Sequence number of the last event received; takes precedence over after.")
     ] = None,
 ) -> Response:
-    task = owned_task(service, caller, task_id)
     resume = _resume_point(last_event_id, after)
-    if task.state.is_terminal and resume > 0:
-        # Look at the client's last event: if it was the terminal one, the story is over. (A task
-        # becomes terminal in the store just before its terminal event is appended, so "terminal
-        # and nothing newer" alone would not prove the client has it.)
-        # Nothing at all from there on means the client claims an event that never existed.
-        seen = service.store.events_since(task_id, resume - 1)
-        if not seen or (seen[0].seq == resume and seen[0].type.is_terminal):
-            return Response(status_code=status.HTTP_204_NO_CONTENT)
+    # The store is synchronous: ask it off the event loop, which serves every open stream.
+    if await asyncio.to_thread(_story_over, service, caller, task_id, resume):
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
     return StreamingResponse(
         _stream(state, service, task_id, resume),
         media_type="text/event-stream",

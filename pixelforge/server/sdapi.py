@@ -57,8 +57,11 @@ def _round16(value: int | None) -> int | None:
     return None if value is None else max(16, round(value / 16) * 16)
 
 
-def _model_name(spec: str) -> str:
+def _model_name(spec: object) -> str:
     """The model an A1111 checkpoint title names: titles may carry a ' [hash]' suffix."""
+    if not isinstance(spec, str) or not spec:
+        raise A1111Invalid([{"loc": ("body", "sd_model_checkpoint"), "msg": "must be a model title or name",
+                             "type": "string_type"}])
     name = spec.rsplit(" [", 1)[0] if spec.endswith("]") else spec
     try:
         resolve_model(name)
@@ -86,11 +89,7 @@ def _to_params(body: Txt2ImgRequest, options: dict[str, Any]) -> tuple[TaskParam
         ]) from None
     adjusted = {k: [sent[k], fields[k]] for k in ("width", "height") if k in sent and sent[k] != fields[k]}
     sampler = body.sampler_name or body.sampler_index
-    ignored = sorted(
-        k for k, v in sent.items()
-        if (k not in USED_FIELDS and (k not in HARMLESS or v != HARMLESS[k]))
-        or (k in ("sampler_name", "sampler_index") and v not in (None, SAMPLER))
-    )
+    ignored = sorted(k for k, v in sent.items() if k not in USED_FIELDS and (k not in HARMLESS or v != HARMLESS[k]))
     extra_overrides = sorted(set(body.override_settings or {}) - {"sd_model_checkpoint"})
     ignored += [f"override_settings.{k}" for k in extra_overrides]
     if sampler not in (None, SAMPLER):
@@ -317,11 +316,7 @@ def set_options(
     """Only sd_model_checkpoint has an effect (the model of your later txt2img requests); other
     options are remembered and echoed. They apply to the caller alone, never to everyone."""
     if "sd_model_checkpoint" in body:
-        checkpoint = body["sd_model_checkpoint"]
-        if not isinstance(checkpoint, str) or not checkpoint:
-            raise A1111Invalid([{"loc": ("body", "sd_model_checkpoint"), "msg": "must be a model title",
-                                 "type": "string_type"}])
-        body = {**body, "sd_model_checkpoint": _model_name(checkpoint)}
+        body = {**body, "sd_model_checkpoint": _model_name(body["sd_model_checkpoint"])}
     state.options.setdefault(caller.owner, {}).update(body)
     return get_options(state, caller)
 

@@ -49,7 +49,7 @@ def test_txt2img_webuiapi_body_round_trip(alice: httpx.Client) -> None:
     assert info["infotexts"] == [p.text["parameters"] for p in pngs]
     assert "Negative prompt: blurry" in info["infotexts"][0] and "Seed: 78" in info["infotexts"][1]
     assert info["version"].startswith("pixelforge") and len(info["job_timestamp"]) == 14
-    assert {"alwayson_scripts", "some_future_field", "denoising_strength", "sampler_index", "eta",
+    assert {"alwayson_scripts", "some_future_field", "denoising_strength", "eta",
             "hr_upscaler"} <= set(info["ignored_fields"])
     assert "restore_faces" not in info["ignored_fields"]  # sent with A1111's default: changes nothing
     assert info["adjusted_fields"]["width"] == [36, 32]
@@ -86,6 +86,7 @@ def test_txt2img_invalid_values_are_422_with_a1111_names(alice: httpx.Client) ->
         ({"cfg_scale": -1}, ["body", "cfg_scale"]),
         ({"seed": 2**40}, ["body", "seed"]),
         ({"override_settings": {"sd_model_checkpoint": "no-such-model"}}, ["body", "sd_model_checkpoint"]),
+        ({"override_settings": {"sd_model_checkpoint": 5}}, ["body", "sd_model_checkpoint"]),
         ({"force_task_id": "bad id with spaces"}, ["body", "force_task_id"]),
     ]
     for extra, loc in cases:
