@@ -21,6 +21,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pixelforge.pixelart.cli import register as register_pixelate
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -269,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
     models.add_argument("--model", help="also check this model")
     models.set_defaults(handler=cmd_models)
+
+    register_pixelate(commands)
     return parser
 
 
