@@ -19,7 +19,7 @@ from .grid import EdgeProfiles, Grid
 FloatArray = NDArray[np.float64]
 MAX_SIGMA = 3.0
 _COARSE_STEP = 0.75
-_LINE_STRIDE = 4
+_LINES = 24
 # Mixing weights below this are dropped from the banded solve.
 _NEGLIGIBLE = 1e-7
 # Sub-pixel points per pixel when integrating the blurred cell footprint over a pixel's area.
@@ -69,9 +69,10 @@ def estimate_blur(image: NDArray[np.float32], grid: Grid, profiles: EdgeProfiles
     patch = image[y0 : y0 + size, x0 : x0 + size].astype(np.float64)
     origin_x = grid.first_center(0) - grid.pitch / 2
     origin_y = grid.first_center(1) - grid.pitch / 2
-    # Every 4th line is plenty to fit one number, and keeps the products small.
-    along_x = patch[::_LINE_STRIDE].transpose(1, 0, 2).reshape(patch.shape[1], -1)
-    along_y = patch[:, ::_LINE_STRIDE].reshape(patch.shape[0], -1)
+    # A couple dozen lines per axis are plenty to fit one number, and keep the products small.
+    stride = max(1, size // _LINES)
+    along_x = patch[::stride].transpose(1, 0, 2).reshape(patch.shape[1], -1)
+    along_y = patch[:, ::stride].reshape(patch.shape[0], -1)
 
     def residual(sigma: float) -> float:
         return _residual(along_x, x0, grid.pitch, origin_x, sigma) + _residual(along_y, y0, grid.pitch, origin_y, sigma)
