@@ -81,8 +81,6 @@ class TaskRunner:
             outcome = _Outcome(TaskState.FAILED, error=describe_error(exc))
         finally:
             self.encoder.wait_idle(timeout=5)
-        if outcome.state is not TaskState.COMPLETED:
-            self.backend.release()  # gc + empty_cache: a stop or failure must not leave memory held
         progress = tracker.completed(stats.finish().total_s) if outcome.state is TaskState.COMPLETED else None
         final_stats = stats.finish()
         finished = self.store.finish(
@@ -99,6 +97,11 @@ class TaskRunner:
         if outcome.stop_reason:
             data["reason"] = outcome.stop_reason
         self.service.emit(task.id, EventType(outcome.state.value), data)
+        if outcome.state is not TaskState.COMPLETED:
+            # gc + empty_cache: a stop or failure must not leave memory held. Done after the terminal event
+            # (still before the worker claims another task): a full gc takes ~0.5 s in a process holding
+            # torch + diffusers on a busy 2-core CPU, and a stop must be reported as soon as the pipeline left.
+            self.backend.release()
         return finished
 
 
