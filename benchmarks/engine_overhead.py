@@ -1,0 +1,200 @@
+"""CPU cost of the engine: bare ``pipe(...)`` vs a task through the Runtime, previews, ETA accuracy.
+
+For each model (the bundled sprite model when its weights are installed, and the tiny random
+Qwen-Image pipeline):
+
+1. engine overhead: the median wall time of ``--runs`` bare ``pipe(...)`` calls on the very same
+   loaded pipeline vs the median time from ``submit`` to the terminal event of a task with the same
+   parameters through ``Runtime`` (store, events, progress, stop hooks, x0 tracking, previews at
+   the default cadence, PNG with metadata); runs are interleaved so load on the machine hits both;
+2. preview cost at the default cadence (``Settings().preview_every``): the median denoising step
+   time of tasks with previews on vs off (what the sampler feels), and the time to render + encode
+   one preview on the encoder thread as a share of the steps between two previews;
+3. ETA error: for the progress events nearest 20 %, 50 % and 80 % of each task, the reported
+   ``eta_s`` minus the time the task really still took (median over the runs; + = pessimistic).
+
+Bars (CPU): engine overhead <= 3 %, preview cost <= 3 % of step time. Wall-clock numbers on a
+shared machine; torch runs on ``--threads`` threads (default 1, see stop_latency.py).
+
+    python benchmarks/engine_overhead.py [--runs 7] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pixelforge.backends.base import JobRequest
+from pixelforge.backends.presets import sprite_weights_dir
+from pixelforge.config import Settings
+from pixelforge.engine.preview import X0Tracker, encode_image
+from pixelforge.runtime import Runtime
+from pixelforge.tasks.model import EventType, TaskEvent, TaskParams, TaskState
+from pixelforge.testing.tiny_qwen import save_tiny_qwen_pipeline
+
+PROGRESS_POINTS = (0.2, 0.5, 0.8)
+
+
+@dataclass
+class Case:
+    label: str
+    model: str  # what TaskParams.model / the backend take
+    params: TaskParams
+
+
+def cases(workdir: Path) -> list[Case]:
+    found = []
+    if (sprite_weights_dir() / "model_index.json").exists():
+        found.append(Case("sprite (defaults)", "sprite", TaskParams(prompt="a knight with a sword", seed=1)))
+    else:
+        print(f"(sprite model not installed at {sprite_weights_dir()}: skipped)")
+    tiny = str(save_tiny_qwen_pipeline(workdir / "tiny-qwen"))
+    params = TaskParams(prompt="a knight", steps=12, cfg_scale=4.0, width=128, height=128, seed=1)
+    found.append(Case("tiny Qwen-Image 128² 12 steps, true CFG", tiny, params))
+    return found
+
+
+def job_of(runtime: Runtime, case: Case) -> tuple[Any, JobRequest]:
+    """The loaded model of the runtime's worker and the job a task with ``case.params`` runs."""
+    model = runtime.workers[0].backend.load(case.model, None, 1.0)
+    defaults = model.defaults()
+    p = case.params
+    job = JobRequest(p.prompt, p.negative_prompt, p.steps or defaults.steps,
+                     p.cfg_scale if p.cfg_scale is not None else defaults.cfg_scale,
+                     p.width or defaults.width, p.height or defaults.height, [p.seed])
+    return model, job
+
+
+def bare_run(model: Any, job: JobRequest) -> float:
+    start = time.perf_counter()
+    with torch.inference_mode():
+        model.pipe(**model.pipeline_kwargs(job))
+    return time.perf_counter() - start
+
+
+def engine_run(runtime: Runtime, case: Case) -> tuple[float, list[TaskEvent], float | None]:
+    """(submit -> terminal event seconds, the task's events, its median step time)."""
+    start = time.time()
+    task = runtime.service.submit(case.params.model_copy(update={"model": case.model}))
+    events = list(runtime.service.events(task.id, timeout=600))
+    finished = runtime.store.get(task.id)
+    assert finished.state is TaskState.COMPLETED, finished.error
+    assert finished.stats is not None
+    return events[-1].time - start, events, finished.stats.step_time_s
+
+
+def eta_errors(events: list[TaskEvent]) -> dict[float, float]:
+    """For each progress point: reported eta_s minus the real remaining time, at the nearest event."""
+    end = events[-1].time
+    progress = [e for e in events if e.type is EventType.PROGRESS and e.data.get("eta_s") is not None]
+    errors = {}
+    for point in PROGRESS_POINTS:
+        event = min(progress, key=lambda e: abs(e.data["progress"] - point))
+        errors[point] = event.data["eta_s"] - (end - event.time)
+    return errors
+
+
+def preview_render_s(model: Any, job: JobRequest, image_format: str, repeats: int = 10) -> float:
+    """Median time to render and encode one preview of a real x0 estimate (the encoder thread's work)."""
+    tracker = X0Tracker(model.pipe.scheduler)
+    try:
+        with torch.inference_mode():
+            model.pipe(**model.pipeline_kwargs(job))
+            x0 = tracker.latest
+            assert x0 is not None
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                image = model.preview(x0, job.width, job.height)
+                encode_image(image, image_format)
+                times.append(time.perf_counter() - start)
+    finally:
+        tracker.remove()
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    defaults = Settings()
+    overhead_rows, preview_rows, eta_rows = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, case in enumerate(cases(Path(tmp))):
+            on = Runtime(Settings(data_dir=Path(tmp) / f"on-{index}", device="cpu"))
+            off = Runtime(Settings(data_dir=Path(tmp) / f"off-{index}", device="cpu", preview_every=0))
+            on.start()
+            off.start()
+            try:
+                model, job = job_of(on, case)
+                off_model, _ = job_of(off, case)
+                bare_run(model, job)  # warm-up of both pipelines and of the engine path
+                engine_run(on, case)
+                engine_run(off, case)
+                bare, engine, steps_on, steps_off = [], [], [], []
+                errors: dict[float, list[float]] = {point: [] for point in PROGRESS_POINTS}
+                for _ in range(args.runs):
+                    bare.append(bare_run(model, job))
+                    wall, events, step_on = engine_run(on, case)
+                    engine.append(wall)
+                    for point, error in eta_errors(events).items():
+                        errors[point].append(error)
+                    _, _, step_off = engine_run(off, case)
+                    steps_on.append(step_on)
+                    steps_off.append(step_off)
+                bare_s, engine_s = statistics.median(bare), statistics.median(engine)
+                overhead_rows.append((case.label, bare_s, engine_s))
+                step_on_s, step_off_s = statistics.median(steps_on), statistics.median(steps_off)
+                render_s = preview_render_s(off_model, job, defaults.preview_format)
+                preview_rows.append((case.label, step_off_s, step_on_s, render_s))
+                eta_rows.append((case.label, engine_s, {p: statistics.median(e) for p, e in errors.items()}))
+            finally:
+                on.stop()
+                off.stop()
+
+    print()
+    print(f"Engine overhead, CPU, torch threads={args.threads}, median of {args.runs} interleaved runs")
+    print()
+    print("| model | bare pipe() s | engine task s | ratio | bar (≤ 3 %) |")
+    print("|---|---|---|---|---|")
+    for label, bare_s, engine_s in overhead_rows:
+        ratio = engine_s / bare_s - 1
+        verdict = "met" if ratio <= 0.03 else "MISSED"
+        print(f"| {label} | {bare_s:.3f} | {engine_s:.3f} | {ratio * 100:+.1f} % | {verdict} |")
+    every = defaults.preview_every
+    print()
+    print(f"Preview cost at the default cadence (every {every} steps, {defaults.preview_format})")
+    print()
+    print("| model | step s, previews off | step s, previews on | sampler slowdown | render+encode ms "
+          "| encoder-thread share | bar (≤ 3 %) |")
+    print("|---|---|---|---|---|---|---|")
+    for label, step_off_s, step_on_s, render_s in preview_rows:
+        slowdown = step_on_s / step_off_s - 1
+        share = render_s / (every * step_off_s)
+        print(f"| {label} | {step_off_s:.4f} | {step_on_s:.4f} | {slowdown * 100:+.1f} % | {render_s * 1000:.1f} "
+              f"| {share * 100:.1f} % | {'met' if slowdown <= 0.03 else 'MISSED'} |")
+    print()
+    print("ETA error (reported eta_s minus the real remaining time; + = pessimistic), median of the runs")
+    print()
+    print("| model | task s | " + " | ".join(f"at {round(p * 100)} %" for p in PROGRESS_POINTS) + " |")
+    print("|---|---|" + "---|" * len(PROGRESS_POINTS))
+    for label, engine_s, medians in eta_rows:
+        cells = " | ".join(
+            f"{medians[p]:+.3f} s ({medians[p] / engine_s * 100:+.1f} % of task)" for p in PROGRESS_POINTS
+        )
+        print(f"| {label} | {engine_s:.3f} | {cells} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
