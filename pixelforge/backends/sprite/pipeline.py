@@ -1,0 +1,203 @@
+"""SpritePipeline: text to 32×32 RGBA sprites with a pixel-space UNet, driven like any diffusers pipeline.
+
+The denoiser works on RGBA pixels in [-1, 1] directly (no VAE), so the current sample — or its x0
+estimate — is already the picture. The solver is `FlowMatchEulerDiscreteScheduler`, the same one
+Qwen-Image uses, on purpose: the UNet predicts the flow velocity v = noise - x0, so the engine computes
+the preview for both models with one formula, `x0 = sample - sigma * v`, where `sample` and `v` are the
+arguments of `scheduler.step` and `sigma = scheduler.sigmas[scheduler.step_index]` before the step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import PIL.Image
+import torch
+from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, UNet2DConditionModel
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+
+from .text_encoder import SpriteTextEncoder
+from .tokenizer import SpriteTokenizer
+
+Generator = torch.Generator | list[torch.Generator] | None
+
+
+@dataclass
+class SpritePipelineOutput(BaseOutput):
+    images: list[PIL.Image.Image] | np.ndarray | torch.Tensor
+
+
+def to_uint8_rgba(samples: torch.Tensor) -> np.ndarray:
+    """(B, 4, H, W) in [-1, 1] → (B, H, W, 4) uint8 with binary alpha; transparent pixels are (0, 0, 0, 0).
+
+    The training sprites have exactly these properties, so an output can be compared with them pixel for
+    pixel and exported as true pixel art without another clean-up pass.
+    """
+    pixels = ((samples.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    array = pixels.permute(0, 2, 3, 1).cpu().numpy().copy()
+    opaque = array[..., 3] >= 128
+    array[..., 3] = np.where(opaque, 255, 0)
+    array[~opaque] = 0
+    return array
+
+
+class SpritePipeline(DiffusionPipeline):
+    model_cpu_offload_seq = "text_encoder->unet"
+    _callback_tensor_inputs = ["latents"]  # noqa: RUF012 - diffusers reads this class attribute
+
+    def __init__(
+        self,
+        unet: UNet2DConditionModel,
+        text_encoder: SpriteTextEncoder,
+        tokenizer: SpriteTokenizer,
+        scheduler: FlowMatchEulerDiscreteScheduler,
+    ) -> None:
+        super().__init__()
+        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
+        self._interrupt = False
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> SpritePipeline:
+        # The weights are stored in fp16 to halve the download, but CPUs run fp16 convolutions slowly or not
+        # at all, so unless the caller asks for a dtype the pipeline comes back in float32.
+        if "dtype" not in kwargs and "torch_dtype" not in kwargs:
+            kwargs["dtype"] = torch.float32
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+    @property
+    def guidance_scale(self) -> float:
+        return self._guidance_scale
+
+    @property
+    def do_classifier_free_guidance(self) -> bool:
+        return self._guidance_scale > 1.0
+
+    @property
+    def num_timesteps(self) -> int:
+        return self._num_timesteps
+
+    @property
+    def interrupt(self) -> bool:
+        return self._interrupt
+
+    def encode_prompt(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Token states, their attention mask and the pooled embedding for each prompt."""
+        tokens = self.tokenizer(
+            prompts, padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
+            return_tensors="pt",
+        )
+        device = self._execution_device
+        mask = tokens.attention_mask.to(device)
+        out = self.text_encoder(tokens.input_ids.to(device), mask)
+        return out.last_hidden_state.to(self.unet.dtype), mask, out.pooled.to(self.unet.dtype)
+
+    def latents_to_images(self, latents: torch.Tensor) -> list[PIL.Image.Image]:
+        """Pixel-space samples (or x0 estimates) → RGBA images; used for keep-partial stops and previews."""
+        return [PIL.Image.fromarray(a, mode="RGBA") for a in to_uint8_rgba(latents)]
+
+    def _check_inputs(self, prompt: str | list[str], height: int, width: int, callback_inputs: list[str]) -> None:
+        if not isinstance(prompt, str | list):
+            raise TypeError(f"prompt must be a str or a list of str, got {type(prompt).__name__}")
+        factor = 2 ** (len(self.unet.config.block_out_channels) - 1)
+        if height % factor or width % factor:
+            raise ValueError(f"height and width must be multiples of {factor}, got {height}×{width}")
+        unknown = set(callback_inputs) - set(self._callback_tensor_inputs)
+        if unknown:
+            raise ValueError(f"callback_on_step_end_tensor_inputs may only name {self._callback_tensor_inputs}")
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | list[str],
+        negative_prompt: str | list[str] | None = None,
+        num_inference_steps: int = 20,
+        guidance_scale: float = 4.0,
+        height: int | None = None,
+        width: int | None = None,
+        num_images_per_prompt: int = 1,
+        generator: Generator = None,
+        latents: torch.Tensor | None = None,
+        output_type: str = "pil",
+        return_dict: bool = True,
+        callback_on_step_end: Callable[[Any, int, torch.Tensor, dict], dict] | None = None,
+        callback_on_step_end_tensor_inputs: list[str] | None = None,
+    ) -> SpritePipelineOutput | tuple:
+        height = height or self.unet.config.sample_size
+        width = width or self.unet.config.sample_size
+        tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]
+        self._check_inputs(prompt, height, width, tensor_inputs)
+        self._guidance_scale = guidance_scale
+        self._interrupt = False
+
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        batch = len(prompts) * num_images_per_prompt
+        prompts = [p for p in prompts for _ in range(num_images_per_prompt)]
+        states, mask, pooled = self.encode_prompt(prompts)
+        if self.do_classifier_free_guidance:
+            negatives = negative_prompt or ""
+            negatives = [negatives] * len(prompts) if isinstance(negatives, str) else negatives
+            if len(negatives) != batch:
+                negatives = [n for n in negatives for _ in range(num_images_per_prompt)]
+            neg_states, neg_mask, neg_pooled = self.encode_prompt(negatives)
+            # Unconditional first, as in diffusers: chunk(2) below gives (uncond, cond).
+            states = torch.cat([neg_states, states])
+            mask = torch.cat([neg_mask, mask])
+            pooled = torch.cat([neg_pooled, pooled])
+
+        device = self._execution_device
+        shape = (batch, self.unet.config.in_channels, height, width)
+        if latents is None:
+            latents = randn_tensor(shape, generator=generator, device=device, dtype=self.unet.dtype)
+        else:
+            latents = latents.to(device=device, dtype=self.unet.dtype)
+
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        self.scheduler.set_begin_index(0)
+        timesteps = self.scheduler.timesteps
+        self._num_timesteps = len(timesteps)
+
+        with self.progress_bar(total=len(timesteps)) as progress_bar:
+            for i, t in enumerate(timesteps):
+                if self.interrupt:
+                    continue
+                model_input = torch.cat([latents] * 2) if self.do_classifier_free_guidance else latents
+                velocity = self.unet(
+                    model_input, t.expand(model_input.shape[0]), encoder_hidden_states=states,
+                    encoder_attention_mask=mask, class_labels=pooled,
+                ).sample
+                if self.do_classifier_free_guidance:
+                    uncond, cond = velocity.chunk(2)
+                    velocity = uncond + guidance_scale * (cond - uncond)
+                latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
+
+                if callback_on_step_end is not None:
+                    available = {"latents": latents}
+                    callback_kwargs = {k: available[k] for k in tensor_inputs}
+                    callback_outputs = callback_on_step_end(self, i, t, callback_kwargs)
+                    latents = callback_outputs.pop("latents", latents)
+                progress_bar.update()
+
+        images = self._postprocess(latents, output_type)
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return (images,)
+        return SpritePipelineOutput(images=images)
+
+    def _postprocess(
+        self, latents: torch.Tensor, output_type: str
+    ) -> list[PIL.Image.Image] | np.ndarray | torch.Tensor:
+        if output_type == "latent":
+            return latents
+        if output_type == "pil":
+            return self.latents_to_images(latents)
+        pixels = to_uint8_rgba(latents)
+        if output_type == "np":
+            return pixels.astype(np.float32) / 255.0
+        if output_type == "pt":
+            return torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255.0
+        raise ValueError(f"output_type must be 'pil', 'np', 'pt' or 'latent', got {output_type!r}")

@@ -1,0 +1,107 @@
+"""A word-level tokenizer whose vocabulary is the words of the sprite captions.
+
+It subclasses transformers' slow `PreTrainedTokenizer` for one reason: diffusers only knows how to save
+and load pipeline components that derive from a class it recognises, and this is the recognised base
+class for tokenizers. Everything word-specific lives here; padding, truncation and tensors come from
+the base class, so the pipeline calls it exactly as diffusers pipelines call CLIP's tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+
+from transformers import PreTrainedTokenizer
+
+PAD, UNK, BOS = "<pad>", "<unk>", "<bos>"
+# Function words carry nothing a 32×32 sprite can show; dropping them makes "a knight with a sword" and
+# "knight sword" the same prompt instead of spending positions on tokens the model never learned.
+STOPWORDS = frozenset(
+    {"a", "an", "and", "the", "with", "of", "in", "on", "at", "to", "for", "from", "by", "or", "is", "are", "be",
+     "as", "its", "it", "this", "that", "these", "those", "into", "over"}
+)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case, fold accents (piñata → pinata), drop apostrophes and punctuation and stopwords."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    ascii_text = "".join(ch for ch in folded if not unicodedata.combining(ch)).replace("'", "").replace("’", "")
+    return [w for w in _WORD.findall(ascii_text) if w not in STOPWORDS]
+
+
+class SpriteTokenizer(PreTrainedTokenizer):
+    vocab_files_names = {"vocab_file": "vocab.json"}  # noqa: RUF012 - the base class declares it this way
+    model_input_names = ["input_ids", "attention_mask"]  # noqa: RUF012
+
+    def __init__(self, vocab_file: str, model_max_length: int = 16, **kwargs) -> None:
+        with open(vocab_file, encoding="utf-8") as f:
+            self.vocab: dict[str, int] = json.load(f)
+        self.ids_to_tokens = {i: w for w, i in self.vocab.items()}
+        kwargs.setdefault("pad_token", PAD)
+        kwargs.setdefault("unk_token", UNK)
+        kwargs.setdefault("bos_token", BOS)
+        super().__init__(model_max_length=model_max_length, **kwargs)
+
+    @staticmethod
+    def build_vocab(captions: Iterable[str], min_count: int = 1) -> dict[str, int]:
+        """Vocabulary of every caption word seen at least `min_count` times; specials take ids 0, 1, 2."""
+        counts = Counter(w for caption in captions for w in words(caption))
+        kept = sorted(w for w, n in counts.items() if n >= min_count)
+        return {token: i for i, token in enumerate([PAD, UNK, BOS, *kept])}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def get_vocab(self) -> dict[str, int]:
+        return dict(self.vocab)
+
+    def _tokenize(self, text: str, **kwargs) -> list[str]:
+        return [self._known_form(w) for w in words(text)]
+
+    def _known_form(self, word: str) -> str:
+        # Plurals in prompts ("cats", "boxes") map to the singular the captions use; anything else unknown is UNK.
+        if word in self.vocab:
+            return word
+        for suffix in ("es", "s"):
+            if word.endswith(suffix) and word[: -len(suffix)] in self.vocab:
+                return word[: -len(suffix)]
+        return UNK
+
+    def _convert_token_to_id(self, token: str) -> int:
+        return self.vocab.get(token, self.vocab[UNK])
+
+    def _convert_id_to_token(self, index: int) -> str:
+        return self.ids_to_tokens.get(index, UNK)
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        return " ".join(tokens)
+
+    def build_inputs_with_special_tokens(
+        self, token_ids_0: list[int], token_ids_1: list[int] | None = None
+    ) -> list[int]:
+        # Every sequence starts with BOS, so even the empty prompt (the unconditional branch of CFG) has one
+        # token to attend to and its padding mask is never all-masked.
+        return [self.bos_token_id, *token_ids_0, *(token_ids_1 or [])]
+
+    def get_special_tokens_mask(
+        self, token_ids_0: list[int], token_ids_1: list[int] | None = None, already_has_special_tokens: bool = False
+    ) -> list[int]:
+        if already_has_special_tokens:
+            return [int(t in (self.pad_token_id, self.bos_token_id, self.unk_token_id)) for t in token_ids_0]
+        return [1] + [0] * (len(token_ids_0) + len(token_ids_1 or []))
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        return 1
+
+    def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str]:
+        name = (f"{filename_prefix}-" if filename_prefix else "") + self.vocab_files_names["vocab_file"]
+        path = os.path.join(save_directory, name)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.vocab, f, ensure_ascii=False, indent=0)
+        return (path,)

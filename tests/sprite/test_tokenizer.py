@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from pixelforge.backends.sprite.tokenizer import BOS, UNK, SpriteTokenizer, words
+
+
+def test_words_lowercase_strip_punctuation_accents_and_stopwords() -> None:
+    assert words("A Knight, with a SWORD!!") == ["knight", "sword"]
+    assert words("Piñata — man's  o'clock") == ["pinata", "mans", "oclock"]
+    assert words("") == []
+
+
+def test_unknown_words_map_to_unk_and_plurals_to_known_singulars(tiny_pipe) -> None:
+    tok = tiny_pipe.tokenizer
+    assert tok.tokenize("cats with zebras") == ["cat", UNK]
+    ids = tok("zebra apple").input_ids
+    assert ids == [tok.bos_token_id, tok.unk_token_id, tok.vocab["apple"]]
+
+
+def test_empty_prompt_is_bos_only_and_pads_to_max_length(tiny_pipe) -> None:
+    tok = tiny_pipe.tokenizer
+    batch = tok(["", "...", "the a with"], padding="max_length", max_length=tok.model_max_length, return_tensors="pt")
+    assert batch.input_ids.shape == (3, tok.model_max_length)
+    for row, mask in zip(batch.input_ids.tolist(), batch.attention_mask.tolist(), strict=True):
+        assert row[0] == tok.convert_tokens_to_ids(BOS)
+        assert set(row[1:]) == {tok.pad_token_id}
+        assert mask == [1] + [0] * (tok.model_max_length - 1)
+
+
+def test_long_prompts_are_truncated(tiny_pipe) -> None:
+    tok = tiny_pipe.tokenizer
+    ids = tok(" ".join(["castle"] * 40), truncation=True, max_length=tok.model_max_length).input_ids
+    assert len(ids) == tok.model_max_length
+
+
+def test_save_and_load_round_trip(tiny_pipe, tmp_path: Path) -> None:
+    tiny_pipe.tokenizer.save_pretrained(tmp_path)
+    loaded = SpriteTokenizer.from_pretrained(tmp_path)
+    assert loaded.get_vocab() == tiny_pipe.tokenizer.get_vocab()
+    assert loaded("Blue hearts!").input_ids == tiny_pipe.tokenizer("Blue hearts!").input_ids
