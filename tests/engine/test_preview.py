@@ -115,7 +115,7 @@ def test_preview_formats(fmt: str, media_type: str, magic: bytes) -> None:
 
 
 def test_cancel_pending_drops_a_preview_that_is_still_rendering() -> None:
-    encoder = PreviewEncoder()
+    encoder = PreviewEncoder(min_interval_s=0)
     rendering, release = threading.Event(), threading.Event()
     published: list[str] = []
 
@@ -133,6 +133,17 @@ def test_cancel_pending_drops_a_preview_that_is_still_rendering() -> None:
     assert encoder.wait_idle(5)
     encoder.close()
     assert published == ["next job"]
+
+
+def test_previews_are_rate_limited_but_a_new_job_gets_one_at_once() -> None:
+    encoder = PreviewEncoder(min_interval_s=60)
+    image = Image.new("RGB", (2, 2))
+    assert encoder.submit(lambda: image, lambda _: None)
+    assert not encoder.submit(lambda: image, lambda _: None)  # too soon after the last one
+    encoder.cancel_pending()  # a job ended
+    assert encoder.submit(lambda: image, lambda _: None)
+    assert encoder.wait_idle(5)
+    encoder.close()
 
 
 def test_previews_have_increasing_ids_and_none_follows_its_jobs_image(make_runtime) -> None:
