@@ -144,12 +144,31 @@ class _ProgressBar:
             self.shown = False
 
 
+def _copy_outputs(ref: Any, data_dir: Path, out_dir: Path, slug: str) -> Path:
+    """Copy an image and its other outputs (upscaled copy, palette, manifest, raw) under a readable name."""
+    source = data_dir / ref.path
+    base = f"{slug}-{ref.seed}{'-partial' if ref.partial else ''}"
+    target = out_dir / f"{base}.png"
+    shutil.copyfile(source, target)
+    for other in ref.files.values():
+        other_path = data_dir / other
+        suffix = other_path.name.removeprefix(source.stem)  # "@8x.png", ".gpl", "-raw.png", ...
+        shutil.copyfile(other_path, out_dir / f"{base}{suffix}")
+    return target
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
+    from pixelforge.pixelart import PixelOptions
     from pixelforge.runtime import Runtime
     from pixelforge.tasks.model import EventType, ImageRef, TaskParams
     from pixelforge.tasks.service import InvalidTask
 
     try:
+        pixel = None
+        if args.no_pixel:
+            pixel = PixelOptions(enabled=False)
+        elif args.palette or args.colors or args.pixel_pitch:
+            pixel = PixelOptions(palette=args.palette, colors=args.colors, pitch=args.pixel_pitch)
         params = TaskParams(
             prompt=args.prompt,
             negative_prompt=args.negative_prompt,
@@ -164,6 +183,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             lora=args.lora,
             lora_scale=args.lora_scale,
             timeout_s=args.timeout,
+            pixel=pixel,
         )
     except ValidationError as exc:
         raise UsageError(_validation_message(exc)) from exc
@@ -200,8 +220,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                     bar.update(event.data)
                 elif event.type is EventType.IMAGE:
                     ref = ImageRef.model_validate(event.data)
-                    target = out_dir / f"{_slug(params.prompt)}-{ref.seed}{'-partial' if ref.partial else ''}.png"
-                    shutil.copyfile(settings.data_dir / ref.path, target)
+                    target = _copy_outputs(ref, settings.data_dir, out_dir, _slug(params.prompt))
                     written.append(target)
                     bar.close()
                     if not args.json:
@@ -261,6 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--batch-count", type=int, default=1)
     generate.add_argument("--batch-size", type=int, default=1)
     generate.add_argument("--timeout", type=float, help="stop automatically after this many seconds")
+    pixel = generate.add_argument_group("pixel-art stage (default: on for models that paint fake pixel art)")
+    pixel.add_argument("--palette", metavar="NAME|FILE", help="built-in name or .hex/.gpl file")
+    pixel.add_argument("--colors", type=int, metavar="K", help="colour budget of an adaptive palette")
+    pixel.add_argument("--pixel-pitch", type=float, metavar="P", help="output pixels per art pixel, if known")
+    pixel.add_argument("--no-pixel", action="store_true", help="keep the model's image as it is")
     generate.add_argument("--out", default="out", help="directory for the PNGs (default ./out)")
     generate.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")

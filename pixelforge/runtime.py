@@ -12,6 +12,7 @@ from pixelforge.backends.diffusers import DiffusersBackend
 from pixelforge.backends.presets import InvalidLora, ModelNotFound, check_lora_file, resolve_model
 from pixelforge.config import Settings
 from pixelforge.engine.worker import Worker
+from pixelforge.pixelart import PixelArtError, validate_options
 from pixelforge.tasks.bus import InProcessBus
 from pixelforge.tasks.model import EventType, TaskLimits, TaskParams
 from pixelforge.tasks.service import TaskService
@@ -30,8 +31,8 @@ def limits_from(settings: Settings) -> TaskLimits:
     )
 
 
-def model_check(settings: Settings):
-    """Reject, at submission, a model that is not on this machine or a LoRA that cannot be read."""
+def submission_check(settings: Settings):
+    """Reject, at submission, a model that is not here, a LoRA that cannot be read, bad pixel-art options."""
 
     def check(params: TaskParams) -> list[str]:
         problems = []
@@ -44,6 +45,11 @@ def model_check(settings: Settings):
                 check_lora_file(params.lora)
             except InvalidLora as exc:
                 problems.append(f"lora: {exc}")
+        if params.pixel is not None:
+            try:
+                validate_options(params.pixel)
+            except PixelArtError as exc:
+                problems.append(f"pixel: {exc}")
         return problems
 
     return check
@@ -55,7 +61,7 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteTaskStore(settings.db_path)
         self.bus = InProcessBus()
-        self.service = TaskService(self.store, self.bus, limits_from(settings), checks=[model_check(settings)])
+        self.service = TaskService(self.store, self.bus, limits_from(settings), checks=[submission_check(settings)])
         self.workers = [
             Worker(self.service, DiffusersBackend(settings), settings, worker_id=f"worker-{n}") for n in range(workers)
         ]

@@ -75,6 +75,9 @@ class DiffusersModel:
         self._call_params = frozenset(inspect.signature(self.pipe.__call__).parameters)
         self.rgb_map = latent_rgb_maps().get(self.latent_map) if self.latent_map else None
 
+    # A latent model paints "fake" pixel art: each art pixel spans many output pixels.
+    outputs_1x = False
+
     @property
     def denoiser_name(self) -> str:
         return "transformer" if getattr(self.pipe, "transformer", None) is not None else "unet"
@@ -206,6 +209,8 @@ class QwenImageModel(DiffusersModel):
 
 class PixelSpaceModel(DiffusersModel):
     """Pipelines that denoise pixels (the bundled sprite model): x0 is the image, nothing to decode."""
+
+    outputs_1x = True
 
     def decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
         return self.pipe.latents_to_images(latents)

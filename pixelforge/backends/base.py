@@ -42,6 +42,7 @@ class LoadedModel(Protocol):
     device: torch.device
     preset: ModelPreset | None
     denoiser_name: str
+    outputs_1x: bool  # True when each output pixel is one art pixel already (the sprite model)
 
     def defaults(self) -> ModelDefaults: ...
 

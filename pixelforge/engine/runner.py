@@ -7,16 +7,16 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from pixelforge.backends.base import Backend, JobRequest, LoadedModel
 from pixelforge.backends.presets import InvalidLora, ModelNotFound
 from pixelforge.config import Settings
 from pixelforge.engine.control import EarlyStopRule, StepControl, StepInfo, StopHooks, StopRequested, StopToken
+from pixelforge.engine.postprocess import ImageWriter, pixel_options_for
 from pixelforge.engine.preview import PreviewEncoder, X0Tracker, encode_image
 from pixelforge.engine.stats import StatsRecorder
 from pixelforge.tasks.infotext import infotext
@@ -127,6 +127,7 @@ class _TaskRun:
         self.deadline = self.started + task.params.timeout_s if task.params.timeout_s else None
         self.preview_id = 0
         self.image_count = 0
+        self.writer: ImageWriter | None = None
 
     # --- progress --------------------------------------------------------------------------
     def publish_progress(self) -> None:
@@ -141,6 +142,16 @@ class _TaskRun:
 
     # --- the task --------------------------------------------------------------------------
     def execute(self) -> _Outcome:
+        outcome = self._run_jobs()
+        if self.writer is not None and outcome.state is not TaskState.FAILED:
+            with self.stats.timed(Phase.POSTPROCESS):
+                sheet = self.writer.write_sheet()
+            if sheet is not None:
+                self.task.info["sprite_sheet"] = str(sheet.relative_to(self.runner.settings.data_dir))
+                self.runner.store.set_info(self.task.id, self.task.info)
+        return outcome
+
+    def _run_jobs(self) -> _Outcome:
         params = self.task.params
         self.publish_progress()
         if self.stop_pending():
@@ -165,8 +176,13 @@ class _TaskRun:
             "lora_scale": params.lora_scale if params.lora else None,
             "prompt_used": model.prompt_text(params.prompt),
         }
+        pixel = pixel_options_for(params.pixel, model.preset, width)
+        info["pixel"] = pixel.model_dump() if pixel else None
         self.runner.store.set_info(self.task.id, info)
         self.task.info = info
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", self.task.id).strip("_")
+        folder = self.runner.settings.images_dir / datetime.now().strftime("%Y-%m-%d")
+        self.writer = ImageWriter(folder, stem, pixel, already_1x=model.outputs_1x)
         for job_no in range(params.batch_count):
             if self.stop_pending():
                 return self._stopped()
@@ -289,34 +305,25 @@ class _TaskRun:
         self.runner.encoder.submit(render, publish)
 
     def _save_images(self, images: list[Image.Image], job: JobRequest, job_no: int, partial: bool) -> None:
-        settings = self.runner.settings
-        day = datetime.now().strftime("%Y-%m-%d")
-        folder = settings.images_dir / day
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", self.task.id).strip("_")
+        data_dir = self.runner.settings.data_dir
+        assert self.writer is not None
         for offset, image in enumerate(images):
             index = self.image_count
             seed = job.seeds[offset] if offset < len(job.seeds) else job.seeds[-1]
-            path = folder / f"{stem}-{index:03d}.png"
             text = infotext(self.task.params.prompt, self.task.params.negative_prompt, self.task.info, seed)
-            _write_png(image, path, text)
+            path, files = self.writer.write(image, index, text)
+            with Image.open(path) as delivered:
+                size = delivered.size
             ref = ImageRef(
                 index=index,
                 job_no=job_no,
                 seed=seed,
-                path=str(path.relative_to(settings.data_dir)),
-                width=image.width,
-                height=image.height,
+                path=str(path.relative_to(data_dir)),
+                width=size[0],
+                height=size[1],
                 partial=partial,
+                files={kind: str(other.relative_to(data_dir)) for kind, other in files.items()},
             )
             self.runner.store.add_image(self.task.id, ref)
             self.runner.service.emit(self.task.id, EventType.IMAGE, ref.model_dump())
             self.image_count += 1
-
-
-def _write_png(image: Image.Image, path: Path, parameters: str) -> None:
-    metadata = PngImagePlugin.PngInfo()
-    metadata.add_text("parameters", parameters)
-    tmp = path.with_suffix(".tmp")
-    image.save(tmp, "PNG", pnginfo=metadata)
-    tmp.replace(path)  # never leave a half-written PNG behind a crash

@@ -7,7 +7,7 @@ from .errors import PixelArtError
 from .manifest import PixelManifest, PixelMetrics
 from .options import PixelOptions
 from .palettes import BUILTIN_PALETTES, load_palette
-from .pipeline import MAX_PIXELS, PixelResult, load_image, pixelate, sprite_sheet
+from .pipeline import MAX_PIXELS, PixelResult, load_image, pixelate, sprite_sheet, validate_options
 
 __all__ = [
     "BUILTIN_PALETTES",
@@ -21,4 +21,5 @@ __all__ = [
     "load_palette",
     "pixelate",
     "sprite_sheet",
+    "validate_options",
 ]

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from .manifest import PixelManifest
 from .palettes import RGB, format_gpl, format_hex
 
 
-def png_bytes(image: Image.Image) -> bytes:
-    """PNG encoding with no metadata and fixed settings, so equal pixels give equal bytes."""
+def png_bytes(image: Image.Image, text: Mapping[str, str] | None = None) -> bytes:
+    """PNG encoding with fixed settings and only the given text chunks, so equal input gives equal bytes."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False, compress_level=9)
+    info = PngImagePlugin.PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(key, value)
+    image.save(buffer, format="PNG", optimize=False, compress_level=9, pnginfo=info)
     return buffer.getvalue()
 
 
@@ -28,8 +31,12 @@ def write_outputs(
     upscaled: Image.Image,
     palette: list[RGB],
     manifest: PixelManifest,
+    text: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
-    """Write ``stem.png`` (1×), ``stem@{s}x.png``, ``stem.gpl``, ``stem.hex`` and ``stem.json`` into ``out_dir``."""
+    """Write ``stem.png`` (1×), ``stem@{s}x.png``, ``stem.gpl``, ``stem.hex`` and ``stem.json`` into ``out_dir``.
+
+    ``text`` goes into both PNGs as text chunks (pixelforge puts A1111's ``parameters`` there).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "sprite": out_dir / f"{stem}.png",
@@ -38,8 +45,8 @@ def write_outputs(
         "hex": out_dir / f"{stem}.hex",
         "manifest": out_dir / f"{stem}.json",
     }
-    paths["sprite"].write_bytes(png_bytes(sprite))
-    paths["upscaled"].write_bytes(png_bytes(upscaled))
+    paths["sprite"].write_bytes(png_bytes(sprite, text))
+    paths["upscaled"].write_bytes(png_bytes(upscaled, text))
     paths["gpl"].write_text(format_gpl(palette, stem), encoding="utf-8")
     paths["hex"].write_text(format_hex(palette), encoding="utf-8")
     paths["manifest"].write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -35,8 +35,10 @@ class PixelResult:
     palette: list[RGB]  # the sprite's opaque colours, darkest first
     manifest: PixelManifest
 
-    def write(self, out_dir: Path, stem: str) -> dict[str, Path]:
-        """Write the 1× PNG, the upscaled PNG, ``.gpl``, ``.hex`` and the JSON manifest; returns their paths."""
+    def write(self, out_dir: Path, stem: str, text: Mapping[str, str] | None = None) -> dict[str, Path]:
+        """Write the 1× PNG, the upscaled PNG, ``.gpl``, ``.hex`` and the JSON manifest; returns their paths.
+
+        ``text``: PNG text chunks for both images (e.g. A1111's ``parameters``)."""
         return export.write_outputs(
             Path(out_dir),
             stem,
@@ -44,6 +46,7 @@ class PixelResult:
             upscaled=self.upscaled,
             palette=self.palette,
             manifest=self.manifest,
+            text=text,
         )
 
 
@@ -78,13 +81,21 @@ def _to_rgba(image: object) -> NDArray[np.uint8]:
     return np.asarray(image.convert("RGBA"), dtype=np.uint8)
 
 
-def _check_pitches(options: PixelOptions, width: int, height: int) -> None:
+def validate_options(options: PixelOptions) -> None:
+    """Checks that need no image: pitches above 1 and a readable palette. Raises PixelArtError.
+
+    Front ends call it when a task is submitted, so a bad option is refused before anything runs."""
     for name, value in (("pitch", options.pitch), ("expected pitch", options.expected_pitch)):
-        if value is None:
-            continue
-        if not np.isfinite(value) or value <= 1:
+        if value is not None and (not np.isfinite(value) or value <= 1):
             raise PixelArtError(f"the {name} must be greater than 1 (image pixels per art pixel), got {value:g}")
-        if value > min(width, height):
+    if options.palette is not None:
+        load_palette(options.palette)
+
+
+def _check_pitches(options: PixelOptions, width: int, height: int) -> None:
+    validate_options(options)
+    for name, value in (("pitch", options.pitch), ("expected pitch", options.expected_pitch)):
+        if value is not None and value > min(width, height):
             raise PixelArtError(f"the {name} {value:g} is larger than the image ({width}×{height})")
 
 

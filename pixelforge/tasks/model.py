@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pixelforge.pixelart.options import PixelOptions
+
 TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-().:]{1,128}$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -95,6 +97,11 @@ class TaskParams(BaseModel):
     lora: str | None = Field(default=None, description="Path of a LoRA .safetensors file.")
     lora_scale: float = Field(default=1.0, ge=-4.0, le=4.0, description="Strength of the LoRA.")
     timeout_s: float | None = Field(default=None, gt=0, description="Stop the task automatically after this.")
+    pixel: PixelOptions | None = Field(
+        default=None,
+        description="True pixel-art post-processing (grid snapping, palette, transparency). Unset: on for models "
+        "that paint fake pixel art (the qwen-image preset), off for models whose output is already 1× (sprite).",
+    )
 
     @field_validator("width", "height")
     @classmethod
@@ -164,6 +171,11 @@ class ImageRef(BaseModel):
     width: int
     height: int
     partial: bool = Field(default=False, description="True when decoded from an interrupted job's estimate.")
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="Other outputs of this image, relative to the data directory: 'raw' (the model's own image when "
+        "the pixel-art stage ran), 'upscaled', 'gpl', 'hex', 'manifest'.",
+    )
 
 
 class TaskStats(BaseModel):

@@ -1,0 +1,86 @@
+"""The post-processing phase: what each finished image becomes on disk.
+
+With the pixel-art stage (``TaskParams.pixel``, on by default for presets that paint fake pixel
+art) the delivered image is the true 1× sprite, beside its upscaled copy, its palette (.gpl/.hex),
+a manifest of what was detected and the model's raw image. Models whose output is already 1×
+(the bundled sprite model) get a nearest-upscaled copy, and only palette options apply to them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PIL import Image, PngImagePlugin
+
+from pixelforge.backends.presets import ModelPreset
+from pixelforge.pixelart import PixelArtError, PixelOptions, pixelate
+from pixelforge.pixelart.export import sprite_sheet
+
+log = logging.getLogger(__name__)
+
+# Factor of the upscaled copy of a 1× model output (a 32×32 sprite becomes 256×256).
+SPRITE_UPSCALE = 8
+
+
+def pixel_options_for(requested: PixelOptions | None, preset: ModelPreset | None, width: int) -> PixelOptions | None:
+    """The pixel-art options a task runs with, or None when the stage is off."""
+    if requested is not None:
+        return requested if requested.enabled else None
+    if preset is not None and preset.pixel_pitch:
+        # The preset's nominal pitch is for its default width; it scales with the requested size.
+        return PixelOptions(expected_pitch=preset.pixel_pitch * width / preset.width)
+    return None
+
+
+def write_png(image: Image.Image, path: Path, parameters: str) -> None:
+    metadata = PngImagePlugin.PngInfo()
+    metadata.add_text("parameters", parameters)
+    tmp = path.with_suffix(".tmp")
+    image.save(tmp, "PNG", pnginfo=metadata)
+    tmp.replace(path)  # never leave a half-written PNG behind a crash
+
+
+class ImageWriter:
+    """Writes the images of one task into ``folder`` as ``<stem>-<index>…``; remembers the sprites."""
+
+    def __init__(self, folder: Path, stem: str, options: PixelOptions | None, already_1x: bool) -> None:
+        self.folder = folder
+        self.stem = stem
+        self.options = options
+        self.already_1x = already_1x
+        self.sprites: list[Image.Image] = []
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def write(self, image: Image.Image, index: int, parameters: str) -> tuple[Path, dict[str, Path]]:
+        """Returns the delivered image's path and the other files, by kind."""
+        name = f"{self.stem}-{index:03d}"
+        if self.options is not None:
+            try:
+                result = pixelate(image, self.options, already_1x=self.already_1x)
+            except PixelArtError as exc:  # the model's image is still worth keeping
+                log.warning("pixel-art stage skipped for %s: %s", name, exc)
+            else:
+                raw = self.folder / f"{name}-raw.png"
+                write_png(image, raw, parameters)
+                written = result.write(self.folder, name, text={"parameters": parameters})
+                self.sprites.append(result.sprite)
+                files = {kind: path for kind, path in written.items() if kind != "sprite"}
+                return written["sprite"], files | {"raw": raw}
+        path = self.folder / f"{name}.png"
+        write_png(image, path, parameters)
+        if not self.already_1x:
+            return path, {}
+        self.sprites.append(image)
+        upscaled = self.folder / f"{name}@{SPRITE_UPSCALE}x.png"
+        size = (image.width * SPRITE_UPSCALE, image.height * SPRITE_UPSCALE)
+        write_png(image.resize(size, Image.Resampling.NEAREST), upscaled, parameters)
+        return path, {"upscaled": upscaled}
+
+    def write_sheet(self) -> Path | None:
+        """A sprite sheet of the task's 1× sprites, when it made more than one."""
+        if len(self.sprites) < 2:
+            return None
+        path = self.folder / f"{self.stem}-sheet.png"
+        sprite_sheet(self.sprites).save(path, "PNG")
+        return path
