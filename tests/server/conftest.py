@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,14 +17,25 @@ from serverkit import (
     start_server,
 )
 
+from pixelforge.backends.presets import ModelNotFound, resolve_model
 from pixelforge.config import Settings
 
 
 @pytest.fixture(scope="session")
-def keyed(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server_model(request: pytest.FixtureRequest) -> str:
+    """The bundled sprite model once its weights are installed, else the tiny Qwen-Image pipeline."""
+    try:
+        resolve_model("sprite")
+    except ModelNotFound:
+        return str(request.getfixturevalue("tiny_qwen_dir"))
+    return "sprite"
+
+
+@pytest.fixture(scope="session")
+def keyed(server_model: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("keyed"),
-        model=str(tiny_qwen_dir),
+        model=server_model,
         preview_every=1,
         api_keys=KEYS,
         admin_keys=ADMIN_KEYS,
@@ -39,8 +49,8 @@ def keyed(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture(scope="session")
-def open_server(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("open"), model=str(tiny_qwen_dir), cors_origins=[CORS_ORIGIN])
+def open_server(server_model: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("open"), model=server_model, cors_origins=[CORS_ORIGIN])
     live = start_server(settings)
     yield live
     live.stop()

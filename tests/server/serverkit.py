@@ -1,5 +1,6 @@
-"""Helpers of the server tests. Real servers: pixelforge's Runtime (store, bus, engine worker) with the tiny
-Qwen-Image pipeline, behind a real uvicorn on a free loopback port, driven with httpx.
+"""Helpers of the server tests. Real servers: pixelforge's Runtime (store, bus, engine worker) with the
+bundled sprite model when its weights are installed, else the tiny Qwen-Image pipeline, behind a real
+uvicorn on a free loopback port, driven with httpx.
 
 Two session-wide servers: ``keyed`` (API keys alice / bob, admin key root) and ``open`` (no keys:
 client-id identities, CORS enabled for one origin). Tests that need tasks to stay queued pause the

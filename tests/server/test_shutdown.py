@@ -14,8 +14,8 @@ from pixelforge.config import Settings
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 
 
-def test_shutdown_ends_streams_and_interrupts_the_running_task(tiny_qwen_dir: Path, tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, model=str(tiny_qwen_dir), preview_every=0)
+def test_shutdown_ends_streams_and_interrupts_the_running_task(server_model: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, model=server_model, preview_every=0)
     live = start_server(settings)
     seen: list[str] = []
     with live.client(headers={"X-Client-Id": "shutdown-test"}) as client:
