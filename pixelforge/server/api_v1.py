@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 import pixelforge
 from pixelforge.backends.presets import list_models
 from pixelforge.server.deps import AppSettings, Caller, Service, State, owned_task
-from pixelforge.server.images import find_image, image_path, scaled_png
+from pixelforge.server.images import OUTPUT_MEDIA_TYPES, data_file, find_image, image_path, scaled_png
 from pixelforge.server.schemas import (
     HealthOut,
     InterruptRequest,
@@ -129,6 +129,43 @@ def get_image(
     if scale == 1:
         return FileResponse(path, media_type="image/png", headers=headers)
     return Response(scaled_png(path, scale), media_type="image/png", headers=headers)
+
+
+@router.get(
+    "/tasks/{task_id}/images/{index}/{kind}",
+    tags=["images"],
+    summary="Another output of an image (raw, upscaled, palette, manifest)",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in set(OUTPUT_MEDIA_TYPES.values())}}, **NOT_YOURS},
+)
+def get_image_file(
+    task_id: TaskId,
+    index: Annotated[int, Path(ge=0, description="Image index in the task, 0-based.")],
+    kind: Annotated[str, Path(description="One of the keys of the image's 'files'.")],
+    service: Service,
+    settings: AppSettings,
+    caller: Caller,
+) -> Response:
+    ref = find_image(owned_task(service, caller, task_id), index)
+    if kind not in ref.files:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"image {index} has no {kind!r} output")
+    path = data_file(settings.data_dir, ref.files[kind], f"the {kind} output of image {index}")
+    media_type = OUTPUT_MEDIA_TYPES.get(path.suffix, "application/octet-stream")
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=31536000"})
+
+
+@router.get(
+    "/tasks/{task_id}/sheet.png",
+    tags=["images"],
+    summary="Sprite sheet of a batch",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **NOT_YOURS},
+)
+def get_sheet(task_id: TaskId, service: Service, settings: AppSettings, caller: Caller) -> Response:
+    sheet = owned_task(service, caller, task_id).info.get("sprite_sheet")
+    if not sheet:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task_id} has no sprite sheet")
+    return FileResponse(data_file(settings.data_dir, sheet, "the sprite sheet"), media_type="image/png")
 
 
 def _preview(service: Service, caller: Caller, task_id: str, preview_id: int | None) -> Response:

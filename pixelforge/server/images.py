@@ -15,13 +15,21 @@ from pixelforge.tasks.model import ImageRef, Task
 MAX_SCALED_SIDE = 8192
 
 
-def image_path(data_dir: Path, ref: ImageRef) -> Path:
-    """The image's file; a path that points outside the data directory is refused, not followed."""
+# Media types of the outputs the pixel-art stage writes beside each image (ImageRef.files).
+OUTPUT_MEDIA_TYPES = {".png": "image/png", ".gpl": "text/plain", ".hex": "text/plain", ".json": "application/json"}
+
+
+def data_file(data_dir: Path, relative: str, what: str) -> Path:
+    """A file under the data directory; a path that points outside it is refused, not followed."""
     root = data_dir.resolve()
-    path = (root / ref.path).resolve()
+    path = (root / relative).resolve()
     if not path.is_relative_to(root) or not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"image {ref.index} is missing from the data directory")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{what} is missing from the data directory")
     return path
+
+
+def image_path(data_dir: Path, ref: ImageRef) -> Path:
+    return data_file(data_dir, ref.path, f"image {ref.index}")
 
 
 def find_image(task: Task, index: int) -> ImageRef:

@@ -59,6 +59,10 @@ class ImageOut(BaseModel):
     height: int = Field(description="Height in pixels.")
     partial: bool = Field(description="True when decoded from an interrupted job's estimate.")
     url: str = Field(description="Where to GET the PNG; append ?scale=k for a nearest-neighbour upscale.")
+    files: dict[str, str] = Field(
+        description="URLs of the other outputs of this image, by kind: 'raw' (the model's own image when the "
+        "pixel-art stage ran), 'upscaled', 'gpl' and 'hex' (palette), 'manifest' (what was detected)."
+    )
 
 
 class StatsOut(BaseModel):
@@ -92,6 +96,7 @@ class TaskOut(BaseModel):
     started_at: float | None = Field(description="Unix time a worker started it.")
     finished_at: float | None = Field(description="Unix time it reached a final state.")
     events_url: str = Field(description="Server-Sent Events stream of this task.")
+    sheet_url: str | None = Field(description="Sprite sheet of the task's 1× sprites, when it made more than one.")
 
     @classmethod
     def of(cls, task: Task, base: str = "/api/v1") -> TaskOut:
@@ -106,7 +111,11 @@ class TaskOut(BaseModel):
             info=task.info,
             progress=ProgressOut.model_validate(task.progress.model_dump()),
             images=[
-                ImageOut(**image.model_dump(exclude={"path"}), url=f"{prefix}/images/{image.index}.png")
+                ImageOut(
+                    **image.model_dump(exclude={"path", "files"}),
+                    url=f"{prefix}/images/{image.index}.png",
+                    files={kind: f"{prefix}/images/{image.index}/{kind}" for kind in image.files},
+                )
                 for image in task.images
             ],
             stats=StatsOut.model_validate(task.stats.model_dump()) if task.stats else None,
@@ -117,6 +126,7 @@ class TaskOut(BaseModel):
             started_at=task.started_at,
             finished_at=task.finished_at,
             events_url=f"{prefix}/events",
+            sheet_url=f"{prefix}/sheet.png" if task.info.get("sprite_sheet") else None,
         )
 
 

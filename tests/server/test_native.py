@@ -169,3 +169,23 @@ def test_openapi_describes_every_native_field(alice: httpx.Client) -> None:
     for path in ("/api/v1/tasks", "/api/v1/tasks/{task_id}/events", "/api/v1/tasks/{task_id}/images/{index}.png",
                  "/api/v1/queue", "/sdapi/v1/txt2img", "/internal/progress"):
         assert path in spec["paths"]
+
+
+def test_pixel_stage_outputs_and_sprite_sheet(alice: httpx.Client, bob: httpx.Client) -> None:
+    task = submit(alice, batch_count=2, pixel={"pitch": 2})
+    done = wait_finished(alice, task["id"])
+    assert done["state"] == "completed", done["error"]
+    files = done["images"][0]["files"]
+    assert {"raw", "upscaled", "gpl", "hex"} <= set(files)
+    media = {kind: alice.get(url) for kind, url in files.items()}
+    assert all(r.status_code == 200 for r in media.values())
+    assert media["raw"].headers["content-type"] == "image/png"
+    assert media["gpl"].headers["content-type"].startswith("text/plain") and media["gpl"].text.startswith("GIMP")
+    sprite = Image.open(io.BytesIO(alice.get(done["images"][0]["url"]).content))
+    raw = Image.open(io.BytesIO(media["raw"].content))
+    assert raw.size == (32, 32) and max(sprite.size) <= 17  # 1×: about one pixel per art pixel of pitch 2
+    sheet = alice.get(done["sheet_url"])
+    assert sheet.status_code == 200 and Image.open(io.BytesIO(sheet.content)).format == "PNG"
+    assert alice.get(f"/api/v1/tasks/{task['id']}/images/0/nothing").status_code == 404
+    for url in [*files.values(), done["sheet_url"]]:
+        assert bob.get(url).status_code == 404
