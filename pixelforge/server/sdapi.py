@@ -19,7 +19,7 @@ from pixelforge.backends.presets import ModelNotFound, list_models, resolve_mode
 from pixelforge.server.auth import Identity
 from pixelforge.server.deps import Caller, Service, State, owned_task
 from pixelforge.server.errors import validation_response
-from pixelforge.server.images import image_path, png_parameters
+from pixelforge.server.images import data_file, image_path, png_parameters
 from pixelforge.server.sdapi_models import (
     HARMLESS,
     SAMPLER,
@@ -98,14 +98,19 @@ def _to_params(body: Txt2ImgRequest, options: dict[str, Any]) -> tuple[TaskParam
 
 
 def _read_images(data_dir: Path, task: Task, send: bool) -> tuple[list[str], list[str]]:
-    """Base64 PNGs (when asked for) and each image's infotext from its own ``parameters`` chunk."""
+    """Base64 PNGs (when asked for) and each image's infotext from its own ``parameters`` chunk.
+
+    A client of this API shows the image as it comes, expecting about the size it asked for, so it
+    gets the nearest-upscaled copy when the pixel-art stage made one (crisp pixels, not a 1×
+    sprite of a few dozen pixels); the 1× sprite stays at the native image URL."""
     images, infotexts = [], []
     fallback = task_infotexts(task)
     for n, ref in enumerate(task.images):
         path = image_path(data_dir, ref)
         infotexts.append(png_parameters(path) or fallback[n])
         if send:
-            images.append(base64.b64encode(path.read_bytes()).decode())
+            shown = data_file(data_dir, ref.files["upscaled"], "upscaled image") if "upscaled" in ref.files else path
+            images.append(base64.b64encode(shown.read_bytes()).decode())
     return images, infotexts
 
 

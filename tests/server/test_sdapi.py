@@ -34,7 +34,7 @@ def test_txt2img_webuiapi_body_round_trip(alice: httpx.Client) -> None:
     assert set(body) == {"images", "parameters", "info"}
     assert len(body["images"]) == 2
     pngs = [Image.open(io.BytesIO(base64.b64decode(b, validate=True))) for b in body["images"]]
-    assert all(p.format == "PNG" and p.size == (32, 32) for p in pngs)  # width 36 rounded to 32
+    assert all(p.format == "PNG" for p in pngs)
 
     params = body["parameters"]
     for key, value in WEBUIAPI_BODY.items():
@@ -47,6 +47,10 @@ def test_txt2img_webuiapi_body_round_trip(alice: httpx.Client) -> None:
     assert info["all_prompts"] == ["a red fox"] * 2 and info["all_seeds"] == [77, 78] and info["seed"] == 77
     assert (info["width"], info["height"], info["steps"], info["cfg_scale"], info["batch_size"]) == (32, 32, 3, 7, 2)
     assert info["infotexts"] == [p.text["parameters"] for p in pngs]
+    # The images are the task's own: its nearest-upscaled copies when the pixel-art stage made them.
+    task = alice.get(f"/api/v1/tasks/{info['task_id']}").json()
+    for encoded, image in zip(body["images"], task["images"], strict=True):
+        assert base64.b64decode(encoded) == alice.get(image["files"].get("upscaled", image["url"])).content
     assert "Negative prompt: blurry" in info["infotexts"][0] and "Seed: 78" in info["infotexts"][1]
     assert info["version"].startswith("pixelforge") and len(info["job_timestamp"]) == 14
     assert {"alwayson_scripts", "some_future_field", "denoising_strength", "eta",
@@ -195,3 +199,4 @@ def test_http_basic_auth_as_a1111_api_auth(keyed: LiveServer) -> None:
         assert wrong_key.get("/sdapi/v1/options").status_code == 401
     with keyed.client() as anonymous:
         assert anonymous.post("/sdapi/v1/txt2img", json=QUICK).status_code == 401
+
