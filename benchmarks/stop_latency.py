@@ -155,10 +155,10 @@ def engine_stops(case: Case, trials: int, rng: random.Random, workdir: Path) -> 
     runtime.start()
     latencies: list[float] = []
     try:
+        runtime.service.wait(runtime.service.submit(params).id, timeout=600)  # loads the model
         calibration = runtime.service.wait(runtime.service.submit(params).id, timeout=600)
         assert calibration.stats is not None
-        phases = calibration.stats.phases_s
-        before_denoise, denoise = phases.get("load", 0.0) + phases.get("encode", 0.0), phases["denoise"]
+        denoise = calibration.stats.phases_s["denoise"]
         while len(latencies) < trials:
             task = runtime.service.submit(params)
             stamp: list[float] = []
@@ -169,9 +169,9 @@ def engine_stops(case: Case, trials: int, rng: random.Random, workdir: Path) -> 
 
             timer = None
             for event in runtime.service.events(task.id, timeout=600):
-                if event.type is EventType.STARTED:
-                    delay = before_denoise + rng.uniform(0.0, denoise * (1 - 1 / job.steps))
-                    timer = threading.Timer(delay, fire)
+                if event.type is EventType.PROGRESS and event.data["step"] == 1 and timer is None:
+                    # Armed when the first step is done: the stop lands in one of the following steps.
+                    timer = threading.Timer(rng.uniform(0.0, denoise * (1 - 2 / job.steps)), fire)
                     timer.start()
                 elif event.type is EventType.INTERRUPTED and stamp:
                     latencies.append(event.time - stamp[0])
