@@ -11,7 +11,7 @@ Qwen-Image pipeline):
    what the engine itself costs, the median says what a user saw that day;
 2. preview cost at the default cadence (``Settings().preview_every``): the time to render + encode
    one preview (the encoder thread's work) as a share of the steps between two previews — the bar —
-   and, for what the sampler feels, the step time of tasks with previews on vs off (min of medians);
+   and, for what the sampler feels, the median step time of tasks with previews on vs off;
 3. ETA error: for the progress events nearest 20 %, 50 % and 80 % of each task, the reported
    ``eta_s`` minus the time the task really still took (median over the runs; + = pessimistic).
 
@@ -133,36 +133,35 @@ def main() -> int:
     overhead_rows, preview_rows, eta_rows = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for index, case in enumerate(cases(Path(tmp))):
-            on = Runtime(Settings(data_dir=Path(tmp) / f"on-{index}", device="cpu"))
-            off = Runtime(Settings(data_dir=Path(tmp) / f"off-{index}", device="cpu", preview_every=0))
-            on.start()
-            off.start()
+            runtime = Runtime(Settings(data_dir=Path(tmp) / f"data-{index}", device="cpu"))
+            runtime.start()
             try:
-                model, job = job_of(on, case)
-                off_model, _ = job_of(off, case)
-                bare_run(model, job)  # warm-up of both pipelines and of the engine path
-                engine_run(on, case)
-                engine_run(off, case)
+                model, job = job_of(runtime, case)
+                bare_run(model, job)  # warm-up of the pipeline and of the engine path
+                engine_run(runtime, case)
                 bare, engine, steps_on, steps_off = [], [], [], []
                 errors: dict[float, list[float]] = {point: [] for point in PROGRESS_POINTS}
                 for _ in range(args.runs):
                     bare.append(bare_run(model, job))
-                    wall, events, step_on = engine_run(on, case)
+                    runtime.settings.preview_every = defaults.preview_every
+                    wall, events, step_on = engine_run(runtime, case)
                     engine.append(wall)
                     for point, error in eta_errors(events).items():
                         errors[point].append(error)
-                    _, _, step_off = engine_run(off, case)
+                    # Same worker, same pipeline, previews off: only the previews differ (the runner
+                    # reads the setting at every step).
+                    runtime.settings.preview_every = 0
+                    _, _, step_off = engine_run(runtime, case)
                     steps_on.append(step_on)
                     steps_off.append(step_off)
                 overhead_rows.append((case.label, bare, engine))
-                step_on_s, step_off_s = min(steps_on), min(steps_off)
-                render_s = preview_render_s(off_model, job, defaults.preview_format)
+                step_on_s, step_off_s = statistics.median(steps_on), statistics.median(steps_off)
+                render_s = preview_render_s(model, job, defaults.preview_format)
                 preview_rows.append((case.label, step_off_s, step_on_s, render_s))
                 medians = {p: statistics.median(e) for p, e in errors.items()}
                 eta_rows.append((case.label, statistics.median(engine), medians))
             finally:
-                on.stop()
-                off.stop()
+                runtime.stop()
 
     print()
     print(f"Engine overhead, CPU, torch threads={args.threads}, {args.runs} interleaved runs each")
