@@ -95,7 +95,8 @@ def contact_sheet(rows: list[tuple[str, np.ndarray]], columns: int = 3, scale: i
             sprite = Image.fromarray(image, "RGBA").resize((32 * scale, 32 * scale), Image.Resampling.NEAREST)
             sheet.alpha_composite(sprite, (x + j * 32 * scale, y))
         draw.text((x, y + sprite_h + 1), prompt[:40], fill=(40, 40, 40, 255), font=font)
-    return sheet.convert("RGB")
+    # 256 colours keep the README image small; the sprites themselves are never quantised.
+    return sheet.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
 
 
 def evaluate(args: argparse.Namespace) -> dict:

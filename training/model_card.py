@@ -54,12 +54,12 @@ def render(training: dict, evaluation: dict | None) -> str:
         "",
         "## Training",
         "",
-        f"- command: `{training['command']}`",
+        f"- command: `python {training['command']}`",
         f"- preset `{training['preset']}`, {training['parameters'] / 1e6:.2f} M parameters, vocabulary of "
         f"{training['vocab']} words",
         f"- {training['steps']} steps at batch {training['batch']} ({training['samples_seen']} samples) in "
         f"{training['minutes']:.1f} min on {training['device']}; final loss {training['final_loss']:.4f}",
-        "- EMA weights, stored as fp16 safetensors; load with `torch_dtype=torch.float32` on CPU",
+        "- EMA weights stored as fp16 safetensors; `SpritePipeline.from_pretrained` loads them as float32",
         "",
         "## Evaluation",
         "",
@@ -68,7 +68,7 @@ def render(training: dict, evaluation: dict | None) -> str:
         lines.append("Not evaluated yet: run `python training/eval_sprite.py --model <this directory>`.")
     else:
         lines += [
-            f"`{evaluation['command']}`: {evaluation['prompts']} fixed prompts from the training captions, "
+            f"`python {evaluation['command']}`: {evaluation['prompts']} fixed prompts from the training captions, "
             f"{evaluation['images_per_prompt']} images each, {evaluation['steps']} steps, guidance "
             f"{evaluation['guidance_scale']}.",
             "",
@@ -82,4 +82,7 @@ def render(training: dict, evaluation: dict | None) -> str:
             "Retrieval: an image counts as correct when the nearest sprite (L2 in RGBA) carries the prompt among",
             "its captions; training prompts search the training sprites, held-out prompts search all sprites.",
         ]
+        if cpu:
+            lines += ["", "At this much training the samples are coloured, sprite-shaped blobs that do not yet follow "
+                      "the prompt; expect real pictures only from the GPU run."]
     return "\n".join(lines) + "\n"
