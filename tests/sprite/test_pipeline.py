@@ -163,3 +163,23 @@ def test_save_and_load_round_trip_offline(tiny_pipe: SpritePipeline, tmp_path: P
     assert loaded.unet.dtype == torch.float32
     assert loaded.tokenizer.get_vocab() == tiny_pipe.tokenizer.get_vocab()
     assert np.array_equal(run(loaded, output_type="np").images, run(tiny_pipe, output_type="np").images)
+
+
+def test_x0_estimate_from_scheduler_step_is_the_preview_and_the_final_image(tiny_pipe: SpritePipeline) -> None:
+    """The engine's preview formula, x0 = sample - sigma * v with the arguments of scheduler.step."""
+    estimates: list[torch.Tensor] = []
+    step = tiny_pipe.scheduler.step
+
+    def observed_step(model_output, timestep, sample, **kwargs):
+        sigma = tiny_pipe.scheduler.sigmas[tiny_pipe.scheduler.step_index or 0]
+        estimates.append(sample - sigma * model_output)
+        return step(model_output, timestep, sample, **kwargs)
+
+    tiny_pipe.scheduler.step = observed_step
+    try:
+        final = run(tiny_pipe, output_type="latent").images
+    finally:
+        del tiny_pipe.scheduler.step
+    assert len(estimates) == STEPS
+    torch.testing.assert_close(estimates[-1], final)  # the last step lands on its own x0 estimate
+    assert len(tiny_pipe.latents_to_images(estimates[0])) == 1
