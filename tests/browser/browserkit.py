@@ -7,20 +7,10 @@ Nothing here waits for a fixed time: every wait is for something the page or the
 from __future__ import annotations
 
 import io
-import signal
-import socket
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-
-from pixelforge.config import Settings
-from pixelforge.runtime import Runtime
-from pixelforge.server.app import create_app, server_for
-from pixelforge.tasks.model import TaskState
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -37,7 +27,6 @@ CHROMIUM_ARGS = [
 QUICK = {"prompt": "a knight with a sword", "steps": "40", "width": "64", "height": "64"}
 # Runs far longer than any test needs (16 jobs of 150 steps); every test stops it itself.
 LONG = {"prompt": "a slow dragon", "steps": "150", "width": "32", "height": "32", "batch_count": "16"}
-ACTIVE = [TaskState.QUEUED, TaskState.RUNNING]
 # A fake Screen Wake Lock API that records what the page asks for (headless chromium may refuse the real one).
 FAKE_WAKE_LOCK = """
 (() => {
@@ -60,57 +49,6 @@ FAKE_WAKE_LOCK = """
   Object.defineProperty(Navigator.prototype, "wakeLock", { get: () => wakeLock, configurable: true });
 })();
 """
-
-
-@dataclass
-class LiveServer:
-    url: str
-    runtime: Runtime
-    thread: threading.Thread
-    server: object
-
-    def stop(self) -> None:
-        self.server.handle_exit(signal.SIGINT, None)  # type: ignore[attr-defined]
-        self.thread.join(30)
-
-    def stop_everything(self) -> None:
-        """Interrupt or cancel every queued and running task, and wait until the worker is idle."""
-        service = self.runtime.service
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            active = service.store.list(states=ACTIVE, limit=100)
-            if not active:
-                return
-            for task in active:
-                service.interrupt(task.id, reason="test-teardown")
-            time.sleep(0.05)
-        raise AssertionError("tasks still active after the test's teardown")
-
-    def wait_state(self, task_id: str, states: set[TaskState], timeout: float = 120) -> TaskState:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = self.runtime.service.store.get(task_id).state
-            if state in states:
-                return state
-            time.sleep(0.05)
-        raise AssertionError(f"task {task_id} never reached {states}")
-
-
-def start_server(settings: Settings) -> LiveServer:
-    runtime = Runtime(settings)
-    app = create_app(runtime)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = server_for(app, "127.0.0.1", port, log_level="warning")
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    return LiveServer(url=f"http://127.0.0.1:{port}", runtime=runtime, thread=thread, server=server)
 
 
 class Shots:

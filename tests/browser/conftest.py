@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from browserkit import CHROMIUM, CHROMIUM_ARGS, LiveServer, Shots, new_browser_context, start_server
+from browserkit import CHROMIUM, CHROMIUM_ARGS, Shots, new_browser_context
 from playwright.sync_api import Browser, BrowserContext, Playwright, expect, sync_playwright
 
 from pixelforge.config import Settings
+from pixelforge.testing.live_server import LiveServer, start_server
 
 # The CPU is shared: a task may wait behind model loading; waits are for events, never fixed sleeps.
 expect.set_options(timeout=90_000)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from browserkit import LONG, QUICK, LiveServer, Shots, fill_params, open_ui, progress_value, task_id, wait_denoising
+from browserkit import LONG, QUICK, Shots, fill_params, open_ui, progress_value, task_id, wait_denoising
 from playwright.sync_api import BrowserContext, expect
 
 from pixelforge.tasks.model import TaskState
+from pixelforge.testing.live_server import LiveServer
 
 
 def test_generate_shows_progress_preview_and_result(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from browserkit import LONG, LiveServer, Shots, fill_params, open_ui, wait_denoising
+from browserkit import LONG, Shots, fill_params, open_ui, wait_denoising
 from playwright.sync_api import BrowserContext, expect
+
+from pixelforge.testing.live_server import LiveServer
 
 
 def test_language_follows_the_browser_and_can_be_switched(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from browserkit import LONG, LiveServer, fill_params, open_ui, task_id, wait_denoising
+from browserkit import LONG, fill_params, open_ui, task_id, wait_denoising
 from playwright.sync_api import BrowserContext, expect
 
 from pixelforge.tasks.model import TaskState
+from pixelforge.testing.live_server import LiveServer
 
 
 def test_ctrl_enter_generates_and_restarts_esc_interrupts(

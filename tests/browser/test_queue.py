@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from browserkit import LONG, LiveServer, Shots, fill_params, open_ui, task_id, wait_denoising
+from browserkit import LONG, Shots, fill_params, open_ui, task_id, wait_denoising
 from playwright.sync_api import BrowserContext, expect
 
 from pixelforge.tasks.model import TaskState
+from pixelforge.testing.live_server import LiveServer
 
 
 def test_queue_position_with_two_tasks(

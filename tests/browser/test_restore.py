@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from browserkit import LONG, QUICK, LiveServer, fill_params, open_ui, progress_value, task_id, wait_denoising
+from browserkit import LONG, QUICK, fill_params, open_ui, progress_value, task_id, wait_denoising
 from playwright.sync_api import BrowserContext, expect
 
 from pixelforge.tasks.model import TaskState
+from pixelforge.testing.live_server import LiveServer
 
 
 def test_reload_mid_generation_reattaches(new_context: Callable[..., BrowserContext], live: LiveServer) -> None:

@@ -12,13 +12,12 @@ from serverkit import (
     KEYS,
     MAX_ACTIVE,
     MAX_QUEUED,
-    LiveServer,
     bearer,
-    start_server,
 )
 
 from pixelforge.backends.presets import ModelNotFound, resolve_model
 from pixelforge.config import Settings
+from pixelforge.testing.live_server import LiveServer, start_server
 
 
 @pytest.fixture(scope="session")

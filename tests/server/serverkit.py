@@ -9,19 +9,10 @@ queue through the admin API and resume it afterwards.
 
 from __future__ import annotations
 
-import signal
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import httpx
-
-from pixelforge.config import Settings
-from pixelforge.runtime import Runtime
-from pixelforge.server.app import create_app, server_for
 
 KEYS = {"alice": "alice-key-0123456789", "bob": "bob-key-0123456789"}
 ADMIN_KEYS = {"root": "root-key-0123456789"}
@@ -33,38 +24,6 @@ MAX_QUEUED = 5
 QUICK = {"prompt": "a knight with a sword", "steps": 3, "width": 32, "height": 32}
 # Long enough to stop it while it runs (a few seconds), still tiny.
 LONG = {"prompt": "a slow dragon", "steps": 150, "width": 32, "height": 32}
-
-
-@dataclass
-class LiveServer:
-    url: str
-    runtime: Runtime
-    thread: threading.Thread
-    server: object
-
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
-
-    def stop(self) -> None:
-        self.server.handle_exit(signal.SIGINT, None)  # type: ignore[attr-defined]
-        self.thread.join(30)
-
-
-def start_server(settings: Settings) -> LiveServer:
-    runtime = Runtime(settings)
-    app = create_app(runtime)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = server_for(app, "127.0.0.1", port, log_level="warning")
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    return LiveServer(url=f"http://127.0.0.1:{port}", runtime=runtime, thread=thread, server=server)
 
 
 def bearer(key: str) -> dict[str, str]:

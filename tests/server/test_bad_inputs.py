@@ -8,7 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serverkit import KEYS, QUICK, LiveServer, bearer, submit, wait_finished
+from serverkit import KEYS, QUICK, bearer, submit, wait_finished
+
+from pixelforge.testing.live_server import LiveServer
 
 UNKNOWN = "task(txt2img-doesnotexist0000)"
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from serverkit import CORS_ORIGIN, KEYS, QUICK, LiveServer, bearer, running, sse_events, submit, wait_finished
+from serverkit import CORS_ORIGIN, KEYS, QUICK, bearer, running, sse_events, submit, wait_finished
+
+from pixelforge.testing.live_server import LiveServer
 
 
 @pytest.fixture(scope="module")

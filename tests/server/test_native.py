@@ -7,7 +7,9 @@ import json
 
 import httpx
 from PIL import Image
-from serverkit import MAX_ACTIVE, QUICK, LiveServer, running, sse_events, submit, wait_finished
+from serverkit import MAX_ACTIVE, QUICK, running, sse_events, submit, wait_finished
+
+from pixelforge.testing.live_server import LiveServer
 
 
 def test_whole_flow_submit_follow_fetch(alice: httpx.Client) -> None:
@@ -183,7 +185,9 @@ def test_pixel_stage_outputs_and_sprite_sheet(alice: httpx.Client, bob: httpx.Cl
     assert media["gpl"].headers["content-type"].startswith("text/plain") and media["gpl"].text.startswith("GIMP")
     sprite = Image.open(io.BytesIO(alice.get(done["images"][0]["url"]).content))
     raw = Image.open(io.BytesIO(media["raw"].content))
-    assert sprite.size[0] < raw.size[0] and sprite.size[1] < raw.size[1]  # 1×: one pixel per art pixel
+    # One pixel per art pixel: half the raw size at pitch 2, unless the model's output is already 1× (sprite).
+    one_x = done["info"]["model"] == "sprite"
+    assert sprite.size == (raw.size if one_x else (raw.size[0] // 2, raw.size[1] // 2))
     sheet = alice.get(done["sheet_url"])
     assert sheet.status_code == 200 and Image.open(io.BytesIO(sheet.content)).format == "PNG"
     assert alice.get(f"/api/v1/tasks/{task['id']}/images/0/nothing").status_code == 404

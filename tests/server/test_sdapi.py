@@ -8,7 +8,9 @@ import json
 
 import httpx
 from PIL import Image
-from serverkit import KEYS, QUICK, LiveServer, running, sse_events, submit
+from serverkit import KEYS, QUICK, running, sse_events, submit
+
+from pixelforge.testing.live_server import LiveServer
 
 # What webuiapi 0.9.17's txt2img() sends with its defaults (plus an extension's entry).
 WEBUIAPI_BODY = {

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serverkit import LONG, sse_events, start_server
+from serverkit import LONG, sse_events
 
 from pixelforge.config import Settings
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
+from pixelforge.testing.live_server import start_server
 
 
 def test_shutdown_ends_streams_and_interrupts_the_running_task(server_model: str, tmp_path: Path) -> None:

@@ -1,0 +1,72 @@
+"""A real pixelforge server for tests and benchmarks: Runtime + uvicorn on a free loopback port, in a thread."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from pixelforge.config import Settings
+from pixelforge.runtime import Runtime
+from pixelforge.server.app import create_app, server_for
+from pixelforge.tasks.model import TaskState
+
+ACTIVE = [TaskState.QUEUED, TaskState.RUNNING]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    runtime: Runtime
+    thread: threading.Thread
+    server: object
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        self.server.handle_exit(signal.SIGINT, None)  # type: ignore[attr-defined]
+        self.thread.join(30)
+
+    def wait_state(self, task_id: str, states: set[TaskState], timeout: float = 120) -> TaskState:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.runtime.service.store.get(task_id).state
+            if state in states:
+                return state
+            time.sleep(0.05)
+        raise AssertionError(f"task {task_id} never reached {states}")
+
+    def stop_everything(self) -> None:
+        """Interrupt or cancel every queued and running task, and wait until the worker is idle."""
+        service = self.runtime.service
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            active = service.store.list(states=ACTIVE, limit=100)
+            if not active:
+                return
+            for task in active:
+                service.interrupt(task.id, reason="test-teardown")
+            time.sleep(0.05)
+        raise AssertionError("tasks still active after the test's teardown")
+
+
+def start_server(settings: Settings, timeout: float = 120) -> LiveServer:
+    runtime = Runtime(settings)
+    app = create_app(runtime)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = server_for(app, "127.0.0.1", port, log_level="warning")
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    return LiveServer(url=f"http://127.0.0.1:{port}", runtime=runtime, thread=thread, server=server)
