@@ -6,7 +6,8 @@ Builds ``QwenImageTransformer2DModel()`` and ``AutoencoderKLQwenImage()`` with t
 prompt embeddings of the real shape (128 tokens × 3584) stand in for the prompt, so the pipeline
 runs its true-CFG denoising loop and its VAE decode exactly as in production. Everything else is
 the project's own code: the ``QwenImageModel`` adapter, ``StepControl``, ``StopHooks`` with
-``runahead_blocks`` = k, ``X0Tracker``, the backend's ``release()`` after a stop, the preview path,
+``runahead_blocks`` = k, ``X0Tracker``, the backend's ``release()`` after a stop (as the worker
+calls it), the preview path,
 and, for the end-to-end rows, ``TaskRunner.run`` on a stored task.
 
 Printed tables (at 1024² and 1328²):
@@ -297,8 +298,8 @@ def end_to_end(backend: FixedBackend, side: int, steps: int, trials: int, rng: r
                workdir: Path) -> tuple[list[float], list[float]]:
     """Token set at a random moment of denoising -> (the task's ``interrupted`` event, ``run`` returned).
 
-    ``run`` returns after the clean-up (gc + ``empty_cache``), which the runner does after the
-    terminal event. One complete task first gives the times the random moments are drawn from.
+    The clean-up (gc + ``empty_cache``) follows ``run``, as in ``Worker._run``: after the terminal
+    event. One complete task first gives the times the random moments are drawn from.
     """
     settings = Settings(data_dir=workdir, device=str(backend.device))
     store = SQLiteTaskStore(settings.db_path)
@@ -322,6 +323,8 @@ def end_to_end(backend: FixedBackend, side: int, steps: int, trials: int, rng: r
         if timer is not None:
             timer.start()
         finished = runner.run(task, token)
+        if finished.state is not TaskState.COMPLETED:
+            backend.release()  # as Worker._run does after a task that did not complete
         sync(backend.device)
         returned = time.time()
         if timer is not None:

@@ -97,11 +97,7 @@ class TaskRunner:
         if outcome.stop_reason:
             data["reason"] = outcome.stop_reason
         self.service.emit(task.id, EventType(outcome.state.value), data)
-        if outcome.state is not TaskState.COMPLETED:
-            # gc + empty_cache: a stop or failure must not leave memory held. Done after the terminal event
-            # (still before the worker claims another task): a full gc takes ~0.5 s in a process holding
-            # torch + diffusers on a busy 2-core CPU, and a stop must be reported as soon as the pipeline left.
-            self.backend.release()
+        # Memory is freed by the caller (Worker._run) once this returns: see there why not here.
         return finished
 
 

@@ -10,7 +10,7 @@ from pixelforge.config import Settings
 from pixelforge.engine.control import EarlyStopRule, StopToken
 from pixelforge.engine.preview import PreviewEncoder
 from pixelforge.engine.runner import RunHooks, TaskRunner
-from pixelforge.tasks.model import EventType, StopRequest, Task
+from pixelforge.tasks.model import EventType, StopRequest, Task, TaskState
 from pixelforge.tasks.service import TaskService
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,13 @@ class Worker:
         self.service.announce_positions()
         assert self._encoder is not None
         try:
-            TaskRunner(self.service, self.backend, self.settings, self._encoder).run(task, token, hooks)
+            finished = TaskRunner(self.service, self.backend, self.settings, self._encoder).run(task, token, hooks)
         finally:
             with self._lock:
                 self._tokens.pop(task.id, None)
                 self.current_task_id = None
+        if finished.state is not TaskState.COMPLETED:
+            # gc + empty_cache: a stop or failure must not leave memory held. Only now, after the terminal
+            # event and the token's removal, and still before the next claim: a full gc takes 0.2-0.5 s in a
+            # process holding torch + diffusers, and a stop is reported as soon as the pipeline has left.
+            self.backend.release()
