@@ -128,8 +128,7 @@ class _TaskRun:
     # --- progress --------------------------------------------------------------------------
     def publish_progress(self) -> None:
         snapshot = self.tracker.snapshot(time.monotonic() - self.started)
-        self.runner.store.set_progress(self.task.id, snapshot)
-        self.runner.service.emit(self.task.id, EventType.PROGRESS, snapshot.model_dump(mode="json"))
+        self.runner.service.report_progress(self.task.id, snapshot)
 
     def stop_pending(self) -> bool:
         if self.deadline is not None and time.monotonic() >= self.deadline:

@@ -19,6 +19,7 @@ from pixelforge.tasks.model import (
     TaskEvent,
     TaskLimits,
     TaskParams,
+    TaskProgress,
     TaskState,
     new_seed,
     new_task_id,
@@ -55,6 +56,12 @@ class TaskService:
     # --- events ----------------------------------------------------------------------------
     def emit(self, task_id: str, type: EventType, data: dict[str, Any] | None = None) -> TaskEvent:
         event = self.store.append_event(task_id, type, data or {})
+        self.bus.publish(event)
+        return event
+
+    def report_progress(self, task_id: str, progress: TaskProgress) -> TaskEvent:
+        """Store the task's progress and publish it as a ``progress`` event, in one write."""
+        event = self.store.append_event(task_id, EventType.PROGRESS, progress.model_dump(mode="json"), progress)
         self.bus.publish(event)
         return event
 
@@ -105,6 +112,9 @@ class TaskService:
         task = self.store.get(task_id)
         if task.state is not TaskState.RUNNING:
             return task
+        # Announced before the write so the running job stops without waiting for the database, and
+        # again after it for a worker that registered its token in between (it re-reads the store).
+        self.bus.publish_control(task_id, request)
         task = self.store.record_stop_request(task_id, request)
         self.bus.publish_control(task_id, request)
         return task

@@ -215,10 +215,6 @@ class SQLiteTaskStore:
             return task
 
     # --- written while running -------------------------------------------------------------
-    def set_progress(self, task_id: str, progress: TaskProgress) -> None:
-        with self._tx() as conn:
-            conn.execute("UPDATE tasks SET progress = ? WHERE id = ?", (progress.model_dump_json(), task_id))
-
     def set_info(self, task_id: str, info: dict[str, Any]) -> None:
         with self._tx() as conn:
             conn.execute("UPDATE tasks SET info = ? WHERE id = ?", (json.dumps(info), task_id))
@@ -286,11 +282,19 @@ class SQLiteTaskStore:
             )
 
     # --- events ----------------------------------------------------------------------------
-    def append_event(self, task_id: str, type: EventType, data: dict[str, Any]) -> TaskEvent:
+    def append_event(
+        self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None
+    ) -> TaskEvent:
         with self._tx() as conn:
             seq = self._fetch(conn, task_id)["last_seq"] + 1
             event = TaskEvent(task_id=task_id, seq=seq, type=type, data=data)
-            conn.execute("UPDATE tasks SET last_seq = ? WHERE id = ?", (seq, task_id))
+            if progress is None:
+                conn.execute("UPDATE tasks SET last_seq = ? WHERE id = ?", (seq, task_id))
+            else:
+                conn.execute(
+                    "UPDATE tasks SET last_seq = ?, progress = ? WHERE id = ?",
+                    (seq, progress.model_dump_json(), task_id),
+                )
             conn.execute(
                 "INSERT INTO events (task_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)",
                 (task_id, seq, event.type, event.time, json.dumps(data)),
