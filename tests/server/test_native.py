@@ -50,7 +50,8 @@ def test_whole_flow_submit_follow_fetch(alice: httpx.Client) -> None:
 
 
 def test_previews_latest_and_by_id(alice: httpx.Client) -> None:
-    task = submit(alice, steps=6)
+    # Long enough for previews to land: at most 4 a second are published, and none after the job's image.
+    task = submit(alice, steps=60)
     preview_ids = [json.loads(m["data"])["data"]["id"] for m in sse_events(alice, task["id"])
                    if m["event"] == "preview"]
     assert preview_ids, "preview_every=1 must publish previews"
