@@ -74,5 +74,16 @@ export const imageUrl = (image, scale = 1) => {
   return scale > 1 ? `${url}?scale=${scale}` : url;
 };
 
-/** An image event's data as the ImageOut the API returns (with its URL). */
-export const imageFromEvent = (taskId, data) => ({ ...data, url: `/api/v1${taskPath(taskId)}/images/${data.index}.png` });
+/** A server URL (/api/v1/...) made relative, like imageUrl. */
+export const fileUrl = (url) => url.replace(/^\//, "");
+
+/** An image event's data as the ImageOut the API returns (with its URLs; the event names files by path). */
+export const imageFromEvent = (taskId, data) => {
+  const { path: _path, files = {}, ...image } = data;
+  const base = `/api/v1${taskPath(taskId)}/images/${data.index}`;
+  return {
+    ...image,
+    url: `${base}.png`,
+    files: Object.fromEntries(Object.keys(files).map((kind) => [kind, `${base}/${encodeURIComponent(kind)}`])),
+  };
+};

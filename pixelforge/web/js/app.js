@@ -123,6 +123,7 @@ export class App {
     this.stage.reset(task.id);
     this.gallery.reset(task.id);
     for (const image of task.images) this.gallery.add(image);
+    this.gallery.setSheet(task.sheet_url);
     this.stats.render(null);
     if (TERMINAL.has(task.state)) {
       this.finish(task);
@@ -238,6 +239,7 @@ export class App {
     this.wakeLock.release();
     storage.remove(ACTIVE);
     for (const image of task.images) this.gallery.add(image);
+    this.gallery.setSheet(task.sheet_url);
     this.stage.finish(task.images.at(-1));
     this.progress.render({ state: task.state, progress: task.progress });
     this.submit.set(SubmitState.IDLE);

@@ -7,6 +7,9 @@ const TEXT = ["prompt", "negative_prompt"];
 const INTS = ["width", "height", "steps", "seed", "batch_count", "batch_size"];
 const FLOATS = ["cfg_scale"];
 const OPTIONAL = new Set(["width", "height", "steps", "cfg_scale"]); // empty = the model's default
+// The pixel-art group (PixelOptions, sent as `pixel`): mode "default" sends nothing, "off" {enabled: false}.
+const PIXEL_FIELDS = ["pixel_mode", "pixel_palette", "pixel_colors", "pixel_pitch", "pixel_dither"];
+const PIXEL_CHECKS = ["pixel_remove_background"];
 
 export class ParamsForm {
   constructor(doc = document) {
@@ -15,14 +18,20 @@ export class ParamsForm {
     this.modelNote = doc.getElementById("model-note");
     this.wakeLock = doc.getElementById("wake_lock");
     this.seed = doc.getElementById("seed");
+    this.pixelGroup = doc.getElementById("pixel-group");
+    this.pixelOptions = doc.getElementById("pixel-options");
+    this.pixelSummary = doc.getElementById("pixel-summary");
     this.models = [];
     this.savedModel = null;
     this.form.addEventListener("input", () => this.save());
     this.form.addEventListener("change", () => this.save());
     this.form.addEventListener("submit", (event) => event.preventDefault());
     this.model.addEventListener("change", () => this.describeModel());
+    this.form.addEventListener("change", () => this.describePixel());
+    this.pixelGroup.addEventListener("toggle", () => this.save());
     doc.getElementById("seed-random").addEventListener("click", () => this.setField("seed", -1));
     this.restore();
+    this.describePixel();
   }
 
   field(name) {
@@ -54,7 +63,39 @@ export class ParamsForm {
       body[name] = FLOATS.includes(name) ? Number.parseFloat(raw) : Number.parseInt(raw, 10);
     }
     if (this.model.value) body.model = this.model.value;
+    const pixel = this.pixelParams();
+    if (pixel) body.pixel = pixel;
     return body;
+  }
+
+  /** PixelOptions for the task, or null for the model's default. Values go as typed: the server validates. */
+  pixelParams() {
+    const mode = this.field("pixel_mode").value;
+    if (mode === "off") return { enabled: false };
+    if (mode !== "on") return null;
+    const pixel = {
+      enabled: true,
+      dither: this.field("pixel_dither").value,
+      remove_background: this.field("pixel_remove_background").checked,
+    };
+    const palette = this.field("pixel_palette").value;
+    if (palette) pixel.palette = palette;
+    else {
+      const colors = this.field("pixel_colors").value.trim();
+      if (colors !== "") pixel.colors = Number.parseInt(colors, 10);
+    }
+    const pitch = this.field("pixel_pitch").value.trim();
+    if (pitch !== "") pixel.pitch = Number.parseFloat(pitch);
+    return pixel;
+  }
+
+  /** Options only apply when the mode is On; the colour budget only to the adaptive palette. */
+  describePixel() {
+    const mode = this.field("pixel_mode").value;
+    this.pixelOptions.disabled = mode !== "on";
+    this.field("pixel_colors").disabled = Boolean(this.field("pixel_palette").value);
+    const option = this.field("pixel_mode").selectedOptions[0];
+    this.pixelSummary.textContent = mode === "default" ? "" : `· ${option?.textContent ?? mode}`;
   }
 
   save() {
@@ -62,6 +103,9 @@ export class ParamsForm {
     for (const name of [...TEXT, ...INTS, ...FLOATS]) values[name] = this.field(name).value;
     values.model = this.model.value || this.savedModel;
     values.wake_lock = this.wakeLock.checked;
+    for (const name of PIXEL_FIELDS) values[name] = this.field(name).value;
+    for (const name of PIXEL_CHECKS) values[name] = this.field(name).checked;
+    values.pixel_open = this.pixelGroup.open;
     storage.set(KEY, values);
   }
 
@@ -72,6 +116,13 @@ export class ParamsForm {
       if (values[name] !== undefined) this.field(name).value = values[name];
     }
     if (values.wake_lock !== undefined) this.wakeLock.checked = values.wake_lock;
+    for (const name of PIXEL_FIELDS) {
+      if (values[name] !== undefined) this.field(name).value = values[name];
+    }
+    for (const name of PIXEL_CHECKS) {
+      if (values[name] !== undefined) this.field(name).checked = values[name];
+    }
+    if (values.pixel_open !== undefined) this.pixelGroup.open = values.pixel_open;
     this.savedModel = values.model ?? null;
   }
 
@@ -86,8 +137,31 @@ export class ParamsForm {
     } else if (!params.model) {
       this.model.value = "";
     }
+    this.applyPixel(params.pixel);
     this.describeModel();
     this.save();
+  }
+
+  /** The pixel group from a task's `pixel` (null: the model's default). */
+  applyPixel(pixel) {
+    const set = (name, value) => {
+      this.field(name).value = value;
+    };
+    if (!pixel) {
+      set("pixel_mode", "default");
+    } else if (pixel.enabled === false) {
+      set("pixel_mode", "off");
+    } else {
+      set("pixel_mode", "on");
+      const builtIn = [...this.field("pixel_palette").options].some((option) => option.value === pixel.palette);
+      set("pixel_palette", pixel.palette && builtIn ? pixel.palette : "");
+      set("pixel_colors", pixel.colors ?? "");
+      set("pixel_pitch", pixel.pitch ?? "");
+      set("pixel_dither", pixel.dither ?? "none");
+      this.field("pixel_remove_background").checked = pixel.remove_background !== false;
+      this.pixelGroup.open = true;
+    }
+    this.describePixel();
   }
 
   setModels(models) {
@@ -120,5 +194,6 @@ export class ParamsForm {
 
   refresh() {
     if (this.models.length) this.renderModels();
+    this.describePixel();
   }
 }

@@ -1,6 +1,6 @@
 // Finished images: each at 1× (its true pixels) and scaled up with crisp pixels, with downloads.
 import { t } from "./i18n.js";
-import { imageUrl } from "./api.js";
+import { fileUrl, imageUrl } from "./api.js";
 import { storage } from "./storage.js";
 
 export class Gallery {
@@ -10,6 +10,9 @@ export class Gallery {
     this.scaleSelect = doc.getElementById("gallery-scale");
     this.images = new Map(); // index -> image
     this.taskId = null;
+    this.sheetUrl = null;
+    this.sheet = doc.getElementById("gallery-sheet");
+    this.sheetLink = doc.getElementById("sheet-link");
     this.scaleSelect.value = String(storage.get("galleryScale", 4));
     this.scaleSelect.addEventListener("change", () => {
       storage.set("galleryScale", this.scale);
@@ -23,15 +26,39 @@ export class Gallery {
 
   reset(taskId) {
     this.taskId = taskId;
+    this.sheetUrl = null;
     this.images.clear();
     this.render();
   }
 
-  /** Add one image (an ImageOut, or an image event's data plus the task id); duplicates are ignored. */
+  /** Add one image (an ImageOut, or an image event's data plus the task id); duplicates are ignored
+   * unless the newer one lists other files. */
   add(image) {
-    if (this.images.has(image.index)) return;
+    const known = this.images.get(image.index);
+    if (known && sameFiles(known.files, image.files)) return;
     this.images.set(image.index, image);
     this.render();
+  }
+
+  /** The task's sprite sheet (TaskOut.sheet_url), or null. */
+  setSheet(url) {
+    if ((url ?? null) === this.sheetUrl) return;
+    this.sheetUrl = url ?? null;
+    this.renderSheet();
+  }
+
+  renderSheet() {
+    this.sheet.hidden = !this.sheetUrl;
+    if (this.sheetUrl) {
+      this.sheetLink.href = fileUrl(this.sheetUrl);
+      this.sheetLink.download = `${this.stem()}-sheet.png`;
+    } else {
+      this.sheetLink.removeAttribute("href");
+    }
+  }
+
+  stem() {
+    return `pixelforge-${(this.taskId ?? "task").replace(/[^A-Za-z0-9_-]+/g, "_")}`;
   }
 
   render() {
@@ -39,6 +66,7 @@ export class Gallery {
     const items = [...this.images.values()].sort((a, b) => a.index - b.index);
     this.list.replaceChildren(...items.map((image) => this.item(image, scale)));
     this.empty.hidden = items.length > 0;
+    this.renderSheet();
   }
 
   item(image, scale) {
@@ -73,14 +101,27 @@ export class Gallery {
 
     const links = document.createElement("p");
     links.className = "downloads";
-    const stem = `pixelforge-${(this.taskId ?? "task").replace(/[^A-Za-z0-9_-]+/g, "_")}-${image.index}`;
+    const stem = `${this.stem()}-${image.index}`;
     links.append(
       download(imageUrl(image), `${stem}.png`, t("download1x")),
       download(imageUrl(image, scale), `${stem}-${scale}x.png`, t("downloadScaled", { scale })),
     );
+    // The pixel-art stage's outputs: the palette and the model's own image.
+    const files = image.files ?? {};
+    for (const [kind, suffix, key] of [["gpl", ".gpl", "downloadGpl"], ["hex", ".hex", "downloadHex"], ["raw", "-raw.png", "downloadRaw"]]) {
+      if (!files[kind]) continue;
+      const link = download(fileUrl(files[kind]), `${stem}${suffix}`, t(key));
+      link.dataset.kind = kind;
+      links.append(link);
+    }
     li.append(figure, links);
     return li;
   }
+}
+
+function sameFiles(a = {}, b = {}) {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
 }
 
 function download(href, filename, text) {
