@@ -11,6 +11,7 @@ import pytest
 from browserkit import CHROMIUM, CHROMIUM_ARGS, Shots, new_browser_context
 from playwright.sync_api import Browser, BrowserContext, Playwright, expect, sync_playwright
 
+from pixelforge.backends.presets import ModelNotFound, resolve_model
 from pixelforge.config import Settings
 from pixelforge.testing.live_server import LiveServer, start_server
 
@@ -19,8 +20,18 @@ expect.set_options(timeout=90_000)
 
 
 @pytest.fixture(scope="session")
-def live(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("browser-data"), model=str(tiny_qwen_dir), preview_every=2)
+def server_model(request: pytest.FixtureRequest) -> str:
+    """The bundled sprite model once its weights are installed, else the tiny Qwen-Image pipeline."""
+    try:
+        resolve_model("sprite")
+    except ModelNotFound:
+        return str(request.getfixturevalue("tiny_qwen_dir"))
+    return "sprite"
+
+
+@pytest.fixture(scope="session")
+def live(server_model: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("browser-data"), model=server_model, preview_every=2)
     server = start_server(settings)
     yield server
     server.stop()

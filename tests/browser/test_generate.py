@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from browserkit import LONG, QUICK, Shots, fill_params, open_ui, progress_value, task_id, wait_denoising
+from browserkit import LONG, QUICK, QUICK_SIDE, Shots, fill_params, open_ui, progress_value, task_id, wait_denoising
 from playwright.sync_api import BrowserContext, expect
 
 from pixelforge.tasks.model import TaskState
@@ -43,10 +43,10 @@ def test_generate_shows_progress_preview_and_result(
     item = page.locator(".gallery-item")
     expect(item).to_have_count(1)
     one_x = item.locator("img.one-x")
-    expect(one_x).to_have_js_property("naturalWidth", 64)
-    assert one_x.evaluate("img => img.clientWidth") == 64
+    expect(one_x).to_have_js_property("naturalWidth", QUICK_SIDE)
+    assert one_x.evaluate("img => img.clientWidth") == QUICK_SIDE
     scaled = item.locator("img.scaled")
-    assert scaled.evaluate("img => img.clientWidth") == 64 * 4
+    assert scaled.evaluate("img => img.clientWidth") == QUICK_SIDE * 4
     assert scaled.evaluate("img => getComputedStyle(img).imageRendering") == "pixelated"
     assert item.get_by_role("link", name="PNG 1×").get_attribute("download")
     href = item.get_by_role("link", name="PNG 4×").get_attribute("href")
@@ -61,7 +61,7 @@ def test_generate_shows_progress_preview_and_result(
     history = page.locator(".history-item")
     expect(history).to_have_count(1)
     expect(history.first).to_contain_text("a knight with a sword")
-    expect(history.first).to_contain_text("64×64")
+    expect(history.first).to_contain_text(f"{QUICK_SIDE}×{QUICK_SIDE}")
     shots.take(page, "completed", full_page=True)
 
     # Reuse from the history fills the form; the seed reuse button brings back the task's seed.
