@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,7 +42,7 @@ class RunHooks:
     """Python-API extras for one task: an early-stop rule and a per-step callback."""
 
     early_stop: EarlyStopRule | None = None
-    on_step: Any = None  # Callable[[StepInfo], None]
+    on_step: Callable[[StepInfo], None] | None = None
 
 
 @dataclass

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from pixelforge.backends.base import Backend
 from pixelforge.config import Settings
-from pixelforge.engine.control import EarlyStopRule, StopToken
+from pixelforge.engine.control import EarlyStopRule, StepInfo, StopToken
 from pixelforge.engine.preview import PreviewEncoder
 from pixelforge.engine.runner import RunHooks, TaskRunner
 from pixelforge.tasks.model import EventType, StopRequest, Task, TaskState
@@ -40,7 +41,7 @@ class Worker:
         task_id: str,
         token: StopToken | None = None,
         early_stop: EarlyStopRule | None = None,
-        on_step=None,
+        on_step: Callable[[StepInfo], None] | None = None,
     ) -> StopToken:
         """Give a task (before it runs) a caller-owned StopToken, an early-stop rule, a step callback."""
         with self._lock:
