@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pixelforge.backends.presets import ModelNotFound, resolve_model
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -25,6 +27,16 @@ def tiny_lora(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     from pixelforge.testing.tiny_qwen import save_tiny_lora
 
     return save_tiny_lora(tiny_qwen_dir, tmp_path_factory.mktemp("lora") / "tiny_lora.safetensors")
+
+
+@pytest.fixture(scope="session")
+def server_model(request: pytest.FixtureRequest) -> str:
+    """Model of the live-server suites: the bundled sprite model if installed, else the tiny Qwen-Image pipeline."""
+    try:
+        resolve_model("sprite")
+    except ModelNotFound:
+        return str(request.getfixturevalue("tiny_qwen_dir"))
+    return "sprite"
 
 
 @pytest.fixture

@@ -11,22 +11,11 @@ import pytest
 from browserkit import CHROMIUM, CHROMIUM_ARGS, Shots, new_browser_context
 from playwright.sync_api import Browser, BrowserContext, Playwright, expect, sync_playwright
 
-from pixelforge.backends.presets import ModelNotFound, resolve_model
 from pixelforge.config import Settings
 from pixelforge.testing.live_server import LiveServer, start_server
 
 # The CPU is shared: a task may wait behind model loading; waits are for events, never fixed sleeps.
 expect.set_options(timeout=90_000)
-
-
-@pytest.fixture(scope="session")
-def server_model(request: pytest.FixtureRequest) -> str:
-    """The bundled sprite model once its weights are installed, else the tiny Qwen-Image pipeline."""
-    try:
-        resolve_model("sprite")
-    except ModelNotFound:
-        return str(request.getfixturevalue("tiny_qwen_dir"))
-    return "sprite"
 
 
 @pytest.fixture(scope="session")

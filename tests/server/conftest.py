@@ -15,19 +15,8 @@ from serverkit import (
     bearer,
 )
 
-from pixelforge.backends.presets import ModelNotFound, resolve_model
 from pixelforge.config import Settings
 from pixelforge.testing.live_server import LiveServer, start_server
-
-
-@pytest.fixture(scope="session")
-def server_model(request: pytest.FixtureRequest) -> str:
-    """The bundled sprite model once its weights are installed, else the tiny Qwen-Image pipeline."""
-    try:
-        resolve_model("sprite")
-    except ModelNotFound:
-        return str(request.getfixturevalue("tiny_qwen_dir"))
-    return "sprite"
 
 
 @pytest.fixture(scope="session")
