@@ -67,6 +67,8 @@ class TaskRunner:
         self.backend = backend
         self.settings = settings
         self.encoder = encoder
+        # Last measured decode seconds per (model, width, height), for the next task's first ETA.
+        self.decode_times: dict[tuple[str, int, int], float] = {}
 
     def run(self, task: Task, token: StopToken, hooks: RunHooks | None = None) -> Task:
         hooks = hooks or RunHooks()
@@ -159,6 +161,7 @@ class _TaskRun:
         width, height = params.width or defaults.width, params.height or defaults.height
         cfg = params.cfg_scale if params.cfg_scale is not None else defaults.cfg_scale
         self.tracker.steps = steps
+        self.tracker.decode_prior_s = self.runner.decode_times.get((model.name, width, height))
         info = {
             "model": model.name,
             "sd_model_name": model.name,
@@ -227,7 +230,9 @@ class _TaskRun:
             kwargs.update(callback_on_step_end=control, callback_on_step_end_tensor_inputs=["latents"])
             with torch.inference_mode():
                 images = pipe(**kwargs).images
-            self.tracker.record_decode(self._time_phases(control, job_start, time.perf_counter()))
+            decode = self._time_phases(control, job_start, time.perf_counter())
+            self.tracker.record_decode(decode)
+            self.runner.decode_times[(model.name, job.width, job.height)] = decode
         except StopRequested as stop:
             self._time_phases(control, job_start, time.perf_counter())
             if stop.request.action == "skip":

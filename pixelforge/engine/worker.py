@@ -33,6 +33,7 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._unregister_control = None
         self._encoder: PreviewEncoder | None = None
+        self._runner: TaskRunner | None = None
         self.current_task_id: str | None = None
 
     # --- Python API extras -----------------------------------------------------------------
@@ -53,6 +54,7 @@ class Worker:
     def start(self) -> None:
         self._unregister_control = self.service.bus.on_control(self._on_control)
         self._encoder = PreviewEncoder()
+        self._runner = TaskRunner(self.service, self.backend, self.settings, self._encoder)
         self._thread = threading.Thread(target=self._loop, name=f"pixelforge-{self.worker_id}", daemon=True)
         self._thread.start()
 
@@ -102,9 +104,9 @@ class Worker:
         if self._closing.is_set():
             token.interrupt(reason="shutdown")
         self.service.announce_positions()
-        assert self._encoder is not None
+        assert self._runner is not None
         try:
-            finished = TaskRunner(self.service, self.backend, self.settings, self._encoder).run(task, token, hooks)
+            finished = self._runner.run(task, token, hooks)
         finally:
             with self._lock:
                 self._tokens.pop(task.id, None)

@@ -4,7 +4,8 @@ A1111 computes ``progress = job_no/job_count + step/steps/job_count`` and ``eta 
 - elapsed``. That clock includes model loading, weights every phase the same and never reaches 1.0.
 Here the ETA is built from what was measured: the median time of denoising steps after the first
 (the first carries warm-up), plus the decode time per remaining job (measured once a job has
-decoded, else predicted as one step), and nothing for phases already behind us. The bar still
+decoded, else predicted as one step), and nothing for phases already behind us. A decode time measured
+by an earlier task of the same model and size is used until this task has decoded. The bar still
 uses A1111's step fraction (it moves evenly and users know it) but reaches 1.0 only on completion.
 """
 
@@ -52,6 +53,8 @@ class ProgressTracker:
     phase: Phase = Phase.LOAD
     job_no: int = 0
     step: int = 0
+    # The decode time the same model and size took last time: a far better guess than one step.
+    decode_prior_s: float | None = None
 
     def start_job(self, job_no: int) -> None:
         self.job_no = job_no
@@ -77,7 +80,10 @@ class ProgressTracker:
         if step_time is None:
             return None
         remaining_steps = (self.steps - self.step) + (self.job_count - self.job_no - 1) * self.steps
-        decode_time = statistics.median(self.decode_durations) if self.decode_durations else step_time
+        if self.decode_durations:
+            decode_time = statistics.median(self.decode_durations)
+        else:
+            decode_time = self.decode_prior_s if self.decode_prior_s is not None else step_time
         remaining_decodes = self.job_count - self.job_no
         if self.phase is Phase.DECODE or self.phase is Phase.POSTPROCESS:
             remaining_decodes -= 1

@@ -49,3 +49,13 @@ def test_textinfo_names_the_phase_and_job() -> None:
     tracker.record_step(4, 0.2)
     assert tracker.snapshot(0).textinfo == "Job 2/3, step 4/20"
     assert queued_progress(2, 5).textinfo == "In queue: 2/5"
+
+
+def test_a_decode_measured_by_an_earlier_task_is_the_first_guess() -> None:
+    tracker = ProgressTracker(job_count=1, steps=10, decode_prior_s=2.0)
+    tracker.start_job(0)
+    for step in range(1, 4):
+        tracker.record_step(step, 0.1)
+    assert tracker.eta() == 7 * 0.1 + 2.0  # not one step's 0.1 for the decode
+    tracker.record_decode(1.0)  # this task's own measurement wins once it exists
+    assert tracker.eta() == 7 * 0.1 + 1.0
