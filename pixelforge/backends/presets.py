@@ -94,13 +94,15 @@ class ResolvedModel(BaseModel):
 
 
 class ModelEntry(BaseModel):
-    name: str = Field(description="What to pass as `model`.")
-    title: str
-    description: str
-    available: bool = Field(description="Whether the weights are on this machine.")
-    source: str = Field(description="Local path, or the repo to download.")
-    default: bool = False
-    problem: str | None = Field(default=None, description="Why it is unavailable and how to fix it.")
+    """One line of ``pixelforge models`` and of ``GET /api/v1/models``."""
+
+    name: str = Field(description="Name to pass as a task's model.")
+    title: str = Field(description="Human-readable name.")
+    description: str = Field(description="What the model is good for.")
+    available: bool = Field(description="Whether its weights are present locally (nothing is downloaded).")
+    source: str = Field(description="Where the weights come from: bundled, a local path or a Hugging Face repo.")
+    default: bool = Field(default=False, description="Whether tasks use it when they name no model.")
+    problem: str | None = Field(default=None, description="Why it is unavailable and what to download.")
 
 
 def _hf_cached_snapshot(repo_id: str, what: str) -> Path:

@@ -12,14 +12,13 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, statu
 from fastapi.responses import FileResponse
 
 import pixelforge
-from pixelforge.backends.presets import list_models
+from pixelforge.backends.presets import ModelEntry, list_models
 from pixelforge.server.deps import AppSettings, Caller, Service, State, owned_task
 from pixelforge.server.images import OUTPUT_MEDIA_TYPES, data_file, find_image, image_path, scaled_png
 from pixelforge.server.schemas import (
     HealthOut,
     InterruptRequest,
     Message,
-    ModelOut,
     QueuedOut,
     QueueOut,
     RunningOut,
@@ -263,5 +262,5 @@ def health(service: Service) -> HealthOut:
 
 
 @router.get("/models", tags=["server"], summary="Models this server knows")
-def models(settings: AppSettings, caller: Caller) -> list[ModelOut]:
-    return [ModelOut.model_validate(entry.model_dump()) for entry in list_models(settings)]
+def models(settings: AppSettings, caller: Caller) -> list[ModelEntry]:
+    return list_models(settings)

@@ -164,15 +164,5 @@ class HealthOut(BaseModel):
     running: int = Field(description="Running tasks.")
 
 
-class ModelOut(BaseModel):
-    name: str = Field(description="Name to pass as a task's model.")
-    title: str = Field(description="Human-readable name.")
-    description: str = Field(description="What the model is good for.")
-    available: bool = Field(description="Whether its weights are present locally (nothing is downloaded).")
-    source: str = Field(description="Where the weights come from: bundled, a local path or a Hugging Face repo.")
-    default: bool = Field(description="Whether tasks use it when they name no model.")
-    problem: str | None = Field(default=None, description="Why it is unavailable and what to download.")
-
-
 class Message(BaseModel):
     detail: str = Field(description="What happened, for people.")

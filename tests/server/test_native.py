@@ -165,7 +165,7 @@ def test_openapi_describes_every_native_field(alice: httpx.Client) -> None:
     spec = alice.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]
     native = ["TaskCreate", "TaskOut", "ProgressOut", "ImageOut", "StatsOut", "TaskPage", "QueueOut", "RunningOut",
-              "QueuedOut", "HealthOut", "ModelOut", "InterruptRequest", "TaskParams"]
+              "QueuedOut", "HealthOut", "ModelEntry", "InterruptRequest", "TaskParams"]
     undocumented = [f"{name}.{field}" for name in native for field, prop in schemas[name]["properties"].items()
                     if not prop.get("description")]
     assert undocumented == []
