@@ -40,7 +40,6 @@ class Settings(BaseSettings):
     debug_steps: bool = Field(default=False, description="Log every step's callback data (DebugCallback).")
     api_keys: dict[str, str] = Field(default_factory=dict, description="name -> key; empty = client-id mode.")
     admin_keys: dict[str, str] = Field(default_factory=dict, description="name -> key with admin rights.")
-    redis_url: str | None = Field(default=None, description="redis://... for distributed mode.")
     max_active_per_identity: int = Field(
         default=8, ge=1, description="Queued plus running tasks one identity may have; more get HTTP 429.")
     max_queued_total: int = Field(default=100, ge=1, description="Queued tasks server-wide; more get HTTP 429.")
