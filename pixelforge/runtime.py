@@ -14,6 +14,7 @@ from pixelforge.config import Settings
 from pixelforge.engine.worker import Worker
 from pixelforge.pixelart import PixelArtError, validate_options
 from pixelforge.tasks.bus import InProcessBus
+from pixelforge.tasks.history import prune_history
 from pixelforge.tasks.model import EventType, TaskLimits, TaskParams
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
@@ -74,15 +75,10 @@ class Runtime:
         for task_id in self.store.recover():
             log.warning("task %s was running when the last process stopped: marked interrupted", task_id)
             self.service.emit(task_id, EventType.INTERRUPTED, {"reason": "restart"})
-        self.prune()
+        prune_history(self.store, self.settings.data_dir, self.settings.history_limit)
         for worker in self.workers:
             worker.start()
         self._started = True
-
-    def prune(self) -> None:
-        for task in self.store.prune(self.settings.history_limit):
-            for image in task.images:
-                (self.settings.data_dir / image.path).unlink(missing_ok=True)
 
     def stop(self) -> None:
         for worker in self.workers:

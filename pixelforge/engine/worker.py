@@ -11,6 +11,7 @@ from pixelforge.config import Settings
 from pixelforge.engine.control import EarlyStopRule, StepInfo, StopToken
 from pixelforge.engine.preview import PreviewEncoder
 from pixelforge.engine.runner import RunHooks, TaskRunner
+from pixelforge.tasks.history import prune_history
 from pixelforge.tasks.model import EventType, StopRequest, Task, TaskState
 from pixelforge.tasks.service import TaskService
 
@@ -111,6 +112,7 @@ class Worker:
             with self._lock:
                 self._tokens.pop(task.id, None)
                 self.current_task_id = None
+        prune_history(self.service.store, self.settings.data_dir, self.settings.history_limit)
         if finished.state is not TaskState.COMPLETED:
             # gc + empty_cache: a stop or failure must not leave memory held. Only now, after the terminal
             # event and the token's removal, and still before the next claim: a full gc takes 0.2-0.5 s in a

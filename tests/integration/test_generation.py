@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from pixelforge.engine.control import EarlyStop, StepInfo
@@ -229,3 +230,21 @@ def test_memory_does_not_grow_with_interrupted_tasks(make_runtime) -> None:
     while worker._tokens and time.monotonic() < deadline:
         time.sleep(0.01)
     assert worker._tokens == {}
+
+
+def test_history_stays_bounded_while_running_and_pruned_files_go(make_runtime) -> None:
+    from pixelforge.tasks.store import TaskNotFound
+
+    runtime = make_runtime(history_limit=2, preview_every=0)
+    service, data = runtime.service, runtime.settings.data_dir
+    first = service.wait(service.submit(TaskParams(prompt="x", steps=1, **SMALL)).id)
+    first_png = data / first.images[0].path
+    assert first_png.is_file()
+    later = [service.wait(service.submit(TaskParams(prompt="x", steps=1, **SMALL)).id) for _ in range(2)]
+    deadline = time.monotonic() + 30  # the worker prunes right after a task's terminal event
+    while first_png.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not first_png.exists()
+    with pytest.raises(TaskNotFound):
+        service.store.get(first.id)
+    assert all(service.store.get(t.id).state is TaskState.COMPLETED for t in later)
