@@ -148,7 +148,7 @@ def test_previews_are_rate_limited_but_a_new_job_gets_one_at_once() -> None:
 
 def test_previews_have_increasing_ids_and_none_follows_its_jobs_image(make_runtime) -> None:
     runtime = make_runtime(preview_every=1)
-    task = runtime.service.submit(TaskParams(prompt="a knight", steps=6, width=32, height=32, seed=3, batch_count=2))
+    task = runtime.service.submit(TaskParams(prompt="a knight", steps=30, width=32, height=32, seed=3, batch_count=2))
     finished = runtime.service.wait(task.id, timeout=120)
     assert finished.state is TaskState.COMPLETED
     events = list(runtime.store.events_since(task.id, 0))
