@@ -59,6 +59,7 @@ from pixelforge.tasks.bus import InProcessBus
 from pixelforge.tasks.model import TaskParams, TaskState
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
+from pixelforge.testing.percentiles import percentile
 
 RUNAHEAD = (0, 1, 2, 4)
 TEXT_TOKENS = 128
@@ -352,11 +353,6 @@ def end_to_end(backend: FixedBackend, side: int, steps: int, trials: int, rng: r
     return to_event, to_return
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=30, help="block-level stops per k and resolution")
@@ -421,7 +417,7 @@ def main() -> int:
     print("| size | mode | n | p50 ms | p95 ms | max ms | one block ms | one step ms |")
     print("|---|---|---|---|---|---|---|---|")
     for side, label, values, block, step_s in latency_rows:
-        p50, p95, worst = (pct(values, q) * 1000 for q in (50, 95, 100))
+        p50, p95, worst = (percentile(values, q) * 1000 for q in (50, 95, 100))
         print(f"| {side}² | {label} | {len(values)} | {p50:.1f} | {p95:.1f} | {worst:.1f} | {block:.2f} "
               f"| {step_s * 1000:.0f} |")
     print()
@@ -456,9 +452,9 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|")
     for side, (to_event, to_return) in e2e_rows:
         if to_event:
-            print(f"| {side}² | {len(to_event)} | {pct(to_event, 50) * 1000:.1f} | {pct(to_event, 95) * 1000:.1f} "
-                  f"| {pct(to_event, 100) * 1000:.1f} | {pct(to_return, 50) * 1000:.1f} "
-                  f"| {pct(to_return, 95) * 1000:.1f} |")
+            cells = [percentile(to_event, 50), percentile(to_event, 95), percentile(to_event, 100),
+                     percentile(to_return, 50), percentile(to_return, 95)]
+            print(f"| {side}² | {len(to_event)} | " + " | ".join(f"{c * 1000:.1f}" for c in cells) + " |")
     gc.collect()
     return 0
 

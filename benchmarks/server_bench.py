@@ -31,6 +31,8 @@ from pathlib import Path
 
 import httpx
 
+from pixelforge.testing.percentiles import percentile
+
 ADMIN_KEY = "server-bench-admin-key"
 CLIENT = {"Authorization": f"Bearer {ADMIN_KEY}"}
 API_ROUTES = ("task", "queue", "sdapi-progress", "internal-progress")
@@ -57,11 +59,6 @@ def start_server(model: Path, data_dir: Path, port: int) -> subprocess.Popen:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
     raise RuntimeError("server did not start within 120 s")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def watch(client: httpx.AsyncClient, task_id: str, latencies: list[float], connected: asyncio.Event,
@@ -131,8 +128,8 @@ def report(results: dict[int, dict]) -> None:
     print(f"{'watchers':>8} {'events':>8} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}")
     for watchers, result in results.items():
         ms = [v * 1000 for v in result["latencies"]]
-        print(f"{watchers:>8} {len(ms):>8} {pct(ms, .5):>8.1f} {pct(ms, .95):>8.1f} {pct(ms, .99):>8.1f} "
-              f"{max(ms):>8.1f}")
+        cells = (percentile(ms, 50), percentile(ms, 95), percentile(ms, 99), max(ms))
+        print(f"{watchers:>8} {len(ms):>8} " + " ".join(f"{c:>8.1f}" for c in cells))
     print("\nAPI latency while the task runs (ms)")
     print(f"{'watchers':>8} {'route':<18} {'n':>5} {'p50':>8} {'p95':>8} {'max':>8}")
     for watchers, result in results.items():
@@ -140,7 +137,7 @@ def report(results: dict[int, dict]) -> None:
             if not values:
                 continue
             ms = [v * 1000 for v in values]
-            print(f"{watchers:>8} {name:<18} {len(ms):>5} {statistics.median(ms):>8.1f} {pct(ms, .95):>8.1f} "
+            print(f"{watchers:>8} {name:<18} {len(ms):>5} {statistics.median(ms):>8.1f} {percentile(ms, 95):>8.1f} "
                   f"{max(ms):>8.1f}")
 
 

@@ -41,6 +41,7 @@ from pixelforge.config import Settings
 from pixelforge.engine.control import StepControl, StopHooks, StopRequested, StopToken, repeated_blocks
 from pixelforge.runtime import Runtime
 from pixelforge.tasks.model import EventType, TaskParams
+from pixelforge.testing.percentiles import percentile
 from pixelforge.testing.tiny_qwen import save_tiny_qwen_pipeline
 
 MODES = ("diffusers _interrupt", "step boundary", "block level")
@@ -181,12 +182,6 @@ def engine_stops(case: Case, trials: int, rng: random.Random, workdir: Path) -> 
     finally:
         runtime.stop()
     return latencies
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def main() -> int:
