@@ -16,23 +16,18 @@ from pixelforge.pixelart import PixelArtError, validate_options
 from pixelforge.tasks.bus import InProcessBus
 from pixelforge.tasks.history import prune_history
 from pixelforge.tasks.model import EventType, TaskLimits, TaskParams
-from pixelforge.tasks.service import TaskService
+from pixelforge.tasks.service import ParamsCheck, TaskService
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 
 log = logging.getLogger(__name__)
 
 
 def limits_from(settings: Settings) -> TaskLimits:
-    return TaskLimits(
-        max_steps=settings.max_steps,
-        max_side=settings.max_side,
-        max_batch_count=settings.max_batch_count,
-        max_batch_size=settings.max_batch_size,
-        max_prompt_chars=settings.max_prompt_chars,
-    )
+    """The operator's bounds, which Settings carries under the same names."""
+    return TaskLimits.model_validate(settings.model_dump(include=set(TaskLimits.model_fields)))
 
 
-def submission_check(settings: Settings):
+def submission_check(settings: Settings) -> ParamsCheck:
     """Reject, at submission, a model that is not here, a LoRA that cannot be read, bad pixel-art options."""
 
     def check(params: TaskParams) -> list[str]:

@@ -154,38 +154,30 @@ def resolve_model(spec: str) -> ResolvedModel:
     )
 
 
+def _entry(name: str, title: str, description: str, source: str, default: bool) -> ModelEntry:
+    """Where ``name`` resolves on this machine, or why it does not (``source`` says what to fetch)."""
+    try:
+        resolved = resolve_model(name)
+    except ModelNotFound as exc:
+        return ModelEntry(name=name, title=title, description=description, available=False, source=source,
+                          default=default, problem=str(exc))
+    return ModelEntry(name=name, title=title, description=description, available=True, source=str(resolved.path),
+                      default=default)
+
+
 def list_models(settings: Settings) -> list[ModelEntry]:
-    entries = []
-    for preset in PRESETS.values():
-        source = str(sprite_weights_dir()) if preset.kind == "sprite" else str(preset.repo_id)
-        try:
-            resolved = resolve_model(preset.name)
-            available, problem, source = True, None, str(resolved.path)
-        except ModelNotFound as exc:
-            available, problem = False, str(exc)
-        entries.append(
-            ModelEntry(
-                name=preset.name,
-                title=preset.title,
-                description=preset.description,
-                available=available,
-                source=source,
-                default=preset.name == settings.model,
-                problem=problem,
-            )
+    entries = [
+        _entry(
+            preset.name,
+            preset.title,
+            preset.description,
+            str(sprite_weights_dir()) if preset.kind == "sprite" else str(preset.repo_id),
+            default=preset.name == settings.model,
         )
+        for preset in PRESETS.values()
+    ]
     if settings.model not in PRESETS:
-        try:
-            resolved = resolve_model(settings.model)
-            entries.append(
-                ModelEntry(name=settings.model, title=resolved.name, description="Configured default model.",
-                           available=True, source=str(resolved.path), default=True)
-            )
-        except ModelNotFound as exc:
-            entries.append(
-                ModelEntry(name=settings.model, title=settings.model, description="Configured default model.",
-                           available=False, source=settings.model, default=True, problem=str(exc))
-            )
+        entries.append(_entry(settings.model, settings.model, "Configured default model.", settings.model, True))
     return entries
 
 

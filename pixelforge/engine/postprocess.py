@@ -9,6 +9,7 @@ a manifest of what was detected and the model's raw image. Models whose output i
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, PngImagePlugin
@@ -41,6 +42,13 @@ def write_png(image: Image.Image, path: Path, parameters: str) -> None:
     tmp.replace(path)  # never leave a half-written PNG behind a crash
 
 
+@dataclass(frozen=True)
+class SavedImage:
+    path: Path  # the delivered image: the 1× sprite when the pixel-art stage ran
+    size: tuple[int, int]
+    files: dict[str, Path]  # the other outputs, by kind
+
+
 class ImageWriter:
     """Writes the images of one task into ``folder`` as ``<stem>-<index>…``; remembers the sprites."""
 
@@ -52,8 +60,7 @@ class ImageWriter:
         self.sprites: list[Image.Image] = []
         folder.mkdir(parents=True, exist_ok=True)
 
-    def write(self, image: Image.Image, index: int, parameters: str) -> tuple[Path, dict[str, Path]]:
-        """Returns the delivered image's path and the other files, by kind."""
+    def write(self, image: Image.Image, index: int, parameters: str) -> SavedImage:
         name = f"{self.stem}-{index:03d}"
         if self.options is not None:
             try:
@@ -66,16 +73,16 @@ class ImageWriter:
                 written = result.write(self.folder, name, text={"parameters": parameters})
                 self.sprites.append(result.sprite)
                 files = {kind: path for kind, path in written.items() if kind != "sprite"}
-                return written["sprite"], files | {"raw": raw}
+                return SavedImage(written["sprite"], result.sprite.size, files | {"raw": raw})
         path = self.folder / f"{name}.png"
         write_png(image, path, parameters)
         if not self.already_1x:
-            return path, {}
+            return SavedImage(path, image.size, {})
         self.sprites.append(image)
         upscaled = self.folder / f"{name}@{SPRITE_UPSCALE}x.png"
         size = (image.width * SPRITE_UPSCALE, image.height * SPRITE_UPSCALE)
         write_png(image.resize(size, Image.Resampling.NEAREST), upscaled, parameters)
-        return path, {"upscaled": upscaled}
+        return SavedImage(path, image.size, {"upscaled": upscaled})
 
     def write_sheet(self) -> Path | None:
         """A sprite sheet of the task's 1× sprites, when it made more than one."""

@@ -84,8 +84,8 @@ class TaskRunner:
             outcome = _Outcome(TaskState.FAILED, error=describe_error(exc))
         finally:
             self.encoder.wait_idle(timeout=5)
-        progress = tracker.completed(stats.finish().total_s) if outcome.state is TaskState.COMPLETED else None
-        final_stats = stats.finish()
+        final_stats = stats.finish(tracker.step_durations)
+        progress = tracker.completed(final_stats.total_s) if outcome.state is TaskState.COMPLETED else None
         finished = self.store.finish(
             task.id,
             outcome.state,
@@ -276,7 +276,6 @@ class _TaskRun:
 
     def _on_step(self, model: LoadedModel, job: JobRequest, info: StepInfo) -> None:
         self.tracker.record_step(info.step, info.duration_s)
-        self.stats.step_durations.append(info.duration_s)
         if info.step >= info.steps:
             self.tracker.phase = Phase.DECODE
         self.publish_progress()
@@ -312,18 +311,16 @@ class _TaskRun:
             index = self.image_count
             seed = job.seeds[offset] if offset < len(job.seeds) else job.seeds[-1]
             text = infotext(self.task.params.prompt, self.task.params.negative_prompt, self.task.info, seed)
-            path, files = self.writer.write(image, index, text)
-            with Image.open(path) as delivered:
-                size = delivered.size
+            saved = self.writer.write(image, index, text)
             ref = ImageRef(
                 index=index,
                 job_no=job_no,
                 seed=seed,
-                path=str(path.relative_to(data_dir)),
-                width=size[0],
-                height=size[1],
+                path=str(saved.path.relative_to(data_dir)),
+                width=saved.size[0],
+                height=saved.size[1],
                 partial=partial,
-                files={kind: str(other.relative_to(data_dir)) for kind, other in files.items()},
+                files={kind: str(other.relative_to(data_dir)) for kind, other in saved.files.items()},
             )
             self.runner.store.add_image(self.task.id, ref)
             self.runner.service.emit(self.task.id, EventType.IMAGE, ref.model_dump())

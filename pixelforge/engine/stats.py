@@ -27,25 +27,28 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _peak_rss_mb() -> float:
+def _status_mb(field: str) -> float | None:
+    """A memory line of /proc/self/status (``VmHWM`` peak, ``VmRSS`` current) in MiB; None off Linux."""
     try:
         for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+    return None
+
+
+def _peak_rss_mb() -> float:
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
+    max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return max_rss / (1024 * 1024) if sys.platform == "darwin" else max_rss / 1024
 
 
 def current_rss_mb() -> float:
-    try:
-        for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return _peak_rss_mb()
+    current = _status_mb("VmRSS")
+    return current if current is not None else _peak_rss_mb()
 
 
 class StatsRecorder:
@@ -54,7 +57,6 @@ class StatsRecorder:
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.phases: dict[str, float] = {}
-        self.step_durations: list[float] = []
         self._started = time.perf_counter()
         self._cuda = device.type == "cuda"
         _reset_peak_rss()
@@ -72,13 +74,13 @@ class StatsRecorder:
         finally:
             self.add(phase, time.perf_counter() - start)
 
-    def finish(self) -> TaskStats:
+    def finish(self, step_durations: list[float]) -> TaskStats:
         stats = TaskStats(
             device=str(self.device),
             total_s=time.perf_counter() - self._started,
             phases_s={k: round(v, 4) for k, v in self.phases.items()},
-            steps_run=len(self.step_durations),
-            step_time_s=statistics.median(self.step_durations) if self.step_durations else None,
+            steps_run=len(step_durations),
+            step_time_s=statistics.median(step_durations) if step_durations else None,
             peak_rss_mb=round(_peak_rss_mb(), 1),
         )
         if self._cuda:

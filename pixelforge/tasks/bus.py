@@ -133,11 +133,6 @@ class InProcessBus:
             if subscription in self._subscriptions:
                 self._subscriptions.remove(subscription)
 
-    @property
-    def subscriber_count(self) -> int:
-        with self._lock:
-            return len(self._subscriptions)
-
     def publish_control(self, task_id: str, request: StopRequest) -> None:
         with self._lock:
             handlers = list(self._control_handlers)
