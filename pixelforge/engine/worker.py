@@ -81,16 +81,15 @@ class Worker:
 
     # --- the loop --------------------------------------------------------------------------
     def _loop(self) -> None:
-        with self.service.bus.subscribe() as wakeups:
+        # Only "queued" events wake the worker: the progress of its own task never reaches this inbox.
+        with self.service.bus.subscribe(types=frozenset({EventType.QUEUED})) as wakeups:
             while not self._closing.is_set():
                 task = self.service.store.claim_next(self.worker_id)
                 if task is None:
-                    event = wakeups.get(IDLE_POLL_S)
-                    while event is not None and event.type is not EventType.QUEUED:
-                        event = wakeups.get(0)
+                    wakeups.get(IDLE_POLL_S)
                     continue
                 self._run(task)
-                while wakeups.get(0) is not None:  # events of our own task: nothing to wake for
+                while wakeups.get(0) is not None:  # tasks queued meanwhile: claim_next finds them all
                     pass
 
     def _run(self, task: Task) -> None:

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from pixelforge.tasks.model import StopRequest, TaskEvent
+from pixelforge.tasks.model import EventType, StopRequest, TaskEvent
 
 ControlHandler = Callable[[str, StopRequest], None]
 
@@ -25,8 +25,14 @@ SUBSCRIPTION_BUFFER = 2048
 class Subscription:
     """A bounded inbox of events for one task (or for every task when ``task_id`` is None)."""
 
-    def __init__(self, task_id: str | None, on_close: Callable[[Subscription], None]) -> None:
+    def __init__(
+        self,
+        task_id: str | None,
+        on_close: Callable[[Subscription], None],
+        types: frozenset[EventType] | None = None,
+    ) -> None:
         self.task_id = task_id
+        self.types = types
         self.lagged = False
         self._items: deque[TaskEvent] = deque()
         self._cond = threading.Condition()
@@ -36,6 +42,8 @@ class Subscription:
         self.closed = False
 
     def wants(self, event: TaskEvent) -> bool:
+        if self.types is not None and event.type not in self.types:
+            return False
         return self.task_id is None or self.task_id == event.task_id
 
     def deliver(self, event: TaskEvent) -> None:
@@ -97,7 +105,9 @@ class Subscription:
 class EventBus(Protocol):
     def publish(self, event: TaskEvent) -> None: ...
 
-    def subscribe(self, task_id: str | None = None) -> Subscription: ...
+    def subscribe(self, task_id: str | None = None, types: frozenset[EventType] | None = None) -> Subscription:
+        """Events of one task (or all), optionally only of the given types."""
+        ...
 
     def publish_control(self, task_id: str, request: StopRequest) -> None: ...
 
@@ -122,8 +132,8 @@ class InProcessBus:
         for subscription in targets:
             subscription.deliver(event)
 
-    def subscribe(self, task_id: str | None = None) -> Subscription:
-        subscription = Subscription(task_id, self._remove)
+    def subscribe(self, task_id: str | None = None, types: frozenset[EventType] | None = None) -> Subscription:
+        subscription = Subscription(task_id, self._remove, types)
         with self._lock:
             self._subscriptions.append(subscription)
         return subscription
