@@ -3,7 +3,9 @@
     python training/build_sprite_dataset.py --out data/sprites [--limit N]
 
 Writes `sprites.npz` (uint8 images N×32×32×4, bool `held_out`) and `captions.json` (one record per
-sprite: emoji, name, captions, split). Noto Color Emoji is SIL OFL 1.1 (Debian `fonts-noto-color-emoji`).
+sprite: emoji, name, concept, captions, split). Noto Color Emoji is SIL OFL 1.1 (Debian
+`fonts-noto-color-emoji`); the English and Chinese keywords come from Unicode CLDR (Debian
+`unicode-cldr-core`).
 
 The pure functions (`glyph_to_sprite`, `captions_for`, `is_held_out`, `render_glyph`) are what the tests
 exercise; `main` only wires them to the font file and the output directory.
@@ -15,7 +17,8 @@ import argparse
 import hashlib
 import json
 import sys
-from dataclasses import dataclass
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +26,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 FONT_PATH = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 APT_HINT = "apt-get update && apt-get install -y fonts-noto-color-emoji"
+CLDR_DIR = Path("/usr/share/unicode/cldr/common")
+CLDR_APT_HINT = "apt-get update && apt-get install -y unicode-cldr-core"
+CLDR_LANGUAGES = ("en", "zh")
+SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
+VARIATION_SELECTOR = "\ufe0f"
 # Noto Color Emoji is a CBDT bitmap font: its strikes exist at 109 px only, any other size fails to load.
 BITMAP_SIZE = 109
 SPRITE_SIZE = 32
@@ -34,9 +42,48 @@ HELD_OUT_PERCENT = 10
 class Sprite:
     emoji: str
     name: str
+    concept: str  # the emoji without skin-tone modifiers: variants of one picture share it
     captions: list[str]
     held_out: bool
     pixels: np.ndarray  # uint8 SPRITE_SIZE×SPRITE_SIZE×4
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One emoji's CLDR annotation in one language: its spoken name and its keywords."""
+
+    tts: str = ""
+    keywords: list[str] = field(default_factory=list)
+
+
+def cldr_key(emoji_text: str) -> str:
+    # CLDR writes most emoji without the variation selector the emoji package keeps (❤️ vs ❤).
+    return emoji_text.replace(VARIATION_SELECTOR, "")
+
+
+def concept_of(emoji_text: str) -> str:
+    return "".join(ch for ch in cldr_key(emoji_text) if ch not in SKIN_TONES)
+
+
+def load_cldr(language: str, cldr_dir: Path = CLDR_DIR) -> dict[str, Annotation]:
+    """Annotations of `language` from CLDR's annotations and annotationsDerived (skin tones, flags, sequences)."""
+    paths = [cldr_dir / folder / f"{language}.xml" for folder in ("annotations", "annotationsDerived")]
+    if not paths[0].is_file():
+        raise FileNotFoundError(f"{paths[0]} is missing; install it with: {CLDR_APT_HINT}")
+    tts: dict[str, str] = {}
+    keywords: dict[str, list[str]] = {}
+    for path in paths:
+        if not path.is_file():
+            continue
+        for node in ET.parse(path).getroot().iter("annotation"):
+            key, text = cldr_key(node.get("cp", "")), (node.text or "").strip()
+            if not key or not text or text == "↑↑↑":  # ↑↑↑ means "inherited": nothing of its own
+                continue
+            if node.get("type") == "tts":
+                tts[key] = text
+            else:
+                keywords[key] = [k.strip() for k in text.split("|") if k.strip()]
+    return {key: Annotation(tts.get(key, ""), keywords.get(key, [])) for key in tts.keys() | keywords.keys()}
 
 
 def load_font(path: Path = FONT_PATH) -> ImageFont.FreeTypeFont:
@@ -102,18 +149,25 @@ def glyph_to_sprite(glyph: Image.Image, size: int = SPRITE_SIZE, threshold: int 
 
 
 def _words(name: str) -> str:
-    return " ".join(name.strip(":").replace("_", " ").replace("-", " ").lower().split())
+    return " ".join(name.strip(":").replace("_", " ").replace("-", " ").replace(":", " ").replace(",", " ").lower().split())
 
 
-def captions_for(emoji_text: str, entry: dict) -> list[str]:
-    """Captions from the emoji package's CLDR name and its aliases, normalised to lower-case words.
+def captions_for(emoji_text: str, entry: dict, annotations: dict[str, dict[str, Annotation]] | None = None
+                 ) -> list[str]:
+    """Captions from the emoji package's name and aliases and, per CLDR language, the spoken name and the
+    keywords joined into one caption ("apple fruit red"), all normalised to lower-case words.
 
     Flags are named after the country alone (":Japan:"), so they get "flag of japan" and "japan flag" too.
+    The first caption is always the emoji package's name: evaluation prompts are drawn from it.
     """
     captions = [_words(entry["en"]), *(_words(alias) for alias in entry.get("alias", []))]
     if all(0x1F1E6 <= ord(ch) <= 0x1F1FF for ch in emoji_text):
         country = captions[0]
         captions += [f"flag of {country}", f"{country} flag"]
+    for by_emoji in (annotations or {}).values():
+        annotation = by_emoji.get(cldr_key(emoji_text))
+        if annotation is not None:
+            captions += [_words(annotation.tts), " ".join(_words(k) for k in annotation.keywords)]
     return list(dict.fromkeys(c for c in captions if c))
 
 
@@ -130,7 +184,8 @@ def fully_qualified() -> dict[str, dict]:
     return {text: entry for text, entry in emoji.EMOJI_DATA.items() if entry["status"] == status}
 
 
-def build(font: ImageFont.FreeTypeFont, entries: dict[str, dict], limit: int | None = None) -> list[Sprite]:
+def build(font: ImageFont.FreeTypeFont, entries: dict[str, dict], limit: int | None = None,
+          annotations: dict[str, dict[str, Annotation]] | None = None) -> list[Sprite]:
     sprites: list[Sprite] = []
     for text, entry in entries.items():
         if limit is not None and len(sprites) >= limit:
@@ -138,8 +193,9 @@ def build(font: ImageFont.FreeTypeFont, entries: dict[str, dict], limit: int | N
         glyph = render_glyph(font, text)
         if glyph is None:
             continue
-        captions = captions_for(text, entry)
-        sprites.append(Sprite(text, captions[0], captions, is_held_out(text), glyph_to_sprite(glyph)))
+        captions = captions_for(text, entry, annotations)
+        sprites.append(Sprite(text, captions[0], concept_of(text), captions, is_held_out(text),
+                              glyph_to_sprite(glyph)))
     return sprites
 
 
@@ -151,7 +207,8 @@ def save(sprites: list[Sprite], out: Path) -> None:
         held_out=np.array([s.held_out for s in sprites]),
     )
     records = [
-        {"emoji": s.emoji, "name": s.name, "captions": s.captions, "split": "held_out" if s.held_out else "train"}
+        {"emoji": s.emoji, "name": s.name, "concept": s.concept, "captions": s.captions,
+         "split": "held_out" if s.held_out else "train"}
         for s in sprites
     ]
     (out / "captions.json").write_text(json.dumps(records, ensure_ascii=False, indent=1))
@@ -161,15 +218,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("data/sprites"))
     parser.add_argument("--font", type=Path, default=FONT_PATH)
+    parser.add_argument("--cldr", type=Path, default=CLDR_DIR, help="CLDR's common/ folder")
     parser.add_argument("--limit", type=int, default=None, help="stop after N sprites (tests, quick looks)")
     args = parser.parse_args(argv)
     try:
         font = load_font(args.font)
+        annotations = {language: load_cldr(language, args.cldr) for language in CLDR_LANGUAGES}
     except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return 1
     entries = fully_qualified()
-    sprites = build(font, entries, args.limit)
+    sprites = build(font, entries, args.limit, annotations)
     save(sprites, args.out)
     held = sum(s.held_out for s in sprites)
     print(f"{len(sprites)} sprites ({held} held out) from {len(entries)} fully-qualified emoji -> {args.out}")

@@ -2,14 +2,19 @@
 
     # the real model (issue 3), on one GPU:
     python training/train_sprite.py --data data/sprites --out out/sprite-gpu --preset gpu --minutes 20
-    # the CPU preview shipped until then:
-    python training/train_sprite.py --data data/sprites --out out/sprite-cpu --preset cpu --minutes 18 --threads 1
+    # on a 2-core CPU, continuing from a warm start, resumable (re-run the same command with --resume):
+    python training/train_sprite.py --data data/sprites --out out/sprite-cpu --preset cpu --minutes 130 \
+        --threads 2 --batch 64 --lr 1.5e-3 --init-from ../shared/data/sprite-warmstart --resume
     # the test: a few steps on a synthetic dataset
     python training/train_sprite.py --smoke --out /tmp/sprite-smoke
 
 Flow matching in pixel space: x_t = (1 - sigma) x0 + sigma noise, the UNet predicts v = noise - x0 at
 timestep 1000 sigma, which is what FlowMatchEulerDiscreteScheduler integrates at inference.
 The whole dataset and every tokenised caption live on the device; a step only indexes tensors.
+
+Every `--checkpoint-minutes` the run writes `<out>/checkpoint.pt` (weights, EMA, optimiser, step, elapsed
+time, RNG states) and an EMA pipeline snapshot under `<out>/snapshots/`; `--resume` continues from the
+checkpoint with the same time budget and learning-rate schedule, as if never stopped.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +39,7 @@ from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
 from training.model_card import write_card
 
 CAPTION_DROPOUT = 0.1  # share of samples trained on the empty prompt: the unconditional branch of CFG
+CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass
@@ -42,19 +49,27 @@ class TrainData:
     caption_mask: torch.Tensor  # (C, L)
     first_caption: torch.Tensor  # (N,) index into caption_ids of the sprite's first caption
     caption_count: torch.Tensor  # (N,)
+    weights: torch.Tensor  # (N,) sampling weight: 1 / number of sprites of the same concept
     empty_ids: torch.Tensor  # (1, L) the empty prompt
     empty_mask: torch.Tensor
 
 
-def load_dataset(data_dir: Path) -> tuple[np.ndarray, list[list[str]]]:
+def load_dataset(data_dir: Path) -> tuple[np.ndarray, list[list[str]], list[str]]:
     """Training split only: held-out sprites are never seen, not even their words."""
     arrays = np.load(data_dir / "sprites.npz")
     records = json.loads((data_dir / "captions.json").read_text())
     keep = ~arrays["held_out"]
-    return arrays["images"][keep], [r["captions"] for r, k in zip(records, keep, strict=True) if k]
+    kept = [r for r, k in zip(records, keep, strict=True) if k]
+    return arrays["images"][keep], [r["captions"] for r in kept], [r.get("concept", r["emoji"]) for r in kept]
 
 
-def synthetic_dataset(n: int = 12) -> tuple[np.ndarray, list[list[str]]]:
+def concept_weights(concepts: list[str]) -> torch.Tensor:
+    """1 / group size: the five skin tones of one hand together weigh as much as one apple."""
+    sizes = Counter(concepts)
+    return torch.tensor([1.0 / sizes[c] for c in concepts])
+
+
+def synthetic_dataset(n: int = 12) -> tuple[np.ndarray, list[list[str]], list[str]]:
     """Coloured squares and discs: enough for the smoke test to exercise every code path."""
     colours = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (40, 80, 220)}
     yy, xx = np.mgrid[:32, :32]
@@ -67,10 +82,11 @@ def synthetic_dataset(n: int = 12) -> tuple[np.ndarray, list[list[str]]]:
         img[inside] = (*rgb, 255)
         images.append(img)
         captions.append([f"{name} {shape}", shape])
-    return np.stack(images), captions
+    return np.stack(images), captions, [f"{i % 6}" for i in range(n)]
 
 
-def prepare(images: np.ndarray, captions: list[list[str]], tokenizer: SpriteTokenizer, device: str) -> TrainData:
+def prepare(images: np.ndarray, captions: list[list[str]], concepts: list[str], tokenizer: SpriteTokenizer,
+            device: str) -> TrainData:
     flat = [c for cs in captions for c in cs]
     tok = tokenizer(flat, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
                     return_tensors="pt")
@@ -83,6 +99,7 @@ def prepare(images: np.ndarray, captions: list[list[str]], tokenizer: SpriteToke
         caption_mask=tok.attention_mask.to(device),
         first_caption=(torch.cumsum(counts, 0) - counts).to(device),
         caption_count=counts.to(device),
+        weights=concept_weights(concepts).to(device),
         empty_ids=empty.input_ids.to(device),
         empty_mask=empty.attention_mask.to(device),
     )
@@ -90,7 +107,7 @@ def prepare(images: np.ndarray, captions: list[list[str]], tokenizer: SpriteToke
 
 def sample_batch(data: TrainData, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
     device = data.images.device
-    idx = torch.randint(0, data.images.shape[0], (batch,), device=device, generator=generator)
+    idx = torch.multinomial(data.weights, batch, replacement=True, generator=generator)
     pick = (torch.rand(batch, device=device, generator=generator) * data.caption_count[idx]).long()
     cap = data.first_caption[idx] + pick
     ids, mask = data.caption_ids[cap], data.caption_mask[cap]
@@ -120,29 +137,42 @@ def train(args: argparse.Namespace) -> dict:
     device = "cuda" if torch.cuda.is_available() and not args.smoke else "cpu"
     if device == "cpu":
         torch.set_num_threads(args.threads)
-    images, captions = synthetic_dataset() if args.smoke else load_dataset(args.data)
+    images, captions, concepts = synthetic_dataset() if args.smoke else load_dataset(args.data)
     vocab = SpriteTokenizer.build_vocab(c for cs in captions for c in cs)
     pipe = build_pipeline(vocab, args.preset)
-    data = prepare(images, captions, pipe.tokenizer, device)
+    if args.init_from:
+        warm_start(pipe, SpritePipeline.from_pretrained(args.init_from))
+    data = prepare(images, captions, concepts, pipe.tokenizer, device)
 
     # One module holding both trained parts, so the optimiser and the EMA treat them as one model.
     model = torch.nn.ModuleDict({"unet": pipe.unet, "text_encoder": pipe.text_encoder}).to(device).train()
+    if args.channels_last:
+        model.to(memory_format=torch.channels_last)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99),
                                   fused=device == "cuda")
     step_fn = torch.compile(_loss) if args.compile else _loss
     gen = torch.Generator(device).manual_seed(args.seed)
+    state = RunState()
+    checkpoint = args.out / CHECKPOINT
+    if args.resume and checkpoint.is_file():
+        state = load_checkpoint(checkpoint, model, ema, optimizer, gen, vocab)
+        print(f"resumed at step {state.step}, {state.elapsed / 60:.1f} min", flush=True)
     budget = args.minutes * 60
-    start = time.perf_counter()
-    step, losses = 0, []
+    start = time.perf_counter() - state.elapsed
+    last_checkpoint = time.perf_counter()
+    loss = torch.tensor(float("nan"))
     while True:
         elapsed = time.perf_counter() - start
+        step = state.step
         if (args.max_steps and step >= args.max_steps) or (not args.max_steps and elapsed >= budget):
             break
         progress = step / args.max_steps if args.max_steps else elapsed / budget
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(progress, args.lr)
+            group["lr"] = lr_at(progress, args.lr, args.warmup)
         x0, ids, mask = sample_batch(data, args.batch, gen)
+        if args.channels_last:
+            x0 = x0.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
             loss = step_fn(model, x0, ids, mask, gen)
         optimizer.zero_grad(set_to_none=True)
@@ -150,26 +180,93 @@ def train(args: argparse.Namespace) -> dict:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         ema_update(ema, model, step, args.ema)
-        step += 1
-        if step % args.log_every == 0:
-            losses.append(loss.item())
-            print(f"step {step} {elapsed / 60:.1f} min loss {losses[-1]:.4f} lr {optimizer.param_groups[0]['lr']:.2e}",
-                  flush=True)
-    losses.append(loss.item())
-    minutes = (time.perf_counter() - start) / 60
-    pipe.unet, pipe.text_encoder = ema["unet"], ema["text_encoder"]
-    pipe.register_modules(unet=ema["unet"], text_encoder=ema["text_encoder"])
-    save(pipe, args.out)
+        state.step = step + 1
+        if state.step % args.log_every == 0:
+            state.losses.append(loss.item())
+            print(f"step {state.step} {elapsed / 60:.1f} min loss {state.losses[-1]:.4f} "
+                  f"lr {optimizer.param_groups[0]['lr']:.2e}", flush=True)
+        if args.checkpoint_minutes and time.perf_counter() - last_checkpoint >= args.checkpoint_minutes * 60:
+            state.elapsed = time.perf_counter() - start
+            save_checkpoint(checkpoint, state, model, ema, optimizer, gen, vocab)
+            save(pipeline_with(pipe, ema), args.out / "snapshots" / f"step{state.step:07d}")
+            last_checkpoint = time.perf_counter()
+    if not math.isnan(loss.item()):
+        state.losses.append(loss.item())
+    state.elapsed = time.perf_counter() - start
+    if args.checkpoint_minutes:
+        save_checkpoint(checkpoint, state, model, ema, optimizer, gen, vocab)
+    final = pipeline_with(pipe, ema)
+    save(final, args.out)
+    tail = state.losses[-5:] or [float("nan")]
     stats = {
-        "run": args.name, "preset": args.preset, "device": _device_name(device, args.threads), "minutes": minutes,
-        "steps": step, "batch": args.batch, "samples_seen": step * args.batch, "sprites": len(images),
-        "vocab": len(vocab), "final_loss": sum(losses[-5:]) / len(losses[-5:]), "command": " ".join(sys.argv),
+        "run": args.name, "preset": args.preset, "device": _device_name(device, args.threads),
+        "minutes": state.elapsed / 60, "steps": state.step, "batch": args.batch,
+        "samples_seen": state.step * args.batch, "sprites": len(images), "concepts": len(set(concepts)),
+        "vocab": len(vocab), "final_loss": sum(tail) / len(tail), "command": " ".join(sys.argv),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
+    if args.init_from:
+        stats["init_from"] = str(args.init_from)
     (args.out / "training.json").write_text(json.dumps(stats, indent=1))
     write_card(args.out, stats)
     print(json.dumps(stats))
     return stats
+
+
+@dataclass
+class RunState:
+    """What a resumed run needs besides the tensors: where it was, and the losses it logged."""
+
+    step: int = 0
+    elapsed: float = 0.0  # seconds of training so far, across resumes: the schedule runs on it
+    losses: list[float] = field(default_factory=list)
+
+
+def save_checkpoint(path: Path, state: RunState, model: torch.nn.Module, ema: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer, gen: torch.Generator, vocab: dict[str, int]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"step": state.step, "elapsed": state.elapsed, "losses": state.losses, "vocab": vocab,
+               "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+               "generator": gen.get_state(), "torch_rng": torch.get_rng_state()}
+    # Written beside and renamed over: a run killed mid-write leaves the previous checkpoint intact.
+    partial = path.with_suffix(".partial")
+    torch.save(payload, partial)
+    partial.replace(path)
+
+
+def load_checkpoint(path: Path, model: torch.nn.Module, ema: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    gen: torch.Generator, vocab: dict[str, int]) -> RunState:
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if payload["vocab"] != vocab:
+        raise SystemExit(f"{path} was trained on another vocabulary (another dataset?): start a new --out")
+    model.load_state_dict(payload["model"])
+    ema.load_state_dict(payload["ema"])
+    optimizer.load_state_dict(payload["optimizer"])
+    gen.set_state(payload["generator"])
+    torch.set_rng_state(payload["torch_rng"])
+    return RunState(payload["step"], payload["elapsed"], payload["losses"])
+
+
+def warm_start(pipe: SpritePipeline, source: SpritePipeline) -> None:
+    """Copy `source`'s weights into `pipe` (same preset): the UNet whole; the text encoder whole except the
+    word embeddings, which are copied word by word, so a grown vocabulary keeps every word it already knew."""
+    pipe.unet.load_state_dict({k: v.float() for k, v in source.unet.state_dict().items()})
+    target_vocab, source_vocab = pipe.tokenizer.get_vocab(), source.tokenizer.get_vocab()
+    state = {k: v.float() for k, v in source.text_encoder.state_dict().items()}
+    old = state.pop("token_embedding.weight")
+    new = pipe.text_encoder.token_embedding.weight.detach().clone()
+    shared = [(i, source_vocab[w]) for w, i in target_vocab.items() if w in source_vocab]
+    new[[i for i, _ in shared]] = old[[j for _, j in shared]]
+    state["token_embedding.weight"] = new
+    pipe.text_encoder.load_state_dict(state)
+    print(f"warm start: {len(shared)} of {len(target_vocab)} words known to the source", flush=True)
+
+
+def pipeline_with(pipe: SpritePipeline, ema: torch.nn.ModuleDict) -> SpritePipeline:
+    """A copy of `pipe` holding the EMA weights (the ones that ship), in contiguous float32."""
+    unet, text_encoder = copy.deepcopy(ema["unet"]), copy.deepcopy(ema["text_encoder"])
+    unet.to(memory_format=torch.contiguous_format)
+    return SpritePipeline(unet=unet, text_encoder=text_encoder, tokenizer=pipe.tokenizer, scheduler=pipe.scheduler)
 
 
 def _loss(model: torch.nn.ModuleDict, x0: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor,
@@ -210,13 +307,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--ema", type=float, default=0.999, help="largest EMA decay")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (CPU training only)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the training step (GPU)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the training step")
+    parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    parser.add_argument("--warmup", type=float, default=0.03, help="share of the budget spent warming up the lr")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="a SpritePipeline of the same preset to start from (e.g. the shipped weights)")
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt when present")
+    parser.add_argument("--checkpoint-minutes", type=float, default=10.0,
+                        help="write a checkpoint and an EMA snapshot this often (0: never)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--smoke", action="store_true", help="a few CPU steps of the tiny preset on synthetic data")
     args = parser.parse_args(argv)
     if args.smoke:
         args.preset, args.max_steps, args.batch, args.log_every = "tiny", 3, 8, 1
+        args.checkpoint_minutes = 0.0
     args.name = args.name or f"sprite-{args.preset}"
     return args
 

@@ -13,7 +13,7 @@ import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 
 from transformers import PreTrainedTokenizer
 
@@ -24,14 +24,27 @@ STOPWORDS = frozenset(
     {"a", "an", "and", "the", "with", "of", "in", "on", "at", "to", "for", "from", "by", "or", "is", "are", "be",
      "as", "its", "it", "this", "that", "these", "those", "into", "over"}
 )
-_WORD = re.compile(r"[a-z0-9]+")
+# Chinese function characters, dropped for the same reason: 一个红苹果 and 红苹果 are the same picture.
+CJK_STOPWORDS = frozenset("个的一只和了是在与")
+# A Latin word, or one CJK ideograph: Chinese has no spaces, and CLDR's zh keywords (苹果, 红色) and natural
+# prompts (红苹果) share characters rather than segmentations, so each ideograph is one token.
+_TOKEN = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def words(text: str) -> list[str]:
-    """Lower-case, fold accents (piñata → pinata), drop apostrophes and punctuation and stopwords."""
+    """Lower-case, fold accents (piñata → pinata), drop apostrophes and punctuation and stopwords; split
+    Chinese into ideographs."""
     folded = unicodedata.normalize("NFKD", text.lower())
-    ascii_text = "".join(ch for ch in folded if not unicodedata.combining(ch)).replace("'", "").replace("’", "")
-    return [w for w in _WORD.findall(ascii_text) if w not in STOPWORDS]
+    plain = "".join(ch for ch in folded if not unicodedata.combining(ch)).replace("'", "").replace("’", "")
+    return [w for w in _TOKEN.findall(plain) if w not in STOPWORDS and w not in CJK_STOPWORDS]
+
+
+def singular(word: str, known: Container[str]) -> str | None:
+    """The singular of `word` among `known` ("boxes" → "box", "cats" → "cat"), or None."""
+    for suffix in ("es", "s"):
+        if word.endswith(suffix) and word[: -len(suffix)] in known:
+            return word[: -len(suffix)]
+    return None
 
 
 class SpriteTokenizer(PreTrainedTokenizer):
@@ -49,8 +62,16 @@ class SpriteTokenizer(PreTrainedTokenizer):
 
     @staticmethod
     def build_vocab(captions: Iterable[str], min_count: int = 1) -> dict[str, int]:
-        """Vocabulary of every caption word seen at least `min_count` times; specials take ids 0, 1, 2."""
+        """Vocabulary of every caption word seen at least `min_count` times; specials take ids 0, 1, 2.
+
+        A plural whose singular is also a caption word is folded into it ("hearts" counts as "heart"), so
+        both forms train one embedding; the tokenizer maps the plural to the singular at use.
+        """
         counts = Counter(w for caption in captions for w in words(caption))
+        for word in list(counts):
+            base = singular(word, counts)
+            if base is not None:
+                counts[base] += counts.pop(word)
         kept = sorted(w for w, n in counts.items() if n >= min_count)
         return {token: i for i, token in enumerate([PAD, UNK, BOS, *kept])}
 
@@ -68,10 +89,7 @@ class SpriteTokenizer(PreTrainedTokenizer):
         # Plurals in prompts ("cats", "boxes") map to the singular the captions use; anything else unknown is UNK.
         if word in self.vocab:
             return word
-        for suffix in ("es", "s"):
-            if word.endswith(suffix) and word[: -len(suffix)] in self.vocab:
-                return word[: -len(suffix)]
-        return UNK
+        return singular(word, self.vocab) or UNK
 
     def _convert_token_to_id(self, token: str) -> int:
         return self.vocab.get(token, self.vocab[UNK])
