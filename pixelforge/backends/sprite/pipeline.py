@@ -22,10 +22,13 @@ from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, UNet2D
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
+from ...pixelart.quantize import adaptive_palette, count_colors, map_to_palette
 from .text_encoder import SpriteTextEncoder
 from .tokenizer import SpriteTokenizer
 
 Generator = torch.Generator | list[torch.Generator] | None
+# A finished sprite is pixel art: at most this many colours, picked per sprite (previews are not limited).
+DEFAULT_MAX_COLORS = 16
 
 
 @dataclass
@@ -45,6 +48,20 @@ def to_uint8_rgba(samples: torch.Tensor) -> np.ndarray:
     array[..., 3] = np.where(opaque, 255, 0)
     array[~opaque] = 0
     return array
+
+
+def limit_colors(pixels: np.ndarray, max_colors: int) -> np.ndarray:
+    """(B, H, W, 4) uint8 sprites, each one's opaque pixels mapped onto its own adaptive palette of at most
+    `max_colors` — the pixel-art stage's palette (k-means in CIELAB from a seeded start: deterministic)."""
+    limited = pixels.copy()
+    for sprite in limited:
+        opaque = sprite[..., 3] == 255
+        rgb = np.ascontiguousarray(sprite[opaque][:, :3])
+        if len(rgb) == 0 or count_colors(rgb) <= max_colors:
+            continue
+        palette = adaptive_palette(rgb, max_colors)
+        sprite[opaque, :3] = palette[map_to_palette(rgb, palette)]
+    return limited
 
 
 class SpritePipeline(DiffusionPipeline):
@@ -97,9 +114,15 @@ class SpritePipeline(DiffusionPipeline):
         out = self.text_encoder(tokens.input_ids.to(device), mask)
         return out.last_hidden_state.to(self.unet.dtype), mask, out.pooled.to(self.unet.dtype)
 
-    def latents_to_images(self, latents: torch.Tensor) -> list[PIL.Image.Image]:
-        """Pixel-space samples (or x0 estimates) → RGBA images; used for keep-partial stops and previews."""
-        return [PIL.Image.fromarray(a, mode="RGBA") for a in to_uint8_rgba(latents)]
+    def latents_to_images(self, latents: torch.Tensor, max_colors: int | None = None) -> list[PIL.Image.Image]:
+        """Pixel-space samples (or x0 estimates) → RGBA images, with at most `max_colors` each (None: as
+        sampled); used for final images, keep-partial stops and previews."""
+        return [PIL.Image.fromarray(a, mode="RGBA") for a in self._pixels(latents, max_colors)]
+
+    @staticmethod
+    def _pixels(latents: torch.Tensor, max_colors: int | None) -> np.ndarray:
+        pixels = to_uint8_rgba(latents)
+        return pixels if max_colors is None else limit_colors(pixels, max_colors)
 
     def _check_inputs(self, prompt: str | list[str], height: int, width: int, callback_inputs: list[str]) -> None:
         if not isinstance(prompt, str | list):
@@ -124,6 +147,7 @@ class SpritePipeline(DiffusionPipeline):
         generator: Generator = None,
         latents: torch.Tensor | None = None,
         output_type: str = "pil",
+        max_colors: int | None = DEFAULT_MAX_COLORS,
         return_dict: bool = True,
         callback_on_step_end: Callable[[Any, int, torch.Tensor, dict], dict] | None = None,
         callback_on_step_end_tensor_inputs: list[str] | None = None,
@@ -183,20 +207,20 @@ class SpritePipeline(DiffusionPipeline):
                     latents = callback_outputs.pop("latents", latents)
                 progress_bar.update()
 
-        images = self._postprocess(latents, output_type)
+        images = self._postprocess(latents, output_type, max_colors)
         self.maybe_free_model_hooks()
         if not return_dict:
             return (images,)
         return SpritePipelineOutput(images=images)
 
     def _postprocess(
-        self, latents: torch.Tensor, output_type: str
+        self, latents: torch.Tensor, output_type: str, max_colors: int | None
     ) -> list[PIL.Image.Image] | np.ndarray | torch.Tensor:
         if output_type == "latent":
             return latents
         if output_type == "pil":
-            return self.latents_to_images(latents)
-        pixels = to_uint8_rgba(latents)
+            return self.latents_to_images(latents, max_colors)
+        pixels = self._pixels(latents, max_colors)
         if output_type == "np":
             return pixels.astype(np.float32) / 255.0
         if output_type == "pt":
