@@ -2,7 +2,8 @@
 
 Used by the tests (a small slice) and ``benchmarks/pixelart_bench.py`` (all of it). Each sprite is n×n cells
 (24..128, capped so the rendering stays near diffusion-model sizes), 5-8 PICO-8 colours, a 1-px outline, an
-enclosed hole of background, isolated 1-px highlights and, on half of them, a checkerboard dither patch.
+enclosed 2×2 patch of the background colour (art, not a hole), isolated 1-px highlights and, on half of them, a
+checkerboard dither patch.
 It is rendered at a fractional pitch with a phase offset by exact area averaging, then blurred, with per-cell
 and per-pixel noise, optionally through JPEG.
 """
@@ -77,18 +78,21 @@ def make_sprite(rng: np.random.Generator, n: int) -> TrueSprite:
     mask[:2], mask[-2:], mask[:, :2], mask[:, -2:] = False, False, False, False
     mask = _largest_component(mask)
 
-    # An enclosed hole of background: removal must clear it too.
+    # An enclosed 2×2 patch of the background colour (an eye, a window): art that removal must keep.
     inner = ndimage.binary_erosion(mask, iterations=3)
     spots = np.argwhere(inner)
+    window = np.zeros_like(mask)
     if len(spots):
         hy, hx = spots[int(rng.integers(len(spots)))]
-        mask[hy - 1 : hy + 1, hx - 1 : hx + 1] = False
+        window[hy - 1 : hy + 1, hx - 1 : hx + 1] = True
 
     rgb = np.zeros((n, n, 3), dtype=np.int64)
     rgb[mask] = body[fill[mask]]
-    edge = mask & ~ndimage.binary_erosion(mask, structure=ndimage.generate_binary_structure(2, 1), border_value=0)
+    solid = mask & ~window
+    edge = solid & ~ndimage.binary_erosion(solid, structure=ndimage.generate_binary_structure(2, 1), border_value=0)
     rgb[edge] = outline
-    interior = mask & ~edge
+    rgb[window] = background
+    interior = solid & ~edge
     details = np.zeros((n, n), dtype=bool)
 
     if rng.random() < 0.5 and len(body) >= 2:

@@ -184,7 +184,9 @@ def pixelate(image: Image.Image, options: PixelOptions, *, already_1x: bool = Fa
     opaque = values[..., 3] >= 128 if has_alpha else np.ones(rgb.shape[:2], dtype=bool)
     background = None
     if options.remove_background:
-        background = find_background(srgb_to_lab(rgb), opaque, options.background_tolerance)
+        background = find_background(
+            srgb_to_lab(rgb), opaque, options.background_tolerance, enclosed=options.remove_enclosed
+        )
         if background is not None:
             opaque &= ~background.mask
 
