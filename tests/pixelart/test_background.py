@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from pixelforge.pixelart import PixelOptions, pixelate
-from pixelforge.pixelart.corpus import TrueSprite, render
+from pixelforge.pixelart.corpus import TrueSprite, corpus, render
+from pixelforge.pixelart.evaluate import score
 
 WHITE, PAPER, CREAM = (255, 255, 255), (236, 236, 236), (255, 241, 232)
 INK, RED, BROWN = (29, 43, 83), (255, 0, 77), (171, 82, 54)
@@ -119,3 +120,14 @@ def test_transparent_input_keeps_its_white_interior() -> None:
     assert result.sprite.size == (24, 24)
     assert _accuracy(result.sprite, truth) == (1.0, 1.0)
     assert result.manifest.background is None
+
+
+@pytest.mark.parametrize("pitch", [5.0, 12.5])
+def test_blurry_transparent_input_is_read_like_an_opaque_one(pitch: float) -> None:
+    """Soft alpha edges carry junk colour where alpha is nearly 0: it must not hide the grid or the colours."""
+    item = corpus(sprites=2, pitches=(pitch,), max_cells=32, seed=7, kind="transparent")[1]
+    for options in (PixelOptions(colors=16), PixelOptions(colors=16, pitch=pitch)):
+        result = pixelate(item.image, options)
+        assessed = score(item, result.sprite, result.manifest.pitch)
+        assert assessed.size_exact
+        assert assessed.cell_accuracy >= 0.97
