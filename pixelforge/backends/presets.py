@@ -143,11 +143,15 @@ def resolve_model(spec: str) -> ResolvedModel:
                 )
         return ResolvedModel(name=spec, path=path, preset=preset, lora_path=lora_path)
     local = Path(spec).expanduser()
-    if local.is_dir():
+    try:
+        is_dir, exists = local.is_dir(), local.exists()
+    except OSError:  # a name the file system refuses (a part over 255 bytes, ...) names no model
+        is_dir = exists = False
+    if is_dir:
         if not (local / "model_index.json").is_file():
             raise ModelNotFound(f"{local} is a directory but not a diffusers pipeline (no model_index.json)")
         return ResolvedModel(name=local.name, path=local.resolve())
-    if spec.count("/") == 1 and not local.exists():
+    if spec.count("/") == 1 and not exists:
         return ResolvedModel(name=spec, path=_hf_cached_snapshot(spec, "model"))
     names = ", ".join(PRESETS)
     raise ModelNotFound(
@@ -186,7 +190,11 @@ def list_models(settings: Settings) -> list[ModelEntry]:
 def check_lora_file(path: str) -> Path:
     """Cheap, torch-free validation of a LoRA file: exists and has a well-formed safetensors header."""
     lora = Path(path).expanduser()
-    if not lora.is_file():
+    try:
+        is_file = lora.is_file()
+    except OSError:  # a name the file system refuses (a part over 255 bytes, ...)
+        is_file = False
+    if not is_file:
         raise InvalidLora(f"LoRA file not found: {lora}")
     if lora.suffix != ".safetensors":
         raise InvalidLora(f"LoRA must be a .safetensors file: {lora}")

@@ -27,7 +27,11 @@ def load_palette(spec: str) -> tuple[str, list[RGB]]:
     if path.suffix.lower() not in {".hex", ".gpl"}:
         known = ", ".join(BUILTIN_PALETTES)
         raise PixelArtError(f"unknown palette {spec!r}: use one of {known}, or a path to a .hex or .gpl file")
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError:  # a name the file system refuses (a part over 255 bytes, ...)
+        is_file = False
+    if not is_file:
         raise PixelArtError(f"palette file not found: {path}")
     if path.stat().st_size > _MAX_PALETTE_BYTES:
         raise PixelArtError(f"palette file {path} is too large to be a palette")

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 
 import pixelforge
 from pixelforge.backends.presets import ModelEntry, list_models
-from pixelforge.server.deps import AppSettings, Caller, Service, State, owned_task
+from pixelforge.server.deps import DB_INT_MAX, AppSettings, Caller, Service, State, owned_task
 from pixelforge.server.images import OUTPUT_MEDIA_TYPES, data_file, find_image, image_path, scaled_png
 from pixelforge.server.schemas import (
     HealthOut,
@@ -58,7 +58,7 @@ def list_tasks(
     caller: Caller,
     state: Annotated[list[TaskState] | None, Query(description="Only tasks in these states (repeatable).")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Tasks to skip (newest first).")] = 0,
+    offset: Annotated[int, Query(ge=0, le=DB_INT_MAX, description="Tasks to skip (newest first).")] = 0,
     scope: Annotated[Literal["mine", "all"], Query(description="'all' lists every identity's tasks (admins).")]
     = "mine",
 ) -> TaskPage:
@@ -112,7 +112,7 @@ def cancel_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
 )
 def get_image(
     task_id: TaskId,
-    index: Annotated[int, Path(ge=0, description="Image index in the task, 0-based.")],
+    index: Annotated[int, Path(ge=0, le=DB_INT_MAX, description="Image index in the task, 0-based.")],
     service: Service,
     settings: AppSettings,
     caller: Caller,
@@ -139,7 +139,7 @@ def get_image(
 )
 def get_image_file(
     task_id: TaskId,
-    index: Annotated[int, Path(ge=0, description="Image index in the task, 0-based.")],
+    index: Annotated[int, Path(ge=0, le=DB_INT_MAX, description="Image index in the task, 0-based.")],
     kind: Annotated[str, Path(description="One of the keys of the image's 'files'.")],
     service: Service,
     settings: AppSettings,
@@ -202,7 +202,7 @@ def latest_preview(task_id: TaskId, service: Service, caller: Caller) -> Respons
 )
 def preview_by_id(
     task_id: TaskId,
-    preview_id: Annotated[int, Path(ge=0, description="The id a preview event announced.")],
+    preview_id: Annotated[int, Path(ge=0, le=DB_INT_MAX, description="The id a preview event announced.")],
     service: Service,
     caller: Caller,
 ) -> Response:

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
@@ -24,6 +24,7 @@ from pixelforge.server import api_v1, events, sdapi
 from pixelforge.server.auth import ClientIdMiddleware, KeyRing
 from pixelforge.server.deps import ServerRuntime, ServerState
 from pixelforge.server.errors import BodySizeLimitMiddleware, CatchAllMiddleware, install_handlers
+from pixelforge.server.unicode import valid_text_body
 
 DESCRIPTION = """\
 Pixel-art generation you can watch live and stop at any moment.
@@ -64,6 +65,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
         version=pixelforge.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(valid_text_body)],
         openapi_tags=[
             {"name": "tasks", "description": "Submit, list and follow generation tasks."},
             {"name": "control", "description": "Stop tasks: interrupt, skip, cancel."},

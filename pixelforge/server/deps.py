@@ -20,6 +20,9 @@ from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.store import TaskNotFound
 
 ACTIVE_STATES = (TaskState.QUEUED, TaskState.RUNNING)
+# The largest integer SQLite stores: numbers a client passes on to the store (offsets, sequence and
+# preview ids) are bounded by it, so a larger one is a 422 instead of an OverflowError.
+DB_INT_MAX = 2**63 - 1
 
 
 class ServerRuntime(Protocol):

@@ -1,5 +1,9 @@
 """Errors as JSON a client can act on: 422 with field paths, 404/409/429 from the domain, and a
-catch-all 500 that logs the trace on the server and never shows it to the client."""
+catch-all 500 that logs the trace on the server and never shows it to the client.
+
+Every error body carries ``message``, one line for people; ``detail`` stays as FastAPI shapes it
+(a string, or the list of field errors of a 422) for the clients that already parse it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pixelforge.server.deps import QueueFull
@@ -17,6 +22,15 @@ from pixelforge.tasks.service import InvalidTask
 from pixelforge.tasks.store import TaskExists, TaskNotFound
 
 log = logging.getLogger("pixelforge.server")
+
+
+def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status_code, content={"detail": message, "message": message}, headers=headers)
+
+
+def error_body(message: str) -> bytes:
+    """The same body for the middlewares, which answer below FastAPI's exception handlers."""
+    return json.dumps({"detail": message, "message": message}).encode()
 
 
 def _path(loc: tuple | list) -> str:
@@ -49,24 +63,29 @@ async def _on_invalid_task(_: Request, exc: Exception) -> JSONResponse:
     return validation_response(errors)
 
 
+async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.detail, str):
+        return error_response(exc.status_code, exc.detail, exc.headers)
+    return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail, "message": str(exc.detail)},
+                        headers=exc.headers)
+
+
 async def _on_not_found(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
+    return error_response(status.HTTP_404_NOT_FOUND, str(exc))
 
 
 async def _on_exists(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(exc)})
+    return error_response(status.HTTP_409_CONFLICT, str(exc))
 
 
 async def _on_queue_full(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QueueFull)
-    return JSONResponse(
-        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-        content={"detail": str(exc)},
-        headers={"Retry-After": str(exc.retry_after_s)},
-    )
+    return error_response(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), {"Retry-After": str(exc.retry_after_s)})
 
 
 def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(InvalidTask, _on_invalid_task)
     app.add_exception_handler(TaskNotFound, _on_not_found)
@@ -98,7 +117,7 @@ class CatchAllMiddleware:
             log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
             if started:  # a streaming response broke midway: all we can do is end it
                 return
-            body = json.dumps({"detail": "internal server error; the server log has the details"}).encode()
+            body = error_body("internal server error; the server log has the details")
             await send({
                 "type": "http.response.start",
                 "status": 500,
@@ -145,7 +164,7 @@ class BodySizeLimitMiddleware:
         await self.app(scope, _replay(chunks, None, receive), send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()
+        body = error_body(f"request body larger than {self.max_bytes} bytes")
         await send({
             "type": "http.response.start",
             "status": 413,

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, sta
 from fastapi.responses import StreamingResponse
 
 from pixelforge.server.auth import Identity
-from pixelforge.server.deps import Caller, Service, State, owned_task
+from pixelforge.server.deps import DB_INT_MAX, Caller, Service, State, owned_task
 from pixelforge.tasks.model import TaskEvent
 from pixelforge.tasks.service import TaskService
 
@@ -63,17 +63,24 @@ def _resume_point(last_event_id: str | None, after: int | None) -> int:
     return int(last_event_id.strip())
 
 
-def _story_over(service: TaskService, caller: Identity, task_id: str, resume: int) -> bool:
-    """Whether a client that has seen events up to ``resume`` has nothing more to get."""
+def _resume_from(service: TaskService, caller: Identity, task_id: str, resume: int) -> int | None:
+    """Where the stream of a client that has seen events up to ``resume`` starts; None when it has
+    nothing more to get."""
     task = owned_task(service, caller, task_id)
-    if not task.state.is_terminal or resume == 0:
-        return False
-    # Look at the client's last event: the story is over if it was the terminal one. (A task turns
-    # terminal in the store just before its terminal event is appended, so "terminal and nothing
-    # newer" alone would not prove the client has it.) No event there at all means the client
-    # claims one that never existed: nothing will ever follow it either.
+    if resume == 0:
+        return 0
     seen = service.store.events_since(task_id, resume - 1)
-    return not seen or (seen[0].seq == resume and seen[0].type.is_terminal)
+    if seen:
+        # The client's last event exists: the story is over if it was the terminal one. (A task turns
+        # terminal in the store just before its terminal event is appended, so "terminal and nothing
+        # newer" alone would not prove the client has it.)
+        return None if seen[0].type.is_terminal else resume
+    # The client claims an event that never existed. Nothing follows it for a finished task; a live
+    # one resumes from its real last event, or the filter would hold back every event to come.
+    if task.state.is_terminal:
+        return None
+    stored = service.store.events_since(task_id, 0)
+    return stored[-1].seq if stored else 0
 
 
 @router.get(
@@ -92,18 +99,19 @@ async def task_events(
     state: State,
     service: Service,
     caller: Caller,
-    after: Annotated[int | None, Query(ge=0, description="Resume after this sequence number (as Last-Event-ID).")]
-    = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=DB_INT_MAX, description="Resume after this sequence number (as Last-Event-ID).")
+    ] = None,
     last_event_id: Annotated[
         str | None, Header(description="Sequence number of the last event received; takes precedence over after.")
     ] = None,
 ) -> Response:
-    resume = _resume_point(last_event_id, after)
     # The store is synchronous: ask it off the event loop, which serves every open stream.
-    if await asyncio.to_thread(_story_over, service, caller, task_id, resume):
+    start = await asyncio.to_thread(_resume_from, service, caller, task_id, _resume_point(last_event_id, after))
+    if start is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return StreamingResponse(
-        _stream(state, service, task_id, resume),
+        _stream(state, service, task_id, start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

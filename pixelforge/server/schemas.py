@@ -165,4 +165,5 @@ class HealthOut(BaseModel):
 
 
 class Message(BaseModel):
-    detail: str = Field(description="What happened, for people.")
+    detail: str = Field(description="What happened, for people (a list of field errors on 422).")
+    message: str = Field(description="What happened, in one line for people; every error body has it.")

@@ -54,7 +54,8 @@ class A1111Invalid(Exception):
 
 
 def _round16(value: int | None) -> int | None:
-    return None if value is None else max(16, round(value / 16) * 16)
+    # Integer arithmetic: a float division overflows on the huge numbers JSON allows.
+    return None if value is None else max(16, (value + 8) // 16 * 16)
 
 
 def _model_name(spec: object) -> str:

@@ -98,7 +98,8 @@ def test_a_broken_image_file_is_a_500_without_a_trace(alice: httpx.Client, keyed
     with caplog.at_level("ERROR", logger="pixelforge.server"):
         response = alice.get(f"/api/v1/tasks/{task['id']}/images/0.png", params={"scale": 2})
     assert response.status_code == 500
-    assert response.json() == {"detail": "internal server error; the server log has the details"}
+    message = "internal server error; the server log has the details"
+    assert response.json() == {"detail": message, "message": message}
     assert any(r.exc_info for r in caplog.records if r.name == "pixelforge.server")  # the trace is logged
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
-from serverkit import sse_events, submit, wait_finished
+from serverkit import running, sse_events, submit, wait_finished
 
 TERMINAL = {"completed", "interrupted", "failed", "cancelled"}
 
@@ -73,3 +73,28 @@ def test_bad_resume_points_are_422(alice: httpx.Client) -> None:
     assert bad_header.status_code == 422 and "Last-Event-ID" in bad_header.json()["detail"]
     bad_query = alice.get(url, params={"after": -1})
     assert bad_query.status_code == 422 and bad_query.json()["detail"][0]["loc"] == ["query", "after"]
+
+
+def _stream_after(client: httpx.Client, task_id: str, stop: str, headers: dict[str, str]) -> list[str]:
+    """Open the stream with a resume point, stop the task (``stop``) once it is open, collect the event types."""
+    url = f"/api/v1/tasks/{task_id}/events"
+    # The read timeout is shorter than the keep-alive period: a stream that only keeps alive fails.
+    with client.stream("GET", url, headers=headers, timeout=10) as response:
+        assert response.status_code == 200
+        lines = response.iter_lines()
+        assert next(lines).startswith("retry:")  # the stream is open
+        client.request(*stop.split(" ", 1))
+        return [line.removeprefix("event: ") for line in lines if line.startswith("event: ")]
+
+
+def test_resume_point_past_the_end_of_a_queued_task_still_gets_its_end(alice: httpx.Client, paused: None) -> None:
+    task = submit(alice)
+    events = _stream_after(alice, task["id"], f"DELETE /api/v1/tasks/{task['id']}", {"Last-Event-ID": "999"})
+    assert events[-1] == "cancelled"
+
+
+def test_resume_point_past_the_end_of_a_running_task_still_gets_its_end(alice: httpx.Client) -> None:
+    with running(alice) as task:
+        events = _stream_after(alice, task["id"], f"POST /api/v1/tasks/{task['id']}/interrupt",
+                               {"Last-Event-ID": str(10**17)})
+    assert events[-1] == "interrupted"
