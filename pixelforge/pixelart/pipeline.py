@@ -178,8 +178,8 @@ def pixelate(image: Image.Image, options: PixelOptions, *, already_1x: bool = Fa
         luma = [0, 3] if has_alpha else [0]
         blur = (estimate_blur(pixels[..., luma], grid, profiles), estimate_blur(pixels[..., 1:3], grid, profiles))
         values = cells.values.copy()
-        values[..., luma] = unmix(cells.values[..., luma], grid, cells.rows, cells.cols, blur[0])
-        values[..., 1:3] = unmix(cells.values[..., 1:3], grid, cells.rows, cells.cols, blur[1])
+        values[..., luma] = unmix(cells.values[..., luma], cells, blur[0])
+        values[..., 1:3] = unmix(cells.values[..., 1:3], cells, blur[1])
         spread = cells.spread
     values[..., :3] = ycc_to_rgb(values[..., :3])
     if has_alpha:
