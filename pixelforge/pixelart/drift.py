@@ -4,7 +4,8 @@ Diffusion "pixel art" rarely keeps one exact pitch: columns are a pixel wider he
 A single pitch and phase then misplace cells far from where they fit. Along each axis, dynamic programming picks
 the boundaries that collect the most edge energy while each gap stays near the detected mean pitch (a cost for
 deviating from it keeps flat stretches, which carry no edges, at the mean pitch). The fitted boundaries replace
-the uniform grid only when they explain clearly more edge energy than it does.
+the uniform grid only when they explain clearly more edge energy than it does and the cells they delimit are
+flatter: noise has edges everywhere for the fit to collect, but no cells.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .grid import EdgeProfiles, Grid
+from .sample import sample_cells
 
 FloatArray = NDArray[np.float64]
 # A gap between two fitted boundaries stays within these multiples of the mean pitch: cells that jitter by ±15 %,
 # and a row or column offset by up to half a pitch.
 MIN_GAP, MAX_GAP = 0.75, 1.6
-# The fitted boundaries must collect this much more edge energy than the uniform grid to replace it.
+# The fitted boundaries must collect this much more edge energy than the uniform grid to replace it, and leave at
+# most this share of its within-cell spread (on the corpus: 0.2-0.9 on drifting grids, 0.97-1.01 on noise).
 MIN_GAIN = 1.1
+MAX_SPREAD_RATIO = 0.95
 # Cost of a gap: _STIFFNESS · |gap / pitch - 1| ** _POWER, in units of a typical grid line's edge energy. A
 # little less than linear, so one row offset by half a pitch costs less than two rows off by a quarter and stays
 # one row. Measured on the drifting corpus slice: power 0.8 and stiffness 2 beat 0.5, 2 (quadratic), 1 and 4.
@@ -30,8 +34,9 @@ _POWER = 0.8
 _SMOOTHING = np.array([0.25, 0.5, 0.25])
 
 
-def fit_drift(profiles: EdgeProfiles, grid: Grid) -> Grid:
-    """``grid`` with boundaries fitted per column and per row where they explain the image better, else as is."""
+def fit_drift(pixels: NDArray[np.floating], profiles: EdgeProfiles, grid: Grid) -> Grid:
+    """``grid`` with boundaries fitted per column and per row where they explain the (H, W, C) image ``pixels``
+    better, else as is."""
     width, height = profiles.size
     fitted = [
         _fit_axis(profile, grid.edges(axis, length), grid.pitch, length)
@@ -41,7 +46,10 @@ def fit_drift(profiles: EdgeProfiles, grid: Grid) -> Grid:
         return grid
     x = fitted[0] if fitted[0] is not None else grid.edges(0, width)
     y = fitted[1] if fitted[1] is not None else grid.edges(1, height)
-    return replace(grid, lines=(x, y))
+    drifting = replace(grid, lines=(x, y))
+    if sample_cells(pixels, drifting).spread > MAX_SPREAD_RATIO * sample_cells(pixels, grid).spread:
+        return grid
+    return drifting
 
 
 def _fit_axis(profile: FloatArray, uniform: FloatArray, pitch: float, length: int) -> FloatArray | None:

@@ -172,7 +172,7 @@ def pixelate(image: Image.Image, options: PixelOptions, *, already_1x: bool = Fa
     profiles = edge_profiles(pixels)
     grid = NO_GRID if already_1x else detect_grid(profiles, pitch=options.pitch, expected_pitch=options.expected_pitch)
     if options.adaptive_grid and grid.source != "none":
-        grid = fit_drift(profiles, grid)
+        grid = fit_drift(pixels, profiles, grid)
     blur = (0.0, 0.0)
     if grid.source == "none":
         values, spread = pixels, 0.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from pixelforge.pixelart import PixelOptions, pixelate
 from pixelforge.pixelart.corpus import corpus
@@ -23,6 +24,14 @@ def _profile(lines: np.ndarray, length: int, rng: np.random.Generator, edges: np
     return profile
 
 
+def _cells(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A (H, W, 1) image of flat random cells between the boundaries ``x`` and ``y``."""
+    columns = np.searchsorted(x, np.arange(int(x[-1])) + 0.5) - 1
+    rows = np.searchsorted(y, np.arange(int(y[-1])) + 0.5) - 1
+    values = rng.uniform(0, 255, size=(len(y), len(x), 1))
+    return values[rows[:, None], columns[None, :]]
+
+
 def _uniform(pitch: float) -> Grid:
     return Grid(pitch, (0.0, 0.0), 0.9, "manual")
 
@@ -30,7 +39,8 @@ def _uniform(pitch: float) -> Grid:
 def test_a_uniform_grid_stays_uniform() -> None:
     rng = np.random.default_rng(0)
     lines = np.arange(0, 401, 10.0)
-    grid = fit_drift(EdgeProfiles(_profile(lines, 400, rng), _profile(lines, 400, rng)), _uniform(10.0))
+    profiles = EdgeProfiles(_profile(lines, 400, rng), _profile(lines, 400, rng))
+    grid = fit_drift(_cells(lines, lines, rng), profiles, _uniform(10.0))
     assert grid.lines is None
 
 
@@ -43,7 +53,7 @@ def test_drifting_boundaries_are_found() -> None:
     length = int(lines[-1])
     edges = rng.random(len(lines)) < 0.7
     profiles = EdgeProfiles(_profile(lines, length, rng, edges), _profile(lines, length, rng, edges))
-    grid = fit_drift(profiles, _uniform(10.0))
+    grid = fit_drift(_cells(lines, lines, rng), profiles, _uniform(10.0))
     assert grid.lines is not None
     # The first and last edges may lie anywhere in the partial cells at the ends (they extend to the border).
     inside = (lines > 5) & (lines < length - 5)
@@ -66,3 +76,13 @@ def test_jittered_sprites_are_read_cell_by_cell_with_the_pitch_known(pitch: floa
     assert best.size_exact
     assert best.cell_accuracy >= 0.97
     assert plain.cell_accuracy < best.cell_accuracy - 0.03
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_noise_with_a_given_pitch_keeps_the_uniform_grid(seed: int) -> None:
+    """Noise has edges everywhere: fitted lines collect more of them, but the cells are no flatter for it."""
+    rng = np.random.default_rng(seed)
+    image = Image.fromarray(rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8))
+    result = pixelate(image, PixelOptions(pitch=4, remove_background=False))
+    assert result.manifest.grid_fit == "uniform"
+    assert result.sprite.size == (8, 8)
