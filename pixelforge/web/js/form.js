@@ -9,7 +9,7 @@ const FLOATS = ["cfg_scale"];
 const OPTIONAL = new Set(["width", "height", "steps", "cfg_scale"]); // empty = the model's default
 // The pixel-art group (PixelOptions, sent as `pixel`): mode "default" sends nothing, "off" {enabled: false}.
 const PIXEL_FIELDS = ["pixel_mode", "pixel_palette", "pixel_colors", "pixel_pitch", "pixel_dither"];
-const PIXEL_CHECKS = ["pixel_remove_background"];
+const PIXEL_CHECKS = ["pixel_remove_background", "pixel_remove_enclosed"];
 
 export class ParamsForm {
   constructor(doc = document) {
@@ -77,6 +77,7 @@ export class ParamsForm {
       enabled: true,
       dither: this.field("pixel_dither").value,
       remove_background: this.field("pixel_remove_background").checked,
+      remove_enclosed: this.field("pixel_remove_enclosed").checked,
     };
     const palette = this.field("pixel_palette").value;
     if (palette) pixel.palette = palette;
@@ -159,6 +160,7 @@ export class ParamsForm {
       set("pixel_pitch", pixel.pitch ?? "");
       set("pixel_dither", pixel.dither ?? "none");
       this.field("pixel_remove_background").checked = pixel.remove_background !== false;
+      this.field("pixel_remove_enclosed").checked = pixel.remove_enclosed === true;
       this.pixelGroup.open = true;
     }
     this.describePixel();

@@ -83,6 +83,7 @@ export default {
   pixelDitherNone: "none",
   pixelDitherOrdered: "ordered (Bayer)",
   pixelRemoveBackground: "Remove the background",
+  pixelRemoveEnclosed: "Also inside the sprite (a ring's hole)",
   downloadGpl: "Palette .gpl",
   downloadHex: "Palette .hex",
   downloadRaw: "Raw PNG",

@@ -83,6 +83,7 @@ export default {
   pixelDitherNone: "无",
   pixelDitherOrdered: "有序（Bayer）",
   pixelRemoveBackground: "去除背景",
+  pixelRemoveEnclosed: "也去除精灵内部的背景（如圆环的孔）",
   downloadGpl: "调色板 .gpl",
   downloadHex: "调色板 .hex",
   downloadRaw: "原始 PNG",
