@@ -24,6 +24,7 @@ from pixelforge.server import api_v1, events, sdapi
 from pixelforge.server.auth import ClientIdMiddleware, KeyRing
 from pixelforge.server.deps import ServerRuntime, ServerState
 from pixelforge.server.errors import BodySizeLimitMiddleware, CatchAllMiddleware, install_handlers
+from pixelforge.server.model_roots import ModelRoots
 from pixelforge.server.unicode import valid_text_body
 
 DESCRIPTION = """\
@@ -49,7 +50,7 @@ def _web_dir() -> Path | None:
 
 def create_app(runtime: ServerRuntime) -> FastAPI:
     settings = runtime.settings
-    state = ServerState(runtime=runtime, keys=KeyRing.from_settings(settings))
+    state = ServerState(runtime=runtime, keys=KeyRing.from_settings(settings), roots=ModelRoots(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
