@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
 
 from fastapi import Depends, HTTPException, Request, status
 
@@ -17,6 +17,7 @@ from pixelforge.config import Settings
 from pixelforge.server import task_ids
 from pixelforge.server.auth import Identity, KeyRing, resolve_identity
 from pixelforge.server.model_roots import ModelRoots
+from pixelforge.server.options import ClientOptions
 from pixelforge.tasks.model import Task, TaskState
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.store import TaskNotFound
@@ -59,7 +60,7 @@ class ServerState:
     submit_lock: threading.Lock = field(default_factory=threading.Lock)
     # A1111 options a client set (sd_model_checkpoint, ...), per identity: one client's model
     # choice must not switch everyone's, as it does in A1111.
-    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    options: ClientOptions = field(default_factory=ClientOptions)
 
     @property
     def settings(self) -> Settings:

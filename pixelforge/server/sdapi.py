@@ -21,6 +21,7 @@ from pixelforge.server.deps import Caller, Service, State, owned_task
 from pixelforge.server.errors import validation_response
 from pixelforge.server.images import data_file, image_path, png_parameters
 from pixelforge.server.model_roots import ModelRoots, Unreachable
+from pixelforge.server.options import OptionsRefused
 from pixelforge.server.sdapi_models import (
     HARMLESS,
     SAMPLER,
@@ -173,7 +174,7 @@ async def txt2img(body: Txt2ImgRequest, state: State, caller: Caller) -> Txt2Img
     if body.force_task_id is not None and not TASK_ID_PATTERN.match(body.force_task_id):
         raise A1111Invalid([{"loc": ("body", "force_task_id"), "msg": "1-128 of A-Z a-z 0-9 _ - ( ) . :",
                              "type": "pattern"}])
-    params, notes = await asyncio.to_thread(_to_params, body, state.options.get(caller.owner, {}), state.roots)
+    params, notes = await asyncio.to_thread(_to_params, body, state.options.get(caller.owner), state.roots)
     task_id = stored_id(caller.owner, body.force_task_id) if body.force_task_id else None
 
     def submit() -> Task:
@@ -322,7 +323,7 @@ def _defaults(state: State) -> dict[str, Any]:
 
 @router.get("/sdapi/v1/options", summary="Options (yours over the server's)")
 def get_options(state: State, caller: Caller) -> dict[str, Any]:
-    return {**_defaults(state), **state.options.get(caller.owner, {})}
+    return {**_defaults(state), **state.options.get(caller.owner)}
 
 
 @router.post("/sdapi/v1/options", summary="Set options for your own requests")
@@ -330,10 +331,14 @@ def set_options(
     state: State, caller: Caller, body: Annotated[dict[str, Any], Body(description="Options to set.")]
 ) -> dict[str, Any]:
     """Only sd_model_checkpoint has an effect (the model of your later txt2img requests); other
-    options are remembered and echoed. They apply to the caller alone, never to everyone."""
-    if "sd_model_checkpoint" in body:
+    options are remembered and echoed, and null resets one. They apply to the caller alone, never
+    to everyone, and are bounded (64 options, 16 KiB per identity)."""
+    if body.get("sd_model_checkpoint") is not None:
         body = {**body, "sd_model_checkpoint": _model_name(body["sd_model_checkpoint"], state.roots)}
-    state.options.setdefault(caller.owner, {}).update(body)
+    try:
+        state.options.update(caller.owner, body)
+    except OptionsRefused as exc:
+        raise A1111Invalid([{"loc": ("body",), "msg": str(exc), "type": "limit"}]) from None
     return get_options(state, caller)
 
 
