@@ -44,6 +44,7 @@ NOT_YOURS = {404: {"model": Message, "description": "No such task, or not yours.
     responses={
         409: {"model": Message, "description": "A task with the requested id exists."},
         429: {"model": Message, "description": "Queue limit reached; see Retry-After."},
+        507: {"model": Message, "description": "The server's disk is full; nothing was stored."},
     },
 )
 def create_task(body: TaskCreate, state: State, caller: Caller) -> TaskOut:

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pixelforge.server.deps import QueueFull
 from pixelforge.tasks.service import InvalidTask
-from pixelforge.tasks.store import TaskExists, TaskNotFound
+from pixelforge.tasks.store import StoreFull, TaskExists, TaskNotFound
 
 log = logging.getLogger("pixelforge.server")
 
@@ -79,6 +79,10 @@ async def _on_exists(_: Request, exc: Exception) -> JSONResponse:
     return error_response(status.HTTP_409_CONFLICT, str(exc))
 
 
+async def _on_store_full(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(status.HTTP_507_INSUFFICIENT_STORAGE, str(exc))
+
+
 async def _on_queue_full(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QueueFull)
     return error_response(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), {"Retry-After": str(exc.retry_after_s)})
@@ -91,6 +95,7 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TaskNotFound, _on_not_found)
     app.add_exception_handler(TaskExists, _on_exists)
     app.add_exception_handler(QueueFull, _on_queue_full)
+    app.add_exception_handler(StoreFull, _on_store_full)
 
 
 class CatchAllMiddleware:
