@@ -44,6 +44,8 @@ class Settings(BaseSettings):
         default=8, ge=1, description="Queued plus running tasks one identity may have; more get HTTP 429.")
     max_queued_total: int = Field(default=100, ge=1, description="Queued tasks server-wide; more get HTTP 429.")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Largest HTTP request body accepted.")
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Seconds a request body may take to arrive; slower ones get HTTP 408.")
     max_image_scale: int = Field(default=16, ge=1, description="Largest ?scale= for nearest-upscaled images.")
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS; empty (the default) turns CORS off.")
