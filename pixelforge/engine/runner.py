@@ -85,7 +85,12 @@ class TaskRunner:
         finally:
             self.encoder.wait_idle(timeout=5)
         final_stats = stats.finish(tracker.step_durations)
-        progress = tracker.completed(final_stats.total_s) if outcome.state is TaskState.COMPLETED else None
+        if outcome.state is TaskState.COMPLETED:
+            progress = tracker.completed(final_stats.total_s)
+        elif outcome.state is TaskState.FAILED:
+            progress = tracker.failed(final_stats.total_s, outcome.error or "unknown error")
+        else:  # interrupted: the last progress says where it stopped
+            progress = None
         finished = self.store.finish(
             task.id,
             outcome.state,
