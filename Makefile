@@ -5,8 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
-# Debian packages the tests need: a browser for the UI tests, the emoji font for the sprite dataset tests.
-TEST_DEBS ?= chromium chromium-driver fonts-noto-color-emoji
+# Debian packages the tests need: a browser for the UI tests, the emoji font and CLDR for the sprite dataset tests.
+TEST_DEBS ?= chromium chromium-driver fonts-noto-color-emoji unicode-cldr-core
 
 .PHONY: run test lint setup setup-test
 

@@ -149,7 +149,8 @@ def glyph_to_sprite(glyph: Image.Image, size: int = SPRITE_SIZE, threshold: int 
 
 
 def _words(name: str) -> str:
-    return " ".join(name.strip(":").replace("_", " ").replace("-", " ").replace(":", " ").replace(",", " ").lower().split())
+    spaced = name.strip(":").translate(str.maketrans("_-:,", "    "))
+    return " ".join(spaced.lower().split())
 
 
 def captions_for(emoji_text: str, entry: dict, annotations: dict[str, dict[str, Annotation]] | None = None

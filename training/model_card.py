@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-GPU_RUN = "python training/train_sprite.py --data data/sprites --out out/sprite-gpu --preset gpu --minutes 20"
-
 
 def write_card(pipeline_dir: Path, training: dict | None = None) -> None:
     training = training or json.loads((pipeline_dir / "training.json").read_text())
@@ -20,32 +18,31 @@ def write_card(pipeline_dir: Path, training: dict | None = None) -> None:
 
 
 def render(training: dict, evaluation: dict | None) -> str:
-    cpu = not training["device"].startswith(("NVIDIA", "Tesla")) and "GPU" not in training["device"]
+    stages = [*([training["warm_start"]] if "warm_start" in training else []), training]
+    total_minutes = sum(stage["minutes"] for stage in stages)
     lines = [
         f"# {training['run']}",
         "",
-        "A text-to-sprite diffusion model: 32×32 RGBA pixel art with binary alpha, from a short English prompt.",
-        "A diffusers `SpritePipeline` (pixelforge.backends.sprite): a `UNet2DConditionModel` in RGBA pixel space,",
-        "a word-level text encoder of its own trained jointly with it, `FlowMatchEulerDiscreteScheduler`,",
-        "classifier-free guidance with the empty prompt.",
+        "A text-to-sprite diffusion model: 32×32 RGBA pixel art with binary alpha and at most 16 colours, from a",
+        "short English or Chinese prompt. A diffusers `SpritePipeline` (pixelforge.backends.sprite): a",
+        "`UNet2DConditionModel` in RGBA pixel space, a word-level text encoder of its own trained jointly with it,",
+        "`FlowMatchEulerDiscreteScheduler`, classifier-free guidance with the empty prompt.",
         "",
-    ]
-    if cpu:
-        lines += [
-            f"**This is a CPU preview, not the GPU-trained model of issue 3.** It was trained for "
-            f"{training['minutes']:.0f} minutes on {training['device']}, so that pixelforge works out of the box "
-            "until a GPU session trains the real one with:",
-            "",
-            f"    {GPU_RUN}",
-            "",
-        ]
-    lines += [
+        f"Trained for {total_minutes:.0f} minutes in all on {training['device']}"
+        + (f", in {len(stages)} stages (below)." if len(stages) > 1 else "."),
+        "",
+        "What it knows: single emoji-like objects, animals, food, plants, symbols, flags and faces. What it",
+        "does not: scenes, several objects in a layout, characters in poses, text; prompts far from emoji",
+        "captions give an emoji-like guess.",
+        "",
         "## Data",
         "",
-        f"{training['sprites']} sprites: the fully-qualified emoji of Noto Color Emoji (Debian",
-        "`fonts-noto-color-emoji`) that the font draws as one glyph, rendered by",
-        "`training/build_sprite_dataset.py` (crop, square, area downscale, binary alpha), minus a 10 % held-out",
-        "split chosen by hash. Captions: the CLDR names and aliases from the `emoji` package.",
+        f"{training['sprites']} sprites ({training.get('concepts', training['sprites'])} distinct concepts): the",
+        "fully-qualified emoji of Noto Color Emoji (Debian `fonts-noto-color-emoji`) that the font draws as one",
+        "glyph, rendered by `training/build_sprite_dataset.py` (crop, square, area downscale, binary alpha), minus",
+        "a 10 % held-out split chosen by hash. Captions: the emoji package's names and aliases plus Unicode CLDR's",
+        "English and Chinese names and keywords (Debian `unicode-cldr-core`). Skin-tone variants of one emoji",
+        "share one concept and are sampled as one.",
         "",
         "## Licence",
         "",
@@ -54,35 +51,49 @@ def render(training: dict, evaluation: dict | None) -> str:
         "",
         "## Training",
         "",
-        f"- command: `python {training['command']}`",
-        f"- preset `{training['preset']}`, {training['parameters'] / 1e6:.2f} M parameters, vocabulary of "
-        f"{training['vocab']} words",
-        f"- {training['steps']} steps at batch {training['batch']} ({training['samples_seen']} samples) in "
-        f"{training['minutes']:.1f} min on {training['device']}; final loss {training['final_loss']:.4f}",
-        "- EMA weights stored as fp16 safetensors; `SpritePipeline.from_pretrained` loads them as float32",
+    ]
+    for number, stage in enumerate(stages, 1):
+        prefix = f"{number}. " if len(stages) > 1 else "- "
+        lines += [
+            f"{prefix}`python {stage['command']}`: preset `{stage['preset']}`, {stage['parameters'] / 1e6:.2f} M "
+            f"parameters, vocabulary of {stage['vocab']} words; {stage['steps']} steps at batch {stage['batch']} "
+            f"({stage['samples_seen']} samples) in {stage['minutes']:.1f} min on {stage['device']}; final loss "
+            f"{stage['final_loss']:.4f}.",
+        ]
+    if len(stages) > 1:
+        lines += ["", "Stage 2 starts from stage 1's weights: the UNet whole, the text encoder's words where the",
+                  "vocabulary kept them (the grown vocabulary's new words start fresh)."]
+    lines += [
+        "",
+        "EMA weights stored as fp16 safetensors; `SpritePipeline.from_pretrained` loads them as float32.",
         "",
         "## Evaluation",
         "",
     ]
     if evaluation is None:
         lines.append("Not evaluated yet: run `python training/eval_sprite.py --model <this directory>`.")
-    else:
-        lines += [
-            f"`python {evaluation['command']}`: {evaluation['prompts']} fixed prompts from the training captions, "
-            f"{evaluation['images_per_prompt']} images each, {evaluation['steps']} steps, guidance "
-            f"{evaluation['guidance_scale']}.",
-            "",
-            "| metric | model | random baseline |",
-            "|---|---|---|",
-            f"| top-1 retrieval accuracy, training prompts | {evaluation['train_accuracy']:.3f} | "
-            f"{evaluation['train_baseline']:.4f} |",
-            f"| top-1 retrieval accuracy, held-out prompts | {evaluation['held_out_accuracy']:.3f} | "
-            f"{evaluation['held_out_baseline']:.4f} |",
-            "",
-            "Retrieval: an image counts as correct when the nearest sprite (L2 in RGBA) carries the prompt among",
-            "its captions; training prompts search the training sprites, held-out prompts search all sprites.",
-        ]
-        if cpu:
-            lines += ["", "At this much training the samples are coloured, sprite-shaped blobs that do not yet follow "
-                      "the prompt; expect real pictures only from the GPU run."]
+        return "\n".join(lines) + "\n"
+    lines += [
+        f"`python {evaluation['command']}`: {evaluation['prompts']} fixed prompts from the training captions, "
+        f"{evaluation['images_per_prompt']} images each, {evaluation['steps']} steps, guidance "
+        f"{evaluation['guidance_scale']}.",
+        "",
+        "| metric | model | random baseline |",
+        "|---|---|---|",
+        f"| top-1 retrieval accuracy, training prompts | {evaluation['train_accuracy']:.3f} | "
+        f"{evaluation['train_baseline']:.4f} |",
+        f"| top-1 retrieval accuracy, held-out prompts | {evaluation['held_out_accuracy']:.3f} | "
+        f"{evaluation['held_out_baseline']:.4f} |",
+    ]
+    if "natural_hit_rate" in evaluation:
+        lines.append(f"| natural prompts ({evaluation['natural_prompts']}, not captions): nearest sprite carries "
+                     f"the key noun | {evaluation['natural_hit_rate']:.3f} | |")
+    lines += [
+        "",
+        "Retrieval: an image counts as correct when the nearest sprite (L2 in RGBA) carries the prompt among",
+        "its captions; training prompts search the training sprites, held-out prompts search all sprites.",
+    ]
+    if "natural_hits" in evaluation:
+        lines += ["", "Natural prompts, share of the 4 images whose nearest sprite carries the key noun:", ""]
+        lines += [f"- {prompt}: {hit:.2f}" for prompt, hit in evaluation["natural_hits"].items()]
     return "\n".join(lines) + "\n"

@@ -205,8 +205,9 @@ def train(args: argparse.Namespace) -> dict:
         "vocab": len(vocab), "final_loss": sum(tail) / len(tail), "command": " ".join(sys.argv),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
-    if args.init_from:
-        stats["init_from"] = str(args.init_from)
+    source_record = args.init_from / "training.json" if args.init_from else None
+    if source_record is not None and source_record.is_file():
+        stats["warm_start"] = json.loads(source_record.read_text())
     (args.out / "training.json").write_text(json.dumps(stats, indent=1))
     write_card(args.out, stats)
     print(json.dumps(stats))
@@ -320,8 +321,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="a few CPU steps of the tiny preset on synthetic data")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.preset, args.max_steps, args.batch, args.log_every = "tiny", 3, 8, 1
-        args.checkpoint_minutes = 0.0
+        args.preset, args.batch, args.log_every = "tiny", 8, 1
+        args.max_steps = args.max_steps or 3
     args.name = args.name or f"sprite-{args.preset}"
     return args
 

@@ -16,6 +16,7 @@ from PIL import Image
 
 from pixelforge.backends.base import JobRequest, ModelDefaults
 from pixelforge.backends.presets import ModelPreset
+from pixelforge.backends.sprite.pipeline import DEFAULT_MAX_COLORS
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +214,8 @@ class PixelSpaceModel(DiffusersModel):
     outputs_1x = True
 
     def decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
-        return self.pipe.latents_to_images(latents)
+        # A kept partial image is a finished sprite too: the same colour limit as the pipeline's own output.
+        return self.pipe.latents_to_images(latents, max_colors=DEFAULT_MAX_COLORS)
 
     def preview(self, latents: torch.Tensor, width: int, height: int) -> Image.Image | None:
         return self.pipe.latents_to_images(latents[:1])[0]

@@ -56,7 +56,9 @@ PRESETS: dict[str, ModelPreset] = {
     "sprite": ModelPreset(
         name="sprite",
         title="pixelforge sprite (bundled)",
-        description="Small text-to-sprite diffusion model shipped with pixelforge; 32×32 RGBA, runs on any CPU.",
+        description="Small text-to-sprite model shipped with pixelforge, trained on CPU from emoji: 32×32 RGBA, "
+        "at most 16 colours, about 1 s on any CPU. Draws single objects, animals, food, plants and symbols from "
+        "short English or Chinese prompts; not scenes or characters in poses.",
         kind="sprite",
         steps=20,
         cfg_scale=3.0,

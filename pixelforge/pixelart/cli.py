@@ -45,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--dither", choices=["none", "ordered"], default="none", help="default: none")
     parser.add_argument("--no-background-removal", action="store_true", help="keep the background opaque")
+    parser.add_argument(
+        "--remove-enclosed",
+        action="store_true",
+        help="also remove background-coloured regions inside the sprite (a ring's hole); off: they are art",
+    )
     parser.add_argument("--background-tolerance", type=float, default=12.0, metavar="ΔE", help="default: 12")
     parser.add_argument("--outline", metavar="#RRGGBB", help="draw a 1-px outline in this colour")
     parser.add_argument(
@@ -66,6 +71,7 @@ def cmd_pixelate(args: argparse.Namespace) -> int:
             palette=args.palette,
             dither=args.dither,
             remove_background=not args.no_background_removal,
+            remove_enclosed=args.remove_enclosed,
             background_tolerance=args.background_tolerance,
             outline=args.outline,
             upscale=args.upscale,

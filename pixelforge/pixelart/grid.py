@@ -34,6 +34,8 @@ MIN_CONFIDENCE = 0.12
 _LINE_HALF_WIDTH = 1.5
 # A coarser grid is preferred when it explains at least this share of what the best grid explains.
 _EXPLAINS = 0.75
+# One grey level: the smallest step an 8-bit image can show, the floor of grid_contrast's means.
+_QUANTUM = 1.0
 # Lags read by the coarse pitch search; the refinement then reads every lag for precision.
 _COARSE_WINDOW = 384
 
@@ -119,16 +121,20 @@ def detect_grid(profiles: EdgeProfiles, *, pitch: float | None = None, expected_
 
 
 def grid_contrast(profiles: EdgeProfiles, grid: Grid) -> float:
-    """Mean edge energy on the boundaries nearest the grid lines over the mean elsewhere: high for a grid that
-    explains the image, about 1 for one that doesn't."""
+    """Mean colour step across the boundaries nearest the grid lines over the mean step elsewhere, each in grey
+    levels per pixel of boundary and at least ``_QUANTUM``: high for a grid that explains the image, 1 for one
+    that doesn't. The floor keeps a clean upscale (no steps off the lines) at the size of its steps instead of
+    dividing by zero."""
+    width, height = profiles.size
     ratios = []
-    for profile, phase in ((profiles.x, grid.phase[0]), (profiles.y, grid.phase[1])):
+    for profile, phase, length in ((profiles.x, grid.phase[0], height), (profiles.y, grid.phase[1], width)):
         positions = np.arange(1, len(profile) + 1, dtype=np.float64)
         offset = (positions - phase) % grid.pitch
         on_line = np.minimum(offset, grid.pitch - offset) <= 0.5
         if on_line.all() or not on_line.any():
             continue
-        ratios.append(profile[on_line].mean() / max(profile[~on_line].mean(), 1e-9))
+        on, off = profile[on_line].mean() / length, profile[~on_line].mean() / length
+        ratios.append(max(on, _QUANTUM) / max(off, _QUANTUM))
     return float(np.mean(ratios)) if ratios else 1.0
 
 

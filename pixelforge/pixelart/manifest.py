@@ -12,7 +12,10 @@ class PixelMetrics(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    grid_contrast: float = Field(description="Edge energy on the grid lines over the energy elsewhere (1 = no grid).")
+    grid_contrast: float = Field(
+        description="Mean colour step across the grid lines over the mean step elsewhere, each in grey levels and "
+        "at least 1 (1 = no grid; a clean upscale scores its mean step across the lines)."
+    )
     cell_spread: float = Field(description="Mean absolute deviation (0..255) inside the sampled cell centres.")
     reconstruction_delta_e: float = Field(description="Mean ΔE76 between the input and the re-expanded sprite.")
     speckle_rate: float = Field(description="Share of opaque pixels that match none of their 4 neighbours.")

@@ -40,11 +40,20 @@ class PixelOptions(BaseModel):
     )
     remove_background: bool = Field(
         True,
-        description="Make the background transparent: flood fill from the border, plus enclosed regions of "
-        "the background colour.",
+        description="Make the background transparent: a flood fill from the image border that stops at the "
+        "sprite's outline. Background-coloured regions inside the sprite (eyes, windows, a white body) stay.",
+    )
+    remove_enclosed: bool = Field(
+        False,
+        description="Also remove background-coloured regions of 4 cells or more that the border flood cannot "
+        "reach, such as a ring's hole. Off by default: in most sprites those regions are part of the art.",
     )
     background_tolerance: float = Field(
-        12.0, ge=0, le=100, description="How far (ΔE76) a cell may be from the background colour and still count."
+        12.0,
+        ge=0,
+        le=100,
+        description="The most (ΔE76) a cell may differ from the background colour and still be removed; "
+        "the flood uses less when the border's own colours vary less.",
     )
     outline: str | None = Field(
         None, description="Hex colour (#RRGGBB) of an optional 1-px outline drawn around the opaque shape."

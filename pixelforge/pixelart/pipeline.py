@@ -160,11 +160,14 @@ def pixelate(image: Image.Image, options: PixelOptions, *, already_1x: bool = Fa
     _check_pitches(options, width, height)
     palette_name, fixed = _resolve_palette(options)
 
-    # Work in YCbCr (+ alpha when the input has some): luma and chroma are blurred differently.
+    # Work in YCbCr (+ alpha when the input has some): luma and chroma are blurred differently. With alpha, colours
+    # are premultiplied: blur mixes them linearly that way, and the junk colour of nearly transparent pixels
+    # (soft edges) then carries no weight.
     has_alpha = bool((rgba[..., 3] < 255).any())
-    pixels = rgb_to_ycc(rgba[..., :3])
+    coverage = rgba[..., 3:].astype(np.float32) / 255
+    pixels = rgb_to_ycc(rgba[..., :3] * coverage if has_alpha else rgba[..., :3])
     if has_alpha:
-        pixels = np.concatenate([pixels, rgba[..., 3:].astype(np.float32)], axis=-1)
+        pixels = np.concatenate([pixels, 255 * coverage], axis=-1)
     profiles = edge_profiles(pixels)
     grid = NO_GRID if already_1x else detect_grid(profiles, pitch=options.pitch, expected_pitch=options.expected_pitch)
     blur = (0.0, 0.0)
@@ -179,12 +182,16 @@ def pixelate(image: Image.Image, options: PixelOptions, *, already_1x: bool = Fa
         values[..., 1:3] = unmix(cells.values[..., 1:3], grid, cells.rows, cells.cols, blur[1])
         spread = cells.spread
     values[..., :3] = ycc_to_rgb(values[..., :3])
+    if has_alpha:
+        values[..., :3] /= np.maximum(values[..., 3:], 1.0) / 255
 
     rgb = np.clip(np.rint(values[..., :3]), 0, 255).astype(np.uint8)
     opaque = values[..., 3] >= 128 if has_alpha else np.ones(rgb.shape[:2], dtype=bool)
     background = None
     if options.remove_background:
-        background = find_background(srgb_to_lab(rgb), opaque, options.background_tolerance)
+        background = find_background(
+            srgb_to_lab(rgb), opaque, options.background_tolerance, enclosed=options.remove_enclosed
+        )
         if background is not None:
             opaque &= ~background.mask
 

@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 import pixelforge
-from pixelforge.server import api_v1, events, sdapi
+from pixelforge.server import api_v1, events, sdapi, sdapi_catalog
 from pixelforge.server.auth import ClientIdMiddleware, KeyRing
 from pixelforge.server.deps import ServerRuntime, ServerState
 from pixelforge.server.errors import BodyLimitsMiddleware, CatchAllMiddleware, install_handlers
@@ -82,6 +82,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
     app.include_router(events.router)
     app.include_router(api_v1.router)
     app.include_router(sdapi.router)
+    app.include_router(sdapi_catalog.router)
     web = _web_dir()
     if web is not None:
         app.mount("/", StaticFiles(directory=web, html=True), name="web")

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import ValidationError
 
 import pixelforge
+from pixelforge.backends.fingerprint import short_hash, weights_sha256
 from pixelforge.backends.presets import list_models
 from pixelforge.server.auth import Identity
 from pixelforge.server.deps import Caller, Service, State, owned_task
@@ -344,11 +345,16 @@ def set_options(
 
 @router.get("/sdapi/v1/sd-models", summary="Models available here")
 def sd_models(state: State, caller: Caller) -> list[SdModel]:
-    return [
-        SdModel(title=m.name, model_name=m.name, filename=m.source)
-        for m in list_models(state.settings)
-        if m.available
-    ]
+    return [_sd_model(m.name, Path(m.source)) for m in list_models(state.settings) if m.available]
+
+
+def _sd_model(name: str, weights: Path) -> SdModel:
+    """A1111's entry: the title carries the short hash, which clients send back as sd_model_checkpoint."""
+    sha256 = weights_sha256(weights)
+    if sha256 is None:
+        return SdModel(title=name, model_name=name, filename=str(weights))
+    short = short_hash(sha256)
+    return SdModel(title=f"{name} [{short}]", model_name=name, hash=short, sha256=sha256, filename=str(weights))
 
 
 @router.get("/sdapi/v1/samplers")

@@ -212,7 +212,7 @@ def test_early_stop_rule_can_return_the_best_latents(tmp_path: Path, tiny_qwen_d
 
 
 def test_memory_does_not_grow_with_interrupted_tasks(make_runtime) -> None:
-    from pixelforge.engine.stats import current_rss_mb
+    from pixelforge.procmem import current_rss_mb
 
     runtime = make_runtime(preview_every=0)
     service = runtime.service

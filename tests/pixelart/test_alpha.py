@@ -1,4 +1,4 @@
-"""Background removal by flood fill from the border (plus enclosed background), and the optional outline."""
+"""Background removal by flood fill from the border (enclosed background only when asked), and the outline."""
 
 from __future__ import annotations
 
@@ -27,15 +27,21 @@ def _render(cells: np.ndarray, pitch: int = 6) -> Image.Image:
     return Image.fromarray(cells).resize((cells.shape[1] * pitch, cells.shape[0] * pitch), Image.Resampling.NEAREST)
 
 
-def test_border_background_and_enclosed_holes_become_transparent() -> None:
+def test_border_background_becomes_transparent_and_enclosed_background_stays() -> None:
     result = pixelate(_render(_ring_sprite()), PixelOptions(pitch=6))
     alpha = np.asarray(result.sprite)[..., 3]
     assert result.sprite.size == (16, 16)
     assert (alpha[:3] == 0).all() and (alpha[:, :3] == 0).all()
+    assert (alpha[3:13, 3:13] == 255).all()
+    assert result.manifest.background == "#28C85A"
+
+
+def test_enclosed_removal_clears_holes_of_four_cells_or_more() -> None:
+    result = pixelate(_render(_ring_sprite()), PixelOptions(pitch=6, remove_enclosed=True))
+    alpha = np.asarray(result.sprite)[..., 3]
     assert (alpha[7:9, 7:9] == 0).all()
     assert alpha[5, 10] == 255
     assert (alpha[3:13, 3:13] == 255).sum() == 100 - 4
-    assert result.manifest.background == "#28C85A"
 
 
 def test_background_removal_can_be_turned_off() -> None:
@@ -54,7 +60,7 @@ def test_full_bleed_image_keeps_everything() -> None:
 
 
 def test_outline_surrounds_the_opaque_shape() -> None:
-    result = pixelate(_render(_ring_sprite()), PixelOptions(pitch=6, outline="#FFFFFF"))
+    result = pixelate(_render(_ring_sprite()), PixelOptions(pitch=6, outline="#FFFFFF", remove_enclosed=True))
     sprite = np.asarray(result.sprite)
     assert tuple(sprite[2, 5]) == (255, 255, 255, 255)
     assert tuple(sprite[1, 5]) == (0, 0, 0, 0)

@@ -6,7 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from pixelforge.pixelart.cli import EXIT_BAD_INPUT, EXIT_OK, register
 from pixelforge.pixelart.corpus import CorpusItem
@@ -82,3 +84,17 @@ def test_colors_and_palette_are_exclusive(art: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         run(["pixelate", str(art), "--colors", "4", "--palette", "db16"])
     assert exc.value.code == 2
+
+
+def test_remove_enclosed_reaches_the_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A square ring on a flat background: its 4×4 hole goes only with --remove-enclosed."""
+    cells = np.full((16, 16, 3), 230, dtype=np.uint8)
+    cells[4:12, 4:12] = (120, 40, 40)
+    cells[6:10, 6:10] = 230
+    path = tmp_path / "ring.png"
+    Image.fromarray(cells).resize((96, 96), Image.Resampling.NEAREST).save(path)
+    transparent = []
+    for extra in ([], ["--remove-enclosed"]):
+        assert run(["pixelate", str(path), "--pitch", "6", "--json", *extra]) == EXIT_OK
+        transparent.append(json.loads(capsys.readouterr().out)["manifest"]["transparent_pixels"])
+    assert transparent == [256 - 64, 256 - 64 + 16]

@@ -63,3 +63,14 @@ def sprite_sheet_of(sprites: list[Image.Image]) -> Image.Image:
             self.sprite = sprite
 
     return sprite_sheet([_Result(s) for s in sprites])  # type: ignore[misc]
+
+
+def test_grid_contrast_is_bounded_on_a_clean_upscale() -> None:
+    """A nearest-neighbour 8× sprite has no edge energy off the grid lines: the ratio must not divide by ~0."""
+    rng = np.random.default_rng(5)
+    cells = rng.choice(np.array([(20, 20, 40), (200, 60, 60), (240, 240, 240)], dtype=np.uint8), size=(16, 16))
+    image = Image.fromarray(cells).resize((128, 128), Image.Resampling.NEAREST)
+    contrast = pixelate(image, PixelOptions(pitch=8)).manifest.metrics.grid_contrast
+    assert 10 < contrast < 3 * 255
+    flat = pixelate(Image.new("RGB", (64, 64), (90, 90, 90)), PixelOptions(pitch=8)).manifest.metrics.grid_contrast
+    assert flat == 1.0

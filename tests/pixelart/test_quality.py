@@ -43,7 +43,7 @@ def test_colour_budget_is_respected(small_corpus: list[CorpusItem], known_result
     assert all(s.colors <= 16 for s in _scores(small_corpus, known_results))
 
 
-def test_background_is_removed_including_enclosed_holes(
+def test_background_is_removed_and_enclosed_background_coloured_art_kept(
     small_corpus: list[CorpusItem], known_results: list[PixelResult]
 ) -> None:
     for item, result in zip(small_corpus, known_results, strict=True):

@@ -100,6 +100,11 @@ def test_a_second_identity_reaches_nothing_of_the_first(pair) -> None:
             ("GET", "/sdapi/v1/schedulers"): ({}, no_trace),
             ("GET", "/sdapi/v1/scripts"): ({}, no_trace),
             ("GET", "/sdapi/v1/loras"): ({}, no_trace),
+            **{("GET", f"/sdapi/v1/{name}"): ({}, no_trace) for name in (
+                "sd-vae", "upscalers", "embeddings", "hypernetworks", "face-restorers", "prompt-styles", "extensions",
+                "cmd-flags", "memory")},
+            ("POST", "/sdapi/v1/refresh-checkpoints"): ({}, no_trace),
+            ("POST", "/sdapi/v1/refresh-loras"): ({}, no_trace),
         }
         operations = _operations(live)
         by_task = {op for op in operations if "{task_id}" in op[1]}

@@ -202,3 +202,27 @@ def test_http_basic_auth_as_a1111_api_auth(keyed: LiveServer) -> None:
     with keyed.client() as anonymous:
         assert anonymous.post("/sdapi/v1/txt2img", json=QUICK).status_code == 401
 
+
+
+def test_sd_models_carry_the_weights_hash_and_the_titled_name_selects_the_model(alice: httpx.Client) -> None:
+    models = {m["model_name"]: m for m in alice.get("/sdapi/v1/sd-models").json()}
+    sprite = models["sprite"]
+    assert len(sprite["sha256"]) == 64 and sprite["hash"] == sprite["sha256"][:10]
+    assert sprite["title"] == f"sprite [{sprite['hash']}]"
+    chosen = alice.post("/sdapi/v1/options", json={"sd_model_checkpoint": sprite["title"]})
+    assert chosen.status_code == 200, chosen.text
+
+
+def test_start_up_routes_answer_in_a1111_shapes(alice: httpx.Client) -> None:
+    for route in ("sd-vae", "upscalers", "hypernetworks", "face-restorers", "prompt-styles", "extensions"):
+        response = alice.get(f"/sdapi/v1/{route}")
+        assert response.status_code == 200 and response.json() == [], route
+    assert alice.get("/sdapi/v1/embeddings").json() == {"loaded": {}, "skipped": {}}
+    for route in ("refresh-checkpoints", "refresh-loras"):
+        response = alice.post(f"/sdapi/v1/{route}")
+        assert response.status_code == 200 and response.json() is None, route
+    flags = alice.get("/sdapi/v1/cmd-flags").json()
+    assert flags["api"] is True and not any("/" in str(value) for value in flags.values())  # no paths leak
+    memory = alice.get("/sdapi/v1/memory").json()
+    assert set(memory["ram"]) == {"free", "used", "total"} and 0 < memory["ram"]["used"] <= memory["ram"]["total"]
+    assert "error" in memory["cuda"]

@@ -10,12 +10,15 @@ import numpy as np
 import pytest
 
 from training.build_sprite_dataset import (
+    CLDR_DIR,
     FONT_PATH,
     build,
     captions_for,
+    concept_of,
     fully_qualified,
     glyph_to_sprite,
     is_held_out,
+    load_cldr,
     load_font,
     main,
     render_glyph,
@@ -66,6 +69,35 @@ def test_captions_names_aliases_and_flags() -> None:
     assert {"japan", "flag of japan", "japan flag"} <= set(captions_for(japan, data[japan]))
 
 
+@pytest.fixture(scope="module")
+def cldr():
+    assert CLDR_DIR.is_dir(), "install CLDR: apt-get install -y unicode-cldr-core"
+    return {language: load_cldr(language) for language in ("en", "zh")}
+
+
+def test_captions_add_cldr_english_and_chinese_names_and_keywords(cldr) -> None:
+    data = fully_qualified()
+    apple = captions_for("\N{RED APPLE}", data["\N{RED APPLE}"], cldr)
+    assert apple[0] == "red apple"  # the name stays first: evaluation prompts are drawn from it
+    assert "apple fruit red" in apple and "红苹果" in apple
+    heart = "\N{HEAVY BLACK HEART}\ufe0f"  # CLDR writes it without the variation selector
+    assert "红心" in captions_for(heart, data[heart], cldr)
+
+
+def test_skin_tone_variants_share_a_concept(cldr) -> None:
+    thumbs = "\N{THUMBS UP SIGN}"
+    assert concept_of(thumbs + "\N{EMOJI MODIFIER FITZPATRICK TYPE-4}") == concept_of(thumbs) == thumbs
+    assert concept_of("\N{HEAVY BLACK HEART}\ufe0f") == "\N{HEAVY BLACK HEART}"
+    medium = captions_for(thumbs + "\N{EMOJI MODIFIER FITZPATRICK TYPE-4}",
+                          fully_qualified()[thumbs + "\N{EMOJI MODIFIER FITZPATRICK TYPE-4}"], cldr)
+    assert any("中等肤色" in c for c in medium)  # annotationsDerived covers the modified sequences
+
+
+def test_missing_cldr_prints_the_apt_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--out", str(tmp_path), "--cldr", str(tmp_path / "nope")]) == 1
+    assert "apt-get install -y unicode-cldr-core" in capsys.readouterr().err
+
+
 def test_held_out_split_is_stable_and_about_ten_percent() -> None:
     emoji = list(fully_qualified())
     share = np.mean([is_held_out(e) for e in emoji])
@@ -85,6 +117,7 @@ def test_build_and_main_write_npz_and_captions(font, tmp_path: Path) -> None:
     records = json.loads((tmp_path / "captions.json").read_text())
     assert arrays["images"].shape == (6, 32, 32, 4) and arrays["held_out"].shape == (6,)
     assert [r["emoji"] for r in records] == [s.emoji for s in sprites]
+    assert all(r["concept"] for r in records)
     assert np.array_equal(arrays["images"], np.stack([s.pixels for s in sprites]))
 
 

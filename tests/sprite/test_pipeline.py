@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from pixelforge.backends.sprite import SpritePipeline
+from pixelforge.backends.sprite.pipeline import DEFAULT_MAX_COLORS
 
 STEPS = 4
 
@@ -102,7 +103,8 @@ def test_output_types(tiny_pipe: SpritePipeline) -> None:
 
     latent = run(tiny_pipe, output_type="latent").images
     assert latent.shape == (1, 4, 32, 32)
-    assert np.array_equal(np.asarray(tiny_pipe.latents_to_images(latent)[0]), np.asarray(single))
+    limited = tiny_pipe.latents_to_images(latent, max_colors=DEFAULT_MAX_COLORS)[0]
+    assert np.array_equal(np.asarray(limited), np.asarray(single))
 
     (tuple_images,) = run(tiny_pipe, output_type="np", return_dict=False)
     assert np.array_equal(tuple_images, arr)
@@ -183,3 +185,27 @@ def test_x0_estimate_from_scheduler_step_is_the_preview_and_the_final_image(tiny
     assert len(estimates) == STEPS
     torch.testing.assert_close(estimates[-1], final)  # the last step lands on its own x0 estimate
     assert len(tiny_pipe.latents_to_images(estimates[0])) == 1
+
+
+def test_final_sprites_have_at_most_max_colors_deterministically(tiny_pipe: SpritePipeline) -> None:
+    def draw(max_colors: int | None) -> np.ndarray:
+        return np.asarray(tiny_pipe("red apple", num_inference_steps=2, max_colors=max_colors,
+                                    generator=torch.Generator().manual_seed(3)).images[0])
+
+    raw, limited = draw(None), draw(4)
+    opaque = raw[..., 3] == 255
+    assert opaque.any() and len(np.unique(raw[opaque][:, :3], axis=0)) > 4  # the untrained model is noisy
+    assert np.array_equal(limited[..., 3], raw[..., 3])  # alpha untouched
+    assert len(np.unique(limited[opaque][:, :3], axis=0)) <= 4
+    assert np.array_equal(draw(4), limited)
+    default = np.asarray(tiny_pipe("red apple", num_inference_steps=2, generator=torch.Generator().manual_seed(3))
+                         .images[0])
+    assert len(np.unique(default[opaque][:, :3], axis=0)) <= 16
+
+
+def test_limit_colors_leaves_sprites_within_budget_and_empty_sprites_alone() -> None:
+    from pixelforge.backends.sprite.pipeline import limit_colors
+
+    sprites = np.zeros((2, 4, 4, 4), np.uint8)
+    sprites[0, :2, :, :] = (200, 10, 10, 255)
+    assert np.array_equal(limit_colors(sprites, 1), sprites)

@@ -11,6 +11,18 @@ def test_words_lowercase_strip_punctuation_accents_and_stopwords() -> None:
     assert words("") == []
 
 
+def test_chinese_splits_into_ideographs_without_function_characters() -> None:
+    assert words("一个红苹果") == ["红", "苹", "果"]
+    assert words("红苹果, red apple") == ["红", "苹", "果", "red", "apple"]
+
+
+def test_vocabulary_folds_plurals_into_their_singulars() -> None:
+    vocab = SpriteTokenizer.build_vocab(["two hearts", "red heart", "boxes", "box", "glasses"])
+    assert "heart" in vocab and "hearts" not in vocab
+    assert "box" in vocab and "boxes" not in vocab
+    assert "glasses" in vocab  # no "glass" caption: a plural alone stays a word of its own
+
+
 def test_unknown_words_map_to_unk_and_plurals_to_known_singulars(tiny_pipe) -> None:
     tok = tiny_pipe.tokenizer
     assert tok.tokenize("cats with zebras") == ["cat", UNK]

@@ -22,15 +22,27 @@ from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, UNet2D
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
+from ...pixelart.quantize import adaptive_palette, count_colors, map_to_palette
+from .inputs import ImageInput, image_samples, mask_samples
 from .text_encoder import SpriteTextEncoder
 from .tokenizer import SpriteTokenizer
 
 Generator = torch.Generator | list[torch.Generator] | None
+# A finished sprite is pixel art: at most this many colours, picked per sprite (previews are not limited).
+DEFAULT_MAX_COLORS = 16
 
 
 @dataclass
 class SpritePipelineOutput(BaseOutput):
     images: list[PIL.Image.Image] | np.ndarray | torch.Tensor
+
+
+@dataclass(frozen=True)
+class KnownPixels:
+    """Inpainting: the input's uint8 pixels (B, H, W, 4) and where they are kept (B, H, W, 1 bool)."""
+
+    pixels: np.ndarray
+    where: np.ndarray
 
 
 def to_uint8_rgba(samples: torch.Tensor) -> np.ndarray:
@@ -45,6 +57,20 @@ def to_uint8_rgba(samples: torch.Tensor) -> np.ndarray:
     array[..., 3] = np.where(opaque, 255, 0)
     array[~opaque] = 0
     return array
+
+
+def limit_colors(pixels: np.ndarray, max_colors: int) -> np.ndarray:
+    """(B, H, W, 4) uint8 sprites, each one's opaque pixels mapped onto its own adaptive palette of at most
+    `max_colors` — the pixel-art stage's palette (k-means in CIELAB from a seeded start: deterministic)."""
+    limited = pixels.copy()
+    for sprite in limited:
+        opaque = sprite[..., 3] == 255
+        rgb = np.ascontiguousarray(sprite[opaque][:, :3])
+        if len(rgb) == 0 or count_colors(rgb) <= max_colors:
+            continue
+        palette = adaptive_palette(rgb, max_colors)
+        sprite[opaque, :3] = palette[map_to_palette(rgb, palette)]
+    return limited
 
 
 class SpritePipeline(DiffusionPipeline):
@@ -97,9 +123,26 @@ class SpritePipeline(DiffusionPipeline):
         out = self.text_encoder(tokens.input_ids.to(device), mask)
         return out.last_hidden_state.to(self.unet.dtype), mask, out.pooled.to(self.unet.dtype)
 
-    def latents_to_images(self, latents: torch.Tensor) -> list[PIL.Image.Image]:
-        """Pixel-space samples (or x0 estimates) → RGBA images; used for keep-partial stops and previews."""
-        return [PIL.Image.fromarray(a, mode="RGBA") for a in to_uint8_rgba(latents)]
+    def latents_to_images(self, latents: torch.Tensor, max_colors: int | None = None) -> list[PIL.Image.Image]:
+        """Pixel-space samples (or x0 estimates) → RGBA images, with at most `max_colors` each (None: as
+        sampled); used for final images, keep-partial stops and previews."""
+        return [PIL.Image.fromarray(a, mode="RGBA") for a in self._pixels(latents, max_colors)]
+
+    @staticmethod
+    def _pixels(latents: torch.Tensor, max_colors: int | None, known: KnownPixels | None = None) -> np.ndarray:
+        pixels = to_uint8_rgba(latents)
+        if max_colors is not None:
+            pixels = limit_colors(pixels, max_colors)
+        if known is not None:  # inpainting: what was not repainted is the input, exactly
+            pixels = np.where(known.where, known.pixels, pixels)
+        return pixels
+
+    @staticmethod
+    def first_step(num_inference_steps: int, strength: float) -> int:
+        """Index of the first step that runs at `strength` (1: all of them, 0: none), diffusers' rule."""
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be between 0 and 1, got {strength}")
+        return int(max(num_inference_steps - min(num_inference_steps * strength, num_inference_steps), 0))
 
     def _check_inputs(self, prompt: str | list[str], height: int, width: int, callback_inputs: list[str]) -> None:
         if not isinstance(prompt, str | list):
@@ -124,12 +167,25 @@ class SpritePipeline(DiffusionPipeline):
         generator: Generator = None,
         latents: torch.Tensor | None = None,
         output_type: str = "pil",
+        max_colors: int | None = DEFAULT_MAX_COLORS,
+        image: ImageInput | None = None,
+        strength: float = 1.0,
+        mask_image: ImageInput | None = None,
         return_dict: bool = True,
         callback_on_step_end: Callable[[Any, int, torch.Tensor, dict], dict] | None = None,
         callback_on_step_end_tensor_inputs: list[str] | None = None,
     ) -> SpritePipelineOutput | tuple:
+        """Text to sprite; with `image`, img2img (SDEdit: noise the image to `strength`, denoise the steps
+        that remain); with `mask_image` too, inpainting: at every step the pixels outside the mask are put
+        back at the step's noise level (RePaint-style), so no separately trained inpainting model is needed
+        and the final sprite keeps them exactly."""
+        if image is not None:
+            first = image if isinstance(image, PIL.Image.Image) else image[0]
+            width, height = width or first.width, height or first.height
         height = height or self.unet.config.sample_size
         width = width or self.unet.config.sample_size
+        if mask_image is not None and image is None:
+            raise ValueError("mask_image needs an image to inpaint")
         tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]
         self._check_inputs(prompt, height, width, tensor_inputs)
         self._guidance_scale = guidance_scale
@@ -152,15 +208,25 @@ class SpritePipeline(DiffusionPipeline):
 
         device = self._execution_device
         shape = (batch, self.unet.config.in_channels, height, width)
-        if latents is None:
-            latents = randn_tensor(shape, generator=generator, device=device, dtype=self.unet.dtype)
-        else:
-            latents = latents.to(device=device, dtype=self.unet.dtype)
-
         self.scheduler.set_timesteps(num_inference_steps, device=device)
-        self.scheduler.set_begin_index(0)
-        timesteps = self.scheduler.timesteps
-        self._num_timesteps = len(timesteps)
+        start = self.first_step(num_inference_steps, strength if image is not None else 1.0)
+        self.scheduler.set_begin_index(start)
+        timesteps = self.scheduler.timesteps[start:]
+        self._num_timesteps = len(timesteps)  # progress counts only the steps that run
+
+        init = repaint = known = None
+        if latents is None:
+            noise = randn_tensor(shape, generator=generator, device=device, dtype=self.unet.dtype)
+            latents = noise
+        else:
+            noise = latents = latents.to(device=device, dtype=self.unet.dtype)
+        if image is not None:
+            init = image_samples(image, batch, (width, height)).to(device=device, dtype=self.unet.dtype)
+            latents = self._noised(init, noise, start)
+        if mask_image is not None:
+            repaint = mask_samples(mask_image, batch, (width, height)).to(device=device, dtype=self.unet.dtype)
+            where = (repaint == 0).permute(0, 2, 3, 1).cpu().numpy()
+            known = KnownPixels(to_uint8_rgba(init), where)
 
         with self.progress_bar(total=len(timesteps)) as progress_bar:
             for i, t in enumerate(timesteps):
@@ -175,6 +241,9 @@ class SpritePipeline(DiffusionPipeline):
                     uncond, cond = velocity.chunk(2)
                     velocity = uncond + guidance_scale * (cond - uncond)
                 latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
+                if repaint is not None:
+                    known_now = self._noised(init, noise, self.scheduler.step_index)
+                    latents = repaint * latents + (1 - repaint) * known_now
 
                 if callback_on_step_end is not None:
                     available = {"latents": latents}
@@ -183,20 +252,26 @@ class SpritePipeline(DiffusionPipeline):
                     latents = callback_outputs.pop("latents", latents)
                 progress_bar.update()
 
-        images = self._postprocess(latents, output_type)
+        # Strength 0 runs no step and hands the input back as it is: nothing to limit.
+        images = self._postprocess(latents, output_type, max_colors if len(timesteps) else None, known)
         self.maybe_free_model_hooks()
         if not return_dict:
             return (images,)
         return SpritePipelineOutput(images=images)
 
+    def _noised(self, init: torch.Tensor, noise: torch.Tensor, step_index: int) -> torch.Tensor:
+        """`init` at the noise level the schedule has before step `step_index` (flow matching's straight line)."""
+        sigma = self.scheduler.sigmas[step_index].to(init.device, init.dtype)
+        return sigma * noise + (1 - sigma) * init
+
     def _postprocess(
-        self, latents: torch.Tensor, output_type: str
+        self, latents: torch.Tensor, output_type: str, max_colors: int | None, known: KnownPixels | None
     ) -> list[PIL.Image.Image] | np.ndarray | torch.Tensor:
         if output_type == "latent":
             return latents
+        pixels = self._pixels(latents, max_colors, known)
         if output_type == "pil":
-            return self.latents_to_images(latents)
-        pixels = to_uint8_rgba(latents)
+            return [PIL.Image.fromarray(a, mode="RGBA") for a in pixels]
         if output_type == "np":
             return pixels.astype(np.float32) / 255.0
         if output_type == "pt":
