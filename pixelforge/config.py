@@ -44,9 +44,18 @@ class Settings(BaseSettings):
         default=8, ge=1, description="Queued plus running tasks one identity may have; more get HTTP 429.")
     max_queued_total: int = Field(default=100, ge=1, description="Queued tasks server-wide; more get HTTP 429.")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Largest HTTP request body accepted.")
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Seconds a request body may take to arrive; slower ones get HTTP 408.")
     max_image_scale: int = Field(default=16, ge=1, description="Largest ?scale= for nearest-upscaled images.")
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS; empty (the default) turns CORS off.")
+    models_dir: Path | None = Field(
+        default=None, description="Pipeline folders HTTP clients may name as a model (default: <data dir>/models).")
+    loras_dir: Path | None = Field(
+        default=None, description="LoRA files HTTP clients may name (default: <data dir>/loras).")
+    extra_model_roots: list[Path] = Field(
+        default_factory=list, description="Further folders whose models and LoRAs HTTP clients may name by path, "
+        "beyond the models and LoRA folders and the Hugging Face cache (an operator's choice).")
 
     @property
     def db_path(self) -> Path:
@@ -55,3 +64,11 @@ class Settings(BaseSettings):
     @property
     def images_dir(self) -> Path:
         return self.data_dir / "images"
+
+    @property
+    def models_root(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    @property
+    def loras_root(self) -> Path:
+        return self.loras_dir or self.data_dir / "loras"

@@ -14,6 +14,7 @@ from pixelforge.config import Settings
 from pixelforge.engine.worker import Worker
 from pixelforge.pixelart import PixelArtError, validate_options
 from pixelforge.tasks.bus import InProcessBus
+from pixelforge.tasks.files import sweep_leftovers
 from pixelforge.tasks.history import prune_history
 from pixelforge.tasks.model import EventType, TaskLimits, TaskParams
 from pixelforge.tasks.service import ParamsCheck, TaskService
@@ -64,13 +65,16 @@ class Runtime:
         self._started = False
 
     def start(self) -> None:
-        """Recover from a crash, prune old history, start the workers."""
+        """Recover from a crash, prune old history, sweep crash leftovers, start the workers."""
         if self._started:
             return
         for task_id in self.store.recover():
             log.warning("task %s was running when the last process stopped: marked interrupted", task_id)
             self.service.emit(task_id, EventType.INTERRUPTED, {"reason": "restart"})
         prune_history(self.store, self.settings.data_dir, self.settings.history_limit)
+        swept = sweep_leftovers(self.store, self.settings.data_dir, self.settings.images_dir)
+        if swept:
+            log.warning("removed %d files a crash left behind (half-written or never recorded)", len(swept))
         for worker in self.workers:
             worker.start()
         self._started = True

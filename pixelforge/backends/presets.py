@@ -107,7 +107,7 @@ class ModelEntry(BaseModel):
     problem: str | None = Field(default=None, description="Why it is unavailable and what to download.")
 
 
-def _hf_cached_snapshot(repo_id: str, what: str) -> Path:
+def hf_cached_snapshot(repo_id: str, what: str) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -131,10 +131,10 @@ def resolve_model(spec: str) -> ResolvedModel:
         return ResolvedModel(name=spec, path=path, preset=preset)
     if preset is not None:
         assert preset.repo_id is not None
-        path = _hf_cached_snapshot(preset.repo_id, f"model of preset '{spec}'")
+        path = hf_cached_snapshot(preset.repo_id, f"model of preset '{spec}'")
         lora_path = None
         if preset.lora_repo and preset.lora_file:
-            lora_dir = _hf_cached_snapshot(preset.lora_repo, f"LoRA of preset '{spec}'")
+            lora_dir = hf_cached_snapshot(preset.lora_repo, f"LoRA of preset '{spec}'")
             lora_path = lora_dir / preset.lora_file
             if not lora_path.is_file():
                 raise ModelNotFound(
@@ -152,7 +152,7 @@ def resolve_model(spec: str) -> ResolvedModel:
             raise ModelNotFound(f"{local} is a directory but not a diffusers pipeline (no model_index.json)")
         return ResolvedModel(name=local.name, path=local.resolve())
     if spec.count("/") == 1 and not exists:
-        return ResolvedModel(name=spec, path=_hf_cached_snapshot(spec, "model"))
+        return ResolvedModel(name=spec, path=hf_cached_snapshot(spec, "model"))
     names = ", ".join(PRESETS)
     raise ModelNotFound(
         f"unknown model '{spec}': use a preset ({names}), a local diffusers pipeline directory, "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pixelforge.engine.control import EarlyStopRule, StepControl, StepInfo, Stop
 from pixelforge.engine.postprocess import ImageWriter, pixel_options_for
 from pixelforge.engine.preview import PreviewEncoder, X0Tracker, encode_image
 from pixelforge.engine.stats import StatsRecorder
+from pixelforge.tasks.files import file_stem
 from pixelforge.tasks.infotext import infotext
 from pixelforge.tasks.model import EventType, ImageRef, Phase, Task, TaskState
 from pixelforge.tasks.progress import ProgressTracker
@@ -85,7 +85,12 @@ class TaskRunner:
         finally:
             self.encoder.wait_idle(timeout=5)
         final_stats = stats.finish(tracker.step_durations)
-        progress = tracker.completed(final_stats.total_s) if outcome.state is TaskState.COMPLETED else None
+        if outcome.state is TaskState.COMPLETED:
+            progress = tracker.completed(final_stats.total_s)
+        elif outcome.state is TaskState.FAILED:
+            progress = tracker.failed(final_stats.total_s, outcome.error or "unknown error")
+        else:  # interrupted: the last progress says where it stopped
+            progress = None
         finished = self.store.finish(
             task.id,
             outcome.state,
@@ -179,9 +184,8 @@ class _TaskRun:
         info["pixel"] = pixel.model_dump() if pixel else None
         self.runner.store.set_info(self.task.id, info)
         self.task.info = info
-        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", self.task.id).strip("_")
         folder = self.runner.settings.images_dir / datetime.now().strftime("%Y-%m-%d")
-        self.writer = ImageWriter(folder, stem, pixel, already_1x=model.outputs_1x)
+        self.writer = ImageWriter(folder, file_stem(self.task.id), pixel, already_1x=model.outputs_1x)
         for job_no in range(params.batch_count):
             if self.stop_pending():
                 return self._stopped()

@@ -26,7 +26,9 @@ from pixelforge.server.schemas import (
     TaskOut,
     TaskPage,
 )
+from pixelforge.server.task_ids import shown_id, stored_id
 from pixelforge.tasks.model import TaskState
+from pixelforge.tasks.store import TaskExists
 
 router = APIRouter(prefix="/api/v1")
 
@@ -42,14 +44,19 @@ NOT_YOURS = {404: {"model": Message, "description": "No such task, or not yours.
     responses={
         409: {"model": Message, "description": "A task with the requested id exists."},
         429: {"model": Message, "description": "Queue limit reached; see Retry-After."},
+        507: {"model": Message, "description": "The server's disk is full; nothing was stored."},
     },
 )
 def create_task(body: TaskCreate, state: State, caller: Caller) -> TaskOut:
-    params = body.params()
+    params = state.roots.params(body.params())
+    task_id = stored_id(caller.owner, body.id) if body.id else None
     with state.submit_lock:
         state.check_queue_limits(caller.owner)
-        task = state.service.submit(params, owner=caller.owner, task_id=body.id)
-    return TaskOut.of(task)
+        try:
+            task = state.service.submit(params, owner=caller.owner, task_id=task_id)
+        except TaskExists:  # only ever the caller's own: ids are per identity
+            raise TaskExists(body.id or "") from None
+    return TaskOut.of(task, caller.owner)
 
 
 @router.get("/tasks", tags=["tasks"], summary="Your queue and history")
@@ -67,12 +74,12 @@ def list_tasks(
     owner = None if scope == "all" else caller.owner
     tasks = service.store.list(owner=owner, states=state, limit=limit, offset=offset)
     total = service.store.count(owner=owner, states=state)
-    return TaskPage(tasks=[TaskOut.of(t) for t in tasks], total=total, limit=limit, offset=offset)
+    return TaskPage(tasks=[TaskOut.of(t, caller.owner) for t in tasks], total=total, limit=limit, offset=offset)
 
 
 @router.get("/tasks/{task_id}", tags=["tasks"], summary="One task", responses=NOT_YOURS)
 def get_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
-    return TaskOut.of(owned_task(service, caller, task_id))
+    return TaskOut.of(owned_task(service, caller, task_id), caller.owner)
 
 
 @router.post("/tasks/{task_id}/interrupt", tags=["control"], summary="Stop the task", responses=NOT_YOURS)
@@ -84,23 +91,23 @@ def interrupt_task(
 ) -> TaskOut:
     """A queued task is cancelled; a running one stops within milliseconds (finished images stay);
     a finished one is returned unchanged."""
-    owned_task(service, caller, task_id)
+    task = owned_task(service, caller, task_id)
     keep_partial = body.keep_partial if body else False
-    return TaskOut.of(service.interrupt(task_id, keep_partial=keep_partial))
+    return TaskOut.of(service.interrupt(task.id, keep_partial=keep_partial), caller.owner)
 
 
 @router.post("/tasks/{task_id}/skip", tags=["control"], summary="Skip the current job", responses=NOT_YOURS)
 def skip_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
     """Ends the running job (image batch) early and moves on to the next job of the task."""
-    owned_task(service, caller, task_id)
-    return TaskOut.of(service.skip(task_id))
+    task = owned_task(service, caller, task_id)
+    return TaskOut.of(service.skip(task.id), caller.owner)
 
 
 @router.delete("/tasks/{task_id}", tags=["control"], summary="Cancel or interrupt", responses=NOT_YOURS)
 def cancel_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
     """Cancels a queued task, interrupts a running one (discarding its unfinished image)."""
-    owned_task(service, caller, task_id)
-    return TaskOut.of(service.cancel(task_id))
+    task = owned_task(service, caller, task_id)
+    return TaskOut.of(service.cancel(task.id), caller.owner)
 
 
 @router.get(
@@ -168,8 +175,8 @@ def get_sheet(task_id: TaskId, service: Service, settings: AppSettings, caller: 
 
 
 def _preview(service: Service, caller: Caller, task_id: str, preview_id: int | None) -> Response:
-    owned_task(service, caller, task_id)
-    found = service.store.get_preview(task_id, preview_id)
+    task = owned_task(service, caller, task_id)
+    found = service.store.get_preview(task.id, preview_id)
     if found is None:
         which = "no preview yet" if preview_id is None else f"preview {preview_id} is gone or never existed"
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task_id}: {which}")
@@ -214,7 +221,7 @@ def get_queue(service: Service, caller: Caller) -> QueueOut:
     store = service.store
     running = [
         RunningOut(
-            id=t.id if caller.can_access(t.owner) else None,
+            id=shown_id(t, caller.owner) if caller.can_access(t.owner) else None,
             mine=t.owner == caller.owner,
             progress=t.progress.progress,
             eta_s=t.progress.eta_s,
@@ -222,12 +229,13 @@ def get_queue(service: Service, caller: Caller) -> QueueOut:
         for t in store.list(states=[TaskState.RUNNING], limit=100)
     ]
     queued = store.queued_ids()
-    mine = {t.id for t in store.list(owner=caller.owner, states=[TaskState.QUEUED], limit=len(queued) or 1)}
+    mine = {t.id: t for t in store.list(owner=caller.owner, states=[TaskState.QUEUED], limit=len(queued) or 1)}
     return QueueOut(
         paused=store.is_paused(),
         pending=len(queued),
         running=running,
-        mine=[QueuedOut(id=task_id, position=n) for n, task_id in enumerate(queued, start=1) if task_id in mine],
+        mine=[QueuedOut(id=shown_id(mine[task_id], caller.owner), position=n)
+              for n, task_id in enumerate(queued, start=1) if task_id in mine],
     )
 
 

@@ -23,7 +23,8 @@ import pixelforge
 from pixelforge.server import api_v1, events, sdapi, sdapi_catalog
 from pixelforge.server.auth import ClientIdMiddleware, KeyRing
 from pixelforge.server.deps import ServerRuntime, ServerState
-from pixelforge.server.errors import BodySizeLimitMiddleware, CatchAllMiddleware, install_handlers
+from pixelforge.server.errors import BodyLimitsMiddleware, CatchAllMiddleware, install_handlers
+from pixelforge.server.model_roots import ModelRoots
 from pixelforge.server.unicode import valid_text_body
 
 DESCRIPTION = """\
@@ -49,7 +50,7 @@ def _web_dir() -> Path | None:
 
 def create_app(runtime: ServerRuntime) -> FastAPI:
     settings = runtime.settings
-    state = ServerState(runtime=runtime, keys=KeyRing.from_settings(settings))
+    state = ServerState(runtime=runtime, keys=KeyRing.from_settings(settings), roots=ModelRoots(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -86,7 +87,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
     if web is not None:
         app.mount("/", StaticFiles(directory=web, html=True), name="web")
 
-    # Added innermost first: CORS and the client cookie see every response, the body limit runs
+    # Added innermost first: CORS and the client cookie see every response, the body limits run
     # before anything reads a body, and the catch-all wraps them all.
     if settings.cors_origins:
         app.add_middleware(
@@ -99,7 +100,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
         )
     if not state.keys.enabled:
         app.add_middleware(ClientIdMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitsMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     app.add_middleware(CatchAllMiddleware)
     return app
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
 
 from fastapi import Depends, HTTPException, Request, status
 
 from pixelforge.config import Settings
+from pixelforge.server import task_ids
 from pixelforge.server.auth import Identity, KeyRing, resolve_identity
+from pixelforge.server.model_roots import ModelRoots
+from pixelforge.server.options import ClientOptions
 from pixelforge.tasks.model import Task, TaskState
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.store import TaskNotFound
@@ -50,13 +53,14 @@ class ServerState:
 
     runtime: ServerRuntime
     keys: KeyRing
+    roots: ModelRoots
     # Set when the server begins shutting down so that open SSE streams end instead of holding it.
     draining: threading.Event = field(default_factory=threading.Event)
     # Count-then-create must not interleave, or two requests could both take the last queue slot.
     submit_lock: threading.Lock = field(default_factory=threading.Lock)
     # A1111 options a client set (sd_model_checkpoint, ...), per identity: one client's model
     # choice must not switch everyone's, as it does in A1111.
-    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    options: ClientOptions = field(default_factory=ClientOptions)
 
     @property
     def settings(self) -> Settings:
@@ -111,12 +115,14 @@ Caller = Annotated[Identity, Depends(get_identity)]
 
 
 def owned_task(service: TaskService, identity: Identity, task_id: str) -> Task:
-    """The task if the caller may see it; another identity's task is reported as unknown, so
-    that ids cannot be probed for existence."""
-    try:
-        task = service.store.get(task_id)
-    except TaskNotFound:
-        task = None
-    if task is None or not identity.can_access(task.owner):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown task id: {task_id}")
-    return task
+    """The task ``task_id`` names for the caller, if the caller may see it; another identity's task
+    is reported as unknown, so that ids cannot be probed for existence. Act on the returned task's
+    ``id`` (the stored one), never on ``task_id``."""
+    for candidate in task_ids.candidates(identity.owner, task_id):
+        try:
+            task = service.store.get(candidate)
+        except TaskNotFound:
+            continue
+        if identity.can_access(task.owner):
+            return task
+    raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown task id: {task_id}")

@@ -7,6 +7,7 @@ Every error body carries ``message``, one line for people; ``detail`` stays as F
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -19,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pixelforge.server.deps import QueueFull
 from pixelforge.tasks.service import InvalidTask
-from pixelforge.tasks.store import TaskExists, TaskNotFound
+from pixelforge.tasks.store import StoreFull, TaskExists, TaskNotFound
 
 log = logging.getLogger("pixelforge.server")
 
@@ -79,6 +80,10 @@ async def _on_exists(_: Request, exc: Exception) -> JSONResponse:
     return error_response(status.HTTP_409_CONFLICT, str(exc))
 
 
+async def _on_store_full(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(status.HTTP_507_INSUFFICIENT_STORAGE, str(exc))
+
+
 async def _on_queue_full(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QueueFull)
     return error_response(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), {"Retry-After": str(exc.retry_after_s)})
@@ -91,6 +96,7 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TaskNotFound, _on_not_found)
     app.add_exception_handler(TaskExists, _on_exists)
     app.add_exception_handler(QueueFull, _on_queue_full)
+    app.add_exception_handler(StoreFull, _on_store_full)
 
 
 class CatchAllMiddleware:
@@ -126,13 +132,16 @@ class CatchAllMiddleware:
             await send({"type": "http.response.body", "body": body})
 
 
-class BodySizeLimitMiddleware:
+class BodyLimitsMiddleware:
     """Refuse request bodies over ``max_bytes`` with 413, whether announced by Content-Length or
-    streamed in chunks, before any of it reaches a route."""
+    streamed in chunks, and bodies that take longer than ``timeout_s`` to arrive with 408 (a body
+    shorter than its Content-Length would otherwise hold the connection forever), before any of it
+    reaches a route."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,7 +149,7 @@ class BodySizeLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+            await self._refuse(send, 413, f"request body larger than {self.max_bytes} bytes")
             return
         if declared is None and dict(scope["headers"]).get(b"transfer-encoding") is None:
             await self.app(scope, receive, send)
@@ -148,27 +157,39 @@ class BodySizeLimitMiddleware:
         # Read the whole (bounded) body first, then replay it: the limit holds for chunked bodies too.
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([], message), send)
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        await self.app(scope, _replay(chunks, None, receive), send)
+        final: Message | None = None  # a disconnect before the body was complete
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        final = message
+                        break
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        await self._refuse(send, 413, f"request body larger than {self.max_bytes} bytes")
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            await self._refuse(send, 408, f"request body not received within {self.timeout_s:g} s")
+            return
+        if final is not None:
+            await self.app(scope, _replay([], final), send)
+        else:
+            await self.app(scope, _replay(chunks, None, receive), send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = error_body(f"request body larger than {self.max_bytes} bytes")
+    @staticmethod
+    async def _refuse(send: Send, status_code: int, message: str) -> None:
+        body = error_body(message)
         await send({
             "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "status": status_code,
+            # The rest of the body may still be on its way: this connection cannot carry another request.
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                        (b"connection", b"close")],
         })
         await send({"type": "http.response.body", "body": body})
 

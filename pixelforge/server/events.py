@@ -36,7 +36,8 @@ def format_event(event: TaskEvent) -> bytes:
     return f"id: {event.seq}\nevent: {event.type}\ndata: {event.model_dump_json()}\n\n".encode()
 
 
-async def _stream(state: State, service: TaskService, task_id: str, after: int) -> AsyncIterator[bytes]:
+async def _stream(state: State, service: TaskService, task_id: str, shown: str, after: int) -> AsyncIterator[bytes]:
+    """The events of task ``task_id`` (the stored id) after ``after``, under the id the client used."""
     yield f"retry: {RETRY_MS}\n\n".encode()
     last_sent = time.monotonic()
     async for event in service.aevents(task_id, after_seq=after, heartbeat_s=POLL_S):
@@ -45,7 +46,7 @@ async def _stream(state: State, service: TaskService, task_id: str, after: int) 
         if state.draining.is_set():
             return
         if event is not None:
-            yield format_event(event)
+            yield format_event(event if event.task_id == shown else event.model_copy(update={"task_id": shown}))
             last_sent = time.monotonic()
         elif time.monotonic() - last_sent >= KEEPALIVE_S:
             yield b": keep-alive\n\n"
@@ -63,24 +64,24 @@ def _resume_point(last_event_id: str | None, after: int | None) -> int:
     return int(last_event_id.strip())
 
 
-def _resume_from(service: TaskService, caller: Identity, task_id: str, resume: int) -> int | None:
-    """Where the stream of a client that has seen events up to ``resume`` starts; None when it has
-    nothing more to get."""
+def _resume_from(service: TaskService, caller: Identity, task_id: str, resume: int) -> tuple[str, int | None]:
+    """The stored id of the task, and where the stream of a client that has seen its events up to
+    ``resume`` starts (None when it has nothing more to get)."""
     task = owned_task(service, caller, task_id)
     if resume == 0:
-        return 0
-    seen = service.store.events_since(task_id, resume - 1)
+        return task.id, 0
+    seen = service.store.events_since(task.id, resume - 1)
     if seen:
         # The client's last event exists: the story is over if it was the terminal one. (A task turns
         # terminal in the store just before its terminal event is appended, so "terminal and nothing
         # newer" alone would not prove the client has it.)
-        return None if seen[0].type.is_terminal else resume
+        return task.id, None if seen[0].type.is_terminal else resume
     # The client claims an event that never existed. Nothing follows it for a finished task; a live
     # one resumes from its real last event, or the filter would hold back every event to come.
     if task.state.is_terminal:
-        return None
-    stored = service.store.events_since(task_id, 0)
-    return stored[-1].seq if stored else 0
+        return task.id, None
+    stored = service.store.events_since(task.id, 0)
+    return task.id, stored[-1].seq if stored else 0
 
 
 @router.get(
@@ -107,11 +108,13 @@ async def task_events(
     ] = None,
 ) -> Response:
     # The store is synchronous: ask it off the event loop, which serves every open stream.
-    start = await asyncio.to_thread(_resume_from, service, caller, task_id, _resume_point(last_event_id, after))
+    stored, start = await asyncio.to_thread(
+        _resume_from, service, caller, task_id, _resume_point(last_event_id, after)
+    )
     if start is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return StreamingResponse(
-        _stream(state, service, task_id, start),
+        _stream(state, service, stored, task_id, start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

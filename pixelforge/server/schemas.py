@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pixelforge.server.task_ids import shown_id
 from pixelforge.tasks.model import TASK_ID_PATTERN, Phase, Task, TaskParams, TaskState
 
 
@@ -20,8 +21,8 @@ class TaskCreate(TaskParams):
     id: str | None = Field(
         default=None,
         pattern=TASK_ID_PATTERN.pattern,
-        description="Optional client-chosen task id (1-128 of A-Z a-z 0-9 _ - ( ) . :); the server makes an "
-        "unguessable one otherwise.",
+        description="Optional client-chosen task id (1-128 of A-Z a-z 0-9 _ - ( ) . :), yours alone: another "
+        "identity may choose the same one; the server makes an unguessable one otherwise.",
     )
 
     def params(self) -> TaskParams:
@@ -99,10 +100,12 @@ class TaskOut(BaseModel):
     sheet_url: str | None = Field(description="Sprite sheet of the task's 1× sprites, when it made more than one.")
 
     @classmethod
-    def of(cls, task: Task, base: str = "/api/v1") -> TaskOut:
-        prefix = f"{base}/tasks/{task.id}"
+    def of(cls, task: Task, viewer: str, base: str = "/api/v1") -> TaskOut:
+        """The task as ``viewer`` (an owner string) sees it: under the id it knows the task by."""
+        task_id = shown_id(task, viewer)
+        prefix = f"{base}/tasks/{task_id}"
         return cls(
-            id=task.id,
+            id=task_id,
             type=task.type,
             state=task.state,
             position=task.position,

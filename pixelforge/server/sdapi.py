@@ -16,11 +16,13 @@ from pydantic import ValidationError
 
 import pixelforge
 from pixelforge.backends.fingerprint import short_hash, weights_sha256
-from pixelforge.backends.presets import ModelNotFound, list_models, resolve_model
+from pixelforge.backends.presets import list_models
 from pixelforge.server.auth import Identity
 from pixelforge.server.deps import Caller, Service, State, owned_task
 from pixelforge.server.errors import validation_response
 from pixelforge.server.images import data_file, image_path, png_parameters
+from pixelforge.server.model_roots import ModelRoots, Unreachable
+from pixelforge.server.options import OptionsRefused
 from pixelforge.server.sdapi_models import (
     HARMLESS,
     SAMPLER,
@@ -38,9 +40,11 @@ from pixelforge.server.sdapi_models import (
     Txt2ImgRequest,
     Txt2ImgResponse,
 )
+from pixelforge.server.task_ids import shown_id, stored_id
 from pixelforge.tasks.infotext import task_infotexts
 from pixelforge.tasks.model import TASK_ID_PATTERN, Task, TaskParams, TaskState
 from pixelforge.tasks.service import InvalidTask, TaskService
+from pixelforge.tasks.store import TaskExists
 
 router = APIRouter(tags=["automatic1111"])
 
@@ -59,20 +63,22 @@ def _round16(value: int | None) -> int | None:
     return None if value is None else max(16, (value + 8) // 16 * 16)
 
 
-def _model_name(spec: object) -> str:
-    """The model an A1111 checkpoint title names: titles may carry a ' [hash]' suffix."""
+def _model_name(spec: object, roots: ModelRoots) -> str:
+    """The model an A1111 checkpoint title names (titles may carry a ' [hash]' suffix), confined to
+    the roots like every model a client names."""
     if not isinstance(spec, str) or not spec:
         raise A1111Invalid([{"loc": ("body", "sd_model_checkpoint"), "msg": "must be a model title or name",
                              "type": "string_type"}])
     name = spec.rsplit(" [", 1)[0] if spec.endswith("]") else spec
     try:
-        resolve_model(name)
-    except ModelNotFound as exc:
+        return roots.model(name)
+    except Unreachable as exc:
         raise A1111Invalid([{"loc": ("body", "sd_model_checkpoint"), "msg": str(exc), "type": "model"}]) from None
-    return name
 
 
-def _to_params(body: Txt2ImgRequest, options: dict[str, Any]) -> tuple[TaskParams, dict[str, Any]]:
+def _to_params(
+    body: Txt2ImgRequest, options: dict[str, Any], roots: ModelRoots
+) -> tuple[TaskParams, dict[str, Any]]:
     """TaskParams for the request, plus the notes for ``info`` (adjusted and ignored fields)."""
     sent = body.model_dump(exclude_unset=True)
     checkpoint = (body.override_settings or {}).get("sd_model_checkpoint") or options.get("sd_model_checkpoint")
@@ -80,7 +86,7 @@ def _to_params(body: Txt2ImgRequest, options: dict[str, Any]) -> tuple[TaskParam
         "prompt": body.prompt, "negative_prompt": body.negative_prompt, "seed": body.seed, "steps": body.steps,
         "cfg_scale": body.cfg_scale, "width": _round16(body.width), "height": _round16(body.height),
         "batch_count": body.n_iter, "batch_size": body.batch_size,
-        "model": _model_name(checkpoint) if checkpoint else None,
+        "model": _model_name(checkpoint, roots) if checkpoint else None,
     }
     try:
         params = TaskParams(**{k: v for k, v in fields.items() if v is not None})
@@ -116,7 +122,7 @@ def _read_images(data_dir: Path, task: Task, send: bool) -> tuple[list[str], lis
     return images, infotexts
 
 
-def _info(task: Task, infotexts: list[str], notes: dict[str, Any]) -> dict[str, Any]:
+def _info(task: Task, infotexts: list[str], notes: dict[str, Any], viewer: str) -> dict[str, Any]:
     params, resolved = task.params, task.info
     seeds = [ref.seed for ref in task.images] or [params.seed]
     count = max(1, len(task.images))
@@ -151,7 +157,7 @@ def _info(task: Task, infotexts: list[str], notes: dict[str, Any]) -> dict[str, 
         "clip_skip": 1,
         "is_using_inpainting_conditioning": False,
         "version": f"pixelforge {pixelforge.__version__}",
-        "task_id": task.id,
+        "task_id": shown_id(task, viewer),
         "state": task.state.value,
         "stop_reason": task.stop_reason,
         **notes,
@@ -169,13 +175,16 @@ async def txt2img(body: Txt2ImgRequest, state: State, caller: Caller) -> Txt2Img
     if body.force_task_id is not None and not TASK_ID_PATTERN.match(body.force_task_id):
         raise A1111Invalid([{"loc": ("body", "force_task_id"), "msg": "1-128 of A-Z a-z 0-9 _ - ( ) . :",
                              "type": "pattern"}])
-    params, notes = await asyncio.to_thread(_to_params, body, state.options.get(caller.owner, {}))
+    params, notes = await asyncio.to_thread(_to_params, body, state.options.get(caller.owner), state.roots)
+    task_id = stored_id(caller.owner, body.force_task_id) if body.force_task_id else None
 
     def submit() -> Task:
         with state.submit_lock:
             state.check_queue_limits(caller.owner)
             try:
-                return state.service.submit(params, owner=caller.owner, task_id=body.force_task_id)
+                return state.service.submit(params, owner=caller.owner, task_id=task_id)
+            except TaskExists:  # only ever the caller's own: ids are per identity
+                raise TaskExists(body.force_task_id or "") from None
             except InvalidTask as exc:  # report limits under the A1111 names the client used
                 raise A1111Invalid([
                     {"loc": ("body", A1111_NAMES.get(field, field)), "msg": msg or problem, "type": "limit"}
@@ -188,7 +197,7 @@ async def txt2img(body: Txt2ImgRequest, state: State, caller: Caller) -> Txt2Img
     if task.state is TaskState.FAILED:
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=f"generation failed: {task.error}")
     images, infotexts = await asyncio.to_thread(_read_images, state.settings.data_dir, task, body.send_images)
-    info = _info(task, infotexts, notes)
+    info = _info(task, infotexts, notes, caller.owner)
     # What the client sent, as sent; what it left out, as actually used (not A1111's defaults,
     # which would misreport the model's own steps, size and CFG).
     echoed = {**TXT2IMG_DEFAULTS, **body.model_dump(exclude_unset=True)}
@@ -232,7 +241,7 @@ def progress(
             skipped=stop is not None and stop.action == "skip",
             interrupted=stop is not None and stop.action == "interrupt",
             stopping_generation=False,
-            job=task.id,
+            job=shown_id(task, caller.owner),
             job_count=p.job_count,
             job_timestamp=time.strftime("%Y%m%d%H%M%S", time.localtime(started)),
             job_no=p.job_no,
@@ -291,8 +300,10 @@ def internal_progress(body: InternalProgressRequest, service: Service, caller: C
 @router.get("/internal/pending-tasks", summary="Queued tasks (yours listed)")
 def pending_tasks(service: Service, caller: Caller) -> PendingTasks:
     queued = service.store.queued_ids()
-    mine = {t.id for t in service.store.list(owner=caller.owner, states=[TaskState.QUEUED], limit=len(queued) or 1)}
-    visible = queued if caller.admin else [task_id for task_id in queued if task_id in mine]
+    mine = {t.id: t for t in service.store.list(owner=caller.owner, states=[TaskState.QUEUED],
+                                                limit=len(queued) or 1)}
+    visible = [shown_id(mine[task_id], caller.owner) if task_id in mine else task_id
+               for task_id in queued if caller.admin or task_id in mine]
     return PendingTasks(size=len(queued), tasks=visible)
 
 
@@ -313,7 +324,7 @@ def _defaults(state: State) -> dict[str, Any]:
 
 @router.get("/sdapi/v1/options", summary="Options (yours over the server's)")
 def get_options(state: State, caller: Caller) -> dict[str, Any]:
-    return {**_defaults(state), **state.options.get(caller.owner, {})}
+    return {**_defaults(state), **state.options.get(caller.owner)}
 
 
 @router.post("/sdapi/v1/options", summary="Set options for your own requests")
@@ -321,10 +332,14 @@ def set_options(
     state: State, caller: Caller, body: Annotated[dict[str, Any], Body(description="Options to set.")]
 ) -> dict[str, Any]:
     """Only sd_model_checkpoint has an effect (the model of your later txt2img requests); other
-    options are remembered and echoed. They apply to the caller alone, never to everyone."""
-    if "sd_model_checkpoint" in body:
-        body = {**body, "sd_model_checkpoint": _model_name(body["sd_model_checkpoint"])}
-    state.options.setdefault(caller.owner, {}).update(body)
+    options are remembered and echoed, and null resets one. They apply to the caller alone, never
+    to everyone, and are bounded (64 options, 16 KiB per identity)."""
+    if body.get("sd_model_checkpoint") is not None:
+        body = {**body, "sd_model_checkpoint": _model_name(body["sd_model_checkpoint"], state.roots)}
+    try:
+        state.options.update(caller.owner, body)
+    except OptionsRefused as exc:
+        raise A1111Invalid([{"loc": ("body",), "msg": str(exc), "type": "limit"}]) from None
     return get_options(state, caller)
 
 
@@ -357,9 +372,9 @@ def scripts(caller: Caller) -> dict[str, list[str]]:
     return {"txt2img": [], "img2img": []}
 
 
-@router.get("/sdapi/v1/loras", summary="LoRA files in <data dir>/loras")
+@router.get("/sdapi/v1/loras", summary="LoRA files in the LoRA folder")
 def loras(state: State, caller: Caller) -> list[Lora]:
-    folder = state.settings.data_dir / "loras"
+    folder = state.settings.loras_root
     files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
     return [Lora(name=f.stem, alias=f.stem, path=str(f)) for f in files]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pixelforge.tasks.files import task_files
 from pixelforge.tasks.store import TaskStore
 
 
@@ -11,10 +12,6 @@ def prune_history(store: TaskStore, data_dir: Path, keep: int) -> int:
     """Drop the oldest finished tasks beyond ``keep`` and every file they wrote; returns how many went."""
     pruned = store.prune(keep)
     for task in pruned:
-        for image in task.images:
-            for relative in (image.path, *image.files.values()):
-                (data_dir / relative).unlink(missing_ok=True)
-        sheet = task.info.get("sprite_sheet")
-        if sheet:
-            (data_dir / sheet).unlink(missing_ok=True)
+        for relative in task_files(task):
+            (data_dir / relative).unlink(missing_ok=True)
     return len(pruned)

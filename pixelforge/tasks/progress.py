@@ -117,6 +117,12 @@ class ProgressTracker:
             return f"{job}post-processing…"
         return f"{job}step {self.step}/{self.steps}"
 
+    def failed(self, elapsed_s: float, error: str) -> TaskProgress:
+        """Where the task got to, saying it failed: never a stale 'Loading model…' or ETA."""
+        progress = self.snapshot(elapsed_s, textinfo=f"Failed: {error}")
+        progress.eta_s = None
+        return progress
+
     def completed(self, elapsed_s: float) -> TaskProgress:
         return TaskProgress(
             phase=Phase.DONE,

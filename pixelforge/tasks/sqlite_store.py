@@ -25,7 +25,7 @@ from pixelforge.tasks.model import (
     TaskStats,
 )
 from pixelforge.tasks.progress import queued_progress
-from pixelforge.tasks.store import TaskExists, TaskNotFound
+from pixelforge.tasks.store import StoreFull, TaskExists, TaskNotFound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -87,13 +87,19 @@ class SQLiteTaskStore:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:  # a failed COMMIT may leave it open
+                        self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode == sqlite3.SQLITE_FULL:
+                    raise StoreFull() from exc
                 raise
-            self._conn.execute("COMMIT")
 
     # --- conversion ------------------------------------------------------------------------
     @staticmethod

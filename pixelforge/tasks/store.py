@@ -38,6 +38,13 @@ class TaskExists(TaskStoreError):
         self.task_id = task_id
 
 
+class StoreFull(TaskStoreError):
+    """The disk (or the database's size limit) is full: the write was rolled back, nothing changed."""
+
+    def __init__(self) -> None:
+        super().__init__("the server's disk is full, so nothing was stored; try again once space is freed")
+
+
 class TaskStore(Protocol):
     # --- tasks -----------------------------------------------------------------------------
     def create(self, task: Task) -> Task: ...

@@ -59,3 +59,13 @@ def test_a_decode_measured_by_an_earlier_task_is_the_first_guess() -> None:
     assert tracker.eta() == 7 * 0.1 + 2.0  # not one step's 0.1 for the decode
     tracker.record_decode(1.0)  # this task's own measurement wins once it exists
     assert tracker.eta() == 7 * 0.1 + 1.0
+
+
+def test_failed_progress_says_so_and_has_no_eta() -> None:
+    from pixelforge.tasks.model import Phase
+    from pixelforge.tasks.progress import ProgressTracker
+
+    tracker = ProgressTracker(job_count=1, steps=4)
+    failed = tracker.failed(1.5, "out of memory")
+    assert (failed.phase, failed.textinfo, failed.eta_s, failed.elapsed_s) == (Phase.LOAD, "Failed: out of memory",
+                                                                             None, 1.5)

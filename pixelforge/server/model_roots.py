@@ -1,0 +1,88 @@
+"""What an HTTP client may name as a model or a LoRA.
+
+Presets, the configured model, Hugging Face repos in the local cache, and paths inside the roots:
+the models folder and the LoRA folder (where a bare name is looked up), the Hugging Face cache and
+the folders an operator adds (``extra_model_roots``). Nothing outside a root is ever looked at, and
+every refusal reads the same whether or not something is there, so a client cannot probe the
+server's file system. Containment is decided on the path as written (normalised, links not
+followed): a link an operator puts inside a root is theirs to publish.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from huggingface_hub.constants import HF_HUB_CACHE
+
+from pixelforge.backends.presets import PRESETS, ModelNotFound, hf_cached_snapshot
+from pixelforge.config import Settings
+from pixelforge.tasks.model import TaskParams
+from pixelforge.tasks.service import InvalidTask
+
+REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+class Unreachable(ValueError):
+    """A model or LoRA a client may not name, or that is not there: the same to the client."""
+
+
+def _exists(path: Path, kind: str) -> bool:
+    try:
+        return path.is_dir() if kind == "dir" else path.is_file()
+    except (OSError, ValueError):  # a part over 255 bytes, a NUL byte: nothing there either
+        return False
+
+
+class ModelRoots:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings  # read on every call: an operator may change the roots at run time
+
+    def _inside(self, spec: str, home: Path) -> Path | None:
+        """``spec`` as a path (a bare name lives in ``home``), or None when it falls outside every root."""
+        roots = [home, Path(HF_HUB_CACHE), *self.settings.extra_model_roots]
+        candidate = Path(os.path.normpath(os.path.join(os.path.abspath(home), spec)))
+        for root in roots:
+            if candidate.is_relative_to(os.path.abspath(root)):
+                return candidate
+        return None
+
+    def model(self, spec: str) -> str:
+        """What to store as the task's model: ``spec`` itself, or the absolute path it names."""
+        if spec in PRESETS or spec == self.settings.model:
+            return spec
+        path = self._inside(spec, self.settings.models_root)
+        if path is not None and _exists(path / "model_index.json", "file"):
+            return str(path)
+        if REPO_ID.fullmatch(spec) and ".." not in spec:
+            try:
+                hf_cached_snapshot(spec, "model")  # only the cache is looked at, not a folder of that name
+                return spec
+            except ModelNotFound:
+                pass
+        raise Unreachable(f"unknown model '{spec}': name a preset ({', '.join(PRESETS)}), a pipeline folder in "
+                          "the models folder, or a Hugging Face repo in this server's cache")
+
+    def lora(self, spec: str) -> str:
+        """The absolute path of the LoRA file ``spec`` names (the .safetensors suffix may be left out)."""
+        for name in (spec, f"{spec}.safetensors"):
+            path = self._inside(name, self.settings.loras_root)
+            if name.endswith(".safetensors") and path is not None and _exists(path, "file"):
+                return str(path)
+        raise Unreachable(f"unknown LoRA '{spec}': name a .safetensors file in the LoRA folder")
+
+    def params(self, params: TaskParams) -> TaskParams:
+        """``params`` with model and LoRA confined to the roots; InvalidTask names what is not reachable."""
+        update, problems = {}, []
+        for field, confine in (("model", self.model), ("lora", self.lora)):
+            spec = getattr(params, field)
+            if spec is None:
+                continue
+            try:
+                update[field] = confine(spec)
+            except Unreachable as exc:
+                problems.append(f"{field}: {exc}")
+        if problems:
+            raise InvalidTask(problems)
+        return params.model_copy(update=update)

@@ -1,0 +1,31 @@
+"""Task ids as each identity sees them.
+
+A client-chosen id belongs to the identity that chose it: it is stored with a digest of the owner
+appended (``<id>~<digest>``), so two identities may choose the same id and neither can tell that
+the other's exists. The owner sees and uses the id it chose; anyone else allowed to see the task
+(an admin) sees and uses the stored id. Server-made ids carry 80 random bits and are stored as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pixelforge.tasks.model import Task
+
+# Never part of a chosen id (TASK_ID_PATTERN), so a stored id splits back without ambiguity.
+SCOPE_MARK = "~"
+
+
+def stored_id(owner: str, chosen: str) -> str:
+    return f"{chosen}{SCOPE_MARK}{hashlib.sha256(owner.encode()).hexdigest()[:20]}"
+
+
+def candidates(owner: str, requested: str) -> list[str]:
+    """The stored ids a requested id may name, the caller's own first."""
+    return [requested] if SCOPE_MARK in requested else [stored_id(owner, requested), requested]
+
+
+def shown_id(task: Task, viewer: str) -> str:
+    """The id ``viewer`` (an owner string) knows the task by."""
+    chosen, mark, _ = task.id.rpartition(SCOPE_MARK)
+    return chosen if mark and task.owner == viewer else task.id

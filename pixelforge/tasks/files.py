@@ -1,0 +1,60 @@
+"""The files a task owns under the data directory: their names, the list of them, and the sweep of
+what a crash left behind.
+
+File names come from the task id through an injective encoding, so two tasks never share a file
+whatever their ids (``sprite.v1`` and ``sprite:v1``, ``.`` and ``..``), and deleting one task's
+files never touches another's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from pixelforge.tasks.model import Task
+from pixelforge.tasks.store import TaskStore
+
+_ESCAPED = re.compile(r"[^A-Za-z0-9-]")
+# Leaves room under the 255-byte limit of a file name for what follows the stem ("-007-pixel@16x.png").
+MAX_STEM = 200
+_PAGE = 500
+
+
+def file_stem(task_id: str) -> str:
+    """Letters, digits and '-' stay; any other character becomes ``_<hex code point>_`` (delimited,
+    so the encoding decodes back: injective). An id whose encoding is too long for a file name gets
+    ``~`` and its SHA-256 instead; no encoded id contains ``~``, so the two forms never meet."""
+    stem = _ESCAPED.sub(lambda m: f"_{ord(m.group()):x}_", task_id)
+    return stem if len(stem) <= MAX_STEM else "~" + hashlib.sha256(task_id.encode()).hexdigest()
+
+
+def task_files(task: Task) -> list[str]:
+    """Every file the task wrote, relative to the data directory."""
+    files = [relative for image in task.images for relative in (image.path, *image.files.values())]
+    sheet = task.info.get("sprite_sheet")
+    return [*files, sheet] if sheet else files
+
+
+def _all_tasks(store: TaskStore) -> Iterator[Task]:
+    offset = 0
+    while page := store.list(limit=_PAGE, offset=offset):
+        yield from page
+        offset += len(page)
+
+
+def sweep_leftovers(store: TaskStore, data_dir: Path, images_dir: Path) -> list[Path]:
+    """Delete what a crash left in ``images_dir``: half-written ``*.tmp`` files and files no task
+    refers to (written before the kill, never recorded). Run before any worker starts; returns them."""
+    if not images_dir.is_dir():
+        return []
+    referenced = {Path(os.path.abspath(data_dir / relative)) for task in _all_tasks(store) for relative in
+                  task_files(task)}
+    swept = []
+    for path in sorted(images_dir.rglob("*")):
+        if path.is_file() and (path.suffix == ".tmp" or Path(os.path.abspath(path)) not in referenced):
+            path.unlink(missing_ok=True)
+            swept.append(path)
+    return swept

@@ -1,0 +1,170 @@
+"""Crash safety: ``kill -9`` of ``pixelforge serve`` with tasks queued and one running. After a
+restart every queued task runs, the running one is ``interrupted`` (reason ``restart``), every
+finished image decodes and matches its record, every event stream ends with the task's state, no
+crash leftover remains and ``PRAGMA integrity_check`` is ok.
+
+The normal suite kills once, at a moment reached through the event stream (between the images of a
+batch); ``-m soak`` kills at more such moments, and 20 times at random moments:
+``PIXELFORGE_CRASH_KILLS=20 python -m pytest -m soak -s tests/integration/test_crash_safety.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+CLIENT = {"X-Client-Id": "crash-test-client"}
+TASK = {"prompt": "a knight", "steps": 12, "width": 32, "height": 32, "batch_count": 2}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve(data_dir: Path, model: str) -> Iterator[httpx.Client]:
+    """``pixelforge serve`` in its own process; yields a client once it answers. Killed with -9 if the
+    test did not kill it first."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PIXELFORGE_PREVIEW_EVERY": "1", "PIXELFORGE_HISTORY_LIMIT": "1000",
+           "PIXELFORGE_MAX_ACTIVE_PER_IDENTITY": "100", "HF_HUB_OFFLINE": "1"}
+    log = (data_dir.parent / "serve.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pixelforge.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
+         "--model", model], env=env, stdout=log, stderr=log,
+    )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=CLIENT, timeout=60)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # a new process: nothing to subscribe to yet, so poll until it answers
+            assert process.poll() is None, "pixelforge serve exited"
+            try:
+                if client.get("/api/v1/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "pixelforge serve did not start"
+            time.sleep(0.1)
+        client.process = process  # type: ignore[attr-defined]
+        yield client
+    finally:
+        client.close()
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.wait(30)
+        log.close()
+
+
+def _kill(client: httpx.Client) -> None:
+    client.process.send_signal(signal.SIGKILL)  # type: ignore[attr-defined]
+    client.process.wait(30)  # type: ignore[attr-defined]
+
+
+def _events(client: httpx.Client, task_id: str) -> Iterator[tuple[str, dict]]:
+    with client.stream("GET", f"/api/v1/tasks/{task_id}/events", timeout=120) as response:
+        assert response.status_code == 200
+        kind = ""
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                yield kind, json.loads(line.removeprefix("data: "))
+
+
+def _until(client: httpx.Client, task_id: str, moment: Callable[[str, dict], bool]) -> None:
+    for kind, event in _events(client, task_id):
+        if moment(kind, event):
+            return
+    raise AssertionError(f"task {task_id} ended before the moment to kill")
+
+
+def mid_denoise(client: httpx.Client, first: str) -> None:
+    _until(client, first, lambda kind, e: kind == "progress" and e["data"]["step"] >= 3)
+
+
+def between_images(client: httpx.Client, first: str) -> None:
+    _until(client, first, lambda kind, e: kind == "image")
+
+
+def at_random(seed: int) -> Callable[[httpx.Client, str], None]:
+    def wait(client: httpx.Client, first: str) -> None:
+        time.sleep(random.Random(seed).uniform(0.0, 3.0))  # a random moment is the point here
+
+    return wait
+
+
+def _check_everything(client: httpx.Client, data_dir: Path, submitted: list[str], kills: int) -> dict[str, int]:
+    states: dict[str, int] = {}
+    for task_id in submitted:
+        events = list(_events(client, task_id))  # every stream ends...
+        task = client.get(f"/api/v1/tasks/{task_id}").json()
+        assert events[-1][0] == task["state"], (task_id, events[-1], task["state"])  # ...with the task's state
+        assert [e["seq"] for _, e in events] == list(range(1, len(events) + 1))
+        assert task["state"] == "completed" or (task["state"] == "interrupted" and task["stop_reason"] == "restart")
+        states[task["state"]] = states.get(task["state"], 0) + 1
+        for image in task["images"]:
+            png = client.get(image["url"])
+            assert png.status_code == 200
+            with Image.open(io.BytesIO(png.content)) as decoded:
+                decoded.load()
+                assert decoded.size == (image["width"], image["height"])
+                assert f"Seed: {image['seed']}," in decoded.text["parameters"]
+        if task["state"] == "completed":
+            assert len(task["images"]) == TASK["batch_count"]
+    assert states.get("interrupted", 0) <= kills  # at most the one running task per kill
+    assert not list(data_dir.rglob("*.tmp"))
+    with sqlite3.connect(data_dir / "tasks.sqlite3") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    return states
+
+
+def _run(tmp_path: Path, model: str, moments: list[Callable[[httpx.Client, str], None]]) -> dict[str, int]:
+    data_dir = tmp_path / "data"
+    submitted: list[str] = []
+    for moment in moments:
+        with serve(data_dir, model) as client:
+            batch = [client.post("/api/v1/tasks", json=TASK).json()["id"] for _ in range(3)]
+            submitted += batch
+            moment(client, batch[0])
+            _kill(client)
+    with serve(data_dir, model) as client:
+        return _check_everything(client, data_dir, submitted, len(moments))
+
+
+def test_kill_9_between_the_images_of_a_running_task(tmp_path: Path, server_model: str) -> None:
+    # One kill keeps the normal suite short (each start of `pixelforge serve` imports torch): the first
+    # task has written one image and is denoising its second, two more are queued.
+    states = _run(tmp_path, server_model, [between_images])
+    assert states == {"interrupted": 1, "completed": 2}
+
+
+@pytest.mark.soak
+def test_kill_9_mid_denoise_and_between_images(tmp_path: Path, server_model: str) -> None:
+    states = _run(tmp_path, server_model, [mid_denoise, between_images, mid_denoise])
+    assert states["completed"] >= 6
+
+
+@pytest.mark.soak
+def test_kill_9_at_random_moments(tmp_path: Path, server_model: str) -> None:
+    kills = int(os.environ.get("PIXELFORGE_CRASH_KILLS", "20"))
+    started = time.monotonic()
+    states = _run(tmp_path, server_model, [at_random(seed) for seed in range(kills)])
+    print(f"\n{kills} kills, {3 * kills} tasks: {states}, {time.monotonic() - started:.0f} s")
