@@ -23,6 +23,7 @@ import pixelforge
 from pixelforge.server import api_v1, events, sdapi
 from pixelforge.server.auth import ClientIdMiddleware, KeyRing
 from pixelforge.server.deps import ServerRuntime, ServerState
+from pixelforge.server.docs import install_docs
 from pixelforge.server.errors import BodySizeLimitMiddleware, CatchAllMiddleware, install_handlers
 
 DESCRIPTION = """\
@@ -64,6 +65,8 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
         version=pixelforge.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # install_docs serves /docs from local files, not a CDN
+        redoc_url=None,  # ReDoc has no offline package; /docs and /openapi.json cover it
         openapi_tags=[
             {"name": "tasks", "description": "Submit, list and follow generation tasks."},
             {"name": "control", "description": "Stop tasks: interrupt, skip, cancel."},
@@ -79,6 +82,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
     app.include_router(events.router)
     app.include_router(api_v1.router)
     app.include_router(sdapi.router)
+    install_docs(app)
     web = _web_dir()
     if web is not None:
         app.mount("/", StaticFiles(directory=web, html=True), name="web")

@@ -45,6 +45,10 @@ export class HistoryView {
       img.alt = "";
       img.loading = "lazy";
       thumb.append(img);
+    } else {
+      // No image (stopped, failed, still running): say so instead of an empty black square.
+      thumb.classList.add("no-image");
+      thumb.textContent = t("noImage");
     }
 
     const body = document.createElement("div");
