@@ -43,11 +43,15 @@ def _message(status: int, body: bytes) -> str:
         payload = json.loads(body)
     except ValueError:
         return f"HTTP {status}"
-    if isinstance(payload, dict):
-        if isinstance(payload.get("message"), str):
-            return payload["message"]  # a 422's one-line summary ("steps: ...")
-        if isinstance(payload.get("detail"), str):
-            return payload["detail"]
+    detail = payload.get("detail") if isinstance(payload, dict) else None
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):  # a 422: "steps: ...", field paths without the "body" prefix, as in process
+        return "; ".join(
+            f"{'.'.join(str(part) for part in item.get('loc', []) if part != 'body')}: {item.get('msg', '')}"
+            for item in detail
+            if isinstance(item, dict)
+        )
     return f"HTTP {status}"
 
 

@@ -7,6 +7,7 @@ same for the in-process engine and the HTTP event stream).
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from typing import Any, TextIO
@@ -90,10 +91,18 @@ class ProgressBar:
     def _draw(self) -> None:
         if not self.enabled or self.last is None:
             return
-        columns = shutil.get_terminal_size((80, 24)).columns
-        self.stream.write(CLEAR_LINE + render(*self.last, columns))
+        self.stream.write(CLEAR_LINE + render(*self.last, self._columns()))
         self.stream.flush()
         self.shown = True
+
+    def _columns(self) -> int:
+        """The width of the terminal the bar is drawn on (asked every time: the window may be resized)."""
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            columns = 0
+        # 0: a terminal that does not know its size (a bare pty); then $COLUMNS or 80.
+        return columns or shutil.get_terminal_size((80, 24)).columns
 
     def above(self, write: Any) -> None:
         """Print something (a path on stdout) on a clean line, then put the bar back under it."""
