@@ -103,7 +103,9 @@ def test_a_bad_pixel_option_shows_the_servers_message_and_starts_nothing(
 
     alert = page.get_by_role("alert")
     expect(alert).to_be_visible()
-    expect(alert).to_contain_text("pixel: the pitch must be greater than 1")
+    # The form's own label, the message in the UI's language, the field marked.
+    expect(alert).to_have_text("Please check: Pitch: must be more than 1")
+    expect(page.get_by_label("Pitch", exact=True)).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#generate")).to_be_visible()
     expect(page.locator("#interrupt")).to_be_hidden()
     assert page.locator("body").get_attribute("data-task-id") is None
