@@ -42,7 +42,7 @@ _COARSE_WINDOW = 384
 
 @dataclass(frozen=True)
 class Grid:
-    pitch: float  # the mean pitch when ``lines`` are set
+    pitch: float  # with ``lines``: the detected mean pitch they were fitted around
     phase: tuple[float, float]  # (x, y) position of one grid line per axis, in [0, pitch)
     confidence: float
     source: PitchSource
