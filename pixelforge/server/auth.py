@@ -2,8 +2,11 @@
 
 With API keys configured, a request must carry one (``Authorization: Bearer KEY``, or HTTP Basic
 with the key's name as user and the key as password, as A1111's ``--api-auth`` does). Without
-keys, the identity is a client id: the ``X-Client-Id`` header, else the ``pf_client`` cookie, else
-a fresh unguessable id that ``ClientIdMiddleware`` minted and set as that cookie.
+keys, the identity is a client id: the ``X-Client-Id`` header, else the ``pf_client`` cookie that
+``ClientIdMiddleware`` sets when a browser loads the web UI, else — a script that sends neither — the
+one anonymous local identity that every such request shares. That is what makes A1111's usual script
+pattern work on a personal machine (one thread blocks in txt2img while another polls progress and
+interrupts, all without cookies); keys keep every caller apart.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{8,128}$")
 # A year: the cookie is the only thing that ties a browser to its own tasks in client-id mode.
 COOKIE_MAX_AGE_S = 365 * 24 * 3600
 MINTED_KEY = "pixelforge_minted_client_id"
+ANONYMOUS = "client:local"
+# Routes of the APIs: a cookie minted there would give a cookie-keeping script a second identity after
+# its first request, so only the web UI's pages mint one.
+API_PREFIXES = ("/api/", "/sdapi/", "/internal/")
 
 
 @dataclass(frozen=True)
@@ -107,10 +114,13 @@ def resolve_identity(request: Request, keys: KeyRing) -> Identity:
     cookie = request.cookies.get(CLIENT_COOKIE)
     if cookie and CLIENT_ID_PATTERN.match(cookie):
         return Identity(owner=f"client:{cookie}")
-    return Identity(owner=f"client:{request.scope['state'][MINTED_KEY]}")
+    minted = request.scope.get("state", {}).get(MINTED_KEY)
+    return Identity(owner=f"client:{minted}" if minted else ANONYMOUS)
 
 
 def _needs_client_id(scope: Scope) -> bool:
+    if str(scope.get("path", "")).startswith(API_PREFIXES):
+        return False
     headers = Headers(scope=scope)
     if CLIENT_HEADER.lower() in headers:
         return False
@@ -124,7 +134,7 @@ def _needs_client_id(scope: Scope) -> bool:
 
 
 class ClientIdMiddleware:
-    """Client-id mode: give a browser its id on the first visit, whatever it asks for first."""
+    """Client-id mode: give a browser its id when it first loads a page of the web UI."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

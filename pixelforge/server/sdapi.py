@@ -257,17 +257,24 @@ def _running_own(service: TaskService, caller: Identity) -> list[Task]:
     return service.store.list(owner=caller.owner, states=[TaskState.RUNNING], limit=100)
 
 
-@router.post("/sdapi/v1/interrupt", summary="Interrupt your running task")
+NOTHING_TO_STOP = "nothing of yours is running"
+
+
+@router.post("/sdapi/v1/interrupt", summary="Interrupt your running task, keeping its partial image as A1111 does")
 def interrupt(service: Service, caller: Caller) -> dict[str, Any]:
-    for task in _running_own(service, caller):
-        service.interrupt(task.id)
-    return {}
+    running = _running_own(service, caller)
+    for task in running:
+        service.interrupt(task.id, keep_partial=True)
+    # A1111 answers {}; a client that reads it gets the same, plus why nothing happened when nothing did.
+    return {} if running else {"detail": NOTHING_TO_STOP}
 
 
 @router.post("/sdapi/v1/skip", summary="Skip the current job of your running task")
-def skip(service: Service, caller: Caller) -> None:
-    for task in _running_own(service, caller):
+def skip(service: Service, caller: Caller) -> dict[str, str] | None:
+    running = _running_own(service, caller)
+    for task in running:
         service.skip(task.id)
+    return None if running else {"detail": NOTHING_TO_STOP}
 
 
 @router.post("/internal/progress", summary="Progress of one task, with live preview handshake")

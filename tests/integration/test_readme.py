@@ -29,7 +29,7 @@ README = ROOT / "README.md"
 NOT_RUN = {
     "make run": "starts the server until Ctrl+C; the same server runs below as `pixelforge serve`",
     "make test": "runs this whole test suite, this test included",
-    "apt-get install -y fonts-noto-color-emoji": "installs Debian packages as root and trains for 20 minutes",
+    "apt-get install -y fonts-noto-color-emoji": "installs Debian packages as root and trains for hours on a CPU",
 }
 # Languages of runnable blocks; a block without one (the directory tree) is text.
 SHELL = {"sh", "bash"}

@@ -73,7 +73,7 @@ def test_client_ids_separate_identities(open_server: LiveServer) -> None:
 
 def test_first_visit_sets_a_client_cookie_that_then_identifies(open_server: LiveServer) -> None:
     with open_server.client() as browser:
-        first = browser.get("/api/v1/queue")
+        first = browser.get("/")  # the web UI's page mints the browser's id; the APIs never do
         cookie = first.cookies.get("pf_client")
         assert cookie and len(cookie) >= 20
         set_cookie = first.headers["set-cookie"]
@@ -107,3 +107,13 @@ def test_cors_is_off_by_default_and_on_when_configured(keyed: LiveServer, open_s
         assert "access-control-allow-origin" not in other.headers
         assert client.post("/api/v1/tasks", json=QUICK, headers={"Origin": CORS_ORIGIN}
                            ).headers["access-control-allow-origin"] == CORS_ORIGIN
+
+
+def test_requests_without_any_identity_share_one_anonymous_local_identity(open_server: LiveServer) -> None:
+    with open_server.client() as script, open_server.client() as other_script:
+        assert "set-cookie" not in script.get("/api/v1/queue").headers  # a cookie-keeping script stays anonymous
+        task = submit(script)
+        assert other_script.get(f"/api/v1/tasks/{task['id']}").status_code == 200
+        wait_finished(script, task["id"])
+    with open_server.client(headers={"X-Client-Id": "client-private-1"}) as private:
+        assert private.get(f"/api/v1/tasks/{task['id']}").status_code == 404

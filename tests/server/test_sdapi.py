@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from PIL import Image
@@ -116,8 +117,8 @@ def test_progress_interrupt_and_skip_act_on_the_callers_own_task(alice: httpx.Cl
         assert 0 < mine["progress"] < 1 and mine["state"]["job_count"] == 1
         assert isinstance(mine["textinfo"], str)
         assert bob.get("/sdapi/v1/progress").json()["state"]["job_count"] == 0  # bob sees none of it
-        assert bob.post("/sdapi/v1/interrupt").json() == {}
-        assert bob.post("/sdapi/v1/skip").json() is None
+        assert bob.post("/sdapi/v1/interrupt").json() == {"detail": "nothing of yours is running"}
+        assert bob.post("/sdapi/v1/skip").json() == {"detail": "nothing of yours is running"}
         assert alice.get(f"/api/v1/tasks/{task['id']}").json()["state"] == "running"
         assert alice.post("/sdapi/v1/interrupt").json() == {}
         types = [m["event"] for m in sse_events(alice, task["id"])]
@@ -226,3 +227,26 @@ def test_start_up_routes_answer_in_a1111_shapes(alice: httpx.Client) -> None:
     memory = alice.get("/sdapi/v1/memory").json()
     assert set(memory["ram"]) == {"free", "used", "total"} and 0 < memory["ram"]["used"] <= memory["ram"]["total"]
     assert "error" in memory["cuda"]
+
+
+def test_a1111_script_pattern_without_cookies_interrupts_and_gets_the_partial_image(open_server: LiveServer) -> None:
+    """One thread blocks in txt2img, another polls progress and interrupts — plain requests, no identity."""
+    body = {"prompt": "a slow dragon", "steps": 150, "width": 32, "height": 32}
+    with ThreadPoolExecutor(1) as pool:
+        blocked = pool.submit(httpx.post, f"{open_server.url}/sdapi/v1/txt2img", json=body, timeout=300)
+        for _ in range(3000):  # bounded: until the task is denoising (each poll waits on the server)
+            progress = httpx.get(f"{open_server.url}/sdapi/v1/progress", timeout=30).json()
+            if progress["state"]["sampling_step"] >= 1:
+                break
+        else:
+            raise AssertionError("the blocking request's task never started denoising")
+        assert progress["progress"] > 0
+        assert httpx.post(f"{open_server.url}/sdapi/v1/interrupt", timeout=30).json() == {}
+        response = blocked.result(timeout=300)
+    assert response.status_code == 200, response.text
+    info = json.loads(response.json()["info"])
+    assert len(response.json()["images"]) == 1  # decoded from where it stopped, as A1111 does
+    assert httpx.get(f"{open_server.url}/api/v1/tasks/{info['task_id']}", timeout=30).json()["state"] == "interrupted"
+    nothing = httpx.post(f"{open_server.url}/sdapi/v1/interrupt", timeout=30).json()
+    assert nothing == {"detail": "nothing of yours is running"}
+    assert httpx.post(f"{open_server.url}/sdapi/v1/skip", timeout=30).json() == nothing
