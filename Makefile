@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
-# Debian packages the tests need: a browser for the UI tests, the emoji font and CLDR for the sprite dataset tests.
-TEST_DEBS ?= chromium chromium-driver fonts-noto-color-emoji unicode-cldr-core
+# Debian packages the tests need: a browser for the UI tests, the emoji font and CLDR for the sprite dataset
+# tests, tmux for the terminal test of the CLI.
+TEST_DEBS ?= chromium chromium-driver fonts-noto-color-emoji unicode-cldr-core tmux
 
 .PHONY: run test lint setup setup-test
 

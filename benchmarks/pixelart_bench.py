@@ -1,7 +1,8 @@
-"""Pixel-art stage on the full synthetic corpus: per pitch, with the pitch unknown and known, plus the time for a
-1024² input. Prints Markdown tables; exits 0.
+"""Pixel-art stage on the full synthetic corpus: per pitch, with the pitch unknown and known; per sprite kind
+(white interiors, white bodies, rings, transparent inputs) and on drifting grids; plus the time for a 1024² input.
+Prints Markdown tables; exits 0.
 
-    .venv/bin/python benchmarks/pixelart_bench.py [--sprites 8] [--seed 0]
+    .venv/bin/python benchmarks/pixelart_bench.py [--sprites 8] [--kind-sprites 3] [--seed 0]
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pixelforge.pixelart import PixelOptions, pixelate
-from pixelforge.pixelart.corpus import PITCHES, corpus, make_sprite, render
+from pixelforge.pixelart.corpus import JITTER, KINDS, PITCHES, CorpusItem, corpus, make_sprite, render
 from pixelforge.pixelart.evaluate import Score, score
 
 BUDGET = 16
@@ -38,11 +39,11 @@ def _timed(image, options: PixelOptions):  # type: ignore[no-untyped-def]
     return result, time.perf_counter() - start
 
 
-def evaluate(sprites: int, seed: int) -> list[Run]:
+def evaluate(items: list[CorpusItem], **options: object) -> list[Run]:
     runs = []
-    for item in corpus(sprites=sprites, seed=seed):
-        auto, seconds = _timed(item.image, PixelOptions(colors=BUDGET))
-        known = pixelate(item.image, PixelOptions(colors=BUDGET, pitch=item.pitch))
+    for item in items:
+        auto, seconds = _timed(item.image, PixelOptions(colors=BUDGET, **options))
+        known = pixelate(item.image, PixelOptions(colors=BUDGET, pitch=item.pitch, **options))
         runs.append(
             Run(
                 pitch=item.pitch,
@@ -96,6 +97,40 @@ def quality_table(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
+def _kind_row(label: str, runs: list[Run]) -> str:
+    cells = [
+        label,
+        str(len(runs)),
+        f"{sum(r.auto.size_exact for r in runs)}/{len(runs)}",
+        f"{sum(r.known.size_exact for r in runs)}/{len(runs)}",
+        f"{np.mean([r.auto.cell_accuracy for r in runs]):.3f}",
+        f"{np.mean([r.known.cell_accuracy for r in runs]):.3f}",
+        f"{min(r.known.cell_accuracy for r in runs):.3f}",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def kinds_table(sprites: int, seed: int, standard: list[Run]) -> str:
+    """One row per sprite kind and for drifting grids, all pitches, PNG and JPEG (transparent inputs: PNG)."""
+    header = (
+        "| corpus | images | size exact (auto) | size exact (known) | cell acc (auto) | cell acc (known) "
+        "| worst cell acc (known) |"
+    )
+    lines = [header, "|" + "---|" * 7, _kind_row("standard (the table above)", standard)]
+    for kind in KINDS[1:]:
+        items = corpus(sprites=sprites, seed=seed, kind=kind)
+        if kind == "ring":
+            lines.append(_kind_row("ring, defaults (hole kept)", evaluate(items)))
+            lines.append(_kind_row("ring, `remove_enclosed`", evaluate(items, remove_enclosed=True)))
+        else:
+            lines.append(_kind_row(kind, evaluate(items)))
+    drifting = corpus(sprites=sprites, seed=seed, jitter=JITTER)
+    label = f"drifting grid (±{100 * JITTER:g} %, offset row and column)"
+    lines.append(_kind_row(f"{label}, per-line fit", evaluate(drifting)))
+    lines.append(_kind_row(f"{label}, uniform grid (`--uniform-grid`)", evaluate(drifting, adaptive_grid=False)))
+    return "\n".join(lines)
+
+
 def timing_table(repeats: int = 7) -> str:
     """Wall and CPU time of ``pixelate`` on 1024² inputs (128 cells at pitch 8; 32 cells at pitch 32)."""
     lines = ["| input | pitch | wall median | wall min | CPU median |", "|---|---|---|---|---|"]
@@ -122,6 +157,7 @@ def timing_table(repeats: int = 7) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sprites", type=int, default=8)
+    parser.add_argument("--kind-sprites", type=int, default=3, help="sprites per kind in the second table")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print(f"# pixelart benchmark — {platform.processor() or platform.machine()}, Python {platform.python_version()}")
@@ -130,9 +166,16 @@ def main() -> int:
         f"seed {args.seed}, budget {BUDGET} colours. auto = pitch unknown; known = true pitch given.\n"
     )
     start = time.perf_counter()
-    runs = evaluate(args.sprites, args.seed)
+    runs = evaluate(corpus(sprites=args.sprites, seed=args.seed))
     print(quality_table(runs))
     print(f"\n({len(runs)} images, {time.perf_counter() - start:.0f} s including rendering)\n")
+    print(
+        f"Sprite kinds and drifting grids: {args.kind_sprites} sprites per kind × the same pitches × PNG/JPEG "
+        "(transparent inputs PNG only), same budget.\n"
+    )
+    start = time.perf_counter()
+    print(kinds_table(args.kind_sprites, args.seed, runs))
+    print(f"\n({time.perf_counter() - start:.0f} s including rendering)\n")
     print(timing_table())
     return 0
 

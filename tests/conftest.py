@@ -12,6 +12,9 @@ from pixelforge.backends.presets import ModelNotFound, resolve_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# `pixelforge generate` uses a server running on this machine when it finds one; tests never pick up a
+# developer's server by accident (the CLI tests that want one say where it is).
+os.environ.setdefault("PIXELFORGE_SERVER", "none")
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("input", type=Path, metavar="IN", help="the image (PNG, JPEG, WebP, ...)")
     parser.add_argument("--pitch", type=float, help="image pixels per art pixel, if known (fractional allowed)")
     parser.add_argument("--expected-pitch", type=float, help="search for the pitch near this value")
+    parser.add_argument(
+        "--uniform-grid",
+        action="store_true",
+        help="one uniform grid, never cell boundaries fitted per column and row (for grids that drift)",
+    )
     colors = parser.add_mutually_exclusive_group()
     colors.add_argument("--colors", type=_colors, default=16, metavar="K", help="colour budget, or 'auto' (16)")
     colors.add_argument(
@@ -67,6 +72,7 @@ def cmd_pixelate(args: argparse.Namespace) -> int:
         options = PixelOptions(
             pitch=args.pitch,
             expected_pitch=args.expected_pitch,
+            adaptive_grid=not args.uniform_grid,
             colors=args.colors,
             palette=args.palette,
             dither=args.dither,

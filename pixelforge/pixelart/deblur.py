@@ -15,6 +15,7 @@ from scipy.linalg import solve_banded
 from scipy.special import ndtr
 
 from .grid import EdgeProfiles, Grid
+from .sample import Cells
 
 FloatArray = NDArray[np.float64]
 MAX_SIGMA = 3.0
@@ -28,14 +29,12 @@ _SUBSAMPLES = 4
 _PATCH_CELLS = 24
 
 
-def _footprint(
-    positions: FloatArray, first_cell: int, count: int, pitch: float, origin: float, sigma: float
-) -> FloatArray:
-    """(len(positions), count): share of the pixel starting at each position that comes from cells
-    first_cell..first_cell+count-1 after a Gaussian blur σ. The outermost cells extend to infinity, like the
+def _footprint(positions: FloatArray, edges: FloatArray, sigma: float) -> FloatArray:
+    """(len(positions), len(edges) - 1): share of the pixel starting at each position that comes from each cell
+    between consecutive ``edges`` after a Gaussian blur σ. The outermost cells extend to infinity, like the
     border cells of an image."""
     sigma = max(sigma, 0.05)
-    edges = origin + pitch * np.arange(first_cell, first_cell + count + 1, dtype=np.float64)
+    edges = edges.astype(np.float64)
     edges[0], edges[-1] = -np.inf, np.inf
     x = positions[:, None] + (np.arange(_SUBSAMPLES) + 0.5)[None, :] / _SUBSAMPLES
     cdf = ndtr((edges[None, None, :] - x[..., None]) / sigma)
@@ -50,13 +49,14 @@ def _busiest_start(profile: FloatArray, size: int) -> int:
     return int(np.argmax(cumulative[size - 1 :] - cumulative[: -(size - 1)]))
 
 
-def _residual(lines: FloatArray, start: int, pitch: float, origin: float, sigma: float) -> float:
-    """Least-squares residual of ``lines`` ((L, M), one signal per column) explained by cells blurred by σ."""
+def _residual(lines: FloatArray, start: int, edges: FloatArray, sigma: float) -> float:
+    """Least-squares residual of ``lines`` ((L, M), one signal per column, from pixel ``start``) explained by the
+    cells between ``edges`` blurred by σ."""
     length = lines.shape[0]
-    first = int(np.floor((start - origin) / pitch))
-    count = int(np.floor((start + length - 1 - origin) / pitch)) - first + 1
+    first = max(0, int(np.searchsorted(edges, start, side="right")) - 1)
+    last = min(len(edges) - 2, int(np.searchsorted(edges, start + length - 1, side="right")) - 1)
     positions = start + np.arange(length, dtype=np.float64)
-    q, _ = np.linalg.qr(_footprint(positions, first, count, pitch, origin, sigma))
+    q, _ = np.linalg.qr(_footprint(positions, edges[first : last + 2], sigma))
     return float((lines**2).sum() - ((q.T @ lines) ** 2).sum())
 
 
@@ -67,15 +67,14 @@ def estimate_blur(image: NDArray[np.float32], grid: Grid, profiles: EdgeProfiles
     x0 = _busiest_start(profiles.x, min(size, width))
     y0 = _busiest_start(profiles.y, min(size, height))
     patch = image[y0 : y0 + size, x0 : x0 + size].astype(np.float64)
-    origin_x = grid.first_center(0) - grid.pitch / 2
-    origin_y = grid.first_center(1) - grid.pitch / 2
+    edges_x, edges_y = grid.edges(0, width), grid.edges(1, height)
     # A couple dozen lines per axis are plenty to fit one number, and keep the products small.
     stride = max(1, size // _LINES)
     along_x = patch[::stride].transpose(1, 0, 2).reshape(patch.shape[1], -1)
     along_y = patch[:, ::stride].reshape(patch.shape[0], -1)
 
     def residual(sigma: float) -> float:
-        return _residual(along_x, x0, grid.pitch, origin_x, sigma) + _residual(along_y, y0, grid.pitch, origin_y, sigma)
+        return _residual(along_x, x0, edges_x, sigma) + _residual(along_y, y0, edges_y, sigma)
 
     # Coarse steps, then halve the step around the best twice; the parabola through the last three points
     # gives the estimate.
@@ -97,10 +96,10 @@ def estimate_blur(image: NDArray[np.float32], grid: Grid, profiles: EdgeProfiles
     return float(np.clip(best, 0.0, MAX_SIGMA))
 
 
-def _mixing(count: int, pitch: float, first_center: float, samples: NDArray[np.int64], sigma: float) -> FloatArray:
+def _mixing(edges: FloatArray, samples: NDArray[np.int64], sigma: float) -> FloatArray:
     """(count, count): M[j, k] = share of cell k in the mean of cell j's samples."""
-    m = samples.shape[1]
-    weights = _footprint(samples.ravel().astype(np.float64), 0, count, pitch, first_center - pitch / 2, sigma)
+    count, m = samples.shape
+    weights = _footprint(samples.ravel().astype(np.float64), edges, sigma)
     return weights.reshape(count, m, count).mean(axis=1)
 
 
@@ -120,17 +119,11 @@ def _solve_banded(matrix: FloatArray, rhs: FloatArray) -> FloatArray:
     return solve_banded((width, width), bands, rhs)
 
 
-def unmix(
-    values: NDArray[np.float32],
-    grid: Grid,
-    rows: NDArray[np.int64],
-    cols: NDArray[np.int64],
-    sigma: float,
-) -> NDArray[np.float32]:
-    """Invert the separable mixing of (rows, cols, C) cell values sampled at pixel indices ``rows``/``cols``."""
+def unmix(values: NDArray[np.float32], cells: Cells, sigma: float) -> NDArray[np.float32]:
+    """Invert the separable mixing of (rows, cols, C) cell values sampled as ``cells`` were."""
     n_rows, n_cols, channels = values.shape
-    my = _mixing(n_rows, grid.pitch, grid.first_center(1), rows, sigma)
-    mx = _mixing(n_cols, grid.pitch, grid.first_center(0), cols, sigma)
+    my = _mixing(cells.edges[1], cells.rows, sigma)
+    mx = _mixing(cells.edges[0], cells.cols, sigma)
     out = _solve_banded(my, values.reshape(n_rows, -1).astype(np.float64)).reshape(n_rows, n_cols, channels)
     out = _solve_banded(mx, out.transpose(1, 0, 2).reshape(n_cols, -1)).reshape(n_cols, n_rows, channels)
     return out.transpose(1, 0, 2).astype(np.float32)

@@ -13,7 +13,7 @@ The signal is the edge-energy profile per axis: the summed absolute colour diffe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -42,19 +42,26 @@ _COARSE_WINDOW = 384
 
 @dataclass(frozen=True)
 class Grid:
-    pitch: float
+    pitch: float  # the mean pitch when ``lines`` are set
     phase: tuple[float, float]  # (x, y) position of one grid line per axis, in [0, pitch)
     confidence: float
     source: PitchSource
+    # Cell boundaries fitted per column (x) and per row (y) on a drifting grid; None: the uniform grid.
+    lines: tuple[FloatArray, FloatArray] | None = field(default=None, compare=False)
+
+    def edges(self, axis: int, length: int) -> FloatArray:
+        """Boundaries of the cells on ``axis`` (0 = x, 1 = y) of an image ``length`` pixels long: one more than
+        the cells. The cells are those whose centre lies inside the image, so a partial border cell counts when
+        at least half of it is visible. Never crop-and-floor."""
+        if self.lines is not None:
+            return self.lines[axis]
+        count = _count(length, self.pitch, self.phase[axis])
+        start = _first_center(self.pitch, self.phase[axis]) - self.pitch / 2
+        return start + self.pitch * np.arange(count + 1, dtype=np.float64)
 
     def cells(self, width: int, height: int) -> tuple[int, int]:
-        """(columns, rows): the cells whose centre lies inside the image, so a partial border cell counts when
-        at least half of it is visible. Never crop-and-floor."""
-        return _count(width, self.pitch, self.phase[0]), _count(height, self.pitch, self.phase[1])
-
-    def first_center(self, axis: int) -> float:
-        """Image coordinate of the first cell centre inside the image on ``axis`` (0 = x, 1 = y)."""
-        return _first_center(self.pitch, self.phase[axis])
+        """(columns, rows)."""
+        return len(self.edges(0, width)) - 1, len(self.edges(1, height)) - 1
 
 
 NO_GRID = Grid(1.0, (0.0, 0.0), 0.0, "none")
@@ -127,15 +134,19 @@ def grid_contrast(profiles: EdgeProfiles, grid: Grid) -> float:
     dividing by zero."""
     width, height = profiles.size
     ratios = []
-    for profile, phase, length in ((profiles.x, grid.phase[0], height), (profiles.y, grid.phase[1], width)):
+    for axis, profile, length in ((0, profiles.x, height), (1, profiles.y, width)):
         positions = np.arange(1, len(profile) + 1, dtype=np.float64)
-        offset = (positions - phase) % grid.pitch
-        on_line = np.minimum(offset, grid.pitch - offset) <= 0.5
+        on_line = _distance_to_nearest(positions, grid.edges(axis, len(profile) + 1)) <= 0.5
         if on_line.all() or not on_line.any():
             continue
         on, off = profile[on_line].mean() / length, profile[~on_line].mean() / length
         ratios.append(max(on, _QUANTUM) / max(off, _QUANTUM))
     return float(np.mean(ratios)) if ratios else 1.0
+
+
+def _distance_to_nearest(positions: FloatArray, lines: FloatArray) -> FloatArray:
+    after = np.clip(np.searchsorted(lines, positions), 1, len(lines) - 1)
+    return np.minimum(np.abs(positions - lines[after - 1]), np.abs(lines[after] - positions))
 
 
 def _acf(px: FloatArray, py: FloatArray) -> FloatArray:

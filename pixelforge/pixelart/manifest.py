@@ -33,6 +33,10 @@ class PixelManifest(BaseModel):
         description="Gaussian σ (image pixels) of the blur found in (luma, chroma) and undone when sampling."
     )
     pitch_source: Literal["manual", "expected", "detected", "none"]
+    grid_fit: Literal["uniform", "per-line"] = Field(
+        description="per-line: the grid drifts, and cell boundaries were fitted per column and per row around the "
+        "mean pitch (`pitch` and `phase` are then those of the uniform grid they refine)."
+    )
     colors_before: int = Field(description="Distinct colours in the input.")
     colors_after: int = Field(description="Distinct opaque colours in the sprite.")
     palette_name: str = Field(description="The fixed palette used, or 'adaptive'.")

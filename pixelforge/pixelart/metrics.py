@@ -20,9 +20,8 @@ def reconstruction_delta_e(source: NDArray[np.uint8], sprite: NDArray[np.uint8],
     ys = np.arange(stride // 2, height, stride)
     xs = np.arange(stride // 2, width, stride)
     rows, cols = sprite.shape[:2]
-    origin_x, origin_y = grid.first_center(0) - grid.pitch / 2, grid.first_center(1) - grid.pitch / 2
-    cy = np.clip(np.floor((ys + 0.5 - origin_y) / grid.pitch), 0, rows - 1).astype(np.int64)
-    cx = np.clip(np.floor((xs + 0.5 - origin_x) / grid.pitch), 0, cols - 1).astype(np.int64)
+    cy = np.clip(np.searchsorted(grid.edges(1, height), ys + 0.5, side="right") - 1, 0, rows - 1)
+    cx = np.clip(np.searchsorted(grid.edges(0, width), xs + 0.5, side="right") - 1, 0, cols - 1)
     expanded = sprite[cy[:, None], cx[None, :]]
     opaque = expanded[..., 3] == 255
     if not opaque.any():

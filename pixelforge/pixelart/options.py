@@ -23,6 +23,11 @@ class PixelOptions(BaseModel):
         description="The pitch (> 1) the generator should have used (model preset and size); the detector searches "
         "near it instead of over the whole range. Ignored when `pitch` is set.",
     )
+    adaptive_grid: bool = Field(
+        True,
+        description="Fit the cell boundaries per column and per row when the grid drifts (cells a pixel wider here "
+        "than there, offset rows); the uniform grid stays when it explains the image as well. False: always uniform.",
+    )
     colors: int | None = Field(
         16,
         ge=1,

@@ -15,6 +15,7 @@ from . import export
 from .alpha import find_background, outline_mask
 from .color import hex_to_rgb, pairwise_delta_e, rgb_to_hex, rgb_to_ycc, srgb_to_lab, ycc_to_rgb
 from .deblur import estimate_blur, unmix
+from .drift import fit_drift
 from .errors import PixelArtError
 from .grid import NO_GRID, Grid, detect_grid, edge_profiles, grid_contrast
 from .manifest import PixelManifest
@@ -170,6 +171,8 @@ def pixelate(image: Image.Image, options: PixelOptions, *, already_1x: bool = Fa
         pixels = np.concatenate([pixels, 255 * coverage], axis=-1)
     profiles = edge_profiles(pixels)
     grid = NO_GRID if already_1x else detect_grid(profiles, pitch=options.pitch, expected_pitch=options.expected_pitch)
+    if options.adaptive_grid and grid.source != "none":
+        grid = fit_drift(pixels, profiles, grid)
     blur = (0.0, 0.0)
     if grid.source == "none":
         values, spread = pixels, 0.0
@@ -178,8 +181,8 @@ def pixelate(image: Image.Image, options: PixelOptions, *, already_1x: bool = Fa
         luma = [0, 3] if has_alpha else [0]
         blur = (estimate_blur(pixels[..., luma], grid, profiles), estimate_blur(pixels[..., 1:3], grid, profiles))
         values = cells.values.copy()
-        values[..., luma] = unmix(cells.values[..., luma], grid, cells.rows, cells.cols, blur[0])
-        values[..., 1:3] = unmix(cells.values[..., 1:3], grid, cells.rows, cells.cols, blur[1])
+        values[..., luma] = unmix(cells.values[..., luma], cells, blur[0])
+        values[..., 1:3] = unmix(cells.values[..., 1:3], cells, blur[1])
         spread = cells.spread
     values[..., :3] = ycc_to_rgb(values[..., :3])
     if has_alpha:
@@ -229,6 +232,7 @@ def pixelate(image: Image.Image, options: PixelOptions, *, already_1x: bool = Fa
         confidence=round(grid.confidence, 4),
         blur=(round(blur[0], 3), round(blur[1], 3)),
         pitch_source=grid.source,
+        grid_fit="uniform" if grid.lines is None else "per-line",
         colors_before=colors_before,
         colors_after=len(palette),
         palette_name=palette_name,

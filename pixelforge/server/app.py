@@ -23,6 +23,7 @@ import pixelforge
 from pixelforge.server import api_v1, events, sdapi, sdapi_catalog
 from pixelforge.server.auth import ClientIdMiddleware, KeyRing
 from pixelforge.server.deps import ServerRuntime, ServerState
+from pixelforge.server.docs import install_docs
 from pixelforge.server.errors import BodyLimitsMiddleware, CatchAllMiddleware, install_handlers
 from pixelforge.server.model_roots import ModelRoots
 from pixelforge.server.unicode import valid_text_body
@@ -67,6 +68,8 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(valid_text_body)],
+        docs_url=None,  # install_docs serves /docs from local files, not a CDN
+        redoc_url=None,  # ReDoc has no offline package; /docs and /openapi.json cover it
         openapi_tags=[
             {"name": "tasks", "description": "Submit, list and follow generation tasks."},
             {"name": "control", "description": "Stop tasks: interrupt, skip, cancel."},
@@ -83,6 +86,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
     app.include_router(api_v1.router)
     app.include_router(sdapi.router)
     app.include_router(sdapi_catalog.router)
+    install_docs(app)
     web = _web_dir()
     if web is not None:
         app.mount("/", StaticFiles(directory=web, html=True), name="web")

@@ -90,7 +90,8 @@ class TaskParams(BaseModel):
     )
     width: int | None = Field(default=None, ge=16, description="Image width in pixels, a multiple of 16.")
     height: int | None = Field(default=None, ge=16, description="Image height in pixels, a multiple of 16.")
-    seed: int = Field(default=-1, ge=-1, lt=2**32, description="-1 picks a random seed; image i uses seed + i.")
+    seed: int = Field(default=-1, ge=-1, lt=2**32, description="-1 picks a random seed; image k of job j uses "
+                      "seed + j·batch_size + k (seed + i for image i unless a job was skipped).")
     batch_count: int = Field(default=1, ge=1, description="Jobs run one after another (A1111 n_iter).")
     batch_size: int = Field(default=1, ge=1, description="Images per job, denoised together.")
     model: str | None = Field(default=None, description="Preset name, local directory or cached repo id.")

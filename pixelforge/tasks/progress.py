@@ -20,20 +20,6 @@ from pixelforge.tasks.model import Phase, TaskProgress
 RUNNING_CAP = 0.99
 
 
-def format_eta(seconds: float | None) -> str:
-    """HH:MM:SS above an hour, MM:SS above a minute, else ``Ns``."""
-    if seconds is None:
-        return "--"
-    total = max(0, round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours:02d}:{minutes:02d}:{secs:02d}"
-    if minutes:
-        return f"{minutes:02d}:{secs:02d}"
-    return f"{secs}s"
-
-
 def step_fraction(job_no: int, job_count: int, step: int, steps: int) -> float:
     """A1111's formula, capped at 1."""
     if job_count <= 0:
@@ -71,8 +57,9 @@ class ProgressTracker:
         self.decode_durations.append(duration_s)
 
     def step_time(self) -> float | None:
-        """Median step time, leaving out the very first step when there is more than one."""
-        measured = self.step_durations[1:] if len(self.step_durations) > 1 else self.step_durations
+        """Median step time, leaving out the very first step (it carries warm-up: on a cold run it is many
+        times the others, and an ETA from it alone reads minutes for a run of seconds)."""
+        measured = self.step_durations[1:]
         return statistics.median(measured) if measured else None
 
     def eta(self) -> float | None:

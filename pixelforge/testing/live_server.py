@@ -55,8 +55,9 @@ class LiveServer:
         raise AssertionError("tasks still active after the test's teardown")
 
 
-def start_server(settings: Settings, timeout: float = 120) -> LiveServer:
-    runtime = Runtime(settings)
+def start_server(settings: Settings, timeout: float = 120, workers: int = 1) -> LiveServer:
+    """``workers=0`` gives a server whose tasks nobody runs (a dead worker, for the UI's failure paths)."""
+    runtime = Runtime(settings, workers=workers)
     app = create_app(runtime)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))

@@ -38,6 +38,10 @@ def test_pixel_options_reach_the_task_and_the_gallery_offers_palette_downloads(
     expect(page.get_by_label("Colours", exact=True)).to_be_disabled()  # a fixed palette has its own colours
     page.get_by_label("Pitch", exact=True).fill("2")  # the tiny Qwen pipeline's noise has no grid to detect
     expect(page.get_by_label("Remove the background", exact=True)).to_be_checked()
+    enclosed = page.get_by_label("Also inside the sprite (a ring's hole)", exact=True)
+    expect(enclosed).not_to_be_checked()  # enclosed background-coloured regions are usually art
+    assert page.evaluate("window.pixelforge.form.params().pixel.remove_enclosed") is False
+    enclosed.check()
     page.get_by_label("Dither", exact=True).select_option("ordered")
 
     # Remembered like the other settings.
@@ -47,6 +51,7 @@ def test_pixel_options_reach_the_task_and_the_gallery_offers_palette_downloads(
     expect(page.get_by_label("Palette", exact=True)).to_have_value("pico-8")
     expect(page.get_by_label("Pitch", exact=True)).to_have_value("2")
     expect(page.get_by_label("Dither", exact=True)).to_have_value("ordered")
+    expect(page.get_by_label("Also inside the sprite (a ring's hole)", exact=True)).to_be_checked()
 
     fill_params(page, {**QUICK, "batch_count": "2"})
     page.locator("#generate").click()
@@ -56,6 +61,7 @@ def test_pixel_options_reach_the_task_and_the_gallery_offers_palette_downloads(
     pixel = task["params"]["pixel"]
     assert pixel["enabled"] is True and pixel["palette"] == "pico-8"
     assert pixel["pitch"] == 2 and pixel["dither"] == "ordered" and pixel["remove_background"] is True
+    assert pixel["remove_enclosed"] is True
 
     # Every image offers its palette (.gpl, .hex) and the model's raw image; the batch its sprite sheet.
     items = page.locator(".gallery-item")
@@ -97,7 +103,9 @@ def test_a_bad_pixel_option_shows_the_servers_message_and_starts_nothing(
 
     alert = page.get_by_role("alert")
     expect(alert).to_be_visible()
-    expect(alert).to_contain_text("pixel: the pitch must be greater than 1")
+    # The form's own label, the message in the UI's language, the field marked.
+    expect(alert).to_have_text("Please check: Pitch: must be more than 1")
+    expect(page.get_by_label("Pitch", exact=True)).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#generate")).to_be_visible()
     expect(page.locator("#interrupt")).to_be_hidden()
     assert page.locator("body").get_attribute("data-task-id") is None

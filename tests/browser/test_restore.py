@@ -51,13 +51,12 @@ def test_result_that_finished_meanwhile_and_restore_button(
     expect(page.locator("#stats")).to_be_visible()
     expect(page.locator("#generate")).to_be_visible()
 
-    # A fresh tab re-attaches only to unfinished tasks; "Restore progress" brings back the last one.
+    # A fresh tab re-attaches only to unfinished tasks; the finished one is in the recent images.
     page.close()
     page = open_ui(context, live.url)
     expect(page.locator(".gallery-item")).to_have_count(0)
-    restore = page.get_by_role("button", name="Restore progress")
-    expect(restore).to_be_visible()
-    restore.click()
+    expect(page.get_by_role("button", name="Restore progress")).to_be_hidden()
+    page.locator(f".recent-item[data-task-id='{finished}'] button").click()
     expect(page.locator("body")).to_have_attribute("data-task-id", finished)
     expect(page.locator(".gallery-item")).to_have_count(1)
 
@@ -79,11 +78,10 @@ def test_another_identity_cannot_restore_or_stop(new_context: Callable[..., Brow
     expect(stranger.locator("#restore")).to_be_hidden()
     assert stranger.evaluate("localStorage.getItem('pixelforge.activeTask')") is None
 
-    # The Restore button with the id remembered as the last task: the same answer.
-    stranger.evaluate("id => localStorage.setItem('pixelforge.lastTask', JSON.stringify(id))", victim)
+    # The stranger has no unfinished task of its own: nothing to restore.
     stranger.reload()
-    stranger.get_by_role("button", name="Restore progress").click()
-    expect(stranger.locator("#alert")).to_contain_text("does not exist or is not yours")
+    expect(stranger.locator("body")).to_have_attribute("data-ready", "true")
+    expect(stranger.locator("#restore")).to_be_hidden()
 
     # Nor can it stop, skip, cancel or watch it through the API with its own cookie.
     base = f"{live.url}/api/v1/tasks/{victim}"

@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 from pixelforge.pixelart import PixelOptions, pixelate
+from pixelforge.pixelart.alpha import find_background
 
 BG, RING, BODY, SPARK = (40, 200, 90), (20, 20, 40), (220, 60, 60), (40, 200, 90)
 
@@ -81,3 +82,17 @@ def test_input_alpha_is_kept_binary() -> None:
     sprite = np.asarray(pixelate(image, PixelOptions(pitch=5)).sprite)
     assert sprite.shape[:2] == (10, 10)
     assert ((sprite[..., 3] == 255) == (cells[..., 3] > 0)).all()
+
+
+def test_a_flood_that_leaks_through_a_gap_in_the_outline_is_tightened() -> None:
+    """A body ΔE 3.5 from the background, outlined but for one cell: the first flood (Mahalanobis 5) pours in
+    and reaches both sides of the outline; the retried, tighter one stops at the body."""
+    lab = np.zeros((20, 20, 3))
+    lab[..., 0] = 95.0
+    lab[4:16, 4:16, 0] = 20.0  # the outline
+    lab[5:15, 5:15, 0] = 91.5  # the body
+    lab[4, 9, 0] = 95.0  # the gap
+    background = find_background(lab, np.ones((20, 20), dtype=bool), 12.0)
+    assert background is not None
+    assert not background.mask[5:15, 5:15].any()
+    assert background.mask[:4].all() and background.mask[4, 9]

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from pixelforge.pixelart.cli import EXIT_BAD_INPUT, EXIT_OK, register
-from pixelforge.pixelart.corpus import CorpusItem
+from pixelforge.pixelart.corpus import CorpusItem, corpus
 
 
 def run(argv: list[str]) -> int:
@@ -50,6 +50,7 @@ def test_json_summary(art: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == EXIT_OK
     summary = json.loads(capsys.readouterr().out)
     assert summary["manifest"]["pitch_source"] == "manual"
+    assert summary["manifest"]["grid_fit"] == "uniform"
     assert summary["manifest"]["palette_name"] == "db16"
     assert summary["manifest"]["upscale"] == 2
     assert Path(summary["outputs"]["sprite"]).parent == art.parent
@@ -98,3 +99,13 @@ def test_remove_enclosed_reaches_the_options(tmp_path: Path, capsys: pytest.Capt
         assert run(["pixelate", str(path), "--pitch", "6", "--json", *extra]) == EXIT_OK
         transparent.append(json.loads(capsys.readouterr().out)["manifest"]["transparent_pixels"])
     assert transparent == [256 - 64, 256 - 64 + 16]
+
+
+def test_uniform_grid_turns_the_per_line_fit_off(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "drift.png"
+    corpus(sprites=1, pitches=(8.0,), jpeg=False, max_cells=32, seed=7, jitter=0.15)[0].image.save(path)
+    fits = []
+    for extra in ([], ["--uniform-grid"]):
+        assert run(["pixelate", str(path), "--pitch", "8", "--json", *extra]) == EXIT_OK
+        fits.append(json.loads(capsys.readouterr().out)["manifest"]["grid_fit"])
+    assert fits == ["per-line", "uniform"]

@@ -1,11 +1,13 @@
-"""The acceptance bars of issue 6, on a slice of the synthetic corpus (16-colour budget, as in the peers' table)."""
+"""The acceptance bars of issues 6 and 15, on slices of the synthetic corpus (16-colour budget, as in the peers'
+table)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from pixelforge.pixelart import PixelResult
-from pixelforge.pixelart.corpus import PITCHES, CorpusItem
+from pixelforge.pixelart import PixelOptions, PixelResult, pixelate
+from pixelforge.pixelart.corpus import PITCHES, CorpusItem, SpriteKind, corpus
 from pixelforge.pixelart.evaluate import Score, score
 
 
@@ -50,3 +52,18 @@ def test_background_is_removed_and_enclosed_background_coloured_art_kept(
         truth_clear = item.truth.rgba[..., 3] == 0
         out_clear = np.asarray(result.sprite)[..., 3] == 0
         assert (truth_clear == out_clear).mean() >= 0.97, item.name
+
+
+@pytest.mark.parametrize("kind", ["white-interior", "white-body", "ring", "transparent"])
+def test_sprite_kinds_of_issue_15(kind: SpriteKind) -> None:
+    """White interiors and white bodies keep them, a ring loses its hole when asked, transparent inputs read
+    like opaque ones: pitch known and unknown."""
+    items = corpus(sprites=1, pitches=(5.0, 12.5, 21.33), max_cells=32, seed=7, kind=kind)
+    for pitch in (None, "known"):
+        scores = []
+        for item in items:
+            options = PixelOptions(colors=16, pitch=item.pitch if pitch else None, remove_enclosed=kind == "ring")
+            result = pixelate(item.image, options)
+            scores.append(score(item, result.sprite, result.manifest.pitch))
+        assert all(s.size_exact for s in scores), (kind, pitch)
+        assert np.mean([s.cell_accuracy for s in scores]) >= 0.97, (kind, pitch)

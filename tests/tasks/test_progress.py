@@ -1,12 +1,5 @@
 from pixelforge.tasks.model import Phase
-from pixelforge.tasks.progress import RUNNING_CAP, ProgressTracker, format_eta, queued_progress, step_fraction
-
-
-def test_format_eta_uses_seconds_minutes_and_hours() -> None:
-    assert format_eta(None) == "--"
-    assert format_eta(7.4) == "7s"
-    assert format_eta(65) == "01:05"
-    assert format_eta(3725) == "01:02:05"
+from pixelforge.tasks.progress import RUNNING_CAP, ProgressTracker, queued_progress, step_fraction
 
 
 def test_step_fraction_is_a1111s_formula() -> None:
@@ -21,6 +14,7 @@ def test_eta_ignores_the_warm_up_step_and_adds_remaining_decodes() -> None:
     tracker.start_job(0)
     assert tracker.eta() is None  # nothing measured yet: no guess
     tracker.record_step(1, 5.0)  # warm-up, far slower than the rest
+    assert tracker.eta() is None  # one step is warm-up only: no ETA from it (it would read minutes)
     for step in range(2, 6):
         tracker.record_step(step, 0.1)
     # 5 steps left in job 1, 10 in job 2, at 0.1 s; 2 decodes predicted as one step each.

@@ -3,11 +3,13 @@
 const BASE = "api/v1";
 
 export class ApiError extends Error {
-  constructor(status, detail, retryAfter = null) {
+  /** fields: a 422's per-field errors ({loc, msg, type}), so that the form can name and mark them. */
+  constructor(status, detail, retryAfter = null, fields = []) {
     super(detail);
     this.status = status;
     this.detail = detail;
     this.retryAfter = retryAfter;
+    this.fields = fields;
   }
 }
 
@@ -42,7 +44,8 @@ async function request(method, path, body) {
   }
   if (!response.ok) {
     const retry = response.headers.get("Retry-After");
-    throw new ApiError(response.status, describe(data, `HTTP ${response.status}`), retry ? Number(retry) : null);
+    const fields = Array.isArray(data?.detail) ? data.detail : [];
+    throw new ApiError(response.status, describe(data, `HTTP ${response.status}`), retry ? Number(retry) : null, fields);
   }
   return data;
 }

@@ -6,51 +6,82 @@ import { t } from "./i18n.js";
 import { storage } from "./storage.js";
 
 const ACTIVE = "activeTask"; // {id, seq}: the task to re-attach to after a reload
-const LAST = "lastTask"; // id of the newest task this browser started or restored
 const LAST_SEED = "lastSeed";
+// A worker ends a task within milliseconds of an interrupt; this long without its terminal event means
+// the worker is dead or stuck, and the user is let go on.
+const STOP_CONFIRM_MS = 10_000;
 
 export class App {
-  constructor({ form, submit, progress, stage, gallery, stats, history, wakeLock, notices }) {
-    Object.assign(this, { form, submit, progress, stage, gallery, stats, history, wakeLock, notices });
-    this.task = null; // the attached task: a TaskOut kept up to date from its events
+  constructor({ form, submit, progress, stage, gallery, recent, stats, history, wakeLock, notices }) {
+    Object.assign(this, { form, submit, progress, stage, gallery, recent, stats, history, wakeLock, notices });
+    this.task = null; // the attached task: the server's TaskOut, kept up to date from its events
     this.stream = null;
-    this.submitting = false;
-    this.skipJob = null; // job_no when Skip was pressed; Skip is enabled again when the job changes
+    // The one request in flight ("submit", "interrupt" or "skip"). The buttons are a function of the
+    // server's task state plus this, so a failed request can never leave them stuck.
+    this.pending = null;
+    this.skipJob = null; // the job the server accepted a skip for; Skip comes back when the job changes
+    this.restoreId = null; // an unfinished task of ours that is not attached ("Restore progress")
+    this.stallTimer = null;
+    this.skippedSeen = 0;
   }
 
   get active() {
     return Boolean(this.task && !TERMINAL.has(this.task.state));
   }
 
+  /** An interrupt is on its way or the server has one pending: "Interrupting…". */
+  get stopping() {
+    return this.active && (this.pending === "interrupt" || this.task.stop_requested === "interrupt");
+  }
+
+  get skipping() {
+    return this.pending === "skip" || (this.skipJob !== null && this.skipJob === this.task?.progress.job_no);
+  }
+
   // --- user actions -------------------------------------------------------------------------
   async generate() {
-    if (this.submitting) return;
-    this.submitting = true; // a second Ctrl+Enter while the request is on its way does nothing
+    if (this.pending === "submit") return; // a second Ctrl+Enter while the request is on its way does nothing
     this.notices.clear();
+    this.form.clearInvalid();
+    const previous = this.active ? this.task.id : null;
+    this.pending = "submit";
     try {
-      if (this.active) {
+      if (previous) {
         // Ctrl+Enter while a task runs: stop it (it ends within milliseconds), then queue the new one.
-        const previous = this.task.id;
         this.detach();
+        this.render();
         await api.interrupt(previous).catch(() => null);
+      } else {
+        this.render();
       }
       const task = await api.submit(this.form.params());
+      this.pending = null;
       this.attach(task);
     } catch (error) {
-      this.notices.error(describeError(error, "errorSubmit"));
-    } finally {
-      this.submitting = false;
+      this.pending = null;
+      this.notices.error(this.form.showInvalid(error) ?? describeError(error, "errorSubmit"));
+      this.render();
+      this.refreshRestore(); // a previous task that could not be stopped is still there to re-attach
     }
   }
 
   /** Returns whether there was anything to interrupt (so that Esc is only consumed then). */
   interrupt(keepPartial = false) {
-    if (!this.active || this.submit.state === SubmitState.INTERRUPTING) return false;
+    if (!this.active || this.stopping) return false;
     const id = this.task.id;
-    this.submit.set(SubmitState.INTERRUPTING);
+    this.pending = "interrupt";
+    this.render();
     api.interrupt(id, keepPartial).then(
       (task) => {
-        if (this.task?.id === id && TERMINAL.has(task.state)) this.finish(task);
+        if (this.task?.id !== id || !this.active) return;
+        this.pending = null;
+        if (TERMINAL.has(task.state)) {
+          this.finish(task);
+          return;
+        }
+        this.task.stop_requested = task.stop_requested;
+        this.watchStop();
+        this.render();
       },
       (error) => this.controlFailed(id, error),
     );
@@ -58,42 +89,58 @@ export class App {
   }
 
   skip() {
-    if (!this.active || this.task.state !== "running" || this.submit.skipping) return false;
+    if (!this.active || this.task.state !== "running" || this.stopping || this.skipping) return false;
     const id = this.task.id;
-    this.skipJob = this.task.progress.job_no;
-    this.submit.setSkipping(true);
-    api.skip(id).catch((error) => this.controlFailed(id, error));
+    const job = this.task.progress.job_no;
+    this.pending = "skip";
+    this.render();
+    api.skip(id).then(
+      (task) => {
+        if (this.task?.id !== id || !this.active) return;
+        this.pending = null;
+        if (task.stop_requested === "skip") this.skipJob = job;
+        this.render();
+      },
+      (error) => this.controlFailed(id, error),
+    );
     return true;
   }
 
-  /** The "Restore progress" control: the remembered task, else the caller's newest unfinished one. */
+  /** The "Restore progress" control (or a reload): the remembered task, else our newest unfinished one. */
   async restore({ automatic = false } = {}) {
-    const remembered = storage.get(ACTIVE)?.id ?? storage.get(LAST);
+    const remembered = storage.get(ACTIVE);
+    const id = automatic ? remembered?.id : this.restoreId ?? remembered?.id;
     this.notices.clear();
+    if (!id) {
+      this.refreshRestore();
+      return;
+    }
     try {
-      let task;
-      if (remembered) {
-        task = await api.task(remembered);
-      } else {
-        const page = await api.tasks({ limit: 1, states: ["running", "queued"] });
-        task = page.tasks[0];
-        if (!task) {
-          if (!automatic) this.notices.info(t("errorNothingToRestore"));
-          return;
-        }
-      }
-      const seq = storage.get(ACTIVE)?.id === task.id ? storage.get(ACTIVE).seq ?? 0 : 0;
-      this.attach(task, { after: seq });
+      const task = await api.task(id);
+      this.attach(task, { after: remembered?.id === task.id ? remembered.seq ?? 0 : 0 });
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
         storage.remove(ACTIVE);
-        storage.remove(LAST);
-        this.submit.setCanRestore(false);
         this.notices.error(t("errorTaskGone"));
       } else {
         this.notices.error(describeError(error, "errorNetwork"));
       }
+      this.refreshRestore();
     }
+  }
+
+  /** Offer "Restore progress" only when one of our tasks is unfinished and not attached here. */
+  async refreshRestore() {
+    let id = null;
+    if (!this.active) {
+      try {
+        id = (await api.tasks({ limit: 1, states: ["running", "queued"] })).tasks[0]?.id ?? null;
+      } catch {
+        id = null; // the server is away: there is nothing we could re-attach to anyway
+      }
+    }
+    this.restoreId = this.active ? null : id;
+    this.submit.setCanRestore(this.restoreId !== null);
   }
 
   reuse(task) {
@@ -117,7 +164,7 @@ export class App {
     this.detach();
     this.task = structuredClone(task);
     this.skipJob = task.stop_requested === "skip" ? task.progress.job_no : null;
-    storage.set(LAST, task.id);
+    this.skippedSeen = skippedJobs(task).length;
     storage.set(LAST_SEED, task.params.seed);
     document.body.dataset.taskId = task.id;
     this.stage.reset(task.id);
@@ -129,6 +176,7 @@ export class App {
       this.finish(task);
       return;
     }
+    this.submit.setCanRestore(false);
     storage.set(ACTIVE, { id: task.id, seq: after });
     const last = task.images.at(-1);
     if (last) this.stage.result(last);
@@ -136,7 +184,8 @@ export class App {
       this.stage.latestPreview();
       this.wakeLock.acquire();
     }
-    this.renderTask();
+    if (task.stop_requested === "interrupt") this.watchStop();
+    this.render();
     this.notices.announce(task.state === "queued" ? t("announceQueued") : t("announceStarted"));
     this.stream = new TaskStream(task.id, {
       after,
@@ -149,6 +198,8 @@ export class App {
     this.stream?.close();
     this.stream = null;
     this.task = null;
+    this.skipJob = null;
+    clearTimeout(this.stallTimer);
     this.wakeLock.release();
   }
 
@@ -173,7 +224,10 @@ export class App {
       case "progress":
         task.state = "running";
         task.progress = data;
-        if (this.skipJob !== null && data.job_no !== this.skipJob) this.skipJob = null;
+        if (this.skipJob !== null && data.job_no !== this.skipJob) {
+          this.skipJob = null;
+          task.stop_requested = task.stop_requested === "skip" ? null : task.stop_requested;
+        }
         break;
       case "preview":
         this.stage.preview(data.id);
@@ -191,7 +245,7 @@ export class App {
           return;
         }
     }
-    this.renderTask();
+    this.render();
   }
 
   async onTerminal(event) {
@@ -216,53 +270,109 @@ export class App {
     } catch (error) {
       if (this.task?.id !== id) return;
       this.detach();
-      this.submit.set(SubmitState.IDLE);
+      this.pending = null;
       this.progress.render(null);
+      this.render();
       this.notices.error(error instanceof ApiError && error.status === 404 ? t("errorTaskGone") : describeError(error, "errorNetwork"));
+      this.refreshRestore();
     }
   }
 
   controlFailed(id, error) {
     if (this.task?.id !== id) return;
+    this.pending = null; // the buttons fall back to the task's state as the server last reported it
     if (error instanceof ApiError && error.status === 404) {
       this.onLost(id);
       return;
     }
     this.notices.error(describeError(error, "errorControl"));
-    this.renderTask();
+    this.render();
+  }
+
+  /** The server accepted an interrupt: its worker ends the task within milliseconds, or something is wrong. */
+  watchStop() {
+    clearTimeout(this.stallTimer);
+    this.stallTimer = setTimeout(() => this.checkStalled(), STOP_CONFIRM_MS);
+  }
+
+  /** No terminal event long after the server took the interrupt: ask the server where the task is. */
+  async checkStalled() {
+    const id = this.task?.id;
+    if (!id || !this.active) return;
+    let task;
+    try {
+      task = await api.task(id);
+    } catch (error) {
+      if (this.task?.id === id) this.notices.error(describeError(error, "errorNetwork"));
+      return;
+    }
+    if (this.task?.id !== id) return;
+    if (TERMINAL.has(task.state)) {
+      this.finish(task);
+    } else if (task.stop_requested === "interrupt") {
+      // The stop is recorded but no worker acts on it (the worker is dead or stuck): let the user go on.
+      this.detach();
+      this.render();
+      this.notices.error(t("errorStopStalled"));
+      this.refreshRestore();
+      this.history.load();
+    } else {
+      this.task.stop_requested = task.stop_requested;
+      this.notices.error(t("errorStopLost"));
+      this.render();
+    }
   }
 
   finish(task) {
     this.stream?.close();
     this.stream = null;
+    clearTimeout(this.stallTimer);
+    this.pending = null;
     this.task = structuredClone(task);
     this.wakeLock.release();
     storage.remove(ACTIVE);
     for (const image of task.images) this.gallery.add(image);
     this.gallery.setSheet(task.sheet_url);
-    this.stage.finish(task.images.at(-1));
+    this.gallery.setSkipped(skippedJobs(task), task.params);
+    this.stage.finish(task.images.at(-1), task.state);
     this.progress.render({ state: task.state, progress: task.progress });
-    this.submit.set(SubmitState.IDLE);
-    this.submit.setCanRestore(true);
-    this.stats.render({ state: task.state, stats: task.stats });
+    this.render();
+    this.stats.render({ state: task.state, stats: task.stats, skipped: skippedJobs(task).length });
     document.body.dataset.lastState = task.state;
     if (task.state === "failed") this.notices.error(t("errorFailed", { detail: task.error ?? "" }));
     this.notices.announce(t("announceEnded", { state: t(`state_${task.state}`) }));
+    this.refreshRestore();
     this.history.load();
+    this.recent.load();
   }
 
-  renderTask() {
+  /** The submit area, the bar and the skipped jobs from the task's state and the request in flight. */
+  render() {
     const task = this.task;
-    if (!task) return;
-    this.progress.render({ state: task.state, progress: task.progress, position: task.position, size: task.queue_size });
-    if (this.submit.state === SubmitState.INTERRUPTING) {
-      this.submit.setSkipping(true);
+    if (!this.active) {
+      this.submit.set(SubmitState.IDLE, { busy: this.pending === "submit" });
       return;
     }
+    this.progress.render({ state: task.state, progress: task.progress, position: task.position, size: task.queue_size });
     let state = task.state === "queued" ? SubmitState.QUEUED : SubmitState.RUNNING;
-    if (task.stop_requested === "interrupt") state = SubmitState.INTERRUPTING;
-    this.submit.set(state, { skipping: this.skipJob !== null });
+    if (this.stopping) state = SubmitState.INTERRUPTING;
+    this.submit.set(state, { skipping: this.skipping });
+    const skipped = skippedJobs(task);
+    this.gallery.setSkipped(skipped, task.params);
+    if (skipped.length > this.skippedSeen) {
+      this.notices.info(t("jobSkipped", { job: skipped.at(-1) + 1, count: task.params.batch_count }));
+    }
+    this.skippedSeen = skipped.length;
   }
+}
+
+/** Jobs that ended without an image before the task's last job: skipped ones (0-based). */
+export function skippedJobs(task) {
+  const reached = task.state === "completed" ? task.params.batch_count : task.progress.job_no;
+  const withImages = new Set(task.images.map((image) => image.job_no));
+  const skipped = [];
+  for (let job = 0; job < reached; job += 1) if (!withImages.has(job)) skipped.push(job);
+  return skipped;
 }
 
 function describeError(error, key) {

@@ -1,6 +1,5 @@
-// The submit area. Its state follows the server's task state (queued / running / finished); the
-// only local state is "interrupt requested", shown as "Interrupting…" until the server confirms
-// with the task's terminal event.
+// The submit area: a view of the state the controller derives from the server's task state and the
+// one request in flight (see App.render); it keeps no state of its own beyond what it is told.
 export const SubmitState = Object.freeze({
   IDLE: "idle",
   QUEUED: "queued",
@@ -21,6 +20,7 @@ export class SubmitArea {
     };
     this.state = SubmitState.IDLE;
     this.skipping = false;
+    this.busy = false;
     this.canRestore = false;
     this.buttons.generate.addEventListener("click", () => handlers.generate());
     this.buttons.interrupt.addEventListener("click", () => handlers.interrupt(false));
@@ -30,14 +30,11 @@ export class SubmitArea {
     this.render();
   }
 
-  set(state, { skipping = false } = {}) {
+  /** busy: a submit is on its way (Generate waits for it); skipping: a skip is pending. */
+  set(state, { skipping = false, busy = false } = {}) {
     this.state = state;
     this.skipping = skipping;
-    this.render();
-  }
-
-  setSkipping(skipping) {
-    this.skipping = skipping;
+    this.busy = busy;
     this.render();
   }
 
@@ -51,6 +48,8 @@ export class SubmitArea {
     const focused = Object.values(this.buttons).find((button) => button === document.activeElement);
     const s = this.state;
     generate.hidden = s !== SubmitState.IDLE;
+    // aria-disabled, not disabled: the button keeps the keyboard focus while the submit is on its way.
+    generate.setAttribute("aria-disabled", String(this.busy));
     restore.hidden = s !== SubmitState.IDLE || !this.canRestore;
     interrupt.hidden = s !== SubmitState.QUEUED && s !== SubmitState.RUNNING;
     interrupting.hidden = s !== SubmitState.INTERRUPTING;

@@ -1,5 +1,5 @@
 // The parameters form: read into a TaskParams body, remembered in localStorage, filled from history.
-import { t } from "./i18n.js";
+import { t, tOr } from "./i18n.js";
 import { storage } from "./storage.js";
 
 const KEY = "settings";
@@ -9,7 +9,7 @@ const FLOATS = ["cfg_scale"];
 const OPTIONAL = new Set(["width", "height", "steps", "cfg_scale"]); // empty = the model's default
 // The pixel-art group (PixelOptions, sent as `pixel`): mode "default" sends nothing, "off" {enabled: false}.
 const PIXEL_FIELDS = ["pixel_mode", "pixel_palette", "pixel_colors", "pixel_pitch", "pixel_dither"];
-const PIXEL_CHECKS = ["pixel_remove_background"];
+const PIXEL_CHECKS = ["pixel_remove_background", "pixel_remove_enclosed"];
 
 export class ParamsForm {
   constructor(doc = document) {
@@ -23,7 +23,10 @@ export class ParamsForm {
     this.pixelSummary = doc.getElementById("pixel-summary");
     this.models = [];
     this.savedModel = null;
-    this.form.addEventListener("input", () => this.save());
+    this.form.addEventListener("input", (event) => {
+      event.target.removeAttribute?.("aria-invalid");
+      this.save();
+    });
     this.form.addEventListener("change", () => this.save());
     this.form.addEventListener("submit", (event) => event.preventDefault());
     this.model.addEventListener("change", () => this.describeModel());
@@ -36,6 +39,43 @@ export class ParamsForm {
 
   field(name) {
     return this.form.elements.namedItem(name);
+  }
+
+  /** Mark the fields of a refused submit (422) and return a line naming them; null when not about fields. */
+  showInvalid(error) {
+    const problems = (error?.fields ?? []).map((item) => ({ ...item, el: this.fieldFor(item.loc ?? [], item.msg) }))
+      .filter((problem) => problem.el);
+    if (!problems.length) return null;
+    const lines = problems.map(({ el, msg }) => {
+      el.setAttribute("aria-invalid", "true");
+      return t("invalidField", { label: this.labelOf(el), problem: fieldMessage(msg) });
+    });
+    if (problems.some(({ el }) => el.closest("#pixel-group"))) this.pixelGroup.open = true;
+    problems[0].el.focus();
+    return t("errorInvalid", { detail: lines.join("; ") });
+  }
+
+  clearInvalid() {
+    for (const el of this.form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  }
+
+  /** The form control of an error: loc ["body", "steps"] -> #steps, ["body", "pixel", "pitch"] -> #pixel_pitch;
+   * the pixel-art stage's own checks say ["body", "pixel"] and name the option in the message. */
+  fieldFor(loc, msg = "") {
+    const path = loc.filter((part) => part !== "body");
+    if (!path.length) return null;
+    let name = path[0];
+    if (name === "pixel") {
+      const option = path[1] ?? ["pitch", "palette", "colors", "dither"].find((word) => msg.includes(word));
+      name = option ? `pixel_${option}` : "pixel_mode";
+    }
+    const el = this.field(name);
+    return el instanceof HTMLElement ? el : null;
+  }
+
+  /** The field's label as shown, in the UI's language. */
+  labelOf(el) {
+    return el.labels?.[0]?.textContent.trim() || el.name;
   }
 
   setField(name, value) {
@@ -77,6 +117,7 @@ export class ParamsForm {
       enabled: true,
       dither: this.field("pixel_dither").value,
       remove_background: this.field("pixel_remove_background").checked,
+      remove_enclosed: this.field("pixel_remove_enclosed").checked,
     };
     const palette = this.field("pixel_palette").value;
     if (palette) pixel.palette = palette;
@@ -159,6 +200,7 @@ export class ParamsForm {
       set("pixel_pitch", pixel.pitch ?? "");
       set("pixel_dither", pixel.dither ?? "none");
       this.field("pixel_remove_background").checked = pixel.remove_background !== false;
+      this.field("pixel_remove_enclosed").checked = pixel.remove_enclosed === true;
       this.pixelGroup.open = true;
     }
     this.describePixel();
@@ -173,10 +215,11 @@ export class ParamsForm {
     const wanted = this.model.value || this.savedModel;
     const options = [new Option(t("modelDefault"), "")];
     for (const model of this.models) {
-      const text = model.available ? model.title : t("modelUnavailable", { title: model.title });
+      const title = tOr(`modelTitle_${model.name}`, model.title);
+      const text = model.available ? title : t("modelUnavailable", { title });
       const option = new Option(text, model.name);
       option.disabled = !model.available;
-      option.title = model.problem ?? model.description;
+      option.title = model.problem ?? tOr(`modelDescription_${model.name}`, model.description);
       options.push(option);
     }
     this.model.replaceChildren(...options);
@@ -189,11 +232,31 @@ export class ParamsForm {
     const model = this.models.find((entry) => entry.name === this.model.value)
       ?? this.models.find((entry) => entry.default);
     this.modelNote.hidden = !model;
-    if (model) this.modelNote.textContent = model.description;
+    if (model) this.modelNote.textContent = tOr(`modelDescription_${model.name}`, model.description);
   }
 
   refresh() {
     if (this.models.length) this.renderModels();
     this.describePixel();
   }
+}
+
+/** The server's (English) validation message in the UI's language, for the shapes the API produces
+ * (pydantic's bounds and parsing errors, the operator's limits, the pixel-art stage's checks); any other
+ * message is shown as the server wrote it. */
+function fieldMessage(msg = "") {
+  const number = msg.match(/-?\d+(?:\.\d+)?/)?.[0];
+  const rules = [
+    [/greater than or equal to/, "invalidMin"],
+    [/greater than/, "invalidAbove"],
+    [/less than or equal to/, "invalidMax"],
+    [/less than/, "invalidBelow"],
+    [/multiple of 16/, "invalidMultiple16"],
+    [/at most \d+ characters/, "invalidMaxChars"],
+    [/at most \d+/, "invalidMax"],
+    [/valid integer/, "invalidInteger"],
+    [/valid number/, "invalidNumber"],
+  ];
+  const rule = rules.find(([pattern]) => pattern.test(msg));
+  return rule ? t(rule[1], { value: number }) : msg;
 }

@@ -1,4 +1,5 @@
-// Finished images: each at 1× (its true pixels) and scaled up with crisp pixels, with downloads.
+// Finished images: each at 1× (its true pixels) and scaled up with crisp pixels, with downloads; a
+// skipped job of the batch keeps its place, marked, with the seeds it would have used.
 import { t } from "./i18n.js";
 import { fileUrl, imageUrl } from "./api.js";
 import { storage } from "./storage.js";
@@ -11,6 +12,8 @@ export class Gallery {
     this.images = new Map(); // index -> image
     this.taskId = null;
     this.sheetUrl = null;
+    this.skipped = []; // jobs skipped, 0-based
+    this.params = null;
     this.sheet = doc.getElementById("gallery-sheet");
     this.sheetLink = doc.getElementById("sheet-link");
     this.scaleSelect.value = String(storage.get("galleryScale", 4));
@@ -27,7 +30,16 @@ export class Gallery {
   reset(taskId) {
     this.taskId = taskId;
     this.sheetUrl = null;
+    this.skipped = [];
     this.images.clear();
+    this.render();
+  }
+
+  /** The task's skipped jobs (see skippedJobs) and its params, for the seeds they would have used. */
+  setSkipped(jobs, params) {
+    if (jobs.join() === this.skipped.join()) return;
+    this.skipped = jobs;
+    this.params = params;
     this.render();
   }
 
@@ -63,9 +75,12 @@ export class Gallery {
 
   render() {
     const scale = this.scale;
-    const items = [...this.images.values()].sort((a, b) => a.index - b.index);
-    this.list.replaceChildren(...items.map((image) => this.item(image, scale)));
-    this.empty.hidden = items.length > 0;
+    const entries = [
+      ...[...this.images.values()].map((image) => ({ job: image.job_no, order: image.index, node: () => this.item(image, scale) })),
+      ...this.skipped.map((job) => ({ job, order: -1, node: () => this.skippedItem(job) })),
+    ].sort((a, b) => a.job - b.job || a.order - b.order);
+    this.list.replaceChildren(...entries.map((entry) => entry.node()));
+    this.empty.hidden = entries.length > 0;
     this.renderSheet();
   }
 
@@ -90,7 +105,7 @@ export class Gallery {
     small.alt = `${alt} (1×)`;
 
     const caption = document.createElement("figcaption");
-    caption.textContent = `#${image.index} · ${image.width}×${image.height} · seed ${image.seed}`;
+    caption.textContent = t("imageCaption", image);
     if (image.partial) {
       const badge = document.createElement("span");
       badge.className = "badge";
@@ -115,6 +130,18 @@ export class Gallery {
       links.append(link);
     }
     li.append(figure, links);
+    return li;
+  }
+
+  /** A job that was skipped: its place in the batch and the seeds it would have used (seed + job·size + k). */
+  skippedItem(job) {
+    const li = document.createElement("li");
+    li.className = "gallery-item skipped";
+    li.dataset.job = String(job);
+    const size = this.params?.batch_size ?? 1;
+    const first = (this.params?.seed ?? 0) + job * size;
+    const seeds = size > 1 ? `${first}–${first + size - 1}` : String(first);
+    li.textContent = t("skippedItem", { job: job + 1, seeds });
     return li;
   }
 }

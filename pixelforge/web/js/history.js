@@ -1,6 +1,6 @@
 // The caller's tasks, newest first (GET /api/v1/tasks): parameters, state, a thumbnail; a click
 // reuses the parameters, "Show" brings the result back on the stage.
-import { t } from "./i18n.js";
+import { t, tOr } from "./i18n.js";
 import { api, imageUrl } from "./api.js";
 
 export class HistoryView {
@@ -45,6 +45,10 @@ export class HistoryView {
       img.alt = "";
       img.loading = "lazy";
       thumb.append(img);
+    } else {
+      // No image (stopped, failed, still running): say so instead of an empty black square.
+      thumb.classList.add("no-image");
+      thumb.textContent = t("noImage");
     }
 
     const body = document.createElement("div");
@@ -58,7 +62,7 @@ export class HistoryView {
     const height = p.height ?? info.height;
     const parts = [
       t(`state_${task.state}`),
-      info.model ?? p.model,
+      modelName(info.model ?? p.model),
       width && height ? `${width}×${height}` : null,
       `${t("steps")} ${p.steps ?? info.steps ?? t("auto")}`,
       `CFG ${p.cfg_scale ?? info.cfg_scale ?? t("auto")}`,
@@ -85,6 +89,11 @@ export class HistoryView {
   refresh() {
     this.render();
   }
+}
+
+/** A preset's title in the UI's language; any other model (a directory, a repo id) as it is. */
+function modelName(name) {
+  return name ? tOr(`modelTitle_${name}`, name) : null;
 }
 
 function button(text, label, onClick) {

@@ -30,6 +30,11 @@ export function t(key, values = {}) {
   return template.replace(/\{(\w+)\}/g, (match, name) => (name in values ? String(values[name]) : match));
 }
 
+/** ``key`` translated when the locales have it, else ``fallback`` (text that comes from the server's data). */
+export function tOr(key, fallback) {
+  return key in en ? t(key) : fallback;
+}
+
 export function applyStatic(root = document) {
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);

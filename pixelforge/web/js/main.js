@@ -8,6 +8,7 @@ import { HistoryView } from "./history.js";
 import { initialLocale, onLocaleChange, setLocale } from "./i18n.js";
 import { installShortcuts, labelShortcutKeys } from "./keyboard.js";
 import { Notices } from "./notices.js";
+import { RecentImages } from "./recent.js";
 import { Stage } from "./preview.js";
 import { ProgressView } from "./progress.js";
 import { StatsView } from "./stats.js";
@@ -30,11 +31,13 @@ const submit = new SubmitArea({
   restore: () => app.restore(),
 });
 const history = new HistoryView({ onReuse: (task) => app.reuse(task), onShow: (task) => app.show(task) });
+const recent = new RecentImages({ onShow: (task) => app.show(task) });
 app = new App({
   form,
   submit,
   notices,
   history,
+  recent,
   progress: new ProgressView(),
   stage: new Stage(),
   gallery: new Gallery(),
@@ -53,15 +56,21 @@ installShortcuts({
 onLocaleChange(() => {
   language.value = document.documentElement.lang;
   labelShortcutKeys();
-  for (const view of [form, app.progress, app.stage, app.gallery, app.stats, history]) {
+  for (const view of [form, app.progress, app.stage, app.gallery, app.stats, history, recent]) {
     if (view.refresh) view.refresh();
     else if (view.render) view.render();
   }
 });
 
-submit.setCanRestore(Boolean(storage.get("lastTask") || storage.get("activeTask")));
+// On phones the action bar is pinned to the bottom: keep that much room under the page.
+const actionBar = document.getElementById("action-bar");
+new ResizeObserver(() => {
+  document.body.style.setProperty("--action-bar-height", `${actionBar.offsetHeight}px`);
+}).observe(actionBar);
 
 api.models().then((models) => form.setModels(models), () => form.setModels([]));
 history.load();
+recent.load();
 if (storage.get("activeTask")) app.restore({ automatic: true });
+else app.refreshRestore();
 document.body.dataset.ready = "true";

@@ -1,4 +1,5 @@
-// The stage: the live preview while a task runs, then its newest finished image.
+// The stage: the live preview while a task runs, then its newest finished image; once a task stopped
+// early it says so on the picture (a stale preview is dimmed and labelled, never left as "Live preview").
 // No flicker: a new picture is fully loaded and decoded off-screen before it replaces the old
 // one, and while one loads only the newest announced preview is queued behind it.
 import { t } from "./i18n.js";
@@ -9,12 +10,14 @@ export class Stage {
     this.frame = doc.getElementById("stage-frame");
     this.empty = doc.getElementById("stage-empty");
     this.caption = doc.getElementById("stage-caption");
+    this.badge = doc.getElementById("stage-state");
     this.taskId = null;
     this.loading = false;
     this.pending = null; // {url, kind, caption}
     this.shownPreview = -1;
     this.announced = 0;
-    this.captionKey = null;
+    this.shown = null; // what is on the stage: {kind: "preview"} or {kind: "result", image}
+    this.ended = null; // the task's final state once it is over
   }
 
   /** Forget the previous task's pictures (a new task starts). */
@@ -25,7 +28,9 @@ export class Stage {
     this.announced = 0;
     this.frame.querySelector("img")?.remove();
     this.empty.hidden = false;
-    this.setCaption(null);
+    this.shown = null;
+    this.ended = null;
+    this.renderLabels();
   }
 
   preview(previewId) {
@@ -45,10 +50,14 @@ export class Stage {
     this.enqueue({ url: imageUrl(image), kind: "result", image });
   }
 
-  /** The task is over: show its last image (or keep the last picture) and take no more previews. */
-  finish(image) {
-    if (image) this.result(image);
+  /** The task is over: show its last image (or keep the last picture), say how it ended, take no more previews. */
+  finish(image, state) {
+    this.ended = state;
+    // A result already on its way or shown stays; a preview still loading is no longer wanted.
+    if (this.pending?.kind === "preview") this.pending = null;
+    if (image && !(this.shown?.kind === "result" && this.shown.image.index === image.index)) this.result(image);
     this.shownPreview = Number.MAX_SAFE_INTEGER;
+    this.renderLabels();
   }
 
   enqueue(item) {
@@ -89,17 +98,27 @@ export class Stage {
     if (old) old.replaceWith(img);
     else this.frame.append(img);
     this.empty.hidden = true;
-    this.setCaption(item.kind === "preview" ? ["stagePreview", {}] : ["stageResult", item.image]);
+    this.shown = item.kind === "preview" ? { kind: "preview" } : { kind: "result", image: item.image };
+    this.renderLabels();
   }
 
-  setCaption(key) {
-    this.captionKey = key;
-    this.caption.textContent = key ? t(key[0], key[1]) : "";
+  /** Caption, picture text and the badge on the picture, from what is shown and how the task ended. */
+  renderLabels() {
+    const stopped = this.ended && this.ended !== "completed";
+    const shown = this.shown;
+    let caption = "";
+    if (shown?.kind === "preview") caption = stopped ? t("stageLastPreview") : t("stagePreview");
+    else if (shown) caption = t("stageResult", shown.image);
+    if (stopped) caption = caption ? `${caption} · ${t(`state_${this.ended}`)}` : t(`state_${this.ended}`);
+    this.caption.textContent = caption;
+    this.frame.dataset.ended = stopped ? this.ended : "";
+    this.badge.hidden = !stopped;
+    this.badge.textContent = stopped ? t(`state_${this.ended}`) : "";
+    const img = this.frame.querySelector("img");
+    if (img && shown) img.alt = shown.kind === "preview" ? caption : t("imageAlt", shown.image);
   }
 
   refresh() {
-    this.setCaption(this.captionKey);
-    const img = this.frame.querySelector("img");
-    if (img && this.captionKey) img.alt = t(this.captionKey[0] === "stagePreview" ? "stagePreview" : "imageAlt", this.captionKey[1]);
+    this.renderLabels();
   }
 }

@@ -11,7 +11,7 @@ export class StatsView {
     this.last = null;
   }
 
-  /** @param {{state: string, stats: object|null}|null} result */
+  /** @param {{state: string, stats: object|null, skipped?: number}|null} result */
   render(result) {
     this.last = result;
     if (!result?.stats) {
@@ -22,6 +22,7 @@ export class StatsView {
     const rows = [[t("statsState"), t(`state_${state}`), "state"], [t("statsTime"), formatSeconds(stats.total_s), "total"]];
     const phases = PHASES.filter((name) => (stats.phases_s?.[name] ?? 0) > 0)
       .map((name) => `${t(`phaseName_${name}`)} ${formatSeconds(stats.phases_s[name])}`);
+    if (result.skipped) rows.push([t("statsSkipped"), String(result.skipped), "skipped"]);
     if (phases.length) rows.push([t("statsPhases"), phases.join(" · "), "phases"]);
     if (stats.step_time_s != null) rows.push([t("statsStep"), formatSeconds(stats.step_time_s), "step"]);
     if (stats.peak_vram_allocated_mb != null || stats.peak_vram_reserved_mb != null) {

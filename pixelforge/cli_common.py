@@ -1,0 +1,46 @@
+"""What every ``pixelforge`` command shares: exit codes, the usage error, settings from the options."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from pixelforge.config import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+ENGINE_OPTIONS = ("device", "dtype", "offload", "debug_steps")
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+def validation_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "input"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
+    """Settings from the command's options (over PIXELFORGE_* variables and defaults)."""
+    from pydantic import ValidationError
+
+    from pixelforge.config import Settings
+
+    values = {
+        name: getattr(args, name)
+        for name in ("model", "device", "dtype", "offload", "host", "port", "data_dir")
+        if getattr(args, name, None) is not None
+    }
+    if getattr(args, "debug_steps", False):
+        values["debug_steps"] = True
+    values.update(extra)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise UsageError(validation_message(exc)) from exc

@@ -1,0 +1,265 @@
+"""``pixelforge generate``: through a running server when there is one, else in this process.
+
+Both ways produce the same thing: events into one progress bar, one path per finished image on stdout (or a
+JSON summary), the same file names, the same exit codes. The server path imports no torch, so it starts in a
+fraction of a second; the in-process path loads the engine and the model itself (seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from pixelforge.cli_client import Server, ServerError, ServerUnreachable, find_server
+from pixelforge.cli_common import (
+    ENGINE_OPTIONS,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    settings_from,
+    validation_message,
+)
+from pixelforge.cli_progress import ProgressBar
+
+# HTTP answers that mean the request itself was wrong (exit code 2), as opposed to the server's trouble.
+BAD_REQUEST = {400, 404, 409, 413, 422}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "image"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def output_names(image: dict[str, Any], slug: str) -> tuple[str, dict[str, str]]:
+    """File names of an image (its ``image`` event data) and of its other outputs, by kind:
+    ``<prompt>-<seed>[-partial].png`` and the same stem with each output's suffix (``@8x.png``, ``.gpl``, ...)."""
+    stem = Path(image["path"]).stem
+    base = f"{slug}-{image['seed']}{'-partial' if image.get('partial') else ''}"
+    others = {kind: f"{base}{Path(path).name.removeprefix(stem)}" for kind, path in image.get("files", {}).items()}
+    return f"{base}.png", others
+
+
+def _local_path(value: str | None) -> str | None:
+    """A file or directory named on this machine, made absolute so that a server with another working
+    directory finds it; names (a preset, a palette name) stay as they are."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return str(path.resolve()) if path.exists() else value
+
+
+def params_body(args: argparse.Namespace) -> dict[str, Any]:
+    """The task's parameters as the native API takes them (TaskParams' fields); unset ones are left out."""
+    body: dict[str, Any] = {
+        "prompt": args.prompt,
+        "negative_prompt": args.negative_prompt,
+        "steps": args.steps,
+        "cfg_scale": args.cfg_scale,
+        "width": args.width,
+        "height": args.height,
+        "seed": args.seed,
+        "batch_count": args.batch_count,
+        "batch_size": args.batch_size,
+        "model": _local_path(args.model),
+        "lora": _local_path(args.lora),
+        "lora_scale": args.lora_scale,
+        "timeout_s": args.timeout,
+    }
+    if args.no_pixel:
+        body["pixel"] = {"enabled": False}
+    elif args.palette or args.colors or args.pixel_pitch:
+        pixel = {"palette": _local_path(args.palette), "colors": args.colors, "pitch": args.pixel_pitch}
+        body["pixel"] = {key: value for key, value in pixel.items() if value is not None}
+    return {key: value for key, value in body.items() if value is not None}
+
+
+class Session(Protocol):
+    """One submitted task, wherever it runs."""
+
+    def events(self) -> Iterator[tuple[str, dict[str, Any]]]: ...
+    def interrupt(self) -> None: ...
+    def save(self, image: dict[str, Any]) -> Path: ...
+    def final(self) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+class RemoteSession:
+    """The task on a pixelforge server, over its native API."""
+
+    def __init__(self, server: Server, body: dict[str, Any], out_dir: Path) -> None:
+        self.server = server
+        self.out_dir = out_dir
+        self.slug = _slug(body["prompt"])
+        self.task = server.json("POST", "/api/v1/tasks", body)
+        self.path = f"/api/v1/tasks/{urllib.parse.quote(self.task['id'], safe='')}"
+
+    def events(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        return self.server.events(self.task["id"])
+
+    def interrupt(self) -> None:
+        self.server.request("POST", f"{self.path}/interrupt", {"keep_partial": False})
+
+    def save(self, image: dict[str, Any]) -> Path:
+        name, others = output_names(image, self.slug)
+        target = self.out_dir / name
+        target.write_bytes(self.server.request("GET", f"{self.path}/images/{image['index']}.png"))
+        for kind, other in others.items():
+            data = self.server.request("GET", f"{self.path}/images/{image['index']}/{urllib.parse.quote(kind)}")
+            (self.out_dir / other).write_bytes(data)
+        return target
+
+    def final(self) -> dict[str, Any]:
+        task = self.server.json("GET", self.path)
+        return {key: task.get(key) for key in ("id", "state", "stop_reason", "error", "params", "info", "stats")}
+
+    def close(self) -> None:
+        """Nothing to release: the task and its files stay on the server."""
+
+
+class LocalSession:
+    """The task on an engine in this process, with its data in a temporary directory."""
+
+    def __init__(self, args: argparse.Namespace, body: dict[str, Any], out_dir: Path) -> None:
+        from pydantic import ValidationError
+
+        from pixelforge.runtime import Runtime
+        from pixelforge.tasks.model import TaskParams
+        from pixelforge.tasks.service import InvalidTask
+
+        try:
+            params = TaskParams(**body)
+        except ValidationError as exc:
+            raise UsageError(validation_message(exc)) from exc
+        self.out_dir = out_dir
+        self.slug = _slug(params.prompt)
+        self.work_dir = tempfile.TemporaryDirectory(prefix="pixelforge-")
+        self.settings = settings_from(args, data_dir=Path(self.work_dir.name))
+        self.runtime = Runtime(self.settings)
+        try:
+            self.task = self.runtime.service.submit(params)
+        except InvalidTask as exc:
+            self.close()
+            raise UsageError(str(exc)) from exc
+        self.runtime.start()
+
+    def events(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for event in self.runtime.service.events(self.task.id):
+            yield event.type.value, event.data
+
+    def interrupt(self) -> None:
+        self.runtime.service.interrupt(self.task.id)
+
+    def save(self, image: dict[str, Any]) -> Path:
+        name, others = output_names(image, self.slug)
+        target = self.out_dir / name
+        shutil.copyfile(self.settings.data_dir / image["path"], target)
+        for kind, other in others.items():
+            shutil.copyfile(self.settings.data_dir / image["files"][kind], self.out_dir / other)
+        return target
+
+    def final(self) -> dict[str, Any]:
+        task = self.runtime.store.get(self.task.id).model_dump(mode="json")
+        return {key: task.get(key) for key in ("id", "state", "stop_reason", "error", "params", "info", "stats")}
+
+    def close(self) -> None:
+        self.runtime.stop()
+        self.work_dir.cleanup()
+
+
+def _open_session(args: argparse.Namespace, body: dict[str, Any], out_dir: Path) -> Session:
+    engine_options = [name for name in ENGINE_OPTIONS if getattr(args, name, None) not in (None, False)]
+    if args.local or engine_options:
+        if args.server:
+            flags = ", ".join(f"--{name.replace('_', '-')}" for name in engine_options) or "--local"
+            raise UsageError(f"{flags} configure an engine in this process; they do not go with --server")
+        return LocalSession(args, body, out_dir)
+    server = find_server(args.server)
+    if server is None:
+        return LocalSession(args, body, out_dir)
+    try:
+        return RemoteSession(server, body, out_dir)
+    except ServerError as exc:
+        if exc.status in BAD_REQUEST:
+            raise UsageError(str(exc)) from exc
+        raise
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    out_dir = Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create output directory {out_dir}: {exc.strerror}") from exc
+    bar = ProgressBar(enabled=sys.stderr.isatty() and not args.quiet)
+    try:
+        session = _open_session(args, params_body(args), out_dir)
+    except (ServerError, ServerUnreachable) as exc:
+        print(f"pixelforge: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        return _watch(session, bar, args)
+    except (ServerError, ServerUnreachable) as exc:
+        bar.finish("lost the server")
+        print(f"pixelforge: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        session.close()
+
+
+def _watch(session: Session, bar: ProgressBar, args: argparse.Namespace) -> int:
+    """Follow the task to its end: the bar, the paths, the summary, the exit code."""
+    written: list[Path] = []
+    interrupted_by_user = threading.Event()
+
+    def on_ctrl_c(_signum: int, _frame: object) -> None:
+        if interrupted_by_user.is_set():
+            os._exit(EXIT_INTERRUPTED)  # second Ctrl+C: leave at once
+        interrupted_by_user.set()
+        bar.message("Interrupting… (Ctrl+C again to quit at once)")
+        # Off the signal handler: it may have interrupted the main thread inside the store or a socket read.
+        threading.Thread(target=session.interrupt, daemon=True).start()
+
+    previous_handler = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        for kind, data in session.events():
+            if kind == "queued":
+                bar.update({"phase": "queued", "progress": 0.0, **data})
+            elif kind == "progress":
+                bar.update(data)
+            elif kind == "image":
+                target = session.save(data)
+                written.append(target)
+                if not args.json:
+                    bar.above(lambda path=target: print(path, flush=True))
+        final = session.final()
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+    state = final["state"]
+    bar.finish("done" if state == "completed" else state, 1.0 if state == "completed" else None)
+    if args.json:
+        print(json.dumps({"task_id": final["id"], **{k: v for k, v in final.items() if k != "id"},
+                          "images": [str(p) for p in written]}, indent=2))
+    if state == "failed":
+        print(f"pixelforge: generation failed: {final['error']}", file=sys.stderr)
+        return EXIT_FAILED
+    if state in ("interrupted", "cancelled"):
+        if not args.json:
+            reason = final["stop_reason"] or "user"
+            print(f"pixelforge: {state} ({reason}); kept {_plural(len(written), 'image')}", file=sys.stderr)
+        return EXIT_INTERRUPTED if interrupted_by_user.is_set() else EXIT_FAILED
+    return EXIT_OK

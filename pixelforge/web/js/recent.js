@@ -1,0 +1,58 @@
+// Recent images across the caller's tasks, newest first: a click brings that task back on the stage.
+import { t } from "./i18n.js";
+import { api, imageUrl } from "./api.js";
+
+const TASKS = 30;
+const IMAGES = 24;
+
+export class RecentImages {
+  constructor({ onShow }, doc = document) {
+    this.list = doc.getElementById("recent-list");
+    this.empty = doc.getElementById("recent-empty");
+    this.onShow = onShow;
+    this.entries = []; // [{task, image}]
+  }
+
+  async load() {
+    let page;
+    try {
+      page = await api.tasks({ limit: TASKS });
+    } catch {
+      return; // a convenience view: the server being away is reported elsewhere
+    }
+    // Tasks come newest first; within a task the last image is the newest.
+    this.entries = page.tasks.flatMap((task) => [...task.images].reverse().map((image) => ({ task, image })))
+      .slice(0, IMAGES);
+    this.render();
+  }
+
+  render() {
+    this.list.replaceChildren(...this.entries.map((entry) => this.item(entry)));
+    this.empty.hidden = this.entries.length > 0;
+  }
+
+  item({ task, image }) {
+    const li = document.createElement("li");
+    li.className = "recent-item";
+    li.dataset.taskId = task.id;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "recent-button";
+    const prompt = (task.params.prompt || t("noPrompt")).slice(0, 60);
+    button.setAttribute("aria-label", t("recentLabel", { prompt, seed: image.seed }));
+    button.title = t("recentLabel", { prompt, seed: image.seed });
+    const img = document.createElement("img");
+    img.className = "pixelated";
+    img.src = imageUrl(image);
+    img.alt = "";
+    img.loading = "lazy";
+    button.append(img);
+    button.addEventListener("click", () => this.onShow(task));
+    li.append(button);
+    return li;
+  }
+
+  refresh() {
+    this.render();
+  }
+}

@@ -1,0 +1,147 @@
+"""Every code block of README.md runs as written (issue 14, item 13).
+
+Python blocks run as scripts; shell blocks run line by line in bash with `pixelforge` on PATH, in a scratch
+directory holding the files they name (knight.png, ./my-pipeline, pixel.safetensors, ...). Two substitutions,
+both for the machine the test runs on: port 7860 becomes a free port (a developer's own server may hold
+7860) and `<id>` becomes the id the block's previous command printed. Blocks that cannot run inside a test
+are listed in NOT_RUN with the reason; a new block that is neither run nor listed fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from pixelforge.pixelart.corpus import corpus
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+NOT_RUN = {
+    "make run": "starts the server until Ctrl+C; the same server runs below as `pixelforge serve`",
+    "make test": "runs this whole test suite, this test included",
+    "apt-get install -y fonts-noto-color-emoji": "installs Debian packages as root and trains for 20 minutes",
+}
+# Languages of runnable blocks; a block without one (the directory tree) is text.
+SHELL = {"sh", "bash"}
+
+
+def blocks() -> list[tuple[int, str, str]]:
+    """(line number, language, code) of every fenced block."""
+    found, lines = [], README.read_text().splitlines()
+    start, language, body = None, "", []
+    for number, line in enumerate(lines, 1):
+        if line.startswith("```"):
+            if start is None:
+                start, language, body = number, line[3:].strip(), []
+            else:
+                found.append((start, language, "\n".join(body) + "\n"))
+                start = None
+        elif start is not None:
+            body.append(line)
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, tiny_qwen_dir: Path, tiny_lora: Path) -> Path:
+    """A directory with every file the README's commands name, and `pixelforge` on PATH."""
+    clean, degraded = corpus(sprites=1, pitches=(8.0,), jpeg=True, max_cells=32, seed=7)
+    clean.image.save(tmp_path / "knight.png")
+    degraded.image.save(tmp_path / "upload.jpg", quality=85)
+    Image.fromarray(clean.truth.rgba).save(tmp_path / "sprite.png")  # already one pixel per art pixel
+    shutil.copytree(tiny_qwen_dir, tmp_path / "my-pipeline")
+    shutil.copyfile(tiny_lora, tmp_path / "pixel.safetensors")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "pixelforge"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m pixelforge.cli "$@"\n')
+    wrapper.chmod(0o755)
+    return tmp_path
+
+
+def environment(scratch: Path) -> dict[str, str]:
+    return os.environ | {
+        "PATH": f"{scratch / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "PIXELFORGE_DATA_DIR": str(scratch / "data"),
+        "PIXELFORGE_SERVER": "none",
+    }
+
+
+def commands(code: str) -> list[str]:
+    """Shell lines, with backslash continuations joined."""
+    return [line for line in code.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+def wait_health(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)  # polling the port: the server has no other way to say it is up
+    raise AssertionError("the server did not start")
+
+
+def run_shell(code: str, scratch: Path) -> None:
+    env = environment(scratch)
+    port = free_port()
+    server: subprocess.Popen | None = None
+    last_output = ""
+    try:
+        for command in commands(code):
+            command = command.replace("7860", str(port))
+            if "<id>" in command:
+                command = command.replace("<id>", json.loads(last_output)["id"])
+            if command.startswith("pixelforge serve"):
+                server = subprocess.Popen(command, shell=True, cwd=scratch, env=env, executable="/bin/bash",
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                wait_health(port, server)
+                continue
+            if command.startswith("curl") and server is None:
+                server = subprocess.Popen(["pixelforge", "serve", "--port", str(port)], cwd=scratch, env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                wait_health(port, server)
+            result = subprocess.run(command, shell=True, cwd=scratch, env=env, executable="/bin/bash",
+                                    capture_output=True, text=True, timeout=300)
+            assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+            assert "Traceback" not in result.stderr, command
+            last_output = result.stdout
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("line", "language", "code"), blocks(), ids=[f"README.md:{n}" for n, _, _ in blocks()])
+def test_readme_block_runs(line: int, language: str, code: str, scratch: Path) -> None:
+    if not language:
+        pytest.skip("text, not code (the directory tree)")
+    reason = next((why for start, why in NOT_RUN.items() if code.startswith(start)), None)
+    if reason:
+        pytest.skip(f"not run: {reason}")
+    if language == "python":
+        result = subprocess.run([sys.executable, "-c", code], cwd=scratch, env=environment(scratch),
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+    else:
+        assert language in SHELL, f"README.md:{line}: a {language!r} block: run it here or list it in NOT_RUN"
+        run_shell(code, scratch)
