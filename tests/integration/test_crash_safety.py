@@ -54,7 +54,7 @@ def serve(data_dir: Path, model: str) -> Iterator[httpx.Client]:
     )
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=CLIENT, timeout=60)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while True:  # a new process: nothing to subscribe to yet, so poll until it answers
             assert process.poll() is None, "pixelforge serve exited:\n" + log_path.read_text()[-3000:]
             try:
@@ -62,7 +62,7 @@ def serve(data_dir: Path, model: str) -> Iterator[httpx.Client]:
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "pixelforge serve did not start"
+            assert time.monotonic() < deadline, "pixelforge serve did not start:\n" + log_path.read_text()[-3000:]
             time.sleep(0.1)
         client.process = process  # type: ignore[attr-defined]
         yield client
