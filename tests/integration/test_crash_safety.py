@@ -46,22 +46,23 @@ def serve(data_dir: Path, model: str) -> Iterator[httpx.Client]:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "PIXELFORGE_PREVIEW_EVERY": "1", "PIXELFORGE_HISTORY_LIMIT": "1000",
            "PIXELFORGE_MAX_ACTIVE_PER_IDENTITY": "100", "HF_HUB_OFFLINE": "1"}
-    log = (data_dir.parent / "serve.log").open("ab")
+    log_path = data_dir.parent / "serve.log"
+    log = log_path.open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "pixelforge.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
          "--model", model], env=env, stdout=log, stderr=log,
     )
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=CLIENT, timeout=60)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while True:  # a new process: nothing to subscribe to yet, so poll until it answers
-            assert process.poll() is None, "pixelforge serve exited"
+            assert process.poll() is None, "pixelforge serve exited:\n" + log_path.read_text()[-3000:]
             try:
                 if client.get("/api/v1/health").status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "pixelforge serve did not start"
+            assert time.monotonic() < deadline, "pixelforge serve did not start:\n" + log_path.read_text()[-3000:]
             time.sleep(0.1)
         client.process = process  # type: ignore[attr-defined]
         yield client
@@ -157,12 +158,14 @@ def test_kill_9_between_the_images_of_a_running_task(tmp_path: Path, server_mode
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(3600)
 def test_kill_9_mid_denoise_and_between_images(tmp_path: Path, server_model: str) -> None:
     states = _run(tmp_path, server_model, [mid_denoise, between_images, mid_denoise])
     assert states["completed"] >= 6
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(3600)
 def test_kill_9_at_random_moments(tmp_path: Path, server_model: str) -> None:
     kills = int(os.environ.get("PIXELFORGE_CRASH_KILLS", "20"))
     started = time.monotonic()

@@ -69,6 +69,7 @@ def _follow(client: httpx.Client, n: int) -> tuple[str, str, int]:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(3600)
 def test_many_tasks_with_random_stops_leave_nothing_behind(server_model: str, tmp_path: Path) -> None:
     live = start_server(Settings(data_dir=tmp_path / "data", model=server_model, preview_every=1,
                                  max_active_per_identity=TASKS, max_queued_total=TASKS, history_limit=100))
