@@ -232,7 +232,13 @@ def _watch(session: Session, bar: ProgressBar, args: argparse.Namespace) -> int:
         interrupted_by_user.set()
         bar.message("Interrupting… (Ctrl+C again to quit at once)")
         # Off the signal handler: it may have interrupted the main thread inside the store or a socket read.
-        threading.Thread(target=session.interrupt, daemon=True).start()
+        threading.Thread(target=request_stop, daemon=True).start()
+
+    def request_stop() -> None:
+        try:
+            session.interrupt()
+        except (ServerError, ServerUnreachable) as exc:  # in a thread, it would end as a traceback
+            bar.message(f"pixelforge: the interrupt did not reach the server: {exc}")
 
     previous_handler = signal.signal(signal.SIGINT, on_ctrl_c)
     try:

@@ -112,9 +112,12 @@ class TaskService:
         task = self.store.get(task_id)
         if task.state is not TaskState.RUNNING:
             return task
-        # Announced before the write so the running job stops without waiting for the database, and
-        # again after it for a worker that registered its token in between (it re-reads the store).
-        self.bus.publish_control(task_id, request)
+        # An interrupt is announced before the write so the running job stops without waiting for the
+        # database, and again after it for a worker that registered its token in between (it re-reads the
+        # store). A skip is announced once, after the write: delivered twice, the second copy could land
+        # after the worker had honoured the first and skip the next job too.
+        if request.action == "interrupt":
+            self.bus.publish_control(task_id, request)
         task = self.store.record_stop_request(task_id, request)
         self.bus.publish_control(task_id, request)
         return task

@@ -27,7 +27,8 @@ print(json.dumps({"code": code, "heavy": heavy}))
 
 
 def probe(*args: str, env: dict[str, str], cwd: Path) -> tuple[dict, subprocess.CompletedProcess[str]]:
-    result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=180,
+    # In process, torch's import alone takes a minute on a loaded 2-core machine.
+    result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=600,
                             env=env, cwd=cwd)
     return json.loads(result.stdout.strip().splitlines()[-1]), result
 

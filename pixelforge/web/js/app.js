@@ -7,9 +7,10 @@ import { storage } from "./storage.js";
 
 const ACTIVE = "activeTask"; // {id, seq}: the task to re-attach to after a reload
 const LAST_SEED = "lastSeed";
-// A worker ends a task within milliseconds of an interrupt; this long without its terminal event means
-// the worker is dead or stuck, and the user is let go on.
-const STOP_CONFIRM_MS = 10_000;
+// A worker ends a task within milliseconds of an interrupt; this long after it without a single event from
+// the task means the worker is dead or stuck, and the user is let go on (the task stays restorable). Any
+// event re-arms the wait: a "Stop and keep" decode of a big model on a CPU may take a while.
+const STOP_CONFIRM_MS = 15_000;
 
 export class App {
   constructor({ form, submit, progress, stage, gallery, recent, stats, history, wakeLock, notices }) {
@@ -208,6 +209,7 @@ export class App {
     if (!task || event.task_id !== task.id) return;
     const data = event.data ?? {};
     storage.set(ACTIVE, { id: task.id, seq: event.seq });
+    if (this.stopping && !this.pending) this.watchStop();
     switch (event.type) {
       case "queued":
         task.state = "queued";
