@@ -131,6 +131,7 @@ def run_shell(code: str, scratch: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a block may import torch more than once: minutes on a loaded 2-core machine
 @pytest.mark.parametrize(("line", "language", "code"), blocks(), ids=[f"README.md:{n}" for n, _, _ in blocks()])
 def test_readme_block_runs(line: int, language: str, code: str, scratch: Path) -> None:
     if not language:
