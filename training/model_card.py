@@ -58,7 +58,8 @@ def render(training: dict, evaluation: dict | None) -> str:
             f"{prefix}`python {stage['command']}`: preset `{stage['preset']}`, {stage['parameters'] / 1e6:.2f} M "
             f"parameters, vocabulary of {stage['vocab']} words; {stage['steps']} steps at batch {stage['batch']} "
             f"({stage['samples_seen']} samples) in {stage['minutes']:.1f} min on {stage['device']}; final loss "
-            f"{stage['final_loss']:.4f}.",
+            f"{stage['final_loss']:.4f}."
+            + (f" It was {stage['resumed']}." if "resumed" in stage else ""),
         ]
     if len(stages) > 1:
         lines += ["", "Stage 2 starts from stage 1's weights: the UNet whole, the text encoder's words where the",
