@@ -22,10 +22,10 @@ def test_weights_dir_is_inside_the_package_and_small() -> None:
 def test_model_card_says_which_run_it_is() -> None:
     card = (weights_dir() / "README.md").read_text()
     training = json.loads((weights_dir() / "training.json").read_text())
-    assert training["run"] in card
-    if not training["device"].startswith("NVIDIA"):
-        assert "CPU preview, not the GPU-trained model" in card
-    assert "Open Font License" in card and "retrieval accuracy" in card
+    assert training["run"] in card and training["command"] in card and training["device"] in card
+    assert "warm_start" not in training or training["warm_start"]["command"] in card  # every stage is named
+    assert "What it knows" in card and "does not" in card
+    assert "Open Font License" in card and "retrieval accuracy" in card and "natural prompts" in card
 
 
 def test_shipped_pipeline_generates_rgba_sprites(monkeypatch: pytest.MonkeyPatch) -> None:
