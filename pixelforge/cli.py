@@ -225,7 +225,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                     bar.close()
                     if not args.json:
                         print(target, flush=True)
-            final = runtime.store.get(task.id)
+            final = runtime.service.get(task.id)
         finally:
             signal.signal(signal.SIGINT, previous_handler)
             runtime.stop()
@@ -238,7 +238,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             "error": final.error,
             "images": [str(p) for p in written],
             "params": final.params.model_dump(),
-            "info": final.info,
+            "info": final.info_view(),
             "stats": final.stats.model_dump() if final.stats else None,
         }
         print(json.dumps(summary, indent=2))

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 
 import pixelforge
 from pixelforge.backends.presets import ModelEntry, list_models
-from pixelforge.server.deps import AppSettings, Caller, Service, State, owned_task
+from pixelforge.server.deps import AppSettings, Caller, Service, owned_task
 from pixelforge.server.images import OUTPUT_MEDIA_TYPES, data_file, find_image, image_path, scaled_png
 from pixelforge.server.schemas import (
     HealthOut,
@@ -44,12 +44,8 @@ NOT_YOURS = {404: {"model": Message, "description": "No such task, or not yours.
         429: {"model": Message, "description": "Queue limit reached; see Retry-After."},
     },
 )
-def create_task(body: TaskCreate, state: State, caller: Caller) -> TaskOut:
-    params = body.params()
-    with state.submit_lock:
-        state.check_queue_limits(caller.owner)
-        task = state.service.submit(params, owner=caller.owner, task_id=body.id)
-    return TaskOut.of(task)
+def create_task(body: TaskCreate, service: Service, caller: Caller) -> TaskOut:
+    return TaskOut.of(service.submit(body.params(), owner=caller.owner, task_id=body.id))
 
 
 @router.get("/tasks", tags=["tasks"], summary="Your queue and history")
@@ -65,8 +61,8 @@ def list_tasks(
     if scope == "all" and not caller.admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins may list every identity's tasks")
     owner = None if scope == "all" else caller.owner
-    tasks = service.store.list(owner=owner, states=state, limit=limit, offset=offset)
-    total = service.store.count(owner=owner, states=state)
+    tasks = service.list(owner=owner, states=state, limit=limit, offset=offset)
+    total = service.count(owner=owner, states=state)
     return TaskPage(tasks=[TaskOut.of(t) for t in tasks], total=total, limit=limit, offset=offset)
 
 
@@ -161,7 +157,7 @@ def get_image_file(
     responses={200: {"content": {"image/png": {}}}, **NOT_YOURS},
 )
 def get_sheet(task_id: TaskId, service: Service, settings: AppSettings, caller: Caller) -> Response:
-    sheet = owned_task(service, caller, task_id).info.get("sprite_sheet")
+    sheet = owned_task(service, caller, task_id).sprite_sheet
     if not sheet:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task_id} has no sprite sheet")
     return FileResponse(data_file(settings.data_dir, sheet, "the sprite sheet"), media_type="image/png")
@@ -169,7 +165,7 @@ def get_sheet(task_id: TaskId, service: Service, settings: AppSettings, caller: 
 
 def _preview(service: Service, caller: Caller, task_id: str, preview_id: int | None) -> Response:
     owned_task(service, caller, task_id)
-    found = service.store.get_preview(task_id, preview_id)
+    found = service.get_preview(task_id, preview_id)
     if found is None:
         which = "no preview yet" if preview_id is None else f"preview {preview_id} is gone or never existed"
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task_id}: {which}")
@@ -211,7 +207,6 @@ def preview_by_id(
 
 @router.get("/queue", tags=["queue"], summary="The queue as you may see it")
 def get_queue(service: Service, caller: Caller) -> QueueOut:
-    store = service.store
     running = [
         RunningOut(
             id=t.id if caller.can_access(t.owner) else None,
@@ -219,12 +214,12 @@ def get_queue(service: Service, caller: Caller) -> QueueOut:
             progress=t.progress.progress,
             eta_s=t.progress.eta_s,
         )
-        for t in store.list(states=[TaskState.RUNNING], limit=100)
+        for t in service.list(states=[TaskState.RUNNING], limit=100)
     ]
-    queued = store.queued_ids()
-    mine = {t.id for t in store.list(owner=caller.owner, states=[TaskState.QUEUED], limit=len(queued) or 1)}
+    queued = service.queued_ids()
+    mine = {t.id for t in service.list(owner=caller.owner, states=[TaskState.QUEUED], limit=len(queued) or 1)}
     return QueueOut(
-        paused=store.is_paused(),
+        paused=service.is_paused(),
         pending=len(queued),
         running=running,
         mine=[QueuedOut(id=task_id, position=n) for n, task_id in enumerate(queued, start=1) if task_id in mine],
@@ -234,7 +229,7 @@ def get_queue(service: Service, caller: Caller) -> QueueOut:
 def _set_paused(service: Service, caller: Caller, paused: bool) -> QueueOut:
     if not caller.admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins may pause or resume the queue")
-    service.store.set_paused(paused)
+    service.set_paused(paused)
     return get_queue(service, caller)
 
 
@@ -251,13 +246,12 @@ def resume_queue(service: Service, caller: Caller) -> QueueOut:
 
 @router.get("/health", tags=["server"], summary="Liveness and queue summary (no identity needed)")
 def health(service: Service) -> HealthOut:
-    store = service.store
     return HealthOut(
         status="ok",
         version=pixelforge.__version__,
-        paused=store.is_paused(),
-        queued=store.count(states=[TaskState.QUEUED]),
-        running=store.count(states=[TaskState.RUNNING]),
+        paused=service.is_paused(),
+        queued=service.count(states=[TaskState.QUEUED]),
+        running=service.count(states=[TaskState.RUNNING]),
     )
 
 

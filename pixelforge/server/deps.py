@@ -1,12 +1,11 @@
 """What the routes depend on, read from ``app.state`` (built once in ``create_app``).
 
 The server only needs a runtime that owns the settings and the TaskService; what runs the tasks
-(in-process workers, or remote ones over Redis) stays on the other side of the store and bus.
+(in-process workers today) stays on the other side of the store and bus.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
@@ -15,11 +14,9 @@ from fastapi import Depends, HTTPException, Request, status
 
 from pixelforge.config import Settings
 from pixelforge.server.auth import Identity, KeyRing, resolve_identity
-from pixelforge.tasks.model import Task, TaskState
+from pixelforge.tasks.model import Task
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.store import TaskNotFound
-
-ACTIVE_STATES = (TaskState.QUEUED, TaskState.RUNNING)
 
 
 class ServerRuntime(Protocol):
@@ -33,14 +30,6 @@ class ServerRuntime(Protocol):
     def stop(self) -> None: ...
 
 
-class QueueFull(Exception):
-    """A submission over the per-identity or server-wide queue limit (HTTP 429)."""
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
 @dataclass
 class ServerState:
     """Everything the routes share, kept on ``app.state.pixelforge``."""
@@ -49,8 +38,6 @@ class ServerState:
     keys: KeyRing
     # Set when the server begins shutting down so that open SSE streams end instead of holding it.
     draining: threading.Event = field(default_factory=threading.Event)
-    # Count-then-create must not interleave, or two requests could both take the last queue slot.
-    submit_lock: threading.Lock = field(default_factory=threading.Lock)
     # A1111 options a client set (sd_model_checkpoint, ...), per identity: one client's model
     # choice must not switch everyone's, as it does in A1111.
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -62,25 +49,6 @@ class ServerState:
     @property
     def service(self) -> TaskService:
         return self.runtime.service
-
-    def check_queue_limits(self, owner: str) -> None:
-        """Raise QueueFull when ``owner`` (or the whole server) has no queue slot left."""
-        store, settings = self.service.store, self.settings
-        if store.count(owner=owner, states=ACTIVE_STATES) >= settings.max_active_per_identity:
-            raise QueueFull(
-                f"you already have {settings.max_active_per_identity} queued or running tasks; "
-                "wait for one to finish or cancel one",
-                self.retry_after_s(),
-            )
-        if store.count(states=[TaskState.QUEUED]) >= settings.max_queued_total:
-            raise QueueFull(f"the queue is full ({settings.max_queued_total} tasks); try again later",
-                            self.retry_after_s())
-
-    def retry_after_s(self) -> int:
-        """When a slot is likely to free up: the running task's ETA, else a short guess."""
-        running = self.service.store.list(states=[TaskState.RUNNING], limit=1)
-        eta = running[0].progress.eta_s if running else None
-        return max(1, math.ceil(eta)) if eta is not None else 5
 
 
 def get_state(request: Request) -> ServerState:
@@ -111,7 +79,7 @@ def owned_task(service: TaskService, identity: Identity, task_id: str) -> Task:
     """The task if the caller may see it; another identity's task is reported as unknown, so
     that ids cannot be probed for existence."""
     try:
-        task = service.store.get(task_id)
+        task = service.get(task_id)
     except TaskNotFound:
         task = None
     if task is None or not identity.can_access(task.owner):

@@ -1,7 +1,8 @@
 """Server-Sent Events for one task: the stored events after the client's last one, then live ones.
 
 Each SSE message carries ``id: <seq>`` (the task's own sequence number), ``event: <type>`` and the
-whole TaskEvent as JSON ``data``. A client that reconnects sends ``Last-Event-ID`` (browsers do it
+event's API view (``EventOut``: URLs instead of data-directory paths, the finished task with the
+terminal event) as JSON ``data``. A client that reconnects sends ``Last-Event-ID`` (browsers do it
 by themselves) or ``?after=`` and gets exactly the events it missed; the stream ends after the
 terminal event, and a reconnect after that gets 204, which tells EventSource to stop retrying.
 """
@@ -19,6 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from pixelforge.server.auth import Identity
 from pixelforge.server.deps import Caller, Service, State, owned_task
+from pixelforge.server.schemas import EventOut
 from pixelforge.tasks.model import TaskEvent
 from pixelforge.tasks.service import TaskService
 
@@ -32,8 +34,14 @@ POLL_S = 1.0
 RETRY_MS = 2000
 
 
-def format_event(event: TaskEvent) -> bytes:
+def format_event(event: EventOut) -> bytes:
     return f"id: {event.seq}\nevent: {event.type}\ndata: {event.model_dump_json()}\n\n".encode()
+
+
+async def _view(service: TaskService, event: TaskEvent) -> EventOut:
+    # The terminal event carries the finished task, so a client need not fetch it again.
+    finished = await asyncio.to_thread(service.get, event.task_id) if event.type.is_terminal else None
+    return EventOut.of(event, finished)
 
 
 async def _stream(state: State, service: TaskService, task_id: str, after: int) -> AsyncIterator[bytes]:
@@ -45,7 +53,7 @@ async def _stream(state: State, service: TaskService, task_id: str, after: int) 
         if state.draining.is_set():
             return
         if event is not None:
-            yield format_event(event)
+            yield format_event(await _view(service, event))
             last_sent = time.monotonic()
         elif time.monotonic() - last_sent >= KEEPALIVE_S:
             yield b": keep-alive\n\n"
@@ -72,7 +80,7 @@ def _story_over(service: TaskService, caller: Identity, task_id: str, resume: in
     # terminal in the store just before its terminal event is appended, so "terminal and nothing
     # newer" alone would not prove the client has it.) No event there at all means the client
     # claims one that never existed: nothing will ever follow it either.
-    seen = service.store.events_since(task_id, resume - 1)
+    seen = service.events_since(task_id, resume - 1)
     return not seen or (seen[0].seq == resume and seen[0].type.is_terminal)
 
 

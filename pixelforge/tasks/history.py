@@ -14,7 +14,6 @@ def prune_history(store: TaskStore, data_dir: Path, keep: int) -> int:
         for image in task.images:
             for relative in (image.path, *image.files.values()):
                 (data_dir / relative).unlink(missing_ok=True)
-        sheet = task.info.get("sprite_sheet")
-        if sheet:
-            (data_dir / sheet).unlink(missing_ok=True)
+        if task.sprite_sheet:
+            (data_dir / task.sprite_sheet).unlink(missing_ok=True)
     return len(pruned)
