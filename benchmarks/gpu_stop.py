@@ -1,14 +1,14 @@
 """GPU stop latency through the engine: the real Qwen-Image-2512 architecture, random bf16 weights.
 
 Builds ``QwenImageTransformer2DModel()`` and ``AutoencoderKLQwenImage()`` with their default
-(= Qwen-Image-2512) configs and random weights on the GPU, as the reference probes in
-``../shared/benchmarks/`` do, so nothing is downloaded. The 7B text encoder is left out: random
+(= Qwen-Image-2512) configs and random weights on the GPU, as the design's reference probe did, so
+nothing is downloaded. The 7B text encoder is left out: random
 prompt embeddings of the real shape (128 tokens × 3584) stand in for the prompt, so the pipeline
 runs its true-CFG denoising loop and its VAE decode exactly as in production. Everything else is
 the project's own code: the ``QwenImageModel`` adapter, ``StepControl``, ``StopHooks`` with
 ``runahead_blocks`` = k, ``X0Tracker``, the backend's ``release()`` after a stop (as the worker
 calls it), the preview path,
-and, for the end-to-end rows, ``TaskRunner.run`` on a stored task.
+and, for the end-to-end rows, ``TaskRunner.run`` on a stored task through its task context.
 
 Printed tables (at 1024² and 1328²):
 

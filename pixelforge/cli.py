@@ -62,6 +62,17 @@ def _settings(args: argparse.Namespace, **extra: Any):
         raise UsageError(_validation_message(exc)) from exc
 
 
+def _runtime(settings: Any) -> Any:
+    """The in-process runtime; a device this machine does not have is bad input, said in one line."""
+    from pixelforge.backends.diffusers import DeviceUnavailable
+    from pixelforge.runtime import Runtime
+
+    try:
+        return Runtime(settings)
+    except DeviceUnavailable as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def _validation_message(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
@@ -73,7 +84,6 @@ def _validation_message(exc: ValidationError) -> str:
 # --- serve --------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     from pixelforge.backends.presets import ModelNotFound, resolve_model
-    from pixelforge.runtime import Runtime
     from pixelforge.server.app import create_app, serve
 
     extra: dict[str, Any] = {}
@@ -86,7 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         resolve_model(settings.model)
     except ModelNotFound as exc:
         raise UsageError(f"{exc}. See `pixelforge models`, or pass --model DIR of a local diffusers pipeline") from exc
-    runtime = Runtime(settings)
+    runtime = _runtime(settings)
     serve(create_app(runtime), settings.host, settings.port)
     return EXIT_OK
 
@@ -159,7 +169,6 @@ def _copy_outputs(ref: Any, data_dir: Path, out_dir: Path, slug: str) -> Path:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from pixelforge.pixelart import PixelOptions
-    from pixelforge.runtime import Runtime
     from pixelforge.tasks.model import EventType, ImageRef, TaskParams
     from pixelforge.tasks.service import InvalidTask
 
@@ -195,7 +204,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     bar = _ProgressBar(enabled=sys.stderr.isatty() and not args.quiet)
     with tempfile.TemporaryDirectory(prefix="pixelforge-") as work_dir:
         settings = _settings(args, data_dir=Path(work_dir))
-        runtime = Runtime(settings)
+        runtime = _runtime(settings)
         try:
             task = runtime.service.submit(params)
         except InvalidTask as exc:

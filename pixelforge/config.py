@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     max_batch_count: Annotated[int, LIMITS["max_batch_count"]]
     max_batch_size: Annotated[int, LIMITS["max_batch_size"]]
     max_prompt_chars: Annotated[int, LIMITS["max_prompt_chars"]]
+    worker_stuck_s: float = Field(
+        default=900.0, gt=0, description="A worker that runs a task without any sign of progress (a step, an "
+        "image, a preview) for this long is reported stuck by the health route; loading a big model counts.")
     debug_steps: bool = Field(default=False, description="Log every step's callback data (DebugCallback).")
     api_keys: dict[str, str] = Field(default_factory=dict, description="name -> key; empty = client-id mode.")
     admin_keys: dict[str, str] = Field(default_factory=dict, description="name -> key with admin rights.")

@@ -15,7 +15,7 @@ from pixelforge.engine.tokens import TokenRegistry
 from pixelforge.engine.worker import Worker
 from pixelforge.pixelart import PixelArtError, validate_options
 from pixelforge.tasks.bus import InProcessBus
-from pixelforge.tasks.model import EventType, Problem, TaskLimits, TaskParams
+from pixelforge.tasks.model import EventType, Problem, TaskLimits, TaskParams, WorkerHealth
 from pixelforge.tasks.service import HistoryPolicy, ParamsCheck, TaskService
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 
@@ -82,6 +82,9 @@ class Runtime:
         for worker in self.workers:
             worker.start()
         self.started = True
+
+    def worker_health(self) -> list[WorkerHealth]:
+        return [worker.health() for worker in self.workers]
 
     def stop(self) -> None:
         for worker in self.workers:

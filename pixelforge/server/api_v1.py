@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 
 import pixelforge
 from pixelforge.backends.presets import ModelEntry, list_models
-from pixelforge.server.deps import AppSettings, Caller, Service, owned_task
+from pixelforge.server.deps import AppSettings, Caller, Service, State, owned_task
 from pixelforge.server.images import OUTPUT_MEDIA_TYPES, data_file, find_image, image_path, scaled_png
 from pixelforge.server.schemas import (
     HealthOut,
@@ -25,6 +25,7 @@ from pixelforge.server.schemas import (
     TaskCreate,
     TaskOut,
     TaskPage,
+    WorkerOut,
 )
 from pixelforge.tasks.model import TaskState
 
@@ -244,14 +245,24 @@ def resume_queue(service: Service, caller: Caller) -> QueueOut:
     return _set_paused(service, caller, False)
 
 
-@router.get("/health", tags=["server"], summary="Liveness and queue summary (no identity needed)")
-def health(service: Service) -> HealthOut:
+@router.get(
+    "/health",
+    tags=["server"],
+    summary="Liveness, workers and queue summary (no identity needed)",
+    responses={503: {"model": HealthOut, "description": "A worker is dead or stuck."}},
+)
+def health(state: State, response: Response) -> HealthOut:
+    service, workers = state.service, state.runtime.worker_health()
+    healthy = all(w.alive and not w.stuck for w in workers)
+    if not healthy:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return HealthOut(
-        status="ok",
+        status="ok" if healthy else "unhealthy",
         version=pixelforge.__version__,
         paused=service.is_paused(),
         queued=service.count(states=[TaskState.QUEUED]),
         running=service.count(states=[TaskState.RUNNING]),
+        workers=[WorkerOut.model_validate(w.model_dump()) for w in workers],
     )
 
 

@@ -14,7 +14,7 @@ from fastapi import Depends, HTTPException, Request, status
 
 from pixelforge.config import Settings
 from pixelforge.server.auth import Identity, KeyRing, resolve_identity
-from pixelforge.tasks.model import Task
+from pixelforge.tasks.model import Task, WorkerHealth
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.store import TaskNotFound
 
@@ -24,6 +24,8 @@ class ServerRuntime(Protocol):
 
     settings: Settings
     service: TaskService
+
+    def worker_health(self) -> list[WorkerHealth]: ...
 
     def start(self) -> None: ...
 

@@ -224,12 +224,21 @@ class QueueOut(BaseModel):
     mine: list[QueuedOut] = Field(description="Your queued tasks and their places, in queue order.")
 
 
+class WorkerOut(BaseModel):
+    worker_id: str = Field(description="The worker's name.")
+    alive: bool = Field(description="False when the worker has ended while the server runs (tasks would wait).")
+    stuck: bool = Field(description="Running a task with no sign of progress for longer than worker_stuck_s.")
+    last_error: str | None = Field(description="The last error the worker itself hit (not a task's own failure).")
+
+
 class HealthOut(BaseModel):
-    status: Literal["ok"] = Field(description="Always 'ok' when the server answers.")
+    status: Literal["ok", "unhealthy"] = Field(
+        description="'ok', or 'unhealthy' (HTTP 503) when a worker is dead or stuck.")
     version: str = Field(description="pixelforge version.")
     paused: bool = Field(description="Whether the queue is paused.")
     queued: int = Field(description="Queued tasks.")
     running: int = Field(description="Running tasks.")
+    workers: list[WorkerOut] = Field(description="The workers of this server process.")
 
 
 class Message(BaseModel):

@@ -276,6 +276,16 @@ class TaskEnd(BaseModel):
     sprite_sheet: str | None = None
 
 
+class WorkerHealth(BaseModel):
+    """How one worker is doing, for the health route: a dead or stuck worker makes the server unhealthy."""
+
+    worker_id: str
+    alive: bool = Field(description="False when the worker's thread has ended while the server runs.")
+    task_id: str | None = Field(default=None, description="The task it runs now.")
+    stuck: bool = Field(default=False, description="Busy with no sign of progress for longer than allowed.")
+    last_error: str | None = Field(default=None, description="The last error the worker itself hit (not a task's).")
+
+
 class TaskEvent(BaseModel):
     task_id: str
     seq: int = Field(description="Per-task sequence number, from 1; SSE ids and Last-Event-ID use it.")

@@ -9,6 +9,7 @@ the store itself.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -33,6 +34,8 @@ from pixelforge.tasks.model import (
 )
 from pixelforge.tasks.stop import StopToken
 from pixelforge.tasks.store import QueueFull, TaskStore
+
+log = logging.getLogger(__name__)
 
 # Retry-After when no running task has an ETA yet.
 DEFAULT_RETRY_S = 5
@@ -199,7 +202,10 @@ class TaskService:
         """Store how the task ended with its terminal event, trim the history, then announce the end (so
         whoever sees that event finds the history trimmed already)."""
         task, event = self.store.finish(task_id, end)
-        self.prune_history()
+        try:
+            self.prune_history()
+        except Exception:  # the end is stored: a history that stays long for now must not undo that
+            log.exception("could not prune the history after %s", task_id)
         self.bus.publish(event)
         return task
 

@@ -26,5 +26,5 @@ def test_qwen_image_preset_generates_true_pixel_art_and_stops(make_runtime, tmp_
     for event in service.events(task.id, timeout=600):
         if event.type is EventType.PROGRESS and event.data["step"] == 3:
             service.interrupt(task.id)
-    stopped = service.store.get(task.id)
+    stopped = service.get(task.id)
     assert stopped.state is TaskState.INTERRUPTED and stopped.images == []
