@@ -9,10 +9,14 @@ queue through the admin API and resume it afterwards.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+
+from pixelforge.testing.hooks import Hold, denoiser, until_stopped
+from pixelforge.testing.live_server import LiveServer
 
 KEYS = {"alice": "alice-key-0123456789", "bob": "bob-key-0123456789"}
 ADMIN_KEYS = {"root": "root-key-0123456789"}
@@ -68,15 +72,26 @@ def sse_events(
 
 
 @contextmanager
-def running(client: httpx.Client, **params: object) -> Iterator[dict]:
-    """A long task of ``client``'s, yielded once it is denoising and has a live preview (the keyed
-    server previews every step); interrupted afterwards if still alive."""
-    task = submit(client, **{**LONG, **params})
-    for message in sse_events(client, task["id"]):
-        if message["event"] == "preview":
-            break
+def running(live: LiveServer, client: httpx.Client, **params: object) -> Iterator[dict]:
+    """A long task of ``client``'s, yielded while it is running and has a live preview (the keyed
+    server previews every step). The worker is held inside the denoiser from the first step after
+    that preview until somebody stops the task, so the task is running for as long as the test acts
+    on it, however fast the machine; it is interrupted at the end if still alive."""
+    runtime = live.runtime
+    task_id = f"held-{uuid.uuid4().hex[:16]}"
+    hold = Hold(
+        denoiser(runtime),
+        when=lambda: runtime.service.get_preview(task_id) is not None,
+        until=until_stopped(runtime, task_id),
+    )
     try:
+        task = submit(client, id=task_id, **{**LONG, **params})
+        for message in sse_events(client, task_id):
+            if message["event"] == "preview":
+                break
+        assert hold.reached.wait(60), "the task must be held right after its first preview"
         yield task
     finally:
-        client.post(f"/api/v1/tasks/{task['id']}/interrupt")
-        wait_finished(client, task["id"])
+        client.post(f"/api/v1/tasks/{task_id}/interrupt")
+        wait_finished(client, task_id)
+        hold.remove()
