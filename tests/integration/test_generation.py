@@ -255,3 +255,19 @@ def test_history_stays_bounded_while_running_and_pruned_files_go(make_runtime) -
     with pytest.raises(TaskNotFound):
         service.get(first.id)
     assert all(service.get(t.id).state is TaskState.COMPLETED for t in later)
+
+
+def test_refused_and_cancelled_python_submits_leave_no_token_behind(tmp_path: Path, tiny_qwen_dir: Path) -> None:
+    from pixelforge import Pixelforge, StopToken
+    from pixelforge.tasks.service import InvalidTask
+
+    with Pixelforge(model=str(tiny_qwen_dir), data_dir=tmp_path / "api") as pf:
+        with pytest.raises(InvalidTask):
+            pf.submit("x", steps=10_000, stop=StopToken())
+        assert len(pf.runtime.tokens) == 0
+        pf.runtime.service.set_paused(True)
+        handle = pf.submit("x", stop=StopToken(), **SMALL)
+        assert len(pf.runtime.tokens) == 1  # attached, waiting for a worker
+        pf.runtime.service.cancel(handle.id)  # cancelled by anyone, not only through the handle
+        assert handle.task.state is TaskState.CANCELLED
+        assert len(pf.runtime.tokens) == 0
