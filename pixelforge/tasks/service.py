@@ -201,7 +201,12 @@ class TaskService:
 
     def finish(self, task_id: str, end: TaskEnd) -> Task:
         """Store how the task ended with its terminal event, trim the history, then announce the end (so
-        whoever sees that event finds the history trimmed already)."""
+        whoever sees that event finds the history trimmed already). A failure the runner did not describe
+        (one around the task, not in it) still says so in the progress text, never a stale 'Loading model…'."""
+        if end.state is TaskState.FAILED and end.progress is None:
+            last = self.store.get(task_id).progress
+            end = end.model_copy(update={"progress": last.model_copy(
+                update={"textinfo": f"Failed: {end.error or 'unknown error'}", "eta_s": None})})
         task, event = self.store.finish(task_id, end)
         try:
             self.prune_history()
