@@ -76,22 +76,35 @@ def running(live: LiveServer, client: httpx.Client, **params: object) -> Iterato
     """A long task of ``client``'s, yielded while it is running and has a live preview (the keyed
     server previews every step). The worker is held inside the denoiser from the first step after
     that preview until somebody stops the task, so the task is running for as long as the test acts
-    on it, however fast the machine; it is interrupted at the end if still alive."""
+    on it, however fast the machine; it is interrupted at the end if still alive.
+
+    A client-chosen id (``id=``) is stored per identity (``<id>~<digest>``): the hold looks the task up
+    under its stored id, which it learns once the task is submitted."""
     runtime = live.runtime
-    task_id = f"held-{uuid.uuid4().hex[:16]}"
+    chosen = str(params.pop("id", f"held-{uuid.uuid4().hex[:16]}"))
+    stored: list[str] = []
+
+    def stored_id() -> str | None:
+        if not stored:
+            for task in runtime.service.list(states=["queued", "running"], limit=200):
+                if task.id == chosen or task.id.rpartition("~")[0] == chosen:
+                    stored.append(task.id)
+                    break
+        return stored[0] if stored else None
+
     hold = Hold(
         denoiser(runtime),
-        when=lambda: runtime.service.get_preview(task_id) is not None,
-        until=until_stopped(runtime, task_id),
+        when=lambda: (task_id := stored_id()) is not None and runtime.service.get_preview(task_id) is not None,
+        until=lambda timeout: (task_id := stored_id()) is not None and until_stopped(runtime, task_id)(timeout),
     )
     try:
-        task = submit(client, id=task_id, **{**LONG, **params})
-        for message in sse_events(client, task_id):
+        task = submit(client, id=chosen, **{**LONG, **params})
+        for message in sse_events(client, task["id"]):
             if message["event"] == "preview":
                 break
         assert hold.reached.wait(60), "the task must be held right after its first preview"
         yield task
     finally:
-        client.post(f"/api/v1/tasks/{task_id}/interrupt")
-        wait_finished(client, task_id)
+        client.post(f"/api/v1/tasks/{chosen}/interrupt")
+        wait_finished(client, chosen)
         hold.remove()
