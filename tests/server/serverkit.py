@@ -9,7 +9,6 @@ queue through the admin API and resume it afterwards.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -78,16 +77,16 @@ def running(live: LiveServer, client: httpx.Client, **params: object) -> Iterato
     that preview until somebody stops the task, so the task is running for as long as the test acts
     on it, however fast the machine; it is interrupted at the end if still alive.
 
-    A client-chosen id (``id=``) is stored per identity (``<id>~<digest>``): the hold looks the task up
-    under its stored id, which it learns once the task is submitted."""
+    The task gets a server-made id unless ``id=`` chooses one; a chosen id is stored per identity
+    (``<id>~<digest>``), and the hold looks the task up under its stored id."""
     runtime = live.runtime
-    chosen = str(params.pop("id", f"held-{uuid.uuid4().hex[:16]}"))
-    stored: list[str] = []
+    chosen = params.pop("id", None)
+    stored: list[str] = []  # the task's stored id, once known
 
     def stored_id() -> str | None:
-        if not stored:
+        if not stored and chosen is not None:
             for task in runtime.service.list(states=["queued", "running"], limit=200):
-                if task.id == chosen or task.id.rpartition("~")[0] == chosen:
+                if task.id.rpartition("~")[0] == chosen:
                     stored.append(task.id)
                     break
         return stored[0] if stored else None
@@ -97,14 +96,19 @@ def running(live: LiveServer, client: httpx.Client, **params: object) -> Iterato
         when=lambda: (task_id := stored_id()) is not None and runtime.service.get_preview(task_id) is not None,
         until=lambda timeout: (task_id := stored_id()) is not None and until_stopped(runtime, task_id)(timeout),
     )
+    task: dict = {}
     try:
-        task = submit(client, id=chosen, **{**LONG, **params})
+        # A server-made id by default: stored as it is, so an admin reaches the task under the same id.
+        task = submit(client, **({"id": chosen} if chosen is not None else {}), **{**LONG, **params})
+        if chosen is None:
+            stored.append(task["id"])
         for message in sse_events(client, task["id"]):
             if message["event"] == "preview":
                 break
         assert hold.reached.wait(60), "the task must be held right after its first preview"
         yield task
     finally:
-        client.post(f"/api/v1/tasks/{chosen}/interrupt")
-        wait_finished(client, chosen)
+        if task:
+            client.post(f"/api/v1/tasks/{task['id']}/interrupt")
+            wait_finished(client, task["id"])
         hold.remove()

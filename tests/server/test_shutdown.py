@@ -10,6 +10,7 @@ import pytest
 from serverkit import LONG, sse_events
 
 from pixelforge.config import Settings
+from pixelforge.server.task_ids import stored_id
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 from pixelforge.testing.hooks import Hold, denoiser, until_stopped
 from pixelforge.testing.live_server import start_server
@@ -21,9 +22,11 @@ def test_shutdown_ends_streams_and_interrupts_the_running_task(server_model: str
     runtime = live.runtime
     seen: list[str] = []
     task_id = "task(shutdown-test)"
+    # A chosen id is stored per identity (main's issue 12): the store and the worker know the stored one.
+    stored = stored_id("client:shutdown-test", task_id)
     # The worker waits at the task's first step until the shutdown interrupts it: it is running then,
     # however fast the machine.
-    hold = Hold(denoiser(runtime), when=lambda: True, until=until_stopped(runtime, task_id))
+    hold = Hold(denoiser(runtime), when=lambda: True, until=until_stopped(runtime, stored))
     with live.client(headers={"X-Client-Id": "shutdown-test"}) as client:
         task = client.post("/api/v1/tasks", json={**LONG, "id": task_id}).json()
 
@@ -47,9 +50,9 @@ def test_shutdown_ends_streams_and_interrupts_the_running_task(server_model: str
 
     store = SQLiteTaskStore(settings.db_path)
     try:
-        stopped = store.get(task["id"])
+        stopped = store.get(stored)
         assert stopped.state.value == "interrupted" and stopped.stop_reason == "shutdown"
-        assert store.events_since(task["id"])[-1].type.value == "interrupted"
+        assert store.events_since(stored)[-1].type.value == "interrupted"
     finally:
         store.close()
     with pytest.raises(httpx.ConnectError):
