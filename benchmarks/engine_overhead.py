@@ -36,6 +36,7 @@ import torch
 
 from pixelforge.backends.base import JobRequest
 from pixelforge.backends.presets import sprite_weights_dir
+from pixelforge.backends.resolve import job_requests, resolve_params
 from pixelforge.config import Settings
 from pixelforge.engine.preview import X0Tracker, encode_image
 from pixelforge.runtime import Runtime
@@ -67,12 +68,7 @@ def cases(workdir: Path) -> list[Case]:
 def job_of(runtime: Runtime, case: Case) -> tuple[Any, JobRequest]:
     """The loaded model of the runtime's worker and the job a task with ``case.params`` runs."""
     model = runtime.workers[0].backend.load(case.model, None, 1.0)
-    defaults = model.defaults()
-    p = case.params
-    job = JobRequest(p.prompt, p.negative_prompt, p.steps or defaults.steps,
-                     p.cfg_scale if p.cfg_scale is not None else defaults.cfg_scale,
-                     p.width or defaults.width, p.height or defaults.height, [p.seed])
-    return model, job
+    return model, job_requests(case.params, resolve_params(case.params, model))[0]
 
 
 def bare_run(model: Any, job: JobRequest) -> float:
@@ -87,7 +83,7 @@ def engine_run(runtime: Runtime, case: Case) -> tuple[float, list[TaskEvent], fl
     start = time.time()
     task = runtime.service.submit(case.params.model_copy(update={"model": case.model}))
     events = list(runtime.service.events(task.id, timeout=600))
-    finished = runtime.store.get(task.id)
+    finished = runtime.service.get(task.id)
     assert finished.state is TaskState.COMPLETED, finished.error
     assert finished.stats is not None
     return events[-1].time - start, events, finished.stats.step_time_s

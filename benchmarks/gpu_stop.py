@@ -1,14 +1,14 @@
 """GPU stop latency through the engine: the real Qwen-Image-2512 architecture, random bf16 weights.
 
 Builds ``QwenImageTransformer2DModel()`` and ``AutoencoderKLQwenImage()`` with their default
-(= Qwen-Image-2512) configs and random weights on the GPU, as the reference probes in
-``../shared/benchmarks/`` do, so nothing is downloaded. The 7B text encoder is left out: random
+(= Qwen-Image-2512) configs and random weights on the GPU, as the design's reference probe did, so
+nothing is downloaded. The 7B text encoder is left out: random
 prompt embeddings of the real shape (128 tokens × 3584) stand in for the prompt, so the pipeline
 runs its true-CFG denoising loop and its VAE decode exactly as in production. Everything else is
 the project's own code: the ``QwenImageModel`` adapter, ``StepControl``, ``StopHooks`` with
 ``runahead_blocks`` = k, ``X0Tracker``, the backend's ``release()`` after a stop (as the worker
 calls it), the preview path,
-and, for the end-to-end rows, ``TaskRunner.run`` on a stored task.
+and, for the end-to-end rows, ``TaskRunner.run`` on a stored task through its task context.
 
 Printed tables (at 1024² and 1328²):
 
@@ -306,12 +306,12 @@ def end_to_end(backend: FixedBackend, side: int, steps: int, trials: int, rng: r
     store = SQLiteTaskStore(settings.db_path)
     service = TaskService(store, InProcessBus())
     encoder = PreviewEncoder()
-    runner = TaskRunner(service, backend, settings, encoder)
+    runner = TaskRunner(backend, settings, encoder)
     params = TaskParams(prompt="a knight", steps=steps, cfg_scale=4.0, width=side, height=side, seed=1)
 
     def run(delay: float | None) -> tuple[Any, float | None, float | None]:
         service.submit(params)
-        task = store.claim_next("bench")
+        task = service.claim_next("bench")
         assert task is not None
         token = StopToken()
         stamp: list[float] = []
@@ -323,7 +323,7 @@ def end_to_end(backend: FixedBackend, side: int, steps: int, trials: int, rng: r
         timer = threading.Timer(delay, fire) if delay is not None else None
         if timer is not None:
             timer.start()
-        finished = runner.run(task, token)
+        finished = service.finish(task.id, runner.run(service.start(task, token, str(backend.device))))
         if finished.state is not TaskState.COMPLETED:
             backend.release()  # as Worker._run does after a task that did not complete
         sync(backend.device)
@@ -333,7 +333,7 @@ def end_to_end(backend: FixedBackend, side: int, steps: int, trials: int, rng: r
             timer.join()
         if finished.state is not TaskState.INTERRUPTED or not stamp:
             return finished, None, None
-        terminal = store.events_since(task.id, 0)[-1]
+        terminal = service.events_since(task.id, 0)[-1]
         return finished, terminal.time - stamp[0], returned - stamp[0]
 
     to_event: list[float] = []

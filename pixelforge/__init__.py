@@ -15,7 +15,7 @@ _EXPORTS = {
     "Pixelforge": "pixelforge.api",
     "TaskHandle": "pixelforge.api",
     "GeneratedImage": "pixelforge.api",
-    "StopToken": "pixelforge.engine.control",
+    "StopToken": "pixelforge.tasks.stop",
     "EarlyStop": "pixelforge.engine.control",
     "StepInfo": "pixelforge.engine.control",
     "Settings": "pixelforge.config",

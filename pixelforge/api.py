@@ -17,9 +17,10 @@ from typing import Any
 from PIL import Image
 
 from pixelforge.config import Settings
-from pixelforge.engine.control import EarlyStopRule, StepInfo, StopToken
+from pixelforge.engine.control import EarlyStopRule, StepInfo
 from pixelforge.runtime import Runtime
 from pixelforge.tasks.model import EventType, ImageRef, Task, TaskEvent, TaskParams, new_task_id
+from pixelforge.tasks.stop import StopToken
 
 
 @dataclass
@@ -53,7 +54,7 @@ class TaskHandle:
 
     @property
     def task(self) -> Task:
-        return self._client.runtime.store.get(self.id)
+        return self._client.runtime.service.get(self.id)
 
     def images(self) -> list[GeneratedImage]:
         return [self._client._image(ref) for ref in self.task.images]
@@ -93,10 +94,13 @@ class Pixelforge:
         ``early_stop`` is called after every step and may stop the task; ``on_step`` sees every step."""
         task_params = TaskParams(prompt=prompt, **params)
         task_id = new_task_id()
-        worker = self.runtime.workers[0]
-        # Attach before submitting, so the worker cannot start the task without the caller's token.
-        token = worker.attach(task_id, token=stop, early_stop=early_stop, on_step=on_step)
-        self.runtime.service.submit(task_params, task_id=task_id)
+        # Attached before submitting, so that no worker can start the task without the caller's token.
+        token = self.runtime.tokens.attach(task_id, token=stop, early_stop=early_stop, on_step=on_step)
+        try:
+            self.runtime.service.submit(task_params, task_id=task_id)
+        except BaseException:
+            self.runtime.tokens.detach(task_id)
+            raise
         return TaskHandle(self, task_id, token)
 
     def generate(self, prompt: str = "", **kwargs: Any) -> list[GeneratedImage]:

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from pixelforge import __version__
-from pixelforge.cli_common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, settings_from
+from pixelforge.cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    runtime_for,
+    settings_from,
+)
 from pixelforge.cli_generate import cmd_generate
 
 # Every option's help ends with its default; argparse fills %(default)s.
@@ -45,7 +53,6 @@ def _add_engine_options(parser: argparse.ArgumentParser, title: str) -> None:
 # --- serve --------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     from pixelforge.backends.presets import ModelNotFound, resolve_model
-    from pixelforge.runtime import Runtime
     from pixelforge.server.app import create_app, serve
 
     extra: dict[str, Any] = {}
@@ -58,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         resolve_model(settings.model)
     except ModelNotFound as exc:
         raise UsageError(f"{exc}. See `pixelforge models`, or pass --model DIR of a local diffusers pipeline") from exc
-    runtime = Runtime(settings)
+    runtime = runtime_for(settings)
     serve(create_app(runtime), settings.host, settings.port)
     return EXIT_OK
 

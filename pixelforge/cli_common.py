@@ -44,3 +44,14 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
         return Settings(**values)
     except ValidationError as exc:
         raise UsageError(validation_message(exc)) from exc
+
+
+def runtime_for(settings: Settings) -> Any:
+    """The in-process runtime; a device this machine does not have is bad input, said in one line."""
+    from pixelforge.backends.diffusers import DeviceUnavailable
+    from pixelforge.runtime import Runtime
+
+    try:
+        return Runtime(settings)
+    except DeviceUnavailable as exc:
+        raise UsageError(str(exc)) from exc

@@ -28,6 +28,7 @@ from pixelforge.cli_common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     UsageError,
+    runtime_for,
     settings_from,
     validation_message,
 )
@@ -45,13 +46,30 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+def output_base(image: dict[str, Any], slug: str) -> str:
+    """The name of an image without its suffix: ``<prompt>-<seed>[-partial]``."""
+    return f"{slug}-{image['seed']}{'-partial' if image.get('partial') else ''}"
+
+
 def output_names(image: dict[str, Any], slug: str) -> tuple[str, dict[str, str]]:
-    """File names of an image (its ``image`` event data) and of its other outputs, by kind:
-    ``<prompt>-<seed>[-partial].png`` and the same stem with each output's suffix (``@8x.png``, ``.gpl``, ...)."""
+    """File names of an image (a stored ``ImageRef``, with data-directory paths) and of its other outputs, by
+    kind: ``<prompt>-<seed>[-partial].png`` and the same stem with each output's suffix (``@8x.png``, ``.gpl``...)."""
     stem = Path(image["path"]).stem
-    base = f"{slug}-{image['seed']}{'-partial' if image.get('partial') else ''}"
+    base = output_base(image, slug)
     others = {kind: f"{base}{Path(path).name.removeprefix(stem)}" for kind, path in image.get("files", {}).items()}
     return f"{base}.png", others
+
+
+# The suffix of each other output, as the engine names it (the upscaled copy's factor is read from the PNG).
+OUTPUT_SUFFIXES = {"raw": "-raw.png", "gpl": ".gpl", "hex": ".hex", "manifest": ".json"}
+
+
+def remote_suffix(kind: str, data: bytes, width: int) -> str:
+    """The file suffix of an output the server sent (the API gives URLs, not file names), the same one the
+    in-process path copies: ``@<k>x.png`` for the upscaled copy (k from the PNG's own width)."""
+    if kind == "upscaled" and data[:8] == b"\x89PNG\r\n\x1a\n" and width > 0:
+        return f"@{int.from_bytes(data[16:20], 'big') // width}x.png"
+    return OUTPUT_SUFFIXES.get(kind, f"-{kind}")
 
 
 def _local_path(value: str | None) -> str | None:
@@ -115,15 +133,18 @@ class RemoteSession:
         self.server.request("POST", f"{self.path}/interrupt", {"keep_partial": False})
 
     def save(self, image: dict[str, Any]) -> Path:
-        name, others = output_names(image, self.slug)
-        target = self.out_dir / name
-        target.write_bytes(self.server.request("GET", f"{self.path}/images/{image['index']}.png"))
-        for kind, other in others.items():
-            data = self.server.request("GET", f"{self.path}/images/{image['index']}/{urllib.parse.quote(kind)}")
-            (self.out_dir / other).write_bytes(data)
+        """``image``: the API's view of the image (an ``image`` event's data): its ``url`` and its other
+        outputs' URLs in ``files``."""
+        base = output_base(image, self.slug)
+        target = self.out_dir / f"{base}.png"
+        target.write_bytes(self.server.request("GET", image["url"]))
+        for kind, url in image.get("files", {}).items():
+            data = self.server.request("GET", url)
+            (self.out_dir / f"{base}{remote_suffix(kind, data, image['width'])}").write_bytes(data)
         return target
 
     def final(self) -> dict[str, Any]:
+        # The terminal event carried the finished task already; one GET keeps this independent of it.
         task = self.server.json("GET", self.path)
         return {key: task.get(key) for key in ("id", "state", "stop_reason", "error", "params", "info", "stats")}
 
@@ -137,7 +158,6 @@ class LocalSession:
     def __init__(self, args: argparse.Namespace, body: dict[str, Any], out_dir: Path) -> None:
         from pydantic import ValidationError
 
-        from pixelforge.runtime import Runtime
         from pixelforge.tasks.model import TaskParams
         from pixelforge.tasks.service import InvalidTask
 
@@ -149,7 +169,11 @@ class LocalSession:
         self.slug = _slug(params.prompt)
         self.work_dir = tempfile.TemporaryDirectory(prefix="pixelforge-")
         self.settings = settings_from(args, data_dir=Path(self.work_dir.name))
-        self.runtime = Runtime(self.settings)
+        try:
+            self.runtime = runtime_for(self.settings)
+        except UsageError:
+            self.work_dir.cleanup()
+            raise
         try:
             self.task = self.runtime.service.submit(params)
         except InvalidTask as exc:
@@ -173,7 +197,8 @@ class LocalSession:
         return target
 
     def final(self) -> dict[str, Any]:
-        task = self.runtime.store.get(self.task.id).model_dump(mode="json")
+        final = self.runtime.service.get(self.task.id)
+        task = {**final.model_dump(mode="json"), "info": final.info_view()}
         return {key: task.get(key) for key in ("id", "state", "stop_reason", "error", "params", "info", "stats")}
 
     def close(self) -> None:

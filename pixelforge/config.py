@@ -6,12 +6,17 @@ Values come from keyword arguments, then ``PIXELFORGE_*`` environment variables,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pixelforge.tasks.model import TaskLimits
+
 OffloadMode = Literal["none", "model", "sequential"]
+
+# Submission limits are settings too; TaskLimits declares their defaults, bounds and descriptions once.
+LIMITS = TaskLimits.model_fields
 
 
 class Settings(BaseSettings):
@@ -32,17 +37,19 @@ class Settings(BaseSettings):
     runahead_blocks: int = Field(
         default=1, ge=0, description="CUDA only: how many blocks the CPU may launch ahead of the GPU, so a stop "
         "lands within about that many blocks (1 measured at 0.3 % throughput cost on an H100; 0 = unbounded).")
-    max_steps: int = Field(default=150, ge=1, description="Upper bound for steps per image.")
-    max_side: int = Field(default=2048, ge=16, description="Upper bound for width and height.")
-    max_batch_count: int = Field(default=16, ge=1)
-    max_batch_size: int = Field(default=8, ge=1)
-    max_prompt_chars: int = Field(default=4000, ge=1)
+    max_steps: Annotated[int, LIMITS["max_steps"]]
+    max_side: Annotated[int, LIMITS["max_side"]]
+    max_batch_count: Annotated[int, LIMITS["max_batch_count"]]
+    max_batch_size: Annotated[int, LIMITS["max_batch_size"]]
+    max_prompt_chars: Annotated[int, LIMITS["max_prompt_chars"]]
+    worker_stuck_s: float = Field(
+        default=900.0, gt=0, description="A worker that runs a task without any sign of progress (a step, an "
+        "image, a preview) for this long is reported stuck by the health route; loading a big model counts.")
     debug_steps: bool = Field(default=False, description="Log every step's callback data (DebugCallback).")
     api_keys: dict[str, str] = Field(default_factory=dict, description="name -> key; empty = client-id mode.")
     admin_keys: dict[str, str] = Field(default_factory=dict, description="name -> key with admin rights.")
-    max_active_per_identity: int = Field(
-        default=8, ge=1, description="Queued plus running tasks one identity may have; more get HTTP 429.")
-    max_queued_total: int = Field(default=100, ge=1, description="Queued tasks server-wide; more get HTTP 429.")
+    max_active_per_identity: Annotated[int, LIMITS["max_active_per_identity"]]
+    max_queued_total: Annotated[int, LIMITS["max_queued_total"]]
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Largest HTTP request body accepted.")
     body_timeout_s: float = Field(
         default=30.0, gt=0, description="Seconds a request body may take to arrive; slower ones get HTTP 408.")

@@ -1,4 +1,4 @@
-"""Composition root: the store, the bus, the task service and the workers of one process.
+"""Composition root: the store, the bus, the task service, the stop tokens and the workers of one process.
 
 The server receives a Runtime from the CLI and only ever uses its ``service`` (store + bus);
 it never imports this module, so it never imports the engine.
@@ -11,13 +11,12 @@ import logging
 from pixelforge.backends.diffusers import DiffusersBackend
 from pixelforge.backends.presets import InvalidLora, ModelNotFound, check_lora_file, resolve_model
 from pixelforge.config import Settings
+from pixelforge.engine.tokens import TokenRegistry
 from pixelforge.engine.worker import Worker
 from pixelforge.pixelart import PixelArtError, validate_options
 from pixelforge.tasks.bus import InProcessBus
-from pixelforge.tasks.files import sweep_leftovers
-from pixelforge.tasks.history import prune_history
-from pixelforge.tasks.model import EventType, TaskLimits, TaskParams
-from pixelforge.tasks.service import ParamsCheck, TaskService
+from pixelforge.tasks.model import EventType, Problem, TaskLimits, TaskParams, WorkerHealth
+from pixelforge.tasks.service import HistoryPolicy, ParamsCheck, TaskService
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 
 log = logging.getLogger(__name__)
@@ -31,22 +30,22 @@ def limits_from(settings: Settings) -> TaskLimits:
 def submission_check(settings: Settings) -> ParamsCheck:
     """Reject, at submission, a model that is not here, a LoRA that cannot be read, bad pixel-art options."""
 
-    def check(params: TaskParams) -> list[str]:
+    def check(params: TaskParams) -> list[Problem]:
         problems = []
         try:
             resolve_model(params.model or settings.model)
         except ModelNotFound as exc:
-            problems.append(f"model: {exc}")
+            problems.append(Problem(field="model", message=str(exc)))
         if params.lora:
             try:
                 check_lora_file(params.lora)
             except InvalidLora as exc:
-                problems.append(f"lora: {exc}")
+                problems.append(Problem(field="lora", message=str(exc)))
         if params.pixel is not None:
             try:
                 validate_options(params.pixel)
             except PixelArtError as exc:
-                problems.append(f"pixel: {exc}")
+                problems.append(Problem(field="pixel", message=str(exc)))
         return problems
 
     return check
@@ -58,33 +57,45 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteTaskStore(settings.db_path)
         self.bus = InProcessBus()
-        self.service = TaskService(self.store, self.bus, limits_from(settings), checks=[submission_check(settings)])
+        self.service = TaskService(
+            self.store,
+            self.bus,
+            limits_from(settings),
+            checks=[submission_check(settings)],
+            history=HistoryPolicy(settings.data_dir, settings.history_limit),
+        )
+        self.tokens = TokenRegistry(self.service.subscribe(types=frozenset({EventType.CANCELLED})))
+        self._unregister_tokens = self.service.on_stop_request(self.tokens.deliver)
         self.workers = [
-            Worker(self.service, DiffusersBackend(settings), settings, worker_id=f"worker-{n}") for n in range(workers)
+            Worker(self.service, DiffusersBackend(settings), settings, self.tokens, worker_id=f"worker-{n}")
+            for n in range(workers)
         ]
-        self._started = False
+        self.started = False
 
     def start(self) -> None:
         """Recover from a crash, prune old history, sweep crash leftovers, start the workers."""
-        if self._started:
+        if self.started:
             return
-        for task_id in self.store.recover():
-            log.warning("task %s was running when the last process stopped: marked interrupted", task_id)
-            self.service.emit(task_id, EventType.INTERRUPTED, {"reason": "restart"})
-        prune_history(self.store, self.settings.data_dir, self.settings.history_limit)
-        swept = sweep_leftovers(self.store, self.settings.data_dir, self.settings.images_dir)
+        for task_id in self.service.recover():
+            log.warning("task %s did not end cleanly in the last process: its end is recorded now", task_id)
+        self.service.prune_history()
+        swept = self.service.sweep_leftovers(self.settings.images_dir)
         if swept:
             log.warning("removed %d files a crash left behind (half-written or never recorded)", len(swept))
         for worker in self.workers:
             worker.start()
-        self._started = True
+        self.started = True
+
+    def worker_health(self) -> list[WorkerHealth]:
+        return [worker.health() for worker in self.workers]
 
     def stop(self) -> None:
         for worker in self.workers:
             worker.stop()
+        self._unregister_tokens()
         self.bus.close()
         self.store.close()
-        self._started = False
+        self.started = False
 
     def __enter__(self) -> Runtime:
         self.start()

@@ -60,5 +60,5 @@ def make_runtime(tmp_path: Path, tiny_qwen_dir: Path) -> Iterator:
 
     yield make
     for runtime in made:
-        if runtime._started:
+        if runtime.started:
             runtime.stop()

@@ -28,9 +28,32 @@ class ModelLoadError(RuntimeError):
     """A model or LoRA that exists but could not be loaded; the message is shown to the user."""
 
 
+class DeviceUnavailable(ValueError):
+    """The configured device does not exist on this machine (a start-up error, said in one line)."""
+
+
 def pick_device(setting: str) -> torch.device:
+    """The device a setting names, checked to exist here: ``torch.device('cuda')`` alone succeeds on a
+    machine without CUDA, and the first task would then fail deep inside the engine."""
     if setting != "auto":
-        return torch.device(setting)
+        try:
+            device = torch.device(setting)
+        except RuntimeError as exc:
+            raise DeviceUnavailable(f"unknown device {setting!r}: use auto, cpu, cuda, cuda:N or mps") from exc
+        if device.type == "cuda":
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if (device.index or 0) >= count:
+                raise DeviceUnavailable(
+                    f"device {setting!r} is not available: this machine has {count} CUDA device(s); "
+                    "use --device cpu (or auto)"
+                )
+        elif device.type == "mps":
+            mps = getattr(torch.backends, "mps", None)
+            if mps is None or not mps.is_available():
+                raise DeviceUnavailable(f"device {setting!r} is not available on this machine; use --device cpu")
+        elif device.type != "cpu":
+            raise DeviceUnavailable(f"device {setting!r} is not supported: use auto, cpu, cuda, cuda:N or mps")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

@@ -1,12 +1,13 @@
-"""Stopping a generation: the per-task StopToken and the step control the pipeline calls.
+"""Stopping a generation: the step control the pipeline calls, driven by the task's StopToken.
 
-Two levels, both driven by the task's own token (never a process-global flag):
+Three levels, all driven by the task's own token (never a process-global flag):
 
 1. ``StepControl`` is the pipeline's ``callback_on_step_end`` (the diffusers contract the seed
-   tutorial uses). After each step it times the step, reports progress and applies automatic
-   stops (timeout, early-stop rule). On a stop it sets ``pipe._interrupt`` as diffusers expects
-   *and* raises :class:`StopRequested`, because diffusers' loop only ``continue``s on
-   ``_interrupt`` and then still runs the VAE decode of an image nobody wants.
+   tutorial uses). After each step it times the step, reports progress and applies the
+   early-stop rule (a timeout interrupts the token itself, from a timer in ``runner.py``). On a
+   stop it sets ``pipe._interrupt`` as diffusers expects *and* raises :class:`StopRequested`,
+   because diffusers' loop only ``continue``s on ``_interrupt`` and then still runs the VAE decode
+   of an image nobody wants.
 2. Forward pre-hooks on the repeated blocks of every model in the pipeline (text encoder layers,
    denoiser blocks, VAE blocks) raise inside a step, so a stop never waits for a whole step.
 3. On CUDA the same hooks bound how far the CPU runs ahead of the GPU (``runahead.py``), so the
@@ -26,6 +27,10 @@ import torch
 
 from pixelforge.engine.runahead import CudaRunAhead, module_on_cuda
 from pixelforge.tasks.model import Phase, StopRequest
+from pixelforge.tasks.progress import ProgressTracker
+from pixelforge.tasks.stop import StopToken
+
+__all__ = ["EarlyStop", "EarlyStopRule", "StepControl", "StepInfo", "StopHooks", "StopRequested", "StopToken"]
 
 log = logging.getLogger("pixelforge.steps")
 
@@ -36,49 +41,6 @@ class StopRequested(Exception):
     def __init__(self, request: StopRequest) -> None:
         super().__init__(f"{request.action} ({request.reason})")
         self.request = request
-
-
-class StopToken:
-    """Thread-safe stop flag of one task. ``interrupt`` ends the task, ``skip`` ends the current job.
-
-    Safe to share with any thread (a UI handler, a timer, a signal handler). A later interrupt
-    replaces a pending skip; a skip never downgrades a pending interrupt.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._request: StopRequest | None = None
-
-    def request(self, request: StopRequest) -> None:
-        with self._lock:
-            if self._request is not None and self._request.action == "interrupt" and request.action == "skip":
-                return
-            self._request = request
-
-    def interrupt(self, keep_partial: bool = False, reason: str = "user") -> None:
-        """Stop the whole task. Finished images are kept; ``keep_partial`` also decodes the current one."""
-        self.request(StopRequest(action="interrupt", keep_partial=keep_partial, reason=reason))
-
-    # The seed tutorial's name for the same thing.
-    request_interrupt = interrupt
-
-    def skip(self) -> None:
-        """End the current job (its images are discarded) and go on with the next one."""
-        self.request(StopRequest(action="skip", reason="user"))
-
-    @property
-    def pending(self) -> StopRequest | None:
-        return self._request  # a single reference read: atomic, no lock needed on the hot path
-
-    @property
-    def interrupted(self) -> bool:
-        request = self._request
-        return request is not None and request.action == "interrupt"
-
-    def clear_skip(self) -> None:
-        with self._lock:
-            if self._request is not None and self._request.action == "skip":
-                self._request = None
 
 
 @dataclass
@@ -112,17 +74,20 @@ EarlyStopRule = Callable[[StepInfo], "EarlyStop | bool | None"]
 
 @dataclass
 class StepControl:
-    """The ``callback_on_step_end`` of one job."""
+    """The ``callback_on_step_end`` of one job.
+
+    ``tracker`` is the task's progress tracker: its ``phase`` is the one record of where the job is
+    (encode, denoise, decode), read here to decide whether a keep-partial stop lets a decode finish.
+    """
 
     token: StopToken
     steps: int
     job_no: int = 0
+    tracker: ProgressTracker | None = None
     on_step: Callable[[StepInfo], None] | None = None
     early_stop: EarlyStopRule | None = None
-    deadline: float | None = None  # time.monotonic() value after which the task times out
     x0_of: Callable[[], torch.Tensor | None] = lambda: None
     debug: bool = False
-    phase: Phase = Phase.ENCODE
     last_latents: torch.Tensor | None = None
     replacement_latents: torch.Tensor | None = None
     _mark: float = field(default_factory=time.perf_counter)
@@ -130,10 +95,24 @@ class StepControl:
     denoise_started: float | None = None
     last_step_end: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.tracker is None:
+            self.tracker = ProgressTracker(job_count=1, steps=self.steps)
+        self.tracker.start_job(self.job_no)
+
+    @property
+    def phase(self) -> Phase:
+        assert self.tracker is not None
+        return self.tracker.phase
+
+    def enter(self, phase: Phase) -> None:
+        assert self.tracker is not None
+        self.tracker.phase = phase
+
     def begin_denoise(self) -> None:
         """Called by the first forward of the denoiser: encoding is over, step timing starts."""
         if self.phase is Phase.ENCODE:
-            self.phase = Phase.DENOISE
+            self.enter(Phase.DENOISE)
             self._mark = self.denoise_started = time.perf_counter()
 
     def __call__(self, pipe: Any, step_index: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -153,22 +132,19 @@ class StepControl:
         )
         if self.debug:
             self._log(info, callback_kwargs)
+        assert self.tracker is not None
+        self.tracker.record_step(info.step, info.duration_s)
+        if info.step >= self.steps:
+            # The image is complete: what runs after this callback is its decode (which a keep-partial
+            # stop lets finish, see raise_if_stopped).
+            self.enter(Phase.DECODE)
         if self.on_step is not None:
             self.on_step(info)
-        self._apply_automatic_stops(info)
-        if info.step >= self.steps and (self.token.pending is None or self.token.pending.keep_partial):
-            # The last step is done: the image is complete, so a late keep-partial stop just lets it decode.
-            self.phase = Phase.DECODE
-            return callback_kwargs
+        self._apply_early_stop(info)
         self.raise_if_stopped(pipe)
-        # Marked after the stop check so that the time between here and the pipeline's return is the decode.
-        if info.step >= self.steps:
-            self.phase = Phase.DECODE
         return callback_kwargs
 
-    def _apply_automatic_stops(self, info: StepInfo) -> None:
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            self.token.interrupt(keep_partial=False, reason="timeout")
+    def _apply_early_stop(self, info: StepInfo) -> None:
         if self.early_stop is not None and self.token.pending is None:
             verdict = self.early_stop(info)
             if isinstance(verdict, EarlyStop):
@@ -283,6 +259,3 @@ class StopHooks:
         self._handles.clear()
         if self._runahead is not None:
             self._runahead.reset()
-
-    def __len__(self) -> int:
-        return len(self._handles)

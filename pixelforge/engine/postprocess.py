@@ -14,7 +14,6 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
-from pixelforge.backends.presets import ModelPreset
 from pixelforge.pixelart import PixelArtError, PixelOptions, pixelate
 from pixelforge.pixelart.export import sprite_sheet
 
@@ -24,22 +23,14 @@ log = logging.getLogger(__name__)
 SPRITE_UPSCALE = 8
 
 
-def pixel_options_for(requested: PixelOptions | None, preset: ModelPreset | None, width: int) -> PixelOptions | None:
-    """The pixel-art options a task runs with, or None when the stage is off."""
-    if requested is not None:
-        return requested if requested.enabled else None
-    if preset is not None and preset.pixel_pitch:
-        # The preset's nominal pitch is for its default width; it scales with the requested size.
-        return PixelOptions(expected_pitch=preset.pixel_pitch * width / preset.width)
-    return None
-
-
 def write_png(image: Image.Image, path: Path, parameters: str) -> None:
     metadata = PngImagePlugin.PngInfo()
     metadata.add_text("parameters", parameters)
     tmp = path.with_suffix(".tmp")
     image.save(tmp, "PNG", pnginfo=metadata)
-    tmp.replace(path)  # never leave a half-written PNG behind a crash
+    # Renamed into place: a crash leaves a stray .tmp, never a half-written PNG under this name. (The
+    # pixel-art stage's own files, PixelResult.write, are written in place.)
+    tmp.replace(path)
 
 
 @dataclass(frozen=True)

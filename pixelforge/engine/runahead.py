@@ -3,7 +3,7 @@
 PyTorch launches CUDA kernels asynchronously, so by the time a block's Python pre-hook sees a stop
 the CPU may have queued many blocks the GPU has not run yet, and the stop still waits for them to
 drain. Measured on an H100 with the real Qwen-Image-2512 transformer (60 blocks, 5.8 ms each at
-1328², ``../shared/benchmarks/``): block hooks alone stop in 60 ms p50 (the drain); waiting, before
+1328²; ``benchmarks/gpu_stop.py`` measures the same): block hooks alone stop in 60 ms p50 (the drain); waiting, before
 launching block ``i``, for an event recorded when block ``i - k`` was launched brings that to
 9.2 ms p50 / 11.3 ms max for ``k = 1`` at a throughput cost of 0.3 %: one block still runs on the
 GPU while the CPU launches the next, so the GPU never starves.

@@ -1,19 +1,20 @@
-"""The worker: one per device. Claims queued tasks in order and runs them; listens for stop requests."""
+"""The worker: one per device. Claims queued tasks in order and runs each through its task context."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
 
 from pixelforge.backends.base import Backend
 from pixelforge.config import Settings
-from pixelforge.engine.control import EarlyStopRule, StepInfo, StopToken
 from pixelforge.engine.preview import PreviewEncoder
-from pixelforge.engine.runner import RunHooks, TaskRunner
-from pixelforge.tasks.history import prune_history
-from pixelforge.tasks.model import EventType, StopRequest, Task, TaskState
+from pixelforge.engine.runner import TaskRunner, describe_error
+from pixelforge.engine.tokens import TokenRegistry
+from pixelforge.tasks.context import TaskContext
+from pixelforge.tasks.model import EventType, ImageRef, Task, TaskEnd, TaskProgress, TaskState, WorkerHealth
 from pixelforge.tasks.service import TaskService
+from pixelforge.tasks.stop import StopToken
 
 log = logging.getLogger(__name__)
 
@@ -22,40 +23,47 @@ IDLE_POLL_S = 0.5
 
 
 class Worker:
-    def __init__(self, service: TaskService, backend: Backend, settings: Settings, worker_id: str = "worker-0") -> None:
+    def __init__(
+        self,
+        service: TaskService,
+        backend: Backend,
+        settings: Settings,
+        tokens: TokenRegistry,
+        worker_id: str = "worker-0",
+    ) -> None:
         self.service = service
         self.backend = backend
         self.settings = settings
+        self.tokens = tokens
         self.worker_id = worker_id
-        self._tokens: dict[str, StopToken] = {}
-        self._hooks: dict[str, RunHooks] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
-        self._unregister_control = None
         self._encoder: PreviewEncoder | None = None
         self._runner: TaskRunner | None = None
-        self.current_task_id: str | None = None
+        self._current: StopToken | None = None
+        self._task_id: str | None = None
+        self._last_beat = time.monotonic()
+        self._last_error: str | None = None
 
-    # --- Python API extras -----------------------------------------------------------------
-    def attach(
-        self,
-        task_id: str,
-        token: StopToken | None = None,
-        early_stop: EarlyStopRule | None = None,
-        on_step: Callable[[StepInfo], None] | None = None,
-    ) -> StopToken:
-        """Give a task (before it runs) a caller-owned StopToken, an early-stop rule, a step callback."""
-        with self._lock:
-            token = self._tokens.setdefault(task_id, token or StopToken())
-            self._hooks[task_id] = RunHooks(early_stop=early_stop, on_step=on_step)
-        return token
+    def health(self) -> WorkerHealth:
+        busy = self._task_id is not None
+        return WorkerHealth(
+            worker_id=self.worker_id,
+            alive=self._thread is not None and self._thread.is_alive(),
+            task_id=self._task_id,
+            stuck=busy and time.monotonic() - self._last_beat >= self.settings.worker_stuck_s,
+            last_error=self._last_error,
+        )
+
+    def beat(self) -> None:
+        """A sign of progress: the running task reported something."""
+        self._last_beat = time.monotonic()
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        self._unregister_control = self.service.bus.on_control(self._on_control)
         self._encoder = PreviewEncoder()
-        self._runner = TaskRunner(self.service, self.backend, self.settings, self._encoder)
+        self._runner = TaskRunner(self.backend, self.settings, self._encoder)
         self._thread = threading.Thread(target=self._loop, name=f"pixelforge-{self.worker_id}", daemon=True)
         self._thread.start()
 
@@ -63,28 +71,24 @@ class Worker:
         """Interrupt the running task (reason ``shutdown``) and end the loop."""
         self._closing.set()
         with self._lock:
-            running = self._tokens.get(self.current_task_id) if self.current_task_id else None
+            running = self._current
         if running is not None:
             running.interrupt(reason="shutdown")
         if self._thread is not None:
             self._thread.join(timeout)
-        if self._unregister_control is not None:
-            self._unregister_control()
         if self._encoder is not None:
             self._encoder.close()
-
-    def _on_control(self, task_id: str, request: StopRequest) -> None:
-        with self._lock:
-            token = self._tokens.get(task_id)
-        if token is not None:
-            token.request(request)
 
     # --- the loop --------------------------------------------------------------------------
     def _loop(self) -> None:
         # Only "queued" events wake the worker: the progress of its own task never reaches this inbox.
-        with self.service.bus.subscribe(types=frozenset({EventType.QUEUED})) as wakeups:
+        with self.service.subscribe(types=frozenset({EventType.QUEUED})) as wakeups:
             while not self._closing.is_set():
-                task = self.service.store.claim_next(self.worker_id)
+                try:
+                    task = self.service.claim_next(self.worker_id)
+                except Exception as exc:  # the store is unusable for now: say so, and try again later
+                    self._fault("could not claim a task", exc)
+                    task = None
                 if task is None:
                     wakeups.get(IDLE_POLL_S)
                     continue
@@ -92,28 +96,72 @@ class Worker:
                 while wakeups.get(0) is not None:  # tasks queued meanwhile: claim_next finds them all
                     pass
 
+    def _fault(self, what: str, exc: BaseException) -> None:
+        log.exception("%s %s", self.worker_id, what)
+        self._last_error = f"{what}: {describe_error(exc)}"
+
     def _run(self, task: Task) -> None:
+        """Run one claimed task to a stored end. Never raises: a worker that died would leave its task
+        running and every later task queued forever."""
+        token, hooks = self.tokens.begin(task.id)
         with self._lock:
-            token = self._tokens.setdefault(task.id, StopToken())
-            hooks = self._hooks.pop(task.id, RunHooks())
-            self.current_task_id = task.id
-        # A stop that reached the store before this worker had a token is honoured now.
-        persisted = self.service.store.get(task.id).stop_request
-        if persisted is not None:
-            token.request(persisted)
+            self._current, self._task_id = token, task.id
+        self.beat()
         if self._closing.is_set():
             token.interrupt(reason="shutdown")
-        self.service.announce_positions()
         assert self._runner is not None
         try:
-            finished = self._runner.run(task, token, hooks)
+            context = _Beating(self.service.start(task, token, str(getattr(self.backend, "device", "cpu"))), self)
+            end = self._runner.run(context, hooks)
+        except Exception as exc:  # outside the runner's own handling: the store, the device
+            self._fault(f"could not run {task.id}", exc)
+            end = TaskEnd(state=TaskState.FAILED, error=describe_error(exc))
         finally:
+            # Forgotten before the terminal event: whoever sees that event finds nothing left behind.
+            self.tokens.end(task.id)
             with self._lock:
-                self._tokens.pop(task.id, None)
-                self.current_task_id = None
-        prune_history(self.service.store, self.settings.data_dir, self.settings.history_limit)
-        if finished.state is not TaskState.COMPLETED:
+                self._current, self._task_id = None, None
+        finished = self._finish(task.id, end)
+        if finished is None or finished.state is not TaskState.COMPLETED:
             # gc + empty_cache: a stop or failure must not leave memory held. Only now, after the terminal
             # event and the token's removal, and still before the next claim: a full gc takes 0.2-0.5 s in a
             # process holding torch + diffusers, and a stop is reported as soon as the pipeline has left.
             self.backend.release()
+
+    def _finish(self, task_id: str, end: TaskEnd) -> Task | None:
+        try:
+            return self.service.finish(task_id, end)
+        except Exception as exc:  # e.g. "database or disk is full": store the failure, smaller
+            self._fault(f"could not store the end of {task_id}", exc)
+        try:
+            return self.service.finish(task_id, TaskEnd(state=TaskState.FAILED, error=self._last_error))
+        except Exception as exc:  # still nothing: recovery at the next start will end it
+            self._fault(f"could not store the failure of {task_id}", exc)
+            return None
+
+
+class _Beating:
+    """The task context, passed through, telling the worker about every sign of progress."""
+
+    def __init__(self, context: TaskContext, worker: Worker) -> None:
+        self._context, self._worker = context, worker
+
+    @property
+    def task(self) -> Task:
+        return self._context.task
+
+    @property
+    def stop(self) -> StopToken:
+        return self._context.stop
+
+    def report_progress(self, progress: TaskProgress) -> None:
+        self._worker.beat()
+        self._context.report_progress(progress)
+
+    def add_image(self, image: ImageRef) -> None:
+        self._worker.beat()
+        self._context.add_image(image)
+
+    def add_preview(self, data: bytes, media_type: str) -> None:
+        self._worker.beat()
+        self._context.add_preview(data, media_type)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class PixelMetrics(BaseModel):
-    """Quality scores that need no ground truth (see docs/pixel-art.md, "Scores for regression tracking")."""
+    """Quality scores that need no ground truth, tracked by ``benchmarks/pixelart_bench.py``."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -25,6 +25,7 @@ from pixelforge.server.schemas import (
     TaskCreate,
     TaskOut,
     TaskPage,
+    WorkerOut,
 )
 from pixelforge.server.task_ids import shown_id, stored_id
 from pixelforge.tasks.model import TaskState
@@ -48,14 +49,13 @@ NOT_YOURS = {404: {"model": Message, "description": "No such task, or not yours.
     },
 )
 def create_task(body: TaskCreate, state: State, caller: Caller) -> TaskOut:
+    """Queue limits are enforced by the service, inside the store's own transaction."""
     params = state.roots.params(body.params())
     task_id = stored_id(caller.owner, body.id) if body.id else None
-    with state.submit_lock:
-        state.check_queue_limits(caller.owner)
-        try:
-            task = state.service.submit(params, owner=caller.owner, task_id=task_id)
-        except TaskExists:  # only ever the caller's own: ids are per identity
-            raise TaskExists(body.id or "") from None
+    try:
+        task = state.service.submit(params, owner=caller.owner, task_id=task_id)
+    except TaskExists:  # only ever the caller's own: ids are per identity
+        raise TaskExists(body.id or "") from None
     return TaskOut.of(task, caller.owner)
 
 
@@ -72,8 +72,8 @@ def list_tasks(
     if scope == "all" and not caller.admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins may list every identity's tasks")
     owner = None if scope == "all" else caller.owner
-    tasks = service.store.list(owner=owner, states=state, limit=limit, offset=offset)
-    total = service.store.count(owner=owner, states=state)
+    tasks = service.list(owner=owner, states=state, limit=limit, offset=offset)
+    total = service.count(owner=owner, states=state)
     return TaskPage(tasks=[TaskOut.of(t, caller.owner) for t in tasks], total=total, limit=limit, offset=offset)
 
 
@@ -168,7 +168,7 @@ def get_image_file(
     responses={200: {"content": {"image/png": {}}}, **NOT_YOURS},
 )
 def get_sheet(task_id: TaskId, service: Service, settings: AppSettings, caller: Caller) -> Response:
-    sheet = owned_task(service, caller, task_id).info.get("sprite_sheet")
+    sheet = owned_task(service, caller, task_id).sprite_sheet
     if not sheet:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task_id} has no sprite sheet")
     return FileResponse(data_file(settings.data_dir, sheet, "the sprite sheet"), media_type="image/png")
@@ -176,7 +176,7 @@ def get_sheet(task_id: TaskId, service: Service, settings: AppSettings, caller: 
 
 def _preview(service: Service, caller: Caller, task_id: str, preview_id: int | None) -> Response:
     task = owned_task(service, caller, task_id)
-    found = service.store.get_preview(task.id, preview_id)
+    found = service.get_preview(task.id, preview_id)
     if found is None:
         which = "no preview yet" if preview_id is None else f"preview {preview_id} is gone or never existed"
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task_id}: {which}")
@@ -218,7 +218,6 @@ def preview_by_id(
 
 @router.get("/queue", tags=["queue"], summary="The queue as you may see it")
 def get_queue(service: Service, caller: Caller) -> QueueOut:
-    store = service.store
     running = [
         RunningOut(
             id=shown_id(t, caller.owner) if caller.can_access(t.owner) else None,
@@ -226,12 +225,12 @@ def get_queue(service: Service, caller: Caller) -> QueueOut:
             progress=t.progress.progress,
             eta_s=t.progress.eta_s,
         )
-        for t in store.list(states=[TaskState.RUNNING], limit=100)
+        for t in service.list(states=[TaskState.RUNNING], limit=100)
     ]
-    queued = store.queued_ids()
-    mine = {t.id: t for t in store.list(owner=caller.owner, states=[TaskState.QUEUED], limit=len(queued) or 1)}
+    queued = service.queued_ids()
+    mine = {t.id: t for t in service.list(owner=caller.owner, states=[TaskState.QUEUED], limit=len(queued) or 1)}
     return QueueOut(
-        paused=store.is_paused(),
+        paused=service.is_paused(),
         pending=len(queued),
         running=running,
         mine=[QueuedOut(id=shown_id(mine[task_id], caller.owner), position=n)
@@ -242,7 +241,7 @@ def get_queue(service: Service, caller: Caller) -> QueueOut:
 def _set_paused(service: Service, caller: Caller, paused: bool) -> QueueOut:
     if not caller.admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins may pause or resume the queue")
-    service.store.set_paused(paused)
+    service.set_paused(paused)
     return get_queue(service, caller)
 
 
@@ -257,15 +256,24 @@ def resume_queue(service: Service, caller: Caller) -> QueueOut:
     return _set_paused(service, caller, False)
 
 
-@router.get("/health", tags=["server"], summary="Liveness and queue summary (no identity needed)")
-def health(service: Service) -> HealthOut:
-    store = service.store
+@router.get(
+    "/health",
+    tags=["server"],
+    summary="Liveness, workers and queue summary (no identity needed)",
+    responses={503: {"model": HealthOut, "description": "A worker is dead or stuck."}},
+)
+def health(state: State, response: Response) -> HealthOut:
+    service, workers = state.service, state.runtime.worker_health()
+    healthy = all(w.alive and not w.stuck for w in workers)
+    if not healthy:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return HealthOut(
-        status="ok",
+        status="ok" if healthy else "unhealthy",
         version=pixelforge.__version__,
-        paused=store.is_paused(),
-        queued=store.count(states=[TaskState.QUEUED]),
-        running=store.count(states=[TaskState.RUNNING]),
+        paused=service.is_paused(),
+        queued=service.count(states=[TaskState.QUEUED]),
+        running=service.count(states=[TaskState.RUNNING]),
+        workers=[WorkerOut.model_validate(w.model_dump()) for w in workers],
     )
 
 

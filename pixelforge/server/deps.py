@@ -1,12 +1,11 @@
 """What the routes depend on, read from ``app.state`` (built once in ``create_app``).
 
 The server only needs a runtime that owns the settings and the TaskService; what runs the tasks
-(in-process workers, or remote ones over Redis) stays on the other side of the store and bus.
+(in-process workers today) stays on the other side of the store and bus.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
@@ -18,11 +17,10 @@ from pixelforge.server import task_ids
 from pixelforge.server.auth import Identity, KeyRing, resolve_identity
 from pixelforge.server.model_roots import ModelRoots
 from pixelforge.server.options import ClientOptions
-from pixelforge.tasks.model import Task, TaskState
+from pixelforge.tasks.model import Task, WorkerHealth
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.store import TaskNotFound
 
-ACTIVE_STATES = (TaskState.QUEUED, TaskState.RUNNING)
 # The largest integer SQLite stores: numbers a client passes on to the store (offsets, sequence and
 # preview ids) are bounded by it, so a larger one is a 422 instead of an OverflowError.
 DB_INT_MAX = 2**63 - 1
@@ -34,17 +32,11 @@ class ServerRuntime(Protocol):
     settings: Settings
     service: TaskService
 
+    def worker_health(self) -> list[WorkerHealth]: ...
+
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
-
-
-class QueueFull(Exception):
-    """A submission over the per-identity or server-wide queue limit (HTTP 429)."""
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 @dataclass
@@ -56,8 +48,6 @@ class ServerState:
     roots: ModelRoots
     # Set when the server begins shutting down so that open SSE streams end instead of holding it.
     draining: threading.Event = field(default_factory=threading.Event)
-    # Count-then-create must not interleave, or two requests could both take the last queue slot.
-    submit_lock: threading.Lock = field(default_factory=threading.Lock)
     # A1111 options a client set (sd_model_checkpoint, ...), per identity: one client's model
     # choice must not switch everyone's, as it does in A1111.
     options: ClientOptions = field(default_factory=ClientOptions)
@@ -69,25 +59,6 @@ class ServerState:
     @property
     def service(self) -> TaskService:
         return self.runtime.service
-
-    def check_queue_limits(self, owner: str) -> None:
-        """Raise QueueFull when ``owner`` (or the whole server) has no queue slot left."""
-        store, settings = self.service.store, self.settings
-        if store.count(owner=owner, states=ACTIVE_STATES) >= settings.max_active_per_identity:
-            raise QueueFull(
-                f"you already have {settings.max_active_per_identity} queued or running tasks; "
-                "wait for one to finish or cancel one",
-                self.retry_after_s(),
-            )
-        if store.count(states=[TaskState.QUEUED]) >= settings.max_queued_total:
-            raise QueueFull(f"the queue is full ({settings.max_queued_total} tasks); try again later",
-                            self.retry_after_s())
-
-    def retry_after_s(self) -> int:
-        """When a slot is likely to free up: the running task's ETA, else a short guess."""
-        running = self.service.store.list(states=[TaskState.RUNNING], limit=1)
-        eta = running[0].progress.eta_s if running else None
-        return max(1, math.ceil(eta)) if eta is not None else 5
 
 
 def get_state(request: Request) -> ServerState:
@@ -120,7 +91,7 @@ def owned_task(service: TaskService, identity: Identity, task_id: str) -> Task:
     ``id`` (the stored one), never on ``task_id``."""
     for candidate in task_ids.candidates(identity.owner, task_id):
         try:
-            task = service.store.get(candidate)
+            task = service.get(candidate)
         except TaskNotFound:
             continue
         if identity.can_access(task.owner):

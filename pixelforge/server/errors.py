@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pixelforge.server.deps import QueueFull
+from pixelforge.tasks.model import Problem
 from pixelforge.tasks.service import InvalidTask
-from pixelforge.tasks.store import StoreFull, TaskExists, TaskNotFound
+from pixelforge.tasks.store import QueueFull, StoreFull, TaskExists, TaskNotFound
 
 log = logging.getLogger("pixelforge.server")
 
@@ -54,14 +54,15 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     return validation_response(list(exc.errors()))
 
 
+def problem_errors(problems: list[Problem], names: dict[str, str] | None = None) -> list[dict]:
+    """Refused parameters as pydantic-style errors, each field under the name the client used."""
+    names = names or {}
+    return [{"loc": ("body", names.get(p.field, p.field)), "msg": p.message, "type": "limit"} for p in problems]
+
+
 async def _on_invalid_task(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidTask)
-    # Limit violations read "field: problem"; keep the field as a path like pydantic's errors.
-    errors = []
-    for problem in exc.problems:
-        field, _, msg = problem.partition(": ")
-        errors.append({"loc": ("body", field), "msg": msg or problem, "type": "limit"})
-    return validation_response(errors)
+    return validation_response(problem_errors(exc.problems))
 
 
 async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:

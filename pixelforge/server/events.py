@@ -1,7 +1,8 @@
 """Server-Sent Events for one task: the stored events after the client's last one, then live ones.
 
 Each SSE message carries ``id: <seq>`` (the task's own sequence number), ``event: <type>`` and the
-whole TaskEvent as JSON ``data``. A client that reconnects sends ``Last-Event-ID`` (browsers do it
+event's API view (``EventOut``: URLs instead of data-directory paths, the finished task with the
+terminal event) as JSON ``data``. A client that reconnects sends ``Last-Event-ID`` (browsers do it
 by themselves) or ``?after=`` and gets exactly the events it missed; the stream ends after the
 terminal event, and a reconnect after that gets 204, which tells EventSource to stop retrying.
 """
@@ -19,6 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from pixelforge.server.auth import Identity
 from pixelforge.server.deps import DB_INT_MAX, Caller, Service, State, owned_task
+from pixelforge.server.schemas import EventOut
 from pixelforge.tasks.model import TaskEvent
 from pixelforge.tasks.service import TaskService
 
@@ -32,12 +34,21 @@ POLL_S = 1.0
 RETRY_MS = 2000
 
 
-def format_event(event: TaskEvent) -> bytes:
+def format_event(event: EventOut) -> bytes:
     return f"id: {event.seq}\nevent: {event.type}\ndata: {event.model_dump_json()}\n\n".encode()
 
 
-async def _stream(state: State, service: TaskService, task_id: str, shown: str, after: int) -> AsyncIterator[bytes]:
-    """The events of task ``task_id`` (the stored id) after ``after``, under the id the client used."""
+async def _view(service: TaskService, event: TaskEvent, shown: str, viewer: str) -> EventOut:
+    # The terminal event carries the finished task, so a client need not fetch it again.
+    finished = await asyncio.to_thread(service.get, event.task_id) if event.type.is_terminal else None
+    return EventOut.of(event, finished, task_id=shown, viewer=viewer)
+
+
+async def _stream(
+    state: State, service: TaskService, task_id: str, shown: str, viewer: str, after: int
+) -> AsyncIterator[bytes]:
+    """The events of task ``task_id`` (the stored id) after ``after``, under the id the client used,
+    as ``viewer`` (the caller's owner string) sees them."""
     yield f"retry: {RETRY_MS}\n\n".encode()
     last_sent = time.monotonic()
     async for event in service.aevents(task_id, after_seq=after, heartbeat_s=POLL_S):
@@ -46,7 +57,7 @@ async def _stream(state: State, service: TaskService, task_id: str, shown: str, 
         if state.draining.is_set():
             return
         if event is not None:
-            yield format_event(event if event.task_id == shown else event.model_copy(update={"task_id": shown}))
+            yield format_event(await _view(service, event, shown, viewer))
             last_sent = time.monotonic()
         elif time.monotonic() - last_sent >= KEEPALIVE_S:
             yield b": keep-alive\n\n"
@@ -70,7 +81,7 @@ def _resume_from(service: TaskService, caller: Identity, task_id: str, resume: i
     task = owned_task(service, caller, task_id)
     if resume == 0:
         return task.id, 0
-    seen = service.store.events_since(task.id, resume - 1)
+    seen = service.events_since(task.id, resume - 1)
     if seen:
         # The client's last event exists: the story is over if it was the terminal one. (A task turns
         # terminal in the store just before its terminal event is appended, so "terminal and nothing
@@ -80,7 +91,7 @@ def _resume_from(service: TaskService, caller: Identity, task_id: str, resume: i
     # one resumes from its real last event, or the filter would hold back every event to come.
     if task.state.is_terminal:
         return task.id, None
-    stored = service.store.events_since(task.id, 0)
+    stored = service.events_since(task.id, 0)
     return task.id, stored[-1].seq if stored else 0
 
 
@@ -114,7 +125,7 @@ async def task_events(
     if start is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return StreamingResponse(
-        _stream(state, service, stored, task_id, start),
+        _stream(state, service, stored, task_id, caller.owner, start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

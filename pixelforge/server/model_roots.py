@@ -18,7 +18,7 @@ from huggingface_hub.constants import HF_HUB_CACHE
 
 from pixelforge.backends.presets import PRESETS, ModelNotFound, hf_cached_snapshot
 from pixelforge.config import Settings
-from pixelforge.tasks.model import TaskParams
+from pixelforge.tasks.model import Problem, TaskParams
 from pixelforge.tasks.service import InvalidTask
 
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -82,7 +82,7 @@ class ModelRoots:
             try:
                 update[field] = confine(spec)
             except Unreachable as exc:
-                problems.append(f"{field}: {exc}")
+                problems.append(Problem(field=field, message=str(exc)))
         if problems:
             raise InvalidTask(problems)
         return params.model_copy(update=update)

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixelforge.server.task_ids import shown_id
-from pixelforge.tasks.model import TASK_ID_PATTERN, Phase, Task, TaskParams, TaskState
+from pixelforge.tasks.model import TASK_ID_PATTERN, EventType, ImageRef, Phase, Task, TaskEvent, TaskParams, TaskState
 
 
 class TaskCreate(TaskParams):
@@ -65,6 +65,16 @@ class ImageOut(BaseModel):
         "pixel-art stage ran), 'upscaled', 'gpl' and 'hex' (palette), 'manifest' (what was detected)."
     )
 
+    @classmethod
+    def of(cls, image: ImageRef, task_url: str) -> ImageOut:
+        """The image as a client sees it: URLs under ``task_url``, never a path of the data directory."""
+        base = f"{task_url}/images/{image.index}"
+        return cls(
+            **image.model_dump(exclude={"path", "files"}),
+            url=f"{base}.png",
+            files={kind: f"{base}/{kind}" for kind in image.files},
+        )
+
 
 class StatsOut(BaseModel):
     device: str = Field(description="Device the task ran on.")
@@ -111,16 +121,9 @@ class TaskOut(BaseModel):
             position=task.position,
             queue_size=task.queue_size,
             params=task.params,
-            info=task.info,
+            info=task.info_view(),
             progress=ProgressOut.model_validate(task.progress.model_dump()),
-            images=[
-                ImageOut(
-                    **image.model_dump(exclude={"path", "files"}),
-                    url=f"{prefix}/images/{image.index}.png",
-                    files={kind: f"{prefix}/images/{image.index}/{kind}" for kind in image.files},
-                )
-                for image in task.images
-            ],
+            images=[ImageOut.of(image, prefix) for image in task.images],
             stats=StatsOut.model_validate(task.stats.model_dump()) if task.stats else None,
             error=task.error,
             stop_reason=task.stop_reason,
@@ -129,8 +132,84 @@ class TaskOut(BaseModel):
             started_at=task.started_at,
             finished_at=task.finished_at,
             events_url=f"{prefix}/events",
-            sheet_url=f"{prefix}/sheet.png" if task.info.get("sprite_sheet") else None,
+            sheet_url=f"{prefix}/sheet.png" if task.sprite_sheet else None,
         )
+
+
+class QueuedData(BaseModel):
+    position: int = Field(description="1-based place in the queue.")
+    size: int = Field(description="Queued tasks in all.")
+
+
+class StartedData(BaseModel):
+    worker_device: str = Field(description="Device of the worker that runs the task.")
+
+
+class PreviewData(BaseModel):
+    id: int = Field(description="Preview id, increasing within the task.")
+    media_type: str = Field(description="Encoding of the preview image.")
+    url: str = Field(description="Where to GET this preview (while it is among the newest kept).")
+
+
+class EndData(BaseModel):
+    images: int = Field(description="Finished images the task kept.")
+    stats: StatsOut | None = Field(default=None, description="Performance statistics of the run.")
+    error: str | None = Field(default=None, description="Why the task failed.")
+    reason: str | None = Field(default=None, description="Why it stopped early: user, timeout, shutdown, ...")
+    task: TaskOut = Field(description="The finished task, as GET /tasks/{id} returns it.")
+
+
+class EventOut(BaseModel):
+    """One Server-Sent Event: a task event as the API shows it (URLs, a structured phase), never the
+    domain event itself (which names data-directory files)."""
+
+    task_id: str = Field(description="The task.")
+    seq: int = Field(description="Per-task sequence number, from 1, without gaps: the SSE id.")
+    type: EventType = Field(description="queued, started, progress, preview, image, or the terminal one.")
+    time: float = Field(description="Unix time of the event.")
+    data: QueuedData | StartedData | ProgressOut | PreviewData | ImageOut | EndData = Field(
+        description="By type: queued → position/size; started → worker_device; progress → the task's progress "
+        "(its phase, not text, says what it is doing); preview → id and url; image → the image with its URLs; "
+        "a terminal event → image count, stats, reason or error, and the whole finished task."
+    )
+
+    @classmethod
+    def of(
+        cls,
+        event: TaskEvent,
+        finished: Task | None = None,
+        *,
+        task_id: str | None = None,
+        viewer: str | None = None,
+        base: str = "/api/v1",
+    ) -> EventOut:
+        """``finished``: the task, for a terminal event (its view travels with the event). ``task_id``: the id
+        the client knows the task by (default: the stored one); ``viewer``: the owner string of the client
+        (default: the task's owner)."""
+        shown = task_id or event.task_id
+        task_url = f"{base}/tasks/{shown}"
+        data: BaseModel
+        match event.type:
+            case EventType.QUEUED:
+                data = QueuedData.model_validate(event.data)
+            case EventType.STARTED:
+                data = StartedData.model_validate(event.data)
+            case EventType.PROGRESS:
+                data = ProgressOut.model_validate(event.data)
+            case EventType.PREVIEW:
+                data = PreviewData(**event.data, url=f"{task_url}/previews/{event.data['id']}")
+            case EventType.IMAGE:
+                data = ImageOut.of(ImageRef.model_validate(event.data), task_url)
+            case _:
+                assert finished is not None, "a terminal event is shown with its task"
+                data = EndData(
+                    images=len(finished.images),
+                    stats=StatsOut.model_validate(finished.stats.model_dump()) if finished.stats else None,
+                    error=finished.error,
+                    reason=event.data.get("reason", finished.stop_reason),
+                    task=TaskOut.of(finished, finished.owner if viewer is None else viewer, base),
+                )
+        return cls(task_id=shown, seq=event.seq, type=event.type, time=event.time, data=data)
 
 
 class TaskPage(BaseModel):
@@ -159,12 +238,21 @@ class QueueOut(BaseModel):
     mine: list[QueuedOut] = Field(description="Your queued tasks and their places, in queue order.")
 
 
+class WorkerOut(BaseModel):
+    worker_id: str = Field(description="The worker's name.")
+    alive: bool = Field(description="False when the worker has ended while the server runs (tasks would wait).")
+    stuck: bool = Field(description="Running a task with no sign of progress for longer than worker_stuck_s.")
+    last_error: str | None = Field(description="The last error the worker itself hit (not a task's own failure).")
+
+
 class HealthOut(BaseModel):
-    status: Literal["ok"] = Field(description="Always 'ok' when the server answers.")
+    status: Literal["ok", "unhealthy"] = Field(
+        description="'ok', or 'unhealthy' (HTTP 503) when a worker is dead or stuck.")
     version: str = Field(description="pixelforge version.")
     paused: bool = Field(description="Whether the queue is paused.")
     queued: int = Field(description="Queued tasks.")
     running: int = Field(description="Running tasks.")
+    workers: list[WorkerOut] = Field(description="The workers of this server process.")
 
 
 class Message(BaseModel):

@@ -19,7 +19,7 @@ from pixelforge.backends.fingerprint import short_hash, weights_sha256
 from pixelforge.backends.presets import list_models
 from pixelforge.server.auth import Identity
 from pixelforge.server.deps import Caller, Service, State, owned_task
-from pixelforge.server.errors import validation_response
+from pixelforge.server.errors import problem_errors, validation_response
 from pixelforge.server.images import data_file, image_path, png_parameters
 from pixelforge.server.model_roots import ModelRoots, Unreachable
 from pixelforge.server.options import OptionsRefused
@@ -123,7 +123,7 @@ def _read_images(data_dir: Path, task: Task, send: bool) -> tuple[list[str], lis
 
 
 def _info(task: Task, infotexts: list[str], notes: dict[str, Any], viewer: str) -> dict[str, Any]:
-    params, resolved = task.params, task.info
+    params, resolved = task.params, task.resolved
     seeds = [ref.seed for ref in task.images] or [params.seed]
     count = max(1, len(task.images))
     started = task.started_at or task.created_at
@@ -137,14 +137,14 @@ def _info(task: Task, infotexts: list[str], notes: dict[str, Any], viewer: str) 
         "subseed": -1,
         "all_subseeds": [-1] * len(seeds),
         "subseed_strength": 0,
-        "width": resolved.get("width", params.width),
-        "height": resolved.get("height", params.height),
-        "sampler_name": resolved.get("sampler_name", SAMPLER),
-        "cfg_scale": resolved.get("cfg_scale", params.cfg_scale),
-        "steps": resolved.get("steps", params.steps),
+        "width": resolved.width if resolved else params.width,
+        "height": resolved.height if resolved else params.height,
+        "sampler_name": resolved.sampler_name if resolved else SAMPLER,
+        "cfg_scale": resolved.cfg_scale if resolved else params.cfg_scale,
+        "steps": resolved.steps if resolved else params.steps,
         "batch_size": params.batch_size,
         "restore_faces": False,
-        "sd_model_name": resolved.get("sd_model_name", params.model),
+        "sd_model_name": resolved.model if resolved else params.model,
         "sd_model_hash": None,
         "seed_resize_from_w": -1,
         "seed_resize_from_h": -1,
@@ -164,12 +164,6 @@ def _info(task: Task, infotexts: list[str], notes: dict[str, Any], viewer: str) 
     }
 
 
-async def _until_finished(service: TaskService, task_id: str) -> Task:
-    async for _ in service.aevents(task_id):
-        pass
-    return await asyncio.to_thread(service.store.get, task_id)
-
-
 @router.post("/sdapi/v1/txt2img", summary="Generate (blocking), A1111 style")
 async def txt2img(body: Txt2ImgRequest, state: State, caller: Caller) -> Txt2ImgResponse:
     if body.force_task_id is not None and not TASK_ID_PATTERN.match(body.force_task_id):
@@ -179,41 +173,33 @@ async def txt2img(body: Txt2ImgRequest, state: State, caller: Caller) -> Txt2Img
     task_id = stored_id(caller.owner, body.force_task_id) if body.force_task_id else None
 
     def submit() -> Task:
-        with state.submit_lock:
-            state.check_queue_limits(caller.owner)
-            try:
-                return state.service.submit(params, owner=caller.owner, task_id=task_id)
-            except TaskExists:  # only ever the caller's own: ids are per identity
-                raise TaskExists(body.force_task_id or "") from None
-            except InvalidTask as exc:  # report limits under the A1111 names the client used
-                raise A1111Invalid([
-                    {"loc": ("body", A1111_NAMES.get(field, field)), "msg": msg or problem, "type": "limit"}
-                    for problem in exc.problems
-                    for field, _, msg in [problem.partition(": ")]
-                ]) from None
+        try:
+            return state.service.submit(params, owner=caller.owner, task_id=task_id)
+        except TaskExists:  # only ever the caller's own: ids are per identity
+            raise TaskExists(body.force_task_id or "") from None
+        except InvalidTask as exc:  # report limits under the A1111 names the client used
+            raise A1111Invalid(problem_errors(exc.problems, A1111_NAMES)) from None
 
     task = await asyncio.to_thread(submit)
-    task = await _until_finished(state.service, task.id)
+    task = await state.service.await_end(task.id)
     if task.state is TaskState.FAILED:
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=f"generation failed: {task.error}")
     images, infotexts = await asyncio.to_thread(_read_images, state.settings.data_dir, task, body.send_images)
-    info = _info(task, infotexts, notes, caller.owner)
+    reply = _info(task, infotexts, notes, caller.owner)
     # What the client sent, as sent; what it left out, as actually used (not A1111's defaults,
     # which would misreport the model's own steps, size and CFG).
     echoed = {**TXT2IMG_DEFAULTS, **body.model_dump(exclude_unset=True)}
-    for key in ("width", "height", "steps", "cfg_scale"):
-        if key not in body.model_fields_set:
-            echoed[key] = info[key]
-    return Txt2ImgResponse(images=images, parameters=echoed, info=json.dumps(info))
+    used = ("width", "height", "steps", "cfg_scale")
+    echoed.update({key: reply[key] for key in used if key not in body.model_fields_set})
+    return Txt2ImgResponse(images=images, parameters=echoed, info=json.dumps(reply))
 
 
 def _own_current(service: TaskService, caller: Identity) -> Task | None:
     """The caller's running task, else the caller's next queued one."""
-    store = service.store
-    running = store.list(owner=caller.owner, states=[TaskState.RUNNING], limit=1)
+    running = service.list(owner=caller.owner, states=[TaskState.RUNNING], limit=1)
     if running:
         return running[0]
-    queued = store.list(owner=caller.owner, states=[TaskState.QUEUED], limit=10_000)
+    queued = service.list(owner=caller.owner, states=[TaskState.QUEUED], limit=10_000)
     return queued[-1] if queued else None
 
 
@@ -231,7 +217,7 @@ def progress(
     p, stop = task.progress, task.stop_request
     current = None
     if not skip_current_image and task.state is TaskState.RUNNING:
-        found = service.store.get_preview(task.id)
+        found = service.get_preview(task.id)
         current = base64.b64encode(found[1]).decode() if found else None
     started = task.started_at or task.created_at
     return ProgressResponse(
@@ -254,7 +240,7 @@ def progress(
 
 
 def _running_own(service: TaskService, caller: Identity) -> list[Task]:
-    return service.store.list(owner=caller.owner, states=[TaskState.RUNNING], limit=100)
+    return service.list(owner=caller.owner, states=[TaskState.RUNNING], limit=100)
 
 
 NOTHING_TO_STOP = "nothing of yours is running"
@@ -296,7 +282,7 @@ def internal_progress(body: InternalProgressRequest, service: Service, caller: C
                                         progress=1.0 if done else p.progress, eta=0.0 if done else None,
                                         id_live_preview=body.id_live_preview, textinfo=p.textinfo or None)
     preview_id, live = body.id_live_preview, None
-    found = service.store.get_preview(task.id) if body.live_preview else None
+    found = service.get_preview(task.id) if body.live_preview else None
     if found is not None and found[0] != body.id_live_preview:
         preview_id = found[0]
         live = f"data:{found[2]};base64,{base64.b64encode(found[1]).decode()}"
@@ -306,9 +292,8 @@ def internal_progress(body: InternalProgressRequest, service: Service, caller: C
 
 @router.get("/internal/pending-tasks", summary="Queued tasks (yours listed)")
 def pending_tasks(service: Service, caller: Caller) -> PendingTasks:
-    queued = service.store.queued_ids()
-    mine = {t.id: t for t in service.store.list(owner=caller.owner, states=[TaskState.QUEUED],
-                                                limit=len(queued) or 1)}
+    queued = service.queued_ids()
+    mine = {t.id: t for t in service.list(owner=caller.owner, states=[TaskState.QUEUED], limit=len(queued) or 1)}
     visible = [shown_id(mine[task_id], caller.owner) if task_id in mine else task_id
                for task_id in queued if caller.admin or task_id in mine]
     return PendingTasks(size=len(queued), tasks=visible)

@@ -34,8 +34,7 @@ def file_stem(task_id: str) -> str:
 def task_files(task: Task) -> list[str]:
     """Every file the task wrote, relative to the data directory."""
     files = [relative for image in task.images for relative in (image.path, *image.files.values())]
-    sheet = task.info.get("sprite_sheet")
-    return [*files, sheet] if sheet else files
+    return [*files, task.sprite_sheet] if task.sprite_sheet else files
 
 
 def _all_tasks(store: TaskStore) -> Iterator[Task]:

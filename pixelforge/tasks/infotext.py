@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from pixelforge.tasks.model import Task
+from pixelforge.tasks.model import ResolvedParams, Task
 
 
-def infotext(prompt: str, negative_prompt: str, info: dict[str, Any], seed: int) -> str:
+def infotext(prompt: str, negative_prompt: str, resolved: ResolvedParams | None, seed: int) -> str:
     """``<prompt>\\nNegative prompt: <neg>\\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 1, Size: WxH, Model: m``."""
     lines = [prompt]
     if negative_prompt:
         lines.append(f"Negative prompt: {negative_prompt}")
-    fields = {
-        "Steps": info.get("steps"),
-        "Sampler": info.get("sampler_name"),
-        "CFG scale": info.get("cfg_scale"),
-        "Seed": seed,
-        "Size": f"{info.get('width')}x{info.get('height')}",
-        "Model": info.get("sd_model_name"),
-    }
-    if info.get("lora"):
-        fields["Lora"] = f"{info['lora']}:{info.get('lora_scale', 1.0)}"
+    fields: dict[str, Any] = {"Seed": seed}
+    if resolved is not None:
+        fields = {
+            "Steps": resolved.steps,
+            "Sampler": resolved.sampler_name,
+            "CFG scale": resolved.cfg_scale,
+            "Seed": seed,
+            "Size": f"{resolved.width}x{resolved.height}",
+            "Model": resolved.model,
+        }
+        if resolved.lora:
+            fields["Lora"] = f"{resolved.lora}:{resolved.lora_scale}"
     lines.append(", ".join(f"{key}: {_plain(value)}" for key, value in fields.items() if value is not None))
     return "\n".join(lines)
 
@@ -34,4 +36,5 @@ def _plain(value: Any) -> str:
 
 def task_infotexts(task: Task) -> list[str]:
     """One infotext per image of a finished task, in image order."""
-    return [infotext(task.params.prompt, task.params.negative_prompt, task.info, image.seed) for image in task.images]
+    params = task.params
+    return [infotext(params.prompt, params.negative_prompt, task.resolved, image.seed) for image in task.images]

@@ -1,7 +1,7 @@
 """The task domain: what a generation request is, what state it is in, and what it reports.
 
-Everything here is plain pydantic so that the same objects cross every boundary: the SQLite and
-Redis stores, the event bus, the HTTP API, the CLI's ``--json`` output and the Python API.
+Everything here is plain pydantic so that the same objects cross every boundary: the task store,
+the event bus, the HTTP API's views, the CLI's ``--json`` output and the Python API.
 """
 
 from __future__ import annotations
@@ -116,31 +116,52 @@ class TaskParams(BaseModel):
         return self.batch_count * self.batch_size
 
 
+class Problem(BaseModel):
+    """One reason a submission is refused: the parameter it concerns and what is wrong, for people."""
+
+    field: str = Field(description="TaskParams field name, e.g. 'steps' or 'pixel'.")
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
 class TaskLimits(BaseModel):
-    """Operator-set bounds checked when a task is submitted (the pydantic model checks the shape)."""
+    """Operator-set bounds checked when a task is submitted (the pydantic model checks the shape).
 
-    max_steps: int = 150
-    max_side: int = 2048
-    max_batch_count: int = 16
-    max_batch_size: int = 8
-    max_prompt_chars: int = 4000
+    The defaults here are the only ones: ``Settings`` takes its ``max_*`` defaults from this class."""
 
-    def violations(self, params: TaskParams) -> list[str]:
-        problems: list[str] = []
+    max_steps: int = Field(default=150, ge=1, description="Upper bound for steps per image.")
+    max_side: int = Field(default=2048, ge=16, description="Upper bound for width and height.")
+    max_batch_count: int = Field(default=16, ge=1, description="Upper bound for batch_count.")
+    max_batch_size: int = Field(default=8, ge=1, description="Upper bound for batch_size.")
+    max_prompt_chars: int = Field(default=4000, ge=1, description="Upper bound for prompt and negative prompt.")
+    max_active_per_identity: int = Field(
+        default=8, ge=1, description="Queued plus running tasks one identity may have; more are refused.")
+    max_queued_total: int = Field(default=100, ge=1, description="Queued tasks in all; more are refused.")
+
+    def violations(self, params: TaskParams) -> list[Problem]:
+        problems: list[Problem] = []
         if params.steps is not None and params.steps > self.max_steps:
-            problems.append(f"steps: at most {self.max_steps}, got {params.steps}")
+            problems.append(Problem(field="steps", message=f"at most {self.max_steps}, got {params.steps}"))
         for name in ("width", "height"):
             value = getattr(params, name)
             if value is not None and value > self.max_side:
-                problems.append(f"{name}: at most {self.max_side}, got {value}")
+                problems.append(Problem(field=name, message=f"at most {self.max_side}, got {value}"))
         if params.batch_count > self.max_batch_count:
-            problems.append(f"batch_count: at most {self.max_batch_count}, got {params.batch_count}")
+            problems.append(
+                Problem(field="batch_count", message=f"at most {self.max_batch_count}, got {params.batch_count}")
+            )
         if params.batch_size > self.max_batch_size:
-            problems.append(f"batch_size: at most {self.max_batch_size}, got {params.batch_size}")
+            problems.append(
+                Problem(field="batch_size", message=f"at most {self.max_batch_size}, got {params.batch_size}")
+            )
         for name in ("prompt", "negative_prompt"):
             length = len(getattr(params, name))
             if length > self.max_prompt_chars:
-                problems.append(f"{name}: at most {self.max_prompt_chars} characters, got {length}")
+                problems.append(
+                    Problem(field=name, message=f"at most {self.max_prompt_chars} characters, got {length}")
+                )
         return problems
 
 
@@ -192,6 +213,25 @@ class TaskStats(BaseModel):
     peak_rss_mb: float | None = None
 
 
+class ResolvedParams(BaseModel):
+    """What a task actually ran with: its parameters after the model filled in its own defaults."""
+
+    # Rows written before this model existed carry more keys (aliases, the sheet path): ignored.
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(description="Name of the model that ran.")
+    steps: int
+    cfg_scale: float
+    width: int
+    height: int
+    seed: int = Field(description="Seed of the first image; image i uses seed + i.")
+    sampler_name: str = Field(description="The scheduler under A1111's name for it (e.g. 'Euler').")
+    lora: str | None = None
+    lora_scale: float | None = Field(default=None, description="Set when a LoRA ran.")
+    prompt_used: str = Field(description="The prompt as sent to the pipeline (with the preset's trigger words).")
+    pixel: PixelOptions | None = Field(default=None, description="Pixel-art options the stage ran with, if it ran.")
+
+
 class Task(BaseModel):
     id: str
     type: str = "txt2img"
@@ -207,9 +247,44 @@ class Task(BaseModel):
     error: str | None = None
     stop_reason: str | None = None
     stop_request: StopRequest | None = None
-    info: dict[str, Any] = Field(default_factory=dict, description="Resolved parameters and model name.")
+    resolved: ResolvedParams | None = Field(default=None, description="Set once the task has run.")
+    sprite_sheet: str | None = Field(
+        default=None, description="Path of the batch's sprite sheet, relative to the data directory.")
     position: int | None = Field(default=None, description="1-based place in the queue while queued.")
     queue_size: int | None = Field(default=None, description="Queued tasks in total while queued.")
+
+    def info_view(self) -> dict[str, Any]:
+        """The resolved parameters as the HTTP API's ``info`` and the CLI's ``--json`` have always shown
+        them: flat, with A1111's ``sd_model_name`` beside ``model`` and the sheet path when there is one."""
+        if self.resolved is None:
+            return {}
+        view = self.resolved.model_dump(mode="json")
+        view["sd_model_name"] = self.resolved.model
+        if self.sprite_sheet:
+            view["sprite_sheet"] = self.sprite_sheet
+        return view
+
+
+class TaskEnd(BaseModel):
+    """How a run ended, as the worker reports it: stored with the terminal event in one write."""
+
+    state: TaskState
+    progress: TaskProgress | None = Field(default=None, description="Final progress (a completed task's 1.0).")
+    stats: TaskStats | None = None
+    error: str | None = None
+    stop_reason: str | None = None
+    resolved: ResolvedParams | None = Field(default=None, description="Known once the model has loaded.")
+    sprite_sheet: str | None = None
+
+
+class WorkerHealth(BaseModel):
+    """How one worker is doing, for the health route: a dead or stuck worker makes the server unhealthy."""
+
+    worker_id: str
+    alive: bool = Field(description="False when the worker's thread has ended while the server runs.")
+    task_id: str | None = Field(default=None, description="The task it runs now.")
+    stuck: bool = Field(default=False, description="Busy with no sign of progress for longer than allowed.")
+    last_error: str | None = Field(default=None, description="The last error the worker itself hit (not a task's).")
 
 
 class TaskEvent(BaseModel):

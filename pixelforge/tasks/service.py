@@ -1,43 +1,66 @@
-"""TaskService: the operations every front end shares (server, CLI, Python API).
+"""TaskService: the one way in for every front end (server, CLI, Python API) and for the workers.
 
 It only touches the TaskStore and the EventBus: submitting writes a task, stopping writes a stop
-request and announces it on the bus, watching replays stored events and then follows the bus.
+request and announces it on the bus, watching replays stored events and then follows the bus, and a
+worker claims, runs (through a task context) and finishes tasks. Nothing outside ``tasks/`` reaches
+the store itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from pixelforge.tasks.bus import EventBus, Subscription
+from pixelforge.tasks.bus import ControlHandler, EventBus, Subscription
+from pixelforge.tasks.context import StoredTaskContext, TaskContext
+from pixelforge.tasks.files import sweep_leftovers
+from pixelforge.tasks.history import prune_history
 from pixelforge.tasks.model import (
     EventType,
+    Problem,
     StopRequest,
     Task,
+    TaskEnd,
     TaskEvent,
     TaskLimits,
     TaskParams,
-    TaskProgress,
     TaskState,
     new_seed,
     new_task_id,
 )
-from pixelforge.tasks.store import TaskStore
+from pixelforge.tasks.stop import StopToken
+from pixelforge.tasks.store import QueueFull, TaskStore
+
+log = logging.getLogger(__name__)
+
+# Retry-After when no running task has an ETA yet.
+DEFAULT_RETRY_S = 5
+
+
+@dataclass(frozen=True)
+class HistoryPolicy:
+    """Finished tasks beyond ``keep`` go, with their files under ``data_dir``."""
+
+    data_dir: Path
+    keep: int
 
 
 class InvalidTask(ValueError):
     """Parameters that are well-formed but outside what this server accepts."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
         self.problems = problems
 
 
 # Checks a front end cannot make from the parameters alone (is the model here? is the LoRA readable?).
-# Each returns the problems it found, as messages fit for a user.
-ParamsCheck = Callable[[TaskParams], list[str]]
+# Each returns the problems it found.
+ParamsCheck = Callable[[TaskParams], list[Problem]]
 
 
 class TaskService:
@@ -47,21 +70,17 @@ class TaskService:
         bus: EventBus,
         limits: TaskLimits | None = None,
         checks: Sequence[ParamsCheck] = (),
+        history: HistoryPolicy | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
         self.limits = limits or TaskLimits()
         self.checks = list(checks)
+        self.history = history
 
     # --- events ----------------------------------------------------------------------------
-    def emit(self, task_id: str, type: EventType, data: dict[str, Any] | None = None) -> TaskEvent:
+    def _emit(self, task_id: str, type: EventType, data: dict | None = None) -> TaskEvent:
         event = self.store.append_event(task_id, type, data or {})
-        self.bus.publish(event)
-        return event
-
-    def report_progress(self, task_id: str, progress: TaskProgress) -> TaskEvent:
-        """Store the task's progress and publish it as a ``progress`` event, in one write."""
-        event = self.store.append_event(task_id, EventType.PROGRESS, progress.model_dump(mode="json"), progress)
         self.bus.publish(event)
         return event
 
@@ -69,7 +88,7 @@ class TaskService:
         """Tell every queued task its new place after the queue moved."""
         queued = self.store.queued_ids()
         for position, task_id in enumerate(queued, start=1):
-            self.emit(task_id, EventType.QUEUED, {"position": position, "size": len(queued)})
+            self._emit(task_id, EventType.QUEUED, {"position": position, "size": len(queued)})
 
     # --- submitting ------------------------------------------------------------------------
     def submit(
@@ -80,6 +99,8 @@ class TaskService:
         task_id: str | None = None,
         task_type: str = "txt2img",
     ) -> Task:
+        """Queue a task. Raises InvalidTask (bad parameters), QueueFull (the owner's or the overall queue
+        limit, counted inside the store's transaction) or TaskExists."""
         problems = self.limits.violations(params)
         for check in self.checks:
             problems.extend(check(params))
@@ -88,10 +109,50 @@ class TaskService:
         if params.seed == -1:
             params = params.model_copy(update={"seed": new_seed()})
         task = Task(id=task_id or new_task_id(task_type), type=task_type, owner=owner, params=params)
-        task = self.store.create(task)
-        position, size = task.position or 1, task.queue_size or 1
-        self.emit(task.id, EventType.QUEUED, {"position": position, "size": size})
+        try:
+            task, event = self.store.create(task, self.limits)
+        except QueueFull as exc:
+            exc.retry_after_s = self.retry_after_s()
+            raise
+        self.bus.publish(event)
         return task
+
+    def retry_after_s(self) -> int:
+        """When a queue slot is likely to free up: the running task's ETA, else a short guess."""
+        running = self.store.list(states=[TaskState.RUNNING], limit=1)
+        eta = running[0].progress.eta_s if running else None
+        return max(1, math.ceil(eta)) if eta is not None else DEFAULT_RETRY_S
+
+    # --- reading ---------------------------------------------------------------------------
+    def get(self, task_id: str) -> Task:
+        return self.store.get(task_id)
+
+    def list(
+        self,
+        owner: str | None = None,
+        states: Iterable[TaskState] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Task]:
+        return self.store.list(owner=owner, states=states, limit=limit, offset=offset)
+
+    def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
+        return self.store.count(owner=owner, states=states)
+
+    def queued_ids(self) -> list[str]:
+        return self.store.queued_ids()
+
+    def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
+        return self.store.events_since(task_id, after_seq)
+
+    def get_preview(self, task_id: str, preview_id: int | None = None) -> tuple[int, bytes, str] | None:
+        return self.store.get_preview(task_id, preview_id)
+
+    def is_paused(self) -> bool:
+        return self.store.is_paused()
+
+    def set_paused(self, paused: bool) -> None:
+        self.store.set_paused(paused)
 
     # --- stopping --------------------------------------------------------------------------
     def cancel(self, task_id: str) -> Task:
@@ -99,28 +160,79 @@ class TaskService:
         return self.interrupt(task_id)
 
     def interrupt(self, task_id: str, *, keep_partial: bool = False, reason: str = "user") -> Task:
-        if self.store.cancel_if_queued(task_id):
-            self.emit(task_id, EventType.CANCELLED, {"reason": reason})
-            self.announce_positions()
-            return self.store.get(task_id)
-        return self._request(task_id, StopRequest(action="interrupt", keep_partial=keep_partial, reason=reason))
+        return self._stop(task_id, StopRequest(action="interrupt", keep_partial=keep_partial, reason=reason))
 
     def skip(self, task_id: str) -> Task:
-        return self._request(task_id, StopRequest(action="skip"))
+        return self._stop(task_id, StopRequest(action="skip"))
 
-    def _request(self, task_id: str, request: StopRequest) -> Task:
-        task = self.store.get(task_id)
-        if task.state is not TaskState.RUNNING:
-            return task
-        # An interrupt is announced before the write so the running job stops without waiting for the
-        # database, and again after it for a worker that registered its token in between (it re-reads the
-        # store). A skip is announced once, after the write: delivered twice, the second copy could land
-        # after the worker had honoured the first and skip the next job too.
-        if request.action == "interrupt":
+    def _stop(self, task_id: str, request: StopRequest) -> Task:
+        """One store write, then one publish: the ``cancelled`` event of a task that was still queued, or
+        the request itself for the worker running it (a worker that registers its token after this
+        write finds the request in the store instead)."""
+        task, cancelled = self.store.request_stop(task_id, request)
+        if cancelled is not None:
+            self.bus.publish(cancelled)
+            self.announce_positions()
+        elif task.state is TaskState.RUNNING:
             self.bus.publish_control(task_id, request)
-        task = self.store.record_stop_request(task_id, request)
-        self.bus.publish_control(task_id, request)
         return task
+
+    def subscribe(self, task_id: str | None = None, types: frozenset[EventType] | None = None) -> Subscription:
+        """Live events only (no replay): what a worker waits on, or a registry that follows cancellations."""
+        return self.bus.subscribe(task_id, types)
+
+    # --- the worker's side -----------------------------------------------------------------
+    def on_stop_request(self, handler: ControlHandler) -> Callable[[], None]:
+        """Have ``handler`` called with every stop request for a running task; returns the unregister."""
+        return self.bus.on_control(handler)
+
+    def claim_next(self, worker_id: str) -> Task | None:
+        return self.store.claim_next(worker_id)
+
+    def start(self, task: Task, token: StopToken, device: str) -> TaskContext:
+        """Announce a claimed task as started and hand out its context. ``token`` must already receive
+        the bus's stop requests: a request stored before that is applied to it here."""
+        pending = self.store.get(task.id).stop_request
+        if pending is not None:
+            token.request(pending)
+        self._emit(task.id, EventType.STARTED, {"worker_device": device})
+        self.announce_positions()
+        return StoredTaskContext(task, token, self.store, self.bus)
+
+    def finish(self, task_id: str, end: TaskEnd) -> Task:
+        """Store how the task ended with its terminal event, trim the history, then announce the end (so
+        whoever sees that event finds the history trimmed already). A failure the runner did not describe
+        (one around the task, not in it) still says so in the progress text, never a stale 'Loading model…'."""
+        if end.state is TaskState.FAILED and end.progress is None:
+            last = self.store.get(task_id).progress
+            end = end.model_copy(update={"progress": last.model_copy(
+                update={"textinfo": f"Failed: {end.error or 'unknown error'}", "eta_s": None})})
+        task, event = self.store.finish(task_id, end)
+        try:
+            self.prune_history()
+        except Exception:  # the end is stored: a history that stays long for now must not undo that
+            log.exception("could not prune the history after %s", task_id)
+        self.bus.publish(event)
+        return task
+
+    def recover(self) -> list[str]:
+        """After a restart: end what the last process left running; returns the tasks it ended."""
+        events = self.store.recover()
+        for event in events:
+            self.bus.publish(event)
+        return [event.task_id for event in events]
+
+    def prune_history(self) -> int:
+        if self.history is None:
+            return 0
+        return prune_history(self.store, self.history.data_dir, self.history.keep)
+
+    def sweep_leftovers(self, images_dir: Path) -> list[Path]:
+        """Before any worker starts: delete what a crash left in ``images_dir`` (half-written files, files
+        no task refers to). Needs the history policy's data directory; returns what went."""
+        if self.history is None:
+            return []
+        return sweep_leftovers(self.store, self.history.data_dir, images_dir)
 
     # --- watching --------------------------------------------------------------------------
     def events(self, task_id: str, after_seq: int = 0, timeout: float | None = None) -> Iterator[TaskEvent]:
@@ -192,3 +304,9 @@ class TaskService:
         for _ in self.events(task_id, timeout=timeout):
             pass
         return self.store.get(task_id)
+
+    async def await_end(self, task_id: str) -> Task:
+        """Async :meth:`wait`, for the server's blocking routes."""
+        async for _ in self.aevents(task_id):
+            pass
+        return await asyncio.to_thread(self.store.get, task_id)

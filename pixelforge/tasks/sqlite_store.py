@@ -16,16 +16,19 @@ from pixelforge.tasks.model import (
     TERMINAL_STATES,
     EventType,
     ImageRef,
+    ResolvedParams,
     StopRequest,
     Task,
+    TaskEnd,
     TaskEvent,
+    TaskLimits,
     TaskParams,
     TaskProgress,
     TaskState,
     TaskStats,
 )
 from pixelforge.tasks.progress import queued_progress
-from pixelforge.tasks.store import StoreFull, TaskExists, TaskNotFound
+from pixelforge.tasks.store import QueueFull, StoreFull, TaskExists, TaskNotFound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -46,7 +49,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     stop_request TEXT,
     info TEXT NOT NULL DEFAULT '{}',
     worker_id TEXT,
-    last_seq INTEGER NOT NULL DEFAULT 0
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    sprite_sheet TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state, queue_order);
 CREATE INDEX IF NOT EXISTS tasks_owner ON tasks(owner, queue_order);
@@ -71,6 +75,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 # Previews kept per task: the newest few are enough for any client that is catching up.
 PREVIEWS_KEPT = 3
 
+# Columns added after the first release, with how to fill them in an older database. ``info`` keeps its
+# old name: it holds the ResolvedParams (older rows also carried the sheet path in it).
+MIGRATIONS = {
+    "sprite_sheet": "UPDATE tasks SET sprite_sheet = json_extract(info, '$.sprite_sheet')",
+}
+
 
 class SQLiteTaskStore:
     def __init__(self, path: Path | str) -> None:
@@ -83,6 +93,15 @@ class SQLiteTaskStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._tx() as conn:
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(tasks)")}
+            for column, fill in MIGRATIONS.items():
+                if column not in columns:
+                    conn.execute(f"ALTER TABLE tasks ADD COLUMN {column} TEXT")
+                    conn.execute(fill)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -119,7 +138,8 @@ class SQLiteTaskStore:
             error=row["error"],
             stop_reason=row["stop_reason"],
             stop_request=StopRequest.model_validate_json(row["stop_request"]) if row["stop_request"] else None,
-            info=json.loads(row["info"]),
+            resolved=ResolvedParams.model_validate_json(row["info"]) if row["info"] not in ("", "{}") else None,
+            sprite_sheet=row["sprite_sheet"],
         )
 
     def _with_position(self, conn: sqlite3.Connection, task: Task, queue_order: int) -> Task:
@@ -139,13 +159,15 @@ class SQLiteTaskStore:
         return row
 
     # --- tasks -----------------------------------------------------------------------------
-    def create(self, task: Task) -> Task:
+    def create(self, task: Task, limits: TaskLimits | None = None) -> tuple[Task, TaskEvent]:
         with self._tx() as conn:
             if conn.execute("SELECT 1 FROM tasks WHERE id = ?", (task.id,)).fetchone():
                 raise TaskExists(task.id)
+            if limits is not None:
+                self._check_queue_limits(conn, task.owner, limits)
             cursor = conn.execute(
-                "INSERT INTO tasks (id, type, owner, state, params, created_at, progress, info)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tasks (id, type, owner, state, params, created_at, progress)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     task.id,
                     task.type,
@@ -154,10 +176,26 @@ class SQLiteTaskStore:
                     task.params.model_dump_json(),
                     task.created_at,
                     task.progress.model_dump_json(),
-                    json.dumps(task.info),
                 ),
             )
-            return self._with_position(conn, task, cursor.lastrowid or 0)
+            task = self._with_position(conn, task, cursor.lastrowid or 0)
+            event = self._append(conn, task.id, EventType.QUEUED, {"position": task.position, "size": task.queue_size})
+            return task, event
+
+    @staticmethod
+    def _check_queue_limits(conn: sqlite3.Connection, owner: str, limits: TaskLimits) -> None:
+        active = conn.execute(
+            "SELECT COUNT(*) FROM tasks WHERE owner = ? AND state IN (?, ?)",
+            (owner, TaskState.QUEUED, TaskState.RUNNING),
+        ).fetchone()[0]
+        if active >= limits.max_active_per_identity:
+            raise QueueFull(
+                f"you already have {limits.max_active_per_identity} queued or running tasks; "
+                "wait for one to finish or cancel one"
+            )
+        queued = conn.execute("SELECT COUNT(*) FROM tasks WHERE state = ?", (TaskState.QUEUED,)).fetchone()[0]
+        if queued >= limits.max_queued_total:
+            raise QueueFull(f"the queue is full ({limits.max_queued_total} tasks); try again later")
 
     def get(self, task_id: str) -> Task:
         with self._lock:
@@ -221,91 +259,107 @@ class SQLiteTaskStore:
             return task
 
     # --- written while running -------------------------------------------------------------
-    def set_info(self, task_id: str, info: dict[str, Any]) -> None:
-        with self._tx() as conn:
-            conn.execute("UPDATE tasks SET info = ? WHERE id = ?", (json.dumps(info), task_id))
-
-    def add_image(self, task_id: str, image: ImageRef) -> None:
+    def add_image(self, task_id: str, image: ImageRef) -> TaskEvent:
         with self._tx() as conn:
             images = json.loads(self._fetch(conn, task_id)["images"])
             images.append(image.model_dump())
             conn.execute("UPDATE tasks SET images = ? WHERE id = ?", (json.dumps(images), task_id))
+            return self._append(conn, task_id, EventType.IMAGE, image.model_dump())
 
-    def finish(
-        self,
-        task_id: str,
-        state: TaskState,
-        *,
-        progress: TaskProgress | None = None,
-        stats: TaskStats | None = None,
-        error: str | None = None,
-        stop_reason: str | None = None,
-    ) -> Task:
+    def add_preview(self, task_id: str, data: bytes, media_type: str) -> TaskEvent:
+        with self._tx() as conn:
+            self._fetch(conn, task_id)
+            latest = conn.execute("SELECT MAX(preview_id) FROM previews WHERE task_id = ?", (task_id,)).fetchone()[0]
+            preview_id = (latest or 0) + 1
+            conn.execute(
+                "INSERT INTO previews (task_id, preview_id, media_type, data) VALUES (?, ?, ?, ?)",
+                (task_id, preview_id, media_type, data),
+            )
+            self._drop_old_previews(conn, task_id, keep=PREVIEWS_KEPT)
+            return self._append(conn, task_id, EventType.PREVIEW, {"id": preview_id, "media_type": media_type})
+
+    def finish(self, task_id: str, end: TaskEnd) -> tuple[Task, TaskEvent]:
         with self._tx() as conn:
             self._fetch(conn, task_id)
             conn.execute(
                 "UPDATE tasks SET state = ?, finished_at = ?, progress = COALESCE(?, progress),"
-                " stats = COALESCE(?, stats), error = ?, stop_reason = ? WHERE id = ?",
+                " stats = COALESCE(?, stats), error = ?, stop_reason = ?, stop_request = NULL,"
+                " info = COALESCE(?, info), sprite_sheet = ? WHERE id = ?",
                 (
-                    state,
+                    end.state,
                     time.time(),
-                    progress.model_dump_json() if progress else None,
-                    stats.model_dump_json() if stats else None,
-                    error,
-                    stop_reason,
+                    end.progress.model_dump_json() if end.progress else None,
+                    end.stats.model_dump_json() if end.stats else None,
+                    end.error,
+                    end.stop_reason,
+                    end.resolved.model_dump_json() if end.resolved else None,
+                    end.sprite_sheet,
                     task_id,
                 ),
             )
             self._drop_old_previews(conn, task_id, keep=1)
-            return self._row_to_task(self._fetch(conn, task_id))
+            task = self._row_to_task(self._fetch(conn, task_id))
+            data: dict[str, Any] = {"images": len(task.images), "stats": end.stats.model_dump() if end.stats else None}
+            if end.error:
+                data["error"] = end.error
+            if end.stop_reason:
+                data["reason"] = end.stop_reason
+            return task, self._append(conn, task_id, EventType(end.state.value), data)
 
     # --- control ---------------------------------------------------------------------------
-    def cancel_if_queued(self, task_id: str) -> bool:
-        with self._tx() as conn:
-            self._fetch(conn, task_id)
-            cursor = conn.execute(
-                "UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ? WHERE id = ? AND state = ?",
-                (TaskState.CANCELLED, time.time(), "cancelled", task_id, TaskState.QUEUED),
-            )
-            return cursor.rowcount == 1
-
-    def record_stop_request(self, task_id: str, request: StopRequest) -> Task:
+    def request_stop(self, task_id: str, request: StopRequest) -> tuple[Task, TaskEvent | None]:
         with self._tx() as conn:
             row = self._fetch(conn, task_id)
-            existing = StopRequest.model_validate_json(row["stop_request"]) if row["stop_request"] else None
-            # An interrupt is never downgraded to a skip by a later click.
-            if not (existing and existing.action == "interrupt" and request.action == "skip"):
+            state = TaskState(row["state"])
+            event = None
+            if state is TaskState.QUEUED and request.action == "interrupt":
                 conn.execute(
-                    "UPDATE tasks SET stop_request = ? WHERE id = ?", (request.model_dump_json(), task_id)
+                    "UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ? WHERE id = ?",
+                    (TaskState.CANCELLED, time.time(), "cancelled", task_id),
                 )
-            return self._row_to_task(self._fetch(conn, task_id))
-
-    def clear_skip(self, task_id: str) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE tasks SET stop_request = NULL WHERE id = ? AND json_extract(stop_request, '$.action') = ?",
-                (task_id, "skip"),
-            )
+                event = self._append(conn, task_id, EventType.CANCELLED, {"reason": request.reason})
+            elif state is TaskState.RUNNING:
+                existing = StopRequest.model_validate_json(row["stop_request"]) if row["stop_request"] else None
+                # An interrupt is never downgraded to a skip by a later click.
+                if not (existing and existing.action == "interrupt" and request.action == "skip"):
+                    conn.execute(
+                        "UPDATE tasks SET stop_request = ? WHERE id = ?", (request.model_dump_json(), task_id)
+                    )
+            row = self._fetch(conn, task_id)
+            return self._with_position(conn, self._row_to_task(row), row["queue_order"]), event
 
     # --- events ----------------------------------------------------------------------------
     def append_event(
         self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None
     ) -> TaskEvent:
         with self._tx() as conn:
-            seq = self._fetch(conn, task_id)["last_seq"] + 1
-            event = TaskEvent(task_id=task_id, seq=seq, type=type, data=data)
-            if progress is None:
-                conn.execute("UPDATE tasks SET last_seq = ? WHERE id = ?", (seq, task_id))
-            else:
-                conn.execute(
-                    "UPDATE tasks SET last_seq = ?, progress = ? WHERE id = ?",
-                    (seq, progress.model_dump_json(), task_id),
-                )
+            return self._append(conn, task_id, type, data, progress)
+
+    def _append(
+        self,
+        conn: sqlite3.Connection,
+        task_id: str,
+        type: EventType,
+        data: dict[str, Any],
+        progress: TaskProgress | None = None,
+    ) -> TaskEvent:
+        seq = self._fetch(conn, task_id)["last_seq"] + 1
+        event = TaskEvent(task_id=task_id, seq=seq, type=type, data=data)
+        if progress is None:
+            conn.execute("UPDATE tasks SET last_seq = ? WHERE id = ?", (seq, task_id))
+        else:
+            # A skip ends the job it was meant for: once progress names another job, it has expired.
             conn.execute(
-                "INSERT INTO events (task_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)",
-                (task_id, seq, event.type, event.time, json.dumps(data)),
+                "UPDATE tasks SET last_seq = ?, progress = ?, stop_request = CASE"
+                " WHEN json_extract(stop_request, '$.action') = 'skip' AND json_extract(progress, '$.job_no') != ?"
+                " THEN NULL ELSE stop_request END WHERE id = ?",
+                (seq, progress.model_dump_json(), progress.job_no, task_id),
             )
-            return event
+        conn.execute(
+            "INSERT INTO events (task_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)",
+            (task_id, seq, event.type, event.time, json.dumps(data)),
+        )
+        return event
 
     def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
         with self._lock:
@@ -319,14 +373,6 @@ class SQLiteTaskStore:
         ]
 
     # --- previews --------------------------------------------------------------------------
-    def put_preview(self, task_id: str, preview_id: int, data: bytes, media_type: str) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO previews (task_id, preview_id, media_type, data) VALUES (?, ?, ?, ?)",
-                (task_id, preview_id, media_type, data),
-            )
-            self._drop_old_previews(conn, task_id, keep=PREVIEWS_KEPT)
-
     def get_preview(self, task_id: str, preview_id: int | None = None) -> tuple[int, bytes, str] | None:
         with self._lock:
             if preview_id is None:
@@ -348,16 +394,30 @@ class SQLiteTaskStore:
         )
 
     # --- housekeeping ----------------------------------------------------------------------
-    def recover(self) -> list[str]:
+    def recover(self) -> list[TaskEvent]:
         with self._tx() as conn:
-            rows = conn.execute("SELECT id FROM tasks WHERE state = ?", (TaskState.RUNNING,)).fetchall()
-            ids = [r["id"] for r in rows]
             conn.execute(
-                "UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ?,"
+                "UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ?, stop_request = NULL,"
                 " error = 'the server stopped while this task was running' WHERE state = ?",
                 (TaskState.INTERRUPTED, time.time(), "restart", TaskState.RUNNING),
             )
-        return ids
+            # Every finished task whose newest event is not its terminal one: the tasks just interrupted,
+            # and any whose terminal write was cut short by a crash of an older version.
+            finished = [s.value for s in TERMINAL_STATES]
+            marks = ",".join("?" * len(finished))
+            rows = conn.execute(
+                f"SELECT t.id, t.state, t.stop_reason, t.error FROM tasks t LEFT JOIN events e"
+                f" ON e.task_id = t.id AND e.seq = t.last_seq WHERE t.state IN ({marks})"
+                f" AND (e.type IS NULL OR e.type NOT IN ({marks}))",
+                [*finished, *finished],
+            ).fetchall()
+            events = []
+            for row in rows:
+                data = {"reason": row["stop_reason"]} if row["stop_reason"] else {}
+                if row["error"]:
+                    data["error"] = row["error"]
+                events.append(self._append(conn, row["id"], EventType(row["state"]), data))
+        return events
 
     def prune(self, keep: int) -> list[Task]:
         finished = [s.value for s in TERMINAL_STATES]

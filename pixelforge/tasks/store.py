@@ -1,8 +1,12 @@
 """The TaskStore protocol: the one durable place where tasks, control requests and events live.
 
 The server writes tasks and stop requests here; workers claim tasks and write their progress and
-results here. Neither side ever calls the other (DESIGN.md). Implementations: SQLite (one host,
-``sqlite_store.py``) and Redis (distributed mode).
+results here. Neither side ever calls the other. The implementation today is SQLite
+(``sqlite_store.py``, one host); ``tests/tasks/test_store_contract.py`` says what any other must do.
+
+Every write that changes what a watcher sees appends the matching event in the same transaction
+(a created task and its ``queued`` event, a result and its ``image`` event, a terminal state and its
+terminal event), so that no crash can leave a stored state whose event stream never tells it.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from pixelforge.tasks.model import (
     ImageRef,
     StopRequest,
     Task,
+    TaskEnd,
     TaskEvent,
+    TaskLimits,
     TaskProgress,
     TaskState,
-    TaskStats,
 )
 
 
@@ -45,9 +50,20 @@ class StoreFull(TaskStoreError):
         super().__init__("the server's disk is full, so nothing was stored; try again once space is freed")
 
 
+class QueueFull(TaskStoreError):
+    """A submission over the per-identity or the overall queue limit."""
+
+    def __init__(self, message: str, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class TaskStore(Protocol):
     # --- tasks -----------------------------------------------------------------------------
-    def create(self, task: Task) -> Task: ...
+    def create(self, task: Task, limits: TaskLimits | None = None) -> tuple[Task, TaskEvent]:
+        """Queue the task and append its ``queued`` event. With ``limits``, the owner's active tasks and
+        the whole queue are counted in the same transaction: QueueFull instead of going over."""
+        ...
 
     def get(self, task_id: str) -> Task:
         """The task with its queue position filled in; raises TaskNotFound."""
@@ -74,32 +90,25 @@ class TaskStore(Protocol):
         ...
 
     # --- written by the worker while a task runs -------------------------------------------
-    def set_info(self, task_id: str, info: dict[str, Any]) -> None: ...
+    def add_image(self, task_id: str, image: ImageRef) -> TaskEvent:
+        """Keep a finished image and append its ``image`` event."""
+        ...
 
-    def add_image(self, task_id: str, image: ImageRef) -> None: ...
+    def add_preview(self, task_id: str, data: bytes, media_type: str) -> TaskEvent:
+        """Keep a live preview under the task's next preview id and append its ``preview`` event."""
+        ...
 
-    def finish(
-        self,
-        task_id: str,
-        state: TaskState,
-        *,
-        progress: TaskProgress | None = None,
-        stats: TaskStats | None = None,
-        error: str | None = None,
-        stop_reason: str | None = None,
-    ) -> Task: ...
+    def finish(self, task_id: str, end: TaskEnd) -> tuple[Task, TaskEvent]:
+        """The terminal state and the terminal event, in one transaction; a pending stop request is
+        dropped (it has been honoured, or there is nothing left to stop)."""
+        ...
 
     # --- control ---------------------------------------------------------------------------
-    def cancel_if_queued(self, task_id: str) -> bool:
-        """queued -> cancelled atomically; False when the task is no longer queued."""
-        ...
-
-    def record_stop_request(self, task_id: str, request: StopRequest) -> Task:
-        """Persist a stop request so that a worker that claims the task late still honours it."""
-        ...
-
-    def clear_skip(self, task_id: str) -> None:
-        """A skip applies to one job; the worker clears it once the job has ended."""
+    def request_stop(self, task_id: str, request: StopRequest) -> tuple[Task, TaskEvent | None]:
+        """Apply a stop request in one transaction: an interrupt cancels a queued task (and returns its
+        ``cancelled`` event); a running task keeps the request so that a worker that claims it late
+        still honours it (an interrupt is never downgraded to a skip, a skip expires when its job
+        ends); anything else is left as it is."""
         ...
 
     # --- events ----------------------------------------------------------------------------
@@ -112,16 +121,14 @@ class TaskStore(Protocol):
 
     def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]: ...
 
-    # --- previews (small encoded images, latest few per task) ------------------------------
-    def put_preview(self, task_id: str, preview_id: int, data: bytes, media_type: str) -> None: ...
-
     def get_preview(self, task_id: str, preview_id: int | None = None) -> tuple[int, bytes, str] | None:
         """(id, bytes, media type) of the given preview, or of the latest when ``preview_id`` is None."""
         ...
 
     # --- housekeeping ----------------------------------------------------------------------
-    def recover(self) -> list[str]:
-        """After a crash: tasks left running become interrupted. Returns their ids."""
+    def recover(self) -> list[TaskEvent]:
+        """After a crash: tasks left running become interrupted, and a finished task whose terminal event
+        is missing gets it. Returns the terminal events appended."""
         ...
 
     def prune(self, keep: int) -> list[Task]:

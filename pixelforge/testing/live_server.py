@@ -35,7 +35,7 @@ class LiveServer:
     def wait_state(self, task_id: str, states: set[TaskState], timeout: float = 120) -> TaskState:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            state = self.runtime.service.store.get(task_id).state
+            state = self.runtime.service.get(task_id).state
             if state in states:
                 return state
             time.sleep(0.05)
@@ -46,7 +46,7 @@ class LiveServer:
         service = self.runtime.service
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            active = service.store.list(states=ACTIVE, limit=100)
+            active = service.list(states=ACTIVE, limit=100)
             if not active:
                 return
             for task in active:

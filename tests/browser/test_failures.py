@@ -14,7 +14,8 @@ from browserkit import LONG, fill_params, open_ui, task_id, wait_denoising
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from pixelforge.config import Settings
-from pixelforge.tasks.model import EventType, TaskState
+from pixelforge.tasks.model import TaskEnd, TaskState
+from pixelforge.tasks.stop import StopToken
 from pixelforge.testing.live_server import LiveServer, start_server
 
 
@@ -93,7 +94,7 @@ def test_failed_interrupt_and_skip_can_be_retried(new_context: Callable[..., Bro
     expect(page.get_by_role("alert")).to_contain_text("The server refused: database is locked")
     expect(page.locator("#interrupt")).to_be_visible()
     expect(page.locator("#interrupting")).to_be_hidden()
-    assert live.runtime.service.store.get(running).state is TaskState.RUNNING
+    assert live.runtime.service.get(running).state is TaskState.RUNNING
 
     # Retries reach the server: the skip moves on to job 2, the interrupt ends the task.
     page.unroute("**/skip")
@@ -129,9 +130,9 @@ def test_a_dead_worker_never_leaves_the_page_stuck(
     # Running on a worker that then died: the stop is recorded, nobody confirms it.
     page.locator("#generate").click()
     expect(page.locator("#progress-queue")).to_have_text("In queue: 1/1")
-    ghost = dead.runtime.store.claim_next("ghost-worker")
+    ghost = dead.runtime.service.claim_next("ghost-worker")
     assert ghost is not None and ghost.id == task_id(page)
-    dead.runtime.service.emit(ghost.id, EventType.STARTED, {})
+    dead.runtime.service.start(ghost, StopToken(), "cpu")
     expect(page.locator("#interrupt")).to_be_visible()
     page.locator("#interrupt").click()
     expect(page.locator("#interrupting")).to_be_visible()
@@ -142,5 +143,4 @@ def test_a_dead_worker_never_leaves_the_page_stuck(
     expect(page.get_by_role("alert")).to_contain_text("the worker may be down")
     expect_idle(page)
     expect(page.locator("#restore")).to_be_visible()  # the task is still there to re-attach to
-    dead.runtime.store.finish(ghost.id, TaskState.INTERRUPTED, stop_reason="test")
-    dead.runtime.service.emit(ghost.id, EventType.INTERRUPTED, {"reason": "test"})
+    dead.runtime.service.finish(ghost.id, TaskEnd(state=TaskState.INTERRUPTED, stop_reason="test"))

@@ -82,7 +82,7 @@ def test_a_skipped_job_is_marked_and_seeds_follow_the_job(
     expect(page.locator("body")).to_have_attribute("data-last-state", "interrupted")
     expect(page.locator("#stats dd[data-stat='skipped']")).to_have_text("1")
     expect(skipped).to_have_count(1)  # the interrupted job is not a skipped one
-    task = live.runtime.service.store.get(task_id(page))
+    task = live.runtime.service.get(task_id(page))
     assert [(image.index, image.job_no, image.seed) for image in task.images] == [(0, 1, 101)]
     # The stage shows the last finished image, marked: the task did not complete.
     expect(page.locator("#stage-caption")).to_have_text("Image 0 · seed 101 · interrupted")

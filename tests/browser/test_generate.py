@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 
 from browserkit import LONG, QUICK, QUICK_SIDE, Shots, fill_params, open_ui, progress_value, task_id, wait_denoising
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from pixelforge.tasks.model import TaskState
+from pixelforge.testing.hooks import Hold, denoiser
 from pixelforge.testing.live_server import LiveServer
+
+
+def check_running_page(page: Page, shots: Shots) -> None:
+    """Running: the bar moves, with step, ETA and the percentage in the tab title; a preview shows."""
+    expect(page.locator("#interrupt")).to_be_visible()
+    expect(page.locator("#generate")).to_be_hidden()
+    page.wait_for_function("document.querySelector('#progressbar').getAttribute('aria-valuenow') > 0")
+    expect(page.locator("#progress-step")).to_have_text(re.compile(r"^Step \d+/40$"))
+    expect(page.locator("#progress-eta")).to_have_text(re.compile(r"^ETA (\d+s|\d\d:\d\d|\d\d:\d\d:\d\d)$"))
+    expect(page).to_have_title(re.compile(r"^\[\d{1,3}%\] pixelforge$"))
+    expect(page.locator("#stage-frame img[data-kind='preview']")).to_be_visible()
+    assert page.locator("#stage-frame img").evaluate("img => img.naturalWidth") > 0
+    assert 0 < progress_value(page) <= 100
+    expect(page.get_by_role("progressbar")).to_have_attribute("aria-valuetext", re.compile(r"\d+%"))
+    assert page.evaluate("window.__wakeLog").count("request:screen") == 1
+    shots.take(page, "running")
 
 
 def test_generate_shows_progress_preview_and_result(
@@ -18,23 +36,22 @@ def test_generate_shows_progress_preview_and_result(
     page = open_ui(new_context(), live.url)
     shots.take(page, "idle")
     fill_params(page, QUICK)
-    page.locator("#generate").click()
+    # The worker waits inside the denoiser once the task has a preview, until the running page is checked.
+    service, checked = live.runtime.service, threading.Event()
 
-    # Running: the bar moves, with step, ETA and the percentage in the tab title; a preview shows.
-    expect(page.locator("#interrupt")).to_be_visible()
-    expect(page.locator("#generate")).to_be_hidden()
+    def has_preview() -> bool:
+        return any(service.get_preview(t.id) for t in service.list(states=[TaskState.RUNNING], limit=1))
+
+    hold = Hold(denoiser(live.runtime), when=has_preview, until=checked.wait)
+    try:
+        page.locator("#generate").click()
+        assert hold.reached.wait(60)
+        check_running_page(page, shots)
+    finally:
+        checked.set()
+        hold.remove()
+
     bar = page.get_by_role("progressbar")
-    page.wait_for_function("document.querySelector('#progressbar').getAttribute('aria-valuenow') > 0")
-    expect(page.locator("#progress-step")).to_have_text(re.compile(r"^Step \d+/40$"))
-    expect(page.locator("#progress-eta")).to_have_text(re.compile(r"^ETA (\d+s|\d\d:\d\d|\d\d:\d\d:\d\d)$"))
-    expect(page).to_have_title(re.compile(r"^\[\d{1,3}%\] pixelforge$"))
-    expect(page.locator("#stage-frame img[data-kind='preview']")).to_be_visible()
-    assert page.locator("#stage-frame img").evaluate("img => img.naturalWidth") > 0
-    assert 0 < progress_value(page) <= 100
-    expect(bar).to_have_attribute("aria-valuetext", re.compile(r"\d+%"))
-    assert page.evaluate("window.__wakeLog").count("request:screen") == 1
-    shots.take(page, "running")
-
     # Completed: 100 %, the image at 1x and scaled with crisp pixels, downloads, statistics, history.
     expect(page.locator("#generate")).to_be_visible()
     expect(page.locator("body")).to_have_attribute("data-last-state", "completed")
@@ -73,7 +90,7 @@ def test_generate_shows_progress_preview_and_result(
     page.locator("#seed-random").click()
     expect(page.locator("#seed")).to_have_value("-1")
     page.locator("#seed-reuse").click()
-    seed = live.runtime.service.store.get(task_id(page)).params.seed
+    seed = live.runtime.service.get(task_id(page)).params.seed
     expect(page.locator("#seed")).to_have_value(str(seed))
 
 
@@ -108,7 +125,7 @@ def test_button_states_follow_the_task(
     expect(page.locator("#generate")).to_be_visible()
     expect(page.locator("#interrupting")).to_be_hidden()
     expect(page.locator("body")).to_have_attribute("data-last-state", "interrupted")
-    assert live.runtime.service.store.get(task_id(page)).state is TaskState.INTERRUPTED
+    assert live.runtime.service.get(task_id(page)).state is TaskState.INTERRUPTED
     expect(page.locator("#stats dd[data-stat='state']")).to_have_text("interrupted")
     expect(page.locator(".gallery-item")).to_have_count(0)  # the unfinished image was discarded
 

@@ -35,7 +35,7 @@ def test_ctrl_enter_generates_and_restarts_esc_interrupts(
     page.locator("#negative_prompt").press("Escape")
     expect(page.locator("#generate")).to_be_visible()
     expect(page.locator("body")).to_have_attribute("data-last-state", "interrupted")
-    assert live.runtime.service.store.get(second).state is TaskState.INTERRUPTED
+    assert live.runtime.service.get(second).state is TaskState.INTERRUPTED
 
 
 def test_alt_enter_skips_the_current_job(new_context: Callable[..., BrowserContext], live: LiveServer) -> None:
@@ -50,6 +50,6 @@ def test_alt_enter_skips_the_current_job(new_context: Callable[..., BrowserConte
     expect(page.locator("#interrupt")).to_be_visible()
     page.keyboard.press("Escape")
     expect(page.locator("body")).to_have_attribute("data-last-state", "interrupted")
-    task = live.runtime.service.store.get(task_id(page))
+    task = live.runtime.service.get(task_id(page))
     assert task.stop_reason == "user"
     assert [image.job_no for image in task.images] == []  # the skipped job left no image

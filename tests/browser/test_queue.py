@@ -42,4 +42,4 @@ def test_queue_position_with_two_tasks(
     second.locator("#interrupt").click()
     expect(second.locator("body")).to_have_attribute("data-last-state", "cancelled")
     expect(second.locator("#generate")).to_be_visible()
-    assert live.runtime.service.store.get(task_id(second)).state is TaskState.CANCELLED
+    assert live.runtime.service.get(task_id(second)).state is TaskState.CANCELLED

@@ -96,6 +96,6 @@ def test_another_identity_cannot_restore_or_stop(new_context: Callable[..., Brow
     owner.wait_for_function(
         "n => Number(document.querySelector('#progressbar').getAttribute('aria-valuenow')) > n", arg=before
     )
-    assert live.runtime.service.store.get(victim).state is TaskState.RUNNING
+    assert live.runtime.service.get(victim).state is TaskState.RUNNING
     owner.keyboard.press("Escape")
     expect(owner.locator("body")).to_have_attribute("data-last-state", "interrupted")

@@ -8,13 +8,11 @@ they use a linear latent map, never the VAE, so they do not blur the counts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-
-import torch
 
 from pixelforge.runtime import Runtime
 from pixelforge.tasks.model import EventType, TaskParams, TaskState
+from pixelforge.testing.hooks import Calls
 
 STEPS = 4
 
@@ -29,25 +27,8 @@ def _loaded_pipe(runtime: Runtime) -> Any:
     return backend.load(runtime.settings.model, None, 1.0).pipe
 
 
-class _Calls:
-    """Counts completed forwards of a module; optionally runs an action after the ``at``-th one."""
-
-    def __init__(self, module: torch.nn.Module, at: int | None = None, action: Callable[[], None] | None = None):
-        self.count = 0
-        self._at, self._action = at, action
-        self._handle = module.register_forward_hook(self._hook)
-
-    def _hook(self, *_: Any) -> None:
-        self.count += 1
-        if self._action is not None and self.count == self._at:
-            self._action()
-
-    def remove(self) -> None:
-        self._handle.remove()
-
-
 def _event_types(runtime: Runtime, task_id: str) -> list[EventType]:
-    return [event.type for event in runtime.store.events_since(task_id, 0)]
+    return [event.type for event in runtime.service.events_since(task_id, 0)]
 
 
 def test_stop_while_queued_cancels_and_the_task_never_runs(make_runtime) -> None:
@@ -57,7 +38,7 @@ def test_stop_while_queued_cancels_and_the_task_never_runs(make_runtime) -> None
     runtime.start()
     other = runtime.service.submit(_params())  # the worker is running: the next task proves it moved on
     assert runtime.service.wait(other.id, timeout=60).state is TaskState.COMPLETED
-    stopped = runtime.store.get(task.id)
+    stopped = runtime.service.get(task.id)
     assert stopped.state is TaskState.CANCELLED
     assert EventType.STARTED not in _event_types(runtime, task.id)
     assert stopped.images == []
@@ -76,7 +57,7 @@ def test_stop_while_loading_lands_right_after_the_load(make_runtime) -> None:
         return model
 
     backend.load = load_then_click_stop
-    encoder_calls, denoiser_calls = _Calls(pipe.text_encoder), _Calls(pipe.transformer)
+    encoder_calls, denoiser_calls = Calls(pipe.text_encoder), Calls(pipe.transformer)
     runtime.start()
     task_ids.append(runtime.service.submit(_params()).id)
     finished = runtime.service.wait(task_ids[0], timeout=60)
@@ -90,8 +71,8 @@ def test_stop_while_encoding_the_prompt_lands_at_the_next_text_encoder_layer(mak
     pipe = _loaded_pipe(runtime)
     layers = pipe.text_encoder.model.language_model.layers
     task_ids: list[str] = []
-    first = _Calls(layers[0], at=1, action=lambda: runtime.service.interrupt(task_ids[0]))
-    second, denoiser = _Calls(layers[1]), _Calls(pipe.transformer)
+    first = Calls(layers[0], at=1, action=lambda: runtime.service.interrupt(task_ids[0]))
+    second, denoiser = Calls(layers[1]), Calls(pipe.transformer)
     runtime.start()
     task_ids.append(runtime.service.submit(_params()).id)
     finished = runtime.service.wait(task_ids[0], timeout=60)
@@ -108,8 +89,8 @@ def test_stop_while_denoising_lands_at_the_next_block_inside_the_step(make_runti
     blocks = pipe.transformer.transformer_blocks
     task_ids: list[str] = []
     # Third pass of block 0 = the cond pass of step 2 (true CFG runs cond and uncond passes per step).
-    first = _Calls(blocks[0], at=3, action=lambda: runtime.service.interrupt(task_ids[0]))
-    second, vae = _Calls(blocks[1]), _Calls(pipe.vae.decoder)
+    first = Calls(blocks[0], at=3, action=lambda: runtime.service.interrupt(task_ids[0]))
+    second, vae = Calls(blocks[1]), Calls(pipe.vae.decoder)
     runtime.start()
     task_ids.append(runtime.service.submit(_params(cfg_scale=4.0)).id)
     finished = runtime.service.wait(task_ids[0], timeout=60)
@@ -126,8 +107,8 @@ def test_stop_while_decoding_lands_at_the_next_vae_block(make_runtime) -> None:
     pipe = _loaded_pipe(runtime)
     up_blocks = pipe.vae.decoder.up_blocks
     task_ids: list[str] = []
-    first = _Calls(up_blocks[0], at=1, action=lambda: runtime.service.interrupt(task_ids[0]))
-    rest = [_Calls(block) for block in up_blocks[1:]]
+    first = Calls(up_blocks[0], at=1, action=lambda: runtime.service.interrupt(task_ids[0]))
+    rest = [Calls(block) for block in up_blocks[1:]]
     runtime.start()
     task_ids.append(runtime.service.submit(_params()).id)
     finished = runtime.service.wait(task_ids[0], timeout=60)
@@ -142,10 +123,10 @@ def test_keep_partial_stop_while_decoding_lets_the_decode_finish(make_runtime) -
     runtime = make_runtime(start=False)
     pipe = _loaded_pipe(runtime)
     task_ids: list[str] = []
-    first = _Calls(
+    first = Calls(
         pipe.vae.decoder.up_blocks[0], at=1, action=lambda: runtime.service.interrupt(task_ids[0], keep_partial=True)
     )
-    last = _Calls(pipe.vae.decoder.up_blocks[-1])
+    last = Calls(pipe.vae.decoder.up_blocks[-1])
     runtime.start()
     task_ids.append(runtime.service.submit(_params()).id)
     finished = runtime.service.wait(task_ids[0], timeout=60)
@@ -166,7 +147,7 @@ def test_stop_during_post_processing_keeps_the_finished_image_and_runs_no_furthe
         return result
 
     store.add_image = add_image_then_click_stop
-    denoiser = _Calls(pipe.transformer)
+    denoiser = Calls(pipe.transformer)
     runtime.start()
     task_ids.append(runtime.service.submit(_params(batch_count=3, cfg_scale=1.0)).id)
     finished = runtime.service.wait(task_ids[0], timeout=60)

@@ -2,38 +2,30 @@
 
 from __future__ import annotations
 
+import gc
 import threading
-import time
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from pixelforge.engine.control import EarlyStop, StepInfo
 from pixelforge.tasks.model import EventType, TaskParams, TaskState
+from pixelforge.testing.hooks import Calls, Hold, denoiser, until_stopped
 
 SMALL = {"width": 32, "height": 32}
+# cfg 1.0: one denoiser pass per step (no true CFG), so pass n of the task is step n.
+ONE_PASS = {"cfg_scale": 1.0, **SMALL}
 
 
-def decoder_calls(runtime) -> list[int]:
-    """Count real VAE decoder forwards of the worker's pipeline."""
-    pipe = runtime.workers[0].backend.load(runtime.settings.model, None, 1.0).pipe
-    calls = [0]
-    pipe.vae.decoder.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
-    return calls
+def pipe_of(runtime):
+    return runtime.workers[0].backend.load(runtime.settings.model, None, 1.0).pipe
 
 
-def run_until(service, task_id: str, predicate, action) -> None:
-    """Watch the task's events and call ``action`` once, at the first event matching ``predicate``."""
-    fired = False
-    for event in service.events(task_id, timeout=120):
-        if not fired and predicate(event):
-            action()
-            fired = True
-
-
-def is_step(job_no: int, step: int):
-    return lambda e: e.type is EventType.PROGRESS and e.data["job_no"] == job_no and e.data["step"] == step
+def at_step(runtime, steps: int, job_no: int, step: int, action) -> Calls:
+    """Run ``action`` inside the worker right after denoising step ``step`` of job ``job_no``."""
+    return Calls(pipe_of(runtime).transformer, at=job_no * steps + step, action=action)
 
 
 def test_completed_task_reports_progress_images_stats_and_parameters(make_runtime) -> None:
@@ -43,7 +35,7 @@ def test_completed_task_reports_progress_images_stats_and_parameters(make_runtim
     done = service.wait(task.id, timeout=120)
     assert done.state is TaskState.COMPLETED
     assert [(i.index, i.job_no, i.seed) for i in done.images] == [(0, 0, 10), (1, 0, 11), (2, 1, 12), (3, 1, 13)]
-    events = service.store.events_since(task.id)
+    events = service.events_since(task.id)
     kinds = [e.type for e in events]
     assert kinds[:2] == [EventType.QUEUED, EventType.STARTED] and kinds[-1] is EventType.COMPLETED
     assert kinds.count(EventType.IMAGE) == 4
@@ -75,45 +67,50 @@ def test_each_image_is_reproducible_alone_from_its_seed(make_runtime) -> None:
 
 
 def test_interrupt_stops_at_once_without_decoding_and_keeps_finished_images(make_runtime) -> None:
-    runtime = make_runtime(preview_every=0)  # previews of this tiny model go through the VAE too
-    decodes = decoder_calls(runtime)
+    runtime = make_runtime(start=False, preview_every=0)  # previews of this tiny model go through the VAE too
+    decodes = Calls(pipe_of(runtime).vae.decoder)
     service = runtime.service
-    # Many steps after the one we act on, so the stop lands in job 2 however loaded the machine is.
-    task = service.submit(TaskParams(prompt="x", steps=100, batch_count=3, **SMALL))
-    run_until(service, task.id, is_step(1, 3), lambda: service.interrupt(task.id))
-    done = service.store.get(task.id)
+    task = service.submit(TaskParams(prompt="x", steps=10, batch_count=3, **ONE_PASS))
+    at_step(runtime, 10, job_no=1, step=3, action=lambda: service.interrupt(task.id))
+    runtime.start()
+    done = service.wait(task.id, timeout=120)
     assert done.state is TaskState.INTERRUPTED and done.stop_reason == "user"
     assert [i.job_no for i in done.images] == [0]  # job 1 finished before the stop and is kept
-    assert decodes[0] == 1  # only job 1's decode: the interrupted job was never decoded
-    assert done.stats is not None and done.stats.steps_run < 100 + 100
-    assert runtime.workers[0].backend.load(runtime.settings.model, None, 1.0).pipe._interrupt is False
+    assert decodes.count == 1  # only job 1's decode: the interrupted job was never decoded
+    assert done.stats is not None and done.stats.steps_run == 10 + 3
+    assert pipe_of(runtime)._interrupt is False
 
 
 def test_keep_partial_decodes_the_current_estimate(make_runtime) -> None:
-    runtime = make_runtime()
+    runtime = make_runtime(start=False)
     service = runtime.service
-    task = service.submit(TaskParams(prompt="x", steps=100, **SMALL))
-    run_until(service, task.id, is_step(0, 4), lambda: service.interrupt(task.id, keep_partial=True))
-    done = service.store.get(task.id)
+    task = service.submit(TaskParams(prompt="x", steps=10, **ONE_PASS))
+    at_step(runtime, 10, job_no=0, step=4, action=lambda: service.interrupt(task.id, keep_partial=True))
+    runtime.start()
+    done = service.wait(task.id, timeout=120)
     assert done.state is TaskState.INTERRUPTED
     assert len(done.images) == 1 and done.images[0].partial
     assert Image.open(runtime.settings.data_dir / done.images[0].path).size == (32, 32)
 
 
 def test_skip_ends_only_the_current_job(make_runtime) -> None:
-    runtime = make_runtime()
+    runtime = make_runtime(start=False)
     service = runtime.service
-    task = service.submit(TaskParams(prompt="x", steps=60, batch_count=3, **SMALL))
-    run_until(service, task.id, is_step(1, 2), lambda: service.skip(task.id))
-    done = service.store.get(task.id)
+    task = service.submit(TaskParams(prompt="x", steps=6, batch_count=3, **ONE_PASS))
+    at_step(runtime, 6, job_no=1, step=2, action=lambda: service.skip(task.id))
+    runtime.start()
+    done = service.wait(task.id, timeout=120)
     assert done.state is TaskState.COMPLETED
     assert [i.job_no for i in done.images] == [0, 2]
     assert done.stop_request is None  # the skip was used up by job 2
 
 
 def test_timeout_stops_the_task_automatically(make_runtime) -> None:
-    runtime = make_runtime()
+    runtime = make_runtime(start=False)
     task = runtime.service.submit(TaskParams(prompt="x", steps=150, batch_count=5, timeout_s=0.3, **SMALL))
+    # The task waits at its second step for as long as the timeout takes to fire: no race with the clock.
+    Hold(denoiser(runtime), when=lambda: True, until=until_stopped(runtime, task.id))
+    runtime.start()
     done = runtime.service.wait(task.id, timeout=120)
     assert done.state is TaskState.INTERRUPTED and done.stop_reason == "timeout"
     assert done.stats is not None and done.stats.steps_run < 150 * 5
@@ -128,7 +125,7 @@ def test_a_failing_task_does_not_stop_the_next_one(make_runtime, tmp_path: Path)
     failing = runtime.service.submit(TaskParams(prompt="x", steps=2, lora=str(broken), **SMALL))
     following = runtime.service.submit(TaskParams(prompt="x", steps=2, **SMALL))
     assert runtime.service.wait(following.id, timeout=120).state is TaskState.COMPLETED
-    failed = runtime.service.store.get(failing.id)
+    failed = runtime.service.get(failing.id)
     assert failed.state is TaskState.FAILED
     assert "could not load LoRA" in (failed.error or "")
 
@@ -152,14 +149,14 @@ def test_queue_runs_in_fifo_order_with_positions(make_runtime) -> None:
     runtime = make_runtime(start=False)
     service = runtime.service
     tasks = [service.submit(TaskParams(prompt=str(n), steps=1, **SMALL)) for n in range(3)]
-    texts = [service.store.get(t.id).progress.textinfo for t in tasks]
+    texts = [service.get(t.id).progress.textinfo for t in tasks]
     assert texts == ["In queue: 1/3", "In queue: 2/3", "In queue: 3/3"]
     runtime.start()
     finished = [service.wait(t.id, timeout=120) for t in tasks]
     assert all(t.state is TaskState.COMPLETED for t in finished)
     starts = [t.started_at for t in finished]
     assert starts == sorted(starts)
-    positions = [e.data for e in service.store.events_since(tasks[2].id) if e.type is EventType.QUEUED]
+    positions = [e.data for e in service.events_since(tasks[2].id) if e.type is EventType.QUEUED]
     assert positions[0] == {"position": 3, "size": 3} and {"position": 1, "size": 1} in positions
 
 
@@ -167,13 +164,13 @@ def test_restart_marks_the_crashed_task_interrupted_and_runs_the_queue(make_runt
     crashed = make_runtime(start=False)
     orphan = crashed.service.submit(TaskParams(prompt="x", steps=2, **SMALL))
     waiting = crashed.service.submit(TaskParams(prompt="y", steps=2, **SMALL))
-    crashed.store.claim_next("worker-that-died")
+    crashed.service.claim_next("worker-that-died")
     crashed.store.close()
     restarted = make_runtime()
     assert restarted.service.wait(waiting.id, timeout=120).state is TaskState.COMPLETED
-    recovered = restarted.store.get(orphan.id)
+    recovered = restarted.service.get(orphan.id)
     assert recovered.state is TaskState.INTERRUPTED and recovered.stop_reason == "restart"
-    assert restarted.store.events_since(orphan.id)[-1].type is EventType.INTERRUPTED
+    assert restarted.service.events_since(orphan.id)[-1].type is EventType.INTERRUPTED
 
 
 def test_python_api_stop_token_from_another_thread(tmp_path: Path, tiny_qwen_dir: Path) -> None:
@@ -183,10 +180,17 @@ def test_python_api_stop_token_from_another_thread(tmp_path: Path, tiny_qwen_dir
     with Pixelforge(model=str(tiny_qwen_dir), data_dir=tmp_path / "api") as pf:
         stop = StopToken()
         started = threading.Event()
-        handle = pf.submit("a knight", steps=150, stop=stop, on_step=lambda info: started.set(), **SMALL)
+
+        def first_step_waits_for_the_stop(info: StepInfo) -> None:
+            started.set()
+            stop.wait(60)  # the task stays at step 1 until the other thread's stop arrives
+
+        handle = pf.submit("a knight", steps=150, stop=stop, on_step=first_step_waits_for_the_stop, **SMALL)
         threading.Thread(target=lambda: started.wait(60) and stop.request_interrupt()).start()
         task = handle.wait(timeout=120)
         assert task.state is TaskState.INTERRUPTED and task.images == []
+        assert task.stats is not None and task.stats.steps_run == 1
+        assert len(pf.runtime.tokens) == 0
         images = list(pf.generate_iter("a knight", steps=2, batch_count=2, **SMALL))
         assert [i.ref.job_no for i in images] == [0, 1] and all(i.path.is_file() for i in images)
 
@@ -211,26 +215,31 @@ def test_early_stop_rule_can_return_the_best_latents(tmp_path: Path, tiny_qwen_d
     assert len(task.images) == 1 and task.images[0].partial
 
 
-def test_memory_does_not_grow_with_interrupted_tasks(make_runtime) -> None:
-    from pixelforge.procmem import current_rss_mb
+def _live_tensors() -> int:
+    gc.collect()
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, torch.Tensor))
 
-    runtime = make_runtime(preview_every=0)
+
+def test_nothing_grows_with_interrupted_tasks(make_runtime) -> None:
+    """A stop leaves nothing behind: no tensors, no tokens (what memory growth would come from)."""
+    runtime = make_runtime(start=False, preview_every=0)
     service = runtime.service
+    running: list[str] = []
+    # Every task is stopped right after its second step: two denoiser passes per task.
+    Calls(pipe_of(runtime).transformer, action=lambda: service.interrupt(running[-1])).every(2)
+    runtime.start()
 
     def interrupted_tasks(count: int) -> None:
         for _ in range(count):
-            task = service.submit(TaskParams(prompt="x", steps=50, **SMALL))
-            run_until(service, task.id, is_step(0, 2), lambda t=task: service.interrupt(t.id))
+            running.append(f"task(leak-{len(running)})")
+            task = service.submit(TaskParams(prompt="x", steps=50, **ONE_PASS), task_id=running[-1])
+            assert service.wait(task.id, timeout=120).state is TaskState.INTERRUPTED
 
     interrupted_tasks(5)
-    after_five = current_rss_mb()
+    after_five = _live_tensors()
     interrupted_tasks(45)
-    assert current_rss_mb() - after_five < 60  # MB; a leak of the pipeline state per stop would show here
-    worker = runtime.workers[0]
-    deadline = time.monotonic() + 30  # the worker forgets a task's token just after its terminal event
-    while worker._tokens and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert worker._tokens == {}
+    assert _live_tensors() <= after_five
+    assert len(runtime.tokens) == 0  # each task's token went before its terminal event
 
 
 def test_history_stays_bounded_while_running_and_pruned_files_go(make_runtime) -> None:
@@ -242,10 +251,23 @@ def test_history_stays_bounded_while_running_and_pruned_files_go(make_runtime) -
     first_png = data / first.images[0].path
     assert first_png.is_file()
     later = [service.wait(service.submit(TaskParams(prompt="x", steps=1, **SMALL)).id) for _ in range(2)]
-    deadline = time.monotonic() + 30  # the worker prunes right after a task's terminal event
-    while first_png.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not first_png.exists()
+    assert not first_png.exists()  # pruned before the third task's terminal event was announced
     with pytest.raises(TaskNotFound):
-        service.store.get(first.id)
-    assert all(service.store.get(t.id).state is TaskState.COMPLETED for t in later)
+        service.get(first.id)
+    assert all(service.get(t.id).state is TaskState.COMPLETED for t in later)
+
+
+def test_refused_and_cancelled_python_submits_leave_no_token_behind(tmp_path: Path, tiny_qwen_dir: Path) -> None:
+    from pixelforge import Pixelforge, StopToken
+    from pixelforge.tasks.service import InvalidTask
+
+    with Pixelforge(model=str(tiny_qwen_dir), data_dir=tmp_path / "api") as pf:
+        with pytest.raises(InvalidTask):
+            pf.submit("x", steps=10_000, stop=StopToken())
+        assert len(pf.runtime.tokens) == 0
+        pf.runtime.service.set_paused(True)
+        handle = pf.submit("x", stop=StopToken(), **SMALL)
+        assert len(pf.runtime.tokens) == 1  # attached, waiting for a worker
+        pf.runtime.service.cancel(handle.id)  # cancelled by anyone, not only through the handle
+        assert handle.task.state is TaskState.CANCELLED
+        assert len(pf.runtime.tokens) == 0

@@ -33,7 +33,7 @@ def test_pixel_options_turn_each_image_into_a_true_sprite_with_its_files(make_ru
             assert raw.size == (32, 32)
         manifest = json.loads((data / image.files["manifest"]).read_text())
         assert manifest["pitch"] == pytest.approx(4.0, abs=1e-6)
-    sheet = data / done.info["sprite_sheet"]
+    sheet = data / done.sprite_sheet
     with Image.open(sheet) as picture:
         assert picture.height == 8 and picture.width >= 16
 
@@ -41,7 +41,7 @@ def test_pixel_options_turn_each_image_into_a_true_sprite_with_its_files(make_ru
 def test_the_stage_is_off_by_default_for_plain_pipelines(make_runtime) -> None:
     runtime = make_runtime(preview_every=0)
     done = runtime.service.wait(runtime.service.submit(TaskParams(prompt="x", steps=1, width=32, height=32)).id)
-    assert done.images[0].files == {} and (done.images[0].width, done.info["pixel"]) == (32, None)
+    assert done.images[0].files == {} and (done.images[0].width, done.resolved.pixel) == (32, None)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_bad_pixel_options_are_refused_at_submission(make_runtime, options: Pixe
     runtime = make_runtime(start=False)
     with pytest.raises(InvalidTask, match=message):
         runtime.service.submit(TaskParams(prompt="x", pixel=options))
-    assert runtime.store.count() == 0
+    assert runtime.service.count() == 0
 
 
 def test_cli_copies_the_sprite_and_its_files(tiny_qwen_dir: Path, tmp_path: Path) -> None:

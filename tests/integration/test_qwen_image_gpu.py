@@ -17,7 +17,7 @@ def test_qwen_image_preset_generates_true_pixel_art_and_stops(make_runtime, tmp_
     service = runtime.service
     done = service.wait(service.submit(TaskParams(prompt="a knight with a sword", steps=8, seed=1)).id)
     assert done.state is TaskState.COMPLETED, done.error
-    assert done.info["prompt_used"].startswith("Pixel Art")
+    assert done.resolved is not None and done.resolved.prompt_used.startswith("Pixel Art")
     assert done.stats is not None and done.stats.peak_vram_allocated_mb
     image = done.images[0]
     assert image.width < 1328 and {"raw", "upscaled", "gpl", "hex", "manifest"} <= set(image.files)
@@ -26,5 +26,5 @@ def test_qwen_image_preset_generates_true_pixel_art_and_stops(make_runtime, tmp_
     for event in service.events(task.id, timeout=600):
         if event.type is EventType.PROGRESS and event.data["step"] == 3:
             service.interrupt(task.id)
-    stopped = service.store.get(task.id)
+    stopped = service.get(task.id)
     assert stopped.state is TaskState.INTERRUPTED and stopped.images == []

@@ -14,6 +14,9 @@ from contextlib import contextmanager
 
 import httpx
 
+from pixelforge.testing.hooks import Hold, denoiser, until_stopped
+from pixelforge.testing.live_server import LiveServer
+
 KEYS = {"alice": "alice-key-0123456789", "bob": "bob-key-0123456789"}
 ADMIN_KEYS = {"root": "root-key-0123456789"}
 CORS_ORIGIN = "http://ui.example"
@@ -68,15 +71,44 @@ def sse_events(
 
 
 @contextmanager
-def running(client: httpx.Client, **params: object) -> Iterator[dict]:
-    """A long task of ``client``'s, yielded once it is denoising and has a live preview (the keyed
-    server previews every step); interrupted afterwards if still alive."""
-    task = submit(client, **{**LONG, **params})
-    for message in sse_events(client, task["id"]):
-        if message["event"] == "preview":
-            break
+def running(live: LiveServer, client: httpx.Client, **params: object) -> Iterator[dict]:
+    """A long task of ``client``'s, yielded while it is running and has a live preview (the keyed
+    server previews every step). The worker is held inside the denoiser from the first step after
+    that preview until somebody stops the task, so the task is running for as long as the test acts
+    on it, however fast the machine; it is interrupted at the end if still alive.
+
+    The task gets a server-made id unless ``id=`` chooses one; a chosen id is stored per identity
+    (``<id>~<digest>``), and the hold looks the task up under its stored id."""
+    runtime = live.runtime
+    chosen = params.pop("id", None)
+    stored: list[str] = []  # the task's stored id, once known
+
+    def stored_id() -> str | None:
+        if not stored and chosen is not None:
+            for task in runtime.service.list(states=["queued", "running"], limit=200):
+                if task.id.rpartition("~")[0] == chosen:
+                    stored.append(task.id)
+                    break
+        return stored[0] if stored else None
+
+    hold = Hold(
+        denoiser(runtime),
+        when=lambda: (task_id := stored_id()) is not None and runtime.service.get_preview(task_id) is not None,
+        until=lambda timeout: (task_id := stored_id()) is not None and until_stopped(runtime, task_id)(timeout),
+    )
+    task: dict = {}
     try:
+        # A server-made id by default: stored as it is, so an admin reaches the task under the same id.
+        task = submit(client, **({"id": chosen} if chosen is not None else {}), **{**LONG, **params})
+        if chosen is None:
+            stored.append(task["id"])
+        for message in sse_events(client, task["id"]):
+            if message["event"] == "preview":
+                break
+        assert hold.reached.wait(60), "the task must be held right after its first preview"
         yield task
     finally:
-        client.post(f"/api/v1/tasks/{task['id']}/interrupt")
-        wait_finished(client, task["id"])
+        if task:
+            client.post(f"/api/v1/tasks/{task['id']}/interrupt")
+            wait_finished(client, task["id"])
+        hold.remove()

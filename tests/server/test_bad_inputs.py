@@ -93,7 +93,7 @@ def test_a_broken_image_file_is_a_500_without_a_trace(alice: httpx.Client, keyed
                                                       caplog: pytest.LogCaptureFixture) -> None:
     task = wait_finished(alice, submit(alice)["id"])
     settings = keyed.runtime.settings
-    path = settings.data_dir / keyed.runtime.store.get(task["id"]).images[0].path
+    path = settings.data_dir / keyed.runtime.service.get(task["id"]).images[0].path
     path.write_bytes(b"this is not a PNG")
     with caplog.at_level("ERROR", logger="pixelforge.server"):
         response = alice.get(f"/api/v1/tasks/{task['id']}/images/0.png", params={"scale": 2})

@@ -7,6 +7,8 @@ import json
 import httpx
 from serverkit import running, sse_events, submit, wait_finished
 
+from pixelforge.testing.live_server import LiveServer
+
 TERMINAL = {"completed", "interrupted", "failed", "cancelled"}
 
 
@@ -93,8 +95,8 @@ def test_resume_point_past_the_end_of_a_queued_task_still_gets_its_end(alice: ht
     assert events[-1] == "cancelled"
 
 
-def test_resume_point_past_the_end_of_a_running_task_still_gets_its_end(alice: httpx.Client) -> None:
-    with running(alice) as task:
+def test_resume_point_past_the_end_of_a_running_task_still_gets_its_end(keyed: LiveServer, alice: httpx.Client) -> None:
+    with running(keyed, alice) as task:
         events = _stream_after(alice, task["id"], f"POST /api/v1/tasks/{task['id']}/interrupt",
                                {"Last-Event-ID": str(10**17)})
     assert events[-1] == "interrupted"

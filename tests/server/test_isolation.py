@@ -29,8 +29,8 @@ def test_bob_cannot_read_alices_task_anywhere(bob: httpx.Client, alices_finished
     assert bob.get("/api/v1/tasks", params={"scope": "all"}).status_code == 403
 
 
-def test_bob_cannot_stop_alices_running_task(alice: httpx.Client, bob: httpx.Client) -> None:
-    with running(alice) as task:
+def test_bob_cannot_stop_alices_running_task(keyed: LiveServer, alice: httpx.Client, bob: httpx.Client) -> None:
+    with running(keyed, alice) as task:
         for method, path in (("POST", "interrupt"), ("POST", "skip"), ("DELETE", "")):
             url = f"/api/v1/tasks/{task['id']}/{path}".rstrip("/")
             assert bob.request(method, url).status_code == 404, url
@@ -47,14 +47,14 @@ def test_bob_cannot_cancel_alices_queued_task(alice: httpx.Client, bob: httpx.Cl
     assert alice.get(f"/api/v1/tasks/{task['id']}").json()["state"] == "queued"
 
 
-def test_admin_sees_and_stops_everyones_tasks(alice: httpx.Client, admin: httpx.Client,
+def test_admin_sees_and_stops_everyones_tasks(keyed: LiveServer, alice: httpx.Client, admin: httpx.Client,
                                               alices_finished_task: dict) -> None:
     task_id = alices_finished_task["id"]
     assert admin.get(f"/api/v1/tasks/{task_id}").status_code == 200
     assert admin.get(f"/api/v1/tasks/{task_id}/images/0.png").status_code == 200
     everyone = admin.get("/api/v1/tasks", params={"scope": "all", "limit": 200}).json()
     assert task_id in [t["id"] for t in everyone["tasks"]]
-    with running(alice) as task:
+    with running(keyed, alice) as task:
         assert admin.delete(f"/api/v1/tasks/{task['id']}").status_code == 200
         assert [m["event"] for m in sse_events(alice, task["id"])][-1] == "interrupted"
 

@@ -48,7 +48,7 @@ def test_a_second_identity_reaches_nothing_of_the_first(pair) -> None:
     live, alice, bob = pair
     finished = wait_finished(alice, submit(alice)["id"])
     assert alice.post("/sdapi/v1/options", json={"samples_format": SECRET}).status_code == 200
-    with running(alice, id="matrix-running") as task:
+    with running(live, alice, id="matrix-running") as task:
         # What would betray alice's tasks: the server-made id, and the stored form of the chosen one (bob may
         # well know the chosen id itself: he can choose it too, and gets his own task).
         stored = next(t.id for t in live.runtime.store.list(states=["running"], limit=5) if "matrix-running" in t.id)

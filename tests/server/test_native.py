@@ -73,8 +73,8 @@ def test_client_chosen_id_and_duplicates(alice: httpx.Client) -> None:
     wait_finished(alice, "my-task.1")
 
 
-def test_interrupt_keep_partial_keeps_the_unfinished_image(alice: httpx.Client) -> None:
-    with running(alice) as task:
+def test_interrupt_keep_partial_keeps_the_unfinished_image(keyed: LiveServer, alice: httpx.Client) -> None:
+    with running(keyed, alice) as task:
         stopped = alice.post(f"/api/v1/tasks/{task['id']}/interrupt", json={"keep_partial": True})
         assert stopped.status_code == 200
         done = wait_finished(alice, task["id"])
@@ -83,16 +83,16 @@ def test_interrupt_keep_partial_keeps_the_unfinished_image(alice: httpx.Client) 
     assert alice.get(done["images"][0]["url"]).status_code == 200
 
 
-def test_interrupt_without_body_discards_the_unfinished_image(alice: httpx.Client) -> None:
-    with running(alice) as task:
+def test_interrupt_without_body_discards_the_unfinished_image(keyed: LiveServer, alice: httpx.Client) -> None:
+    with running(keyed, alice) as task:
         assert alice.post(f"/api/v1/tasks/{task['id']}/interrupt").status_code == 200
         done = wait_finished(alice, task["id"])
     assert done["state"] == "interrupted" and done["images"] == []
     assert done["stats"]["steps_run"] < 150
 
 
-def test_skip_ends_the_job_and_runs_the_next(alice: httpx.Client) -> None:
-    with running(alice, batch_count=2) as task:
+def test_skip_ends_the_job_and_runs_the_next(keyed: LiveServer, alice: httpx.Client) -> None:
+    with running(keyed, alice, batch_count=2) as task:
         assert alice.post(f"/api/v1/tasks/{task['id']}/skip").status_code == 200
         done = wait_finished(alice, task["id"])
     assert done["state"] == "completed"
@@ -100,8 +100,9 @@ def test_skip_ends_the_job_and_runs_the_next(alice: httpx.Client) -> None:
     assert done["stats"]["steps_run"] < 300
 
 
-def test_delete_cancels_queued_and_interrupts_running(alice: httpx.Client, admin: httpx.Client) -> None:
-    with running(alice) as active:
+def test_delete_cancels_queued_and_interrupts_running(keyed: LiveServer, alice: httpx.Client,
+                                                      admin: httpx.Client) -> None:
+    with running(keyed, alice) as active:
         admin.post("/api/v1/queue/pause")
         try:
             queued = submit(alice)
@@ -129,8 +130,9 @@ def test_queue_shows_positions_running_task_and_pause(alice: httpx.Client, bob: 
     assert alice.get("/api/v1/health").json()["paused"] is True
 
 
-def test_queue_running_entry_hides_other_identities_ids(alice: httpx.Client, bob: httpx.Client) -> None:
-    with running(alice) as task:
+def test_queue_running_entry_hides_other_identities_ids(keyed: LiveServer, alice: httpx.Client,
+                                                        bob: httpx.Client) -> None:
+    with running(keyed, alice) as task:
         seen_by_alice = alice.get("/api/v1/queue").json()["running"]
         seen_by_bob = bob.get("/api/v1/queue").json()["running"]
     assert [(r["id"], r["mine"]) for r in seen_by_alice] == [(task["id"], True)]

@@ -105,13 +105,14 @@ def test_txt2img_invalid_values_are_422_with_a1111_names(alice: httpx.Client) ->
                       ).status_code == 422
 
 
-def test_progress_interrupt_and_skip_act_on_the_callers_own_task(alice: httpx.Client, bob: httpx.Client) -> None:
+def test_progress_interrupt_and_skip_act_on_the_callers_own_task(keyed: LiveServer, alice: httpx.Client,
+                                                                 bob: httpx.Client) -> None:
     idle = bob.get("/sdapi/v1/progress").json()
     assert idle["progress"] == 0 and idle["eta_relative"] == 0 and idle["state"]["job_count"] == 0
     assert idle["current_image"] is None and idle["textinfo"] is None
     assert set(idle["state"]) == {"skipped", "interrupted", "stopping_generation", "job", "job_count",
                                   "job_timestamp", "job_no", "sampling_step", "sampling_steps"}
-    with running(alice) as task:
+    with running(keyed, alice) as task:
         mine = alice.get("/sdapi/v1/progress").json()
         assert mine["state"]["job"] == task["id"] and mine["state"]["sampling_steps"] == 150
         assert 0 < mine["progress"] < 1 and mine["state"]["job_count"] == 1
@@ -125,11 +126,11 @@ def test_progress_interrupt_and_skip_act_on_the_callers_own_task(alice: httpx.Cl
         assert types[-1] == "interrupted"
 
 
-def test_internal_progress_handshake(alice: httpx.Client, bob: httpx.Client) -> None:
+def test_internal_progress_handshake(keyed: LiveServer, alice: httpx.Client, bob: httpx.Client) -> None:
     unknown = alice.post("/internal/progress", json={"id_task": "task(txt2img-notyetknown)"}).json()
     assert unknown == {"active": False, "queued": False, "completed": False, "progress": None, "eta": None,
                        "live_preview": None, "id_live_preview": -1, "textinfo": "Waiting..."}
-    with running(alice) as task:
+    with running(keyed, alice) as task:
         first = alice.post("/internal/progress", json={"id_task": task["id"], "id_live_preview": -1}).json()
         assert first["active"] is True and first["queued"] is False and first["completed"] is False
         assert 0 <= first["progress"] < 1

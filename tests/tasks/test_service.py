@@ -1,13 +1,23 @@
-import threading
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from pixelforge.tasks.bus import InProcessBus
-from pixelforge.tasks.model import EventType, StopRequest, TaskLimits, TaskParams, TaskState
+from pixelforge.tasks.model import (
+    EventType,
+    Problem,
+    StopRequest,
+    TaskEnd,
+    TaskLimits,
+    TaskParams,
+    TaskProgress,
+    TaskState,
+)
 from pixelforge.tasks.service import InvalidTask, TaskService
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
+from pixelforge.tasks.stop import StopToken
+from pixelforge.tasks.store import QueueFull
 
 
 @pytest.fixture
@@ -39,13 +49,14 @@ def test_limits_are_checked_at_submission(service: TaskService) -> None:
     text = str(caught.value)
     for expected in ("steps: at most 50", "width: at most 2048", "batch_size: at most 8", "prompt: at most 4000"):
         assert expected in text
-    assert service.store.count() == 0  # nothing half-stored
+    assert service.count() == 0  # nothing half-stored
+    fields = [problem.field for problem in caught.value.problems]  # structured, not text to parse again
+    assert fields == ["steps", "width", "batch_size", "prompt"]
 
 
 def test_extra_checks_reject_with_their_message(tmp_path: Path) -> None:
-    service = TaskService(
-        SQLiteTaskStore(tmp_path / "t.sqlite3"), InProcessBus(), checks=[lambda p: ["model: unknown"]]
-    )
+    unknown = [Problem(field="model", message="unknown")]
+    service = TaskService(SQLiteTaskStore(tmp_path / "t.sqlite3"), InProcessBus(), checks=[lambda p: unknown])
     with pytest.raises(InvalidTask, match="model: unknown"):
         service.submit(TaskParams())
 
@@ -54,42 +65,65 @@ def test_submit_resolves_the_seed_and_announces_the_queue_position(service: Task
     first = service.submit(TaskParams(prompt="a"))
     second = service.submit(TaskParams(prompt="b", seed=7), task_id="task(mine)")
     assert first.params.seed >= 0 and second.params.seed == 7 and second.id == "task(mine)"
-    events = service.store.events_since(second.id)
+    events = service.events_since(second.id)
     assert events[0].type is EventType.QUEUED and events[0].data == {"position": 2, "size": 2}
-    assert service.store.get(second.id).progress.textinfo == "In queue: 2/2"
+    assert service.get(second.id).progress.textinfo == "In queue: 2/2"
 
 
 def test_interrupting_a_queued_task_cancels_it_and_moves_the_queue(service: TaskService) -> None:
     first, second = service.submit(TaskParams()), service.submit(TaskParams())
     assert service.interrupt(first.id).state is TaskState.CANCELLED
-    assert service.store.get(second.id).progress.textinfo == "In queue: 1/1"
+    assert service.get(second.id).progress.textinfo == "In queue: 1/1"
     assert [e.type for e in service.events(first.id)] == [EventType.QUEUED, EventType.CANCELLED]
 
 
 def test_stop_requests_for_a_running_task_reach_control_handlers(service: TaskService) -> None:
     task = service.submit(TaskParams())
     seen: list[tuple[str, StopRequest]] = []
-    service.bus.on_control(lambda task_id, request: seen.append((task_id, request)))
+    service.on_stop_request(lambda task_id, request: seen.append((task_id, request)))
     service.skip(task.id)  # not running yet: nothing to skip
     assert seen == []
-    service.store.claim_next("w")
+    service.claim_next("w")
     service.interrupt(task.id, keep_partial=True)
-    # Announced before and after the durable write (a worker may register its token in between).
-    assert seen == [(task.id, StopRequest(action="interrupt", keep_partial=True))] * 2
-    assert service.store.get(task.id).stop_request == StopRequest(action="interrupt", keep_partial=True)
+    # Announced once, after the durable write (a worker that registers its token later reads the store).
+    assert seen == [(task.id, StopRequest(action="interrupt", keep_partial=True))]
+    assert service.get(task.id).stop_request == StopRequest(action="interrupt", keep_partial=True)
+
+
+def test_a_stop_stored_before_the_worker_listened_reaches_its_token(service: TaskService) -> None:
+    task = service.submit(TaskParams())
+    service.claim_next("w")
+    service.interrupt(task.id, reason="early")  # nobody listens yet
+    token = StopToken()
+    service.start(task, token, "cpu")
+    assert token.pending is not None and token.pending.reason == "early"
+
+
+def test_queue_limits_hold_for_every_entry_point(tmp_path: Path) -> None:
+    """Enforced by the service inside the store's transaction, so the CLI and Python API obey them too."""
+    limits = TaskLimits(max_active_per_identity=2, max_queued_total=3)
+    service = TaskService(SQLiteTaskStore(tmp_path / "t.sqlite3"), InProcessBus(), limits)
+    service.submit(TaskParams(), owner="a")
+    service.submit(TaskParams(), owner="a")
+    with pytest.raises(QueueFull, match="already have 2"):
+        service.submit(TaskParams(), owner="a")
+    service.submit(TaskParams(), owner="b")
+    with pytest.raises(QueueFull, match="queue is full") as caught:
+        service.submit(TaskParams(), owner="c")
+    assert caught.value.retry_after_s >= 1
+    assert service.count() == 3
 
 
 def test_events_replay_then_follow_live_without_gaps(service: TaskService) -> None:
     task = service.submit(TaskParams())
-    service.emit(task.id, EventType.STARTED)
-
-    def finish_later() -> None:
-        for step in range(1, 4):
-            service.emit(task.id, EventType.PROGRESS, {"step": step})
-        service.emit(task.id, EventType.COMPLETED)
-
-    threading.Timer(0.05, finish_later).start()
-    events = list(service.events(task.id, timeout=10))
+    service.claim_next("w")
+    context = service.start(task, StopToken(), "cpu")
+    stream = service.events(task.id, timeout=10)
+    replayed = [next(stream), next(stream)]  # queued, started: from the store; the stream follows the bus now
+    for step in range(1, 4):
+        context.report_progress(TaskProgress(step=step))
+    service.finish(task.id, TaskEnd(state=TaskState.COMPLETED))
+    events = replayed + list(stream)
     assert [e.seq for e in events] == list(range(1, 7))
     assert events[-1].type is EventType.COMPLETED
     assert [e.seq for e in service.events(task.id, after_seq=4)] == [5, 6]  # resume after a reconnect

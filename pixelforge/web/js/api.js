@@ -63,12 +63,9 @@ export const api = {
   },
   interrupt: (id, keepPartial = false) => request("POST", `${taskPath(id)}/interrupt`, { keep_partial: keepPartial }),
   skip: (id) => request("POST", `${taskPath(id)}/skip`),
-  cancel: (id) => request("DELETE", taskPath(id)),
-  queue: () => request("GET", "/queue"),
 };
 
 export const eventsUrl = (id, after = 0) => `${BASE}${taskPath(id)}/events${after ? `?after=${after}` : ""}`;
-export const previewUrl = (id, previewId) => `${BASE}${taskPath(id)}/previews/${previewId}`;
 export const latestPreviewUrl = (id) => `${BASE}${taskPath(id)}/previews/latest`;
 
 /** The server gives absolute paths (/api/v1/...); keep them relative so a proxy prefix still works. */
@@ -77,16 +74,5 @@ export const imageUrl = (image, scale = 1) => {
   return scale > 1 ? `${url}?scale=${scale}` : url;
 };
 
-/** A server URL (/api/v1/...) made relative, like imageUrl. */
+/** A server URL (/api/v1/..., as in events and tasks) made relative, like imageUrl. */
 export const fileUrl = (url) => url.replace(/^\//, "");
-
-/** An image event's data as the ImageOut the API returns (with its URLs; the event names files by path). */
-export const imageFromEvent = (taskId, data) => {
-  const { path: _path, files = {}, ...image } = data;
-  const base = `/api/v1${taskPath(taskId)}/images/${data.index}`;
-  return {
-    ...image,
-    url: `${base}.png`,
-    files: Object.fromEntries(Object.keys(files).map((kind) => [kind, `${base}/${encodeURIComponent(kind)}`])),
-  };
-};

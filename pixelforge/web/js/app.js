@@ -1,5 +1,5 @@
 // The controller: one attached task at a time, its events driving every view.
-import { ApiError, api, imageFromEvent } from "./api.js";
+import { ApiError, api } from "./api.js";
 import { SubmitState } from "./controls.js";
 import { TERMINAL, TaskStream } from "./events.js";
 import { t } from "./i18n.js";
@@ -232,10 +232,10 @@ export class App {
         }
         break;
       case "preview":
-        this.stage.preview(data.id);
+        this.stage.preview(data);
         return;
       case "image": {
-        const image = imageFromEvent(task.id, data);
+        const image = data; // the server's ImageOut, URLs included
         task.images.push(image);
         this.gallery.add(image);
         this.stage.result(image);
@@ -250,16 +250,10 @@ export class App {
     this.render();
   }
 
-  async onTerminal(event) {
-    const id = this.task.id;
-    const data = event.data ?? {};
-    let final;
-    try {
-      final = await api.task(id);
-    } catch {
-      final = { ...this.task, state: event.type, stats: data.stats ?? null, error: data.error ?? null };
-    }
-    if (this.task?.id === id) this.finish(final);
+  /** The terminal event carries the finished task: nothing to fetch. */
+  onTerminal(event) {
+    const final = event.data?.task ?? { ...this.task, state: event.type };
+    if (this.task?.id === final.id) this.finish(final);
   }
 
   async onLost(id) {

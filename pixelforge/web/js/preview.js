@@ -3,7 +3,7 @@
 // No flicker: a new picture is fully loaded and decoded off-screen before it replaces the old
 // one, and while one loads only the newest announced preview is queued behind it.
 import { t } from "./i18n.js";
-import { imageUrl, latestPreviewUrl, previewUrl } from "./api.js";
+import { fileUrl, imageUrl, latestPreviewUrl } from "./api.js";
 
 export class Stage {
   constructor(doc = document) {
@@ -33,10 +33,11 @@ export class Stage {
     this.renderLabels();
   }
 
-  preview(previewId) {
+  /** A preview event's data: its id and URL. */
+  preview({ id: previewId, url }) {
     this.announced = Math.max(this.announced, previewId);
     if (previewId <= this.shownPreview) return;
-    this.enqueue({ url: previewUrl(this.taskId, previewId), kind: "preview", previewId });
+    this.enqueue({ url: fileUrl(url), kind: "preview", previewId });
   }
 
   /** After a reload: whatever preview the server has now (404 until the first one). */

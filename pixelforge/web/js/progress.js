@@ -1,6 +1,6 @@
-// The progress bar and its text: percentage, step s/n, job j/n, ETA, textinfo, queue place, and
-// the percentage in the tab title while a task runs.
-import { currentLocale, t } from "./i18n.js";
+// The progress bar and its text: percentage, step s/n, job j/n, ETA, what the task is doing (its
+// phase, in the page's language), queue place, and the percentage in the tab title while it runs.
+import { t } from "./i18n.js";
 import { formatEta, percent } from "./format.js";
 
 const TITLE = "pixelforge";
@@ -53,7 +53,7 @@ export class ProgressView {
     for (const el of [this.queue, this.step, this.job, this.eta]) if (!el.hidden) parts.push(el.textContent);
 
     const phase = queued ? "queued" : progress.phase;
-    this.textinfo.textContent = running || queued ? phaseText(phase, progress.textinfo) : "";
+    this.textinfo.textContent = running || queued ? t(`phase_${phase}`) : "";
     this.bar.setAttribute("aria-valuetext", [`${value}%`, ...parts].join(", "));
 
     if (running) document.title = `[${value}%] ${TITLE}`;
@@ -70,15 +70,4 @@ export class ProgressView {
 function show(el, visible, text) {
   el.hidden = !visible;
   if (visible) el.textContent = text();
-}
-
-/** The server's textinfo line is English; other languages show the phase in their own words. */
-function phaseText(phase, textinfo) {
-  // "step 3/8" is already on the line above; say what the task is doing instead.
-  // Likewise "In queue: X/Y".
-  const repeated = /^(step \d+\/\d+|in queue: \d+\/\d+)$/i.test(textinfo ?? "");
-  if (currentLocale() === "en" && textinfo && !repeated) return textinfo;
-  const key = `phase_${phase}`;
-  const label = t(key);
-  return label === key ? textinfo ?? "" : label;
 }

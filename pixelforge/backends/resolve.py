@@ -1,0 +1,64 @@
+"""From what a task asked for to what a model runs: the model's own defaults fill what was left
+unset, and a task becomes one pipeline call per job."""
+
+from __future__ import annotations
+
+from pixelforge.backends.base import JobRequest, LoadedModel
+from pixelforge.backends.presets import ModelPreset
+from pixelforge.pixelart.options import PixelOptions
+from pixelforge.tasks.model import ResolvedParams, TaskParams
+
+# diffusers scheduler classes under the names A1111 clients know.
+SAMPLER_NAMES = {
+    "FlowMatchEulerDiscreteScheduler": "Euler",
+    "EulerDiscreteScheduler": "Euler",
+    "EulerAncestralDiscreteScheduler": "Euler a",
+    "DPMSolverMultistepScheduler": "DPM++ 2M",
+    "DDIMScheduler": "DDIM",
+    "UniPCMultistepScheduler": "UniPC",
+}
+
+
+def pixel_options_for(requested: PixelOptions | None, preset: ModelPreset | None, width: int) -> PixelOptions | None:
+    """The pixel-art options a task runs with, or None when the stage is off."""
+    if requested is not None:
+        return requested if requested.enabled else None
+    if preset is not None and preset.pixel_pitch:
+        # The preset's nominal pitch is for its default width; it scales with the requested size.
+        return PixelOptions(expected_pitch=preset.pixel_pitch * width / preset.width)
+    return None
+
+
+def resolve_params(params: TaskParams, model: LoadedModel) -> ResolvedParams:
+    defaults = model.defaults()
+    width = params.width or defaults.width
+    scheduler = type(model.pipe.scheduler).__name__
+    return ResolvedParams(
+        model=model.name,
+        steps=params.steps or defaults.steps,
+        cfg_scale=params.cfg_scale if params.cfg_scale is not None else defaults.cfg_scale,
+        width=width,
+        height=params.height or defaults.height,
+        seed=params.seed,
+        sampler_name=SAMPLER_NAMES.get(scheduler, scheduler),
+        lora=params.lora,
+        lora_scale=params.lora_scale if params.lora else None,
+        prompt_used=model.prompt_text(params.prompt),
+        pixel=pixel_options_for(params.pixel, model.preset, width),
+    )
+
+
+def job_requests(params: TaskParams, resolved: ResolvedParams) -> list[JobRequest]:
+    """``batch_count`` jobs of ``batch_size`` images; image i of the task uses seed + i."""
+    return [
+        JobRequest(
+            prompt=params.prompt,
+            negative_prompt=params.negative_prompt,
+            steps=resolved.steps,
+            cfg_scale=resolved.cfg_scale,
+            width=resolved.width,
+            height=resolved.height,
+            seeds=[(resolved.seed + job_no * params.batch_size + i) % 2**32 for i in range(params.batch_size)],
+        )
+        for job_no in range(params.batch_count)
+    ]

@@ -1,0 +1,92 @@
+"""One job: a single pipeline call under the task's stop control, and how it ended.
+
+A job ends ``Completed`` (its images, decoded), ``Skipped`` (a skip ended it: nothing to keep) or
+``Stopped`` (an interrupt ended it: ``partial`` holds the images decoded from the current estimate
+when the stop asked to keep them, else nothing). The task's loop (``runner.py``) decides what each
+means for the task; nothing here writes anything.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from PIL import Image
+
+from pixelforge.backends.base import JobRequest, LoadedModel
+from pixelforge.engine.control import StepControl, StopHooks, StopRequested
+from pixelforge.engine.preview import X0Tracker
+from pixelforge.engine.stats import StatsRecorder
+from pixelforge.tasks.model import Phase
+
+
+@dataclass(frozen=True)
+class Completed:
+    images: list[Image.Image]
+    decode_s: float
+
+
+@dataclass(frozen=True)
+class Skipped:
+    pass
+
+
+@dataclass(frozen=True)
+class Stopped:
+    partial: list[Image.Image] = field(default_factory=list)
+
+
+JobOutcome = Completed | Skipped | Stopped
+
+
+def run_job(
+    model: LoadedModel,
+    job: JobRequest,
+    control: StepControl,
+    x0: X0Tracker,
+    stats: StatsRecorder,
+    runahead_blocks: int,
+) -> JobOutcome:
+    """Run ``job`` on ``model`` with ``control`` as its step callback and block-level stop hooks
+    installed; hooks and the pipeline's interrupt flag are undone whatever happens."""
+    pipe = model.pipe
+    stop_hooks = StopHooks(runahead_blocks=runahead_blocks)
+    stop_hooks.install(pipe.components, control, model.denoiser_name)
+    start = time.perf_counter()
+    try:
+        kwargs = model.pipeline_kwargs(job)
+        kwargs.update(callback_on_step_end=control, callback_on_step_end_tensor_inputs=["latents"])
+        with torch.inference_mode():
+            images = pipe(**kwargs).images
+        return Completed(images, _time_phases(stats, control, start))
+    except StopRequested as stop:
+        _time_phases(stats, control, start)
+        if stop.request.action == "skip":
+            return Skipped()
+        latents = control.replacement_latents if control.replacement_latents is not None else x0.latest
+        if latents is None:
+            latents = control.last_latents
+        if not stop.request.keep_partial or latents is None:
+            return Stopped()
+        control.enter(Phase.DECODE)
+        with stats.timed(Phase.DECODE), torch.inference_mode():
+            return Stopped(partial=model.decode(latents, job.width, job.height))
+    finally:
+        stop_hooks.remove()
+        pipe._interrupt = False
+        maybe_free = getattr(pipe, "maybe_free_model_hooks", None)
+        if maybe_free is not None:
+            maybe_free()
+
+
+def _time_phases(stats: StatsRecorder, control: StepControl, start: float) -> float:
+    """Split the job's wall time into encode / denoise / decode; returns the decode time."""
+    end = time.perf_counter()
+    denoise_start = control.denoise_started or end
+    last_step = control.last_step_end or denoise_start
+    stats.add(Phase.ENCODE, denoise_start - start)
+    stats.add(Phase.DENOISE, max(0.0, last_step - denoise_start))
+    decode = end - last_step if control.phase is Phase.DECODE else 0.0
+    stats.add(Phase.DECODE, decode)
+    return decode

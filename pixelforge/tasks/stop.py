@@ -1,0 +1,64 @@
+"""The per-task StopToken: what a running task reads to know whether to stop (never a global flag).
+
+It lives in the domain, not the engine, because every side holds one: the task context hands it
+to the engine, the worker feeds it the stop requests that arrive on the bus, and a Python caller
+may share their own with another thread.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from pixelforge.tasks.model import StopRequest
+
+
+class StopToken:
+    """Thread-safe stop flag of one task. ``interrupt`` ends the task, ``skip`` ends the current job.
+
+    Safe to share with any thread (a UI handler, a timer, a signal handler). A later interrupt
+    replaces a pending skip; a skip never downgrades a pending interrupt. A skip is used up by the
+    job it ends (:meth:`clear_skip`), which is the only place a skip is ever cleared.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._request: StopRequest | None = None
+        self._requested = threading.Event()
+
+    def request(self, request: StopRequest) -> None:
+        with self._lock:
+            if self._request is not None and self._request.action == "interrupt" and request.action == "skip":
+                return
+            self._request = request
+            self._requested.set()
+
+    def interrupt(self, keep_partial: bool = False, reason: str = "user") -> None:
+        """Stop the whole task. Finished images are kept; ``keep_partial`` also decodes the current one."""
+        self.request(StopRequest(action="interrupt", keep_partial=keep_partial, reason=reason))
+
+    # The seed tutorial's name for the same thing.
+    request_interrupt = interrupt
+
+    def skip(self) -> None:
+        """End the current job (its images are discarded) and go on with the next one."""
+        self.request(StopRequest(action="skip", reason="user"))
+
+    @property
+    def pending(self) -> StopRequest | None:
+        return self._request  # a single reference read: atomic, no lock needed on the hot path
+
+    @property
+    def interrupted(self) -> bool:
+        request = self._request
+        return request is not None and request.action == "interrupt"
+
+    def clear_skip(self) -> None:
+        with self._lock:
+            if self._request is not None and self._request.action == "skip":
+                self._request = None
+                self._requested.clear()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a stop is pending (or ``timeout``); True when one is. For callers that hold work
+        until somebody stops it, such as a test holding a task at a known step."""
+        return self._requested.wait(timeout)
