@@ -27,8 +27,7 @@ from pixelforge.pixelart.corpus import corpus
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 NOT_RUN = {
-    "make run": "starts the server until Ctrl+C; the same server runs below as `pixelforge serve`",
-    "make test": "runs this whole test suite, this test included",
+    "make run": "starts the server until Ctrl+C (then make test runs this whole suite); `pixelforge serve` runs below",
     "apt-get install -y fonts-noto-color-emoji": "installs Debian packages as root and trains for hours on a CPU",
 }
 # Languages of runnable blocks; a block without one (the directory tree) is text.
@@ -130,15 +129,30 @@ def run_shell(code: str, scratch: Path) -> None:
             server.wait(30)
 
 
+def not_run_reason(code: str) -> str | None:
+    return next((why for start, why in NOT_RUN.items() if code.startswith(start)), None)
+
+
+def runnable() -> list[tuple[int, str, str]]:
+    """Blocks with a language that NOT_RUN does not list: what the test below executes."""
+    return [(n, language, code) for n, language, code in blocks() if language and not_run_reason(code) is None]
+
+
+def test_every_block_not_run_is_text_or_listed_with_its_reason() -> None:
+    run = runnable()
+    for block in blocks():
+        line, language, code = block
+        assert block in run or not language or not_run_reason(code), f"README.md:{line} is neither run nor listed"
+    # Every NOT_RUN entry still names a block: a stale entry would hide nothing but mislead the reader.
+    for start in NOT_RUN:
+        assert any(code.startswith(start) for _, _, code in blocks()), f"NOT_RUN names no block: {start!r}"
+    assert runnable(), "no README block is run"
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1200)  # a block may import torch more than once: minutes on a loaded 2-core machine
-@pytest.mark.parametrize(("line", "language", "code"), blocks(), ids=[f"README.md:{n}" for n, _, _ in blocks()])
+@pytest.mark.parametrize(("line", "language", "code"), runnable(), ids=[f"README.md:{n}" for n, _, _ in runnable()])
 def test_readme_block_runs(line: int, language: str, code: str, scratch: Path) -> None:
-    if not language:
-        pytest.skip("text, not code (the directory tree)")
-    reason = next((why for start, why in NOT_RUN.items() if code.startswith(start)), None)
-    if reason:
-        pytest.skip(f"not run: {reason}")
     if language == "python":
         result = subprocess.run([sys.executable, "-c", code], cwd=scratch, env=environment(scratch),
                                 capture_output=True, text=True, timeout=600)
