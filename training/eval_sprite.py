@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pixelforge.backends.sprite import SpritePipeline
-from pixelforge.backends.sprite.tokenizer import words
+from pixelforge.backends.sprite.tokenizer import singular, words
 from training.model_card import write_card
 
 PROMPTS = 64
@@ -73,27 +73,26 @@ def fixed_prompts(sprites: Sprites, held_out: bool, n: int = PROMPTS, seed: int 
     return [pool[i] for i in rng.choice(len(pool), size=min(n, len(pool)), replace=False)]
 
 
-def retrieval(generated: np.ndarray, prompt: str, candidates: Sprites) -> tuple[float, float]:
-    """(share of `generated` whose nearest candidate carries `prompt`, chance of a random candidate doing so)."""
+def nearest(generated: np.ndarray, candidates: Sprites) -> np.ndarray:
+    """Index of the candidate nearest to each generated sprite (L2 over uint8 RGBA)."""
     flat = candidates.images.reshape(len(candidates.images), -1).astype(np.float32)
     gen = generated.reshape(len(generated), -1).astype(np.float32)
-    distances = (gen**2).sum(1)[:, None] - 2 * gen @ flat.T + (flat**2).sum(1)[None, :]
-    nearest = distances.argmin(1)
+    # |g|² is the same for every candidate of one image, so the argmin needs only -2 g·c + |c|².
+    return (-2 * gen @ flat.T + (flat**2).sum(1)[None, :]).argmin(1)
+
+
+def retrieval(generated: np.ndarray, prompt: str, candidates: Sprites) -> tuple[float, float]:
+    """(share of `generated` whose nearest candidate carries `prompt`, chance of a random candidate doing so)."""
     carries = np.array([prompt in c for c in candidates.captions])
-    return float(carries[nearest].mean()), float(carries.mean())
+    return float(carries[nearest(generated, candidates)].mean()), float(carries.mean())
 
 
 def key_noun_hit(generated: np.ndarray, keys: frozenset[str], candidates: Sprites) -> float:
-    """Share of `generated` whose nearest candidate has one of `keys` among its caption words."""
-    flat = candidates.images.reshape(len(candidates.images), -1).astype(np.float32)
-    gen = generated.reshape(len(generated), -1).astype(np.float32)
-    nearest = (-2 * gen @ flat.T + (flat**2).sum(1)[None, :]).argmin(1)
-    return float(np.mean([bool(keys & _caption_words(candidates.captions[i])) for i in nearest]))
+    """Share of `generated` whose nearest candidate has one of `keys` among its caption words (plurals folded)."""
+    def hit(captions: set[str]) -> bool:
+        return any((singular(w, keys) or w) in keys for caption in captions for w in words(caption))
 
-
-def _caption_words(captions: set[str]) -> set[str]:
-    found = {w for caption in captions for w in words(caption)}
-    return found | {w[:-1] for w in found if w.endswith("s")} | {w[:-2] for w in found if w.endswith("es")}
+    return float(np.mean([hit(candidates.captions[i]) for i in nearest(generated, candidates)]))
 
 
 def subset(sprites: Sprites, mask: np.ndarray) -> Sprites:

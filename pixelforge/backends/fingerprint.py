@@ -20,9 +20,10 @@ def weights_sha256(path: Path, limit: int = HASH_LIMIT_BYTES) -> str | None:
     """Hex SHA-256 of the weights at ``path`` (a file or a pipeline folder); None when too large or none."""
     files = sorted(path.rglob("*.safetensors")) if path.is_dir() else [path]
     try:
-        versions = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+        stats = [(str(f), f.stat()) for f in files]
     except OSError:
         return None
+    versions = tuple((name, stat.st_size, stat.st_mtime_ns) for name, stat in stats)
     if not versions or sum(size for _, size, _ in versions) > limit:
         return None
     return _hash(versions)
