@@ -27,7 +27,7 @@ from pixelforge.server.schemas import (
     TaskPage,
     WorkerOut,
 )
-from pixelforge.server.task_ids import shown_id, stored_id
+from pixelforge.server.task_ids import owner_shown_id, shown_id, stored_id
 from pixelforge.tasks.model import TaskState
 from pixelforge.tasks.store import TaskExists
 
@@ -227,13 +227,13 @@ def get_queue(service: Service, caller: Caller) -> QueueOut:
         )
         for t in service.list(states=[TaskState.RUNNING], limit=100)
     ]
-    queued = service.queued_ids()
-    mine = {t.id: t for t in service.list(owner=caller.owner, states=[TaskState.QUEUED], limit=len(queued) or 1)}
+    # Ids only, never the tasks themselves: a long queue costs two index reads, not a thousand rows parsed.
+    queued, mine = service.queued_ids(), set(service.queued_ids(caller.owner))
     return QueueOut(
         paused=service.is_paused(),
         pending=len(queued),
         running=running,
-        mine=[QueuedOut(id=shown_id(mine[task_id], caller.owner), position=n)
+        mine=[QueuedOut(id=owner_shown_id(task_id), position=n)
               for n, task_id in enumerate(queued, start=1) if task_id in mine],
     )
 

@@ -40,7 +40,7 @@ from pixelforge.server.sdapi_models import (
     Txt2ImgRequest,
     Txt2ImgResponse,
 )
-from pixelforge.server.task_ids import shown_id, stored_id
+from pixelforge.server.task_ids import owner_shown_id, shown_id, stored_id
 from pixelforge.tasks.infotext import task_infotexts
 from pixelforge.tasks.model import TASK_ID_PATTERN, Task, TaskParams, TaskState
 from pixelforge.tasks.service import InvalidTask, TaskService
@@ -199,8 +199,8 @@ def _own_current(service: TaskService, caller: Identity) -> Task | None:
     running = service.list(owner=caller.owner, states=[TaskState.RUNNING], limit=1)
     if running:
         return running[0]
-    queued = service.list(owner=caller.owner, states=[TaskState.QUEUED], limit=10_000)
-    return queued[-1] if queued else None
+    queued = service.queued_ids(caller.owner)
+    return service.get(queued[0]) if queued else None
 
 
 @router.get("/sdapi/v1/progress", summary="Progress of your current task")
@@ -292,9 +292,8 @@ def internal_progress(body: InternalProgressRequest, service: Service, caller: C
 
 @router.get("/internal/pending-tasks", summary="Queued tasks (yours listed)")
 def pending_tasks(service: Service, caller: Caller) -> PendingTasks:
-    queued = service.queued_ids()
-    mine = {t.id: t for t in service.list(owner=caller.owner, states=[TaskState.QUEUED], limit=len(queued) or 1)}
-    visible = [shown_id(mine[task_id], caller.owner) if task_id in mine else task_id
+    queued, mine = service.queued_ids(), set(service.queued_ids(caller.owner))
+    visible = [owner_shown_id(task_id) if task_id in mine else task_id
                for task_id in queued if caller.admin or task_id in mine]
     return PendingTasks(size=len(queued), tasks=visible)
 

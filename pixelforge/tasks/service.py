@@ -4,6 +4,11 @@ It only touches the TaskStore and the EventBus: submitting writes a task, stoppi
 request and announces it on the bus, watching replays stored events and then follows the bus, and a
 worker claims, runs (through a task context) and finishes tasks. Nothing outside ``tasks/`` reaches
 the store itself.
+
+Queue places are computed, never stored: a task's one stored ``queued`` event tells its place when it
+was submitted, and when the queue moves (a task starts or is cancelled) the bus wakes the watchers of
+queued tasks, each of which reads its own place and tells it as a live ``queued`` event when it
+changed. So a queue move costs O(1) writes however long the queue is.
 """
 
 from __future__ import annotations
@@ -50,6 +55,22 @@ class HistoryPolicy:
     keep: int
 
 
+@dataclass
+class _QueuePlace:
+    """What one watcher was last told of its task's place in the queue, so that it is told only changes."""
+
+    waiting: bool
+    told: tuple[int, int] | None = None
+
+    def saw(self, event: TaskEvent) -> int:
+        """Note an event the watcher is given; returns its sequence number."""
+        if event.type is EventType.QUEUED:
+            self.told = (event.data["position"], event.data["size"])
+        else:
+            self.waiting = False  # started or ended: the queue is behind it
+        return event.seq
+
+
 class InvalidTask(ValueError):
     """Parameters that are well-formed but outside what this server accepts."""
 
@@ -83,12 +104,6 @@ class TaskService:
         event = self.store.append_event(task_id, type, data or {})
         self.bus.publish(event)
         return event
-
-    def announce_positions(self) -> None:
-        """Tell every queued task its new place after the queue moved."""
-        queued = self.store.queued_ids()
-        for position, task_id in enumerate(queued, start=1):
-            self._emit(task_id, EventType.QUEUED, {"position": position, "size": len(queued)})
 
     # --- submitting ------------------------------------------------------------------------
     def submit(
@@ -139,8 +154,8 @@ class TaskService:
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
         return self.store.count(owner=owner, states=states)
 
-    def queued_ids(self) -> list[str]:
-        return self.store.queued_ids()
+    def queued_ids(self, owner: str | None = None) -> list[str]:
+        return self.store.queued_ids(owner)
 
     def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
         return self.store.events_since(task_id, after_seq)
@@ -172,7 +187,7 @@ class TaskService:
         task, cancelled = self.store.request_stop(task_id, request)
         if cancelled is not None:
             self.bus.publish(cancelled)
-            self.announce_positions()
+            self.bus.publish_queue_moved()
         elif task.state is TaskState.RUNNING:
             self.bus.publish_control(task_id, request)
         return task
@@ -196,7 +211,7 @@ class TaskService:
         if pending is not None:
             token.request(pending)
         self._emit(task.id, EventType.STARTED, {"worker_device": device})
-        self.announce_positions()
+        self.bus.publish_queue_moved()
         return StoredTaskContext(task, token, self.store, self.bus)
 
     def finish(self, task_id: str, end: TaskEnd) -> Task:
@@ -235,56 +250,89 @@ class TaskService:
         return sweep_leftovers(self.store, self.history.data_dir, images_dir)
 
     # --- watching --------------------------------------------------------------------------
-    def events(self, task_id: str, after_seq: int = 0, timeout: float | None = None) -> Iterator[TaskEvent]:
-        """Every event of the task after ``after_seq``, live, ending with its terminal event."""
+    def events(
+        self, task_id: str, after_seq: int = 0, timeout: float | None = None, places: bool = True
+    ) -> Iterator[TaskEvent]:
+        """Every event of the task after ``after_seq``, live, ending with its terminal event. With ``places``,
+        while the task waits, a live ``queued`` event each time its place changed (:meth:`_place_now`)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self.bus.subscribe(task_id) as subscription:
-            last = after_seq
+        with self.bus.subscribe(task_id, queue_moves=places) as subscription:
+            last, place = after_seq, _QueuePlace(waiting=places)
             for event in self.store.events_since(task_id, last):
-                last = event.seq
+                last = place.saw(event)
                 yield event
                 if event.type.is_terminal:
                     return
+            if (moved := self._place_now(task_id, place, last)) is not None:
+                yield moved
             while deadline is None or time.monotonic() < deadline:
                 wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
                 event = subscription.get(wait)
                 for ready in self._in_order(subscription, event, task_id, last):
-                    last = ready.seq
+                    last = place.saw(ready)
                     yield ready
                     if ready.type.is_terminal:
                         return
+                moved = self._place_now(task_id, place, last) if subscription.take_queue_moved() else None
+                if moved is not None:
+                    yield moved
 
     async def aevents(
-        self, task_id: str, after_seq: int = 0, heartbeat_s: float | None = None
+        self, task_id: str, after_seq: int = 0, heartbeat_s: float | None = None, places: bool = True
     ) -> AsyncIterator[TaskEvent | None]:
-        """Async :meth:`events`; yields None every ``heartbeat_s`` of silence (for SSE keep-alives)."""
-        subscription = self.bus.subscribe(task_id)
+        """Async :meth:`events`; yields None when there was nothing to tell, at least every ``heartbeat_s``
+        of silence (for SSE keep-alives)."""
+        subscription = self.bus.subscribe(task_id, queue_moves=places)
         try:
-            last = after_seq
+            last, place = after_seq, _QueuePlace(waiting=places)
             for event in await asyncio.to_thread(self.store.events_since, task_id, last):
-                last = event.seq
+                last = place.saw(event)
                 yield event
                 if event.type.is_terminal:
                     return
+            if place.waiting and (moved := await asyncio.to_thread(self._place_now, task_id, place, last)):
+                yield moved
             while True:
                 event = await subscription.aget(heartbeat_s)
-                if event is None and not subscription.lagged:
+                if event is not None or subscription.lagged:
+                    if subscription.lagged or (event is not None and event.seq > last + 1):
+                        # A gap is filled from the store: do that off the event loop.
+                        ready_events = await asyncio.to_thread(self._in_order, subscription, event, task_id, last)
+                    else:
+                        # The common case touches no store; a thread hop per event per watcher would
+                        # dominate the push latency with hundreds of SSE watchers (server_bench.py).
+                        ready_events = self._in_order(subscription, event, task_id, last)
+                    for ready in ready_events:
+                        last = place.saw(ready)
+                        yield ready
+                        if ready.type.is_terminal:
+                            return
+                if subscription.take_queue_moved() and place.waiting:
+                    moved = await asyncio.to_thread(self._place_now, task_id, place, last)
+                    if moved is not None:
+                        yield moved
+                        continue
+                if event is None:
                     yield None
-                    continue
-                if subscription.lagged or (event is not None and event.seq > last + 1):
-                    # A gap is filled from the store: do that off the event loop.
-                    ready_events = await asyncio.to_thread(self._in_order, subscription, event, task_id, last)
-                else:
-                    # The common case touches no store; a thread hop per event per watcher would
-                    # dominate the push latency with hundreds of SSE watchers (server_bench.py).
-                    ready_events = self._in_order(subscription, event, task_id, last)
-                for ready in ready_events:
-                    last = ready.seq
-                    yield ready
-                    if ready.type.is_terminal:
-                        return
         finally:
             subscription.close()
+
+    def _place_now(self, task_id: str, place: _QueuePlace, last: int) -> TaskEvent | None:
+        """A ``queued`` event with the task's place now, when it still waits and the watcher was told another.
+        It is not stored (a queue move writes nothing per queued task): it carries the sequence number of the
+        task's latest stored event, so a client that resumes from it misses nothing."""
+        if not place.waiting:
+            return None
+        task = self.store.get(task_id)
+        if task.position is None or task.queue_size is None:
+            place.waiting = False
+            return None
+        if place.told == (task.position, task.queue_size):
+            return None
+        place.told = (task.position, task.queue_size)
+        return TaskEvent(
+            task_id=task_id, seq=last, type=EventType.QUEUED, data={"position": task.position, "size": task.queue_size}
+        )
 
     def _in_order(
         self, subscription: Subscription, event: TaskEvent | None, task_id: str, last: int
@@ -301,12 +349,12 @@ class TaskService:
 
     def wait(self, task_id: str, timeout: float | None = None) -> Task:
         """Block until the task reaches a terminal state (or ``timeout``); returns it."""
-        for _ in self.events(task_id, timeout=timeout):
+        for _ in self.events(task_id, timeout=timeout, places=False):
             pass
         return self.store.get(task_id)
 
     async def await_end(self, task_id: str) -> Task:
         """Async :meth:`wait`, for the server's blocking routes."""
-        async for _ in self.aevents(task_id):
+        async for _ in self.aevents(task_id, places=False):
             pass
         return await asyncio.to_thread(self.store.get, task_id)

@@ -3,6 +3,7 @@ threads and the worker thread, and every operation is a few short statements."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
 import threading
@@ -142,15 +143,33 @@ class SQLiteTaskStore:
             sprite_sheet=row["sprite_sheet"],
         )
 
+    # Queue places are computed when read (an index range count), never stored: a task that leaves the
+    # queue changes no other row.
+    @staticmethod
+    def _place(task: Task, ahead: int, total: int) -> Task:
+        task.position, task.queue_size = ahead + 1, total
+        task.progress = queued_progress(ahead + 1, total)  # always live, never a stale "In queue"
+        return task
+
     def _with_position(self, conn: sqlite3.Connection, task: Task, queue_order: int) -> Task:
         if task.state is TaskState.QUEUED:
             ahead = conn.execute(
                 "SELECT COUNT(*) FROM tasks WHERE state = ? AND queue_order < ?", (TaskState.QUEUED, queue_order)
             ).fetchone()[0]
             total = conn.execute("SELECT COUNT(*) FROM tasks WHERE state = ?", (TaskState.QUEUED,)).fetchone()[0]
-            task.position, task.queue_size = ahead + 1, total
-            task.progress = queued_progress(ahead + 1, total)  # always live, never a stale "In queue"
+            self._place(task, ahead, total)
         return task
+
+    def _with_positions(self, conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Task]:
+        """Tasks of ``rows`` with their places, the queue read once for all (not a count per task)."""
+        tasks = [self._row_to_task(r) for r in rows]
+        if any(t.state is TaskState.QUEUED for t in tasks):
+            queue = [r[0] for r in conn.execute(
+                "SELECT queue_order FROM tasks WHERE state = ? ORDER BY queue_order", (TaskState.QUEUED,))]
+            for task, row in zip(tasks, rows, strict=True):
+                if task.state is TaskState.QUEUED:
+                    self._place(task, bisect.bisect_left(queue, row["queue_order"]), len(queue))
+        return tasks
 
     def _fetch(self, conn: sqlite3.Connection, task_id: str) -> sqlite3.Row:
         row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
@@ -226,18 +245,17 @@ class SQLiteTaskStore:
             rows = self._conn.execute(
                 f"SELECT * FROM tasks{where} ORDER BY queue_order DESC LIMIT ? OFFSET ?", [*args, limit, offset]
             ).fetchall()
-            return [self._with_position(self._conn, self._row_to_task(r), r["queue_order"]) for r in rows]
+            return self._with_positions(self._conn, rows)
 
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
         where, args = self._filters(owner, states)
         with self._lock:
             return self._conn.execute(f"SELECT COUNT(*) FROM tasks{where}", args).fetchone()[0]
 
-    def queued_ids(self) -> list[str]:
+    def queued_ids(self, owner: str | None = None) -> list[str]:
+        where, args = self._filters(owner, [TaskState.QUEUED])
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT id FROM tasks WHERE state = ? ORDER BY queue_order", (TaskState.QUEUED,)
-            ).fetchall()
+            rows = self._conn.execute(f"SELECT id FROM tasks{where} ORDER BY queue_order", args).fetchall()
         return [r["id"] for r in rows]
 
     def claim_next(self, worker_id: str) -> Task | None:
