@@ -255,11 +255,12 @@ def interrupt(service: Service, caller: Caller) -> dict[str, Any]:
     return {} if running else {"detail": NOTHING_TO_STOP}
 
 
-@router.post("/sdapi/v1/skip", summary="Skip the current job of your running task")
+@router.post("/sdapi/v1/skip", summary="Skip the current job of your running task, keeping its partial image as "
+             "A1111 does")
 def skip(service: Service, caller: Caller) -> dict[str, str] | None:
     running = _running_own(service, caller)
     for task in running:
-        service.skip(task.id)
+        service.skip(task.id, keep_partial=True)
     return None if running else {"detail": NOTHING_TO_STOP}
 
 
