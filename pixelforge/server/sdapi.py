@@ -323,17 +323,16 @@ def get_options(state: State, caller: Caller) -> dict[str, Any]:
 @router.post("/sdapi/v1/options", summary="Set options for your own requests")
 def set_options(
     state: State, caller: Caller, body: Annotated[dict[str, Any], Body(description="Options to set.")]
-) -> dict[str, Any]:
+) -> None:
     """Only sd_model_checkpoint has an effect (the model of your later txt2img requests); other
-    options are remembered and echoed, and null resets one. They apply to the caller alone, never
-    to everyone, and are bounded (64 options, 16 KiB per identity)."""
+    options are remembered and echoed by GET, and null resets one. They apply to the caller alone,
+    never to everyone, and are bounded (64 options, 16 KiB per identity). Answers null, as A1111 does."""
     if body.get("sd_model_checkpoint") is not None:
         body = {**body, "sd_model_checkpoint": _model_name(body["sd_model_checkpoint"], state.roots)}
     try:
         state.options.update(caller.owner, body)
     except OptionsRefused as exc:
         raise A1111Invalid([{"loc": ("body",), "msg": str(exc), "type": "limit"}]) from None
-    return get_options(state, caller)
 
 
 @router.get("/sdapi/v1/sd-models", summary="Models available here")
