@@ -118,7 +118,9 @@ class _TaskRun:
         self.tracker.steps = resolved.steps
         self.tracker.decode_prior_s = self.runner.decode_times.get((model.name, resolved.width, resolved.height))
         files = TaskFiles(settings.data_dir, settings.images_dir, self.context.task.id)
-        writer = ImageWriter(files.folder, files.stem, resolved.pixel, already_1x=model.outputs_1x)
+        writer = ImageWriter(
+            files.folder, files.stem, resolved.pixel, already_1x=model.outputs_1x, scale=resolved.scale
+        )
         for job_no, job in enumerate(job_requests(params, resolved)):
             if self.stop.interrupted:
                 return self._end(TaskState.INTERRUPTED, writer, files)

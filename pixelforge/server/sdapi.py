@@ -108,16 +108,22 @@ def _to_params(
 def _read_images(data_dir: Path, task: Task, send: bool) -> tuple[list[str], list[str]]:
     """Base64 PNGs (when asked for) and each image's infotext from its own ``parameters`` chunk.
 
-    A client of this API shows the image as it comes, expecting about the size it asked for, so it
-    gets the nearest-upscaled copy when the pixel-art stage made one (crisp pixels, not a 1×
-    sprite of a few dozen pixels); the 1× sprite stays at the native image URL."""
+    A client of this API shows the image as it comes, expecting the size it asked for. So it gets
+    the image itself when the model drew it at that size, else the nearest-upscaled copy: the one
+    scaled to the asked size from a model's native size (a 32×32 sprite asked for at 512×512), or
+    the pixel-art stage's copy of its 1× sprite (crisp pixels, not a sprite of a few dozen pixels).
+    The 1× image stays at the native image URL."""
     images, infotexts = [], []
     fallback = task_infotexts(task)
+    resolved = task.resolved
     for n, ref in enumerate(task.images):
         path = image_path(data_dir, ref)
         infotexts.append(png_parameters(path) or fallback[n])
         if send:
-            shown = data_file(data_dir, ref.files["upscaled"], "upscaled image") if "upscaled" in ref.files else path
+            as_asked = resolved is not None and resolved.scale == 1 and (ref.width, ref.height) == (
+                resolved.width, resolved.height)
+            upscaled = "upscaled" in ref.files and not as_asked
+            shown = data_file(data_dir, ref.files["upscaled"], "upscaled image") if upscaled else path
             images.append(base64.b64encode(shown.read_bytes()).decode())
     return images, infotexts
 
@@ -161,7 +167,17 @@ def _info(task: Task, infotexts: list[str], notes: dict[str, Any], viewer: str) 
         "state": task.state.value,
         "stop_reason": task.stop_reason,
         **notes,
+        "adjusted_fields": _adjusted(notes["adjusted_fields"], task),
     }
+
+
+def _adjusted(requested: dict[str, list[Any]], task: Task) -> dict[str, list[Any]]:
+    """What changed from the request, as ``[sent, used]``: the rounding done here, then the size a
+    model with a native size drew at (its images come back scaled to the size asked for)."""
+    adjusted = dict(requested)
+    for name, (asked, drawn) in task.adjusted_fields().items():
+        adjusted[name] = [adjusted.get(name, [asked])[0], drawn]
+    return adjusted
 
 
 @router.post("/sdapi/v1/txt2img", summary="Generate (blocking), A1111 style")

@@ -50,10 +50,11 @@ def test_txt2img_webuiapi_body_round_trip(alice: httpx.Client) -> None:
     assert info["all_prompts"] == ["a red fox"] * 2 and info["all_seeds"] == [77, 78] and info["seed"] == 77
     assert (info["width"], info["height"], info["steps"], info["cfg_scale"], info["batch_size"]) == (32, 32, 3, 7, 2)
     assert info["infotexts"] == [p.text["parameters"] for p in pngs]
-    # The images are the task's own: its nearest-upscaled copies when the pixel-art stage made them.
+    # The images are the task's own, at the size asked for: the model drew them at 32×32.
     task = alice.get(f"/api/v1/tasks/{info['task_id']}").json()
     for encoded, image in zip(body["images"], task["images"], strict=True):
-        assert base64.b64decode(encoded) == alice.get(image["files"].get("upscaled", image["url"])).content
+        assert base64.b64decode(encoded) == alice.get(image["url"]).content
+    assert all(p.size == (32, 32) for p in pngs)
     assert "Negative prompt: blurry" in info["infotexts"][0] and "Seed: 78" in info["infotexts"][1]
     assert info["version"].startswith("pixelforge") and len(info["job_timestamp"]) == 14
     assert {"alwayson_scripts", "some_future_field", "denoising_strength", "eta",
