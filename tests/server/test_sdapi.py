@@ -8,8 +8,9 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from PIL import Image
-from serverkit import KEYS, QUICK, running, sse_events, submit
+from serverkit import KEYS, QUICK, held_after_a_step, running, sse_events, submit
 
 from pixelforge.testing.live_server import LiveServer
 
@@ -218,7 +219,8 @@ def test_sd_models_carry_the_weights_hash_and_the_titled_name_selects_the_model(
 
 
 def test_start_up_routes_answer_in_a1111_shapes(alice: httpx.Client) -> None:
-    for route in ("sd-vae", "upscalers", "hypernetworks", "face-restorers", "prompt-styles", "extensions"):
+    for route in ("sd-vae", "upscalers", "latent-upscale-modes", "realesrgan-models", "hypernetworks",
+                  "face-restorers", "prompt-styles", "extensions"):
         response = alice.get(f"/sdapi/v1/{route}")
         assert response.status_code == 200 and response.json() == [], route
     assert alice.get("/sdapi/v1/embeddings").json() == {"loaded": {}, "skipped": {}}
@@ -232,24 +234,30 @@ def test_start_up_routes_answer_in_a1111_shapes(alice: httpx.Client) -> None:
     assert "error" in memory["cuda"]
 
 
-def test_a1111_script_pattern_without_cookies_interrupts_and_gets_the_partial_image(open_server: LiveServer) -> None:
-    """One thread blocks in txt2img, another polls progress and interrupts — plain requests, no identity."""
-    body = {"prompt": "a slow dragon", "steps": 150, "width": 32, "height": 32}
-    with ThreadPoolExecutor(1) as pool:
-        blocked = pool.submit(httpx.post, f"{open_server.url}/sdapi/v1/txt2img", json=body, timeout=300)
-        for _ in range(3000):  # bounded: until the task is denoising (each poll waits on the server)
-            progress = httpx.get(f"{open_server.url}/sdapi/v1/progress", timeout=30).json()
-            if progress["state"]["sampling_step"] >= 1:
-                break
-        else:
-            raise AssertionError("the blocking request's task never started denoising")
-        assert progress["progress"] > 0
-        assert httpx.post(f"{open_server.url}/sdapi/v1/interrupt", timeout=30).json() == {}
+@pytest.mark.parametrize("stop", ["interrupt", "skip"])
+def test_a1111_script_pattern_without_cookies_stops_and_gets_the_partial_image(open_server: LiveServer,
+                                                                               stop: str) -> None:
+    """One thread blocks in txt2img, another polls progress until it moves and stops the task: plain
+    requests, no cookie, no header. The worker is held after a step until the stop, however fast it is."""
+    url = open_server.url
+    body = {"prompt": "a slow dragon", "steps": 20, "width": 32, "height": 32}
+    with held_after_a_step(open_server) as hold, ThreadPoolExecutor(1) as pool:
+        blocked = pool.submit(httpx.post, f"{url}/sdapi/v1/txt2img", json=body, timeout=300)
+        assert hold.reached.wait(120), "the blocking request's task never finished a step"
+        progress = httpx.get(f"{url}/sdapi/v1/progress", timeout=30).json()
+        assert progress["state"]["sampling_step"] >= 1 and progress["progress"] > 0
+        assert progress["state"]["job"].startswith("task(txt2img-")
+        expected = {} if stop == "interrupt" else None  # A1111's own answers
+        assert httpx.post(f"{url}/sdapi/v1/{stop}", timeout=30).json() == expected
         response = blocked.result(timeout=300)
     assert response.status_code == 200, response.text
     info = json.loads(response.json()["info"])
-    assert len(response.json()["images"]) == 1  # decoded from where it stopped, as A1111 does
-    assert httpx.get(f"{open_server.url}/api/v1/tasks/{info['task_id']}", timeout=30).json()["state"] == "interrupted"
-    nothing = httpx.post(f"{open_server.url}/sdapi/v1/interrupt", timeout=30).json()
+    (encoded,) = response.json()["images"]  # decoded from where it stopped, as A1111 does
+    assert Image.open(io.BytesIO(base64.b64decode(encoded))).size == (32, 32)
+    task = httpx.get(f"{url}/api/v1/tasks/{info['task_id']}", timeout=30).json()
+    assert task["state"] == ("interrupted" if stop == "interrupt" else "completed")
+    assert task["images"][0]["partial"] is True
+    assert task["stats"]["steps_run"] < 20
+    nothing = httpx.post(f"{url}/sdapi/v1/interrupt", timeout=30).json()
     assert nothing == {"detail": "nothing of yours is running"}
-    assert httpx.post(f"{open_server.url}/sdapi/v1/skip", timeout=30).json() == nothing
+    assert httpx.post(f"{url}/sdapi/v1/skip", timeout=30).json() == nothing
