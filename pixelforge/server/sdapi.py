@@ -333,7 +333,12 @@ def _defaults(state: State) -> dict[str, Any]:
 
 @router.get("/sdapi/v1/options", summary="Options (yours over the server's)")
 def get_options(state: State, caller: Caller) -> dict[str, Any]:
-    return {**_defaults(state), **state.options.get(caller.owner)}
+    options = {**_defaults(state), **state.options.get(caller.owner)}
+    # A1111 names the checkpoint by its title, which clients compare with the titles sd-models lists.
+    checkpoint = options["sd_model_checkpoint"]
+    titles = {model.model_name: model.title for model in _listed_models(state)}
+    options["sd_model_checkpoint"] = titles.get(checkpoint, checkpoint)
+    return options
 
 
 @router.post("/sdapi/v1/options", summary="Set options for your own requests")
@@ -353,6 +358,10 @@ def set_options(
 
 @router.get("/sdapi/v1/sd-models", summary="Models available here")
 def sd_models(state: State, caller: Caller) -> list[SdModel]:
+    return _listed_models(state)
+
+
+def _listed_models(state: State) -> list[SdModel]:
     return [_sd_model(m.name, Path(m.source)) for m in list_models(state.settings) if m.available]
 
 

@@ -178,7 +178,8 @@ def test_options_are_per_identity(alice: httpx.Client, bob: httpx.Client, keyed:
     answer = alice.post("/sdapi/v1/options", json={"sd_model_checkpoint": f"{model} [abc123]", "foo": 1})
     assert answer.status_code == 200 and answer.json() is None  # as A1111 answers
     updated = alice.get("/sdapi/v1/options").json()
-    assert updated["sd_model_checkpoint"] == model and updated["foo"] == 1
+    titles = [m["title"] for m in alice.get("/sdapi/v1/sd-models").json() if m["model_name"] == model]
+    assert updated["sd_model_checkpoint"] == titles[0] and updated["foo"] == 1  # A1111 shows the title
     assert "foo" not in bob.get("/sdapi/v1/options").json()
     bad = alice.post("/sdapi/v1/options", json={"sd_model_checkpoint": "missing-model"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "sd_model_checkpoint"]
