@@ -10,6 +10,7 @@ import logging
 
 from pixelforge.backends.diffusers import DiffusersBackend
 from pixelforge.backends.presets import InvalidLora, ModelNotFound, check_lora_file, resolve_model
+from pixelforge.backends.sizes import SizeRefused, native_scale
 from pixelforge.config import Settings
 from pixelforge.engine.tokens import TokenRegistry
 from pixelforge.engine.worker import Worker
@@ -28,14 +29,21 @@ def limits_from(settings: Settings) -> TaskLimits:
 
 
 def submission_check(settings: Settings) -> ParamsCheck:
-    """Reject, at submission, a model that is not here, a LoRA that cannot be read, bad pixel-art options."""
+    """Reject, at submission, a model that is not here, a size it cannot make, a LoRA that cannot be read, bad
+    pixel-art options."""
 
     def check(params: TaskParams) -> list[Problem]:
         problems = []
         try:
-            resolve_model(params.model or settings.model)
+            model = resolve_model(params.model or settings.model)
         except ModelNotFound as exc:
             problems.append(Problem(field="model", message=str(exc)))
+        else:
+            if model.preset is not None and model.preset.native_size is not None:
+                try:
+                    native_scale(model.name, params.width, params.height, model.preset.native_size)
+                except SizeRefused as exc:
+                    problems.append(Problem(field=exc.field, message=str(exc)))
         if params.lora:
             try:
                 check_lora_file(params.lora)

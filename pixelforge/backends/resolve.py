@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pixelforge.backends.base import JobRequest, LoadedModel
 from pixelforge.backends.presets import ModelPreset
+from pixelforge.backends.sizes import native_scale
 from pixelforge.pixelart.options import PixelOptions
 from pixelforge.tasks.model import ResolvedParams, TaskParams
 
@@ -30,15 +31,22 @@ def pixel_options_for(requested: PixelOptions | None, preset: ModelPreset | None
 
 
 def resolve_params(params: TaskParams, model: LoadedModel) -> ResolvedParams:
+    """A model with a native size runs at it, scaled to the size asked for (SizeRefused when none fits)."""
     defaults = model.defaults()
-    width = params.width or defaults.width
+    native = model.preset.native_size if model.preset is not None else None
+    if native is not None:
+        scale = native_scale(model.name, params.width, params.height, native)
+        width, height = native
+    else:
+        scale, width, height = 1, params.width or defaults.width, params.height or defaults.height
     scheduler = type(model.pipe.scheduler).__name__
     return ResolvedParams(
         model=model.name,
         steps=params.steps or defaults.steps,
         cfg_scale=params.cfg_scale if params.cfg_scale is not None else defaults.cfg_scale,
         width=width,
-        height=params.height or defaults.height,
+        height=height,
+        scale=scale,
         seed=params.seed,
         sampler_name=SAMPLER_NAMES.get(scheduler, scheduler),
         lora=params.lora,

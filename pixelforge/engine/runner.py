@@ -118,17 +118,18 @@ class _TaskRun:
         self.tracker.steps = resolved.steps
         self.tracker.decode_prior_s = self.runner.decode_times.get((model.name, resolved.width, resolved.height))
         files = TaskFiles(settings.data_dir, settings.images_dir, self.context.task.id)
-        writer = ImageWriter(files.folder, files.stem, resolved.pixel, already_1x=model.outputs_1x)
+        writer = ImageWriter(
+            files.folder, files.stem, resolved.pixel, already_1x=model.outputs_1x, scale=resolved.scale
+        )
         for job_no, job in enumerate(job_requests(params, resolved)):
             if self.stop.interrupted:
                 return self._end(TaskState.INTERRUPTED, writer, files)
             outcome = self._run_job(model, job, job_no)
-            if isinstance(outcome, Skipped):
-                self.stop.clear_skip()
-                continue
+            # A skip is used up by the job it was meant for, also when it let that job's decode finish.
+            self.stop.clear_skip()
             images = outcome.images if isinstance(outcome, Completed) else outcome.partial
             with self.stats.timed(Phase.POSTPROCESS):
-                self._save(writer, files, images, job, job_no, partial=isinstance(outcome, Stopped))
+                self._save(writer, files, images, job, job_no, partial=not isinstance(outcome, Completed))
             if isinstance(outcome, Stopped):
                 return self._end(TaskState.INTERRUPTED, writer, files)
         return self._end(TaskState.COMPLETED, writer, files)

@@ -97,10 +97,15 @@ def interrupt_task(
 
 
 @router.post("/tasks/{task_id}/skip", tags=["control"], summary="Skip the current job", responses=NOT_YOURS)
-def skip_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
+def skip_task(
+    task_id: TaskId,
+    service: Service,
+    caller: Caller,
+    body: Annotated[InterruptRequest | None, Body(description="Optional; keep_partial defaults to false.")] = None,
+) -> TaskOut:
     """Ends the running job (image batch) early and moves on to the next job of the task."""
     task = owned_task(service, caller, task_id)
-    return TaskOut.of(service.skip(task.id), caller.owner)
+    return TaskOut.of(service.skip(task.id, keep_partial=body.keep_partial if body else False), caller.owner)
 
 
 @router.delete("/tasks/{task_id}", tags=["control"], summary="Cancel or interrupt", responses=NOT_YOURS)

@@ -30,6 +30,8 @@ class TaskCreate(TaskParams):
 
 
 class InterruptRequest(BaseModel):
+    """The optional body of interrupt and skip."""
+
     model_config = ConfigDict(extra="forbid")
 
     keep_partial: bool = Field(

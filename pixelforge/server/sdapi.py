@@ -108,16 +108,22 @@ def _to_params(
 def _read_images(data_dir: Path, task: Task, send: bool) -> tuple[list[str], list[str]]:
     """Base64 PNGs (when asked for) and each image's infotext from its own ``parameters`` chunk.
 
-    A client of this API shows the image as it comes, expecting about the size it asked for, so it
-    gets the nearest-upscaled copy when the pixel-art stage made one (crisp pixels, not a 1×
-    sprite of a few dozen pixels); the 1× sprite stays at the native image URL."""
+    A client of this API shows the image as it comes, expecting the size it asked for. So it gets
+    the image itself when the model drew it at that size, else the nearest-upscaled copy: the one
+    scaled to the asked size from a model's native size (a 32×32 sprite asked for at 512×512), or
+    the pixel-art stage's copy of its 1× sprite (crisp pixels, not a sprite of a few dozen pixels).
+    The 1× image stays at the native image URL."""
     images, infotexts = [], []
     fallback = task_infotexts(task)
+    resolved = task.resolved
     for n, ref in enumerate(task.images):
         path = image_path(data_dir, ref)
         infotexts.append(png_parameters(path) or fallback[n])
         if send:
-            shown = data_file(data_dir, ref.files["upscaled"], "upscaled image") if "upscaled" in ref.files else path
+            as_asked = resolved is not None and resolved.scale == 1 and (ref.width, ref.height) == (
+                resolved.width, resolved.height)
+            upscaled = "upscaled" in ref.files and not as_asked
+            shown = data_file(data_dir, ref.files["upscaled"], "upscaled image") if upscaled else path
             images.append(base64.b64encode(shown.read_bytes()).decode())
     return images, infotexts
 
@@ -161,7 +167,17 @@ def _info(task: Task, infotexts: list[str], notes: dict[str, Any], viewer: str) 
         "state": task.state.value,
         "stop_reason": task.stop_reason,
         **notes,
+        "adjusted_fields": _adjusted(notes["adjusted_fields"], task),
     }
+
+
+def _adjusted(requested: dict[str, list[Any]], task: Task) -> dict[str, list[Any]]:
+    """What changed from the request, as ``[sent, used]``: the rounding done here, then the size a
+    model with a native size drew at (its images come back scaled to the size asked for)."""
+    adjusted = dict(requested)
+    for name, (asked, drawn) in task.adjusted_fields().items():
+        adjusted[name] = [adjusted.get(name, [asked])[0], drawn]
+    return adjusted
 
 
 @router.post("/sdapi/v1/txt2img", summary="Generate (blocking), A1111 style")
@@ -255,11 +271,12 @@ def interrupt(service: Service, caller: Caller) -> dict[str, Any]:
     return {} if running else {"detail": NOTHING_TO_STOP}
 
 
-@router.post("/sdapi/v1/skip", summary="Skip the current job of your running task")
+@router.post("/sdapi/v1/skip", summary="Skip the current job of your running task, keeping its partial image as "
+             "A1111 does")
 def skip(service: Service, caller: Caller) -> dict[str, str] | None:
     running = _running_own(service, caller)
     for task in running:
-        service.skip(task.id)
+        service.skip(task.id, keep_partial=True)
     return None if running else {"detail": NOTHING_TO_STOP}
 
 
@@ -315,27 +332,35 @@ def _defaults(state: State) -> dict[str, Any]:
 
 @router.get("/sdapi/v1/options", summary="Options (yours over the server's)")
 def get_options(state: State, caller: Caller) -> dict[str, Any]:
-    return {**_defaults(state), **state.options.get(caller.owner)}
+    options = {**_defaults(state), **state.options.get(caller.owner)}
+    # A1111 names the checkpoint by its title, which clients compare with the titles sd-models lists.
+    checkpoint = options["sd_model_checkpoint"]
+    titles = {model.model_name: model.title for model in _listed_models(state)}
+    options["sd_model_checkpoint"] = titles.get(checkpoint, checkpoint)
+    return options
 
 
 @router.post("/sdapi/v1/options", summary="Set options for your own requests")
 def set_options(
     state: State, caller: Caller, body: Annotated[dict[str, Any], Body(description="Options to set.")]
-) -> dict[str, Any]:
+) -> None:
     """Only sd_model_checkpoint has an effect (the model of your later txt2img requests); other
-    options are remembered and echoed, and null resets one. They apply to the caller alone, never
-    to everyone, and are bounded (64 options, 16 KiB per identity)."""
+    options are remembered and echoed by GET, and null resets one. They apply to the caller alone,
+    never to everyone, and are bounded (64 options, 16 KiB per identity). Answers null, as A1111 does."""
     if body.get("sd_model_checkpoint") is not None:
         body = {**body, "sd_model_checkpoint": _model_name(body["sd_model_checkpoint"], state.roots)}
     try:
         state.options.update(caller.owner, body)
     except OptionsRefused as exc:
         raise A1111Invalid([{"loc": ("body",), "msg": str(exc), "type": "limit"}]) from None
-    return get_options(state, caller)
 
 
 @router.get("/sdapi/v1/sd-models", summary="Models available here")
 def sd_models(state: State, caller: Caller) -> list[SdModel]:
+    return _listed_models(state)
+
+
+def _listed_models(state: State) -> list[SdModel]:
     return [_sd_model(m.name, Path(m.source)) for m in list_models(state.settings) if m.available]
 
 

@@ -222,8 +222,10 @@ class ResolvedParams(BaseModel):
     model: str = Field(description="Name of the model that ran.")
     steps: int
     cfg_scale: float
-    width: int
-    height: int
+    width: int = Field(description="Width the model drew at.")
+    height: int = Field(description="Height the model drew at.")
+    scale: int = Field(default=1, description="Whole factor the images were scaled up by (nearest) to the size asked "
+                       "for, when the model draws at a native size (the sprite model's 32×32); 1 otherwise.")
     seed: int = Field(description="Seed of the first image; image i uses seed + i.")
     sampler_name: str = Field(description="The scheduler under A1111's name for it (e.g. 'Euler').")
     lora: str | None = None
@@ -262,7 +264,17 @@ class Task(BaseModel):
         view["sd_model_name"] = self.resolved.model
         if self.sprite_sheet:
             view["sprite_sheet"] = self.sprite_sheet
+        view["adjusted_fields"] = self.adjusted_fields()
         return view
+
+    def adjusted_fields(self) -> dict[str, list[int]]:
+        """Sides the model drew at another size than asked for, as ``[asked, drawn]`` (a model with a
+        native size draws at it; its images are scaled up to the asked size)."""
+        resolved = self.resolved
+        if resolved is None or resolved.scale == 1:
+            return {}
+        return {"width": [resolved.width * resolved.scale, resolved.width],
+                "height": [resolved.height * resolved.scale, resolved.height]}
 
 
 class TaskEnd(BaseModel):

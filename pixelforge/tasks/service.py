@@ -177,8 +177,8 @@ class TaskService:
     def interrupt(self, task_id: str, *, keep_partial: bool = False, reason: str = "user") -> Task:
         return self._stop(task_id, StopRequest(action="interrupt", keep_partial=keep_partial, reason=reason))
 
-    def skip(self, task_id: str) -> Task:
-        return self._stop(task_id, StopRequest(action="skip"))
+    def skip(self, task_id: str, *, keep_partial: bool = False) -> Task:
+        return self._stop(task_id, StopRequest(action="skip", keep_partial=keep_partial))
 
     def _stop(self, task_id: str, request: StopRequest) -> Task:
         """One store write, then one publish: the ``cancelled`` event of a task that was still queued, or

@@ -101,7 +101,8 @@ def test_a_second_identity_reaches_nothing_of_the_first(pair) -> None:
             ("GET", "/sdapi/v1/scripts"): ({}, no_trace),
             ("GET", "/sdapi/v1/loras"): ({}, no_trace),
             **{("GET", f"/sdapi/v1/{name}"): ({}, no_trace) for name in (
-                "sd-vae", "upscalers", "embeddings", "hypernetworks", "face-restorers", "prompt-styles", "extensions",
+                "sd-vae", "upscalers", "latent-upscale-modes", "realesrgan-models",
+                "embeddings", "hypernetworks", "face-restorers", "prompt-styles", "extensions",
                 "cmd-flags", "memory")},
             ("POST", "/sdapi/v1/refresh-checkpoints"): ({}, no_trace),
             ("POST", "/sdapi/v1/refresh-loras"): ({}, no_trace),
