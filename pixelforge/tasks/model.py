@@ -101,7 +101,7 @@ class Img2ImgOptions(BaseModel):
 
     denoising_strength: float = Field(
         default=0.75, ge=0.0, le=1.0, description="How much of the schedule runs: 0 returns the input, 1 ignores "
-        "it; round(steps × strength) steps run (diffusers' rule).")
+        "it; steps − int(steps × (1 − strength)) steps run (diffusers' rule), and progress counts only those.")
     resize_mode: ResizeMode = Field(
         default=ResizeMode.JUST_RESIZE, description="How the init image is fitted to width × height: stretched, "
         "cropped to the aspect ratio, or fitted with its edges extended. Upscales are nearest-neighbour (crisp "
