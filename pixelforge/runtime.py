@@ -16,6 +16,7 @@ from pixelforge.engine.tokens import TokenRegistry
 from pixelforge.engine.worker import Worker
 from pixelforge.pixelart import PixelArtError, validate_options
 from pixelforge.tasks.bus import InProcessBus
+from pixelforge.tasks.files import InputFolder
 from pixelforge.tasks.model import EventType, Problem, TaskLimits, TaskParams, WorkerHealth
 from pixelforge.tasks.service import HistoryPolicy, ParamsCheck, TaskService
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
@@ -71,6 +72,7 @@ class Runtime:
             limits_from(settings),
             checks=[submission_check(settings)],
             history=HistoryPolicy(settings.data_dir, settings.history_limit),
+            inputs=InputFolder(settings.data_dir, settings.images_dir / "inputs"),
         )
         self.tokens = TokenRegistry(self.service.subscribe(types=frozenset({EventType.CANCELLED})))
         self._unregister_tokens = self.service.on_stop_request(self.tokens.deliver)

@@ -3,7 +3,7 @@ unset, and a task becomes one pipeline call per job."""
 
 from __future__ import annotations
 
-from pixelforge.backends.base import JobRequest, LoadedModel
+from pixelforge.backends.base import InitInput, JobRequest, LoadedModel
 from pixelforge.backends.presets import ModelPreset
 from pixelforge.backends.sizes import native_scale
 from pixelforge.pixelart.options import PixelOptions
@@ -53,11 +53,13 @@ def resolve_params(params: TaskParams, model: LoadedModel) -> ResolvedParams:
         lora_scale=params.lora_scale if params.lora else None,
         prompt_used=model.prompt_text(params.prompt),
         pixel=pixel_options_for(params.pixel, model.preset, width),
+        denoising_strength=params.img2img.denoising_strength if params.img2img else None,
     )
 
 
-def job_requests(params: TaskParams, resolved: ResolvedParams) -> list[JobRequest]:
-    """``batch_count`` jobs of ``batch_size`` images; image i of the task uses seed + i."""
+def job_requests(params: TaskParams, resolved: ResolvedParams, init: InitInput | None = None) -> list[JobRequest]:
+    """``batch_count`` jobs of ``batch_size`` images; image i of the task uses seed + i; an img2img task's
+    jobs all start from ``init``."""
     return [
         JobRequest(
             prompt=params.prompt,
@@ -67,6 +69,7 @@ def job_requests(params: TaskParams, resolved: ResolvedParams) -> list[JobReques
             width=resolved.width,
             height=resolved.height,
             seeds=[(resolved.seed + job_no * params.batch_size + i) % 2**32 for i in range(params.batch_size)],
+            init=init,
         )
         for job_no in range(params.batch_count)
     ]

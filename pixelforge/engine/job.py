@@ -49,8 +49,11 @@ def run_job(
     runahead_blocks: int,
 ) -> JobOutcome:
     """Run ``job`` on ``model`` with ``control`` as its step callback and block-level stop hooks
-    installed; hooks and the pipeline's interrupt flag are undone whatever happens."""
-    pipe = model.pipe
+    installed; hooks and the pipeline's interrupt flag are undone whatever happens. An img2img job
+    whose strength leaves no step to run is its init image, unchanged (diffusers' pipelines refuse it)."""
+    if job.init is not None and job.steps_run == 0:
+        return Completed([job.init.image.copy() for _ in job.seeds], decode_s=0.0)
+    pipe = model.pipeline_for(job)
     stop_hooks = StopHooks(runahead_blocks=runahead_blocks)
     stop_hooks.install(pipe.components, control, model.denoiser_name)
     start = time.perf_counter()

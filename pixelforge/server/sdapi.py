@@ -42,6 +42,7 @@ from pixelforge.server.sdapi_models import (
 )
 from pixelforge.server.task_ids import owner_shown_id, shown_id, stored_id
 from pixelforge.tasks.infotext import task_infotexts
+from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import TASK_ID_PATTERN, Task, TaskParams, TaskState
 from pixelforge.tasks.service import InvalidTask, TaskService
 from pixelforge.tasks.store import TaskExists
@@ -49,7 +50,7 @@ from pixelforge.tasks.store import TaskExists
 router = APIRouter(tags=["automatic1111"])
 
 # TaskParams fields under the names A1111 requests use, for error messages.
-A1111_NAMES = {"batch_count": "n_iter", "model": "sd_model_checkpoint"}
+A1111_NAMES = {"batch_count": "n_iter", "model": "sd_model_checkpoint", "init_image": "init_images"}
 
 
 class A1111Invalid(Exception):
@@ -154,7 +155,7 @@ def _info(task: Task, infotexts: list[str], notes: dict[str, Any], viewer: str) 
         "sd_model_hash": None,
         "seed_resize_from_w": -1,
         "seed_resize_from_h": -1,
-        "denoising_strength": None,
+        "denoising_strength": params.img2img.denoising_strength if params.img2img else None,
         "extra_generation_params": {},
         "index_of_first_image": 0,
         "infotexts": infotexts,
@@ -182,15 +183,28 @@ def _adjusted(requested: dict[str, list[Any]], task: Task) -> dict[str, list[Any
 
 @router.post("/sdapi/v1/txt2img", summary="Generate (blocking), A1111 style")
 async def txt2img(body: Txt2ImgRequest, state: State, caller: Caller) -> Txt2ImgResponse:
+    params, notes = await asyncio.to_thread(_to_params, body, state.options.get(caller.owner), state.roots)
+    return await generate(body, params, notes, state, caller, TXT2IMG_DEFAULTS)
+
+
+async def generate(
+    body: Txt2ImgRequest,
+    params: TaskParams,
+    notes: dict[str, Any],
+    state: State,
+    caller: Identity,
+    defaults: dict[str, Any],
+    images: ImageUpload | None = None,
+) -> Txt2ImgResponse:
+    """Run the request as a task of the caller's (img2img with ``images``) and answer in A1111's shape."""
     if body.force_task_id is not None and not TASK_ID_PATTERN.match(body.force_task_id):
         raise A1111Invalid([{"loc": ("body", "force_task_id"), "msg": "1-128 of A-Z a-z 0-9 _ - ( ) . :",
                              "type": "pattern"}])
-    params, notes = await asyncio.to_thread(_to_params, body, state.options.get(caller.owner), state.roots)
     task_id = stored_id(caller.owner, body.force_task_id) if body.force_task_id else None
 
     def submit() -> Task:
         try:
-            return state.service.submit(params, owner=caller.owner, task_id=task_id)
+            return state.service.submit(params, owner=caller.owner, task_id=task_id, images=images)
         except TaskExists:  # only ever the caller's own: ids are per identity
             raise TaskExists(body.force_task_id or "") from None
         except InvalidTask as exc:  # report limits under the A1111 names the client used
@@ -200,14 +214,14 @@ async def txt2img(body: Txt2ImgRequest, state: State, caller: Caller) -> Txt2Img
     task = await state.service.await_end(task.id)
     if task.state is TaskState.FAILED:
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=f"generation failed: {task.error}")
-    images, infotexts = await asyncio.to_thread(_read_images, state.settings.data_dir, task, body.send_images)
+    sent_images, infotexts = await asyncio.to_thread(_read_images, state.settings.data_dir, task, body.send_images)
     reply = _info(task, infotexts, notes, caller.owner)
     # What the client sent, as sent; what it left out, as actually used (not A1111's defaults,
     # which would misreport the model's own steps, size and CFG).
-    echoed = {**TXT2IMG_DEFAULTS, **body.model_dump(exclude_unset=True)}
+    echoed = {**defaults, **body.echo()}
     used = ("width", "height", "steps", "cfg_scale")
     echoed.update({key: reply[key] for key in used if key not in body.model_fields_set})
-    return Txt2ImgResponse(images=images, parameters=echoed, info=json.dumps(reply))
+    return Txt2ImgResponse(images=sent_images, parameters=echoed, info=json.dumps(reply))
 
 
 def _own_current(service: TaskService, caller: Identity) -> Task | None:
