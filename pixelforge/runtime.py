@@ -15,7 +15,7 @@ from pixelforge.engine.tokens import TokenRegistry
 from pixelforge.engine.worker import Worker
 from pixelforge.pixelart import PixelArtError, validate_options
 from pixelforge.tasks.bus import InProcessBus
-from pixelforge.tasks.model import EventType, Problem, TaskLimits, TaskParams, WorkerHealth
+from pixelforge.tasks.model import EventType, Problem, TaskLimits, TaskParams, WorkerHealth, WorkerInfo
 from pixelforge.tasks.service import HistoryPolicy, ParamsCheck, TaskService
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 
@@ -88,6 +88,10 @@ class Runtime:
 
     def worker_health(self) -> list[WorkerHealth]:
         return [worker.health() for worker in self.workers]
+
+    def worker_infos(self) -> list[WorkerInfo]:
+        """This process's workers as distributed mode lists its own (a heartbeat is now)."""
+        return [worker.info() for worker in self.workers]
 
     def stop(self) -> None:
         for worker in self.workers:

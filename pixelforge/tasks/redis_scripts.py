@@ -89,6 +89,7 @@ if state ~= 'running' then
   return 0
 end
 local previous = redis.call('HGET', KEYS[1], 'worker_id')
+if previous == ARGV[2] then return 0 end  -- the task this worker runs now: nothing to take over
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 local reason = 'worker ' .. previous .. ' stopped while running this task'
 if attempts > tonumber(ARGV[6]) then

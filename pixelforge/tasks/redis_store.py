@@ -217,18 +217,27 @@ class RedisTaskStore:
         return [i.decode() for i in self.redis.zrange(self.keys.queued, 0, -1)]
 
     def claim_next(self, worker_id: str) -> Task | None:
-        """A task whose worker died (lease expired) first, then the oldest queued one, or None."""
+        """In this order: a task handed to this worker (it holds the task's model), a task whose worker died
+        (its lease ran out), the oldest queued one, or None. A queued task whose model another free worker
+        holds and this one does not is handed to that worker instead."""
         if self.is_paused():
             return None
-        taken = self._take_over(worker_id)
-        if taken is not None:
-            return taken
+        for entry_id, task_id in self._read(worker_id, "0"):  # handed over, or its own from a previous life
+            if (task := self._take_over(worker_id, entry_id, task_id)) is not None:
+                return task
         while True:
-            reply = self.redis.xreadgroup(WORKERS_GROUP, worker_id, {self.keys.queue: ">"}, count=1)
-            if not reply:
-                return None
-            entry_id, fields = reply[0][1][0]
-            task_id = fields[b"task"].decode()
+            overdue = self.redis.xautoclaim(
+                self.keys.queue, WORKERS_GROUP, worker_id, int(self.lease_s * 1000), "0-0", count=1
+            )[1]
+            if not overdue:
+                break
+            entry_id, fields = overdue[0]
+            if fields and (task := self._take_over(worker_id, entry_id, fields[b"task"].decode())) is not None:
+                return task
+        while entries := self._read(worker_id, ">"):
+            entry_id, task_id = entries[0]
+            if self._hand_over(worker_id, entry_id, task_id):
+                continue
             claimed = self._run(
                 "CLAIM",
                 [self.keys.task(task_id), self.keys.queued, self.keys.queue],
@@ -236,32 +245,49 @@ class RedisTaskStore:
             )
             if claimed:
                 return self.get(task_id)
+        return None
 
-    def _take_over(self, worker_id: str) -> Task | None:
-        """Take over the task of a worker that stopped renewing its lease: run it again (its events say so)
-        or, after ``max_attempts`` starts, fail it with the reason. Both events are published by the script:
-        no service call is waiting on them."""
-        while True:
-            reply = self.redis.xautoclaim(
-                self.keys.queue, WORKERS_GROUP, worker_id, int(self.lease_s * 1000), "0-0", count=1
-            )
-            entries = reply[1]
-            if not entries:
-                return None
-            entry_id, fields = entries[0]
-            if fields is None:  # deleted from the stream meanwhile
+    def _read(self, worker_id: str, start: str) -> list[tuple[bytes, str]]:
+        """(entry, task id) of the next new entry (``>``) or of this worker's pending ones (``0``); a pending
+        entry deleted meanwhile is acknowledged and left out."""
+        reply = self.redis.xreadgroup(WORKERS_GROUP, worker_id, {self.keys.queue: start}, count=1 if start == ">"
+                                      else 100)
+        entries = []
+        for entry_id, fields in reply[0][1] if reply else []:
+            if not fields:
+                self.redis.xack(self.keys.queue, WORKERS_GROUP, entry_id)
                 continue
-            task_id = fields[b"task"].decode()
-            owner = _text(self.redis.hget(self.keys.task(task_id), "owner")) or ""
-            k = self.keys
-            outcome = self._run(
-                "TAKE_OVER",
-                [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued, k.images(task_id)],
-                [task_id, worker_id, repr(time.time()), entry_id, WORKERS_GROUP, self.max_attempts,
-                 repr(time.time()), k.event_channel],
-            )
-            if outcome == 1:
-                return self.get(task_id)
+            entries.append((entry_id, fields[b"task"].decode()))
+        return entries
+
+    def _take_over(self, worker_id: str, entry_id: bytes, task_id: str) -> Task | None:
+        """Claim a pending entry: a queued task is claimed as usual; a running one (its worker died) is run
+        again, its events say so, or after ``max_attempts`` starts it fails with the reason. The script
+        publishes both events: no service call waits on them."""
+        owner = _text(self.redis.hget(self.keys.task(task_id), "owner")) or ""
+        k, now = self.keys, repr(time.time())
+        outcome = self._run(
+            "TAKE_OVER",
+            [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued, k.images(task_id)],
+            [task_id, worker_id, now, entry_id, WORKERS_GROUP, self.max_attempts, now, k.event_channel],
+        )
+        return self.get(task_id) if outcome == 1 else None
+
+    def _hand_over(self, worker_id: str, entry_id: bytes, task_id: str) -> bool:
+        """Give the entry to a free worker that holds the task's model, when this one does not; True if given."""
+        params = self.redis.hget(self.keys.task(task_id), "params")
+        model = TaskParams.model_validate_json(params).model if params else None
+        if model is None:  # the default model: whichever worker is free
+            return False
+        workers = {w.worker_id: w for w in self.workers()}
+        me = workers.get(worker_id)
+        if me is None or model in me.models:
+            return False
+        holders = [w for w in workers.values() if w.worker_id != worker_id and w.task_id is None and model in w.models]
+        if not holders:
+            return False
+        self.redis.xclaim(self.keys.queue, WORKERS_GROUP, holders[0].worker_id, 0, [entry_id], justid=True)
+        return True
 
     # --- written while running -------------------------------------------------------------
     def add_image(self, task_id: str, image: ImageRef) -> TaskEvent:
