@@ -78,11 +78,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _connected(make: Any, *args: Any) -> Any:
     """``make(*args)``, with a Redis that cannot be reached said in one line."""
     from pixelforge.tasks.redis_keys import CONNECTION_ERRORS
+    from pixelforge.tasks.store import StoreUnavailable
 
     try:
         return make(*args)
-    except CONNECTION_ERRORS as exc:
+    except (*CONNECTION_ERRORS, StoreUnavailable) as exc:
         raise UsageError(f"cannot reach Redis: {exc}") from exc
+    except ValueError as exc:  # redis-py's word for a URL it cannot parse
+        raise UsageError(f"invalid --redis URL: {exc}") from exc
 
 
 # --- worker -------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ import time
 from pixelforge.config import Settings
 from pixelforge.tasks.model import EventType, TaskState, WorkerHealth, WorkerInfo
 from pixelforge.tasks.redis_bus import RedisEventBus
-from pixelforge.tasks.redis_keys import CONNECTION_ERRORS
 from pixelforge.tasks.redis_store import RedisTaskStore
 from pixelforge.tasks.service import HistoryPolicy, TaskService
+from pixelforge.tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class WorkerProcess:
         while not self._closing.wait(self._beat_every_s):
             try:
                 self.heartbeat()
-            except CONNECTION_ERRORS:
+            except StoreUnavailable:
                 log.warning("%s could not reach Redis for its heartbeat; trying again", self.worker_id)
             except Exception:  # a heartbeat that dies would let the lease run out under a healthy worker
                 log.exception("%s heartbeat failed", self.worker_id)
@@ -138,7 +138,7 @@ class WorkerProcess:
         self._unregister_tokens()
         try:
             self.store.forget_worker(self.worker_id)
-        except CONNECTION_ERRORS:  # its heartbeat expires instead
+        except StoreUnavailable:  # its heartbeat expires instead
             log.warning("%s could not leave the deployment: Redis is unreachable", self.worker_id)
         self.service.bus.close()
         self.store.close()

@@ -10,10 +10,11 @@ rewritten. Each write that a watcher sees is one Lua script with its event (``re
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
 
 import redis
 from redis.exceptions import ResponseError
@@ -36,15 +37,32 @@ from pixelforge.tasks.model import (
     WorkerInfo,
 )
 from pixelforge.tasks.progress import queued_progress
-from pixelforge.tasks.redis_keys import WORKERS_GROUP, RedisKeys, connect
+from pixelforge.tasks.redis_keys import CONNECTION_ERRORS, WORKERS_GROUP, RedisKeys, connect
 from pixelforge.tasks.sqlite_store import PREVIEWS_KEPT
-from pixelforge.tasks.store import QueueFull, TaskExists, TaskNotFound
+from pixelforge.tasks.store import QueueFull, StoreUnavailable, TaskExists, TaskNotFound
 
 # A worker renews the lease on its task every heartbeat; one that has not for this long is dead.
 DEFAULT_LEASE_S = 30.0
 # How often a task may be started in all when its workers keep dying (1: fail at the first death).
 DEFAULT_MAX_ATTEMPTS = 2
 RECOVERED_ERROR = "the server stopped while this task was running"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reachable(method: Callable[P, R]) -> Callable[P, R]:
+    """A Redis that stays unreachable through the client's retries is a StoreUnavailable (a 503 for HTTP
+    clients, a logged fault that a worker retries), never a bare connection error."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except CONNECTION_ERRORS as exc:
+            raise StoreUnavailable() from exc
+
+    return call
 
 
 def _text(value: bytes | None) -> str | None:
@@ -145,6 +163,7 @@ class RedisTaskStore:
         return TaskEvent(task_id=task_id, seq=seq, type=EventType(type), time=float(event_time), data=json.loads(data))
 
     # --- tasks -----------------------------------------------------------------------------
+    @_reachable
     def create(self, task: Task, limits: TaskLimits | None = None) -> tuple[Task, TaskEvent]:
         now = repr(time.time())
         bounds = [limits.max_active_per_identity, limits.max_queued_total] if limits else [-1, -1]
@@ -174,6 +193,7 @@ class RedisTaskStore:
                           data={"position": position, "size": size})
         return task, event
 
+    @_reachable
     def get(self, task_id: str) -> Task:
         tasks = self._load([task_id])
         if not tasks:
@@ -200,6 +220,7 @@ class RedisTaskStore:
             matching.append(task_id)
         return matching
 
+    @_reachable
     def list(
         self,
         owner: str | None = None,
@@ -210,12 +231,15 @@ class RedisTaskStore:
         ids = self._matching_ids(owner, states)[offset : offset + limit]
         return self._load(ids) if ids else []
 
+    @_reachable
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
         return len(self._matching_ids(owner, states))
 
+    @_reachable
     def queued_ids(self) -> list[str]:
         return [i.decode() for i in self.redis.zrange(self.keys.queued, 0, -1)]
 
+    @_reachable
     def claim_next(self, worker_id: str) -> Task | None:
         """In this order: a task handed to this worker (it holds the task's model), a task whose worker died
         (its lease ran out), the oldest queued one, or None. A queued task whose model another free worker
@@ -290,6 +314,7 @@ class RedisTaskStore:
         return True
 
     # --- written while running -------------------------------------------------------------
+    @_reachable
     def add_image(self, task_id: str, image: ImageRef) -> TaskEvent:
         now, data = repr(time.time()), image.model_dump_json()
         seq = self._run("ADD_IMAGE", [*self._task_and_events(task_id), self.keys.images(task_id)], [data, now])
@@ -297,6 +322,7 @@ class RedisTaskStore:
             raise TaskNotFound(task_id)
         return self._event(task_id, seq, EventType.IMAGE, now, data)
 
+    @_reachable
     def add_preview(self, task_id: str, data: bytes, media_type: str) -> TaskEvent:
         now = repr(time.time())
         reply = self._run(
@@ -309,6 +335,7 @@ class RedisTaskStore:
         return TaskEvent(task_id=task_id, seq=seq, type=EventType.PREVIEW, time=float(now),
                          data={"id": preview_id, "media_type": media_type})
 
+    @_reachable
     def finish(self, task_id: str, end: TaskEnd) -> tuple[Task, TaskEvent]:
         owner = self._owner(task_id)
         fields = ["state", end.state.value, "finished_at", repr(time.time()), "error", end.error or "",
@@ -342,6 +369,7 @@ class RedisTaskStore:
         return owner.decode()
 
     # --- control ---------------------------------------------------------------------------
+    @_reachable
     def request_stop(self, task_id: str, request: StopRequest) -> tuple[Task, TaskEvent | None]:
         owner = self._owner(task_id)
         now, k = repr(time.time()), self.keys
@@ -358,6 +386,7 @@ class RedisTaskStore:
         return self.get(task_id), event
 
     # --- events ----------------------------------------------------------------------------
+    @_reachable
     def append_event(
         self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None
     ) -> TaskEvent:
@@ -372,6 +401,7 @@ class RedisTaskStore:
             raise TaskNotFound(task_id)
         return TaskEvent(task_id=task_id, seq=seq, type=type, time=float(now), data=data)
 
+    @_reachable
     def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
         if not self.redis.exists(self.keys.task(task_id)):
             raise TaskNotFound(task_id)
@@ -382,6 +412,7 @@ class RedisTaskStore:
             for entry_id, f in self.redis.xrange(self.keys.events(task_id), start, "+")
         ]
 
+    @_reachable
     def get_preview(self, task_id: str, preview_id: int | None = None) -> tuple[int, bytes, str] | None:
         if preview_id is None:
             latest = self.redis.hget(self.keys.task(task_id), "last_preview")
@@ -392,24 +423,28 @@ class RedisTaskStore:
         return (preview_id, data, media_type.decode()) if data is not None and media_type is not None else None
 
     # --- workers ---------------------------------------------------------------------------
+    @_reachable
     def heartbeat(self, info: WorkerInfo, ttl_s: float) -> list[str]:
         """Say that the worker is alive (for ``ttl_s``) and renew the lease on its task; returns the queue
         entries it still holds (none while it runs a task: it lost that task to another worker)."""
         self.redis.set(self.keys.worker(info.worker_id), info.model_dump_json(), px=int(ttl_s * 1000))
         return [e.decode() for e in self._run("RENEW", [self.keys.queue], [WORKERS_GROUP, info.worker_id])]
 
+    @_reachable
     def workers(self) -> list[WorkerInfo]:
         """The workers alive now (their heartbeat has not expired), by id."""
         keys = sorted(self.redis.scan_iter(match=self.keys.workers_pattern, count=500))
         values = self.redis.mget(keys) if keys else []
         return [WorkerInfo.model_validate_json(v) for v in values if v is not None]
 
+    @_reachable
     def forget_worker(self, worker_id: str) -> None:
         """A worker that shuts down cleanly leaves at once instead of when its heartbeat expires."""
         self.redis.delete(self.keys.worker(worker_id))
         self.redis.xgroup_delconsumer(self.keys.queue, WORKERS_GROUP, worker_id)
 
     # --- housekeeping ----------------------------------------------------------------------
+    @_reachable
     def recover(self) -> list[TaskEvent]:
         """Tasks running on a worker with no heartbeat (gone for good, or never there) become interrupted.
         Distributed deployments leave this to the lease (``claim_next`` takes such tasks over); it is here
@@ -429,6 +464,7 @@ class RedisTaskStore:
                 events.append(self._event(task_id, reply[0], EventType.INTERRUPTED, now, reply[1].decode()))
         return events
 
+    @_reachable
     def prune(self, keep: int) -> list[Task]:
         finished = self._matching_ids(None, TERMINAL_STATES)[keep:]
         if not finished:
@@ -442,9 +478,11 @@ class RedisTaskStore:
         pipe.execute()
         return pruned
 
+    @_reachable
     def set_paused(self, paused: bool) -> None:
         self.redis.set(self.keys.paused, "1" if paused else "0")
 
+    @_reachable
     def is_paused(self) -> bool:
         return self.redis.get(self.keys.paused) == b"1"
 
