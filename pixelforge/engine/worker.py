@@ -129,7 +129,8 @@ class Worker:
             token.interrupt(reason="shutdown")
         assert self._runner is not None
         try:
-            context = _Beating(self.service.start(task, token, str(getattr(self.backend, "device", "cpu"))), self)
+            device = str(getattr(self.backend, "device", "cpu"))
+            context = _Beating(self.service.start(task, token, device, self.worker_id), self)
             end = self._runner.run(context, hooks)
         except Exception as exc:  # outside the runner's own handling: the store, the device
             self._fault(f"could not run {task.id}", exc)

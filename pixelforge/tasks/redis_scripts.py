@@ -103,7 +103,9 @@ if attempts > tonumber(ARGV[6]) then
   return 2
 end
 redis.call('HSET', KEYS[1], 'worker_id', ARGV[2], 'started_at', ARGV[3])
-local data = cjson.encode({requeued = reason, attempt = attempts, worker = ARGV[2]})
+-- Queued again at the head, and taken at once by the worker that found it (its 'started' follows).
+local data = cjson.encode({position = 1, size = redis.call('ZCARD', KEYS[5]) + 1, requeued = reason,
+                           attempt = attempts})
 local seq = append(KEYS[1], KEYS[2], 'queued', ARGV[7], data)
 publish(ARGV[8], ARGV[1], seq, 'queued', ARGV[7], data)
 return 1

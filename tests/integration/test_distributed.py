@@ -9,6 +9,7 @@ an interrupt sent to the other server.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -216,6 +217,7 @@ def test_a_worker_killed_mid_task_has_its_task_taken_over_and_finished_the_other
 ) -> None:
     settings = settings_for(redis, tmp_path / "data", server_model, worker_lease_s=1.5)
     service = redis_service(settings)
+    server = serve_runtime(ApiRuntime(settings))
     log_path = tmp_path / "worker.log"
     doomed = _worker_process(settings, log_path)
     survivor = None
@@ -224,11 +226,11 @@ def test_a_worker_killed_mid_task_has_its_task_taken_over_and_finished_the_other
         while not any(w.worker_id == "doomed" for w in service.store.workers()):  # type: ignore[attr-defined]
             assert doomed.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
             time.sleep(0.1)  # a new process: nothing to subscribe to until it has said hello
-        victim = service.submit(TaskParams(**LONG), owner="user")
+        victim = service.submit(TaskParams(**LONG), owner="key:user")  # the owner the API key "user" has
         for event in service.events(victim.id, timeout=HOLD_LIMIT_S):
             if event.type is EventType.PROGRESS and event.data["step"] >= 1:
                 break  # running on the doomed worker, inside its denoising loop
-        bystander = service.submit(TaskParams(**QUICK), owner="user")
+        bystander = service.submit(TaskParams(**QUICK), owner="key:user")
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(30)
         survivor = WorkerProcess(settings, worker_id="survivor")
@@ -239,7 +241,14 @@ def test_a_worker_killed_mid_task_has_its_task_taken_over_and_finished_the_other
         assert len(requeued) == 1 and "worker doomed stopped" in requeued[0].data["requeued"]
         assert requeued[0].data["attempt"] == 2
         assert not any("requeued" in e.data for e in service.events_since(bystander.id))
+        with httpx.Client(base_url=server.url, headers=USER, timeout=120) as client:  # as watchers see it
+            shown = [(m["event"], json.loads(m["data"])["data"]) for m in sse(client, victim.id)]
+        starts = [data["worker_id"] for event, data in shown if event == "started"]
+        assert starts == ["doomed", "survivor"]
+        assert [data["attempt"] for event, data in shown if event == "queued" and data["requeued"]] == [2]
+        assert shown[-1][0] == "completed"
     finally:
+        server.stop()
         if doomed.poll() is None:
             doomed.send_signal(signal.SIGKILL)
             doomed.wait(30)
