@@ -103,6 +103,7 @@ def distributed(redis: RedisServer, data_dir: Path, workers: int) -> tuple[Setti
     settings = Settings(data_dir=data_dir, redis_url=redis.url, redis_namespace=f"bench-{uuid.uuid4().hex}",
                         max_queued_total=1000, max_active_per_identity=1000, preview_every=0)
     service = redis_service(settings)
+    data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "workers.log"
     processes = start_workers(settings, workers, log)
     wait_for_workers(service, workers, log)

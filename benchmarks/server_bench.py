@@ -44,7 +44,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model: Path, data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(model: Path | str, data_dir: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "PIXELFORGE_PREVIEW_EVERY": "0", "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", "pixelforge.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
                "--model", str(model), "--admin-key", f"bench={ADMIN_KEY}"]

@@ -43,8 +43,8 @@ class TaskHandle:
     def interrupt(self, keep_partial: bool = False) -> None:
         self._client.runtime.service.interrupt(self.id, keep_partial=keep_partial)
 
-    def skip(self) -> None:
-        self._client.runtime.service.skip(self.id)
+    def skip(self, keep_partial: bool = False) -> None:
+        self._client.runtime.service.skip(self.id, keep_partial=keep_partial)
 
     def events(self, after_seq: int = 0) -> Iterator[TaskEvent]:
         return self._client.runtime.service.events(self.id, after_seq)

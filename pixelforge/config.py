@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     admin_keys: dict[str, str] = Field(default_factory=dict, description="name -> key with admin rights.")
     max_active_per_identity: Annotated[int, LIMITS["max_active_per_identity"]]
     max_queued_total: Annotated[int, LIMITS["max_queued_total"]]
+    max_input_pixels: Annotated[int, LIMITS["max_input_pixels"]]
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Largest HTTP request body accepted.")
     body_timeout_s: float = Field(
         default=30.0, gt=0, description="Seconds a request body may take to arrive; slower ones get HTTP 408.")

@@ -20,7 +20,7 @@ from pixelforge.config import Settings
 from pixelforge.tasks.model import EventType, TaskState, WorkerHealth, WorkerInfo
 from pixelforge.tasks.redis_bus import RedisEventBus
 from pixelforge.tasks.redis_store import RedisTaskStore
-from pixelforge.tasks.service import HistoryPolicy, TaskService
+from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -31,20 +31,13 @@ BEATS_PER_LEASE = 3
 
 def redis_service(settings: Settings) -> TaskService:
     """The task service over the Redis store and bus that ``settings.redis_url`` names."""
-    from pixelforge.runtime import limits_from, submission_check
+    from pixelforge.runtime import task_service
 
     if settings.redis_url is None:
         raise ValueError("distributed mode needs a Redis URL (--redis redis://host:port/0)")
     store = RedisTaskStore(settings.redis_url, settings.redis_namespace, settings.worker_lease_s,
                            settings.worker_max_attempts)
-    bus = RedisEventBus(store.redis, settings.redis_namespace)
-    return TaskService(
-        store,
-        bus,
-        limits_from(settings),
-        checks=[submission_check(settings)],
-        history=HistoryPolicy(settings.data_dir, settings.history_limit),
-    )
+    return task_service(settings, store, RedisEventBus(store.redis, settings.redis_namespace))
 
 
 def _redis_store(service: TaskService) -> RedisTaskStore:

@@ -27,5 +27,10 @@ def candidates(owner: str, requested: str) -> list[str]:
 
 def shown_id(task: Task, viewer: str) -> str:
     """The id ``viewer`` (an owner string) knows the task by."""
-    chosen, mark, _ = task.id.rpartition(SCOPE_MARK)
-    return chosen if mark and task.owner == viewer else task.id
+    return owner_shown_id(task.id) if task.owner == viewer else task.id
+
+
+def owner_shown_id(task_id: str) -> str:
+    """The id the task's owner knows it by (the one it chose, for a client-chosen id)."""
+    chosen, mark, _ = task_id.rpartition(SCOPE_MARK)
+    return chosen if mark else task_id

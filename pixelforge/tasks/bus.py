@@ -4,6 +4,10 @@ Publishing is thread-safe and never blocks (the denoising thread publishes). Sub
 either synchronously (CLI, Python API) or with ``await`` (the server's SSE streams). Events are
 also kept in the TaskStore, so a subscriber that fell behind (``lagged``) or reconnected replays
 from there; the bus only has to be fast, not durable.
+
+Queue moves are a broadcast that carries nothing per task: when a task leaves the queue, every
+subscriber that asked for them is woken once (however many moves happened meanwhile) and reads its
+own task's place from the store. So a move costs one publish, never a write per queued task.
 """
 
 from __future__ import annotations
@@ -23,17 +27,21 @@ SUBSCRIPTION_BUFFER = 2048
 
 
 class Subscription:
-    """A bounded inbox of events for one task (or for every task when ``task_id`` is None)."""
+    """A bounded inbox of events for one task (or for every task when ``task_id`` is None), and with
+    ``queue_moves`` a flag raised by queue moves."""
 
     def __init__(
         self,
         task_id: str | None,
         on_close: Callable[[Subscription], None],
         types: frozenset[EventType] | None = None,
+        queue_moves: bool = False,
     ) -> None:
         self.task_id = task_id
         self.types = types
+        self.queue_moves = queue_moves
         self.lagged = False
+        self._queue_moved = False
         self._items: deque[TaskEvent] = deque()
         self._cond = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -54,15 +62,33 @@ class Subscription:
                 self.lagged = True
                 return
             self._items.append(event)
-            self._cond.notify_all()
-            loop, wakeup = self._loop, self._async_wakeup
+            self._wake()
+
+    def notify_queue_moved(self) -> None:
+        """Raise the queue-moved flag (moves coalesce: one flag for any number of them) and wake the reader."""
+        with self._cond:
+            if self.closed or not self.queue_moves:
+                return
+            self._queue_moved = True
+            self._wake()
+
+    def take_queue_moved(self) -> bool:
+        """Whether the queue moved since the last call; lowers the flag."""
+        with self._cond:
+            moved, self._queue_moved = self._queue_moved, False
+            return moved
+
+    def _wake(self) -> None:
+        """Wake a synchronous and an async reader; called holding the lock."""
+        self._cond.notify_all()
+        loop, wakeup = self._loop, self._async_wakeup
         if loop is not None and wakeup is not None and not loop.is_closed():
             loop.call_soon_threadsafe(wakeup.set)
 
     def get(self, timeout: float | None = None) -> TaskEvent | None:
-        """Next event, or None after ``timeout`` seconds (or when closed)."""
+        """Next event, or None after ``timeout`` seconds, when closed, or when woken by a queue move."""
         with self._cond:
-            if not self._items and not self.closed:
+            if not self._items and not self.closed and not self._queue_moved:
                 self._cond.wait(timeout)
             return self._items.popleft() if self._items else None
 
@@ -74,7 +100,7 @@ class Subscription:
                 self._async_wakeup = asyncio.Event()
             if self._items:
                 return self._items.popleft()
-            if self.closed:
+            if self.closed or self._queue_moved:
                 return None
             self._async_wakeup.clear()
         try:
@@ -89,10 +115,7 @@ class Subscription:
             if self.closed:
                 return
             self.closed = True
-            self._cond.notify_all()
-            loop, wakeup = self._loop, self._async_wakeup
-        if loop is not None and wakeup is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(wakeup.set)
+            self._wake()
         self._on_close(self)
 
     def __enter__(self) -> Subscription:
@@ -105,8 +128,16 @@ class Subscription:
 class EventBus(Protocol):
     def publish(self, event: TaskEvent) -> None: ...
 
-    def subscribe(self, task_id: str | None = None, types: frozenset[EventType] | None = None) -> Subscription:
-        """Events of one task (or all), optionally only of the given types."""
+    def publish_queue_moved(self) -> None:
+        """A task left the queue (it started, or was cancelled): wake every subscriber that asked for queue
+        moves. Carries nothing per task; each reads its own place (``TaskStore.get``)."""
+        ...
+
+    def subscribe(
+        self, task_id: str | None = None, types: frozenset[EventType] | None = None, queue_moves: bool = False
+    ) -> Subscription:
+        """Events of one task (or all), optionally only of the given types; with ``queue_moves``, the queue
+        moves too (``Subscription.take_queue_moved``)."""
         ...
 
     def publish_control(self, task_id: str, request: StopRequest) -> None: ...
@@ -132,8 +163,16 @@ class InProcessBus:
         for subscription in targets:
             subscription.deliver(event)
 
-    def subscribe(self, task_id: str | None = None, types: frozenset[EventType] | None = None) -> Subscription:
-        subscription = Subscription(task_id, self._remove, types)
+    def publish_queue_moved(self) -> None:
+        with self._lock:
+            targets = [s for s in self._subscriptions if s.queue_moves]
+        for subscription in targets:
+            subscription.notify_queue_moved()
+
+    def subscribe(
+        self, task_id: str | None = None, types: frozenset[EventType] | None = None, queue_moves: bool = False
+    ) -> Subscription:
+        subscription = Subscription(task_id, self._remove, types, queue_moves)
         with self._lock:
             self._subscriptions.append(subscription)
         return subscription

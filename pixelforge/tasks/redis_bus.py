@@ -40,6 +40,7 @@ class BusMessage(BaseModel):
 
     event: TaskEvent | None = None
     control: ControlMessage | None = None
+    queue_moved: bool = False
 
 
 class RedisEventBus:
@@ -60,6 +61,10 @@ class RedisEventBus:
         self._local.publish(event)
         self._send(self.keys.event_channel, BusMessage(event=event))
 
+    def publish_queue_moved(self) -> None:
+        self._local.publish_queue_moved()
+        self._send(self.keys.event_channel, BusMessage(queue_moved=True))
+
     def publish_control(self, task_id: str, request: StopRequest) -> None:
         self._local.publish_control(task_id, request)
         message = BusMessage(control=ControlMessage(task_id=task_id, request=request))
@@ -73,20 +78,24 @@ class RedisEventBus:
             log.warning("could not publish on %s: Redis is unreachable; watchers will replay from the store", channel)
 
     # --- receiving -------------------------------------------------------------------------
-    def subscribe(self, task_id: str | None = None, types: frozenset[EventType] | None = None) -> Subscription:
-        return self._local.subscribe(task_id, types)
+    def subscribe(
+        self, task_id: str | None = None, types: frozenset[EventType] | None = None, queue_moves: bool = False
+    ) -> Subscription:
+        return self._local.subscribe(task_id, types, queue_moves)
 
     def on_control(self, handler: ControlHandler) -> Callable[[], None]:
         return self._local.on_control(handler)
 
     def _listen(self) -> None:
-        backoff = 0.05
+        backoff, lost = 0.05, False
         while not self._closing.is_set():
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(self.keys.event_channel, self.keys.control_channel)
                 self._subscribed.set()
-                backoff = 0.05
+                if lost:  # the queue may have moved meanwhile too: every watcher reads its place again
+                    self._local.publish_queue_moved()
+                backoff, lost = 0.05, False
                 while not self._closing.is_set():
                     message = pubsub.get_message(timeout=LISTEN_POLL_S)
                     if message is not None and message["type"] == "message":
@@ -95,6 +104,7 @@ class RedisEventBus:
                 if self._closing.is_set():
                     break
                 log.warning("lost the Redis bus; reconnecting in %.2f s", backoff)
+                lost = True
                 self._local.lag_all()  # whatever came meanwhile is in the store
                 self._closing.wait(backoff)
                 backoff = min(backoff * 2, RECONNECT_CAP_S)
@@ -115,6 +125,8 @@ class RedisEventBus:
             self._local.publish(message.event)
         if message.control is not None:
             self._local.publish_control(message.control.task_id, message.control.request)
+        if message.queue_moved:
+            self._local.publish_queue_moved()
 
     def close(self) -> None:
         self._closing.set()

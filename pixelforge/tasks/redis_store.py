@@ -29,6 +29,7 @@ from pixelforge.tasks.model import (
     Task,
     TaskEnd,
     TaskEvent,
+    TaskInputs,
     TaskLimits,
     TaskParams,
     TaskProgress,
@@ -109,14 +110,14 @@ class RedisTaskStore:
         return [
             "id", task.id, "type", task.type, "owner", task.owner, "state", task.state.value,
             "params", task.params.model_dump_json(), "created_at", repr(task.created_at),
-            "progress", task.progress.model_dump_json(),
+            "progress", task.progress.model_dump_json(), "inputs", task.inputs.model_dump_json() if task.inputs else "",
         ]
 
     def _to_task(self, record: dict[bytes, bytes], images: list[bytes]) -> Task:
         def get(name: str) -> str | None:
             return _text(record.get(name.encode()))
 
-        stats, request, resolved = get("stats"), get("stop_request"), get("resolved")
+        stats, request, resolved, inputs = get("stats"), get("stop_request"), get("resolved"), get("inputs")
         started, finished = get("started_at"), get("finished_at")
         return Task(
             id=get("id") or "",
@@ -135,6 +136,7 @@ class RedisTaskStore:
             stop_request=StopRequest.model_validate_json(request) if request else None,
             resolved=ResolvedParams.model_validate_json(resolved) if resolved else None,
             sprite_sheet=get("sprite_sheet"),
+            inputs=TaskInputs.model_validate_json(inputs) if inputs else None,
         )
 
     def _load(self, task_ids: list[str]) -> list[Task]:
@@ -236,8 +238,15 @@ class RedisTaskStore:
         return len(self._matching_ids(owner, states))
 
     @_reachable
-    def queued_ids(self) -> list[str]:
-        return [i.decode() for i in self.redis.zrange(self.keys.queued, 0, -1)]
+    def queued_ids(self, owner: str | None = None) -> list[str]:
+        """The queue's order without reading any task: one owner's are those also in their active set."""
+        if owner is None:
+            return [i.decode() for i in self.redis.zrange(self.keys.queued, 0, -1)]
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrange(self.keys.queued, 0, -1)
+        pipe.smembers(self.keys.active(owner))
+        queued, active = pipe.execute()
+        return [i.decode() for i in queued if i in active]
 
     @_reachable
     def claim_next(self, worker_id: str) -> Task | None:

@@ -4,6 +4,11 @@ It only touches the TaskStore and the EventBus: submitting writes a task, stoppi
 request and announces it on the bus, watching replays stored events and then follows the bus, and a
 worker claims, runs (through a task context) and finishes tasks. Nothing outside ``tasks/`` reaches
 the store itself.
+
+Queue places are computed, never stored: a task's one stored ``queued`` event tells its place when it
+was submitted, and when the queue moves (a task starts or is cancelled) the bus wakes the watchers of
+queued tasks, each of which reads its own place and tells it as a live ``queued`` event when it
+changed. So a queue move costs O(1) writes however long the queue is.
 """
 
 from __future__ import annotations
@@ -16,17 +21,22 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 from pixelforge.tasks.bus import ControlHandler, EventBus, Subscription
 from pixelforge.tasks.context import StoredTaskContext, TaskContext
-from pixelforge.tasks.files import sweep_leftovers
+from pixelforge.tasks.files import InputFolder, sweep_leftovers
 from pixelforge.tasks.history import prune_history
+from pixelforge.tasks.input_images import ImageRejected, ImageUpload, read_upload
 from pixelforge.tasks.model import (
     EventType,
+    Img2ImgOptions,
     Problem,
     StopRequest,
     Task,
     TaskEnd,
     TaskEvent,
+    TaskInputs,
     TaskLimits,
     TaskParams,
     TaskState,
@@ -50,6 +60,22 @@ class HistoryPolicy:
     keep: int
 
 
+@dataclass
+class _QueuePlace:
+    """What one watcher was last told of its task's place in the queue, so that it is told only changes."""
+
+    waiting: bool
+    told: tuple[int, int] | None = None
+
+    def saw(self, event: TaskEvent) -> int:
+        """Note an event the watcher is given; returns its sequence number."""
+        if event.type is EventType.QUEUED:
+            self.told = (event.data["position"], event.data["size"])
+        else:
+            self.waiting = False  # started or ended: the queue is behind it
+        return event.seq
+
+
 class InvalidTask(ValueError):
     """Parameters that are well-formed but outside what this server accepts."""
 
@@ -71,24 +97,20 @@ class TaskService:
         limits: TaskLimits | None = None,
         checks: Sequence[ParamsCheck] = (),
         history: HistoryPolicy | None = None,
+        inputs: InputFolder | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
         self.limits = limits or TaskLimits()
         self.checks = list(checks)
         self.history = history
+        self.inputs = inputs
 
     # --- events ----------------------------------------------------------------------------
     def _emit(self, task_id: str, type: EventType, data: dict | None = None) -> TaskEvent:
         event = self.store.append_event(task_id, type, data or {})
         self.bus.publish(event)
         return event
-
-    def announce_positions(self) -> None:
-        """Tell every queued task its new place after the queue moved."""
-        queued = self.store.queued_ids()
-        for position, task_id in enumerate(queued, start=1):
-            self._emit(task_id, EventType.QUEUED, {"position": position, "size": len(queued)})
 
     # --- submitting ------------------------------------------------------------------------
     def submit(
@@ -97,25 +119,47 @@ class TaskService:
         *,
         owner: str = "local",
         task_id: str | None = None,
-        task_type: str = "txt2img",
+        images: ImageUpload | None = None,
     ) -> Task:
-        """Queue a task. Raises InvalidTask (bad parameters), QueueFull (the owner's or the overall queue
-        limit, counted inside the store's transaction) or TaskExists."""
+        """Queue a task: an img2img task when ``images`` are given (their files are checked and stored with
+        the task, or nothing is stored). Raises InvalidTask (bad parameters or images), QueueFull (the
+        owner's or the overall queue limit, counted inside the store's transaction) or TaskExists."""
         problems = self.limits.violations(params)
         for check in self.checks:
             problems.extend(check(params))
+        if images is None and params.img2img is not None:
+            problems.append(Problem(field="img2img", message="img2img options need an init image"))
+        decoded = None
+        if images is not None and not problems:
+            try:
+                decoded = read_upload(images, self.limits.max_input_pixels)
+            except ImageRejected as exc:
+                problems.append(exc.problem)
         if problems:
             raise InvalidTask(problems)
         if params.seed == -1:
             params = params.model_copy(update={"seed": new_seed()})
+        task_type = "txt2img" if decoded is None else "img2img"
+        if decoded is not None and params.img2img is None:
+            params = params.model_copy(update={"img2img": Img2ImgOptions()})
         task = Task(id=task_id or new_task_id(task_type), type=task_type, owner=owner, params=params)
+        if decoded is not None:
+            task.inputs = self._store_inputs(task.id, *decoded)
         try:
             task, event = self.store.create(task, self.limits)
-        except QueueFull as exc:
-            exc.retry_after_s = self.retry_after_s()
+        except BaseException as exc:
+            if task.inputs is not None and self.inputs is not None:  # nothing stays of a refused task
+                self.inputs.remove(task.inputs.files())
+            if isinstance(exc, QueueFull):
+                exc.retry_after_s = self.retry_after_s()
             raise
         self.bus.publish(event)
         return task
+
+    def _store_inputs(self, task_id: str, image: Image.Image, mask: Image.Image | None) -> TaskInputs:
+        if self.inputs is None:
+            raise InvalidTask([Problem(field="init_image", message="this service has no folder for input images")])
+        return self.inputs.save(task_id, image, mask)
 
     def retry_after_s(self) -> int:
         """When a queue slot is likely to free up: the running task's ETA, else a short guess."""
@@ -139,8 +183,8 @@ class TaskService:
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
         return self.store.count(owner=owner, states=states)
 
-    def queued_ids(self) -> list[str]:
-        return self.store.queued_ids()
+    def queued_ids(self, owner: str | None = None) -> list[str]:
+        return self.store.queued_ids(owner)
 
     def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
         return self.store.events_since(task_id, after_seq)
@@ -162,8 +206,8 @@ class TaskService:
     def interrupt(self, task_id: str, *, keep_partial: bool = False, reason: str = "user") -> Task:
         return self._stop(task_id, StopRequest(action="interrupt", keep_partial=keep_partial, reason=reason))
 
-    def skip(self, task_id: str) -> Task:
-        return self._stop(task_id, StopRequest(action="skip"))
+    def skip(self, task_id: str, *, keep_partial: bool = False) -> Task:
+        return self._stop(task_id, StopRequest(action="skip", keep_partial=keep_partial))
 
     def _stop(self, task_id: str, request: StopRequest) -> Task:
         """One store write, then one publish: the ``cancelled`` event of a task that was still queued, or
@@ -172,7 +216,7 @@ class TaskService:
         task, cancelled = self.store.request_stop(task_id, request)
         if cancelled is not None:
             self.bus.publish(cancelled)
-            self.announce_positions()
+            self.bus.publish_queue_moved()
         elif task.state is TaskState.RUNNING:
             self.bus.publish_control(task_id, request)
         return task
@@ -198,7 +242,7 @@ class TaskService:
             token.request(pending)
         started = {"worker_device": device} | ({"worker_id": worker_id} if worker_id else {})
         self._emit(task.id, EventType.STARTED, started)
-        self.announce_positions()
+        self.bus.publish_queue_moved()
         return StoredTaskContext(task, token, self.store, self.bus)
 
     def finish(self, task_id: str, end: TaskEnd) -> Task:
@@ -237,56 +281,89 @@ class TaskService:
         return sweep_leftovers(self.store, self.history.data_dir, images_dir)
 
     # --- watching --------------------------------------------------------------------------
-    def events(self, task_id: str, after_seq: int = 0, timeout: float | None = None) -> Iterator[TaskEvent]:
-        """Every event of the task after ``after_seq``, live, ending with its terminal event."""
+    def events(
+        self, task_id: str, after_seq: int = 0, timeout: float | None = None, places: bool = True
+    ) -> Iterator[TaskEvent]:
+        """Every event of the task after ``after_seq``, live, ending with its terminal event. With ``places``,
+        while the task waits, a live ``queued`` event each time its place changed (:meth:`_place_now`)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self.bus.subscribe(task_id) as subscription:
-            last = after_seq
+        with self.bus.subscribe(task_id, queue_moves=places) as subscription:
+            last, place = after_seq, _QueuePlace(waiting=places)
             for event in self.store.events_since(task_id, last):
-                last = event.seq
+                last = place.saw(event)
                 yield event
                 if event.type.is_terminal:
                     return
+            if (moved := self._place_now(task_id, place, last)) is not None:
+                yield moved
             while deadline is None or time.monotonic() < deadline:
                 wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
                 event = subscription.get(wait)
                 for ready in self._in_order(subscription, event, task_id, last):
-                    last = ready.seq
+                    last = place.saw(ready)
                     yield ready
                     if ready.type.is_terminal:
                         return
+                moved = self._place_now(task_id, place, last) if subscription.take_queue_moved() else None
+                if moved is not None:
+                    yield moved
 
     async def aevents(
-        self, task_id: str, after_seq: int = 0, heartbeat_s: float | None = None
+        self, task_id: str, after_seq: int = 0, heartbeat_s: float | None = None, places: bool = True
     ) -> AsyncIterator[TaskEvent | None]:
-        """Async :meth:`events`; yields None every ``heartbeat_s`` of silence (for SSE keep-alives)."""
-        subscription = self.bus.subscribe(task_id)
+        """Async :meth:`events`; yields None when there was nothing to tell, at least every ``heartbeat_s``
+        of silence (for SSE keep-alives)."""
+        subscription = self.bus.subscribe(task_id, queue_moves=places)
         try:
-            last = after_seq
+            last, place = after_seq, _QueuePlace(waiting=places)
             for event in await asyncio.to_thread(self.store.events_since, task_id, last):
-                last = event.seq
+                last = place.saw(event)
                 yield event
                 if event.type.is_terminal:
                     return
+            if place.waiting and (moved := await asyncio.to_thread(self._place_now, task_id, place, last)):
+                yield moved
             while True:
                 event = await subscription.aget(heartbeat_s)
-                if event is None and not subscription.lagged:
+                if event is not None or subscription.lagged:
+                    if subscription.lagged or (event is not None and event.seq > last + 1):
+                        # A gap is filled from the store: do that off the event loop.
+                        ready_events = await asyncio.to_thread(self._in_order, subscription, event, task_id, last)
+                    else:
+                        # The common case touches no store; a thread hop per event per watcher would
+                        # dominate the push latency with hundreds of SSE watchers (server_bench.py).
+                        ready_events = self._in_order(subscription, event, task_id, last)
+                    for ready in ready_events:
+                        last = place.saw(ready)
+                        yield ready
+                        if ready.type.is_terminal:
+                            return
+                if subscription.take_queue_moved() and place.waiting:
+                    moved = await asyncio.to_thread(self._place_now, task_id, place, last)
+                    if moved is not None:
+                        yield moved
+                        continue
+                if event is None:
                     yield None
-                    continue
-                if subscription.lagged or (event is not None and event.seq > last + 1):
-                    # A gap is filled from the store: do that off the event loop.
-                    ready_events = await asyncio.to_thread(self._in_order, subscription, event, task_id, last)
-                else:
-                    # The common case touches no store; a thread hop per event per watcher would
-                    # dominate the push latency with hundreds of SSE watchers (server_bench.py).
-                    ready_events = self._in_order(subscription, event, task_id, last)
-                for ready in ready_events:
-                    last = ready.seq
-                    yield ready
-                    if ready.type.is_terminal:
-                        return
         finally:
             subscription.close()
+
+    def _place_now(self, task_id: str, place: _QueuePlace, last: int) -> TaskEvent | None:
+        """A ``queued`` event with the task's place now, when it still waits and the watcher was told another.
+        It is not stored (a queue move writes nothing per queued task): it carries the sequence number of the
+        task's latest stored event, so a client that resumes from it misses nothing."""
+        if not place.waiting:
+            return None
+        task = self.store.get(task_id)
+        if task.position is None or task.queue_size is None:
+            place.waiting = False
+            return None
+        if place.told == (task.position, task.queue_size):
+            return None
+        place.told = (task.position, task.queue_size)
+        return TaskEvent(
+            task_id=task_id, seq=last, type=EventType.QUEUED, data={"position": task.position, "size": task.queue_size}
+        )
 
     def _in_order(
         self, subscription: Subscription, event: TaskEvent | None, task_id: str, last: int
@@ -303,12 +380,12 @@ class TaskService:
 
     def wait(self, task_id: str, timeout: float | None = None) -> Task:
         """Block until the task reaches a terminal state (or ``timeout``); returns it."""
-        for _ in self.events(task_id, timeout=timeout):
+        for _ in self.events(task_id, timeout=timeout, places=False):
             pass
         return self.store.get(task_id)
 
     async def await_end(self, task_id: str) -> Task:
         """Async :meth:`wait`, for the server's blocking routes."""
-        async for _ in self.aevents(task_id):
+        async for _ in self.aevents(task_id, places=False):
             pass
         return await asyncio.to_thread(self.store.get, task_id)

@@ -3,6 +3,7 @@ threads and the worker thread, and every operation is a few short statements."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
 import threading
@@ -21,6 +22,7 @@ from pixelforge.tasks.model import (
     Task,
     TaskEnd,
     TaskEvent,
+    TaskInputs,
     TaskLimits,
     TaskParams,
     TaskProgress,
@@ -50,7 +52,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     info TEXT NOT NULL DEFAULT '{}',
     worker_id TEXT,
     last_seq INTEGER NOT NULL DEFAULT 0,
-    sprite_sheet TEXT
+    sprite_sheet TEXT,
+    inputs TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state, queue_order);
 CREATE INDEX IF NOT EXISTS tasks_owner ON tasks(owner, queue_order);
@@ -75,10 +78,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 # Previews kept per task: the newest few are enough for any client that is catching up.
 PREVIEWS_KEPT = 3
 
-# Columns added after the first release, with how to fill them in an older database. ``info`` keeps its
-# old name: it holds the ResolvedParams (older rows also carried the sheet path in it).
-MIGRATIONS = {
+# Columns added after the first release, with how to fill them in an older database (None: NULL is right
+# for every older row). ``info`` keeps its old name: it holds the ResolvedParams (older rows also carried
+# the sheet path in it).
+MIGRATIONS: dict[str, str | None] = {
     "sprite_sheet": "UPDATE tasks SET sprite_sheet = json_extract(info, '$.sprite_sheet')",
+    "inputs": None,  # img2img tasks' init image and mask
 }
 
 
@@ -101,7 +106,8 @@ class SQLiteTaskStore:
             for column, fill in MIGRATIONS.items():
                 if column not in columns:
                     conn.execute(f"ALTER TABLE tasks ADD COLUMN {column} TEXT")
-                    conn.execute(fill)
+                    if fill is not None:
+                        conn.execute(fill)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -140,7 +146,16 @@ class SQLiteTaskStore:
             stop_request=StopRequest.model_validate_json(row["stop_request"]) if row["stop_request"] else None,
             resolved=ResolvedParams.model_validate_json(row["info"]) if row["info"] not in ("", "{}") else None,
             sprite_sheet=row["sprite_sheet"],
+            inputs=TaskInputs.model_validate_json(row["inputs"]) if row["inputs"] else None,
         )
+
+    # Queue places are computed when read (an index range count), never stored: a task that leaves the
+    # queue changes no other row.
+    @staticmethod
+    def _place(task: Task, ahead: int, total: int) -> Task:
+        task.position, task.queue_size = ahead + 1, total
+        task.progress = queued_progress(ahead + 1, total)  # always live, never a stale "In queue"
+        return task
 
     def _with_position(self, conn: sqlite3.Connection, task: Task, queue_order: int) -> Task:
         if task.state is TaskState.QUEUED:
@@ -148,9 +163,19 @@ class SQLiteTaskStore:
                 "SELECT COUNT(*) FROM tasks WHERE state = ? AND queue_order < ?", (TaskState.QUEUED, queue_order)
             ).fetchone()[0]
             total = conn.execute("SELECT COUNT(*) FROM tasks WHERE state = ?", (TaskState.QUEUED,)).fetchone()[0]
-            task.position, task.queue_size = ahead + 1, total
-            task.progress = queued_progress(ahead + 1, total)  # always live, never a stale "In queue"
+            self._place(task, ahead, total)
         return task
+
+    def _with_positions(self, conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Task]:
+        """Tasks of ``rows`` with their places, the queue read once for all (not a count per task)."""
+        tasks = [self._row_to_task(r) for r in rows]
+        if any(t.state is TaskState.QUEUED for t in tasks):
+            queue = [r[0] for r in conn.execute(
+                "SELECT queue_order FROM tasks WHERE state = ? ORDER BY queue_order", (TaskState.QUEUED,))]
+            for task, row in zip(tasks, rows, strict=True):
+                if task.state is TaskState.QUEUED:
+                    self._place(task, bisect.bisect_left(queue, row["queue_order"]), len(queue))
+        return tasks
 
     def _fetch(self, conn: sqlite3.Connection, task_id: str) -> sqlite3.Row:
         row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
@@ -166,8 +191,8 @@ class SQLiteTaskStore:
             if limits is not None:
                 self._check_queue_limits(conn, task.owner, limits)
             cursor = conn.execute(
-                "INSERT INTO tasks (id, type, owner, state, params, created_at, progress)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tasks (id, type, owner, state, params, created_at, progress, inputs)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     task.id,
                     task.type,
@@ -176,6 +201,7 @@ class SQLiteTaskStore:
                     task.params.model_dump_json(),
                     task.created_at,
                     task.progress.model_dump_json(),
+                    task.inputs.model_dump_json() if task.inputs else None,
                 ),
             )
             task = self._with_position(conn, task, cursor.lastrowid or 0)
@@ -226,18 +252,17 @@ class SQLiteTaskStore:
             rows = self._conn.execute(
                 f"SELECT * FROM tasks{where} ORDER BY queue_order DESC LIMIT ? OFFSET ?", [*args, limit, offset]
             ).fetchall()
-            return [self._with_position(self._conn, self._row_to_task(r), r["queue_order"]) for r in rows]
+            return self._with_positions(self._conn, rows)
 
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
         where, args = self._filters(owner, states)
         with self._lock:
             return self._conn.execute(f"SELECT COUNT(*) FROM tasks{where}", args).fetchone()[0]
 
-    def queued_ids(self) -> list[str]:
+    def queued_ids(self, owner: str | None = None) -> list[str]:
+        where, args = self._filters(owner, [TaskState.QUEUED])
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT id FROM tasks WHERE state = ? ORDER BY queue_order", (TaskState.QUEUED,)
-            ).fetchall()
+            rows = self._conn.execute(f"SELECT id FROM tasks{where} ORDER BY queue_order", args).fetchall()
         return [r["id"] for r in rows]
 
     def claim_next(self, worker_id: str) -> Task | None:

@@ -73,7 +73,9 @@ class TaskStore(Protocol):
         ...
 
     def get(self, task_id: str) -> Task:
-        """The task with its queue position filled in; raises TaskNotFound."""
+        """The task with its queue position, queue size and "In queue: X/Y" progress filled in; raises
+        TaskNotFound. Places are computed when read, never stored: a claim or a cancel writes nothing to the
+        other queued tasks (no event, no row), so a queue move costs O(1) writes."""
         ...
 
     def list(
@@ -83,13 +85,14 @@ class TaskStore(Protocol):
         limit: int = 50,
         offset: int = 0,
     ) -> list[Task]:
-        """Newest first; ``owner=None`` lists everyone's."""
+        """Newest first, queued ones with their places as ``get`` fills them in; ``owner=None`` lists everyone's."""
         ...
 
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int: ...
 
-    def queued_ids(self) -> list[str]:
-        """Queued task ids in the order they will run."""
+    def queued_ids(self, owner: str | None = None) -> list[str]:
+        """Queued task ids (of one owner, or everyone's) in the order they will run: the queue's places
+        without reading the tasks themselves."""
         ...
 
     def claim_next(self, worker_id: str) -> Task | None:

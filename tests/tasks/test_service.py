@@ -77,6 +77,24 @@ def test_interrupting_a_queued_task_cancels_it_and_moves_the_queue(service: Task
     assert [e.type for e in service.events(first.id)] == [EventType.QUEUED, EventType.CANCELLED]
 
 
+def test_a_watcher_is_told_each_change_of_its_place_live_and_nothing_is_stored(service: TaskService) -> None:
+    first, second, third = (service.submit(TaskParams()) for _ in range(3))
+    stream = service.events(third.id, timeout=10)
+    assert next(stream).data == {"position": 3, "size": 3}  # the stored event of its submission
+    service.claim_next("w")
+    service.start(first, StopToken(), "cpu")
+    moved = next(stream)
+    assert (moved.type, moved.seq, moved.data) == (EventType.QUEUED, 1, {"position": 2, "size": 2})
+    service.cancel(second.id)
+    assert next(stream).data == {"position": 1, "size": 1}
+    assert [e.type for e in service.events_since(third.id)] == [EventType.QUEUED]  # the one from its submission
+    late = service.events(third.id, timeout=10)  # a watcher that comes later is told the place now
+    assert [next(late).data, next(late).data] == [{"position": 3, "size": 3}, {"position": 1, "size": 1}]
+    service.claim_next("w")
+    service.start(third, StopToken(), "cpu")
+    assert next(stream).type is EventType.STARTED
+
+
 def test_stop_requests_for_a_running_task_reach_control_handlers(service: TaskService) -> None:
     task = service.submit(TaskParams())
     seen: list[tuple[str, StopRequest]] = []

@@ -1,8 +1,10 @@
 """What any TaskStore and event bus must do, run against every implementation.
 
 Add an implementation to ``IMPLEMENTATIONS`` (a Redis store and bus, say) and it must pass all of
-this unchanged: queue order and atomic claims, gapless per-task event sequences and their replay,
-stop requests that reach the running task, and recovery after a crash.
+this unchanged: queue order and atomic claims, queue places computed when read (a queue move writes
+nothing per queued task), gapless per-task event sequences and their replay, stop requests that
+reach the running task, queue moves that wake only the subscribers that asked for them, and
+recovery after a crash.
 """
 
 from __future__ import annotations
@@ -95,6 +97,29 @@ def test_fifo_claims_and_queue_positions(store: TaskStore) -> None:
     assert store.get(first.id).position is None
     assert store.get(third.id).position == 2
     assert store.queued_ids() == [second.id, third.id]
+
+
+def test_places_are_computed_and_a_queue_move_writes_nothing_per_queued_task(store: TaskStore) -> None:
+    tasks = [add(store) for _ in range(5)]
+    stored = {t.id: store.events_since(t.id) for t in tasks}
+    store.claim_next("w")  # the first starts
+    store.request_stop(tasks[2].id, StopRequest(action="interrupt"))  # the third is cancelled
+    waiting = [tasks[1], tasks[3], tasks[4]]
+    assert [store.get(t.id).position for t in waiting] == [1, 2, 3]
+    assert {store.get(t.id).queue_size for t in waiting} == {3}
+    assert [store.get(t.id).progress.textinfo for t in waiting] == ["In queue: 1/3", "In queue: 2/3", "In queue: 3/3"]
+    listed = {t.id: (t.position, t.queue_size) for t in store.list(states=[TaskState.QUEUED])}
+    assert listed == {tasks[1].id: (1, 3), tasks[3].id: (2, 3), tasks[4].id: (3, 3)}
+    assert all(store.events_since(t.id) == stored[t.id] for t in waiting)  # no event per queued task
+    assert all(t.position is None and t.queue_size is None for t in (store.get(tasks[0].id), store.get(tasks[2].id)))
+
+
+def test_queued_ids_of_one_owner_keep_the_queue_order(store: TaskStore) -> None:
+    a1, b1, a2, b2 = add(store, "a"), add(store, "b"), add(store, "a"), add(store, "b")
+    store.claim_next("w")
+    assert store.queued_ids() == [b1.id, a2.id, b2.id]
+    assert store.queued_ids("a") == [a2.id] and store.queued_ids("b") == [b1.id, b2.id]
+    assert store.queued_ids("nobody") == [] and a1.id not in store.queued_ids()
 
 
 def test_create_appends_the_queued_event_with_the_position(store: TaskStore) -> None:
@@ -302,6 +327,9 @@ def test_events_and_stop_requests_reach_the_other_processes(backend: Backend) ->
         request = StopRequest(action="interrupt", keep_partial=True)
         bus.publish_control(task.id, request)
         assert stopped.wait(10) and stops == [(task.id, request)]
+        with peer.subscribe(task.id, queue_moves=True) as place_watcher:
+            bus.publish_queue_moved()
+            assert place_watcher.get(10) is None and place_watcher.take_queue_moved()
     finally:
         unregister()
         if peer is not bus:
@@ -320,6 +348,17 @@ def test_subscribers_get_their_task_s_events_in_order_and_only_the_types_asked_f
         assert [(e.task_id, e.seq) for e in got_a if e] == [(a.id, n) for n in range(2, 6)]
         assert of_a.get(0) is None
         assert [e.task_id for e in iter(lambda: starts.get(0), None)] == [a.id, b.id]
+
+
+def test_queue_moves_wake_only_subscribers_that_asked_once_for_any_number(backend: Backend) -> None:
+    bus = backend.bus
+    with bus.subscribe("task(a)", queue_moves=True) as watcher, bus.subscribe("task(b)") as plain:
+        assert not watcher.take_queue_moved()
+        for _ in range(3):
+            bus.publish_queue_moved()
+        assert watcher.get(10) is None  # woken at once, with no event to give
+        assert watcher.take_queue_moved() and not watcher.take_queue_moved()  # three moves, one flag
+        assert not plain.take_queue_moved() and plain.get(0) is None
 
 
 def test_a_subscriber_that_falls_behind_is_told_to_replay(backend: Backend) -> None:

@@ -1,5 +1,6 @@
 // One task's Server-Sent Events. EventSource reconnects by itself and sends Last-Event-ID, so a
-// dropped connection loses nothing; sequence numbers also guard against any event twice.
+// dropped connection loses nothing; sequence numbers also guard against any event twice (but a
+// queued task's changes of place, which are computed and share the latest stored id).
 import { eventsUrl } from "./api.js";
 
 export const EVENT_TYPES = [
@@ -27,7 +28,9 @@ export class TaskStream {
       } catch {
         return;
       }
-      if (this.closed || event.seq <= this.lastSeq) return;
+      // A move in the queue is told live, not stored: its "queued" event repeats the latest stored id.
+      const placeUpdate = event.type === "queued" && event.seq === this.lastSeq;
+      if (this.closed || (event.seq <= this.lastSeq && !placeUpdate)) return;
       this.lastSeq = event.seq;
       if (TERMINAL.has(event.type)) this.close();
       onEvent(event);
