@@ -15,11 +15,12 @@ from pixelforge.config import Settings
 from pixelforge.engine.tokens import TokenRegistry
 from pixelforge.engine.worker import Worker
 from pixelforge.pixelart import PixelArtError, validate_options
-from pixelforge.tasks.bus import InProcessBus
+from pixelforge.tasks.bus import EventBus, InProcessBus
 from pixelforge.tasks.files import InputFolder
-from pixelforge.tasks.model import EventType, Problem, TaskLimits, TaskParams, WorkerHealth
+from pixelforge.tasks.model import EventType, Problem, TaskLimits, TaskParams, WorkerHealth, WorkerInfo
 from pixelforge.tasks.service import HistoryPolicy, ParamsCheck, TaskService
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
+from pixelforge.tasks.store import TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +61,25 @@ def submission_check(settings: Settings) -> ParamsCheck:
     return check
 
 
+def task_service(settings: Settings, store: TaskStore, bus: EventBus) -> TaskService:
+    """The task service of these settings over any store and bus (SQLite in one process, or Redis)."""
+    return TaskService(
+        store,
+        bus,
+        limits_from(settings),
+        checks=[submission_check(settings)],
+        history=HistoryPolicy(settings.data_dir, settings.history_limit),
+        inputs=InputFolder(settings.data_dir, settings.images_dir / "inputs"),
+    )
+
+
 class Runtime:
     def __init__(self, settings: Settings, workers: int = 1) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteTaskStore(settings.db_path)
         self.bus = InProcessBus()
-        self.service = TaskService(
-            self.store,
-            self.bus,
-            limits_from(settings),
-            checks=[submission_check(settings)],
-            history=HistoryPolicy(settings.data_dir, settings.history_limit),
-            inputs=InputFolder(settings.data_dir, settings.images_dir / "inputs"),
-        )
+        self.service = task_service(settings, self.store, self.bus)
         self.tokens = TokenRegistry(self.service.subscribe(types=frozenset({EventType.CANCELLED})))
         self._unregister_tokens = self.service.on_stop_request(self.tokens.deliver)
         self.workers = [
@@ -98,6 +104,10 @@ class Runtime:
 
     def worker_health(self) -> list[WorkerHealth]:
         return [worker.health() for worker in self.workers]
+
+    def worker_infos(self) -> list[WorkerInfo]:
+        """This process's workers as distributed mode lists its own (a heartbeat is now)."""
+        return [worker.info() for worker in self.workers]
 
     def stop(self) -> None:
         for worker in self.workers:

@@ -33,7 +33,7 @@ from pixelforge.server.schemas import (
 from pixelforge.server.task_ids import owner_shown_id, shown_id, stored_id
 from pixelforge.server.uploads import base64_upload
 from pixelforge.tasks.input_images import ImageUpload
-from pixelforge.tasks.model import TaskState
+from pixelforge.tasks.model import TaskState, WorkerInfo
 from pixelforge.tasks.store import TaskExists
 
 router = APIRouter(prefix="/api/v1")
@@ -333,6 +333,19 @@ def health(state: State, response: Response) -> HealthOut:
         running=service.count(states=[TaskState.RUNNING]),
         workers=[WorkerOut.model_validate(w.model_dump()) for w in workers],
     )
+
+
+@router.get(
+    "/workers",
+    tags=["server"],
+    summary="Workers: device, model, current task, last heartbeat (admins)",
+    responses={403: {"model": Message}},
+)
+def workers(state: State, caller: Caller) -> list[WorkerInfo]:
+    """In distributed mode, every worker whose heartbeat is fresh; in one process, its own workers."""
+    if not caller.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins may list the workers")
+    return state.runtime.worker_infos()
 
 
 @router.get("/models", tags=["server"], summary="Models this server knows")

@@ -163,10 +163,15 @@ class TaskOut(BaseModel):
 class QueuedData(BaseModel):
     position: int = Field(description="1-based place in the queue.")
     size: int = Field(description="Queued tasks in all.")
+    requeued: str | None = Field(
+        default=None, description="Distributed mode: why a running task is queued again (its worker died); "
+        "another worker takes it at once.")
+    attempt: int | None = Field(default=None, description="With requeued: the start this will be (2 = second).")
 
 
 class StartedData(BaseModel):
     worker_device: str = Field(description="Device of the worker that runs the task.")
+    worker_id: str | None = Field(default=None, description="Name of the worker that runs the task.")
 
 
 class PreviewData(BaseModel):

@@ -366,3 +366,13 @@ class TaskEvent(BaseModel):
     type: EventType
     time: float = Field(default_factory=time.time)
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkerInfo(BaseModel):
+    """What a worker of a distributed deployment says about itself with every heartbeat."""
+
+    worker_id: str
+    device: str = Field(description="The device it runs on, e.g. 'cpu' or 'cuda:0'.")
+    models: list[str] = Field(default_factory=list, description="Models it holds loaded now (or loads first).")
+    task_id: str | None = Field(default=None, description="The task it runs now.")
+    heartbeat_at: float = Field(default_factory=time.time, description="Unix time of its last heartbeat.")

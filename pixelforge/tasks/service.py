@@ -233,13 +233,15 @@ class TaskService:
     def claim_next(self, worker_id: str) -> Task | None:
         return self.store.claim_next(worker_id)
 
-    def start(self, task: Task, token: StopToken, device: str) -> TaskContext:
-        """Announce a claimed task as started and hand out its context. ``token`` must already receive
-        the bus's stop requests: a request stored before that is applied to it here."""
+    def start(self, task: Task, token: StopToken, device: str, worker_id: str | None = None) -> TaskContext:
+        """Announce a claimed task as started (on which device, by which worker) and hand out its context.
+        ``token`` must already receive the bus's stop requests: a request stored before that is applied
+        to it here."""
         pending = self.store.get(task.id).stop_request
         if pending is not None:
             token.request(pending)
-        self._emit(task.id, EventType.STARTED, {"worker_device": device})
+        started = {"worker_device": device} | ({"worker_id": worker_id} if worker_id else {})
+        self._emit(task.id, EventType.STARTED, started)
         self.bus.publish_queue_moved()
         return StoredTaskContext(task, token, self.store, self.bus)
 
