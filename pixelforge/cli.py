@@ -1,4 +1,4 @@
-"""Command line: ``pixelforge serve | generate | models | pixelate``.
+"""Command line: ``pixelforge serve | worker | generate | models | pixelate``.
 
 Bad input exits with code 2 and one line on stderr; an interrupted generation exits with 130
 (the shell's code for Ctrl+C) after keeping every finished image. Modules are imported by the command
@@ -65,8 +65,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
         resolve_model(settings.model)
     except ModelNotFound as exc:
         raise UsageError(f"{exc}. See `pixelforge models`, or pass --model DIR of a local diffusers pipeline") from exc
+    if settings.redis_url is not None:
+        from pixelforge.distributed import ApiRuntime
+
+        serve(create_app(_connected(ApiRuntime, settings)), settings.host, settings.port)
+        return EXIT_OK
     runtime = runtime_for(settings)
     serve(create_app(runtime), settings.host, settings.port)
+    return EXIT_OK
+
+
+def _connected(make: Any, *args: Any) -> Any:
+    """``make(*args)``, with a Redis that cannot be reached said in one line."""
+    from pixelforge.tasks.redis_keys import CONNECTION_ERRORS
+    from pixelforge.tasks.store import StoreUnavailable
+
+    try:
+        return make(*args)
+    except (*CONNECTION_ERRORS, StoreUnavailable) as exc:
+        raise UsageError(f"cannot reach Redis: {exc}") from exc
+    except ValueError as exc:  # redis-py's word for a URL it cannot parse
+        raise UsageError(f"invalid --redis URL: {exc}") from exc
+
+
+# --- worker -------------------------------------------------------------------------------
+def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from pixelforge.backends.diffusers import DeviceUnavailable
+    from pixelforge.backends.presets import ModelNotFound
+    from pixelforge.distributed import WorkerProcess
+
+    settings = settings_from(args)
+    try:
+        worker = _connected(WorkerProcess, settings, args.worker_id)
+        worker.start()
+    except (ModelNotFound, DeviceUnavailable) as exc:
+        raise UsageError(str(exc)) from exc
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    print(f"pixelforge worker {worker.worker_id} on {worker.backend.device} holds {settings.model}", flush=True)
+    try:
+        worker.wait()
+    except KeyboardInterrupt:
+        worker.stop()
     return EXIT_OK
 
 
@@ -109,6 +150,13 @@ def _add_generate(commands: argparse._SubParsersAction) -> None:  # type: ignore
     generate.add_argument("--batch-size", type=int, default=1, help="images per job, made together" + DEFAULT)
     generate.add_argument("--timeout", type=float, help="stop automatically after this many seconds (default: no "
                           "limit)")
+    img2img = generate.add_argument_group("img2img and inpainting")
+    img2img.add_argument("--init-image", metavar="PATH", help="start from this image (PNG, JPEG, WebP, GIF, BMP) "
+                         "instead of noise")
+    img2img.add_argument("--strength", type=float, metavar="S", help="denoising strength 0..1 with --init-image: "
+                         "0 returns it, 1 ignores it (default: 0.75)")
+    img2img.add_argument("--mask", metavar="PATH", help="inpaint: repaint where this mask (the init image's size) is "
+                         "white")
     pixel = generate.add_argument_group("pixel-art stage (default: on for models that paint fake pixel art)")
     pixel.add_argument("--palette", metavar="NAME|FILE", help="built-in name or .hex/.gpl file (default: adaptive)")
     pixel.add_argument("--colors", type=int, metavar="K", help="colour budget of an adaptive palette (default: 16)")
@@ -142,8 +190,21 @@ def build_parser(with_pixelate: bool = True) -> argparse.ArgumentParser:
                        help="an API key; repeatable (default: none, identities by client id)")
     serve.add_argument("--admin-key", action="append", type=_key_value, metavar="NAME=KEY",
                        help="an admin API key; repeatable (default: none)")
+    serve.add_argument("--redis", metavar="URL", help="distributed mode: queue tasks on this Redis server "
+                       "(redis://host:port/0) for `pixelforge worker`s to run; this server runs none (default: "
+                       "one process with SQLite)")
     _add_engine_options(serve, "engine")
     serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser(
+        "worker", help="run tasks from a Redis queue on one device (distributed mode)",
+        description="One worker of a distributed deployment: claims tasks that `pixelforge serve --redis URL` "
+        "queued, on one device, and writes images under the data dir every server and worker shares.")
+    worker.add_argument("--redis", metavar="URL", required=True, help="the deployment's Redis server")
+    worker.add_argument("--data-dir", type=Path, help="the shared data dir (default: ./data)")
+    worker.add_argument("--worker-id", help="its name in `GET /api/v1/workers` (default: host-pid-random)")
+    _add_engine_options(worker, "engine")
+    worker.set_defaults(handler=cmd_worker)
 
     _add_generate(commands)
 
@@ -166,7 +227,7 @@ def _command_of(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = _command_of(argv)
-    parser = build_parser(with_pixelate=command not in ("generate", "serve", "models"))
+    parser = build_parser(with_pixelate=command not in ("generate", "serve", "worker", "models"))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -37,6 +37,8 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
         for name in ("model", "device", "dtype", "offload", "host", "port", "data_dir")
         if getattr(args, name, None) is not None
     }
+    if getattr(args, "redis", None) is not None:
+        values["redis_url"] = args.redis
     if getattr(args, "debug_steps", False):
         values["debug_steps"] = True
     values.update(extra)

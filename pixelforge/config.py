@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     admin_keys: dict[str, str] = Field(default_factory=dict, description="name -> key with admin rights.")
     max_active_per_identity: Annotated[int, LIMITS["max_active_per_identity"]]
     max_queued_total: Annotated[int, LIMITS["max_queued_total"]]
+    max_input_pixels: Annotated[int, LIMITS["max_input_pixels"]]
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Largest HTTP request body accepted.")
     body_timeout_s: float = Field(
         default=30.0, gt=0, description="Seconds a request body may take to arrive; slower ones get HTTP 408.")
@@ -63,6 +64,18 @@ class Settings(BaseSettings):
     extra_model_roots: list[Path] = Field(
         default_factory=list, description="Further folders whose models and LoRAs HTTP clients may name by path, "
         "beyond the models and LoRA folders and the Hugging Face cache (an operator's choice).")
+
+    redis_url: str | None = Field(
+        default=None, description="Distributed mode: the Redis server (redis://host:port/db) that API servers and "
+        "workers share; unset, one process keeps its tasks in SQLite under the data dir.")
+    redis_namespace: str = Field(
+        default="pixelforge", min_length=1, description="Prefix of every Redis key: one deployment per namespace.")
+    worker_lease_s: float = Field(
+        default=30.0, gt=0, description="Distributed mode: a worker renews the lease on its task every third of "
+        "this; a task whose lease runs out (its worker died) is taken over by another worker.")
+    worker_max_attempts: int = Field(
+        default=2, ge=1, description="Distributed mode: how often a task may be started in all when its workers "
+        "die under it; then it fails with the reason (1: fail at the first death, never run twice).")
 
     @property
     def db_path(self) -> Path:

@@ -10,14 +10,17 @@ import logging
 
 from pixelforge.backends.diffusers import DiffusersBackend
 from pixelforge.backends.presets import InvalidLora, ModelNotFound, check_lora_file, resolve_model
+from pixelforge.backends.sizes import SizeRefused, native_scale
 from pixelforge.config import Settings
 from pixelforge.engine.tokens import TokenRegistry
 from pixelforge.engine.worker import Worker
 from pixelforge.pixelart import PixelArtError, validate_options
-from pixelforge.tasks.bus import InProcessBus
-from pixelforge.tasks.model import EventType, Problem, TaskLimits, TaskParams, WorkerHealth
+from pixelforge.tasks.bus import EventBus, InProcessBus
+from pixelforge.tasks.files import InputFolder
+from pixelforge.tasks.model import EventType, Problem, TaskLimits, TaskParams, WorkerHealth, WorkerInfo
 from pixelforge.tasks.service import HistoryPolicy, ParamsCheck, TaskService
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
+from pixelforge.tasks.store import TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +31,21 @@ def limits_from(settings: Settings) -> TaskLimits:
 
 
 def submission_check(settings: Settings) -> ParamsCheck:
-    """Reject, at submission, a model that is not here, a LoRA that cannot be read, bad pixel-art options."""
+    """Reject, at submission, a model that is not here, a size it cannot make, a LoRA that cannot be read, bad
+    pixel-art options."""
 
     def check(params: TaskParams) -> list[Problem]:
         problems = []
         try:
-            resolve_model(params.model or settings.model)
+            model = resolve_model(params.model or settings.model)
         except ModelNotFound as exc:
             problems.append(Problem(field="model", message=str(exc)))
+        else:
+            if model.preset is not None and model.preset.native_size is not None:
+                try:
+                    native_scale(model.name, params.width, params.height, model.preset.native_size)
+                except SizeRefused as exc:
+                    problems.append(Problem(field=exc.field, message=str(exc)))
         if params.lora:
             try:
                 check_lora_file(params.lora)
@@ -51,19 +61,25 @@ def submission_check(settings: Settings) -> ParamsCheck:
     return check
 
 
+def task_service(settings: Settings, store: TaskStore, bus: EventBus) -> TaskService:
+    """The task service of these settings over any store and bus (SQLite in one process, or Redis)."""
+    return TaskService(
+        store,
+        bus,
+        limits_from(settings),
+        checks=[submission_check(settings)],
+        history=HistoryPolicy(settings.data_dir, settings.history_limit),
+        inputs=InputFolder(settings.data_dir, settings.images_dir / "inputs"),
+    )
+
+
 class Runtime:
     def __init__(self, settings: Settings, workers: int = 1) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteTaskStore(settings.db_path)
         self.bus = InProcessBus()
-        self.service = TaskService(
-            self.store,
-            self.bus,
-            limits_from(settings),
-            checks=[submission_check(settings)],
-            history=HistoryPolicy(settings.data_dir, settings.history_limit),
-        )
+        self.service = task_service(settings, self.store, self.bus)
         self.tokens = TokenRegistry(self.service.subscribe(types=frozenset({EventType.CANCELLED})))
         self._unregister_tokens = self.service.on_stop_request(self.tokens.deliver)
         self.workers = [
@@ -88,6 +104,10 @@ class Runtime:
 
     def worker_health(self) -> list[WorkerHealth]:
         return [worker.health() for worker in self.workers]
+
+    def worker_infos(self) -> list[WorkerInfo]:
+        """This process's workers as distributed mode lists its own (a heartbeat is now)."""
+        return [worker.info() for worker in self.workers]
 
     def stop(self) -> None:
         for worker in self.workers:

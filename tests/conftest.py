@@ -62,3 +62,14 @@ def make_runtime(tmp_path: Path, tiny_qwen_dir: Path) -> Iterator:
     for runtime in made:
         if runtime.started:
             runtime.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """One real redis-server for the session (a free loopback port, its own data dir); tests keep apart
+    by namespace."""
+    from pixelforge.testing.redis_server import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()

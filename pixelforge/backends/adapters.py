@@ -28,6 +28,10 @@ FALLBACK_DEFAULTS = ModelDefaults(steps=20, cfg_scale=5.0, width=512, height=512
 FIT_SIDE = 16
 
 
+class UnsupportedTask(RuntimeError):
+    """A model that cannot run this kind of task; the message is shown to the user."""
+
+
 @cache
 def latent_rgb_maps() -> dict[str, Any]:
     text = (resources.files("pixelforge.backends") / "data" / "latent_rgb_factors.json").read_text()
@@ -71,6 +75,7 @@ class DiffusersModel:
     latent_map: str | None = None  # key in latent_rgb_factors.json
     rgb_map: dict[str, Any] | None = field(init=False, default=None)  # what previews use
     _call_params: frozenset[str] = field(init=False)
+    _siblings: dict[str, Any] = field(init=False, default_factory=dict)  # img2img / inpaint pipelines
 
     def __post_init__(self) -> None:
         self._call_params = frozenset(inspect.signature(self.pipe.__call__).parameters)
@@ -100,6 +105,25 @@ class DiffusersModel:
             return f"{trigger}, {prompt}" if prompt else trigger
         return prompt
 
+    def pipeline_for(self, job: JobRequest) -> Any:
+        """diffusers' img2img or inpainting pipeline of the same family (QwenImageImg2ImgPipeline for
+        Qwen-Image, ...), made once with ``from_pipe``: it holds the very same modules, so no weight is
+        loaded or copied again, and LoRAs and stop hooks on those modules apply to it too."""
+        if job.init is None:
+            return self.pipe
+        kind = "inpaint" if job.init.mask is not None else "img2img"
+        if kind not in self._siblings:
+            from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
+
+            auto = AutoPipelineForInpainting if kind == "inpaint" else AutoPipelineForImage2Image
+            try:
+                sibling = auto.from_pipe(self.pipe)
+            except (ValueError, KeyError) as exc:
+                raise UnsupportedTask(f"{type(self.pipe).__name__} has no {kind} pipeline in diffusers") from exc
+            sibling.set_progress_bar_config(disable=True)
+            self._siblings[kind] = sibling
+        return self._siblings[kind]
+
     def pipeline_kwargs(self, job: JobRequest) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "prompt": self.prompt_text(job.prompt),
@@ -112,6 +136,10 @@ class DiffusersModel:
             "generator": [torch.Generator("cpu").manual_seed(seed) for seed in job.seeds],
             "output_type": "pil",
         }
+        if job.init is not None:
+            kwargs.update(image=job.init.image, strength=job.init.strength)
+            if job.init.mask is not None:
+                kwargs["mask_image"] = job.init.mask
         if "negative_prompt" in self._call_params:
             kwargs["negative_prompt"] = job.negative_prompt or None
         if "true_cfg_scale" in self._call_params:
@@ -212,6 +240,9 @@ class PixelSpaceModel(DiffusersModel):
     """Pipelines that denoise pixels (the bundled sprite model): x0 is the image, nothing to decode."""
 
     outputs_1x = True
+
+    def pipeline_for(self, job: JobRequest) -> Any:
+        return self.pipe  # img2img and inpainting are the sprite pipeline's own (SDEdit, RePaint-style)
 
     def decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
         # A kept partial image is a finished sprite too: the same colour limit as the pipeline's own output.

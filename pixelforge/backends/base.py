@@ -13,6 +13,17 @@ import torch
 from PIL import Image
 
 from pixelforge.backends.presets import ModelPreset
+from pixelforge.tasks.progress import steps_that_run
+
+
+@dataclass(frozen=True)
+class InitInput:
+    """img2img: the image every image of the job starts from, at the job's size, and how far it is noised;
+    with a mask (white = repaint, same size), inpainting."""
+
+    image: Image.Image
+    strength: float
+    mask: Image.Image | None = None
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,12 @@ class JobRequest:
     width: int
     height: int
     seeds: list[int]
+    init: InitInput | None = None
+
+    @property
+    def steps_run(self) -> int:
+        """The steps that actually run: all of them, or what an img2img strength leaves."""
+        return steps_that_run(self.steps, self.init.strength if self.init else None)
 
 
 @dataclass(frozen=True)
@@ -50,8 +67,12 @@ class LoadedModel(Protocol):
         """The prompt as sent to the pipeline (with the preset's trigger words)."""
         ...
 
+    def pipeline_for(self, job: JobRequest) -> Any:
+        """The pipeline that runs ``job``: ``pipe``, or its img2img / inpainting sibling sharing its modules."""
+        ...
+
     def pipeline_kwargs(self, job: JobRequest) -> dict[str, Any]:
-        """Arguments for ``pipe(...)`` except the callback, which the engine adds."""
+        """Arguments for that pipeline's call except the callback, which the engine adds."""
         ...
 
     def decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:

@@ -41,6 +41,9 @@ class ModelPreset(BaseModel):
     width: int
     height: int
     sizes: list[tuple[int, int]] = Field(default_factory=list, description="Recommended sizes.")
+    native_size: tuple[int, int] | None = Field(
+        default=None, description="The one size the model draws at: another size asked for is drawn at this one and "
+        "scaled up (nearest) by a whole factor (backends/sizes.py). None: it draws at any multiple of 16.")
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     pixel_pitch: float | None = Field(
         default=None, description="Nominal size of one art pixel in output pixels (None: output is already 1×)."
@@ -65,6 +68,7 @@ PRESETS: dict[str, ModelPreset] = {
         width=32,
         height=32,
         sizes=[(32, 32)],
+        native_size=(32, 32),
     ),
     "qwen-image": ModelPreset(
         name="qwen-image",

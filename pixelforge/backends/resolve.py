@@ -3,8 +3,9 @@ unset, and a task becomes one pipeline call per job."""
 
 from __future__ import annotations
 
-from pixelforge.backends.base import JobRequest, LoadedModel
+from pixelforge.backends.base import InitInput, JobRequest, LoadedModel
 from pixelforge.backends.presets import ModelPreset
+from pixelforge.backends.sizes import native_scale
 from pixelforge.pixelart.options import PixelOptions
 from pixelforge.tasks.model import ResolvedParams, TaskParams
 
@@ -30,26 +31,35 @@ def pixel_options_for(requested: PixelOptions | None, preset: ModelPreset | None
 
 
 def resolve_params(params: TaskParams, model: LoadedModel) -> ResolvedParams:
+    """A model with a native size runs at it, scaled to the size asked for (SizeRefused when none fits)."""
     defaults = model.defaults()
-    width = params.width or defaults.width
+    native = model.preset.native_size if model.preset is not None else None
+    if native is not None:
+        scale = native_scale(model.name, params.width, params.height, native)
+        width, height = native
+    else:
+        scale, width, height = 1, params.width or defaults.width, params.height or defaults.height
     scheduler = type(model.pipe.scheduler).__name__
     return ResolvedParams(
         model=model.name,
         steps=params.steps or defaults.steps,
         cfg_scale=params.cfg_scale if params.cfg_scale is not None else defaults.cfg_scale,
         width=width,
-        height=params.height or defaults.height,
+        height=height,
+        scale=scale,
         seed=params.seed,
         sampler_name=SAMPLER_NAMES.get(scheduler, scheduler),
         lora=params.lora,
         lora_scale=params.lora_scale if params.lora else None,
         prompt_used=model.prompt_text(params.prompt),
         pixel=pixel_options_for(params.pixel, model.preset, width),
+        denoising_strength=params.img2img.denoising_strength if params.img2img else None,
     )
 
 
-def job_requests(params: TaskParams, resolved: ResolvedParams) -> list[JobRequest]:
-    """``batch_count`` jobs of ``batch_size`` images; image i of the task uses seed + i."""
+def job_requests(params: TaskParams, resolved: ResolvedParams, init: InitInput | None = None) -> list[JobRequest]:
+    """``batch_count`` jobs of ``batch_size`` images; image i of the task uses seed + i; an img2img task's
+    jobs all start from ``init``."""
     return [
         JobRequest(
             prompt=params.prompt,
@@ -59,6 +69,7 @@ def job_requests(params: TaskParams, resolved: ResolvedParams) -> list[JobReques
             width=resolved.width,
             height=resolved.height,
             seeds=[(resolved.seed + job_no * params.batch_size + i) % 2**32 for i in range(params.batch_size)],
+            init=init,
         )
         for job_no in range(params.batch_count)
     ]

@@ -157,7 +157,7 @@ class StepControl:
         request = self.token.pending
         if request is None:
             return
-        if request.action == "interrupt" and request.keep_partial and self.phase is Phase.DECODE:
+        if request.keep_partial and self.phase is Phase.DECODE:
             return  # the image is being decoded anyway: keeping it means letting the decode finish
         if pipe is not None:
             pipe._interrupt = True

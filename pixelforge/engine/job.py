@@ -1,8 +1,8 @@
 """One job: a single pipeline call under the task's stop control, and how it ended.
 
-A job ends ``Completed`` (its images, decoded), ``Skipped`` (a skip ended it: nothing to keep) or
-``Stopped`` (an interrupt ended it: ``partial`` holds the images decoded from the current estimate
-when the stop asked to keep them, else nothing). The task's loop (``runner.py``) decides what each
+A job ends ``Completed`` (its images, decoded), ``Skipped`` (a skip ended it: the task goes on) or
+``Stopped`` (an interrupt ended it). Either stop's ``partial`` holds the images decoded from the
+current estimate when the stop asked to keep them, else nothing. The task's loop (``runner.py``) decides what each
 means for the task; nothing here writes anything.
 """
 
@@ -29,7 +29,7 @@ class Completed:
 
 @dataclass(frozen=True)
 class Skipped:
-    pass
+    partial: list[Image.Image] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,11 @@ def run_job(
     runahead_blocks: int,
 ) -> JobOutcome:
     """Run ``job`` on ``model`` with ``control`` as its step callback and block-level stop hooks
-    installed; hooks and the pipeline's interrupt flag are undone whatever happens."""
-    pipe = model.pipe
+    installed; hooks and the pipeline's interrupt flag are undone whatever happens. An img2img job
+    whose strength leaves no step to run is its init image, unchanged (diffusers' pipelines refuse it)."""
+    if job.init is not None and job.steps_run == 0:
+        return Completed([job.init.image.copy() for _ in job.seeds], decode_s=0.0)
+    pipe = model.pipeline_for(job)
     stop_hooks = StopHooks(runahead_blocks=runahead_blocks)
     stop_hooks.install(pipe.components, control, model.denoiser_name)
     start = time.perf_counter()
@@ -62,22 +65,29 @@ def run_job(
         return Completed(images, _time_phases(stats, control, start))
     except StopRequested as stop:
         _time_phases(stats, control, start)
-        if stop.request.action == "skip":
-            return Skipped()
-        latents = control.replacement_latents if control.replacement_latents is not None else x0.latest
-        if latents is None:
-            latents = control.last_latents
-        if not stop.request.keep_partial or latents is None:
-            return Stopped()
-        control.enter(Phase.DECODE)
-        with stats.timed(Phase.DECODE), torch.inference_mode():
-            return Stopped(partial=model.decode(latents, job.width, job.height))
+        partial = _decode_partial(model, job, control, x0, stats) if stop.request.keep_partial else []
+        return Skipped(partial) if stop.request.action == "skip" else Stopped(partial)
     finally:
         stop_hooks.remove()
         pipe._interrupt = False
         maybe_free = getattr(pipe, "maybe_free_model_hooks", None)
         if maybe_free is not None:
             maybe_free()
+
+
+def _decode_partial(
+    model: LoadedModel, job: JobRequest, control: StepControl, x0: X0Tracker, stats: StatsRecorder
+) -> list[Image.Image]:
+    """The images of a stopped job, decoded from where it stopped (a rule's chosen latents, else the
+    latest x0 estimate, else the latents of the last step); none when it stopped before any step."""
+    latents = control.replacement_latents if control.replacement_latents is not None else x0.latest
+    if latents is None:
+        latents = control.last_latents
+    if latents is None:
+        return []
+    control.enter(Phase.DECODE)
+    with stats.timed(Phase.DECODE), torch.inference_mode():
+        return model.decode(latents, job.width, job.height)
 
 
 def _time_phases(stats: StatsRecorder, control: StepControl, start: float) -> float:

@@ -19,7 +19,7 @@ from pixelforge.pixelart.export import sprite_sheet
 
 log = logging.getLogger(__name__)
 
-# Factor of the upscaled copy of a 1× model output (a 32×32 sprite becomes 256×256).
+# Factor of the upscaled copy of a 1× model output drawn at the size asked for (a 32×32 sprite becomes 256×256).
 SPRITE_UPSCALE = 8
 
 
@@ -48,11 +48,18 @@ class SavedImage:
 class ImageWriter:
     """Writes the images of one task into ``folder`` as ``<stem>-<index>…``; remembers the sprites."""
 
-    def __init__(self, folder: Path, stem: str, options: PixelOptions | None, already_1x: bool) -> None:
+    def __init__(
+        self, folder: Path, stem: str, options: PixelOptions | None, already_1x: bool, scale: int = 1
+    ) -> None:
+        """``scale``: the whole factor from the size the model drew at to the size asked for (a model
+        with a native size); the upscaled copy is made at it, so that copy is the size asked for."""
         self.folder = folder
         self.stem = stem
+        if options is not None and scale > 1 and not options.upscale:
+            options = options.model_copy(update={"upscale": scale})
         self.options = options
         self.already_1x = already_1x
+        self.scale = scale
         self.sprites: list[Image.Image] = []
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -72,11 +79,13 @@ class ImageWriter:
                 return SavedImage(written["sprite"], result.sprite.size, files | {"raw": raw})
         path = self.folder / f"{name}.png"
         write_png(image, path, parameters)
-        if not self.already_1x:
+        if self.already_1x:
+            self.sprites.append(image)
+        factor = self.scale if self.scale > 1 else SPRITE_UPSCALE if self.already_1x else None
+        if factor is None:
             return SavedImage(path, image.size, {})
-        self.sprites.append(image)
-        upscaled = self.folder / f"{name}@{SPRITE_UPSCALE}x.png"
-        size = (image.width * SPRITE_UPSCALE, image.height * SPRITE_UPSCALE)
+        upscaled = self.folder / f"{name}@{factor}x.png"
+        size = (image.width * factor, image.height * factor)
         write_png(image.resize(size, Image.Resampling.NEAREST), upscaled, parameters)
         return SavedImage(path, image.size, {"upscaled": upscaled})
 

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from pixelforge.backends.base import Backend, JobRequest, LoadedModel
+from pixelforge.backends.adapters import UnsupportedTask
+from pixelforge.backends.base import Backend, InitInput, JobRequest, LoadedModel
 from pixelforge.backends.presets import InvalidLora, ModelNotFound
 from pixelforge.backends.resolve import job_requests, resolve_params
 from pixelforge.config import Settings
 from pixelforge.engine.control import EarlyStopRule, StepControl, StepInfo, StopRequested
+from pixelforge.engine.init_images import PreparedInput, prepare
 from pixelforge.engine.job import Completed, Skipped, Stopped, run_job
 from pixelforge.engine.postprocess import ImageWriter
 from pixelforge.engine.preview import PreviewEncoder, X0Tracker, encode_image
@@ -47,7 +49,7 @@ def describe_error(exc: BaseException) -> str:
         return "out of GPU memory: try a smaller size or batch, or an offload mode (--offload model)"
     if isinstance(exc, MemoryError):
         return "out of memory: try a smaller size or batch"
-    if isinstance(exc, ModelNotFound | InvalidLora):
+    if isinstance(exc, ModelNotFound | InvalidLora | UnsupportedTask):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
@@ -117,23 +119,44 @@ class _TaskRun:
         with self.stats.timed(Phase.LOAD):
             model = self.runner.backend.load(params.model or settings.model, params.lora, params.lora_scale)
         resolved = self.resolved = resolve_params(params, model)
-        self.tracker.steps = resolved.steps
+        prepared = self._prepare_input(model, resolved)
+        init = InitInput(prepared.image, resolved.denoising_strength or 0.0, prepared.mask) if prepared else None
+        jobs = job_requests(params, resolved, init)
+        self.tracker.steps = jobs[0].steps_run  # progress, steps and ETA count the steps that run
         self.tracker.decode_prior_s = self.runner.decode_times.get((model.name, resolved.width, resolved.height))
         files = TaskFiles(settings.data_dir, settings.images_dir, self.context.task.id)
-        writer = ImageWriter(files.folder, files.stem, resolved.pixel, already_1x=model.outputs_1x)
-        for job_no, job in enumerate(job_requests(params, resolved)):
+        writer = ImageWriter(
+            files.folder, files.stem, resolved.pixel, already_1x=model.outputs_1x, scale=resolved.scale
+        )
+        for job_no, job in enumerate(jobs):
             if self.stop.interrupted:
                 return self._end(TaskState.INTERRUPTED, writer, files)
             outcome = self._run_job(model, job, job_no)
-            if isinstance(outcome, Skipped):
-                self.stop.clear_skip()
-                continue
+            # A skip is used up by the job it was meant for, also when it let that job's decode finish.
+            self.stop.clear_skip()
             images = outcome.images if isinstance(outcome, Completed) else outcome.partial
+            if prepared is not None:
+                images = prepared.finish(images)
             with self.stats.timed(Phase.POSTPROCESS):
-                self._save(writer, files, images, job, job_no, partial=isinstance(outcome, Stopped))
+                self._save(writer, files, images, job, job_no, partial=not isinstance(outcome, Completed))
             if isinstance(outcome, Stopped):
                 return self._end(TaskState.INTERRUPTED, writer, files)
         return self._end(TaskState.COMPLETED, writer, files)
+
+    def _prepare_input(self, model: LoadedModel, resolved: ResolvedParams) -> PreparedInput | None:
+        """An img2img task's init image and mask, from its files, ready for the model at the task's size."""
+        task = self.context.task
+        if task.inputs is None or task.params.img2img is None:
+            return None
+        data_dir = self.runner.settings.data_dir
+        with Image.open(data_dir / task.inputs.init_image) as stored:
+            image = stored.convert("RGBA" if stored.mode == "RGBA" else "RGB")
+        mask = None
+        if task.inputs.mask is not None:
+            with Image.open(data_dir / task.inputs.mask) as stored:
+                mask = stored.convert("L")
+        size = (resolved.width, resolved.height)
+        return prepare(image, mask, task.params.img2img, size, resolved.seed, model.outputs_1x)
 
     def _end(self, state: TaskState, writer: ImageWriter | None = None, files: TaskFiles | None = None) -> TaskEnd:
         sheet = None
@@ -152,7 +175,7 @@ class _TaskRun:
         x0 = X0Tracker(model.pipe.scheduler)
         control = StepControl(
             token=self.stop,
-            steps=job.steps,
+            steps=job.steps_run,
             job_no=job_no,
             tracker=self.tracker,
             on_step=lambda info: self._on_step(model, job, info),

@@ -12,7 +12,7 @@ from pixelforge.engine.preview import PreviewEncoder
 from pixelforge.engine.runner import TaskRunner, describe_error
 from pixelforge.engine.tokens import TokenRegistry
 from pixelforge.tasks.context import TaskContext
-from pixelforge.tasks.model import EventType, ImageRef, Task, TaskEnd, TaskProgress, TaskState, WorkerHealth
+from pixelforge.tasks.model import EventType, ImageRef, Task, TaskEnd, TaskProgress, TaskState, WorkerHealth, WorkerInfo
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.stop import StopToken
 
@@ -45,6 +45,7 @@ class Worker:
         self._task_id: str | None = None
         self._last_beat = time.monotonic()
         self._last_error: str | None = None
+        self._model: str | None = None  # the model of its last task: what it holds loaded
 
     def health(self) -> WorkerHealth:
         busy = self._task_id is not None
@@ -55,6 +56,22 @@ class Worker:
             stuck=busy and time.monotonic() - self._last_beat >= self.settings.worker_stuck_s,
             last_error=self._last_error,
         )
+
+    def info(self) -> WorkerInfo:
+        """Device, model held, current task and last sign of life (wall-clock time)."""
+        since_beat = time.monotonic() - self._last_beat
+        return WorkerInfo(
+            worker_id=self.worker_id,
+            device=str(getattr(self.backend, "device", "cpu")),
+            models=[self._model] if self._model else [],
+            task_id=self._task_id,
+            heartbeat_at=time.time() - (since_beat if self._task_id is not None else 0.0),
+        )
+
+    def preload(self) -> None:
+        """Load the default model before the first task, so that the worker holds it (and says so)."""
+        self.backend.load(self.settings.model, None, 1.0)
+        self._model = self.settings.model
 
     def beat(self) -> None:
         """A sign of progress: the running task reported something."""
@@ -106,12 +123,14 @@ class Worker:
         token, hooks = self.tokens.begin(task.id)
         with self._lock:
             self._current, self._task_id = token, task.id
+            self._model = task.params.model or self.settings.model
         self.beat()
         if self._closing.is_set():
             token.interrupt(reason="shutdown")
         assert self._runner is not None
         try:
-            context = _Beating(self.service.start(task, token, str(getattr(self.backend, "device", "cpu"))), self)
+            device = str(getattr(self.backend, "device", "cpu"))
+            context = _Beating(self.service.start(task, token, device, self.worker_id), self)
             end = self._runner.run(context, hooks)
         except Exception as exc:  # outside the runner's own handling: the store, the device
             self._fault(f"could not run {task.id}", exc)

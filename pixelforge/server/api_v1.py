@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Body, File, Form, HTTPException, Path, Query, Response, UploadFile, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
+from pydantic import ValidationError
 
 import pixelforge
 from pixelforge.backends.presets import ModelEntry, list_models
@@ -25,10 +27,13 @@ from pixelforge.server.schemas import (
     TaskCreate,
     TaskOut,
     TaskPage,
+    UploadParams,
     WorkerOut,
 )
 from pixelforge.server.task_ids import owner_shown_id, shown_id, stored_id
-from pixelforge.tasks.model import TaskState
+from pixelforge.server.uploads import base64_upload
+from pixelforge.tasks.input_images import ImageUpload
+from pixelforge.tasks.model import TaskState, WorkerInfo
 from pixelforge.tasks.store import TaskExists
 
 router = APIRouter(prefix="/api/v1")
@@ -37,26 +42,52 @@ TaskId = Annotated[str, Path(description="Task id.")]
 NOT_YOURS = {404: {"model": Message, "description": "No such task, or not yours."}}
 
 
-@router.post(
-    "/tasks",
-    status_code=status.HTTP_201_CREATED,
-    tags=["tasks"],
-    summary="Submit a task",
-    responses={
-        409: {"model": Message, "description": "A task with the requested id exists."},
-        429: {"model": Message, "description": "Queue limit reached; see Retry-After."},
-        507: {"model": Message, "description": "The server's disk is full; nothing was stored."},
-    },
-)
-def create_task(body: TaskCreate, state: State, caller: Caller) -> TaskOut:
+SUBMIT_RESPONSES = {
+    409: {"model": Message, "description": "A task with the requested id exists."},
+    422: {"model": Message, "description": "Bad parameters, or an image that is not one, is too large or is cut off "
+          "(nothing was stored)."},
+    429: {"model": Message, "description": "Queue limit reached; see Retry-After."},
+    507: {"model": Message, "description": "The server's disk is full; nothing was stored."},
+}
+
+
+def _submit(state: State, caller: Caller, body: UploadParams, images: ImageUpload | None) -> TaskOut:
     """Queue limits are enforced by the service, inside the store's own transaction."""
     params = state.roots.params(body.params())
     task_id = stored_id(caller.owner, body.id) if body.id else None
     try:
-        task = state.service.submit(params, owner=caller.owner, task_id=task_id)
+        task = state.service.submit(params, owner=caller.owner, task_id=task_id, images=images)
     except TaskExists:  # only ever the caller's own: ids are per identity
         raise TaskExists(body.id or "") from None
     return TaskOut.of(task, caller.owner)
+
+
+@router.post("/tasks", status_code=status.HTTP_201_CREATED, tags=["tasks"], summary="Submit a task",
+             responses=SUBMIT_RESPONSES)
+def create_task(body: TaskCreate, state: State, caller: Caller) -> TaskOut:
+    """txt2img; with ``init_image`` (base64), img2img; with ``mask`` too, inpainting."""
+    return _submit(state, caller, body, base64_upload(body.init_image, body.mask))
+
+
+@router.post("/tasks/upload", status_code=status.HTTP_201_CREATED, tags=["tasks"],
+             summary="Submit an img2img task with its images as file uploads", responses=SUBMIT_RESPONSES)
+def upload_task(
+    state: State,
+    caller: Caller,
+    init_image: Annotated[UploadFile, File(description="The image to start from (PNG, JPEG, WebP, GIF, BMP).")],
+    mask: Annotated[UploadFile | None, File(description="Inpainting mask of the same size; white = repaint.")]
+    = None,
+    params: Annotated[str, Form(description="The task's parameters as JSON, as for POST /api/v1/tasks (without "
+                                "the images).")] = "{}",
+) -> TaskOut:
+    """multipart/form-data: the same task as POST /api/v1/tasks with base64 images, for clients that have files."""
+    try:
+        body = UploadParams.model_validate_json(params)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", "params", *e["loc"])} for e in exc.errors(include_url=False)]) from None
+    upload = ImageUpload(init_image=init_image.file.read(), mask=mask.file.read() if mask is not None else None)
+    return _submit(state, caller, body, upload)
 
 
 @router.get("/tasks", tags=["tasks"], summary="Your queue and history")
@@ -97,10 +128,15 @@ def interrupt_task(
 
 
 @router.post("/tasks/{task_id}/skip", tags=["control"], summary="Skip the current job", responses=NOT_YOURS)
-def skip_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
+def skip_task(
+    task_id: TaskId,
+    service: Service,
+    caller: Caller,
+    body: Annotated[InterruptRequest | None, Body(description="Optional; keep_partial defaults to false.")] = None,
+) -> TaskOut:
     """Ends the running job (image batch) early and moves on to the next job of the task."""
     task = owned_task(service, caller, task_id)
-    return TaskOut.of(service.skip(task.id), caller.owner)
+    return TaskOut.of(service.skip(task.id, keep_partial=body.keep_partial if body else False), caller.owner)
 
 
 @router.delete("/tasks/{task_id}", tags=["control"], summary="Cancel or interrupt", responses=NOT_YOURS)
@@ -108,6 +144,28 @@ def cancel_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
     """Cancels a queued task, interrupts a running one (discarding its unfinished image)."""
     task = owned_task(service, caller, task_id)
     return TaskOut.of(service.cancel(task.id), caller.owner)
+
+
+@router.get(
+    "/tasks/{task_id}/inputs/{kind}.png",
+    tags=["images"],
+    summary="An img2img task's init image or mask, as stored",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **NOT_YOURS},
+)
+def get_input(
+    task_id: TaskId,
+    kind: Annotated[str, Path(description="init_image or mask.")],
+    service: Service,
+    settings: AppSettings,
+    caller: Caller,
+) -> Response:
+    inputs = owned_task(service, caller, task_id).inputs
+    relative = getattr(inputs, kind) if inputs is not None and kind in ("init_image", "mask") else None
+    if relative is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task_id} has no {kind}")
+    path = data_file(settings.data_dir, relative, f"the {kind}")
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=31536000"})
 
 
 @router.get(
@@ -275,6 +333,19 @@ def health(state: State, response: Response) -> HealthOut:
         running=service.count(states=[TaskState.RUNNING]),
         workers=[WorkerOut.model_validate(w.model_dump()) for w in workers],
     )
+
+
+@router.get(
+    "/workers",
+    tags=["server"],
+    summary="Workers: device, model, current task, last heartbeat (admins)",
+    responses={403: {"model": Message}},
+)
+def workers(state: State, caller: Caller) -> list[WorkerInfo]:
+    """In distributed mode, every worker whose heartbeat is fresh; in one process, its own workers."""
+    if not caller.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins may list the workers")
+    return state.runtime.worker_infos()
 
 
 @router.get("/models", tags=["server"], summary="Models this server knows")

@@ -17,7 +17,7 @@ from pixelforge.server import task_ids
 from pixelforge.server.auth import Identity, KeyRing, resolve_identity
 from pixelforge.server.model_roots import ModelRoots
 from pixelforge.server.options import ClientOptions
-from pixelforge.tasks.model import Task, WorkerHealth
+from pixelforge.tasks.model import Task, WorkerHealth, WorkerInfo
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.store import TaskNotFound
 
@@ -33,6 +33,8 @@ class ServerRuntime(Protocol):
     service: TaskService
 
     def worker_health(self) -> list[WorkerHealth]: ...
+
+    def worker_infos(self) -> list[WorkerInfo]: ...
 
     def start(self) -> None: ...
 

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pixelforge.tasks.model import Problem
 from pixelforge.tasks.service import InvalidTask
-from pixelforge.tasks.store import QueueFull, StoreFull, TaskExists, TaskNotFound
+from pixelforge.tasks.store import QueueFull, StoreFull, StoreUnavailable, TaskExists, TaskNotFound
 
 log = logging.getLogger("pixelforge.server")
 
@@ -85,6 +85,10 @@ async def _on_store_full(_: Request, exc: Exception) -> JSONResponse:
     return error_response(status.HTTP_507_INSUFFICIENT_STORAGE, str(exc))
 
 
+async def _on_store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), {"Retry-After": "5"})
+
+
 async def _on_queue_full(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QueueFull)
     return error_response(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), {"Retry-After": str(exc.retry_after_s)})
@@ -98,6 +102,7 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TaskExists, _on_exists)
     app.add_exception_handler(QueueFull, _on_queue_full)
     app.add_exception_handler(StoreFull, _on_store_full)
+    app.add_exception_handler(StoreUnavailable, _on_store_unavailable)
 
 
 class CatchAllMiddleware:

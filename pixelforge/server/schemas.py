@@ -15,8 +15,9 @@ from pixelforge.server.task_ids import shown_id
 from pixelforge.tasks.model import TASK_ID_PATTERN, EventType, ImageRef, Phase, Task, TaskEvent, TaskParams, TaskState
 
 
-class TaskCreate(TaskParams):
-    """What to generate; every parameter left out uses the model's default."""
+class UploadParams(TaskParams):
+    """What to generate; every parameter left out uses the model's default. (The ``params`` part of a
+    multipart submission, whose images are file parts.)"""
 
     id: str | None = Field(
         default=None,
@@ -26,10 +27,23 @@ class TaskCreate(TaskParams):
     )
 
     def params(self) -> TaskParams:
-        return TaskParams.model_validate(self.model_dump(exclude={"id"}, exclude_unset=True))
+        return TaskParams.model_validate(self.model_dump(include=set(TaskParams.model_fields), exclude_unset=True))
+
+
+class TaskCreate(UploadParams):
+    """What to generate; every parameter left out uses the model's default. With ``init_image``, an img2img
+    task (with ``mask`` too, inpainting); ``img2img`` holds its options."""
+
+    init_image: str | None = Field(
+        default=None, description="img2img: the image to start from, base64 (plain or a data: URL); PNG, JPEG, "
+        "WebP, GIF or BMP. Or upload it as a file with POST /api/v1/tasks/upload.")
+    mask: str | None = Field(
+        default=None, description="Inpainting: a mask of the init image's size, base64; white = repaint.")
 
 
 class InterruptRequest(BaseModel):
+    """The optional body of interrupt and skip."""
+
     model_config = ConfigDict(extra="forbid")
 
     keep_partial: bool = Field(
@@ -87,13 +101,19 @@ class StatsOut(BaseModel):
     peak_rss_mb: float | None = Field(description="Peak resident memory of the worker process, MiB.")
 
 
+class InputsOut(BaseModel):
+    init_image_url: str = Field(description="Where to GET the init image as stored (PNG); yours only.")
+    mask_url: str | None = Field(description="Where to GET the mask as stored (PNG), when there is one.")
+
+
 class TaskOut(BaseModel):
     id: str = Field(description="Task id; A1111's task(<type>-<random>) form when the server made it.")
-    type: str = Field(description="Kind of task, e.g. txt2img.")
+    type: str = Field(description="Kind of task: txt2img or img2img.")
     state: TaskState = Field(description="queued, running, completed, interrupted, failed or cancelled.")
     position: int | None = Field(description="1-based place in the queue while queued, else null.")
     queue_size: int | None = Field(description="Queued tasks in total while this one is queued, else null.")
     params: TaskParams = Field(description="The parameters as submitted (seed resolved); nulls mean model defaults.")
+    inputs: InputsOut | None = Field(description="An img2img task's init image and mask, else null.")
     info: dict[str, object] = Field(description="Resolved parameters and the model name, once the task has run.")
     progress: ProgressOut = Field(description="Latest progress.")
     images: list[ImageOut] = Field(description="Finished images so far; a later stop never removes them.")
@@ -121,6 +141,10 @@ class TaskOut(BaseModel):
             position=task.position,
             queue_size=task.queue_size,
             params=task.params,
+            inputs=InputsOut(
+                init_image_url=f"{prefix}/inputs/init_image.png",
+                mask_url=f"{prefix}/inputs/mask.png" if task.inputs.mask else None,
+            ) if task.inputs else None,
             info=task.info_view(),
             progress=ProgressOut.model_validate(task.progress.model_dump()),
             images=[ImageOut.of(image, prefix) for image in task.images],
@@ -139,10 +163,15 @@ class TaskOut(BaseModel):
 class QueuedData(BaseModel):
     position: int = Field(description="1-based place in the queue.")
     size: int = Field(description="Queued tasks in all.")
+    requeued: str | None = Field(
+        default=None, description="Distributed mode: why a running task is queued again (its worker died); "
+        "another worker takes it at once.")
+    attempt: int | None = Field(default=None, description="With requeued: the start this will be (2 = second).")
 
 
 class StartedData(BaseModel):
     worker_device: str = Field(description="Device of the worker that runs the task.")
+    worker_id: str | None = Field(default=None, description="Name of the worker that runs the task.")
 
 
 class PreviewData(BaseModel):

@@ -42,6 +42,7 @@ from pixelforge.server.sdapi_models import (
 )
 from pixelforge.server.task_ids import owner_shown_id, shown_id, stored_id
 from pixelforge.tasks.infotext import task_infotexts
+from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import TASK_ID_PATTERN, Task, TaskParams, TaskState
 from pixelforge.tasks.service import InvalidTask, TaskService
 from pixelforge.tasks.store import TaskExists
@@ -49,7 +50,7 @@ from pixelforge.tasks.store import TaskExists
 router = APIRouter(tags=["automatic1111"])
 
 # TaskParams fields under the names A1111 requests use, for error messages.
-A1111_NAMES = {"batch_count": "n_iter", "model": "sd_model_checkpoint"}
+A1111_NAMES = {"batch_count": "n_iter", "model": "sd_model_checkpoint", "init_image": "init_images"}
 
 
 class A1111Invalid(Exception):
@@ -108,16 +109,22 @@ def _to_params(
 def _read_images(data_dir: Path, task: Task, send: bool) -> tuple[list[str], list[str]]:
     """Base64 PNGs (when asked for) and each image's infotext from its own ``parameters`` chunk.
 
-    A client of this API shows the image as it comes, expecting about the size it asked for, so it
-    gets the nearest-upscaled copy when the pixel-art stage made one (crisp pixels, not a 1×
-    sprite of a few dozen pixels); the 1× sprite stays at the native image URL."""
+    A client of this API shows the image as it comes, expecting the size it asked for. So it gets
+    the image itself when the model drew it at that size, else the nearest-upscaled copy: the one
+    scaled to the asked size from a model's native size (a 32×32 sprite asked for at 512×512), or
+    the pixel-art stage's copy of its 1× sprite (crisp pixels, not a sprite of a few dozen pixels).
+    The 1× image stays at the native image URL."""
     images, infotexts = [], []
     fallback = task_infotexts(task)
+    resolved = task.resolved
     for n, ref in enumerate(task.images):
         path = image_path(data_dir, ref)
         infotexts.append(png_parameters(path) or fallback[n])
         if send:
-            shown = data_file(data_dir, ref.files["upscaled"], "upscaled image") if "upscaled" in ref.files else path
+            as_asked = resolved is not None and resolved.scale == 1 and (ref.width, ref.height) == (
+                resolved.width, resolved.height)
+            upscaled = "upscaled" in ref.files and not as_asked
+            shown = data_file(data_dir, ref.files["upscaled"], "upscaled image") if upscaled else path
             images.append(base64.b64encode(shown.read_bytes()).decode())
     return images, infotexts
 
@@ -148,7 +155,7 @@ def _info(task: Task, infotexts: list[str], notes: dict[str, Any], viewer: str) 
         "sd_model_hash": None,
         "seed_resize_from_w": -1,
         "seed_resize_from_h": -1,
-        "denoising_strength": None,
+        "denoising_strength": params.img2img.denoising_strength if params.img2img else None,
         "extra_generation_params": {},
         "index_of_first_image": 0,
         "infotexts": infotexts,
@@ -161,20 +168,43 @@ def _info(task: Task, infotexts: list[str], notes: dict[str, Any], viewer: str) 
         "state": task.state.value,
         "stop_reason": task.stop_reason,
         **notes,
+        "adjusted_fields": _adjusted(notes["adjusted_fields"], task),
     }
+
+
+def _adjusted(requested: dict[str, list[Any]], task: Task) -> dict[str, list[Any]]:
+    """What changed from the request, as ``[sent, used]``: the rounding done here, then the size a
+    model with a native size drew at (its images come back scaled to the size asked for)."""
+    adjusted = dict(requested)
+    for name, (asked, drawn) in task.adjusted_fields().items():
+        adjusted[name] = [adjusted.get(name, [asked])[0], drawn]
+    return adjusted
 
 
 @router.post("/sdapi/v1/txt2img", summary="Generate (blocking), A1111 style")
 async def txt2img(body: Txt2ImgRequest, state: State, caller: Caller) -> Txt2ImgResponse:
+    params, notes = await asyncio.to_thread(_to_params, body, state.options.get(caller.owner), state.roots)
+    return await generate(body, params, notes, state, caller, TXT2IMG_DEFAULTS)
+
+
+async def generate(
+    body: Txt2ImgRequest,
+    params: TaskParams,
+    notes: dict[str, Any],
+    state: State,
+    caller: Identity,
+    defaults: dict[str, Any],
+    images: ImageUpload | None = None,
+) -> Txt2ImgResponse:
+    """Run the request as a task of the caller's (img2img with ``images``) and answer in A1111's shape."""
     if body.force_task_id is not None and not TASK_ID_PATTERN.match(body.force_task_id):
         raise A1111Invalid([{"loc": ("body", "force_task_id"), "msg": "1-128 of A-Z a-z 0-9 _ - ( ) . :",
                              "type": "pattern"}])
-    params, notes = await asyncio.to_thread(_to_params, body, state.options.get(caller.owner), state.roots)
     task_id = stored_id(caller.owner, body.force_task_id) if body.force_task_id else None
 
     def submit() -> Task:
         try:
-            return state.service.submit(params, owner=caller.owner, task_id=task_id)
+            return state.service.submit(params, owner=caller.owner, task_id=task_id, images=images)
         except TaskExists:  # only ever the caller's own: ids are per identity
             raise TaskExists(body.force_task_id or "") from None
         except InvalidTask as exc:  # report limits under the A1111 names the client used
@@ -184,14 +214,14 @@ async def txt2img(body: Txt2ImgRequest, state: State, caller: Caller) -> Txt2Img
     task = await state.service.await_end(task.id)
     if task.state is TaskState.FAILED:
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=f"generation failed: {task.error}")
-    images, infotexts = await asyncio.to_thread(_read_images, state.settings.data_dir, task, body.send_images)
+    sent_images, infotexts = await asyncio.to_thread(_read_images, state.settings.data_dir, task, body.send_images)
     reply = _info(task, infotexts, notes, caller.owner)
     # What the client sent, as sent; what it left out, as actually used (not A1111's defaults,
     # which would misreport the model's own steps, size and CFG).
-    echoed = {**TXT2IMG_DEFAULTS, **body.model_dump(exclude_unset=True)}
+    echoed = {**defaults, **body.echo()}
     used = ("width", "height", "steps", "cfg_scale")
     echoed.update({key: reply[key] for key in used if key not in body.model_fields_set})
-    return Txt2ImgResponse(images=images, parameters=echoed, info=json.dumps(reply))
+    return Txt2ImgResponse(images=sent_images, parameters=echoed, info=json.dumps(reply))
 
 
 def _own_current(service: TaskService, caller: Identity) -> Task | None:
@@ -255,11 +285,12 @@ def interrupt(service: Service, caller: Caller) -> dict[str, Any]:
     return {} if running else {"detail": NOTHING_TO_STOP}
 
 
-@router.post("/sdapi/v1/skip", summary="Skip the current job of your running task")
+@router.post("/sdapi/v1/skip", summary="Skip the current job of your running task, keeping its partial image as "
+             "A1111 does")
 def skip(service: Service, caller: Caller) -> dict[str, str] | None:
     running = _running_own(service, caller)
     for task in running:
-        service.skip(task.id)
+        service.skip(task.id, keep_partial=True)
     return None if running else {"detail": NOTHING_TO_STOP}
 
 
@@ -315,27 +346,35 @@ def _defaults(state: State) -> dict[str, Any]:
 
 @router.get("/sdapi/v1/options", summary="Options (yours over the server's)")
 def get_options(state: State, caller: Caller) -> dict[str, Any]:
-    return {**_defaults(state), **state.options.get(caller.owner)}
+    options = {**_defaults(state), **state.options.get(caller.owner)}
+    # A1111 names the checkpoint by its title, which clients compare with the titles sd-models lists.
+    checkpoint = options["sd_model_checkpoint"]
+    titles = {model.model_name: model.title for model in _listed_models(state)}
+    options["sd_model_checkpoint"] = titles.get(checkpoint, checkpoint)
+    return options
 
 
 @router.post("/sdapi/v1/options", summary="Set options for your own requests")
 def set_options(
     state: State, caller: Caller, body: Annotated[dict[str, Any], Body(description="Options to set.")]
-) -> dict[str, Any]:
+) -> None:
     """Only sd_model_checkpoint has an effect (the model of your later txt2img requests); other
-    options are remembered and echoed, and null resets one. They apply to the caller alone, never
-    to everyone, and are bounded (64 options, 16 KiB per identity)."""
+    options are remembered and echoed by GET, and null resets one. They apply to the caller alone,
+    never to everyone, and are bounded (64 options, 16 KiB per identity). Answers null, as A1111 does."""
     if body.get("sd_model_checkpoint") is not None:
         body = {**body, "sd_model_checkpoint": _model_name(body["sd_model_checkpoint"], state.roots)}
     try:
         state.options.update(caller.owner, body)
     except OptionsRefused as exc:
         raise A1111Invalid([{"loc": ("body",), "msg": str(exc), "type": "limit"}]) from None
-    return get_options(state, caller)
 
 
 @router.get("/sdapi/v1/sd-models", summary="Models available here")
 def sd_models(state: State, caller: Caller) -> list[SdModel]:
+    return _listed_models(state)
+
+
+def _listed_models(state: State) -> list[SdModel]:
     return [_sd_model(m.name, Path(m.source)) for m in list_models(state.settings) if m.available]
 
 

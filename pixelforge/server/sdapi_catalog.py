@@ -51,6 +51,16 @@ def upscalers(caller: Caller) -> list[dict[str, Any]]:
     return []
 
 
+@router.get("/sdapi/v1/latent-upscale-modes", summary="Latent upscale modes of hires. fix (none: no hires. fix here)")
+def latent_upscale_modes(caller: Caller) -> list[dict[str, str]]:
+    return []
+
+
+@router.get("/sdapi/v1/realesrgan-models", summary="Real-ESRGAN models (none)")
+def realesrgan_models(caller: Caller) -> list[dict[str, Any]]:
+    return []
+
+
 @router.get("/sdapi/v1/embeddings", summary="Textual-inversion embeddings (none)")
 def embeddings(caller: Caller) -> Embeddings:
     return Embeddings()

@@ -101,6 +101,10 @@ class Txt2ImgRequest(BaseModel):
     send_images: bool = Field(default=True, description="false returns no images (they are still saved).")
     save_images: bool = Field(default=False, description="Accepted; images are always saved in the data dir.")
 
+    def echo(self) -> dict[str, Any]:
+        """The request as the response's ``parameters`` repeats it."""
+        return self.model_dump(exclude_unset=True)
+
 
 class Txt2ImgResponse(BaseModel):
     images: list[str] = Field(description="Base64 PNGs without a data: prefix.")
@@ -180,3 +184,57 @@ class Lora(BaseModel):
     alias: str
     path: str
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+# A1111's own defaults for an img2img request (its txt2img fields without the hires-fix ones, and the
+# img2img fields), echoed in ``parameters`` for fields not sent.
+IMG2IMG_DEFAULTS: dict[str, Any] = {
+    **{k: v for k, v in TXT2IMG_DEFAULTS.items()
+       if not k.startswith(("hr_", "firstphase_")) and k not in {"enable_hr", "firstpass_image"}},
+    "init_images": None,
+    "resize_mode": 0,
+    "image_cfg_scale": None,
+    "mask": None,
+    "mask_blur_x": 4,
+    "mask_blur_y": 4,
+    "mask_blur": None,
+    "mask_round": True,
+    "inpainting_fill": 0,
+    "inpaint_full_res": True,
+    "inpaint_full_res_padding": 0,
+    "inpainting_mask_invert": 0,
+    "initial_noise_multiplier": None,
+    "latent_mask": None,
+    "denoising_strength": 0.75,
+    "include_init_images": False,
+}
+# The img2img fields that drive generation here (besides USED_FIELDS).
+IMG2IMG_USED_FIELDS = frozenset(
+    {"init_images", "mask", "denoising_strength", "resize_mode", "mask_blur", "mask_blur_x", "mask_blur_y",
+     "inpainting_fill", "inpaint_full_res", "inpaint_full_res_padding", "inpainting_mask_invert"}
+)
+
+
+class Img2ImgRequest(Txt2ImgRequest):
+    init_images: list[str] = Field(min_length=1, description="Base64 images (plain or data: URLs); the first is "
+                                   "used, as the init image of every image of the request.")
+    mask: str | None = Field(default=None, description="Base64 mask of the init image's size; white = repaint.")
+    denoising_strength: float = Field(default=0.75, ge=0.0, le=1.0, description="0 returns the input, 1 ignores it.")
+    resize_mode: int = Field(default=0, ge=0, le=3, description="0 just resize, 1 crop and resize, 2 resize and fill, "
+                             "3 (latent upscale) as 0.")
+    mask_blur: int | None = Field(default=None, ge=0, le=64, description="Mask blur radius (sets both x and y).")
+    mask_blur_x: int = Field(default=4, ge=0, le=64, description="Mask blur; the larger of x and y is used.")
+    mask_blur_y: int = Field(default=4, ge=0, le=64, description="Mask blur; the larger of x and y is used.")
+    inpainting_fill: int = Field(default=0, ge=0, le=3, description="0 fill, 1 original, 2 latent noise, "
+                                 "3 latent nothing.")
+    inpaint_full_res: bool = Field(default=True, description="Inpaint only the masked area, at full size.")
+    inpaint_full_res_padding: int = Field(default=0, ge=0, le=1024, description="Padding of 'only masked'.")
+    inpainting_mask_invert: int = Field(default=0, ge=0, le=1, description="1 repaints the black part instead.")
+
+    def echo(self) -> dict[str, Any]:
+        """As A1111 does, the images are not repeated back."""
+        return {**super().echo(), "init_images": None, "mask": None}
+
+
+class Img2ImgResponse(Txt2ImgResponse):
+    """A1111's img2img answer: the same shape as txt2img's."""

@@ -199,6 +199,14 @@ class InProcessBus:
 
         return unregister
 
+    def lag_all(self) -> None:
+        """Every subscriber may have missed events (a distributed bus lost its connection for a while):
+        each replays from the store before it takes the next live one."""
+        with self._lock:
+            subscriptions = list(self._subscriptions)
+        for subscription in subscriptions:
+            subscription.lagged = True
+
     def close(self) -> None:
         with self._lock:
             subscriptions = list(self._subscriptions)

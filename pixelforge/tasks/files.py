@@ -11,10 +11,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from pixelforge.tasks.model import Task
+from PIL import Image
+
+from pixelforge.tasks.model import Task, TaskInputs
 from pixelforge.tasks.store import TaskStore
 
 _ESCAPED = re.compile(r"[^A-Za-z0-9-]")
@@ -32,9 +36,43 @@ def file_stem(task_id: str) -> str:
 
 
 def task_files(task: Task) -> list[str]:
-    """Every file the task wrote, relative to the data directory."""
+    """Every file the task wrote or was given, relative to the data directory."""
     files = [relative for image in task.images for relative in (image.path, *image.files.values())]
+    if task.inputs is not None:
+        files += task.inputs.files()
     return [*files, task.sprite_sheet] if task.sprite_sheet else files
+
+
+@dataclass(frozen=True)
+class InputFolder:
+    """Where submitted init images and masks are kept (a folder under the data directory, so the crash
+    sweep and the history pruning treat them as the task's own files)."""
+
+    data_dir: Path
+    folder: Path
+
+    def save(self, task_id: str, image: Image.Image, mask: Image.Image | None) -> TaskInputs:
+        """Write the task's inputs as PNG (through a temporary file: never half a file under the real name).
+        The names carry a random part: a submission refused for an id in use never touches that task's files."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{file_stem(task_id)}-{secrets.token_hex(4)}"
+        written = []
+        try:
+            for kind, picture in (("init", image), ("mask", mask)):
+                if picture is not None:
+                    path = self.folder / f"{stem}-{kind}.png"
+                    temporary = path.with_name(path.name + ".tmp")
+                    picture.save(temporary, format="PNG")
+                    temporary.replace(path)
+                    written.append(str(path.relative_to(self.data_dir)))
+        except BaseException:
+            self.remove(written)
+            raise
+        return TaskInputs(init_image=written[0], mask=written[1] if mask is not None else None)
+
+    def remove(self, relative_paths: list[str]) -> None:
+        for relative in relative_paths:
+            (self.data_dir / relative).unlink(missing_ok=True)
 
 
 def _all_tasks(store: TaskStore) -> Iterator[Task]:

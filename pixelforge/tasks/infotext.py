@@ -22,6 +22,8 @@ def infotext(prompt: str, negative_prompt: str, resolved: ResolvedParams | None,
             "Size": f"{resolved.width}x{resolved.height}",
             "Model": resolved.model,
         }
+        if resolved.denoising_strength is not None:
+            fields["Denoising strength"] = resolved.denoising_strength
         if resolved.lora:
             fields["Lora"] = f"{resolved.lora}:{resolved.lora_scale}"
     lines.append(", ".join(f"{key}: {_plain(value)}" for key, value in fields.items() if value is not None))

@@ -77,6 +77,49 @@ def new_seed() -> int:
     return secrets.randbelow(2**32)
 
 
+class ResizeMode(StrEnum):
+    """How an init image is fitted to the requested size (A1111's resize_mode 0, 1, 2)."""
+
+    JUST_RESIZE = "just_resize"
+    CROP_AND_RESIZE = "crop_and_resize"
+    RESIZE_AND_FILL = "resize_and_fill"
+
+
+class InpaintingFill(StrEnum):
+    """What the masked area starts from (A1111's inpainting_fill 0, 1, 2, 3)."""
+
+    FILL = "fill"
+    ORIGINAL = "original"
+    LATENT_NOISE = "latent_noise"
+    LATENT_NOTHING = "latent_nothing"
+
+
+class Img2ImgOptions(BaseModel):
+    """How an img2img task uses its init image and mask (the images themselves are the task's files)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    denoising_strength: float = Field(
+        default=0.75, ge=0.0, le=1.0, description="How much of the schedule runs: 0 returns the input, 1 ignores "
+        "it; steps − int(steps × (1 − strength)) steps run (diffusers' rule), and progress counts only those.")
+    resize_mode: ResizeMode = Field(
+        default=ResizeMode.JUST_RESIZE, description="How the init image is fitted to width × height: stretched, "
+        "cropped to the aspect ratio, or fitted with its edges extended. Upscales are nearest-neighbour (crisp "
+        "pixels), downscales average whole pixels.")
+    mask_blur: int = Field(
+        default=4, ge=0, le=64, description="Gaussian blur radius of the mask, softening the seam on latent models "
+        "(a 1× sprite model uses the mask as drawn, pixel for pixel).")
+    inpaint_full_res: bool = Field(
+        default=False, description="'Inpaint only masked' (latent models): the masked area plus padding is "
+        "inpainted at the full requested size and pasted back into the image at its own size.")
+    inpaint_full_res_padding: int = Field(default=32, ge=0, le=1024, description="Pixels around the masked area "
+                                          "that 'only masked' inpainting takes in.")
+    inpainting_mask_invert: bool = Field(default=False, description="Repaint the black part of the mask instead.")
+    inpainting_fill: InpaintingFill = Field(
+        default=InpaintingFill.ORIGINAL, description="What the masked area starts from: 'original', 'fill' (the "
+        "surrounding colours, blurred), 'latent_noise' (random pixels) or 'latent_nothing' (grey).")
+
+
 class TaskParams(BaseModel):
     """What to generate. ``None`` means "the model's own default" and is resolved when the task runs."""
 
@@ -103,6 +146,8 @@ class TaskParams(BaseModel):
         description="True pixel-art post-processing (grid snapping, palette, transparency). Unset: on for models "
         "that paint fake pixel art (the qwen-image preset), off for models whose output is already 1× (sprite).",
     )
+    img2img: Img2ImgOptions | None = Field(
+        default=None, description="img2img / inpainting options; set on every task that has an init image.")
 
     @field_validator("width", "height")
     @classmethod
@@ -139,6 +184,9 @@ class TaskLimits(BaseModel):
     max_active_per_identity: int = Field(
         default=8, ge=1, description="Queued plus running tasks one identity may have; more are refused.")
     max_queued_total: int = Field(default=100, ge=1, description="Queued tasks in all; more are refused.")
+    max_input_pixels: int = Field(
+        default=4096 * 4096, ge=1, description="Upper bound for the pixels of an init image or mask (checked from "
+        "the header, before decoding: a decompression bomb is refused, not decoded).")
 
     def violations(self, params: TaskParams) -> list[Problem]:
         problems: list[Problem] = []
@@ -222,14 +270,28 @@ class ResolvedParams(BaseModel):
     model: str = Field(description="Name of the model that ran.")
     steps: int
     cfg_scale: float
-    width: int
-    height: int
+    width: int = Field(description="Width the model drew at.")
+    height: int = Field(description="Height the model drew at.")
+    scale: int = Field(default=1, description="Whole factor the images were scaled up by (nearest) to the size asked "
+                       "for, when the model draws at a native size (the sprite model's 32×32); 1 otherwise.")
     seed: int = Field(description="Seed of the first image; image i uses seed + i.")
     sampler_name: str = Field(description="The scheduler under A1111's name for it (e.g. 'Euler').")
     lora: str | None = None
     lora_scale: float | None = Field(default=None, description="Set when a LoRA ran.")
+    denoising_strength: float | None = Field(default=None, description="Set on img2img tasks.")
     prompt_used: str = Field(description="The prompt as sent to the pipeline (with the preset's trigger words).")
     pixel: PixelOptions | None = Field(default=None, description="Pixel-art options the stage ran with, if it ran.")
+
+
+class TaskInputs(BaseModel):
+    """Images a task was given, stored by the task as PNG files (never inline in events or rows)."""
+
+    init_image: str = Field(description="Path of the init image, relative to the data directory.")
+    mask: str | None = Field(default=None, description="Path of the mask (white = repaint), relative to the data "
+                             "directory; None: img2img of the whole image.")
+
+    def files(self) -> list[str]:
+        return [self.init_image, *([self.mask] if self.mask else [])]
 
 
 class Task(BaseModel):
@@ -237,6 +299,7 @@ class Task(BaseModel):
     type: str = "txt2img"
     owner: str = "local"
     params: TaskParams
+    inputs: TaskInputs | None = Field(default=None, description="Set on img2img tasks.")
     state: TaskState = TaskState.QUEUED
     created_at: float = Field(default_factory=time.time)
     started_at: float | None = None
@@ -262,7 +325,17 @@ class Task(BaseModel):
         view["sd_model_name"] = self.resolved.model
         if self.sprite_sheet:
             view["sprite_sheet"] = self.sprite_sheet
+        view["adjusted_fields"] = self.adjusted_fields()
         return view
+
+    def adjusted_fields(self) -> dict[str, list[int]]:
+        """Sides the model drew at another size than asked for, as ``[asked, drawn]`` (a model with a
+        native size draws at it; its images are scaled up to the asked size)."""
+        resolved = self.resolved
+        if resolved is None or resolved.scale == 1:
+            return {}
+        return {"width": [resolved.width * resolved.scale, resolved.width],
+                "height": [resolved.height * resolved.scale, resolved.height]}
 
 
 class TaskEnd(BaseModel):
@@ -293,3 +366,13 @@ class TaskEvent(BaseModel):
     type: EventType
     time: float = Field(default_factory=time.time)
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkerInfo(BaseModel):
+    """What a worker of a distributed deployment says about itself with every heartbeat."""
+
+    worker_id: str
+    device: str = Field(description="The device it runs on, e.g. 'cpu' or 'cuda:0'.")
+    models: list[str] = Field(default_factory=list, description="Models it holds loaded now (or loads first).")
+    task_id: str | None = Field(default=None, description="The task it runs now.")
+    heartbeat_at: float = Field(default_factory=time.time, description="Unix time of its last heartbeat.")

@@ -20,6 +20,16 @@ from pixelforge.tasks.model import Phase, TaskProgress
 RUNNING_CAP = 0.99
 
 
+def steps_that_run(steps: int, strength: float | None) -> int:
+    """Denoising steps an img2img job runs at ``strength`` (None: txt2img, all of them), by diffusers' rule:
+    the schedule starts at step ``int(steps - min(steps × strength, steps))``."""
+    if strength is None:
+        return steps
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be between 0 and 1, got {strength}")
+    return steps - int(max(steps - min(steps * strength, steps), 0))
+
+
 def step_fraction(job_no: int, job_count: int, step: int, steps: int) -> float:
     """A1111's formula, capped at 1."""
     if job_count <= 0:

@@ -21,17 +21,22 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 from pixelforge.tasks.bus import ControlHandler, EventBus, Subscription
 from pixelforge.tasks.context import StoredTaskContext, TaskContext
-from pixelforge.tasks.files import sweep_leftovers
+from pixelforge.tasks.files import InputFolder, sweep_leftovers
 from pixelforge.tasks.history import prune_history
+from pixelforge.tasks.input_images import ImageRejected, ImageUpload, read_upload
 from pixelforge.tasks.model import (
     EventType,
+    Img2ImgOptions,
     Problem,
     StopRequest,
     Task,
     TaskEnd,
     TaskEvent,
+    TaskInputs,
     TaskLimits,
     TaskParams,
     TaskState,
@@ -92,12 +97,14 @@ class TaskService:
         limits: TaskLimits | None = None,
         checks: Sequence[ParamsCheck] = (),
         history: HistoryPolicy | None = None,
+        inputs: InputFolder | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
         self.limits = limits or TaskLimits()
         self.checks = list(checks)
         self.history = history
+        self.inputs = inputs
 
     # --- events ----------------------------------------------------------------------------
     def _emit(self, task_id: str, type: EventType, data: dict | None = None) -> TaskEvent:
@@ -112,25 +119,47 @@ class TaskService:
         *,
         owner: str = "local",
         task_id: str | None = None,
-        task_type: str = "txt2img",
+        images: ImageUpload | None = None,
     ) -> Task:
-        """Queue a task. Raises InvalidTask (bad parameters), QueueFull (the owner's or the overall queue
-        limit, counted inside the store's transaction) or TaskExists."""
+        """Queue a task: an img2img task when ``images`` are given (their files are checked and stored with
+        the task, or nothing is stored). Raises InvalidTask (bad parameters or images), QueueFull (the
+        owner's or the overall queue limit, counted inside the store's transaction) or TaskExists."""
         problems = self.limits.violations(params)
         for check in self.checks:
             problems.extend(check(params))
+        if images is None and params.img2img is not None:
+            problems.append(Problem(field="img2img", message="img2img options need an init image"))
+        decoded = None
+        if images is not None and not problems:
+            try:
+                decoded = read_upload(images, self.limits.max_input_pixels)
+            except ImageRejected as exc:
+                problems.append(exc.problem)
         if problems:
             raise InvalidTask(problems)
         if params.seed == -1:
             params = params.model_copy(update={"seed": new_seed()})
+        task_type = "txt2img" if decoded is None else "img2img"
+        if decoded is not None and params.img2img is None:
+            params = params.model_copy(update={"img2img": Img2ImgOptions()})
         task = Task(id=task_id or new_task_id(task_type), type=task_type, owner=owner, params=params)
+        if decoded is not None:
+            task.inputs = self._store_inputs(task.id, *decoded)
         try:
             task, event = self.store.create(task, self.limits)
-        except QueueFull as exc:
-            exc.retry_after_s = self.retry_after_s()
+        except BaseException as exc:
+            if task.inputs is not None and self.inputs is not None:  # nothing stays of a refused task
+                self.inputs.remove(task.inputs.files())
+            if isinstance(exc, QueueFull):
+                exc.retry_after_s = self.retry_after_s()
             raise
         self.bus.publish(event)
         return task
+
+    def _store_inputs(self, task_id: str, image: Image.Image, mask: Image.Image | None) -> TaskInputs:
+        if self.inputs is None:
+            raise InvalidTask([Problem(field="init_image", message="this service has no folder for input images")])
+        return self.inputs.save(task_id, image, mask)
 
     def retry_after_s(self) -> int:
         """When a queue slot is likely to free up: the running task's ETA, else a short guess."""
@@ -177,8 +206,8 @@ class TaskService:
     def interrupt(self, task_id: str, *, keep_partial: bool = False, reason: str = "user") -> Task:
         return self._stop(task_id, StopRequest(action="interrupt", keep_partial=keep_partial, reason=reason))
 
-    def skip(self, task_id: str) -> Task:
-        return self._stop(task_id, StopRequest(action="skip"))
+    def skip(self, task_id: str, *, keep_partial: bool = False) -> Task:
+        return self._stop(task_id, StopRequest(action="skip", keep_partial=keep_partial))
 
     def _stop(self, task_id: str, request: StopRequest) -> Task:
         """One store write, then one publish: the ``cancelled`` event of a task that was still queued, or
@@ -204,13 +233,15 @@ class TaskService:
     def claim_next(self, worker_id: str) -> Task | None:
         return self.store.claim_next(worker_id)
 
-    def start(self, task: Task, token: StopToken, device: str) -> TaskContext:
-        """Announce a claimed task as started and hand out its context. ``token`` must already receive
-        the bus's stop requests: a request stored before that is applied to it here."""
+    def start(self, task: Task, token: StopToken, device: str, worker_id: str | None = None) -> TaskContext:
+        """Announce a claimed task as started (on which device, by which worker) and hand out its context.
+        ``token`` must already receive the bus's stop requests: a request stored before that is applied
+        to it here."""
         pending = self.store.get(task.id).stop_request
         if pending is not None:
             token.request(pending)
-        self._emit(task.id, EventType.STARTED, {"worker_device": device})
+        started = {"worker_device": device} | ({"worker_id": worker_id} if worker_id else {})
+        self._emit(task.id, EventType.STARTED, started)
         self.bus.publish_queue_moved()
         return StoredTaskContext(task, token, self.store, self.bus)
 

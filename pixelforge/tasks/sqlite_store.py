@@ -22,6 +22,7 @@ from pixelforge.tasks.model import (
     Task,
     TaskEnd,
     TaskEvent,
+    TaskInputs,
     TaskLimits,
     TaskParams,
     TaskProgress,
@@ -51,7 +52,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     info TEXT NOT NULL DEFAULT '{}',
     worker_id TEXT,
     last_seq INTEGER NOT NULL DEFAULT 0,
-    sprite_sheet TEXT
+    sprite_sheet TEXT,
+    inputs TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state, queue_order);
 CREATE INDEX IF NOT EXISTS tasks_owner ON tasks(owner, queue_order);
@@ -76,10 +78,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 # Previews kept per task: the newest few are enough for any client that is catching up.
 PREVIEWS_KEPT = 3
 
-# Columns added after the first release, with how to fill them in an older database. ``info`` keeps its
-# old name: it holds the ResolvedParams (older rows also carried the sheet path in it).
-MIGRATIONS = {
+# Columns added after the first release, with how to fill them in an older database (None: NULL is right
+# for every older row). ``info`` keeps its old name: it holds the ResolvedParams (older rows also carried
+# the sheet path in it).
+MIGRATIONS: dict[str, str | None] = {
     "sprite_sheet": "UPDATE tasks SET sprite_sheet = json_extract(info, '$.sprite_sheet')",
+    "inputs": None,  # img2img tasks' init image and mask
 }
 
 
@@ -102,7 +106,8 @@ class SQLiteTaskStore:
             for column, fill in MIGRATIONS.items():
                 if column not in columns:
                     conn.execute(f"ALTER TABLE tasks ADD COLUMN {column} TEXT")
-                    conn.execute(fill)
+                    if fill is not None:
+                        conn.execute(fill)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -141,6 +146,7 @@ class SQLiteTaskStore:
             stop_request=StopRequest.model_validate_json(row["stop_request"]) if row["stop_request"] else None,
             resolved=ResolvedParams.model_validate_json(row["info"]) if row["info"] not in ("", "{}") else None,
             sprite_sheet=row["sprite_sheet"],
+            inputs=TaskInputs.model_validate_json(row["inputs"]) if row["inputs"] else None,
         )
 
     # Queue places are computed when read (an index range count), never stored: a task that leaves the
@@ -185,8 +191,8 @@ class SQLiteTaskStore:
             if limits is not None:
                 self._check_queue_limits(conn, task.owner, limits)
             cursor = conn.execute(
-                "INSERT INTO tasks (id, type, owner, state, params, created_at, progress)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tasks (id, type, owner, state, params, created_at, progress, inputs)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     task.id,
                     task.type,
@@ -195,6 +201,7 @@ class SQLiteTaskStore:
                     task.params.model_dump_json(),
                     task.created_at,
                     task.progress.model_dump_json(),
+                    task.inputs.model_dump_json() if task.inputs else None,
                 ),
             )
             task = self._with_position(conn, task, cursor.lastrowid or 0)

@@ -39,9 +39,10 @@ class StopToken:
     # The seed tutorial's name for the same thing.
     request_interrupt = interrupt
 
-    def skip(self) -> None:
-        """End the current job (its images are discarded) and go on with the next one."""
-        self.request(StopRequest(action="skip", reason="user"))
+    def skip(self, keep_partial: bool = False) -> None:
+        """End the current job and go on with the next one. Its unfinished images are discarded, or with
+        ``keep_partial`` decoded from the current estimate and kept (A1111's skip)."""
+        self.request(StopRequest(action="skip", keep_partial=keep_partial, reason="user"))
 
     @property
     def pending(self) -> StopRequest | None:

@@ -50,6 +50,13 @@ class StoreFull(TaskStoreError):
         super().__init__("the server's disk is full, so nothing was stored; try again once space is freed")
 
 
+class StoreUnavailable(TaskStoreError):
+    """The store's server (distributed mode's Redis) cannot be reached, even after retrying with back-off."""
+
+    def __init__(self) -> None:
+        super().__init__("the task store (Redis) cannot be reached; try again in a few seconds")
+
+
 class QueueFull(TaskStoreError):
     """A submission over the per-identity or the overall queue limit."""
 

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -57,7 +58,11 @@ class LiveServer:
 
 def start_server(settings: Settings, timeout: float = 120, workers: int = 1) -> LiveServer:
     """``workers=0`` gives a server whose tasks nobody runs (a dead worker, for the UI's failure paths)."""
-    runtime = Runtime(settings, workers=workers)
+    return serve_runtime(Runtime(settings, workers=workers), timeout)
+
+
+def serve_runtime(runtime: Any, timeout: float = 120) -> LiveServer:
+    """Serve any server runtime (one process's ``Runtime``, distributed mode's ``ApiRuntime``)."""
     app = create_app(runtime)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))

@@ -105,6 +105,32 @@ def test_skip_ends_only_the_current_job(make_runtime) -> None:
     assert done.stop_request is None  # the skip was used up by job 2
 
 
+def test_skip_keeping_the_partial_image_decodes_it_and_goes_on(make_runtime) -> None:
+    runtime = make_runtime(start=False)
+    service = runtime.service
+    task = service.submit(TaskParams(prompt="x", steps=6, batch_count=3, **ONE_PASS))
+    at_step(runtime, 6, job_no=1, step=2, action=lambda: service.skip(task.id, keep_partial=True))
+    runtime.start()
+    done = service.wait(task.id, timeout=120)
+    assert done.state is TaskState.COMPLETED
+    assert [(i.job_no, i.partial) for i in done.images] == [(0, False), (1, True), (2, False)]
+    assert Image.open(runtime.settings.data_dir / done.images[1].path).size == (32, 32)
+    assert done.stats is not None and done.stats.steps_run == 6 + 2 + 6
+
+
+def test_a_skip_in_the_last_step_keeping_the_image_lets_its_decode_finish(make_runtime) -> None:
+    runtime = make_runtime(start=False)
+    service = runtime.service
+    task = service.submit(TaskParams(prompt="x", steps=4, batch_count=2, **ONE_PASS))
+    at_step(runtime, 4, job_no=0, step=4, action=lambda: service.skip(task.id, keep_partial=True))
+    runtime.start()
+    done = service.wait(task.id, timeout=120)
+    # The skip landed when only the decode was left: the image is the finished one, and the skip is
+    # used up by that job instead of ending the next.
+    assert [(i.job_no, i.partial) for i in done.images] == [(0, False), (1, False)]
+    assert done.state is TaskState.COMPLETED and done.stop_request is None
+
+
 def test_timeout_stops_the_task_automatically(make_runtime) -> None:
     runtime = make_runtime(start=False)
     task = runtime.service.submit(TaskParams(prompt="x", steps=150, batch_count=5, timeout_s=0.3, **SMALL))

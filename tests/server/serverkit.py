@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import httpx
 
+from pixelforge.tasks.model import TaskState
 from pixelforge.testing.hooks import Hold, denoiser, until_stopped
 from pixelforge.testing.live_server import LiveServer
 
@@ -111,4 +112,26 @@ def running(live: LiveServer, client: httpx.Client, **params: object) -> Iterato
         if task:
             client.post(f"/api/v1/tasks/{task['id']}/interrupt")
             wait_finished(client, task["id"])
+        hold.remove()
+
+
+@contextmanager
+def held_after_a_step(live: LiveServer) -> Iterator[Hold]:
+    """Hold the worker of ``live`` inside the denoiser as soon as the running task (whoever submitted it,
+    however: a blocking A1111 request has no id the test knows) has reported a finished step, until
+    somebody stops that task. For scripts that poll progress until it moves, then stop the task."""
+    runtime = live.runtime
+
+    def running_id() -> str | None:
+        tasks = runtime.service.list(states=[TaskState.RUNNING], limit=1)
+        return tasks[0].id if tasks and tasks[0].progress.step >= 1 else None
+
+    hold = Hold(
+        denoiser(runtime),
+        when=lambda: running_id() is not None,
+        until=lambda timeout: (task_id := running_id()) is not None and until_stopped(runtime, task_id)(timeout),
+    )
+    try:
+        yield hold
+    finally:
         hold.remove()

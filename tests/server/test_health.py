@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from serverkit import QUICK
+from serverkit import ADMIN_KEYS, KEYS, QUICK, bearer
 
 from pixelforge.config import Settings
 from pixelforge.testing.hooks import Hold, denoiser
-from pixelforge.testing.live_server import start_server
+from pixelforge.testing.live_server import LiveServer, start_server
 
 
 def test_health_answers_503_while_a_worker_is_stuck_or_dead(server_model: str, tmp_path: Path) -> None:
@@ -35,3 +35,13 @@ def test_health_answers_503_while_a_worker_is_stuck_or_dead(server_model: str, t
         release.set()
         hold.remove()
         live.stop()
+
+
+def test_admins_list_the_workers_of_one_process_as_distributed_mode_lists_its_own(keyed: LiveServer) -> None:
+    with keyed.client(headers=bearer(ADMIN_KEYS["root"])) as admin, keyed.client(headers=bearer(KEYS["alice"])) as user:
+        listed = admin.get("/api/v1/workers")
+        assert listed.status_code == 200
+        [worker] = listed.json()
+        assert worker["worker_id"] == "worker-0" and worker["device"] == str(keyed.runtime.workers[0].backend.device)
+        refused = user.get("/api/v1/workers")
+        assert refused.status_code == 403 and "only admins" in refused.json()["detail"]

@@ -7,12 +7,15 @@ here: a new route cannot be forgotten.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from serverkit import KEYS, QUICK, bearer, running, submit, wait_finished
 
+from pixelforge.testing.images import png_bytes, sprite
 from pixelforge.testing.live_server import LiveServer
 
 NEVER = "task(txt2img-neverexisted0000)"
@@ -69,6 +72,11 @@ def test_a_second_identity_reaches_nothing_of_the_first(pair) -> None:
             assert response.json()["params"]["prompt"] == "bob's"
             bob.delete("/api/v1/tasks/matrix-running")
 
+        def own_upload(response: httpx.Response) -> None:
+            no_trace(response)
+            assert response.status_code == 201 and response.json()["type"] == "img2img"
+            bob.delete(f"/api/v1/tasks/{response.json()['id']}")
+
         def forbidden(response: httpx.Response) -> None:
             assert response.status_code == 403 and not live.runtime.store.is_paused()
 
@@ -82,6 +90,10 @@ def test_a_second_identity_reaches_nothing_of_the_first(pair) -> None:
         calls: dict[tuple[str, str], tuple[dict, Callable[[httpx.Response], None]]] = {
             ("POST", "/api/v1/tasks"): ({"json": {**QUICK, "id": "matrix-running", "prompt": "bob's"}},
                                         own_task_with_alices_id),
+            ("POST", "/api/v1/tasks/upload"): (
+                {"files": {"init_image": ("s.png", png_bytes(sprite()), "image/png")},
+                 "data": {"params": json.dumps({**QUICK, "prompt": "bob's"})}},
+                own_upload),
             ("GET", "/api/v1/tasks"): ({"params": {"limit": 200}}, no_trace),
             ("GET", "/api/v1/queue"): ({}, queue_view),
             ("POST", "/api/v1/queue/pause"): ({}, forbidden),
@@ -101,15 +113,17 @@ def test_a_second_identity_reaches_nothing_of_the_first(pair) -> None:
             ("GET", "/sdapi/v1/scripts"): ({}, no_trace),
             ("GET", "/sdapi/v1/loras"): ({}, no_trace),
             **{("GET", f"/sdapi/v1/{name}"): ({}, no_trace) for name in (
-                "sd-vae", "upscalers", "embeddings", "hypernetworks", "face-restorers", "prompt-styles", "extensions",
+                "sd-vae", "upscalers", "latent-upscale-modes", "realesrgan-models",
+                "embeddings", "hypernetworks", "face-restorers", "prompt-styles", "extensions",
                 "cmd-flags", "memory")},
             ("POST", "/sdapi/v1/refresh-checkpoints"): ({}, no_trace),
             ("POST", "/sdapi/v1/refresh-loras"): ({}, no_trace),
         }
         operations = _operations(live)
         by_task = {op for op in operations if "{task_id}" in op[1]}
-        # txt2img blocks until its task ends, behind alice's running one: checked after it below.
-        assert operations - by_task - {("POST", "/sdapi/v1/txt2img")} == set(calls), "an operation has no check"
+        # txt2img and img2img block until their task ends, behind alice's running one: checked after it below.
+        blocking = {("POST", "/sdapi/v1/txt2img"), ("POST", "/sdapi/v1/img2img")}
+        assert operations - by_task - blocking == set(calls), "an operation has no check"
 
         for (method, path), (kwargs, check) in calls.items():
             check(bob.request(method, path, **kwargs))
@@ -123,6 +137,10 @@ def test_a_second_identity_reaches_nothing_of_the_first(pair) -> None:
         assert alice.get(f"/api/v1/tasks/{task['id']}").json()["created_at"] == before["created_at"]
     txt2img = bob.post("/sdapi/v1/txt2img", json={**QUICK, "force_task_id": finished["id"]})
     assert txt2img.status_code == 200 and f'"task_id": "{finished["id"]}"' in txt2img.json()["info"]
+    img2img = bob.post("/sdapi/v1/img2img", json={**QUICK, "force_task_id": "matrix-img2img",
+                                                  "init_images": [base64.b64encode(png_bytes(sprite())).decode()]})
+    assert img2img.status_code == 200 and '"task_id": "matrix-img2img"' in img2img.json()["info"]
+    assert alice.get("/api/v1/tasks/matrix-img2img").status_code == 404
     assert alice.get("/sdapi/v1/options").json()["samples_format"] == SECRET
     assert alice.get(f"/api/v1/tasks/{finished['id']}").json() == finished
     assert alice.get("/api/v1/tasks/matrix-running").json()["params"]["prompt"] == "a slow dragon"

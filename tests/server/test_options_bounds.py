@@ -27,7 +27,9 @@ def test_too_many_keys_or_bytes_are_refused_and_what_was_set_stays(fresh: httpx.
 
 def test_null_removes_an_option(fresh: httpx.Client) -> None:
     fresh.post("/sdapi/v1/options", json={"k2": 5})
-    assert "k2" not in fresh.post("/sdapi/v1/options", json={"k2": None}).json()
+    assert fresh.get("/sdapi/v1/options").json()["k2"] == 5
+    assert fresh.post("/sdapi/v1/options", json={"k2": None}).json() is None
+    assert "k2" not in fresh.get("/sdapi/v1/options").json()
 
 
 def test_identities_beyond_the_cap_evict_the_least_recently_set() -> None:

@@ -8,8 +8,9 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from PIL import Image
-from serverkit import KEYS, QUICK, running, sse_events, submit
+from serverkit import KEYS, QUICK, held_after_a_step, running, sse_events, submit
 
 from pixelforge.testing.live_server import LiveServer
 
@@ -50,10 +51,11 @@ def test_txt2img_webuiapi_body_round_trip(alice: httpx.Client) -> None:
     assert info["all_prompts"] == ["a red fox"] * 2 and info["all_seeds"] == [77, 78] and info["seed"] == 77
     assert (info["width"], info["height"], info["steps"], info["cfg_scale"], info["batch_size"]) == (32, 32, 3, 7, 2)
     assert info["infotexts"] == [p.text["parameters"] for p in pngs]
-    # The images are the task's own: its nearest-upscaled copies when the pixel-art stage made them.
+    # The images are the task's own, at the size asked for: the model drew them at 32×32.
     task = alice.get(f"/api/v1/tasks/{info['task_id']}").json()
     for encoded, image in zip(body["images"], task["images"], strict=True):
-        assert base64.b64decode(encoded) == alice.get(image["files"].get("upscaled", image["url"])).content
+        assert base64.b64decode(encoded) == alice.get(image["url"]).content
+    assert all(p.size == (32, 32) for p in pngs)
     assert "Negative prompt: blurry" in info["infotexts"][0] and "Seed: 78" in info["infotexts"][1]
     assert info["version"].startswith("pixelforge") and len(info["job_timestamp"]) == 14
     assert {"alwayson_scripts", "some_future_field", "denoising_strength", "eta",
@@ -173,9 +175,11 @@ def test_options_are_per_identity(alice: httpx.Client, bob: httpx.Client, keyed:
     model = keyed.runtime.settings.model
     before = bob.get("/sdapi/v1/options").json()
     assert {"sd_model_checkpoint", "samples_format", "live_previews_enable"} <= set(before)
-    updated = alice.post("/sdapi/v1/options", json={"sd_model_checkpoint": f"{model} [abc123]", "foo": 1}).json()
-    assert updated["sd_model_checkpoint"] == model and updated["foo"] == 1
-    assert alice.get("/sdapi/v1/options").json()["foo"] == 1
+    answer = alice.post("/sdapi/v1/options", json={"sd_model_checkpoint": f"{model} [abc123]", "foo": 1})
+    assert answer.status_code == 200 and answer.json() is None  # as A1111 answers
+    updated = alice.get("/sdapi/v1/options").json()
+    titles = [m["title"] for m in alice.get("/sdapi/v1/sd-models").json() if m["model_name"] == model]
+    assert updated["sd_model_checkpoint"] == titles[0] and updated["foo"] == 1  # A1111 shows the title
     assert "foo" not in bob.get("/sdapi/v1/options").json()
     bad = alice.post("/sdapi/v1/options", json={"sd_model_checkpoint": "missing-model"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "sd_model_checkpoint"]
@@ -216,7 +220,8 @@ def test_sd_models_carry_the_weights_hash_and_the_titled_name_selects_the_model(
 
 
 def test_start_up_routes_answer_in_a1111_shapes(alice: httpx.Client) -> None:
-    for route in ("sd-vae", "upscalers", "hypernetworks", "face-restorers", "prompt-styles", "extensions"):
+    for route in ("sd-vae", "upscalers", "latent-upscale-modes", "realesrgan-models", "hypernetworks",
+                  "face-restorers", "prompt-styles", "extensions"):
         response = alice.get(f"/sdapi/v1/{route}")
         assert response.status_code == 200 and response.json() == [], route
     assert alice.get("/sdapi/v1/embeddings").json() == {"loaded": {}, "skipped": {}}
@@ -230,24 +235,30 @@ def test_start_up_routes_answer_in_a1111_shapes(alice: httpx.Client) -> None:
     assert "error" in memory["cuda"]
 
 
-def test_a1111_script_pattern_without_cookies_interrupts_and_gets_the_partial_image(open_server: LiveServer) -> None:
-    """One thread blocks in txt2img, another polls progress and interrupts — plain requests, no identity."""
-    body = {"prompt": "a slow dragon", "steps": 150, "width": 32, "height": 32}
-    with ThreadPoolExecutor(1) as pool:
-        blocked = pool.submit(httpx.post, f"{open_server.url}/sdapi/v1/txt2img", json=body, timeout=300)
-        for _ in range(3000):  # bounded: until the task is denoising (each poll waits on the server)
-            progress = httpx.get(f"{open_server.url}/sdapi/v1/progress", timeout=30).json()
-            if progress["state"]["sampling_step"] >= 1:
-                break
-        else:
-            raise AssertionError("the blocking request's task never started denoising")
-        assert progress["progress"] > 0
-        assert httpx.post(f"{open_server.url}/sdapi/v1/interrupt", timeout=30).json() == {}
+@pytest.mark.parametrize("stop", ["interrupt", "skip"])
+def test_a1111_script_pattern_without_cookies_stops_and_gets_the_partial_image(open_server: LiveServer,
+                                                                               stop: str) -> None:
+    """One thread blocks in txt2img, another polls progress until it moves and stops the task: plain
+    requests, no cookie, no header. The worker is held after a step until the stop, however fast it is."""
+    url = open_server.url
+    body = {"prompt": "a slow dragon", "steps": 20, "width": 32, "height": 32}
+    with held_after_a_step(open_server) as hold, ThreadPoolExecutor(1) as pool:
+        blocked = pool.submit(httpx.post, f"{url}/sdapi/v1/txt2img", json=body, timeout=300)
+        assert hold.reached.wait(120), "the blocking request's task never finished a step"
+        progress = httpx.get(f"{url}/sdapi/v1/progress", timeout=30).json()
+        assert progress["state"]["sampling_step"] >= 1 and progress["progress"] > 0
+        assert progress["state"]["job"].startswith("task(txt2img-")
+        expected = {} if stop == "interrupt" else None  # A1111's own answers
+        assert httpx.post(f"{url}/sdapi/v1/{stop}", timeout=30).json() == expected
         response = blocked.result(timeout=300)
     assert response.status_code == 200, response.text
     info = json.loads(response.json()["info"])
-    assert len(response.json()["images"]) == 1  # decoded from where it stopped, as A1111 does
-    assert httpx.get(f"{open_server.url}/api/v1/tasks/{info['task_id']}", timeout=30).json()["state"] == "interrupted"
-    nothing = httpx.post(f"{open_server.url}/sdapi/v1/interrupt", timeout=30).json()
+    (encoded,) = response.json()["images"]  # decoded from where it stopped, as A1111 does
+    assert Image.open(io.BytesIO(base64.b64decode(encoded))).size == (32, 32)
+    task = httpx.get(f"{url}/api/v1/tasks/{info['task_id']}", timeout=30).json()
+    assert task["state"] == ("interrupted" if stop == "interrupt" else "completed")
+    assert task["images"][0]["partial"] is True
+    assert task["stats"]["steps_run"] < 20
+    nothing = httpx.post(f"{url}/sdapi/v1/interrupt", timeout=30).json()
     assert nothing == {"detail": "nothing of yours is running"}
-    assert httpx.post(f"{open_server.url}/sdapi/v1/skip", timeout=30).json() == nothing
+    assert httpx.post(f"{url}/sdapi/v1/skip", timeout=30).json() == nothing

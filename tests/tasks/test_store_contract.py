@@ -10,6 +10,7 @@ recovery after a crash.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ from pixelforge.tasks.model import (
     TaskState,
     new_task_id,
 )
+from pixelforge.tasks.redis_bus import RedisEventBus
+from pixelforge.tasks.redis_store import RedisTaskStore
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 from pixelforge.tasks.store import QueueFull, TaskExists, TaskNotFound, TaskStore
 
@@ -38,19 +41,34 @@ class Backend:
     store: TaskStore
     bus: EventBus
     reopen: Callable[[], TaskStore]  # a new store on the same data, as a restarted process gets it
+    peer: Callable[[], EventBus]  # the bus of another process on the same data (the same bus in one process)
 
 
-def _sqlite_in_process(tmp_path: Path) -> Backend:
+def _sqlite_in_process(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     path = tmp_path / "tasks.sqlite3"
-    return Backend(SQLiteTaskStore(path), InProcessBus(), lambda: SQLiteTaskStore(path))
+    bus = InProcessBus()
+    return Backend(SQLiteTaskStore(path), bus, lambda: SQLiteTaskStore(path), lambda: bus)
 
 
-IMPLEMENTATIONS: dict[str, Callable[[Path], Backend]] = {"sqlite+in-process": _sqlite_in_process}
+def _redis(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    url, namespace = request.getfixturevalue("redis_server").url, f"test-{uuid.uuid4().hex}"
+    return Backend(
+        RedisTaskStore(url, namespace),
+        RedisEventBus(url, namespace),
+        lambda: RedisTaskStore(url, namespace),
+        lambda: RedisEventBus(url, namespace),
+    )
+
+
+IMPLEMENTATIONS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {
+    "sqlite+in-process": _sqlite_in_process,
+    "redis": _redis,
+}
 
 
 @pytest.fixture(params=list(IMPLEMENTATIONS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    made = IMPLEMENTATIONS[request.param](tmp_path)
+    made = IMPLEMENTATIONS[request.param](request, tmp_path)
     yield made
     made.bus.close()
     made.store.close()
@@ -290,6 +308,34 @@ def test_stop_requests_reach_every_control_handler_until_unregistered(backend: B
 
 
 # --- the bus -----------------------------------------------------------------------------------
+def test_events_and_stop_requests_reach_the_other_processes(backend: Backend) -> None:
+    store, bus, peer = backend.store, backend.bus, backend.peer()
+    task = add(store)
+    stops: list[tuple[str, StopRequest]] = []
+    stopped = threading.Event()
+
+    def on_stop(task_id: str, request: StopRequest) -> None:
+        stops.append((task_id, request))
+        stopped.set()
+
+    unregister = peer.on_control(on_stop)
+    try:
+        with peer.subscribe(task.id) as watcher:
+            event = store.append_event(task.id, EventType.STARTED, {"worker_device": "cpu"})
+            bus.publish(event)
+            assert watcher.get(10) == event
+        request = StopRequest(action="interrupt", keep_partial=True)
+        bus.publish_control(task.id, request)
+        assert stopped.wait(10) and stops == [(task.id, request)]
+        with peer.subscribe(task.id, queue_moves=True) as place_watcher:
+            bus.publish_queue_moved()
+            assert place_watcher.get(10) is None and place_watcher.take_queue_moved()
+    finally:
+        unregister()
+        if peer is not bus:
+            peer.close()
+
+
 def test_subscribers_get_their_task_s_events_in_order_and_only_the_types_asked_for(backend: Backend) -> None:
     store, bus = backend.store, backend.bus
     a, b = add(store), add(store)

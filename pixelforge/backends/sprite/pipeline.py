@@ -23,6 +23,7 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 from ...pixelart.quantize import adaptive_palette, count_colors, map_to_palette
+from ...tasks.progress import steps_that_run
 from .inputs import ImageInput, image_samples, mask_samples
 from .text_encoder import SpriteTextEncoder
 from .tokenizer import SpriteTokenizer
@@ -140,9 +141,7 @@ class SpritePipeline(DiffusionPipeline):
     @staticmethod
     def first_step(num_inference_steps: int, strength: float) -> int:
         """Index of the first step that runs at `strength` (1: all of them, 0: none), diffusers' rule."""
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"strength must be between 0 and 1, got {strength}")
-        return int(max(num_inference_steps - min(num_inference_steps * strength, num_inference_steps), 0))
+        return num_inference_steps - steps_that_run(num_inference_steps, strength)
 
     def _check_inputs(self, prompt: str | list[str], height: int, width: int, callback_inputs: list[str]) -> None:
         if not isinstance(prompt, str | list):

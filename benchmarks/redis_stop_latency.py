@@ -1,0 +1,176 @@
+"""Distributed mode on a real redis-server: stop latency through Redis vs in one process, and throughput
+with 1, 2 and 3 workers, on the bundled sprite model on the CPU.
+
+Stop latency: a task is interrupted (``service.interrupt``) at a random moment of its denoising, timed
+from the call to the task's ``interrupted`` event (the worker stamps the event; same machine, same
+clock). In one process the stop is a store write and a call into the worker's token; in distributed
+mode it is a Redis write and a pub/sub message to a ``pixelforge worker`` process, which stops inside
+the step (block hooks) and stores the end with its event.
+
+Throughput: ``--tasks`` sprites queued at once on a fresh namespace, with 1, 2, 3 ``pixelforge worker``
+processes started beforehand (model loaded); timed from the first submission to the last ``completed``.
+
+    python benchmarks/redis_stop_latency.py [--trials 20] [--tasks 12] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from pixelforge.config import Settings
+from pixelforge.distributed import redis_service
+from pixelforge.runtime import Runtime
+from pixelforge.tasks.model import EventType, TaskParams, TaskState
+from pixelforge.tasks.service import TaskService
+from pixelforge.testing.percentiles import percentile
+from pixelforge.testing.redis_server import RedisServer
+
+REPO = Path(__file__).resolve().parents[1]
+PARAMS = TaskParams(prompt="a knight with a sword", model="sprite", seed=1)
+# A worker process imports torch and loads the model: generous on a loaded machine.
+WORKER_START_LIMIT_S = 300
+
+
+def stop_latencies(service: TaskService, trials: int, rng: random.Random) -> list[float]:
+    """Seconds from ``service.interrupt`` to the task's ``interrupted`` event, at random moments of denoising."""
+    service.wait(service.submit(PARAMS).id, timeout=600)  # warm-up
+    calibration = service.wait(service.submit(PARAMS).id, timeout=600)
+    assert calibration.stats is not None and calibration.resolved is not None
+    denoise_s, steps = calibration.stats.phases_s["denoise"], calibration.resolved.steps
+    latencies: list[float] = []
+    while len(latencies) < trials:
+        task = service.submit(PARAMS)
+        stamp: list[float] = []
+
+        def fire(task_id: str = task.id, stamp: list[float] = stamp) -> None:
+            stamp.append(time.time())
+            service.interrupt(task_id)
+
+        timer = None
+        for event in service.events(task.id, timeout=600):
+            if event.type is EventType.PROGRESS and event.data["step"] == 1 and timer is None:
+                timer = threading.Timer(rng.uniform(0.0, denoise_s * (1 - 2 / steps)), fire)
+                timer.start()
+            elif event.type is EventType.INTERRUPTED and stamp:
+                latencies.append(event.time - stamp[0])
+        if timer is not None:
+            timer.cancel()
+            timer.join()
+    return latencies
+
+
+def start_workers(settings: Settings, count: int, log: Path) -> list[subprocess.Popen[bytes]]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+           "PIXELFORGE_REDIS_NAMESPACE": settings.redis_namespace}
+    with log.open("ab") as out:
+        return [
+            subprocess.Popen([sys.executable, "-m", "pixelforge.cli", "worker", "--redis", str(settings.redis_url),
+                              "--data-dir", str(settings.data_dir), "--device", "cpu", "--model", "sprite"],
+                             env=env, stdout=out, stderr=out)
+            for _ in range(count)
+        ]
+
+
+def wait_for_workers(service: TaskService, count: int, log: Path) -> None:
+    deadline = time.monotonic() + WORKER_START_LIMIT_S
+    while len(service.store.workers()) < count:  # type: ignore[attr-defined]
+        if time.monotonic() > deadline:
+            raise RuntimeError("workers did not start:\n" + log.read_text()[-3000:])
+        time.sleep(0.2)
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def distributed(redis: RedisServer, data_dir: Path, workers: int) -> tuple[Settings, TaskService, list]:
+    settings = Settings(data_dir=data_dir, redis_url=redis.url, redis_namespace=f"bench-{uuid.uuid4().hex}",
+                        max_queued_total=1000, max_active_per_identity=1000, preview_every=0)
+    service = redis_service(settings)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / "workers.log"
+    processes = start_workers(settings, workers, log)
+    wait_for_workers(service, workers, log)
+    return settings, service, processes
+
+
+def throughput(redis: RedisServer, data_dir: Path, workers: int, tasks: int) -> tuple[float, int]:
+    """(seconds for ``tasks`` sprites, distinct workers that ran them)."""
+    _, service, processes = distributed(redis, data_dir, workers)
+    try:
+        service.wait(service.submit(PARAMS).id, timeout=600)  # every worker has loaded; one warm run
+        start = time.monotonic()
+        ids = [service.submit(PARAMS).id for _ in range(tasks)]
+        ran_on = set()
+        for task_id in ids:
+            assert service.wait(task_id, timeout=1800).state is TaskState.COMPLETED
+            started = [e for e in service.events_since(task_id) if e.type is EventType.STARTED]
+            ran_on.add(started[-1].data.get("worker_id", "?"))
+        return time.monotonic() - start, len(ran_on)
+    finally:
+        stop_workers(processes)
+        service.bus.close()
+        service.store.close()
+
+
+def row(label: str, values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return f"| {label} | {len(ms)} | {percentile(ms, 50):.1f} | {percentile(ms, 95):.1f} | {max(ms):.1f} |"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--tasks", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        redis = RedisServer(root / "redis").start()
+        try:
+            runtime = Runtime(Settings(data_dir=root / "single", device="cpu", preview_every=0))
+            runtime.start()
+            try:
+                in_process = stop_latencies(runtime.service, args.trials, rng)
+            finally:
+                runtime.stop()
+            _, service, processes = distributed(redis, root / "latency", 1)
+            try:
+                through_redis = stop_latencies(service, args.trials, rng)
+            finally:
+                stop_workers(processes)
+                service.bus.close()
+                service.store.close()
+            print("Stop latency: interrupt call -> interrupted event (ms)\n")
+            print("| path | trials | p50 | p95 | max |\n|---|---|---|---|---|")
+            print(row("one process (SQLite, in-process bus)", in_process))
+            print(row("Redis (pub/sub to a worker process)", through_redis))
+            print(f"\nThroughput: {args.tasks} sprites (default steps) queued at once\n")
+            print("| workers | seconds | sprites/min | workers that ran some |\n|---|---|---|---|")
+            for workers in (1, 2, 3):
+                seconds, used = throughput(redis, root / f"throughput-{workers}", workers, args.tasks)
+                print(f"| {workers} | {seconds:.1f} | {args.tasks / seconds * 60:.1f} | {used} |")
+        finally:
+            redis.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

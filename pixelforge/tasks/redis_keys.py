@@ -1,0 +1,104 @@
+"""Where distributed mode keeps things in Redis, and how every process connects to it.
+
+One namespace (``pixelforge`` by default) holds one deployment: API servers, workers and tests that
+share a Redis server never see each other's keys under different namespaces. The store and the bus
+both name their keys here, so the two always agree on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+DEFAULT_NAMESPACE = "pixelforge"
+# A command retries through a Redis restart with back-off (0.05 s doubling up to 2 s): about 30 s in all,
+# then it raises and the caller's own loop (a worker's claim loop, an HTTP request) deals with it.
+RECONNECT_TRIES = 20
+RECONNECT_CAP_S = 2.0
+# Consumer group of the queue stream: every worker of a deployment is a consumer in it.
+WORKERS_GROUP = "workers"
+
+CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError)
+
+
+def connect(url: str) -> redis.Redis:
+    """A client for ``url`` (redis://host:port/db) that reconnects with back-off when Redis restarts."""
+    return redis.Redis.from_url(
+        url,
+        retry=Retry(ExponentialBackoff(cap=RECONNECT_CAP_S, base=0.05), RECONNECT_TRIES),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        health_check_interval=10,
+        socket_keepalive=True,
+    )
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    namespace: str = DEFAULT_NAMESPACE
+
+    def task(self, task_id: str) -> str:
+        """Hash: the task record (JSON-valued fields, '' for None)."""
+        return f"{self.namespace}:task:{task_id}"
+
+    def events(self, task_id: str) -> str:
+        """Stream: the task's events, entry id ``<seq>-0`` so that replay is a range read."""
+        return f"{self.namespace}:events:{task_id}"
+
+    def images(self, task_id: str) -> str:
+        """List: the task's finished images (ImageRef JSON), in order."""
+        return f"{self.namespace}:images:{task_id}"
+
+    def previews(self, task_id: str) -> str:
+        """Hash: ``<id>`` -> preview bytes, ``<id>:type`` -> media type, for the newest few previews."""
+        return f"{self.namespace}:previews:{task_id}"
+
+    def active(self, owner: str) -> str:
+        """Set: the owner's queued and running task ids (the per-identity limit counts it)."""
+        return f"{self.namespace}:active:{owner}"
+
+    def worker(self, worker_id: str) -> str:
+        """String with a TTL: the worker's last heartbeat (WorkerInfo JSON); gone = the worker is dead."""
+        return f"{self.namespace}:worker:{worker_id}"
+
+    @property
+    def workers_pattern(self) -> str:
+        return f"{self.namespace}:worker:*"
+
+    @property
+    def counter(self) -> str:
+        """Integer: the last queue order handed out (creation order, the queue's and the history's)."""
+        return f"{self.namespace}:order"
+
+    @property
+    def all_tasks(self) -> str:
+        """Sorted set: every task id, scored by its queue order."""
+        return f"{self.namespace}:tasks"
+
+    @property
+    def queued(self) -> str:
+        """Sorted set: queued task ids by queue order; a position is a rank in it, computed on read."""
+        return f"{self.namespace}:queued"
+
+    @property
+    def queue(self) -> str:
+        """Stream with the ``workers`` consumer group: one entry per task to run."""
+        return f"{self.namespace}:queue"
+
+    @property
+    def paused(self) -> str:
+        return f"{self.namespace}:paused"
+
+    @property
+    def event_channel(self) -> str:
+        """Pub/sub: every task event, for the watchers of every server."""
+        return f"{self.namespace}:bus:events"
+
+    @property
+    def control_channel(self) -> str:
+        """Pub/sub: stop requests, for the workers."""
+        return f"{self.namespace}:bus:control"

@@ -1,0 +1,499 @@
+"""Redis TaskStore for distributed mode: any number of API servers and workers share one Redis server.
+
+Task records are hashes, each task's events a stream (entry id ``<seq>-0``, so ``Last-Event-ID``
+replay is one range read through any server), the queue a stream read by the ``workers`` consumer
+group: a claim is a delivery, the terminal transition acknowledges it, and an entry whose worker
+stops renewing its lease is taken over with ``XAUTOCLAIM`` (run again, up to ``max_attempts``, or
+failed with its reason). Queue positions are ranks in a sorted set, computed on every read, never
+rewritten. Each write that a watcher sees is one Lua script with its event (``redis_scripts.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
+
+import redis
+from redis.exceptions import ResponseError
+
+from pixelforge.tasks import redis_scripts as scripts
+from pixelforge.tasks.model import (
+    TERMINAL_STATES,
+    EventType,
+    ImageRef,
+    ResolvedParams,
+    StopRequest,
+    Task,
+    TaskEnd,
+    TaskEvent,
+    TaskInputs,
+    TaskLimits,
+    TaskParams,
+    TaskProgress,
+    TaskState,
+    TaskStats,
+    WorkerInfo,
+)
+from pixelforge.tasks.progress import queued_progress
+from pixelforge.tasks.redis_keys import CONNECTION_ERRORS, WORKERS_GROUP, RedisKeys, connect
+from pixelforge.tasks.sqlite_store import PREVIEWS_KEPT
+from pixelforge.tasks.store import QueueFull, StoreUnavailable, TaskExists, TaskNotFound
+
+# A worker renews the lease on its task every heartbeat; one that has not for this long is dead.
+DEFAULT_LEASE_S = 30.0
+# How often a task may be started in all when its workers keep dying (1: fail at the first death).
+DEFAULT_MAX_ATTEMPTS = 2
+RECOVERED_ERROR = "the server stopped while this task was running"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reachable(method: Callable[P, R]) -> Callable[P, R]:
+    """A Redis that stays unreachable through the client's retries is a StoreUnavailable (a 503 for HTTP
+    clients, a logged fault that a worker retries), never a bare connection error."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except CONNECTION_ERRORS as exc:
+            raise StoreUnavailable() from exc
+
+    return call
+
+
+def _text(value: bytes | None) -> str | None:
+    """A hash field as text; '' and a missing field are both None."""
+    return value.decode() if value else None
+
+
+class RedisTaskStore:
+    def __init__(
+        self,
+        url_or_client: str | redis.Redis,
+        namespace: str = "pixelforge",
+        lease_s: float = DEFAULT_LEASE_S,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> None:
+        self.redis = connect(url_or_client) if isinstance(url_or_client, str) else url_or_client
+        self.keys = RedisKeys(namespace)
+        self.lease_s = lease_s
+        self.max_attempts = max_attempts
+        self._scripts = {
+            name: self.redis.register_script(getattr(scripts, name))
+            for name in ("CREATE", "CLAIM", "TAKE_OVER", "APPEND_EVENT", "ADD_IMAGE", "ADD_PREVIEW", "FINISH",
+                         "REQUEST_STOP", "RECOVER", "RENEW")
+        }
+        self._ensure_group()
+
+    def _ensure_group(self) -> None:
+        """The queue's consumer group, created with the stream; again after a Redis that lost its data."""
+        try:
+            self.redis.xgroup_create(self.keys.queue, WORKERS_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        return self._scripts[name](keys=keys, args=args)
+
+    def _task_and_events(self, task_id: str) -> list[str]:
+        return [self.keys.task(task_id), self.keys.events(task_id)]
+
+    # --- conversion ------------------------------------------------------------------------
+    @staticmethod
+    def _fields(task: Task) -> list[str]:
+        return [
+            "id", task.id, "type", task.type, "owner", task.owner, "state", task.state.value,
+            "params", task.params.model_dump_json(), "created_at", repr(task.created_at),
+            "progress", task.progress.model_dump_json(), "inputs", task.inputs.model_dump_json() if task.inputs else "",
+        ]
+
+    def _to_task(self, record: dict[bytes, bytes], images: list[bytes]) -> Task:
+        def get(name: str) -> str | None:
+            return _text(record.get(name.encode()))
+
+        stats, request, resolved, inputs = get("stats"), get("stop_request"), get("resolved"), get("inputs")
+        started, finished = get("started_at"), get("finished_at")
+        return Task(
+            id=get("id") or "",
+            type=get("type") or "txt2img",
+            owner=get("owner") or "local",
+            params=TaskParams.model_validate_json(get("params") or "{}"),
+            state=TaskState(get("state")),
+            created_at=float(get("created_at") or 0),
+            started_at=float(started) if started else None,
+            finished_at=float(finished) if finished else None,
+            progress=TaskProgress.model_validate_json(get("progress") or "{}"),
+            images=[ImageRef.model_validate_json(i) for i in images],
+            stats=TaskStats.model_validate_json(stats) if stats else None,
+            error=get("error"),
+            stop_reason=get("stop_reason"),
+            stop_request=StopRequest.model_validate_json(request) if request else None,
+            resolved=ResolvedParams.model_validate_json(resolved) if resolved else None,
+            sprite_sheet=get("sprite_sheet"),
+            inputs=TaskInputs.model_validate_json(inputs) if inputs else None,
+        )
+
+    def _load(self, task_ids: list[str]) -> list[Task]:
+        """The tasks (skipping ids pruned meanwhile), positions filled in, read in one round trip."""
+        pipe = self.redis.pipeline(transaction=True)
+        for task_id in task_ids:
+            pipe.hgetall(self.keys.task(task_id))
+            pipe.lrange(self.keys.images(task_id), 0, -1)
+            pipe.zrank(self.keys.queued, task_id)
+        pipe.zcard(self.keys.queued)
+        *replies, queue_size = pipe.execute()
+        tasks = []
+        for index in range(0, len(replies), 3):
+            record, images, rank = replies[index : index + 3]
+            if not record:
+                continue
+            task = self._to_task(record, images)
+            if task.state is TaskState.QUEUED and rank is not None:
+                task.position, task.queue_size = rank + 1, queue_size
+                task.progress = queued_progress(rank + 1, queue_size)  # always live, never a stale "In queue"
+            tasks.append(task)
+        return tasks
+
+    @staticmethod
+    def _event(task_id: str, seq: int, type: str, event_time: str, data: str) -> TaskEvent:
+        return TaskEvent(task_id=task_id, seq=seq, type=EventType(type), time=float(event_time), data=json.loads(data))
+
+    # --- tasks -----------------------------------------------------------------------------
+    @_reachable
+    def create(self, task: Task, limits: TaskLimits | None = None) -> tuple[Task, TaskEvent]:
+        now = repr(time.time())
+        bounds = [limits.max_active_per_identity, limits.max_queued_total] if limits else [-1, -1]
+        k = self.keys
+        reply = self._run(
+            "CREATE",
+            [k.task(task.id), k.all_tasks, k.queued, k.active(task.owner), k.queue, k.events(task.id), k.counter],
+            [task.id, *bounds, now, *self._fields(task)],
+        )
+        status = reply[0].decode()
+        if status == "exists":
+            raise TaskExists(task.id)
+        if status == "owner-full":
+            assert limits is not None
+            raise QueueFull(
+                f"you already have {limits.max_active_per_identity} queued or running tasks; "
+                "wait for one to finish or cancel one"
+            )
+        if status == "queue-full":
+            assert limits is not None
+            raise QueueFull(f"the queue is full ({limits.max_queued_total} tasks); try again later")
+        position, size = int(reply[2]), int(reply[3])
+        task = task.model_copy()
+        task.position, task.queue_size = position, size
+        task.progress = queued_progress(position, size)
+        event = TaskEvent(task_id=task.id, seq=1, type=EventType.QUEUED, time=float(now),
+                          data={"position": position, "size": size})
+        return task, event
+
+    @_reachable
+    def get(self, task_id: str) -> Task:
+        tasks = self._load([task_id])
+        if not tasks:
+            raise TaskNotFound(task_id)
+        return tasks[0]
+
+    def _matching_ids(self, owner: str | None, states: Iterable[TaskState] | None) -> list[str]:
+        """Every task id (newest first) whose owner and state match; one round trip for the fields."""
+        ids = [i.decode() for i in self.redis.zrevrange(self.keys.all_tasks, 0, -1)]
+        if owner is None and states is None:
+            return ids
+        wanted = None if states is None else {TaskState(s).value for s in states}
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in ids:
+            pipe.hmget(self.keys.task(task_id), "owner", "state")
+        matching = []
+        for task_id, (task_owner, state) in zip(ids, pipe.execute(), strict=True):
+            if state is None:
+                continue
+            if owner is not None and _text(task_owner) != owner:
+                continue
+            if wanted is not None and state.decode() not in wanted:
+                continue
+            matching.append(task_id)
+        return matching
+
+    @_reachable
+    def list(
+        self,
+        owner: str | None = None,
+        states: Iterable[TaskState] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Task]:
+        ids = self._matching_ids(owner, states)[offset : offset + limit]
+        return self._load(ids) if ids else []
+
+    @_reachable
+    def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
+        return len(self._matching_ids(owner, states))
+
+    @_reachable
+    def queued_ids(self, owner: str | None = None) -> list[str]:
+        """The queue's order without reading any task: one owner's are those also in their active set."""
+        if owner is None:
+            return [i.decode() for i in self.redis.zrange(self.keys.queued, 0, -1)]
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrange(self.keys.queued, 0, -1)
+        pipe.smembers(self.keys.active(owner))
+        queued, active = pipe.execute()
+        return [i.decode() for i in queued if i in active]
+
+    @_reachable
+    def claim_next(self, worker_id: str) -> Task | None:
+        """In this order: a task handed to this worker (it holds the task's model), a task whose worker died
+        (its lease ran out), the oldest queued one, or None. A queued task whose model another free worker
+        holds and this one does not is handed to that worker instead."""
+        if self.is_paused():
+            return None
+        for entry_id, task_id in self._read(worker_id, "0"):  # handed over, or its own from a previous life
+            if (task := self._take_over(worker_id, entry_id, task_id)) is not None:
+                return task
+        while True:
+            overdue = self.redis.xautoclaim(
+                self.keys.queue, WORKERS_GROUP, worker_id, int(self.lease_s * 1000), "0-0", count=1
+            )[1]
+            if not overdue:
+                break
+            entry_id, fields = overdue[0]
+            if fields and (task := self._take_over(worker_id, entry_id, fields[b"task"].decode())) is not None:
+                return task
+        while entries := self._read(worker_id, ">"):
+            entry_id, task_id = entries[0]
+            if self._hand_over(worker_id, entry_id, task_id):
+                continue
+            claimed = self._run(
+                "CLAIM",
+                [self.keys.task(task_id), self.keys.queued, self.keys.queue],
+                [task_id, worker_id, repr(time.time()), entry_id, WORKERS_GROUP],
+            )
+            if claimed:
+                return self.get(task_id)
+        return None
+
+    def _read(self, worker_id: str, start: str) -> list[tuple[bytes, str]]:
+        """(entry, task id) of the next new entry (``>``) or of this worker's pending ones (``0``); a pending
+        entry deleted meanwhile is acknowledged and left out."""
+        reply = self.redis.xreadgroup(WORKERS_GROUP, worker_id, {self.keys.queue: start}, count=1 if start == ">"
+                                      else 100)
+        entries = []
+        for entry_id, fields in reply[0][1] if reply else []:
+            if not fields:
+                self.redis.xack(self.keys.queue, WORKERS_GROUP, entry_id)
+                continue
+            entries.append((entry_id, fields[b"task"].decode()))
+        return entries
+
+    def _take_over(self, worker_id: str, entry_id: bytes, task_id: str) -> Task | None:
+        """Claim a pending entry: a queued task is claimed as usual; a running one (its worker died) is run
+        again, its events say so, or after ``max_attempts`` starts it fails with the reason. The script
+        publishes both events: no service call waits on them."""
+        owner = _text(self.redis.hget(self.keys.task(task_id), "owner")) or ""
+        k, now = self.keys, repr(time.time())
+        outcome = self._run(
+            "TAKE_OVER",
+            [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued, k.images(task_id)],
+            [task_id, worker_id, now, entry_id, WORKERS_GROUP, self.max_attempts, now, k.event_channel],
+        )
+        return self.get(task_id) if outcome == 1 else None
+
+    def _hand_over(self, worker_id: str, entry_id: bytes, task_id: str) -> bool:
+        """Give the entry to a free worker that holds the task's model, when this one does not; True if given."""
+        params = self.redis.hget(self.keys.task(task_id), "params")
+        model = TaskParams.model_validate_json(params).model if params else None
+        if model is None:  # the default model: whichever worker is free
+            return False
+        workers = {w.worker_id: w for w in self.workers()}
+        me = workers.get(worker_id)
+        if me is None or model in me.models:
+            return False
+        holders = [w for w in workers.values() if w.worker_id != worker_id and w.task_id is None and model in w.models]
+        if not holders:
+            return False
+        self.redis.xclaim(self.keys.queue, WORKERS_GROUP, holders[0].worker_id, 0, [entry_id], justid=True)
+        return True
+
+    # --- written while running -------------------------------------------------------------
+    @_reachable
+    def add_image(self, task_id: str, image: ImageRef) -> TaskEvent:
+        now, data = repr(time.time()), image.model_dump_json()
+        seq = self._run("ADD_IMAGE", [*self._task_and_events(task_id), self.keys.images(task_id)], [data, now])
+        if seq is None:
+            raise TaskNotFound(task_id)
+        return self._event(task_id, seq, EventType.IMAGE, now, data)
+
+    @_reachable
+    def add_preview(self, task_id: str, data: bytes, media_type: str) -> TaskEvent:
+        now = repr(time.time())
+        reply = self._run(
+            "ADD_PREVIEW", [*self._task_and_events(task_id), self.keys.previews(task_id)],
+            [data, media_type, now, PREVIEWS_KEPT],
+        )
+        if reply is None:
+            raise TaskNotFound(task_id)
+        seq, preview_id = reply
+        return TaskEvent(task_id=task_id, seq=seq, type=EventType.PREVIEW, time=float(now),
+                         data={"id": preview_id, "media_type": media_type})
+
+    @_reachable
+    def finish(self, task_id: str, end: TaskEnd) -> tuple[Task, TaskEvent]:
+        owner = self._owner(task_id)
+        fields = ["state", end.state.value, "finished_at", repr(time.time()), "error", end.error or "",
+                  "stop_reason", end.stop_reason or "", "sprite_sheet", end.sprite_sheet or ""]
+        for name, value in (("progress", end.progress), ("stats", end.stats), ("resolved", end.resolved)):
+            if value is not None:
+                fields += [name, value.model_dump_json()]
+        data: dict[str, Any] = {"stats": end.stats.model_dump() if end.stats else None}
+        if end.error:
+            data["error"] = end.error
+        if end.stop_reason:
+            data["reason"] = end.stop_reason
+        now, k = repr(time.time()), self.keys
+        reply = self._run(
+            "FINISH",
+            [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued, k.images(task_id),
+             k.previews(task_id)],
+            [task_id, WORKERS_GROUP, now, end.state.value, json.dumps(data), *fields],
+        )
+        if reply is None:
+            raise TaskNotFound(task_id)
+        seq, images = reply
+        event = TaskEvent(task_id=task_id, seq=seq, type=EventType(end.state.value), time=float(now),
+                          data={"images": images, **data})
+        return self.get(task_id), event
+
+    def _owner(self, task_id: str) -> str:
+        owner = self.redis.hget(self.keys.task(task_id), "owner")
+        if owner is None:
+            raise TaskNotFound(task_id)
+        return owner.decode()
+
+    # --- control ---------------------------------------------------------------------------
+    @_reachable
+    def request_stop(self, task_id: str, request: StopRequest) -> tuple[Task, TaskEvent | None]:
+        owner = self._owner(task_id)
+        now, k = repr(time.time()), self.keys
+        data = json.dumps({"reason": request.reason})
+        reply = self._run(
+            "REQUEST_STOP",
+            [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued],
+            [task_id, WORKERS_GROUP, request.model_dump_json(), request.action, now, now, data],
+        )
+        if reply is None:
+            raise TaskNotFound(task_id)
+        state, seq = reply[0].decode(), int(reply[1])
+        event = self._event(task_id, seq, EventType.CANCELLED, now, data) if state == "cancelled" else None
+        return self.get(task_id), event
+
+    # --- events ----------------------------------------------------------------------------
+    @_reachable
+    def append_event(
+        self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None
+    ) -> TaskEvent:
+        now = repr(time.time())
+        seq = self._run(
+            "APPEND_EVENT",
+            self._task_and_events(task_id),
+            [EventType(type).value, now, json.dumps(data), progress.model_dump_json() if progress else "",
+             progress.job_no if progress else 0],
+        )
+        if seq is None:
+            raise TaskNotFound(task_id)
+        return TaskEvent(task_id=task_id, seq=seq, type=type, time=float(now), data=data)
+
+    @_reachable
+    def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
+        if not self.redis.exists(self.keys.task(task_id)):
+            raise TaskNotFound(task_id)
+        start = f"({after_seq}-0" if after_seq > 0 else "-"
+        return [
+            self._event(task_id, int(entry_id.split(b"-")[0]), f[b"type"].decode(), f[b"time"].decode(),
+                        f[b"data"].decode())
+            for entry_id, f in self.redis.xrange(self.keys.events(task_id), start, "+")
+        ]
+
+    @_reachable
+    def get_preview(self, task_id: str, preview_id: int | None = None) -> tuple[int, bytes, str] | None:
+        if preview_id is None:
+            latest = self.redis.hget(self.keys.task(task_id), "last_preview")
+            if not latest or int(latest) == 0:
+                return None
+            preview_id = int(latest)
+        data, media_type = self.redis.hmget(self.keys.previews(task_id), str(preview_id), f"{preview_id}:type")
+        return (preview_id, data, media_type.decode()) if data is not None and media_type is not None else None
+
+    # --- workers ---------------------------------------------------------------------------
+    @_reachable
+    def heartbeat(self, info: WorkerInfo, ttl_s: float) -> list[str]:
+        """Say that the worker is alive (for ``ttl_s``) and renew the lease on its task; returns the queue
+        entries it still holds (none while it runs a task: it lost that task to another worker)."""
+        self.redis.set(self.keys.worker(info.worker_id), info.model_dump_json(), px=int(ttl_s * 1000))
+        return [e.decode() for e in self._run("RENEW", [self.keys.queue], [WORKERS_GROUP, info.worker_id])]
+
+    @_reachable
+    def workers(self) -> list[WorkerInfo]:
+        """The workers alive now (their heartbeat has not expired), by id."""
+        keys = sorted(self.redis.scan_iter(match=self.keys.workers_pattern, count=500))
+        values = self.redis.mget(keys) if keys else []
+        return [WorkerInfo.model_validate_json(v) for v in values if v is not None]
+
+    @_reachable
+    def forget_worker(self, worker_id: str) -> None:
+        """A worker that shuts down cleanly leaves at once instead of when its heartbeat expires."""
+        self.redis.delete(self.keys.worker(worker_id))
+        self.redis.xgroup_delconsumer(self.keys.queue, WORKERS_GROUP, worker_id)
+
+    # --- housekeeping ----------------------------------------------------------------------
+    @_reachable
+    def recover(self) -> list[TaskEvent]:
+        """Tasks running on a worker with no heartbeat (gone for good, or never there) become interrupted.
+        Distributed deployments leave this to the lease (``claim_next`` takes such tasks over); it is here
+        for a single process on Redis, and for the contract every store keeps."""
+        events = []
+        for task_id in self._matching_ids(None, [TaskState.RUNNING]):
+            worker = _text(self.redis.hget(self.keys.task(task_id), "worker_id"))
+            if worker and self.redis.exists(self.keys.worker(worker)):
+                continue
+            now, k = repr(time.time()), self.keys
+            reply = self._run(
+                "RECOVER",
+                [k.task(task_id), k.events(task_id), k.queue, k.active(self._owner(task_id)), k.queued],
+                [task_id, WORKERS_GROUP, now, now, RECOVERED_ERROR],
+            )
+            if reply is not None:
+                events.append(self._event(task_id, reply[0], EventType.INTERRUPTED, now, reply[1].decode()))
+        return events
+
+    @_reachable
+    def prune(self, keep: int) -> list[Task]:
+        finished = self._matching_ids(None, TERMINAL_STATES)[keep:]
+        if not finished:
+            return []
+        pruned = self._load(finished)
+        pipe = self.redis.pipeline(transaction=True)
+        for task_id in finished:
+            k = self.keys
+            pipe.delete(k.task(task_id), k.events(task_id), k.images(task_id), k.previews(task_id))
+            pipe.zrem(k.all_tasks, task_id)
+        pipe.execute()
+        return pruned
+
+    @_reachable
+    def set_paused(self, paused: bool) -> None:
+        self.redis.set(self.keys.paused, "1" if paused else "0")
+
+    @_reachable
+    def is_paused(self) -> bool:
+        return self.redis.get(self.keys.paused) == b"1"
+
+    def close(self) -> None:
+        self.redis.close()

@@ -1,0 +1,258 @@
+"""Distributed mode end to end on a real redis-server: two API servers and three CPU workers (in this
+process, each with its own Redis connections, store, bus and model) on the bundled model, plus one
+``pixelforge worker`` process that is killed with -9 mid-task.
+
+Moments are reached with hooks inside the workers' denoisers (``Hold``), never by sleeping: three
+tasks held at once on three workers prove that they spread; a task held inside a step is stopped by
+an interrupt sent to the other server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+
+from pixelforge.config import Settings
+from pixelforge.distributed import ApiRuntime, WorkerProcess, redis_service
+from pixelforge.tasks.model import EventType, TaskParams, TaskState
+from pixelforge.testing.hooks import HOLD_LIMIT_S, Hold
+from pixelforge.testing.live_server import LiveServer, serve_runtime
+from pixelforge.testing.redis_server import RedisServer
+
+REPO = Path(__file__).resolve().parents[2]
+USER, ADMIN = {"Authorization": "Bearer user-key-0123456789"}, {"Authorization": "Bearer admin-key-0123456789"}
+QUICK = {"prompt": "a knight with a sword", "steps": 3, "width": 32, "height": 32}
+LONG = {"prompt": "a slow dragon", "steps": 150, "width": 32, "height": 32}
+
+
+@dataclass
+class Deployment:
+    redis: RedisServer
+    settings: Settings
+    servers: list[LiveServer]
+    workers: list[WorkerProcess]
+
+    def client(self, server: int, headers: dict[str, str] = USER) -> httpx.Client:
+        return httpx.Client(base_url=self.servers[server].url, headers=headers, timeout=120)
+
+
+def settings_for(redis: RedisServer, data_dir: Path, model: str, **overrides: object) -> Settings:
+    return Settings(
+        data_dir=data_dir, model=model, device="cpu", redis_url=redis.url, redis_namespace=f"t-{uuid.uuid4().hex}",
+        api_keys={"user": USER["Authorization"][7:]}, admin_keys={"admin": ADMIN["Authorization"][7:]},
+        preview_every=0, **overrides,
+    )
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()  # this module's own: it gets killed
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def deployment(redis: RedisServer, server_model: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    settings = settings_for(redis, tmp_path_factory.mktemp("shared-data"), server_model)
+    servers = [serve_runtime(ApiRuntime(settings)) for _ in range(2)]
+    workers = [WorkerProcess(settings, worker_id=f"worker-{n}") for n in (1, 2, 3)]
+    for worker in workers:
+        worker.start()
+    yield Deployment(redis, settings, servers, workers)
+    for worker in workers:
+        worker.stop()
+    for server in servers:
+        server.stop()
+
+
+def denoiser(worker: WorkerProcess) -> torch.nn.Module:
+    model = worker.backend.load(worker.settings.model, None, 1.0)
+    return getattr(model.pipe, model.denoiser_name)
+
+
+def sse(client: httpx.Client, task_id: str, last_event_id: int | None = None) -> list[dict[str, str]]:
+    """Every SSE message of the task until its stream ends (after the terminal event)."""
+    headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+    messages, message = [], {}
+    with client.stream("GET", f"/api/v1/tasks/{task_id}/events", headers=headers) as response:
+        assert response.status_code == 200, response.read()
+        for line in response.iter_lines():
+            if line == "":
+                if "data" in message:
+                    messages.append(message)
+                message = {}
+            elif not line.startswith(":"):
+                field, _, value = line.partition(": ")
+                message[field] = value
+    return messages
+
+
+def submit(client: httpx.Client, params: dict) -> str:
+    response = client.post("/api/v1/tasks", json=params)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def held_until(release: threading.Event) -> Callable[[float], bool]:
+    return lambda timeout: release.wait(timeout)
+
+
+def test_tasks_spread_over_the_workers_and_admins_see_them(deployment: Deployment) -> None:
+    release = threading.Event()
+    holds = [Hold(denoiser(w), when=lambda: True, until=held_until(release)) for w in deployment.workers]
+    try:
+        with deployment.client(0) as a:
+            task_ids = [submit(a, QUICK) for _ in range(3)]
+            for hold in holds:  # each worker holds its first task inside a step: three at once
+                assert hold.reached.wait(HOLD_LIMIT_S)
+            for worker in deployment.workers:
+                worker.heartbeat()
+            with deployment.client(1, ADMIN) as admin_b, deployment.client(1) as b:
+                listed = admin_b.get("/api/v1/workers").json()
+                assert b.get("/api/v1/workers").status_code == 403
+            assert {w["worker_id"] for w in listed} == {"worker-1", "worker-2", "worker-3"}
+            assert sorted(w["task_id"] for w in listed) == sorted(task_ids)
+            assert {w["device"] for w in listed} == {"cpu"} and all(w["models"] for w in listed)
+            release.set()
+            for task_id in task_ids:
+                assert sse(a, task_id)[-1]["event"] == "completed"
+    finally:
+        release.set()
+        for hold in holds:
+            hold.remove()
+
+
+def test_an_interrupt_sent_to_one_server_stops_the_task_inside_a_step_on_its_worker(deployment: Deployment) -> None:
+    service = deployment.workers[0].service
+    target: dict[str, str] = {}
+
+    def running_target(worker: WorkerProcess) -> Callable[[], bool]:
+        return lambda: worker.worker.health().task_id == target.get("id")
+
+    def until_stopped(worker: WorkerProcess) -> Callable[[float], bool]:
+        def wait(timeout: float) -> bool:
+            token = worker.tokens.running(target["id"])
+            return token is not None and token.wait(timeout)
+
+        return wait
+
+    holds = [Hold(denoiser(w), when=running_target(w), until=until_stopped(w)) for w in deployment.workers]
+    service.set_paused(True)  # the target's id is known before any worker can run it
+    try:
+        with deployment.client(0) as a, deployment.client(1) as b:
+            target["id"] = submit(b, LONG)
+            service.set_paused(False)
+            reached = threading.Event()
+            waiters = [threading.Thread(target=lambda h=h: h.reached.wait(HOLD_LIMIT_S) and reached.set(), daemon=True)
+                       for h in holds]
+            for waiter in waiters:
+                waiter.start()
+            assert reached.wait(HOLD_LIMIT_S)
+            assert sum(h.reached.is_set() for h in holds) == 1  # one worker runs it
+            response = a.post(f"/api/v1/tasks/{target['id']}/interrupt", json={"keep_partial": False})
+            assert response.status_code == 200, response.text
+            events = sse(a, target["id"])
+            assert events[-1]["event"] == "interrupted"
+            task = a.get(f"/api/v1/tasks/{target['id']}").json()
+            assert task["state"] == "interrupted" and task["progress"]["step"] < LONG["steps"]
+    finally:
+        service.set_paused(False)
+        for hold in holds:
+            hold.remove()
+
+
+def test_events_replay_through_the_other_server(deployment: Deployment) -> None:
+    with deployment.client(0) as a, deployment.client(1) as b:
+        task_id = submit(a, QUICK)
+        on_a = sse(a, task_id)
+        assert on_a[-1]["event"] == "completed"
+        on_b = sse(b, task_id, last_event_id=1)
+        assert on_b == on_a[1:] and on_b[0]["id"] == "2"
+        image = a.get(f"/api/v1/tasks/{task_id}").json()["images"][0]
+        assert b.get(image["url"]).status_code == 200  # the shared data dir serves it from either server
+
+
+def test_redis_killed_and_restarted_everything_reconnects_and_no_queued_task_is_lost(
+    deployment: Deployment,
+) -> None:
+    with deployment.client(0, ADMIN) as admin_a, deployment.client(0) as a, deployment.client(1) as b:
+        assert admin_a.post("/api/v1/queue/pause").status_code == 200
+        task_ids = [submit(a, QUICK) for _ in range(3)]
+        deployment.redis.kill()
+        deployment.redis.start()
+        queued = b.get("/api/v1/tasks", params={"state": "queued"}).json()
+        assert sorted(t["id"] for t in queued["tasks"]) == sorted(task_ids)
+        assert admin_a.post("/api/v1/queue/resume").status_code == 200
+        for task_id in task_ids:
+            assert sse(b, task_id)[-1]["event"] == "completed"
+
+
+def _worker_process(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+           "PIXELFORGE_REDIS_NAMESPACE": settings.redis_namespace,
+           "PIXELFORGE_WORKER_LEASE_S": str(settings.worker_lease_s)}
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pixelforge.cli", "worker", "--redis", str(settings.redis_url), "--data-dir",
+             str(settings.data_dir), "--device", "cpu", "--model", settings.model, "--worker-id", "doomed"],
+            env=env, stdout=log, stderr=log,
+        )
+
+
+def test_a_worker_killed_mid_task_has_its_task_taken_over_and_finished_the_others_untouched(
+    redis: RedisServer, server_model: str, tmp_path: Path
+) -> None:
+    settings = settings_for(redis, tmp_path / "data", server_model, worker_lease_s=1.5)
+    service = redis_service(settings)
+    server = serve_runtime(ApiRuntime(settings))
+    log_path = tmp_path / "worker.log"
+    doomed = _worker_process(settings, log_path)
+    survivor = None
+    try:
+        deadline = time.monotonic() + 300
+        while not any(w.worker_id == "doomed" for w in service.store.workers()):  # type: ignore[attr-defined]
+            assert doomed.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.1)  # a new process: nothing to subscribe to until it has said hello
+        victim = service.submit(TaskParams(**LONG), owner="key:user")  # the owner the API key "user" has
+        for event in service.events(victim.id, timeout=HOLD_LIMIT_S):
+            if event.type is EventType.PROGRESS and event.data["step"] >= 1:
+                break  # running on the doomed worker, inside its denoising loop
+        bystander = service.submit(TaskParams(**QUICK), owner="key:user")
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(30)
+        survivor = WorkerProcess(settings, worker_id="survivor")
+        survivor.start()
+        assert service.wait(bystander.id, timeout=HOLD_LIMIT_S).state is TaskState.COMPLETED
+        assert service.wait(victim.id, timeout=HOLD_LIMIT_S).state is TaskState.COMPLETED
+        requeued = [e for e in service.events_since(victim.id) if "requeued" in e.data]
+        assert len(requeued) == 1 and "worker doomed stopped" in requeued[0].data["requeued"]
+        assert requeued[0].data["attempt"] == 2
+        assert not any("requeued" in e.data for e in service.events_since(bystander.id))
+        with httpx.Client(base_url=server.url, headers=USER, timeout=120) as client:  # as watchers see it
+            shown = [(m["event"], json.loads(m["data"])["data"]) for m in sse(client, victim.id)]
+        starts = [data["worker_id"] for event, data in shown if event == "started"]
+        assert starts == ["doomed", "survivor"]
+        assert [data["attempt"] for event, data in shown if event == "queued" and data["requeued"]] == [2]
+        assert shown[-1][0] == "completed"
+    finally:
+        server.stop()
+        if doomed.poll() is None:
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait(30)
+        if survivor is not None:
+            survivor.stop()
+        service.bus.close()
+        service.store.close()

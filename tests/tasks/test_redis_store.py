@@ -1,0 +1,121 @@
+"""What only the Redis store does: leases on the queue stream (a dead worker's task taken over, or failed
+after its attempts), heartbeats, and reconnecting through a Redis restart without losing the queue.
+
+The store contract (``test_store_contract.py``) runs on Redis too; these are the distributed parts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pixelforge.tasks.model import EventType, StopRequest, Task, TaskEnd, TaskParams, TaskState, WorkerInfo
+from pixelforge.tasks.redis_bus import RedisEventBus
+from pixelforge.tasks.redis_store import RedisTaskStore
+from pixelforge.testing.redis_server import RedisServer
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def store(redis_server: RedisServer, namespace: str) -> Iterator[RedisTaskStore]:
+    made = RedisTaskStore(redis_server.url, namespace)
+    yield made
+    made.close()
+
+
+def add(store: RedisTaskStore) -> Task:
+    return store.create(Task(id=f"task({uuid.uuid4().hex})", params=TaskParams(prompt="p")))[0]
+
+
+def test_a_task_whose_worker_stops_renewing_its_lease_is_taken_over_then_failed(
+    redis_server: RedisServer, namespace: str, store: RedisTaskStore
+) -> None:
+    # lease_s=0: every entry is overdue at once, so the take-over is reached without waiting on a clock.
+    impatient = RedisTaskStore(redis_server.url, namespace, lease_s=0, max_attempts=2)
+    bus = RedisEventBus(redis_server.url, namespace)
+    try:
+        task, other = add(store), add(store)
+        assert store.claim_next("w1") is not None
+        taken = impatient.claim_next("w2")
+        assert taken is not None and taken.id == task.id and taken.state is TaskState.RUNNING
+        requeued = store.events_since(task.id)[-1]
+        assert requeued.type is EventType.QUEUED and "worker w1 stopped" in requeued.data["requeued"]
+        assert requeued.data["attempt"] == 2
+        assert store.heartbeat(WorkerInfo(worker_id="w1", device="cpu"), ttl_s=5) == []  # it lost the task
+        assert len(store.heartbeat(WorkerInfo(worker_id="w2", device="cpu"), ttl_s=5)) == 1
+
+        with bus.subscribe(task.id) as watcher:
+            # w2 dies as well: no attempt is left, so the task fails with the reason, published for watchers.
+            assert impatient.claim_next("w3").id == other.id  # the failed one is not run again
+            failed = watcher.get(10)
+        assert failed is not None and failed.type is EventType.FAILED and failed.data["reason"] == "worker-lost"
+        after = store.get(task.id)
+        assert after.state is TaskState.FAILED and "2 attempt(s)" in (after.error or "")
+        assert store.events_since(task.id)[-1] == failed
+        assert store.get(other.id).state is TaskState.RUNNING  # the other task is untouched
+    finally:
+        bus.close()
+        impatient.close()
+
+
+def test_a_renewed_lease_keeps_the_task_and_a_finished_task_leaves_the_queue(
+    redis_server: RedisServer, namespace: str, store: RedisTaskStore
+) -> None:
+    task = add(store)
+    assert store.claim_next("w1") is not None
+    store.heartbeat(WorkerInfo(worker_id="w1", device="cpu", task_id=task.id), ttl_s=5)
+    assert [w.task_id for w in store.workers()] == [task.id]
+    patient = RedisTaskStore(redis_server.url, namespace, lease_s=60)
+    try:
+        assert patient.claim_next("w2") is None  # renewed just now: not overdue
+        store.finish(task.id, TaskEnd(state=TaskState.COMPLETED))
+        assert store.heartbeat(WorkerInfo(worker_id="w1", device="cpu"), ttl_s=5) == []  # acknowledged
+        assert RedisTaskStore(redis_server.url, namespace, lease_s=0).claim_next("w3") is None
+    finally:
+        patient.close()
+    store.forget_worker("w1")
+    assert store.workers() == []
+
+
+def test_a_cancelled_task_is_never_claimed(store: RedisTaskStore) -> None:
+    cancelled, kept = add(store), add(store)
+    store.request_stop(cancelled.id, StopRequest(action="interrupt"))
+    claimed = store.claim_next("w")
+    assert claimed is not None and claimed.id == kept.id
+    assert store.claim_next("w") is None
+
+
+def test_store_and_bus_reconnect_after_redis_is_killed_and_nothing_queued_is_lost(
+    tmp_path: Path, namespace: str
+) -> None:
+    server = RedisServer(tmp_path / "redis").start()
+    store, bus, peer = (RedisTaskStore(server.url, namespace), RedisEventBus(server.url, namespace),
+                        RedisEventBus(server.url, namespace))
+    try:
+        queued = [add(store) for _ in range(3)]
+        assert store.claim_next("w") is not None
+        server.kill()
+        server.start()  # same port, same append-only file
+        assert store.queued_ids() == [t.id for t in queued[1:]]  # the command reconnects with back-off
+        assert store.get(queued[0].id).state is TaskState.RUNNING
+        with peer.subscribe(queued[1].id) as watcher:
+            event = store.append_event(queued[1].id, EventType.PROGRESS, {})
+            received = None
+            while received is None:  # pub/sub is back once the listener has resubscribed
+                bus.publish(event)
+                received = watcher.get(0.2)
+            assert received == event
+        claimed = store.claim_next("w")
+        assert claimed is not None and claimed.id == queued[1].id
+    finally:
+        peer.close()
+        bus.close()
+        store.close()
+        server.stop()
