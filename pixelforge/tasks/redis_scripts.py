@@ -146,11 +146,15 @@ return {append(KEYS[1], KEYS[2], 'preview', ARGV[3], data), id}
 
 # The terminal state and the terminal event in one step.
 # KEYS: task, events, queue, active, queued, images, previews
-# ARGV: id, group, event time, event type, event data without 'images' (a JSON object), then field/value pairs
-# Returns {seq, images}: the event's data is 'images' followed by the given data.
+# ARGV: id, group, event time, event type, event data without 'images' (a JSON object), the reporting worker
+# ('' for any), then field/value pairs
+# Returns {seq, images}: the event's data is 'images' followed by the given data; {'taken', worker} when the
+# task is another worker's now.
 FINISH = _APPEND + _RELEASE + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('HSET', KEYS[1], 'stop_request', '', unpack(ARGV, 6))
+local runner = redis.call('HGET', KEYS[1], 'worker_id')
+if ARGV[6] ~= '' and runner and runner ~= ARGV[6] then return {'taken', runner} end
+redis.call('HSET', KEYS[1], 'stop_request', '', unpack(ARGV, 7))
 release(KEYS[1], KEYS[3], ARGV[2], KEYS[4], KEYS[5], ARGV[1])
 local latest = redis.call('HGET', KEYS[1], 'last_preview')
 for _, field in ipairs(redis.call('HKEYS', KEYS[7])) do

@@ -15,6 +15,7 @@ import pytest
 from pixelforge.tasks.model import EventType, StopRequest, Task, TaskEnd, TaskParams, TaskState, WorkerInfo
 from pixelforge.tasks.redis_bus import RedisEventBus
 from pixelforge.tasks.redis_store import RedisTaskStore
+from pixelforge.tasks.store import TaskTakenOver
 from pixelforge.testing.redis_server import RedisServer
 
 
@@ -50,6 +51,9 @@ def test_a_task_whose_worker_stops_renewing_its_lease_is_taken_over_then_failed(
         assert requeued.data["attempt"] == 2
         assert store.heartbeat(WorkerInfo(worker_id="w1", device="cpu"), ttl_s=5) == []  # it lost the task
         assert len(store.heartbeat(WorkerInfo(worker_id="w2", device="cpu"), ttl_s=5)) == 1
+        with pytest.raises(TaskTakenOver, match="now run by worker w2"):  # w1 was only stalled: its end is dropped
+            store.finish(task.id, TaskEnd(state=TaskState.INTERRUPTED, stop_reason="user", worker_id="w1"))
+        assert store.get(task.id).state is TaskState.RUNNING
 
         with bus.subscribe(task.id) as watcher:
             # w2 dies as well: no attempt is left, so the task fails with the reason, published for watchers.
