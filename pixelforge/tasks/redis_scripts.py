@@ -198,13 +198,21 @@ local data = cjson.encode({reason = 'restart', error = ARGV[5]})
 return {append(KEYS[1], KEYS[2], 'interrupted', ARGV[4], data), data}
 """
 
-# The lease of a worker's tasks: every entry still pending for it has its idle time reset, so that
-# nobody reclaims it. Only the entries it still owns: a worker that was too slow and lost one to
-# XAUTOCLAIM does not take it back. KEYS: queue;  ARGV: group, worker id. Returns the renewed entries.
+# The lease of a worker's task: the entry of the task it runs has its idle time reset, so that nobody
+# reclaims it. Only entries it still owns (a worker that was too slow and lost one to XAUTOCLAIM does not
+# take it back), and only of a task it runs: an entry handed to it while it was busy ages, and another
+# worker claims it after one lease instead of it waiting behind a long task.
+# KEYS: queue;  ARGV: group, worker id, task key prefix. Returns the renewed entries.
 RENEW = """
 local renewed = {}
 for _, pending in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 100, ARGV[2])) do
-  table.insert(renewed, pending[1])
+  local entry = redis.call('XRANGE', KEYS[1], pending[1], pending[1])[1]
+  if entry then
+    local task = ARGV[3] .. entry[2][2]
+    if redis.call('HGET', task, 'worker_id') == ARGV[2] and redis.call('HGET', task, 'state') == 'running' then
+      table.insert(renewed, pending[1])
+    end
+  end
 end
 if #renewed > 0 then
   local args = {KEYS[1], ARGV[1], ARGV[2], 0}

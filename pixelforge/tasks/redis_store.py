@@ -439,7 +439,8 @@ class RedisTaskStore:
         """Say that the worker is alive (for ``ttl_s``) and renew the lease on its task; returns the queue
         entries it still holds (none while it runs a task: it lost that task to another worker)."""
         self.redis.set(self.keys.worker(info.worker_id), info.model_dump_json(), px=int(ttl_s * 1000))
-        return [e.decode() for e in self._run("RENEW", [self.keys.queue], [WORKERS_GROUP, info.worker_id])]
+        renewed = self._run("RENEW", [self.keys.queue], [WORKERS_GROUP, info.worker_id, self.keys.task("")])
+        return [e.decode() for e in renewed]
 
     @_reachable
     def workers(self) -> list[WorkerInfo]:

@@ -123,3 +123,20 @@ def test_store_and_bus_reconnect_after_redis_is_killed_and_nothing_queued_is_los
         bus.close()
         store.close()
         server.stop()
+
+
+def test_a_task_goes_to_a_free_worker_that_holds_its_model(store: RedisTaskStore) -> None:
+    store.heartbeat(WorkerInfo(worker_id="w1", device="cpu", models=["sprite"]), ttl_s=5)
+    store.heartbeat(WorkerInfo(worker_id="w2", device="cuda:0", models=["qwen-image"]), ttl_s=5)
+    big = store.create(Task(id="task(big)", params=TaskParams(prompt="p", model="qwen-image")))[0]
+    small = add(store)
+    claimed = store.claim_next("w1")  # w1 does not hold qwen-image and w2 is free: the big one is w2's
+    assert claimed is not None and claimed.id == small.id
+    assert store.get(big.id).position == 1  # still queued, first in line
+    handed = store.claim_next("w2")
+    assert handed is not None and handed.id == big.id
+    store.heartbeat(WorkerInfo(worker_id="w2", device="cuda:0", models=["qwen-image"], task_id=big.id), ttl_s=5)
+    busy = store.create(Task(id="task(big-2)", params=TaskParams(prompt="p", model="qwen-image")))[0]
+    store.finish(small.id, TaskEnd(state=TaskState.COMPLETED))
+    again = store.claim_next("w1")  # the holder is busy: w1 loads it rather than leave it waiting
+    assert again is not None and again.id == busy.id
