@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
-from browserkit import LONG, QUICK, fill_params, open_ui, task_id, wait_denoising
+from browserkit import LONG, QUICK, Shots, fill_params, open_ui, task_id, wait_denoising
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -55,7 +55,7 @@ def wait_finished(page: Page, previous: str | None = None) -> str:
 
 
 def test_picked_image_with_a_drawn_mask_repaints_only_the_marked_cells(
-    new_context: Callable[..., BrowserContext], live: LiveServer, tmp_path: Path
+    new_context: Callable[..., BrowserContext], live: LiveServer, tmp_path: Path, shots: Shots
 ) -> None:
     page = open_ui(new_context(), live.url)
     fill_params(page, QUICK)
@@ -67,6 +67,7 @@ def test_picked_image_with_a_drawn_mask_repaints_only_the_marked_cells(
     expect(canvas).to_have_attribute("data-rows", "32")
     assert canvas.evaluate("c => getComputedStyle(c).imageRendering") == "pixelated"
 
+    canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     assert box is not None
     cell = box["width"] / 32
@@ -98,6 +99,7 @@ def test_picked_image_with_a_drawn_mask_repaints_only_the_marked_cells(
     expect(canvas).to_have_attribute("data-marked", str(32 * 32 - 17))
     page.locator("#mask-invert").click()
     expect(canvas).to_have_attribute("data-marked", "17")
+    shots.take(page, "img2img", full_page=True)
 
     page.locator("#denoising_strength").fill("0.5")
     expect(page.locator("#denoising-value")).to_have_text("0.50")

@@ -90,7 +90,7 @@ export class MaskEditor {
     context.imageSmoothingEnabled = false;
     context.clearRect(0, 0, canvas.width, canvas.height);
     context.drawImage(this.image, 0, 0, canvas.width, canvas.height);
-    context.fillStyle = "rgb(255 255 255 / 0.7)";
+    context.fillStyle = "rgb(255 255 255 / 0.8)";
     for (let row = 0; row < grid.rows; row += 1) {
       for (let col = 0; col < grid.cols; col += 1) {
         if (grid.get(col, row)) context.fillRect(col * zoom, row * zoom, zoom, zoom);
