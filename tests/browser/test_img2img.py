@@ -196,6 +196,38 @@ def test_use_as_input_from_the_gallery_and_the_recent_images(
     assert done["inputs"]["mask_url"] is None  # nothing drawn: plain img2img
     assert np.array_equal(image_at(page, live, done["inputs"]["init_image_url"]), made_pixels)
 
+    # "Reuse" of the first task, a txt2img one: the form becomes its parameters, without an input image.
+    history = page.locator(".history-item")
+    expect(history).to_have_count(2)
+    expect(history.first).to_contain_text("img2img")
+    history.nth(1).locator(".history-reuse").click()
+    expect(page.locator("#init-loaded")).to_be_hidden()
+
+
+def test_mask_grid_of_models_without_a_native_size(
+    new_context: Callable[..., BrowserContext], live: LiveServer
+) -> None:
+    page = open_ui(new_context(), live.url)
+    grids = page.evaluate("""async () => {
+      const { MaskGrid } = await import("./js/maskgrid.js");
+      const shape = (grid) => [grid.cols, grid.rows];
+      const latent = new MaskGrid(1024, 768, { native_size: null, pixel_pitch: null });
+      latent.paint(1, 0, 2, 1);  // cells (1, 0) and (2, 0), (1, 1) and (2, 1): image pixels x 8..24, y 0..16
+      return {
+        sprite: shape(new MaskGrid(64, 48, { native_size: [32, 32] })),
+        artPixel: shape(new MaskGrid(1328, 1328, { native_size: null, pixel_pitch: 16 })),
+        latent: shape(latent),
+        huge: shape(new MaskGrid(4096, 2048, null)),
+        png: latent.toPng(),
+      };
+    }""")
+    assert grids["sprite"] == [32, 32] and grids["artPixel"] == [83, 83]
+    assert grids["latent"] == [128, 96] and grids["huge"] == [128, 64]
+    mask = np.asarray(Image.open(io.BytesIO(base64.b64decode(grids["png"].partition(",")[2]))).convert("L"))
+    expected = np.zeros((768, 1024), np.uint8)
+    expected[0:16, 8:24] = 255
+    assert np.array_equal(mask, expected)
+
 
 def test_drop_paste_and_chinese(new_context: Callable[..., BrowserContext], live: LiveServer) -> None:
     page = open_ui(new_context(locale="zh-CN"), live.url)
@@ -212,7 +244,7 @@ def test_drop_paste_and_chinese(new_context: Callable[..., BrowserContext], live
     }""")
     assert keys == []
 
-    # An image dropped on the parameters, then one pasted: each becomes the input image.
+    # An image dropped on the page, then one pasted: each becomes the input image.
     data = base64.b64encode(SPRITE).decode()
     send = """([kind, name, data]) => {
       const file = new File([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))], name, {type: "image/png"});

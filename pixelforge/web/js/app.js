@@ -149,7 +149,10 @@ export class App {
     this.form.apply(task.params);
     this.input.apply(task.params.img2img);
     this.notices.info(t("reusedParams"));
-    if (!task.inputs) return;
+    if (!task.inputs) {
+      this.input.clear(); // a txt2img task: the form becomes exactly its parameters
+      return;
+    }
     const { init_image_url: image, mask_url: mask } = task.inputs;
     try {
       await this.input.loadUrl(fileUrl(image), `${task.id}-input.png`.replace(/[^A-Za-z0-9_.-]+/g, "_"),

@@ -1,4 +1,4 @@
-// The img2img input: an image picked, dropped on the parameters, pasted (Ctrl+V) or taken from the gallery
+// The img2img input: an image picked, dropped on the page, pasted (Ctrl+V) or taken from the gallery
 // ("Use as input"); its thumbnail and size, the denoising strength, and the mask drawn on it. The file goes
 // to the server as it is (a data: URL in the task's JSON): the server checks it and says what is wrong.
 import { t } from "./i18n.js";
@@ -25,11 +25,11 @@ export class ImageInput {
     });
     doc.getElementById("init-remove").addEventListener("click", () => this.clear());
     this.strength.addEventListener("input", () => this.showStrength());
-    const form = doc.getElementById("params");
-    form.addEventListener("dragover", (event) => {
+    // A file dropped anywhere on the page: the input image (instead of the browser leaving the page for it).
+    doc.addEventListener("dragover", (event) => {
       if (hasFiles(event.dataTransfer)) event.preventDefault();
     });
-    form.addEventListener("drop", (event) => {
+    doc.addEventListener("drop", (event) => {
       const image = imageFile(event.dataTransfer);
       if (!image) return;
       event.preventDefault();

@@ -142,7 +142,7 @@ export default {
   img2img: "Image to image",
   img2imgShort: "img2img",
   initImage: "Input image",
-  initHint: "Pick a file, drop an image on the parameters or paste one (Ctrl+V).",
+  initHint: "Pick a file, drop an image anywhere on the page or paste one (Ctrl+V).",
   initRemove: "Remove",
   initThumb: "Input image {name}",
   initSize: "{width}×{height}",

@@ -142,7 +142,7 @@ export default {
   img2img: "图生图",
   img2imgShort: "图生图",
   initImage: "输入图像",
-  initHint: "选择文件，把图像拖到参数区，或粘贴（Ctrl+V）。",
+  initHint: "选择文件，把图像拖到页面任意位置，或粘贴（Ctrl+V）。",
   initRemove: "移除",
   initThumb: "输入图像 {name}",
   initSize: "{width}×{height}",
