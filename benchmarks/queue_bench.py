@@ -8,6 +8,7 @@ queued tasks, then measures one after another:
   taken from the front of the queue, where a move shifts every other task;
 - ``GET /api/v1/queue`` (the caller's queued tasks with their places: here all of them);
 - ``GET /api/v1/tasks/{id}`` of the last queued task, and ``POST /internal/progress`` ("In queue: X/Y");
+- ``GET /api/v1/health``, the round trip of a request that reads almost nothing, for scale;
 - event rows written per queue move, read from the server's database: rows added by the DELETEs
   (one ``cancelled`` event each is the floor), and rows added to the tasks that stayed queued while
   ``--starts`` tasks started and ran (0 when places are computed, not stored).
@@ -122,6 +123,7 @@ def main() -> None:
                 deletes = [timed(client, "DELETE", f"/api/v1/tasks/{task_id}") for task_id in ids[: args.deletes]]
                 rows_per_delete = (sum(event_rows(database).values()) - before) / max(1, args.deletes)
 
+                health = [timed(client, "GET", "/api/v1/health") for _ in range(args.reads)]
                 last = ids[-1]
                 queue = [timed(client, "GET", "/api/v1/queue") for _ in range(args.reads)]
                 task = [timed(client, "GET", f"/api/v1/tasks/{last}") for _ in range(args.reads)]
@@ -150,6 +152,7 @@ def main() -> None:
           f"reads at {args.queued - args.deletes} queued ({textinfo!r})\n")
     print("| request | n | median ms | p95 ms | max ms |")
     print("|---|---|---|---|---|")
+    print(row("GET /api/v1/health (the round trip of any request, for scale)", health))
     print(row(f"DELETE a queued task (the front of {args.queued} down to {args.queued - args.deletes})", deletes))
     print(row("GET /api/v1/queue (all queued tasks are the caller's)", queue))
     print(row("GET /api/v1/tasks/{id} (the last in the queue)", task))

@@ -20,6 +20,7 @@ _EXPORTS = {
     "StepInfo": "pixelforge.engine.control",
     "Settings": "pixelforge.config",
     "TaskParams": "pixelforge.tasks.model",
+    "Img2ImgOptions": "pixelforge.tasks.model",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -5,10 +5,13 @@
     with Pixelforge() as pf:
         for image in pf.generate_iter("a knight with a sword", batch_count=4):
             print(image.path)
+        # img2img and inpainting: an init image (a PIL image, a path or encoded bytes), a strength, a mask.
+        pf.generate("a knight with a golden sword", init_image="knight.png", strength=0.6, mask="sword.png")
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +22,23 @@ from PIL import Image
 from pixelforge.config import Settings
 from pixelforge.engine.control import EarlyStopRule, StepInfo
 from pixelforge.runtime import Runtime
-from pixelforge.tasks.model import EventType, ImageRef, Task, TaskEvent, TaskParams, new_task_id
+from pixelforge.tasks.input_images import ImageUpload
+from pixelforge.tasks.model import EventType, ImageRef, Img2ImgOptions, Task, TaskEvent, TaskParams, new_task_id
 from pixelforge.tasks.stop import StopToken
+
+# An image handed to img2img: a PIL image, the path of an image file, or its encoded bytes.
+ImageSource = Image.Image | str | Path | bytes
+
+
+def encoded(image: ImageSource) -> bytes:
+    """The file bytes of ``image``, for the task service to check and store like any upload."""
+    if isinstance(image, bytes):
+        return image
+    if isinstance(image, Image.Image):
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+    return Path(image).expanduser().read_bytes()
 
 
 @dataclass
@@ -85,19 +103,33 @@ class Pixelforge:
         self,
         prompt: str = "",
         *,
+        init_image: ImageSource | None = None,
+        mask: ImageSource | None = None,
+        strength: float | None = None,
         stop: StopToken | None = None,
         early_stop: EarlyStopRule | None = None,
         on_step: Callable[[StepInfo], None] | None = None,
         **params: Any,
     ) -> TaskHandle:
         """Queue a task. ``stop`` may be any StopToken (share it with another thread to stop the task);
-        ``early_stop`` is called after every step and may stop the task; ``on_step`` sees every step."""
+        ``early_stop`` is called after every step and may stop the task; ``on_step`` sees every step.
+        With ``init_image``, an img2img task at ``strength`` (default 0.75; the other options go in
+        ``img2img=Img2ImgOptions(...)``); with ``mask`` too (white = repaint), inpainting. Bad images raise
+        InvalidTask, as bad parameters do."""
+        if strength is not None:
+            options = Img2ImgOptions.model_validate(params.pop("img2img", None) or {})
+            params["img2img"] = Img2ImgOptions(**{**options.model_dump(), "denoising_strength": strength})
         task_params = TaskParams(prompt=prompt, **params)
-        task_id = new_task_id()
+        images = None
+        if init_image is not None:
+            images = ImageUpload(init_image=encoded(init_image), mask=encoded(mask) if mask is not None else None)
+        elif mask is not None:
+            raise ValueError("a mask needs an init_image")
+        task_id = new_task_id("txt2img" if images is None else "img2img")
         # Attached before submitting, so that no worker can start the task without the caller's token.
         token = self.runtime.tokens.attach(task_id, token=stop, early_stop=early_stop, on_step=on_step)
         try:
-            self.runtime.service.submit(task_params, task_id=task_id)
+            self.runtime.service.submit(task_params, task_id=task_id, images=images)
         except BaseException:
             self.runtime.tokens.detach(task_id)
             raise

@@ -150,6 +150,13 @@ def _add_generate(commands: argparse._SubParsersAction) -> None:  # type: ignore
     generate.add_argument("--batch-size", type=int, default=1, help="images per job, made together" + DEFAULT)
     generate.add_argument("--timeout", type=float, help="stop automatically after this many seconds (default: no "
                           "limit)")
+    img2img = generate.add_argument_group("img2img and inpainting")
+    img2img.add_argument("--init-image", metavar="PATH", help="start from this image (PNG, JPEG, WebP, GIF, BMP) "
+                         "instead of noise")
+    img2img.add_argument("--strength", type=float, metavar="S", help="denoising strength 0..1 with --init-image: "
+                         "0 returns it, 1 ignores it (default: 0.75)")
+    img2img.add_argument("--mask", metavar="PATH", help="inpaint: repaint where this mask (the init image's size) is "
+                         "white")
     pixel = generate.add_argument_group("pixel-art stage (default: on for models that paint fake pixel art)")
     pixel.add_argument("--palette", metavar="NAME|FILE", help="built-in name or .hex/.gpl file (default: adaptive)")
     pixel.add_argument("--colors", type=int, metavar="K", help="colour budget of an adaptive palette (default: 16)")

@@ -8,6 +8,7 @@ fraction of a second; the in-process path loads the engine and the model itself 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -98,12 +99,32 @@ def params_body(args: argparse.Namespace) -> dict[str, Any]:
         "lora_scale": args.lora_scale,
         "timeout_s": args.timeout,
     }
+    if args.strength is not None:
+        body["img2img"] = {"denoising_strength": args.strength}
     if args.no_pixel:
         body["pixel"] = {"enabled": False}
     elif args.palette or args.colors or args.pixel_pitch:
         pixel = {"palette": _local_path(args.palette), "colors": args.colors, "pitch": args.pixel_pitch}
         body["pixel"] = {key: value for key, value in pixel.items() if value is not None}
     return {key: value for key, value in body.items() if value is not None}
+
+
+def read_inputs(args: argparse.Namespace) -> dict[str, bytes]:
+    """The bytes of ``--init-image`` and ``--mask`` under the API's names (the server or the engine checks
+    what they hold); ``--strength`` and ``--mask`` without ``--init-image`` are usage errors."""
+    if args.init_image is None:
+        for flag, value in (("--strength", args.strength), ("--mask", args.mask)):
+            if value is not None:
+                raise UsageError(f"{flag} needs --init-image")
+        return {}
+    inputs = {}
+    for field, path in (("init_image", args.init_image), ("mask", args.mask)):
+        if path is not None:
+            try:
+                inputs[field] = Path(path).expanduser().read_bytes()
+            except OSError as exc:
+                raise UsageError(f"cannot read --{field.replace('_', '-')} {path}: {exc.strerror}") from exc
+    return inputs
 
 
 class Session(Protocol):
@@ -119,11 +140,12 @@ class Session(Protocol):
 class RemoteSession:
     """The task on a pixelforge server, over its native API."""
 
-    def __init__(self, server: Server, body: dict[str, Any], out_dir: Path) -> None:
+    def __init__(self, server: Server, body: dict[str, Any], out_dir: Path, inputs: dict[str, bytes]) -> None:
         self.server = server
         self.out_dir = out_dir
         self.slug = _slug(body["prompt"])
-        self.task = server.json("POST", "/api/v1/tasks", body)
+        encoded = {field: base64.b64encode(data).decode() for field, data in inputs.items()}
+        self.task = server.json("POST", "/api/v1/tasks", {**body, **encoded})
         self.path = f"/api/v1/tasks/{urllib.parse.quote(self.task['id'], safe='')}"
 
     def events(self) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -155,9 +177,12 @@ class RemoteSession:
 class LocalSession:
     """The task on an engine in this process, with its data in a temporary directory."""
 
-    def __init__(self, args: argparse.Namespace, body: dict[str, Any], out_dir: Path) -> None:
+    def __init__(
+        self, args: argparse.Namespace, body: dict[str, Any], out_dir: Path, inputs: dict[str, bytes]
+    ) -> None:
         from pydantic import ValidationError
 
+        from pixelforge.tasks.input_images import ImageUpload
         from pixelforge.tasks.model import TaskParams
         from pixelforge.tasks.service import InvalidTask
 
@@ -175,7 +200,7 @@ class LocalSession:
             self.work_dir.cleanup()
             raise
         try:
-            self.task = self.runtime.service.submit(params)
+            self.task = self.runtime.service.submit(params, images=ImageUpload(**inputs) if inputs else None)
         except InvalidTask as exc:
             self.close()
             raise UsageError(str(exc)) from exc
@@ -206,18 +231,20 @@ class LocalSession:
         self.work_dir.cleanup()
 
 
-def _open_session(args: argparse.Namespace, body: dict[str, Any], out_dir: Path) -> Session:
+def _open_session(
+    args: argparse.Namespace, body: dict[str, Any], out_dir: Path, inputs: dict[str, bytes]
+) -> Session:
     engine_options = [name for name in ENGINE_OPTIONS if getattr(args, name, None) not in (None, False)]
     if args.local or engine_options:
         if args.server:
             flags = ", ".join(f"--{name.replace('_', '-')}" for name in engine_options) or "--local"
             raise UsageError(f"{flags} configure an engine in this process; they do not go with --server")
-        return LocalSession(args, body, out_dir)
+        return LocalSession(args, body, out_dir, inputs)
     server = find_server(args.server)
     if server is None:
-        return LocalSession(args, body, out_dir)
+        return LocalSession(args, body, out_dir, inputs)
     try:
-        return RemoteSession(server, body, out_dir)
+        return RemoteSession(server, body, out_dir, inputs)
     except ServerError as exc:
         if exc.status in BAD_REQUEST:
             raise UsageError(str(exc)) from exc
@@ -230,9 +257,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create output directory {out_dir}: {exc.strerror}") from exc
+    inputs = read_inputs(args)
     bar = ProgressBar(enabled=sys.stderr.isatty() and not args.quiet)
     try:
-        session = _open_session(args, params_body(args), out_dir)
+        session = _open_session(args, params_body(args), out_dir, inputs)
     except (ServerError, ServerUnreachable) as exc:
         print(f"pixelforge: {exc}", file=sys.stderr)
         return EXIT_FAILED

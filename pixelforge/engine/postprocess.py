@@ -27,10 +27,15 @@ def write_png(image: Image.Image, path: Path, parameters: str) -> None:
     metadata = PngImagePlugin.PngInfo()
     metadata.add_text("parameters", parameters)
     tmp = path.with_suffix(".tmp")
-    image.save(tmp, "PNG", pnginfo=metadata)
-    # Renamed into place: a crash leaves a stray .tmp, never a half-written PNG under this name. (The
-    # pixel-art stage's own files, PixelResult.write, are written in place.)
-    tmp.replace(path)
+    # Renamed into place: a crash leaves a stray .tmp (swept at the next start), never a half-written PNG
+    # under this name; a failed write (a full disk) removes its .tmp at once. (The pixel-art stage's own
+    # files, PixelResult.write, are written in place.)
+    try:
+        image.save(tmp, "PNG", pnginfo=metadata)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ class RunHooks:
 def describe_error(exc: BaseException) -> str:
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return "out of GPU memory: try a smaller size or batch, or an offload mode (--offload model)"
+    if isinstance(exc, MemoryError):
+        return "out of memory: try a smaller size or batch"
     if isinstance(exc, ModelNotFound | InvalidLora | UnsupportedTask):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"

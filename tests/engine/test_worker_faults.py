@@ -56,11 +56,12 @@ def test_health_tells_a_stuck_and_a_dead_worker(make_runtime) -> None:
     assert runtime.worker_health()[0].alive is False
 
 
+@pytest.mark.parametrize("command", [["generate", "x", "--local"], ["serve", "--port", "1"]])
 @pytest.mark.parametrize(("device", "says"), [("cuda:99", "is not available"), ("tpu", "unknown device")])
 def test_a_device_this_machine_lacks_is_a_clear_start_up_error(
-    device: str, says: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+    command: list[str], device: str, says: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["generate", "x", "--device", device, "--out", str(tmp_path)])
+    code = main([*command, "--device", device, "--data-dir" if command[0] == "serve" else "--out", str(tmp_path)])
     assert code == 2
     message = capsys.readouterr().err
     assert message.count("\n") == 1 and device in message and says in message

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import httpx
 from serverkit import running, sse_events, submit, wait_finished
 
+from pixelforge.tasks.bus import Subscription
 from pixelforge.testing.live_server import LiveServer
 
 TERMINAL = {"completed", "interrupted", "failed", "cancelled"}
@@ -105,13 +107,39 @@ def test_resume_point_past_the_end_of_a_running_task_still_gets_its_end(keyed: L
 def test_a_queued_task_s_stream_tells_each_move_without_a_stored_event(alice: httpx.Client, paused: None) -> None:
     ahead, task = submit(alice), submit(alice)
     stream = sse_events(alice, task["id"], timeout=10)
-    told = next(stream)
-    assert (told["id"], told["event"], json.loads(told["data"])["data"]) == ("1", "queued", {"position": 2, "size": 2})
+    def place(message: dict) -> tuple[str, str, int, int]:
+        data = json.loads(message["data"])["data"]
+        return message["id"], message["event"], data["position"], data["size"]
+
+    assert place(next(stream)) == ("1", "queued", 2, 2)
     alice.delete(f"/api/v1/tasks/{ahead['id']}")
-    moved = next(stream)  # computed from the queue move; the id repeats the latest stored event's
-    place = json.loads(moved["data"])["data"]
-    assert (moved["id"], moved["event"], place) == ("1", "queued", {"position": 1, "size": 1})
+    assert place(next(stream)) == ("1", "queued", 1, 1)  # computed from the queue move: the id repeats the latest
     alice.delete(f"/api/v1/tasks/{task['id']}")
     assert [m["event"] for m in stream] == ["cancelled"]
     stored = list(sse_events(alice, task["id"]))  # a replay holds only what is stored: no event per move
     assert [(m["id"], m["event"]) for m in stored] == [("1", "queued"), ("2", "cancelled")]
+
+
+def test_a_client_gone_mid_stream_leaves_nothing_behind_and_the_next_task_runs(
+    keyed: LiveServer, alice: httpx.Client
+) -> None:
+    bus = keyed.runtime.bus
+    gone, remove = threading.Event(), bus._remove
+
+    def removed(subscription: Subscription) -> None:  # the hook: the server let go of the stream's inbox
+        remove(subscription)
+        if subscription.task_id == watched:
+            gone.set()
+
+    bus._remove = removed
+    try:
+        with running(keyed, alice) as task:
+            watched = task["id"]
+            with alice.stream("GET", f"/api/v1/tasks/{watched}/events", timeout=10) as response:
+                assert any(line.startswith("event: ") for line in response.iter_lines())
+            # The client hung up while the task runs: the server's stream ends and drops its subscription.
+            assert gone.wait(30)
+    finally:
+        bus._remove = remove
+    assert wait_finished(alice, task["id"])["state"] == "interrupted"
+    assert wait_finished(alice, submit(alice)["id"])["state"] == "completed"

@@ -1,0 +1,132 @@
+"""Faults while tasks run: each fails its task with a clear error, and the next task runs.
+
+Faults are raised from inside the work itself (a hook on the denoiser's forward, a weights file cut
+short, an image folder on a full tmpfs), never timed. Covered elsewhere: a store failure at the end
+(``test_worker_faults.py``), a full disk on submit (``tests/server/test_full_disk.py``), a model that
+cannot load (``tests/integration/test_failed_progress.py``), a LoRA that cannot load
+(``tests/integration/test_generation.py``), a client gone mid-SSE (``tests/server/test_events.py``).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from pixelforge.tasks.model import TaskParams, TaskState
+from pixelforge.testing.hooks import Calls, denoiser
+
+SMALL = {"prompt": "x", "steps": 3, "width": 32, "height": 32}
+
+
+def _raiser(error: BaseException) -> Callable[[], None]:
+    def action() -> None:
+        raise error
+
+    return action
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (RuntimeError("the backend broke"), "RuntimeError: the backend broke"),
+        (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "out of GPU memory"),
+        (MemoryError(), "out of memory"),
+        (RuntimeError("CUDA error: no CUDA-capable device is detected"), "no CUDA-capable device is detected"),
+    ],
+    ids=["failing-backend", "gpu-out-of-memory", "out-of-memory", "device-gone"],
+)
+def test_a_fault_mid_denoise_fails_that_task_clearly_and_the_next_runs(
+    make_runtime, error: BaseException, says: str
+) -> None:
+    runtime = make_runtime(start=False, preview_every=0)
+    worker = runtime.workers[0]
+    releases: list[bool] = []
+    release = worker.backend.release
+    worker.backend.release = lambda: (releases.append(True), release())[-1]
+    fault = Calls(denoiser(runtime), at=2, action=_raiser(error))  # the second step of the first task
+    try:
+        failing = runtime.service.submit(TaskParams(**SMALL))
+        following = runtime.service.submit(TaskParams(**SMALL))
+        runtime.start()
+        assert runtime.service.wait(following.id, timeout=120).state is TaskState.COMPLETED
+    finally:
+        fault.remove()
+    failed = runtime.service.get(failing.id)
+    assert failed.state is TaskState.FAILED and says in (failed.error or ""), failed.error
+    assert failed.progress.textinfo == f"Failed: {failed.error}"
+    assert releases  # the failed task's memory was given back before the next claim
+    health = runtime.worker_health()[0]
+    assert health.alive and health.last_error is None  # the task failed, not the worker
+
+
+def test_a_model_with_corrupt_weights_fails_clearly_and_the_next_task_runs(
+    make_runtime, tiny_qwen_dir: Path, tmp_path: Path
+) -> None:
+    corrupt = tmp_path / "corrupt-weights"
+    shutil.copytree(tiny_qwen_dir, corrupt)
+    weights = sorted((corrupt / "transformer").glob("*.safetensors"))
+    assert weights, "the tiny pipeline has transformer weights"
+    with weights[0].open("r+b") as handle:  # cut short, as a download or a copy that stopped half-way
+        handle.truncate(weights[0].stat().st_size // 2)
+    runtime = make_runtime()
+    failing = runtime.service.submit(TaskParams(model=str(corrupt), **SMALL))
+    following = runtime.service.submit(TaskParams(**SMALL))
+    assert runtime.service.wait(following.id, timeout=120).state is TaskState.COMPLETED
+    failed = runtime.service.get(failing.id)
+    assert failed.state is TaskState.FAILED and failed.error and "Traceback" not in failed.error
+    assert failed.progress.textinfo == f"Failed: {failed.error}"
+
+
+@pytest.fixture
+def small_images_disk(tmp_path: Path) -> Iterator[Path]:
+    """The images folder of ``make_runtime``'s data directory on a 1 MiB tmpfs of its own (mounting one
+    needs root: elsewhere this test is skipped), so the disk fills for images while the database has room."""
+    mount = tmp_path / "data" / "images"
+    mount.mkdir(parents=True)
+    if os.geteuid() != 0 or subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+    ).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    """Fill ``disk`` to the last byte with one file; returns it (delete it to free the disk)."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    return filler
+
+
+def test_a_full_disk_while_writing_images_fails_the_task_and_damages_nothing(
+    make_runtime, small_images_disk: Path
+) -> None:
+    runtime = make_runtime(preview_every=0)
+    service = runtime.service
+    before = service.wait(service.submit(TaskParams(**SMALL)).id, timeout=120)
+    assert before.state is TaskState.COMPLETED
+    kept = {ref.path: (runtime.settings.data_dir / ref.path).read_bytes() for ref in before.images}
+    filler = fill(small_images_disk)
+    failed = service.wait(service.submit(TaskParams(**SMALL)).id, timeout=120)
+    assert failed.state is TaskState.FAILED and "No space left on device" in (failed.error or ""), failed.error
+    assert not list(small_images_disk.rglob("*.tmp"))  # no half-written file left behind
+    filler.unlink()
+    after = service.wait(service.submit(TaskParams(**SMALL)).id, timeout=120)
+    assert after.state is TaskState.COMPLETED
+    assert {path: (runtime.settings.data_dir / path).read_bytes() for path in kept} == kept
+    assert service.get(before.id).images == before.images
+    assert runtime.worker_health()[0].alive
