@@ -200,7 +200,8 @@ def build_parser(with_pixelate: bool = True) -> argparse.ArgumentParser:
         "worker", help="run tasks from a Redis queue on one device (distributed mode)",
         description="One worker of a distributed deployment: claims tasks that `pixelforge serve --redis URL` "
         "queued, on one device, and writes images under the data dir every server and worker shares.")
-    worker.add_argument("--redis", metavar="URL", required=True, help="the deployment's Redis server")
+    worker.add_argument("--redis", metavar="URL", required=True,
+                        help="the deployment's Redis server, redis://host:port/0 (required: no default)")
     worker.add_argument("--data-dir", type=Path, help="the shared data dir (default: ./data)")
     worker.add_argument("--worker-id", help="its name in `GET /api/v1/workers` (default: host-pid-random)")
     _add_engine_options(worker, "engine")

@@ -68,7 +68,7 @@ def test_bare_pixelforge_prints_help_and_version(tmp_path: Path) -> None:
 def test_every_option_says_its_default_in_lowercase() -> None:
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    for name in ("generate", "serve"):
+    for name in ("generate", "serve", "worker"):
         for action in commands.choices[name]._actions:
             if isinstance(action, argparse._HelpAction) or action.dest == "prompt":
                 continue
@@ -80,3 +80,10 @@ def test_every_option_says_its_default_in_lowercase() -> None:
     assert "(default: 1)" in generate_help and "(default: -1)" in generate_help
 
 
+
+
+def test_distributed_mode_with_a_bad_redis_url_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    for command in (["worker", "--device", "cpu"], ["serve"]):
+        result = run_cli(*command, "--redis", "not-a-url", "--data-dir", str(tmp_path), env=cli_env(), cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("pixelforge: invalid --redis URL") and "Traceback" not in result.stderr
