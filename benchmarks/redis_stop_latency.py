@@ -5,12 +5,14 @@ Stop latency: a task is interrupted (``service.interrupt``) at a random moment o
 from the call to the task's ``interrupted`` event (the worker stamps the event; same machine, same
 clock). In one process the stop is a store write and a call into the worker's token; in distributed
 mode it is a Redis write and a pub/sub message to a ``pixelforge worker`` process, which stops inside
-the step (block hooks) and stores the end with its event.
+the step (block hooks) and stores the end with its event. A third row runs the same Redis path with
+the worker in the benchmark's own process, which separates Redis from the scheduling of a second busy
+process on a loaded machine.
 
 Throughput: ``--tasks`` sprites queued at once on a fresh namespace, with 1, 2, 3 ``pixelforge worker``
 processes started beforehand (model loaded); timed from the first submission to the last ``completed``.
 
-    python benchmarks/redis_stop_latency.py [--trials 20] [--tasks 12] [--seed 0]
+    python benchmarks/redis_stop_latency.py [--trials 20] [--tasks 12] [--seed 0] [--parts hop,stop,throughput]
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ import uuid
 from pathlib import Path
 
 from pixelforge.config import Settings
-from pixelforge.distributed import redis_service
+from pixelforge.distributed import WorkerProcess, redis_service
 from pixelforge.runtime import Runtime
-from pixelforge.tasks.model import EventType, TaskParams, TaskState
+from pixelforge.tasks.model import EventType, StopRequest, Task, TaskParams, TaskState
+from pixelforge.tasks.redis_bus import RedisEventBus
+from pixelforge.tasks.redis_store import RedisTaskStore
 from pixelforge.tasks.service import TaskService
 from pixelforge.testing.percentiles import percentile
 from pixelforge.testing.redis_server import RedisServer
@@ -67,6 +71,39 @@ def stop_latencies(service: TaskService, trials: int, rng: random.Random) -> lis
             timer.cancel()
             timer.join()
     return latencies
+
+
+def hop_latencies(redis: RedisServer, trials: int) -> tuple[list[float], list[float]]:
+    """(seconds of the stop's store write, seconds of the pub/sub hop to another bus's control handler), with
+    nothing else running in this process: what Redis itself adds to a stop."""
+    namespace = f"bench-{uuid.uuid4().hex}"
+    store, sender, receiver = (RedisTaskStore(redis.url, namespace), RedisEventBus(redis.url, namespace),
+                               RedisEventBus(redis.url, namespace))
+    arrived, at = threading.Event(), [0.0]
+
+    def on_stop(_task_id: str, _request: StopRequest) -> None:
+        at[0] = time.perf_counter()
+        arrived.set()
+
+    receiver.on_control(on_stop)
+    writes, hops = [], []
+    try:
+        for n in range(trials):
+            task = store.create(Task(id=f"task(hop-{n})", params=PARAMS))[0]
+            store.claim_next("bench")
+            arrived.clear()
+            start = time.perf_counter()
+            store.request_stop(task.id, StopRequest())
+            written = time.perf_counter()
+            sender.publish_control(task.id, StopRequest())
+            arrived.wait(10)
+            writes.append(written - start)
+            hops.append(at[0] - written)
+    finally:
+        receiver.close()
+        sender.close()
+        store.close()
+    return writes, hops
 
 
 def start_workers(settings: Settings, count: int, log: Path) -> list[subprocess.Popen[bytes]]:
@@ -139,37 +176,63 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--tasks", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--parts", default="hop,stop,throughput", help="which tables, comma-separated")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         redis = RedisServer(root / "redis").start()
         try:
-            runtime = Runtime(Settings(data_dir=root / "single", device="cpu", preview_every=0))
-            runtime.start()
-            try:
-                in_process = stop_latencies(runtime.service, args.trials, rng)
-            finally:
-                runtime.stop()
-            _, service, processes = distributed(redis, root / "latency", 1)
-            try:
-                through_redis = stop_latencies(service, args.trials, rng)
-            finally:
-                stop_workers(processes)
-                service.bus.close()
-                service.store.close()
-            print("Stop latency: interrupt call -> interrupted event (ms)\n")
-            print("| path | trials | p50 | p95 | max |\n|---|---|---|---|---|")
-            print(row("one process (SQLite, in-process bus)", in_process))
-            print(row("Redis (pub/sub to a worker process)", through_redis))
-            print(f"\nThroughput: {args.tasks} sprites (default steps) queued at once\n")
-            print("| workers | seconds | sprites/min | workers that ran some |\n|---|---|---|---|")
-            for workers in (1, 2, 3):
-                seconds, used = throughput(redis, root / f"throughput-{workers}", workers, args.tasks)
-                print(f"| {workers} | {seconds:.1f} | {args.tasks / seconds * 60:.1f} | {used} |")
+            if "hop" in parts:
+                writes, hops = hop_latencies(redis, args.trials * 5)
+                print("Redis alone, in an idle process (ms)\n")
+                print("| step | trials | p50 | p95 | max |\n|---|---|---|---|---|")
+                print(row("request_stop (Lua write + read back)", writes))
+                print(row("pub/sub hop to another bus's handler", hops))
+                print()
+            if "stop" in parts:
+                stop_table(redis, root, args.trials, rng)
+            if "throughput" in parts:
+                print(f"Throughput: {args.tasks} sprites (default steps) queued at once\n")
+                print("| workers | seconds | sprites/min | workers that ran some |\n|---|---|---|---|")
+                for workers in (1, 2, 3):
+                    seconds, used = throughput(redis, root / f"throughput-{workers}", workers, args.tasks)
+                    print(f"| {workers} | {seconds:.1f} | {args.tasks / seconds * 60:.1f} | {used} |")
         finally:
             redis.stop()
     return 0
+
+
+def stop_table(redis: RedisServer, root: Path, trials: int, rng: random.Random) -> None:
+    runtime = Runtime(Settings(data_dir=root / "single", device="cpu", preview_every=0))
+    runtime.start()
+    try:
+        in_process = stop_latencies(runtime.service, trials, rng)
+    finally:
+        runtime.stop()
+    _, service, processes = distributed(redis, root / "latency", 1)
+    try:
+        through_redis = stop_latencies(service, trials, rng)
+    finally:
+        stop_workers(processes)
+        service.bus.close()
+        service.store.close()
+    settings, service, _ = distributed(redis, root / "latency-here", 0)
+    worker = WorkerProcess(settings.model_copy(update={"device": "cpu"}))
+    worker.start()
+    try:
+        redis_same_process = stop_latencies(service, trials, rng)
+    finally:
+        worker.stop()
+        service.bus.close()
+        service.store.close()
+    print("Stop latency: interrupt call -> interrupted event (ms)\n")
+    print("| path | trials | p50 | p95 | max |\n|---|---|---|---|---|")
+    print(row("one process (SQLite, in-process bus)", in_process))
+    print(row("Redis (pub/sub to a worker process)", through_redis))
+    print(row("Redis (pub/sub, the worker in this process)", redis_same_process))
+    print()
 
 
 if __name__ == "__main__":

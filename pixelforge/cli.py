@@ -66,13 +66,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ModelNotFound as exc:
         raise UsageError(f"{exc}. See `pixelforge models`, or pass --model DIR of a local diffusers pipeline") from exc
     if settings.redis_url is not None:
-        from pixelforge.distributed import ApiRuntime
-
-        serve(create_app(_connected(ApiRuntime, settings)), settings.host, settings.port)
+        serve(create_app(_connected(_distributed().ApiRuntime, settings)), settings.host, settings.port)
         return EXIT_OK
     runtime = runtime_for(settings)
     serve(create_app(runtime), settings.host, settings.port)
     return EXIT_OK
+
+
+def _distributed() -> Any:
+    """The distributed-mode module, or a usage error naming the extra when the Redis client is missing."""
+    try:
+        import pixelforge.distributed
+    except ModuleNotFoundError as exc:
+        if exc.name != "redis":
+            raise
+        raise UsageError("distributed mode needs the Redis client: pip install 'pixelforge[redis]'") from exc
+    return pixelforge.distributed
 
 
 def _connected(make: Any, *args: Any) -> Any:
@@ -94,11 +103,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from pixelforge.backends.diffusers import DeviceUnavailable
     from pixelforge.backends.presets import ModelNotFound
-    from pixelforge.distributed import WorkerProcess
 
     settings = settings_from(args)
     try:
-        worker = _connected(WorkerProcess, settings, args.worker_id)
+        worker = _connected(_distributed().WorkerProcess, settings, args.worker_id)
         worker.start()
     except (ModelNotFound, DeviceUnavailable) as exc:
         raise UsageError(str(exc)) from exc
@@ -152,11 +160,11 @@ def _add_generate(commands: argparse._SubParsersAction) -> None:  # type: ignore
                           "limit)")
     img2img = generate.add_argument_group("img2img and inpainting")
     img2img.add_argument("--init-image", metavar="PATH", help="start from this image (PNG, JPEG, WebP, GIF, BMP) "
-                         "instead of noise")
+                         "instead of noise (default: none, txt2img)")
     img2img.add_argument("--strength", type=float, metavar="S", help="denoising strength 0..1 with --init-image: "
                          "0 returns it, 1 ignores it (default: 0.75)")
     img2img.add_argument("--mask", metavar="PATH", help="inpaint: repaint where this mask (the init image's size) is "
-                         "white")
+                         "white (default: none, the whole image)")
     pixel = generate.add_argument_group("pixel-art stage (default: on for models that paint fake pixel art)")
     pixel.add_argument("--palette", metavar="NAME|FILE", help="built-in name or .hex/.gpl file (default: adaptive)")
     pixel.add_argument("--colors", type=int, metavar="K", help="colour budget of an adaptive palette (default: 16)")
@@ -200,7 +208,8 @@ def build_parser(with_pixelate: bool = True) -> argparse.ArgumentParser:
         "worker", help="run tasks from a Redis queue on one device (distributed mode)",
         description="One worker of a distributed deployment: claims tasks that `pixelforge serve --redis URL` "
         "queued, on one device, and writes images under the data dir every server and worker shares.")
-    worker.add_argument("--redis", metavar="URL", required=True, help="the deployment's Redis server")
+    worker.add_argument("--redis", metavar="URL", required=True,
+                        help="the deployment's Redis server, redis://host:port/0 (required: no default)")
     worker.add_argument("--data-dir", type=Path, help="the shared data dir (default: ./data)")
     worker.add_argument("--worker-id", help="its name in `GET /api/v1/workers` (default: host-pid-random)")
     _add_engine_options(worker, "engine")

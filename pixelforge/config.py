@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     max_queued_total: Annotated[int, LIMITS["max_queued_total"]]
     max_input_pixels: Annotated[int, LIMITS["max_input_pixels"]]
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Largest HTTP request body accepted.")
+    max_image_body_bytes: int = Field(
+        default=24_000_000, ge=1024,
+        description="Largest body on the routes that take images (task submissions, /sdapi/v1/img2img): a photo.")
     body_timeout_s: float = Field(
         default=30.0, gt=0, description="Seconds a request body may take to arrive; slower ones get HTTP 408.")
     max_image_scale: int = Field(default=16, ge=1, description="Largest ?scale= for nearest-upscaled images.")

@@ -107,7 +107,11 @@ class WorkerProcess:
             task = self.service.get(info.task_id)
             if task.stop_request is not None and task.state is TaskState.RUNNING:
                 self.tokens.deliver(task.id, task.stop_request)
-        self.store.heartbeat(info, ttl_s=self.settings.worker_lease_s)
+        held = self.store.heartbeat(info, ttl_s=self.settings.worker_lease_s)
+        token = self.tokens.running(info.task_id) if info.task_id is not None and not held else None
+        if token is not None:  # its lease ran out (a stall, a cut-off link): another worker runs it now
+            log.warning("%s lost %s to another worker; stopping its own run", self.worker_id, info.task_id)
+            token.interrupt(reason="lease-lost")
 
     def _heartbeats(self) -> None:
         while not self._closing.wait(self._beat_every_s):

@@ -109,6 +109,12 @@ class ModelEntry(BaseModel):
     source: str = Field(description="Where the weights come from: bundled, a local path or a Hugging Face repo.")
     default: bool = Field(default=False, description="Whether tasks use it when they name no model.")
     problem: str | None = Field(default=None, description="Why it is unavailable and what to download.")
+    native_size: tuple[int, int] | None = Field(
+        default=None, description="The one size the model draws at (the sprite model's 32×32), else null: the web "
+        "UI draws inpainting masks on this grid.")
+    pixel_pitch: float | None = Field(
+        default=None, description="Nominal size of one art pixel in output pixels, when the model paints pixel art "
+        "larger than 1×; else null.")
 
 
 def hf_cached_snapshot(repo_id: str, what: str) -> Path:
@@ -166,13 +172,15 @@ def resolve_model(spec: str) -> ResolvedModel:
 
 def _entry(name: str, title: str, description: str, source: str, default: bool) -> ModelEntry:
     """Where ``name`` resolves on this machine, or why it does not (``source`` says what to fetch)."""
+    preset = PRESETS.get(name)
+    grid = {"native_size": preset.native_size, "pixel_pitch": preset.pixel_pitch} if preset else {}
     try:
         resolved = resolve_model(name)
     except ModelNotFound as exc:
         return ModelEntry(name=name, title=title, description=description, available=False, source=source,
-                          default=default, problem=str(exc))
+                          default=default, problem=str(exc), **grid)
     return ModelEntry(name=name, title=title, description=description, available=True, source=str(resolved.path),
-                      default=default)
+                      default=default, **grid)
 
 
 def list_models(settings: Settings) -> list[ModelEntry]:

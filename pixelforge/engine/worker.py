@@ -15,6 +15,7 @@ from pixelforge.tasks.context import TaskContext
 from pixelforge.tasks.model import EventType, ImageRef, Task, TaskEnd, TaskProgress, TaskState, WorkerHealth, WorkerInfo
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.stop import StopToken
+from pixelforge.tasks.store import TaskTakenOver
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +149,17 @@ class Worker:
             self.backend.release()
 
     def _finish(self, task_id: str, end: TaskEnd) -> Task | None:
+        end = end.model_copy(update={"worker_id": self.worker_id})
         try:
             return self.service.finish(task_id, end)
+        except TaskTakenOver as exc:  # another worker runs it now: its end is the one that counts
+            self._fault(f"could not store the end of {task_id}", exc)
+            return None
         except Exception as exc:  # e.g. "database or disk is full": store the failure, smaller
             self._fault(f"could not store the end of {task_id}", exc)
         try:
-            return self.service.finish(task_id, TaskEnd(state=TaskState.FAILED, error=self._last_error))
+            return self.service.finish(
+                task_id, TaskEnd(state=TaskState.FAILED, error=self._last_error, worker_id=self.worker_id))
         except Exception as exc:  # still nothing: recovery at the next start will end it
             self._fault(f"could not store the failure of {task_id}", exc)
             return None

@@ -105,7 +105,12 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
         )
     if not state.keys.enabled:
         app.add_middleware(ClientIdMiddleware)
-    app.add_middleware(BodyLimitsMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    app.add_middleware(
+        BodyLimitsMiddleware,
+        max_bytes=settings.max_body_bytes,
+        image_max_bytes=settings.max_image_body_bytes,
+        timeout_s=settings.body_timeout_s,
+    )
     app.add_middleware(CatchAllMiddleware)
     return app
 

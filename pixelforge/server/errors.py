@@ -138,24 +138,30 @@ class CatchAllMiddleware:
             await send({"type": "http.response.body", "body": body})
 
 
-class BodyLimitsMiddleware:
-    """Refuse request bodies over ``max_bytes`` with 413, whether announced by Content-Length or
-    streamed in chunks, and bodies that take longer than ``timeout_s`` to arrive with 408 (a body
-    shorter than its Content-Length would otherwise hold the connection forever), before any of it
-    reaches a route."""
+# Routes whose bodies may carry images (base64 or multipart): they get the larger limit.
+IMAGE_ROUTES = frozenset({"/api/v1/tasks", "/api/v1/tasks/upload", "/sdapi/v1/img2img"})
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
+
+class BodyLimitsMiddleware:
+    """Refuse request bodies over ``max_bytes`` (``image_max_bytes`` on the routes that take images)
+    with 413, whether announced by Content-Length or streamed in chunks, and bodies that take longer
+    than ``timeout_s`` to arrive with 408 (a body shorter than its Content-Length would otherwise hold
+    the connection forever), before any of it reaches a route."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, image_max_bytes: int, timeout_s: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.image_max_bytes = image_max_bytes
         self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.image_max_bytes if scope["path"].rstrip("/") in IMAGE_ROUTES else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send, 413, f"request body larger than {self.max_bytes} bytes")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(send, 413, f"request body larger than {limit} bytes")
             return
         if declared is None and dict(scope["headers"]).get(b"transfer-encoding") is None:
             await self.app(scope, receive, send)
@@ -173,8 +179,8 @@ class BodyLimitsMiddleware:
                         break
                     chunk = message.get("body", b"")
                     size += len(chunk)
-                    if size > self.max_bytes:
-                        await self._refuse(send, 413, f"request body larger than {self.max_bytes} bytes")
+                    if size > limit:
+                        await self._refuse(send, 413, f"request body larger than {limit} bytes")
                         return
                     chunks.append(chunk)
                     if not message.get("more_body", False):

@@ -348,6 +348,9 @@ class TaskEnd(BaseModel):
     stop_reason: str | None = None
     resolved: ResolvedParams | None = Field(default=None, description="Known once the model has loaded.")
     sprite_sheet: str | None = None
+    worker_id: str | None = Field(
+        default=None, description="The worker reporting it: a distributed store refuses the end from a worker "
+        "whose task another worker took over (TaskTakenOver), so a stalled worker never ends a rerun.")
 
 
 class WorkerHealth(BaseModel):

@@ -146,11 +146,15 @@ return {append(KEYS[1], KEYS[2], 'preview', ARGV[3], data), id}
 
 # The terminal state and the terminal event in one step.
 # KEYS: task, events, queue, active, queued, images, previews
-# ARGV: id, group, event time, event type, event data without 'images' (a JSON object), then field/value pairs
-# Returns {seq, images}: the event's data is 'images' followed by the given data.
+# ARGV: id, group, event time, event type, event data without 'images' (a JSON object), the reporting worker
+# ('' for any), then field/value pairs
+# Returns {seq, images}: the event's data is 'images' followed by the given data; {'taken', worker} when the
+# task is another worker's now.
 FINISH = _APPEND + _RELEASE + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('HSET', KEYS[1], 'stop_request', '', unpack(ARGV, 6))
+local runner = redis.call('HGET', KEYS[1], 'worker_id')
+if ARGV[6] ~= '' and runner and runner ~= ARGV[6] then return {'taken', runner} end
+redis.call('HSET', KEYS[1], 'stop_request', '', unpack(ARGV, 7))
 release(KEYS[1], KEYS[3], ARGV[2], KEYS[4], KEYS[5], ARGV[1])
 local latest = redis.call('HGET', KEYS[1], 'last_preview')
 for _, field in ipairs(redis.call('HKEYS', KEYS[7])) do
@@ -194,13 +198,21 @@ local data = cjson.encode({reason = 'restart', error = ARGV[5]})
 return {append(KEYS[1], KEYS[2], 'interrupted', ARGV[4], data), data}
 """
 
-# The lease of a worker's tasks: every entry still pending for it has its idle time reset, so that
-# nobody reclaims it. Only the entries it still owns: a worker that was too slow and lost one to
-# XAUTOCLAIM does not take it back. KEYS: queue;  ARGV: group, worker id. Returns the renewed entries.
+# The lease of a worker's task: the entry of the task it runs has its idle time reset, so that nobody
+# reclaims it. Only entries it still owns (a worker that was too slow and lost one to XAUTOCLAIM does not
+# take it back), and only of a task it runs: an entry handed to it while it was busy ages, and another
+# worker claims it after one lease instead of it waiting behind a long task.
+# KEYS: queue;  ARGV: group, worker id, task key prefix. Returns the renewed entries.
 RENEW = """
 local renewed = {}
 for _, pending in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 100, ARGV[2])) do
-  table.insert(renewed, pending[1])
+  local entry = redis.call('XRANGE', KEYS[1], pending[1], pending[1])[1]
+  if entry then
+    local task = ARGV[3] .. entry[2][2]
+    if redis.call('HGET', task, 'worker_id') == ARGV[2] and redis.call('HGET', task, 'state') == 'running' then
+      table.insert(renewed, pending[1])
+    end
+  end
 end
 if #renewed > 0 then
   local args = {KEYS[1], ARGV[1], ARGV[2], 0}

@@ -40,7 +40,7 @@ from pixelforge.tasks.model import (
 from pixelforge.tasks.progress import queued_progress
 from pixelforge.tasks.redis_keys import CONNECTION_ERRORS, WORKERS_GROUP, RedisKeys, connect
 from pixelforge.tasks.sqlite_store import PREVIEWS_KEPT
-from pixelforge.tasks.store import QueueFull, StoreUnavailable, TaskExists, TaskNotFound
+from pixelforge.tasks.store import QueueFull, StoreUnavailable, TaskExists, TaskNotFound, TaskTakenOver
 
 # A worker renews the lease on its task every heartbeat; one that has not for this long is dead.
 DEFAULT_LEASE_S = 30.0
@@ -362,10 +362,12 @@ class RedisTaskStore:
             "FINISH",
             [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued, k.images(task_id),
              k.previews(task_id)],
-            [task_id, WORKERS_GROUP, now, end.state.value, json.dumps(data), *fields],
+            [task_id, WORKERS_GROUP, now, end.state.value, json.dumps(data), end.worker_id or "", *fields],
         )
         if reply is None:
             raise TaskNotFound(task_id)
+        if reply[0] == b"taken":
+            raise TaskTakenOver(task_id, reply[1].decode())
         seq, images = reply
         event = TaskEvent(task_id=task_id, seq=seq, type=EventType(end.state.value), time=float(now),
                           data={"images": images, **data})
@@ -437,7 +439,8 @@ class RedisTaskStore:
         """Say that the worker is alive (for ``ttl_s``) and renew the lease on its task; returns the queue
         entries it still holds (none while it runs a task: it lost that task to another worker)."""
         self.redis.set(self.keys.worker(info.worker_id), info.model_dump_json(), px=int(ttl_s * 1000))
-        return [e.decode() for e in self._run("RENEW", [self.keys.queue], [WORKERS_GROUP, info.worker_id])]
+        renewed = self._run("RENEW", [self.keys.queue], [WORKERS_GROUP, info.worker_id, self.keys.task("")])
+        return [e.decode() for e in renewed]
 
     @_reachable
     def workers(self) -> list[WorkerInfo]:

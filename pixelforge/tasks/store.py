@@ -57,6 +57,15 @@ class StoreUnavailable(TaskStoreError):
         super().__init__("the task store (Redis) cannot be reached; try again in a few seconds")
 
 
+class TaskTakenOver(TaskStoreError):
+    """A worker reported the end of a task that another worker has taken over (its lease ran out while it was
+    stalled or cut off from the store): the end is dropped, the other worker's run goes on."""
+
+    def __init__(self, task_id: str, worker_id: str) -> None:
+        super().__init__(f"task {task_id} is now run by worker {worker_id}; this worker's end of it is dropped")
+        self.task_id, self.worker_id = task_id, worker_id
+
+
 class QueueFull(TaskStoreError):
     """A submission over the per-identity or the overall queue limit."""
 

@@ -156,7 +156,7 @@ def test_recent_images_across_tasks(new_context: Callable[..., BrowserContext], 
     expect(page.locator(".history-item[data-state='interrupted'] .history-thumb")).to_have_text("no image")
     page.reload()
     expect(recent).to_have_count(2)  # from the server, not this tab's memory
-    recent.nth(1).locator("button").click()
+    recent.nth(1).locator(".recent-button").click()
     expect(page.locator("body")).to_have_attribute("data-task-id", first)
     expect(page.locator(".gallery-item")).to_have_count(1)
 

@@ -56,7 +56,7 @@ def test_result_that_finished_meanwhile_and_restore_button(
     page = open_ui(context, live.url)
     expect(page.locator(".gallery-item")).to_have_count(0)
     expect(page.get_by_role("button", name="Restore progress")).to_be_hidden()
-    page.locator(f".recent-item[data-task-id='{finished}'] button").click()
+    page.locator(f".recent-item[data-task-id='{finished}'] .recent-button").click()
     expect(page.locator("body")).to_have_attribute("data-task-id", finished)
     expect(page.locator(".gallery-item")).to_have_count(1)
 

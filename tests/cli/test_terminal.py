@@ -4,6 +4,7 @@ pane, bare `pixelforge`, --version, help texts with their defaults."""
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from clikit import cli_env, run_cli
+from clikit import ROOT, cli_env, run_cli
 
 from pixelforge import __version__
 from pixelforge.cli import build_parser
@@ -21,10 +22,8 @@ from pixelforge.testing.live_server import LiveServer
 
 COLUMNS = 60
 
-
 def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
-
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 def test_the_bar_fits_the_terminal_and_leaves_one_clean_line(served: LiveServer, tmp_path: Path) -> None:
@@ -46,7 +45,6 @@ def test_the_bar_fits_the_terminal_and_leaves_one_clean_line(served: LiveServer,
     # One bar line, at 100 %, inside the width: no line scrolled per update, no residue between the paths.
     assert lines[2].startswith("100% [") and lines[2].endswith("] done") and len(lines[2]) < COLUMNS
 
-
 def test_the_bar_is_cut_to_the_width_and_says_no_eta_until_known() -> None:
     data = {"phase": "denoise", "step": 1, "steps": 20, "job_no": 0, "job_count": 4, "progress": 0.0125,
             "eta_s": None}
@@ -57,18 +55,16 @@ def test_the_bar_is_cut_to_the_width_and_says_no_eta_until_known() -> None:
         assert len(render(0.5, describe(data), columns)) < columns
     assert format_eta(7.4) == "7s" and format_eta(3725) == "01:02:05" and format_eta(None) == "--"
 
-
 def test_bare_pixelforge_prints_help_and_version(tmp_path: Path) -> None:
     bare = run_cli(env=cli_env(), cwd=tmp_path)
     assert bare.returncode == 0 and bare.stdout.startswith("usage: pixelforge") and "generate" in bare.stdout
     version = run_cli("--version", env=cli_env(), cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.strip() == f"pixelforge {__version__}"
 
-
 def test_every_option_says_its_default_in_lowercase() -> None:
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    for name in ("generate", "serve"):
+    for name in ("generate", "serve", "worker"):
         for action in commands.choices[name]._actions:
             if isinstance(action, argparse._HelpAction) or action.dest == "prompt":
                 continue
@@ -79,4 +75,19 @@ def test_every_option_says_its_default_in_lowercase() -> None:
     generate_help = commands.choices["generate"].format_help()
     assert "(default: 1)" in generate_help and "(default: -1)" in generate_help
 
+def test_distributed_mode_with_a_bad_redis_url_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    for command in (["worker", "--device", "cpu"], ["serve"]):
+        result = run_cli(*command, "--redis", "not-a-url", "--data-dir", str(tmp_path), env=cli_env(), cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("pixelforge: invalid --redis URL") and "Traceback" not in result.stderr
 
+def test_distributed_mode_without_the_redis_client_names_the_extra(tmp_path: Path) -> None:
+    # A `redis` package that cannot be imported stands for a machine where pixelforge[redis] was not installed.
+    (tmp_path / "redis").mkdir()
+    missing = "raise ModuleNotFoundError(\"No module named 'redis'\", name='redis')\n"
+    (tmp_path / "redis" / "__init__.py").write_text(missing)
+    env = cli_env(PYTHONPATH=f"{tmp_path}{os.pathsep}{ROOT}")
+    for command in (["worker", "--device", "cpu"], ["serve"]):
+        result = run_cli(*command, "--redis", "redis://127.0.0.1:1", "--data-dir", str(tmp_path), env=env, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert "pip install 'pixelforge[redis]'" in result.stderr and "Traceback" not in result.stderr

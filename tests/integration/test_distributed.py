@@ -27,7 +27,8 @@ import torch
 
 from pixelforge.config import Settings
 from pixelforge.distributed import ApiRuntime, WorkerProcess, redis_service
-from pixelforge.tasks.model import EventType, TaskParams, TaskState
+from pixelforge.tasks.model import EventType, TaskEnd, TaskParams, TaskState
+from pixelforge.tasks.redis_store import RedisTaskStore
 from pixelforge.testing.hooks import HOLD_LIMIT_S, Hold
 from pixelforge.testing.live_server import LiveServer, serve_runtime
 from pixelforge.testing.redis_server import RedisServer
@@ -256,3 +257,41 @@ def test_a_worker_killed_mid_task_has_its_task_taken_over_and_finished_the_other
             survivor.stop()
         service.bus.close()
         service.store.close()
+
+
+def test_a_worker_that_lost_its_task_to_another_stops_its_run_and_its_end_is_dropped(deployment: Deployment) -> None:
+    service = deployment.workers[0].service
+    target: dict[str, str] = {}
+    holds = {
+        w.worker_id: Hold(denoiser(w), when=lambda w=w: w.worker.health().task_id == target.get("id"),
+                          until=lambda timeout, w=w: (t := w.tokens.running(target["id"])) is not None
+                          and t.wait(timeout))
+        for w in deployment.workers
+    }
+    # lease_s=0: the entry is overdue at once, as if the worker had been cut off from Redis for a whole lease.
+    thief = RedisTaskStore(str(deployment.settings.redis_url), deployment.settings.redis_namespace, lease_s=0)
+    service.set_paused(True)
+    try:
+        target["id"] = service.submit(TaskParams(**LONG), owner="key:user").id
+        service.set_paused(False)
+        deadline = time.monotonic() + HOLD_LIMIT_S
+        while not any(h.reached.is_set() for h in holds.values()):  # whichever worker claimed it is inside a step
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        [loser] = [w for w in deployment.workers if holds[w.worker_id].reached.is_set()]
+        taken = thief.claim_next("thief")
+        assert taken is not None and taken.id == target["id"]
+        loser.heartbeat()  # finds its entry gone: stops its own run
+        # Its end is dropped without an event to follow: the worker's own fault record says when it came.
+        while "now run by worker thief" not in (loser.worker.health().last_error or ""):
+            assert time.monotonic() < deadline, loser.worker.health()
+            time.sleep(0.05)
+        after = service.get(target["id"])
+        assert after.state is TaskState.RUNNING  # the stale worker's end was dropped
+        thief.finish(target["id"], TaskEnd(state=TaskState.COMPLETED, worker_id="thief"))
+        assert service.wait(target["id"], timeout=HOLD_LIMIT_S).state is TaskState.COMPLETED
+    finally:
+        service.set_paused(False)
+        for hold in holds.values():
+            hold.remove()
+        thief.close()

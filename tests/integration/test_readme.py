@@ -1,10 +1,11 @@
 """Every code block of README.md runs as written (issue 14, item 13).
 
 Python blocks run as scripts; shell blocks run line by line in bash with `pixelforge` on PATH, in a scratch
-directory holding the files they name (knight.png, ./my-pipeline, pixel.safetensors, ...). Two substitutions,
-both for the machine the test runs on: port 7860 becomes a free port (a developer's own server may hold
-7860) and `<id>` becomes the id the block's previous command printed. Blocks that cannot run inside a test
-are listed in NOT_RUN with the reason; a new block that is neither run nor listed fails the test.
+directory holding the files they name (knight.png, sprite.png, mask.png, ./my-pipeline, pixel.safetensors,
+...). Two substitutions, both for the machine the test runs on: port 7860 becomes a free port (a developer's
+own server may hold 7860) and `<id>` becomes the id the block's previous command printed. Blocks that cannot
+run inside a test are listed in NOT_RUN with the reason; a new block that is neither run nor listed fails the
+test.
 """
 
 from __future__ import annotations
@@ -64,7 +65,11 @@ def scratch(tmp_path: Path, tiny_qwen_dir: Path, tiny_lora: Path) -> Path:
     clean, degraded = corpus(sprites=1, pitches=(8.0,), jpeg=True, max_cells=32, seed=7)
     clean.image.save(tmp_path / "knight.png")
     degraded.image.save(tmp_path / "upload.jpg", quality=85)
-    Image.fromarray(clean.truth.rgba).save(tmp_path / "sprite.png")  # already one pixel per art pixel
+    sprite = Image.fromarray(clean.truth.rgba)
+    sprite.save(tmp_path / "sprite.png")  # already one pixel per art pixel
+    mask = Image.new("L", sprite.size, 0)  # img2img's inpainting mask: repaint the left half
+    mask.paste(255, (0, 0, sprite.width // 2, sprite.height))
+    mask.save(tmp_path / "mask.png")
     shutil.copytree(tiny_qwen_dir, tmp_path / "my-pipeline")
     shutil.copyfile(tiny_lora, tmp_path / "pixel.safetensors")
     bin_dir = tmp_path / "bin"

@@ -75,10 +75,16 @@ def test_bad_input_gets_a_clear_json_error(alice: httpx.Client, finished: dict, 
 
 
 def test_body_size_limit_for_declared_and_chunked_bodies(alice: httpx.Client, keyed: LiveServer) -> None:
-    limit = keyed.runtime.settings.max_body_bytes
-    big = {"prompt": "x" * (limit + 10)}
-    declared = alice.post("/api/v1/tasks", json=big)
+    limit, image_limit = keyed.runtime.settings.max_body_bytes, keyed.runtime.settings.max_image_body_bytes
+    assert image_limit > limit
+    declared = alice.post("/sdapi/v1/txt2img", json={"prompt": "x" * (limit + 10)})
     assert declared.status_code == 413 and str(limit) in declared.json()["detail"]
+    # A route that takes images reads more than the plain limit (a photo; here it reaches validation),
+    # and refuses past its own.
+    past_plain_limit = alice.post("/api/v1/tasks", json={"prompt": "x", "steps": 0, "init_image": "x" * limit})
+    assert past_plain_limit.status_code == 422
+    declared = alice.post("/api/v1/tasks/upload", content=b"x" * (image_limit + 10))
+    assert declared.status_code == 413 and str(image_limit) in declared.json()["detail"]
 
     def chunks():
         for _ in range(limit // 1000 + 2):

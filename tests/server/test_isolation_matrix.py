@@ -99,6 +99,7 @@ def test_a_second_identity_reaches_nothing_of_the_first(pair) -> None:
             ("POST", "/api/v1/queue/pause"): ({}, forbidden),
             ("POST", "/api/v1/queue/resume"): ({}, forbidden),
             ("GET", "/api/v1/health"): ({}, no_trace),
+            ("GET", "/api/v1/workers"): ({}, forbidden),  # admins only: which worker runs what
             ("GET", "/api/v1/models"): ({}, no_trace),
             ("GET", "/sdapi/v1/progress"): ({}, no_trace),
             ("POST", "/sdapi/v1/interrupt"): ({}, stop_routes),

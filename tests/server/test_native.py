@@ -161,6 +161,10 @@ def test_health_needs_no_identity_and_models_list_the_default(keyed: LiveServer,
     default = [m for m in models if m["default"]]
     assert len(default) == 1 and default[0]["available"] is True
     assert {"name", "title", "description", "available", "source", "default"} <= set(default[0])
+    # The grid the web UI draws masks on: the sprite model's native size, the Qwen preset's art pixel.
+    by_name = {m["name"]: m for m in models}
+    assert by_name["sprite"]["native_size"] == [32, 32] and by_name["sprite"]["pixel_pitch"] is None
+    assert by_name["qwen-image"]["native_size"] is None and by_name["qwen-image"]["pixel_pitch"] == 16.0
 
 
 def test_openapi_describes_every_native_field(alice: httpx.Client) -> None:

@@ -33,7 +33,7 @@ def test_the_middleware_answers_408_when_the_rest_of_the_body_never_comes() -> N
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/api/v1/tasks", "headers": [(b"content-length", b"100")]}
-    middleware = BodyLimitsMiddleware(app, max_bytes=1000, timeout_s=0.01)
+    middleware = BodyLimitsMiddleware(app, max_bytes=1000, image_max_bytes=1000, timeout_s=0.01)
     # A thread of its own: an earlier test of the session (Playwright's sync API) may leave an event loop
     # running in this one, where asyncio.run refuses to start.
     with ThreadPoolExecutor(1) as pool:

@@ -1,5 +1,6 @@
 """The webuiapi client (0.9.17) as its users drive it, against a real server: start-up, listings, options,
-txt2img at its default 512×512, progress, interrupt and skip (both keep the partial image)."""
+txt2img and img2img with a mask at its default 512×512, progress, interrupt and skip (both keep the partial
+image)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 import webuiapi
 from PIL import Image
 from serverkit import KEYS, held_after_a_step
 
+from pixelforge.testing.images import left_half_mask, sprite
 from pixelforge.testing.live_server import LiveServer
 
 
@@ -65,6 +68,17 @@ def test_txt2img_at_the_default_size_gives_a_scaled_sprite(api: webuiapi.WebUIAp
     assert result.parameters["width"] == 512 and result.info["width"] == 32
     assert result.info["adjusted_fields"]["width"] == [512, 32]
     assert result.info["all_seeds"] == [7] and "Seed: 7" in result.image.info["parameters"]
+
+
+def test_img2img_with_a_mask_at_the_default_size_keeps_the_known_pixels(api: webuiapi.WebUIApi) -> None:
+    source = sprite()  # 32×32 RGBA; the mask repaints its left half
+    result = api.img2img(images=[source], mask_image=left_half_mask(), denoising_strength=0.6, inpainting_fill=1,
+                         prompt="a red fox", seed=5, steps=4)
+    assert result.image.size == (512, 512) and is_scaled_sprite(result.image)
+    drawn = np.asarray(result.image.convert("RGBA").resize((32, 32), Image.Resampling.NEAREST))
+    assert np.array_equal(drawn[:, 16:], np.asarray(source)[:, 16:])
+    assert result.info["denoising_strength"] == 0.6 and result.info["task_id"].startswith("task(img2img-")
+    assert result.info["adjusted_fields"]["width"] == [512, 32]
 
 
 def test_http_basic_auth_client_on_a_keyed_server(keyed: LiveServer) -> None:

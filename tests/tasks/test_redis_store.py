@@ -15,6 +15,7 @@ import pytest
 from pixelforge.tasks.model import EventType, StopRequest, Task, TaskEnd, TaskParams, TaskState, WorkerInfo
 from pixelforge.tasks.redis_bus import RedisEventBus
 from pixelforge.tasks.redis_store import RedisTaskStore
+from pixelforge.tasks.store import TaskTakenOver
 from pixelforge.testing.redis_server import RedisServer
 
 
@@ -50,6 +51,9 @@ def test_a_task_whose_worker_stops_renewing_its_lease_is_taken_over_then_failed(
         assert requeued.data["attempt"] == 2
         assert store.heartbeat(WorkerInfo(worker_id="w1", device="cpu"), ttl_s=5) == []  # it lost the task
         assert len(store.heartbeat(WorkerInfo(worker_id="w2", device="cpu"), ttl_s=5)) == 1
+        with pytest.raises(TaskTakenOver, match="now run by worker w2"):  # w1 was only stalled: its end is dropped
+            store.finish(task.id, TaskEnd(state=TaskState.INTERRUPTED, stop_reason="user", worker_id="w1"))
+        assert store.get(task.id).state is TaskState.RUNNING
 
         with bus.subscribe(task.id) as watcher:
             # w2 dies as well: no attempt is left, so the task fails with the reason, published for watchers.
@@ -119,3 +123,20 @@ def test_store_and_bus_reconnect_after_redis_is_killed_and_nothing_queued_is_los
         bus.close()
         store.close()
         server.stop()
+
+
+def test_a_task_goes_to_a_free_worker_that_holds_its_model(store: RedisTaskStore) -> None:
+    store.heartbeat(WorkerInfo(worker_id="w1", device="cpu", models=["sprite"]), ttl_s=5)
+    store.heartbeat(WorkerInfo(worker_id="w2", device="cuda:0", models=["qwen-image"]), ttl_s=5)
+    big = store.create(Task(id="task(big)", params=TaskParams(prompt="p", model="qwen-image")))[0]
+    small = add(store)
+    claimed = store.claim_next("w1")  # w1 does not hold qwen-image and w2 is free: the big one is w2's
+    assert claimed is not None and claimed.id == small.id
+    assert store.get(big.id).position == 1  # still queued, first in line
+    handed = store.claim_next("w2")
+    assert handed is not None and handed.id == big.id
+    store.heartbeat(WorkerInfo(worker_id="w2", device="cuda:0", models=["qwen-image"], task_id=big.id), ttl_s=5)
+    busy = store.create(Task(id="task(big-2)", params=TaskParams(prompt="p", model="qwen-image")))[0]
+    store.finish(small.id, TaskEnd(state=TaskState.COMPLETED))
+    again = store.claim_next("w1")  # the holder is busy: w1 loads it rather than leave it waiting
+    assert again is not None and again.id == busy.id

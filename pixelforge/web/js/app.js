@@ -1,5 +1,5 @@
 // The controller: one attached task at a time, its events driving every view.
-import { ApiError, api } from "./api.js";
+import { ApiError, api, fileUrl, imageUrl } from "./api.js";
 import { SubmitState } from "./controls.js";
 import { TERMINAL, TaskStream } from "./events.js";
 import { t } from "./i18n.js";
@@ -13,8 +13,8 @@ const LAST_SEED = "lastSeed";
 const STOP_CONFIRM_MS = 15_000;
 
 export class App {
-  constructor({ form, submit, progress, stage, gallery, recent, stats, history, wakeLock, notices }) {
-    Object.assign(this, { form, submit, progress, stage, gallery, recent, stats, history, wakeLock, notices });
+  constructor({ form, input, submit, progress, stage, gallery, recent, stats, history, wakeLock, notices }) {
+    Object.assign(this, { form, input, submit, progress, stage, gallery, recent, stats, history, wakeLock, notices });
     this.task = null; // the attached task: the server's TaskOut, kept up to date from its events
     this.stream = null;
     // The one request in flight ("submit", "interrupt" or "skip"). The buttons are a function of the
@@ -55,7 +55,7 @@ export class App {
       } else {
         this.render();
       }
-      const task = await api.submit(this.form.params());
+      const task = await api.submit({ ...this.form.params(), ...this.input.params() });
       this.pending = null;
       this.attach(task);
     } catch (error) {
@@ -144,9 +144,35 @@ export class App {
     this.submit.setCanRestore(this.restoreId !== null);
   }
 
-  reuse(task) {
+  /** The task's parameters into the form; an img2img task's init image and mask come back too. */
+  async reuse(task) {
     this.form.apply(task.params);
+    this.input.apply(task.params.img2img);
     this.notices.info(t("reusedParams"));
+    if (!task.inputs) {
+      this.input.clear(); // a txt2img task: the form becomes exactly its parameters
+      return;
+    }
+    const { init_image_url: image, mask_url: mask } = task.inputs;
+    try {
+      await this.input.loadUrl(fileUrl(image), `${task.id}-input.png`.replace(/[^A-Za-z0-9_.-]+/g, "_"),
+        mask ? fileUrl(mask) : null);
+    } catch (error) {
+      this.notices.error(t("errorInputLoad", { detail: error?.message ?? String(error) }));
+    }
+  }
+
+  /** "Use as input" on a gallery or recent image: it becomes the init image of the next task. */
+  async useAsInput(image, taskId) {
+    this.notices.clear();
+    const name = `${taskId ?? "image"}-${image.index}.png`.replace(/[^A-Za-z0-9_.-]+/g, "_");
+    try {
+      await this.input.loadUrl(imageUrl(image), name);
+    } catch (error) {
+      this.notices.error(t("errorInputLoad", { detail: error?.message ?? String(error) }));
+      return;
+    }
+    this.notices.info(t("inputLoaded"));
   }
 
   show(task) {

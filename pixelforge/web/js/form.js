@@ -21,6 +21,7 @@ export class ParamsForm {
     this.pixelGroup = doc.getElementById("pixel-group");
     this.pixelOptions = doc.getElementById("pixel-options");
     this.pixelSummary = doc.getElementById("pixel-summary");
+    this.img2imgGroup = doc.getElementById("img2img-group");
     this.models = [];
     this.savedModel = null;
     this.form.addEventListener("input", (event) => {
@@ -50,7 +51,9 @@ export class ParamsForm {
       el.setAttribute("aria-invalid", "true");
       return t("invalidField", { label: this.labelOf(el), problem: fieldMessage(msg) });
     });
-    if (problems.some(({ el }) => el.closest("#pixel-group"))) this.pixelGroup.open = true;
+    for (const group of [this.pixelGroup, this.img2imgGroup]) {
+      if (problems.some(({ el }) => group.contains(el))) group.open = true;
+    }
     problems[0].el.focus();
     return t("errorInvalid", { detail: lines.join("; ") });
   }
@@ -59,12 +62,14 @@ export class ParamsForm {
     for (const el of this.form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
   }
 
-  /** The form control of an error: loc ["body", "steps"] -> #steps, ["body", "pixel", "pitch"] -> #pixel_pitch;
-   * the pixel-art stage's own checks say ["body", "pixel"] and name the option in the message. */
+  /** The form control of an error: loc ["body", "steps"] -> #steps, ["body", "pixel", "pitch"] -> #pixel_pitch,
+   * ["body", "img2img", "denoising_strength"] -> #denoising_strength; the pixel-art stage's own checks say
+   * ["body", "pixel"] and name the option in the message. */
   fieldFor(loc, msg = "") {
     const path = loc.filter((part) => part !== "body");
     if (!path.length) return null;
     let name = path[0];
+    if (name === "img2img" && path[1]) name = path[1];
     if (name === "pixel") {
       const option = path[1] ?? ["pitch", "palette", "colors", "dither"].find((word) => msg.includes(word));
       name = option ? `pixel_${option}` : "pixel_mode";
@@ -228,9 +233,14 @@ export class ParamsForm {
     this.describeModel();
   }
 
+  /** The /models entry tasks will use: the one picked, else the server's default; null before the list came. */
+  selectedModel() {
+    return this.models.find((entry) => entry.name === this.model.value)
+      ?? this.models.find((entry) => entry.default) ?? null;
+  }
+
   describeModel() {
-    const model = this.models.find((entry) => entry.name === this.model.value)
-      ?? this.models.find((entry) => entry.default);
+    const model = this.selectedModel();
     this.modelNote.hidden = !model;
     if (model) this.modelNote.textContent = tOr(`modelDescription_${model.name}`, model.description);
   }

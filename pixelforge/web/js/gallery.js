@@ -1,11 +1,13 @@
-// Finished images: each at 1× (its true pixels) and scaled up with crisp pixels, with downloads; a
-// skipped job of the batch keeps its place, marked, with the seeds it would have used.
+// Finished images: each at 1× (its true pixels) and scaled up with crisp pixels, with downloads and
+// "Use as input" (img2img); a skipped job of the batch keeps its place, marked, with the seeds it would have used.
 import { t } from "./i18n.js";
 import { fileUrl, imageUrl } from "./api.js";
 import { storage } from "./storage.js";
 
 export class Gallery {
-  constructor(doc = document) {
+  /** onUseAsInput(image, taskId): "Use as input" on an image. */
+  constructor({ onUseAsInput }, doc = document) {
+    this.onUseAsInput = onUseAsInput;
     this.list = doc.getElementById("gallery");
     this.empty = doc.getElementById("gallery-empty");
     this.scaleSelect = doc.getElementById("gallery-scale");
@@ -129,6 +131,14 @@ export class Gallery {
       link.dataset.kind = kind;
       links.append(link);
     }
+    const use = document.createElement("button");
+    use.type = "button";
+    use.className = "btn btn-small use-input";
+    use.textContent = t("useAsInput");
+    use.setAttribute("aria-label", t("useAsInputLabel", { index: image.index, seed: image.seed }));
+    const taskId = this.taskId;
+    use.addEventListener("click", () => this.onUseAsInput(image, taskId));
+    links.append(use);
     li.append(figure, links);
     return li;
   }

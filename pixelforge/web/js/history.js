@@ -62,6 +62,7 @@ export class HistoryView {
     const height = p.height ?? info.height;
     const parts = [
       t(`state_${task.state}`),
+      task.type === "img2img" ? t("img2imgShort") : null,
       modelName(info.model ?? p.model),
       width && height ? `${width}×${height}` : null,
       `${t("steps")} ${p.steps ?? info.steps ?? t("auto")}`,

@@ -6,7 +6,9 @@ import { ParamsForm } from "./form.js";
 import { Gallery } from "./gallery.js";
 import { HistoryView } from "./history.js";
 import { initialLocale, onLocaleChange, setLocale } from "./i18n.js";
+import { ImageInput } from "./imageinput.js";
 import { installShortcuts, labelShortcutKeys } from "./keyboard.js";
+import { MaskEditor } from "./maskeditor.js";
 import { Notices } from "./notices.js";
 import { RecentImages } from "./recent.js";
 import { Stage } from "./preview.js";
@@ -22,6 +24,8 @@ language.addEventListener("change", () => setLocale(language.value));
 labelShortcutKeys();
 
 const form = new ParamsForm();
+const input = new ImageInput({ mask: new MaskEditor(), model: () => form.selectedModel() });
+document.getElementById("model").addEventListener("change", () => input.modelChanged());
 const notices = new Notices();
 let app;
 const submit = new SubmitArea({
@@ -31,16 +35,18 @@ const submit = new SubmitArea({
   restore: () => app.restore(),
 });
 const history = new HistoryView({ onReuse: (task) => app.reuse(task), onShow: (task) => app.show(task) });
-const recent = new RecentImages({ onShow: (task) => app.show(task) });
+const useAsInput = (image, taskId) => app.useAsInput(image, taskId);
+const recent = new RecentImages({ onShow: (task) => app.show(task), onUseAsInput: useAsInput });
 app = new App({
   form,
+  input,
   submit,
   notices,
   history,
   recent,
   progress: new ProgressView(),
   stage: new Stage(),
-  gallery: new Gallery(),
+  gallery: new Gallery({ onUseAsInput: useAsInput }),
   stats: new StatsView(),
   wakeLock: new WakeLock(() => form.wakeLockEnabled),
 });
@@ -56,7 +62,7 @@ installShortcuts({
 onLocaleChange(() => {
   language.value = document.documentElement.lang;
   labelShortcutKeys();
-  for (const view of [form, app.progress, app.stage, app.gallery, app.stats, history, recent]) {
+  for (const view of [form, input, app.progress, app.stage, app.gallery, app.stats, history, recent]) {
     if (view.refresh) view.refresh();
     else if (view.render) view.render();
   }
@@ -68,7 +74,7 @@ new ResizeObserver(() => {
   document.body.style.setProperty("--action-bar-height", `${actionBar.offsetHeight}px`);
 }).observe(actionBar);
 
-api.models().then((models) => form.setModels(models), () => form.setModels([]));
+api.models().then((models) => form.setModels(models), () => form.setModels([])).then(() => input.modelChanged());
 history.load();
 recent.load();
 if (storage.get("activeTask")) app.restore({ automatic: true });

@@ -1,4 +1,5 @@
-// Recent images across the caller's tasks, newest first: a click brings that task back on the stage.
+// Recent images across the caller's tasks, newest first: a click brings that task back on the stage, the
+// small button beside it makes the image the init image of the next task.
 import { t } from "./i18n.js";
 import { api, imageUrl } from "./api.js";
 
@@ -6,10 +7,11 @@ const TASKS = 30;
 const IMAGES = 24;
 
 export class RecentImages {
-  constructor({ onShow }, doc = document) {
+  constructor({ onShow, onUseAsInput }, doc = document) {
     this.list = doc.getElementById("recent-list");
     this.empty = doc.getElementById("recent-empty");
     this.onShow = onShow;
+    this.onUseAsInput = onUseAsInput;
     this.entries = []; // [{task, image}]
   }
 
@@ -48,7 +50,14 @@ export class RecentImages {
     img.loading = "lazy";
     button.append(img);
     button.addEventListener("click", () => this.onShow(task));
-    li.append(button);
+    const use = document.createElement("button");
+    use.type = "button";
+    use.className = "btn btn-small recent-use";
+    use.textContent = "⇪";
+    use.setAttribute("aria-label", t("useAsInputRecent", { prompt, seed: image.seed }));
+    use.title = t("useAsInputRecent", { prompt, seed: image.seed });
+    use.addEventListener("click", () => this.onUseAsInput(image, task.id));
+    li.append(button, use);
     return li;
   }
 
