@@ -29,6 +29,8 @@ import time
 import uuid
 from pathlib import Path
 
+from stop_latency import service_stop_latencies
+
 from pixelforge.config import Settings
 from pixelforge.distributed import WorkerProcess, redis_service
 from pixelforge.runtime import Runtime
@@ -43,34 +45,6 @@ REPO = Path(__file__).resolve().parents[1]
 PARAMS = TaskParams(prompt="a knight with a sword", model="sprite", seed=1)
 # A worker process imports torch and loads the model: generous on a loaded machine.
 WORKER_START_LIMIT_S = 300
-
-
-def stop_latencies(service: TaskService, trials: int, rng: random.Random) -> list[float]:
-    """Seconds from ``service.interrupt`` to the task's ``interrupted`` event, at random moments of denoising."""
-    service.wait(service.submit(PARAMS).id, timeout=600)  # warm-up
-    calibration = service.wait(service.submit(PARAMS).id, timeout=600)
-    assert calibration.stats is not None and calibration.resolved is not None
-    denoise_s, steps = calibration.stats.phases_s["denoise"], calibration.resolved.steps
-    latencies: list[float] = []
-    while len(latencies) < trials:
-        task = service.submit(PARAMS)
-        stamp: list[float] = []
-
-        def fire(task_id: str = task.id, stamp: list[float] = stamp) -> None:
-            stamp.append(time.time())
-            service.interrupt(task_id)
-
-        timer = None
-        for event in service.events(task.id, timeout=600):
-            if event.type is EventType.PROGRESS and event.data["step"] == 1 and timer is None:
-                timer = threading.Timer(rng.uniform(0.0, denoise_s * (1 - 2 / steps)), fire)
-                timer.start()
-            elif event.type is EventType.INTERRUPTED and stamp:
-                latencies.append(event.time - stamp[0])
-        if timer is not None:
-            timer.cancel()
-            timer.join()
-    return latencies
 
 
 def hop_latencies(redis: RedisServer, trials: int) -> tuple[list[float], list[float]]:
@@ -208,12 +182,12 @@ def stop_table(redis: RedisServer, root: Path, trials: int, rng: random.Random) 
     runtime = Runtime(Settings(data_dir=root / "single", device="cpu", preview_every=0))
     runtime.start()
     try:
-        in_process = stop_latencies(runtime.service, trials, rng)
+        in_process = service_stop_latencies(runtime.service, PARAMS, trials, rng)
     finally:
         runtime.stop()
     _, service, processes = distributed(redis, root / "latency", 1)
     try:
-        through_redis = stop_latencies(service, trials, rng)
+        through_redis = service_stop_latencies(service, PARAMS, trials, rng)
     finally:
         stop_workers(processes)
         service.bus.close()
@@ -222,7 +196,7 @@ def stop_table(redis: RedisServer, root: Path, trials: int, rng: random.Random) 
     worker = WorkerProcess(settings.model_copy(update={"device": "cpu"}))
     worker.start()
     try:
-        redis_same_process = stop_latencies(service, trials, rng)
+        redis_same_process = service_stop_latencies(service, PARAMS, trials, rng)
     finally:
         worker.stop()
         service.bus.close()

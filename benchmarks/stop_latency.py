@@ -41,6 +41,7 @@ from pixelforge.config import Settings
 from pixelforge.engine.control import StepControl, StopHooks, StopRequested, StopToken, repeated_blocks
 from pixelforge.runtime import Runtime
 from pixelforge.tasks.model import EventType, TaskParams
+from pixelforge.tasks.service import TaskService
 from pixelforge.testing.percentiles import percentile
 from pixelforge.testing.tiny_qwen import save_tiny_qwen_pipeline
 
@@ -147,6 +148,36 @@ def one_stop(case: Case, mode: str, delay: float) -> float | None:
     return end - stamp[0] if stamp and stamp[0] < end else None
 
 
+def service_stop_latencies(service: TaskService, params: TaskParams, trials: int, rng: random.Random) -> list[float]:
+    """Seconds from ``service.interrupt`` to the task's ``interrupted`` event, at random moments of denoising
+    (the service may be in process or on Redis: ``benchmarks/redis_stop_latency.py`` uses it too)."""
+    service.wait(service.submit(params).id, timeout=600)  # warm-up: loads the model
+    calibration = service.wait(service.submit(params).id, timeout=600)
+    assert calibration.stats is not None and calibration.resolved is not None
+    denoise_s, steps = calibration.stats.phases_s["denoise"], calibration.resolved.steps
+    latencies: list[float] = []
+    while len(latencies) < trials:
+        task = service.submit(params)
+        stamp: list[float] = []
+
+        def fire(task_id: str = task.id, stamp: list[float] = stamp) -> None:
+            stamp.append(time.time())
+            service.interrupt(task_id)
+
+        timer = None
+        for event in service.events(task.id, timeout=600):
+            if event.type is EventType.PROGRESS and event.data["step"] == 1 and timer is None:
+                # Armed when the first step is done: the stop lands in one of the following steps.
+                timer = threading.Timer(rng.uniform(0.0, denoise_s * (1 - 2 / steps)), fire)
+                timer.start()
+            elif event.type is EventType.INTERRUPTED and stamp:
+                latencies.append(event.time - stamp[0])
+        if timer is not None:
+            timer.cancel()
+            timer.join()
+    return latencies
+
+
 def engine_stops(case: Case, trials: int, rng: random.Random, workdir: Path) -> list[float]:
     """``service.interrupt`` at a random moment of denoising -> the task's ``interrupted`` event, in seconds."""
     job = case.job
@@ -154,34 +185,10 @@ def engine_stops(case: Case, trials: int, rng: random.Random, workdir: Path) -> 
                         height=job.height, seed=job.seeds[0], model=case.spec)
     runtime = Runtime(Settings(data_dir=workdir, device="cpu"))
     runtime.start()
-    latencies: list[float] = []
     try:
-        runtime.service.wait(runtime.service.submit(params).id, timeout=600)  # loads the model
-        calibration = runtime.service.wait(runtime.service.submit(params).id, timeout=600)
-        assert calibration.stats is not None
-        denoise = calibration.stats.phases_s["denoise"]
-        while len(latencies) < trials:
-            task = runtime.service.submit(params)
-            stamp: list[float] = []
-
-            def fire(task_id: str = task.id, stamp: list[float] = stamp) -> None:
-                stamp.append(time.time())
-                runtime.service.interrupt(task_id)
-
-            timer = None
-            for event in runtime.service.events(task.id, timeout=600):
-                if event.type is EventType.PROGRESS and event.data["step"] == 1 and timer is None:
-                    # Armed when the first step is done: the stop lands in one of the following steps.
-                    timer = threading.Timer(rng.uniform(0.0, denoise * (1 - 2 / job.steps)), fire)
-                    timer.start()
-                elif event.type is EventType.INTERRUPTED and stamp:
-                    latencies.append(event.time - stamp[0])
-            if timer is not None:
-                timer.cancel()
-                timer.join()
+        return service_stop_latencies(runtime.service, params, trials, rng)
     finally:
         runtime.stop()
-    return latencies
 
 
 def main() -> int:
