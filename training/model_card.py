@@ -17,8 +17,14 @@ def write_card(pipeline_dir: Path, training: dict | None = None) -> None:
     (pipeline_dir / "README.md").write_text(render(training, evaluation))
 
 
+def training_stages(training: dict) -> list[dict]:
+    """Every stage, first to last: each run's ``warm_start`` is the run it started from (nested)."""
+    earlier = training.get("warm_start")
+    return [*(training_stages(earlier) if earlier else []), training]
+
+
 def render(training: dict, evaluation: dict | None) -> str:
-    stages = [*([training["warm_start"]] if "warm_start" in training else []), training]
+    stages = training_stages(training)
     total_minutes = sum(stage["minutes"] for stage in stages)
     lines = [
         f"# {training['run']}",
@@ -62,8 +68,8 @@ def render(training: dict, evaluation: dict | None) -> str:
             + (f" It was {stage['resumed']}." if "resumed" in stage else ""),
         ]
     if len(stages) > 1:
-        lines += ["", "Stage 2 starts from stage 1's weights: the UNet whole, the text encoder's words where the",
-                  "vocabulary kept them (the grown vocabulary's new words start fresh)."]
+        lines += ["", "Each stage starts from the weights of the one before: the UNet whole, the text encoder's words",
+                  "where the vocabulary kept them (a grown vocabulary's new words start fresh)."]
     lines += [
         "",
         "EMA weights stored as fp16 safetensors; `SpritePipeline.from_pretrained` loads them as float32.",

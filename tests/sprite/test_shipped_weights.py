@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from pixelforge.backends.sprite import SpritePipeline, weights_dir
+from training.model_card import training_stages
 
 
 def test_weights_dir_is_inside_the_package_and_small() -> None:
@@ -23,7 +24,7 @@ def test_model_card_says_which_run_it_is() -> None:
     card = (weights_dir() / "README.md").read_text()
     training = json.loads((weights_dir() / "training.json").read_text())
     assert training["run"] in card and training["command"] in card and training["device"] in card
-    assert "warm_start" not in training or training["warm_start"]["command"] in card  # every stage is named
+    assert all(stage["command"] in card for stage in training_stages(training))  # every stage is named
     assert "What it knows" in card and "does not" in card
     assert "Open Font License" in card and "retrieval accuracy" in card and "natural prompts" in card
 
