@@ -130,7 +130,13 @@ class EventBus(Protocol):
 
     def publish_queue_moved(self) -> None:
         """A task left the queue (it started, or was cancelled): wake every subscriber that asked for queue
-        moves. Carries nothing per task; each reads its own place (``TaskStore.get``)."""
+        moves. Carries nothing per task; they read the places anew (``queue_places.QueuePlaces``)."""
+        ...
+
+    @property
+    def queue_generation(self) -> int:
+        """How many queue moves this process has been told of, counted before the subscribers are woken:
+        a reading of the queue's places taken at generation g is current until it changes."""
         ...
 
     def subscribe(
@@ -156,6 +162,7 @@ class InProcessBus:
         self._lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
         self._control_handlers: list[ControlHandler] = []
+        self._queue_generation = 0
 
     def publish(self, event: TaskEvent) -> None:
         with self._lock:
@@ -163,8 +170,13 @@ class InProcessBus:
         for subscription in targets:
             subscription.deliver(event)
 
+    @property
+    def queue_generation(self) -> int:
+        return self._queue_generation
+
     def publish_queue_moved(self) -> None:
         with self._lock:
+            self._queue_generation += 1
             targets = [s for s in self._subscriptions if s.queue_moves]
         for subscription in targets:
             subscription.notify_queue_moved()

@@ -61,6 +61,10 @@ class RedisEventBus:
         self._local.publish(event)
         self._send(self.keys.event_channel, BusMessage(event=event))
 
+    @property
+    def queue_generation(self) -> int:
+        return self._local.queue_generation  # moves from other processes reach the local bus too
+
     def publish_queue_moved(self) -> None:
         self._local.publish_queue_moved()
         self._send(self.keys.event_channel, BusMessage(queue_moved=True))

@@ -7,8 +7,8 @@ the store itself.
 
 Queue places are computed, never stored: a task's one stored ``queued`` event tells its place when it
 was submitted, and when the queue moves (a task starts or is cancelled) the bus wakes the watchers of
-queued tasks, each of which reads its own place and tells it as a live ``queued`` event when it
-changed. So a queue move costs O(1) writes however long the queue is.
+queued tasks, each of which tells its place (from one read of the queue per move, ``QueuePlaces``) as a
+live ``queued`` event when it changed. So a queue move costs O(1) writes however long the queue is.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from pixelforge.tasks.model import (
     new_seed,
     new_task_id,
 )
+from pixelforge.tasks.queue_places import QueuePlaces
 from pixelforge.tasks.stop import StopToken
 from pixelforge.tasks.store import QueueFull, TaskStore
 
@@ -101,6 +102,7 @@ class TaskService:
     ) -> None:
         self.store = store
         self.bus = bus
+        self.places = QueuePlaces(store, bus)
         self.limits = limits or TaskLimits()
         self.checks = list(checks)
         self.history = history
@@ -354,16 +356,14 @@ class TaskService:
         task's latest stored event, so a client that resumes from it misses nothing."""
         if not place.waiting:
             return None
-        task = self.store.get(task_id)
-        if task.position is None or task.queue_size is None:
+        now = self.places.place(task_id)
+        if now is None:
             place.waiting = False
             return None
-        if place.told == (task.position, task.queue_size):
+        if place.told == now:
             return None
-        place.told = (task.position, task.queue_size)
-        return TaskEvent(
-            task_id=task_id, seq=last, type=EventType.QUEUED, data={"position": task.position, "size": task.queue_size}
-        )
+        place.told = now
+        return TaskEvent(task_id=task_id, seq=last, type=EventType.QUEUED, data={"position": now[0], "size": now[1]})
 
     def _in_order(
         self, subscription: Subscription, event: TaskEvent | None, task_id: str, last: int

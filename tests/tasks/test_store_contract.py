@@ -328,8 +328,10 @@ def test_events_and_stop_requests_reach_the_other_processes(backend: Backend) ->
         bus.publish_control(task.id, request)
         assert stopped.wait(10) and stops == [(task.id, request)]
         with peer.subscribe(task.id, queue_moves=True) as place_watcher:
+            before = peer.queue_generation
             bus.publish_queue_moved()
             assert place_watcher.get(10) is None and place_watcher.take_queue_moved()
+            assert peer.queue_generation > before  # counted before the watcher was woken
     finally:
         unregister()
         if peer is not bus:
@@ -354,10 +356,12 @@ def test_queue_moves_wake_only_subscribers_that_asked_once_for_any_number(backen
     bus = backend.bus
     with bus.subscribe("task(a)", queue_moves=True) as watcher, bus.subscribe("task(b)") as plain:
         assert not watcher.take_queue_moved()
+        before = bus.queue_generation
         for _ in range(3):
             bus.publish_queue_moved()
         assert watcher.get(10) is None  # woken at once, with no event to give
         assert watcher.take_queue_moved() and not watcher.take_queue_moved()  # three moves, one flag
+        assert bus.queue_generation >= before + 3  # but each move makes earlier readings of the places stale
         assert not plain.take_queue_moved() and plain.get(0) is None
 
 
