@@ -86,14 +86,17 @@ def test_a_model_with_corrupt_weights_fails_clearly_and_the_next_task_runs(
 
 @pytest.fixture
 def small_images_disk(tmp_path: Path) -> Iterator[Path]:
-    """The images folder of ``make_runtime``'s data directory on a 1 MiB tmpfs of its own (mounting one
-    needs root: elsewhere this test is skipped), so the disk fills for images while the database has room."""
+    """The images folder of ``make_runtime``'s data directory on a 1 MiB tmpfs of its own, so the disk fills
+    for images while the database has room. Mounting needs root, which CI has; a root that cannot mount is a
+    failure, not a skip."""
     mount = tmp_path / "data" / "images"
     mount.mkdir(parents=True)
-    if os.geteuid() != 0 or subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
-    ).returncode:
-        pytest.skip("mounting a tmpfs needs root")
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; without it, tests/server/test_full_disk.py still covers a full "
+                    "disk for the database (SQLITE_FULL), but not for image files")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True,
+                             text=True)
+    assert mounted.returncode == 0, f"root could not mount a tmpfs: {mounted.stderr}"
     try:
         yield mount
     finally:
