@@ -77,10 +77,11 @@ def _model_name(spec: object, roots: ModelRoots) -> str:
         raise A1111Invalid([{"loc": ("body", "sd_model_checkpoint"), "msg": str(exc), "type": "model"}]) from None
 
 
-def _to_params(
+def to_params(
     body: Txt2ImgRequest, options: dict[str, Any], roots: ModelRoots
 ) -> tuple[TaskParams, dict[str, Any]]:
-    """TaskParams for the request, plus the notes for ``info`` (adjusted and ignored fields)."""
+    """TaskParams for the request, plus the notes for ``info`` (adjusted and ignored fields); img2img's
+    route (``sdapi_img2img``) starts from it too."""
     sent = body.model_dump(exclude_unset=True)
     checkpoint = (body.override_settings or {}).get("sd_model_checkpoint") or options.get("sd_model_checkpoint")
     fields = {
@@ -183,7 +184,7 @@ def _adjusted(requested: dict[str, list[Any]], task: Task) -> dict[str, list[Any
 
 @router.post("/sdapi/v1/txt2img", summary="Generate (blocking), A1111 style")
 async def txt2img(body: Txt2ImgRequest, state: State, caller: Caller) -> Txt2ImgResponse:
-    params, notes = await asyncio.to_thread(_to_params, body, state.options.get(caller.owner), state.roots)
+    params, notes = await asyncio.to_thread(to_params, body, state.options.get(caller.owner), state.roots)
     return await generate(body, params, notes, state, caller, TXT2IMG_DEFAULTS)
 
 

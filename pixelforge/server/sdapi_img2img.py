@@ -11,7 +11,7 @@ import asyncio
 from fastapi import APIRouter
 
 from pixelforge.server.deps import Caller, State
-from pixelforge.server.sdapi import _to_params, generate
+from pixelforge.server.sdapi import generate, to_params
 from pixelforge.server.sdapi_models import IMG2IMG_DEFAULTS, IMG2IMG_USED_FIELDS, Img2ImgRequest, Img2ImgResponse
 from pixelforge.server.uploads import base64_upload
 from pixelforge.tasks.model import Img2ImgOptions, InpaintingFill, ResizeMode
@@ -38,7 +38,7 @@ def img2img_options(body: Img2ImgRequest) -> Img2ImgOptions:
 @router.post("/sdapi/v1/img2img", summary="img2img and inpainting (blocking), A1111 style")
 async def img2img(body: Img2ImgRequest, state: State, caller: Caller) -> Img2ImgResponse:
     upload = base64_upload(body.init_images[0], body.mask, names=("init_images", "mask"))
-    params, notes = await asyncio.to_thread(_to_params, body, state.options.get(caller.owner), state.roots)
+    params, notes = await asyncio.to_thread(to_params, body, state.options.get(caller.owner), state.roots)
     params = params.model_copy(update={"img2img": img2img_options(body)})
     sent = body.model_dump(exclude_unset=True)
     notes["ignored_fields"] = [
