@@ -60,6 +60,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         extra["api_keys"] = dict(args.api_key)
     if args.admin_key:
         extra["admin_keys"] = dict(args.admin_key)
+    if args.split_batches:
+        if args.redis is None:
+            raise UsageError("--split-batches needs --redis: only a distributed deployment has several workers")
+        extra["split_batches"] = True
     settings = settings_from(args, **extra)
     try:
         resolve_model(settings.model)
@@ -201,6 +205,9 @@ def build_parser(with_pixelate: bool = True) -> argparse.ArgumentParser:
     serve.add_argument("--redis", metavar="URL", help="distributed mode: queue tasks on this Redis server "
                        "(redis://host:port/0) for `pixelforge worker`s to run; this server runs none (default: "
                        "one process with SQLite)")
+    serve.add_argument("--split-batches", action="store_true", default=None,
+                       help="with --redis: a batch's jobs (batch_count > 1) run on several workers at once, images "
+                       "in order (default: off, one worker runs a task's jobs one after another)")
     _add_engine_options(serve, "engine")
     serve.set_defaults(handler=cmd_serve)
 

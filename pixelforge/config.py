@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     worker_max_attempts: int = Field(
         default=2, ge=1, description="Distributed mode: how often a task may be started in all when its workers "
         "die under it; then it fails with the reason (1: fail at the first death, never run twice).")
+    split_batches: bool = Field(
+        default=False, description="Distributed mode: the jobs of a batch (batch_count > 1) run on several workers "
+        "at once, one job per free worker; images keep their order. Read by the API servers, which queue the jobs.")
 
     @property
     def db_path(self) -> Path:

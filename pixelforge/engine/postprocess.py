@@ -91,8 +91,12 @@ class ImageWriter:
 
     def write_sheet(self) -> Path | None:
         """A sprite sheet of the task's 1× sprites, when it made more than one."""
-        if len(self.sprites) < 2:
-            return None
-        path = self.folder / f"{self.stem}-sheet.png"
-        sprite_sheet(self.sprites).save(path, "PNG")
-        return path
+        return write_sheet(self.sprites, self.folder / f"{self.stem}-sheet.png")
+
+
+def write_sheet(sprites: list[Image.Image], path: Path) -> Path | None:
+    """``sprites`` side by side at ``path``, when there are at least two; returns the path written."""
+    if len(sprites) < 2:
+        return None
+    sprite_sheet(sprites).save(path, "PNG")
+    return path

@@ -24,13 +24,13 @@ from pixelforge.config import Settings
 from pixelforge.engine.control import EarlyStopRule, StepControl, StepInfo, StopRequested
 from pixelforge.engine.init_images import PreparedInput, prepare
 from pixelforge.engine.job import Completed, Skipped, Stopped, run_job
-from pixelforge.engine.postprocess import ImageWriter
+from pixelforge.engine.postprocess import ImageWriter, write_sheet
 from pixelforge.engine.preview import PreviewEncoder, X0Tracker, encode_image
 from pixelforge.engine.stats import StatsRecorder
 from pixelforge.engine.storage import TaskFiles
 from pixelforge.tasks.context import TaskContext
 from pixelforge.tasks.infotext import infotext
-from pixelforge.tasks.model import Phase, ResolvedParams, TaskEnd, TaskState
+from pixelforge.tasks.model import Phase, ResolvedParams, Task, TaskEnd, TaskState
 from pixelforge.tasks.progress import ProgressTracker
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,12 @@ class TaskRunner:
         self.decode_times: dict[tuple[str, int, int], float] = {}
 
     def run(self, context: TaskContext, hooks: RunHooks | None = None) -> TaskEnd:
-        params = context.task.params
+        params, claim = context.task.params, context.task.claim
         stats = StatsRecorder(getattr(self.backend, "device", torch.device("cpu")))
-        tracker = ProgressTracker(job_count=params.batch_count, steps=params.steps or 0)
+        if claim is None:
+            tracker = ProgressTracker(job_count=params.batch_count, steps=params.steps or 0)
+        else:  # one job of a task split over workers: the store combines the jobs' progress
+            tracker = ProgressTracker(job_count=1, steps=params.steps or 0, first_job=claim.job_no)
         run = _TaskRun(self, context, hooks or RunHooks(), stats, tracker)
         # The one place a timeout is applied: it stops the task like a click would, in any phase.
         timer = None
@@ -90,6 +93,20 @@ class TaskRunner:
         # interrupted: the last progress says where it stopped.
         # Memory is freed by the caller (Worker._run) after the terminal event: see there why not here.
         return end
+
+    def sheet_of(self, task: Task) -> str | None:
+        """The sprite sheet of a task whose jobs ran on several workers, from every job's stored images in their
+        order: its sprites are the pixel-art stage's (they have a manifest) or all of a 1× model's."""
+        params, data_dir = task.params, self.settings.data_dir
+        outputs_1x = self.backend.load(params.model or self.settings.model, params.lora, params.lora_scale).outputs_1x
+        sprites = []
+        for image in sorted(task.images, key=lambda i: i.index):
+            if outputs_1x or "manifest" in image.files:
+                with Image.open(data_dir / image.path) as stored:
+                    sprites.append(stored.convert("RGBA"))
+        files = TaskFiles(data_dir, self.settings.images_dir, task.id)
+        sheet = write_sheet(sprites, files.folder / f"{files.stem}-sheet.png")
+        return files.relative(sheet) if sheet is not None else None
 
 
 class _TaskRun:
@@ -128,7 +145,12 @@ class _TaskRun:
         writer = ImageWriter(
             files.folder, files.stem, resolved.pixel, already_1x=model.outputs_1x, scale=resolved.scale
         )
+        claim = self.context.task.claim
+        if claim is not None:  # this worker runs one job; its images keep their places in the batch
+            self.image_count = claim.job_no * params.batch_size
         for job_no, job in enumerate(jobs):
+            if claim is not None and job_no != claim.job_no:
+                continue
             if self.stop.interrupted:
                 return self._end(TaskState.INTERRUPTED, writer, files)
             outcome = self._run_job(model, job, job_no)
@@ -160,7 +182,8 @@ class _TaskRun:
 
     def _end(self, state: TaskState, writer: ImageWriter | None = None, files: TaskFiles | None = None) -> TaskEnd:
         sheet = None
-        if writer is not None and files is not None:
+        # One job of a split task leaves the sheet to whoever ends the task (it has every job's sprites).
+        if writer is not None and files is not None and self.context.task.claim is None:
             with self.stats.timed(Phase.POSTPROCESS):
                 sheet = writer.write_sheet()
         request = self.stop.pending

@@ -23,7 +23,7 @@ class TokenRegistry:
         """``cancellations``: the bus's ``cancelled`` events, which end a waiting attachment."""
         self._lock = threading.Lock()
         self._attached: dict[str, tuple[StopToken, RunHooks]] = {}
-        self._running: dict[str, StopToken] = {}
+        self._running: dict[str, tuple[StopToken, int | None]] = {}
         self._cancellations = cancellations
 
     def attach(
@@ -45,29 +45,32 @@ class TokenRegistry:
         with self._lock:
             self._attached.pop(task_id, None)
 
-    def begin(self, task_id: str) -> tuple[StopToken, RunHooks]:
-        """The token and extras of a task a worker starts; stop requests reach the token from now on."""
+    def begin(self, task_id: str, job_no: int | None = None) -> tuple[StopToken, RunHooks]:
+        """The token and extras of a task a worker starts (``job_no``: the one job of it that this worker runs,
+        when its jobs run on several workers); stop requests for that run reach the token from now on."""
         with self._lock:
             self._forget_cancelled()
             token, hooks = self._attached.pop(task_id, None) or (StopToken(), RunHooks())
-            self._running[task_id] = token
+            self._running[task_id] = (token, job_no)
         return token, hooks
 
     def running(self, task_id: str) -> StopToken | None:
         """The token of a task running here now, else None."""
         with self._lock:
-            return self._running.get(task_id)
+            running = self._running.get(task_id)
+        return running[0] if running is not None else None
 
     def end(self, task_id: str) -> None:
         with self._lock:
             self._running.pop(task_id, None)
 
     def deliver(self, task_id: str, request: StopRequest) -> None:
-        """The bus's control handler: a stop request for a running task reaches its token."""
+        """The bus's control handler: a stop request for a running task reaches its token (a skip meant for
+        other jobs of the task does not)."""
         with self._lock:
-            token = self._running.get(task_id)
-        if token is not None:
-            token.request(request)
+            running = self._running.get(task_id)
+        if running is not None and request.applies_to(running[1]):
+            running[0].request(request)
 
     def __len__(self) -> int:
         """Tasks this registry still holds anything for (attached or running)."""

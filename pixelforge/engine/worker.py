@@ -12,6 +12,7 @@ from pixelforge.engine.preview import PreviewEncoder
 from pixelforge.engine.runner import TaskRunner, describe_error
 from pixelforge.engine.tokens import TokenRegistry
 from pixelforge.tasks.context import TaskContext
+from pixelforge.tasks.job_ends import merge_job_ends
 from pixelforge.tasks.model import EventType, ImageRef, Task, TaskEnd, TaskProgress, TaskState, WorkerHealth, WorkerInfo
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.stop import StopToken
@@ -119,9 +120,10 @@ class Worker:
         self._last_error = f"{what}: {describe_error(exc)}"
 
     def _run(self, task: Task) -> None:
-        """Run one claimed task to a stored end. Never raises: a worker that died would leave its task
-        running and every later task queued forever."""
-        token, hooks = self.tokens.begin(task.id)
+        """Run one claimed task (or one job of it) to a stored end. Never raises: a worker that died would leave
+        its task running and every later task queued forever."""
+        claim = task.claim
+        token, hooks = self.tokens.begin(task.id, claim.job_no if claim is not None else None)
         with self._lock:
             self._current, self._task_id = token, task.id
             self._model = task.params.model or self.settings.model
@@ -130,9 +132,12 @@ class Worker:
             token.interrupt(reason="shutdown")
         assert self._runner is not None
         try:
-            device = str(getattr(self.backend, "device", "cpu"))
-            context = _Beating(self.service.start(task, token, device, self.worker_id), self)
-            end = self._runner.run(context, hooks)
+            if claim is not None and claim.failed is not None:  # its workers kept dying: not run again
+                end = TaskEnd(state=TaskState.FAILED, error=claim.failed)
+            else:
+                device = str(getattr(self.backend, "device", "cpu"))
+                context = _Beating(self.service.start(task, token, device, self.worker_id), self)
+                end = self._runner.run(context, hooks)
         except Exception as exc:  # outside the runner's own handling: the store, the device
             self._fault(f"could not run {task.id}", exc)
             end = TaskEnd(state=TaskState.FAILED, error=describe_error(exc))
@@ -141,15 +146,43 @@ class Worker:
             self.tokens.end(task.id)
             with self._lock:
                 self._current, self._task_id = None, None
-        finished = self._finish(task.id, end)
+        if claim is not None:
+            end = self._last_job_end(task.id, end.model_copy(update={"job_no": claim.job_no}))
+            if end is None:  # other jobs of the task run or wait: one of them ends it
+                self.backend.release()
+                return
+        finished = self._finish(task.id, end, self.worker_id if claim is None else None)
         if finished is None or finished.state is not TaskState.COMPLETED:
             # gc + empty_cache: a stop or failure must not leave memory held. Only now, after the terminal
             # event and the token's removal, and still before the next claim: a full gc takes 0.2-0.5 s in a
             # process holding torch + diffusers, and a stop is reported as soon as the pipeline has left.
             self.backend.release()
 
-    def _finish(self, task_id: str, end: TaskEnd) -> Task | None:
-        end = end.model_copy(update={"worker_id": self.worker_id})
+    def _last_job_end(self, task_id: str, end: TaskEnd) -> TaskEnd | None:
+        """Store how this worker's job of a split task ended; when it was the task's last, the task's end: every
+        job's end merged, with the sprite sheet of the whole batch."""
+        try:
+            ends = self.service.finish_job(task_id, end.model_copy(update={"worker_id": self.worker_id}))
+        except Exception as exc:  # TaskTakenOver: another worker runs this job now, its end is the one that counts;
+            # anything else: the job's lease runs out, and another worker runs it again
+            self._fault(f"could not store the end of {task_id} job {end.job_no}", exc)
+            return None
+        if ends is None:
+            return None
+        task = self.service.get(task_id)
+        merged = merge_job_ends(ends, total_s=time.time() - (task.started_at or task.created_at))
+        if merged.state is not TaskState.FAILED:
+            assert self._runner is not None
+            try:
+                merged.sprite_sheet = self._runner.sheet_of(task)
+            except Exception as exc:  # the images are stored: a batch without its sheet still ends
+                self._fault(f"could not write the sprite sheet of {task_id}", exc)
+        return merged
+
+    def _finish(self, task_id: str, end: TaskEnd, worker_id: str | None) -> Task | None:
+        """``worker_id``: the worker the store must find running the task (None for a split task, whose jobs ran on
+        several workers)."""
+        end = end.model_copy(update={"worker_id": worker_id})
         try:
             return self.service.finish(task_id, end)
         except TaskTakenOver as exc:  # another worker runs it now: its end is the one that counts
@@ -159,7 +192,7 @@ class Worker:
             self._fault(f"could not store the end of {task_id}", exc)
         try:
             return self.service.finish(
-                task_id, TaskEnd(state=TaskState.FAILED, error=self._last_error, worker_id=self.worker_id))
+                task_id, TaskEnd(state=TaskState.FAILED, error=self._last_error, worker_id=worker_id))
         except Exception as exc:  # still nothing: recovery at the next start will end it
             self._fault(f"could not store the failure of {task_id}", exc)
             return None

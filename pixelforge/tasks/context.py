@@ -13,7 +13,7 @@ from typing import Protocol
 from pixelforge.tasks.bus import EventBus
 from pixelforge.tasks.model import EventType, ImageRef, Task, TaskProgress
 from pixelforge.tasks.stop import StopToken
-from pixelforge.tasks.store import TaskStore
+from pixelforge.tasks.store import JobSplittingStore, TaskStore
 
 
 class TaskContext(Protocol):
@@ -64,3 +64,16 @@ class StoredTaskContext:
 
     def add_preview(self, data: bytes, media_type: str) -> None:
         self._bus.publish(self._store.add_preview(self._task.id, data, media_type))
+
+
+class JobContext(StoredTaskContext):
+    """The context of one job of a task whose jobs run on several workers at once: its progress is the job's own,
+    which the store combines with the other jobs' into the task's."""
+
+    def __init__(self, task: Task, stop: StopToken, store: JobSplittingStore, bus: EventBus) -> None:
+        super().__init__(task, stop, store, bus)
+        self._splitting = store
+
+    def report_progress(self, progress: TaskProgress) -> None:
+        assert self._task.claim is not None
+        self._bus.publish(self._splitting.append_job_progress(self._task.id, self._task.claim.job_no, progress))

@@ -219,6 +219,13 @@ class StopRequest(BaseModel):
     action: Literal["interrupt", "skip"] = "interrupt"
     keep_partial: bool = Field(default=False, description="Decode the current estimate instead of discarding it.")
     reason: str = Field(default="user", description="'user', 'timeout', 'early-stop', 'shutdown', ...")
+    jobs: list[int] | None = Field(
+        default=None, description="The jobs a skip ends on a task whose jobs run on several workers at once: those "
+        "running when it was asked (the store fills it in). None: the job running now.")
+
+    def applies_to(self, job_no: int | None) -> bool:
+        """Whether this request stops the run of ``job_no`` (None: a run of the whole task)."""
+        return self.action == "interrupt" or self.jobs is None or job_no in self.jobs
 
 
 class TaskProgress(BaseModel):
@@ -294,6 +301,17 @@ class TaskInputs(BaseModel):
         return [self.init_image, *([self.mask] if self.mask else [])]
 
 
+class JobClaim(BaseModel):
+    """One job of a task whose batch's jobs run on several workers at once (``split_batches``): what a worker
+    claimed. A task claimed whole has none."""
+
+    job_no: int
+    job_count: int
+    starts_task: bool = Field(description="This claim started the task (its first job to run).")
+    failed: str | None = Field(
+        default=None, description="The job's workers kept dying: end it failed with this, without running it.")
+
+
 class Task(BaseModel):
     id: str
     type: str = "txt2img"
@@ -315,6 +333,8 @@ class Task(BaseModel):
         default=None, description="Path of the batch's sprite sheet, relative to the data directory.")
     position: int | None = Field(default=None, description="1-based place in the queue while queued.")
     queue_size: int | None = Field(default=None, description="Queued tasks in total while queued.")
+    claim: JobClaim | None = Field(
+        default=None, exclude=True, description="Set on a task a worker claimed one job of; never stored or shown.")
 
     def info_view(self) -> dict[str, Any]:
         """The resolved parameters as the HTTP API's ``info`` and the CLI's ``--json`` have always shown
@@ -351,6 +371,8 @@ class TaskEnd(BaseModel):
     worker_id: str | None = Field(
         default=None, description="The worker reporting it: a distributed store refuses the end from a worker "
         "whose task another worker took over (TaskTakenOver), so a stalled worker never ends a rerun.")
+    job_no: int | None = Field(
+        default=None, description="The job this end is of, when the task's jobs run on several workers at once.")
 
 
 class WorkerHealth(BaseModel):

@@ -11,7 +11,9 @@ uses A1111's step fraction (it moves evenly and users know it) but reaches 1.0 o
 
 from __future__ import annotations
 
+import math
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pixelforge.tasks.model import Phase, TaskProgress
@@ -51,9 +53,12 @@ class ProgressTracker:
     step: int = 0
     # The decode time the same model and size took last time: a far better guess than one step.
     decode_prior_s: float | None = None
+    # The task's number of this tracker's first job: a worker that runs one job of a task split over workers
+    # tracks that job alone (job_count 1), whatever its number in the task.
+    first_job: int = 0
 
     def start_job(self, job_no: int) -> None:
-        self.job_no = job_no
+        self.job_no = job_no - self.first_job
         self.step = 0
         self.phase = Phase.ENCODE
 
@@ -132,6 +137,37 @@ class ProgressTracker:
             elapsed_s=elapsed_s,
             textinfo="Done",
         )
+
+
+def combined_progress(running: Mapping[int, TaskProgress], done: int, job_count: int, elapsed_s: float) -> TaskProgress:
+    """The progress of a task whose jobs run on several workers at once, from each running job's own progress
+    (a tracker of that one job: its ``progress`` is the job's fraction, its ``eta_s`` the job's time left).
+
+    The bar is A1111's fraction over all jobs: finished jobs count whole, running ones by their fraction. The
+    ETA is the longest running job's, plus the jobs nobody runs yet spread over as many workers as run now, each
+    taking as long as the slowest running job's whole run (elapsed + left) so far."""
+    fraction = min(RUNNING_CAP, (done + sum(p.progress for p in running.values())) / max(1, job_count))
+    waiting = job_count - done - len(running)
+    eta = None
+    if running and all(p.eta_s is not None for p in running.values()):
+        longest = max(p.eta_s or 0.0 for p in running.values())
+        per_job = max(p.elapsed_s + (p.eta_s or 0.0) for p in running.values())
+        eta = longest + math.ceil(max(0, waiting) / len(running)) * per_job
+    first = running[min(running)] if running else None
+    textinfo = f"Jobs: {done}/{job_count} done, {len(running)} running"
+    if first is not None and first.phase is Phase.DENOISE:
+        textinfo += f", step {first.step}/{first.steps}"
+    return TaskProgress(
+        phase=first.phase if first is not None else Phase.POSTPROCESS,
+        job_no=done,
+        job_count=job_count,
+        step=first.step if first is not None else 0,
+        steps=first.steps if first is not None else 0,
+        progress=fraction,
+        eta_s=eta,
+        elapsed_s=elapsed_s,
+        textinfo=textinfo,
+    )
 
 
 def queued_progress(position: int, size: int) -> TaskProgress:

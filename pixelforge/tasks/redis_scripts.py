@@ -34,9 +34,49 @@ local function release(task, queue, group, active, queued, task_id)
 end
 """
 
+# The jobs of a task split over workers (``split_batches``) live in its hash as ``job:<n>:<field>``: state
+# (queued, running, completed, interrupted, failed, dropped), worker, entry (its queue entry), attempts,
+# progress (the job's own TaskProgress JSON), end (its TaskEnd JSON) and error.
+_JOBS = """
+local function job_field(job, name) return 'job:' .. job .. ':' .. name end
+local function job_count(task) return tonumber(redis.call('HGET', task, 'jobs') or '0') end
+local function jobs_in(task, wanted)
+  local found = {}
+  for job = 0, job_count(task) - 1 do
+    if redis.call('HGET', task, job_field(job, 'state')) == wanted then table.insert(found, job) end
+  end
+  return found
+end
+-- The jobs no worker has started never run: their entries leave the queue. With keep_one, the first of them
+-- stays when no job runs, so that a worker still claims it, finds the stop and ends the task.
+local function drop_waiting(task, queue, group, keep_one)
+  local waiting = jobs_in(task, 'queued')
+  local first = 1
+  if keep_one and #jobs_in(task, 'running') == 0 then first = 2 end
+  for i = first, #waiting do
+    local entry = redis.call('HGET', task, job_field(waiting[i], 'entry'))
+    redis.call('XACK', queue, group, entry)
+    redis.call('XDEL', queue, entry)
+    redis.call('HSET', task, job_field(waiting[i], 'state'), 'dropped')
+  end
+end
+local function start_job(task, queued, task_id, job, worker, now)
+  local starts = 0
+  if redis.call('HGET', task, 'state') == 'queued' then
+    redis.call('HSET', task, 'state', 'running', 'started_at', now, 'worker_id', worker)
+    redis.call('ZREM', queued, task_id)
+    starts = 1
+  end
+  redis.call('HSET', task, job_field(job, 'state'), 'running', job_field(job, 'worker'), worker,
+             job_field(job, 'attempts'), 1)
+  return starts
+end
+"""
+
 # KEYS: task, all, queued, active, queue, events, counter
-# ARGV: id, max_active (-1: no limits), max_queued, event time, then the task's field/value pairs
-CREATE = _APPEND + """
+# ARGV: id, max_active (-1: no limits), max_queued, event time, jobs (0: one entry for the whole task; n: one
+# entry per job, for several workers at once), then the task's field/value pairs
+CREATE = _APPEND + _JOBS + """
 local task_id = ARGV[1]
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
 local max_active, max_queued = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -45,22 +85,42 @@ if max_active >= 0 then
   if redis.call('ZCARD', KEYS[3]) >= max_queued then return {'queue-full'} end
 end
 local order = redis.call('INCR', KEYS[7])
-redis.call('HSET', KEYS[1], 'order', order, 'last_seq', 0, 'last_preview', 0, 'attempts', 0, unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], 'order', order, 'last_seq', 0, 'last_preview', 0, 'attempts', 0, unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], order, task_id)
 redis.call('ZADD', KEYS[3], order, task_id)
 redis.call('SADD', KEYS[4], task_id)
-local entry = redis.call('XADD', KEYS[5], '*', 'task', task_id)
-redis.call('HSET', KEYS[1], 'entry', entry)
+local jobs = tonumber(ARGV[5])
+if jobs > 0 then
+  redis.call('HSET', KEYS[1], 'jobs', jobs)
+  for job = 0, jobs - 1 do
+    local entry = redis.call('XADD', KEYS[5], '*', 'task', task_id, 'job', job)
+    redis.call('HSET', KEYS[1], job_field(job, 'state'), 'queued', job_field(job, 'entry'), entry)
+  end
+else
+  local entry = redis.call('XADD', KEYS[5], '*', 'task', task_id)
+  redis.call('HSET', KEYS[1], 'entry', entry)
+end
 local position, size = redis.call('ZRANK', KEYS[3], task_id) + 1, redis.call('ZCARD', KEYS[3])
 local data = '{"position": ' .. position .. ', "size": ' .. size .. '}'
 append(KEYS[1], KEYS[6], 'queued', ARGV[4], data)
 return {'ok', tostring(order), tostring(position), tostring(size)}
 """
 
-# KEYS: task, queued, queue;  ARGV: id, worker id, now, entry id, group
-# A delivered entry whose task is no longer queued (cancelled, pruned) is acknowledged and dropped.
-CLAIM = """
+# KEYS: task, queued, queue;  ARGV: id, worker id, now, entry id, group, job ('' for the whole task)
+# A delivered entry whose task is no longer queued (cancelled, pruned) is acknowledged and dropped; so is a
+# job's entry when its task has ended or the job was dropped. Returns 0 (nothing to run), 1 (run it; for a job:
+# of a task already running) or 2 (run this job, the task's first).
+CLAIM = _JOBS + """
 local state = redis.call('HGET', KEYS[1], 'state')
+if ARGV[6] ~= '' then
+  if (state ~= 'queued' and state ~= 'running') or redis.call('HGET', KEYS[1], job_field(ARGV[6], 'state')) ~= 'queued'
+  then
+    redis.call('XACK', KEYS[3], ARGV[5], ARGV[4])
+    redis.call('XDEL', KEYS[3], ARGV[4])
+    return 0
+  end
+  return 1 + start_job(KEYS[1], KEYS[2], ARGV[1], ARGV[6], ARGV[2], ARGV[3])
+end
 if state ~= 'queued' then
   redis.call('XACK', KEYS[3], ARGV[5], ARGV[4])
   redis.call('XDEL', KEYS[3], ARGV[4])
@@ -74,10 +134,38 @@ return 1
 
 # A worker took over the entry of a worker that stopped renewing its lease (XAUTOCLAIM).
 # KEYS: task, events, queue, active, queued, images
-# ARGV: id, new worker id, now, entry id, group, max attempts, event time, channel
+# ARGV: id, new worker id, now, entry id, group, max attempts, event time, channel, job ('' for the whole task)
 # Returns 1: the new worker runs it (attempt n, a 'queued' event says why); 2: failed for good; 0: nothing to do.
-TAKE_OVER = _APPEND + _RELEASE + """
+# For a job: 0 nothing to do; 1 or 2 run it as CLAIM says; 2 also after a dead worker ('queued' says why); 3: its
+# workers kept dying, end the job failed without running it (the reason in its 'error' field).
+TAKE_OVER = _APPEND + _RELEASE + _JOBS + """
 local state = redis.call('HGET', KEYS[1], 'state')
+local job = ARGV[9]
+if job ~= '' then
+  local job_state = redis.call('HGET', KEYS[1], job_field(job, 'state'))
+  if (state ~= 'queued' and state ~= 'running') or not job_state or job_state == 'dropped' then
+    redis.call('XACK', KEYS[3], ARGV[5], ARGV[4])
+    redis.call('XDEL', KEYS[3], ARGV[4])
+    return 0
+  end
+  if job_state == 'queued' then return 1 + start_job(KEYS[1], KEYS[5], ARGV[1], job, ARGV[2], ARGV[3]) end
+  -- running, or ended with the task's end still unstored (its worker died in between): run it again
+  local previous = redis.call('HGET', KEYS[1], job_field(job, 'worker'))
+  if previous == ARGV[2] then return 0 end
+  local attempts = redis.call('HINCRBY', KEYS[1], job_field(job, 'attempts'), 1)
+  redis.call('HSET', KEYS[1], job_field(job, 'state'), 'running', job_field(job, 'worker'), ARGV[2])
+  local reason = 'worker ' .. previous .. ' stopped while running job ' .. (tonumber(job) + 1)
+  if attempts > tonumber(ARGV[6]) then
+    redis.call('HSET', KEYS[1], job_field(job, 'error'), reason .. ' (' .. (attempts - 1) ..
+               ' attempt(s), no more allowed)')
+    return 3
+  end
+  local data = cjson.encode({position = 1, size = redis.call('ZCARD', KEYS[5]) + 1, requeued = reason,
+                             attempt = attempts, job_no = tonumber(job)})
+  local seq = append(KEYS[1], KEYS[2], 'queued', ARGV[7], data)
+  publish(ARGV[8], ARGV[1], seq, 'queued', ARGV[7], data)
+  return 2
+end
 if state == 'queued' then  -- its worker died between the delivery and the claim: an ordinary claim
   redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[3], 'worker_id', ARGV[2], 'attempts', 1)
   redis.call('ZREM', KEYS[5], ARGV[1])
@@ -97,7 +185,7 @@ if attempts > tonumber(ARGV[6]) then
   redis.call('HSET', KEYS[1], 'state', 'failed', 'finished_at', ARGV[3], 'error', error, 'stop_reason', '',
              'stop_request', '')
   release(KEYS[1], KEYS[3], ARGV[5], KEYS[4], KEYS[5], ARGV[1])
-  local data = cjson.encode({images = redis.call('LLEN', KEYS[6]), error = error, reason = 'worker-lost'})
+  local data = cjson.encode({images = redis.call('ZCARD', KEYS[6]), error = error, reason = 'worker-lost'})
   local seq = append(KEYS[1], KEYS[2], 'failed', ARGV[7], data)
   publish(ARGV[8], ARGV[1], seq, 'failed', ARGV[7], data)
   return 2
@@ -117,7 +205,9 @@ APPEND_EVENT = _APPEND + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 if ARGV[4] ~= '' then
   local request = redis.call('HGET', KEYS[1], 'stop_request')
-  if request and request ~= '' and cjson.decode(request).action == 'skip' then
+  request = request and request ~= '' and cjson.decode(request)
+  -- (a skip for named jobs of a split task expires with those jobs instead: FINISH_JOB)
+  if request and request.action == 'skip' and type(request.jobs) ~= 'table' then
     local old = cjson.decode(redis.call('HGET', KEYS[1], 'progress'))
     if tostring(old.job_no) ~= ARGV[5] then redis.call('HSET', KEYS[1], 'stop_request', '') end
   end
@@ -127,9 +217,13 @@ return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 """
 
 # KEYS: task, events, images;  ARGV: image JSON, time
+# Images are kept by their index in the batch, whichever job (and worker) ends first; a job run again after its
+# worker died replaces the images of the same index.
 ADD_IMAGE = _APPEND + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('RPUSH', KEYS[3], ARGV[1])
+local index = cjson.decode(ARGV[1]).index
+redis.call('ZREMRANGEBYSCORE', KEYS[3], index, index)
+redis.call('ZADD', KEYS[3], index, ARGV[1])
 return append(KEYS[1], KEYS[2], 'image', ARGV[2], ARGV[1])
 """
 
@@ -160,7 +254,7 @@ local latest = redis.call('HGET', KEYS[1], 'last_preview')
 for _, field in ipairs(redis.call('HKEYS', KEYS[7])) do
   if field ~= latest and field ~= latest .. ':type' then redis.call('HDEL', KEYS[7], field) end
 end
-local images = redis.call('LLEN', KEYS[6])
+local images = redis.call('ZCARD', KEYS[6])
 local data = '{"images": ' .. images
 if ARGV[5] ~= '{}' then data = data .. ', ' .. string.sub(ARGV[5], 2) else data = data .. '}' end
 return {append(KEYS[1], KEYS[2], ARGV[4], ARGV[3], data), images}
@@ -170,19 +264,29 @@ return {append(KEYS[1], KEYS[2], ARGV[4], ARGV[3], data), images}
 # ARGV: id, group, request JSON, action, now, event time, cancelled event data
 # An interrupt cancels a queued task (returns its event's seq); a running task keeps the request, never
 # downgrading an interrupt to a skip. Returns false for an unknown task, else {state, seq or 0}.
-REQUEST_STOP = _APPEND + _RELEASE + """
+# A split task: an interrupt drops its jobs that have not started; a skip names the jobs running now (none: no
+# skip is kept).
+REQUEST_STOP = _APPEND + _RELEASE + _JOBS + """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return false end
 if state == 'queued' and ARGV[4] == 'interrupt' then
   redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished_at', ARGV[5], 'stop_reason', 'cancelled')
+  drop_waiting(KEYS[1], KEYS[3], ARGV[2], false)
   release(KEYS[1], KEYS[3], ARGV[2], KEYS[4], KEYS[5], ARGV[1])
   return {'cancelled', append(KEYS[1], KEYS[2], 'cancelled', ARGV[6], ARGV[7])}
 end
 if state == 'running' then
   local existing = redis.call('HGET', KEYS[1], 'stop_request')
   if not (existing and existing ~= '' and cjson.decode(existing).action == 'interrupt' and ARGV[4] == 'skip') then
-    redis.call('HSET', KEYS[1], 'stop_request', ARGV[3])
+    local request = ARGV[3]
+    if job_count(KEYS[1]) > 0 and ARGV[4] == 'skip' then
+      local decoded = cjson.decode(request)
+      decoded.jobs = jobs_in(KEYS[1], 'running')
+      request = #decoded.jobs > 0 and cjson.encode(decoded) or existing
+    end
+    redis.call('HSET', KEYS[1], 'stop_request', request or '')
   end
+  if job_count(KEYS[1]) > 0 and ARGV[4] == 'interrupt' then drop_waiting(KEYS[1], KEYS[3], ARGV[2], true) end
 end
 return {state, 0}
 """
@@ -198,7 +302,61 @@ local data = cjson.encode({reason = 'restart', error = ARGV[5]})
 return {append(KEYS[1], KEYS[2], 'interrupted', ARGV[4], data), data}
 """
 
-# The lease of a worker's task: the entry of the task it runs has its idle time reset, so that nobody
+# One job of a split task ended. KEYS: task, queue;  ARGV: group, job, reporting worker ('' for any), the job's
+# state, its TaskEnd JSON. An end that is not 'completed', or a pending interrupt, drops the jobs not started.
+# Returns false (unknown task), {'taken', worker} (another worker runs the job now), {'more'} (jobs still run or
+# wait) or {'last', end of job 0, end of job 1, ...} ('' for a job that never ran). The last job's queue entry
+# stays pending until the task's end is stored (FINISH releases it): a worker that dies in between leaves it to
+# be taken over, and the job runs again.
+FINISH_JOB = _JOBS + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local job = ARGV[2]
+local runner = redis.call('HGET', KEYS[1], job_field(job, 'worker'))
+if ARGV[3] ~= '' and runner ~= ARGV[3] then return {'taken', runner or ''} end
+redis.call('HSET', KEYS[1], job_field(job, 'state'), ARGV[4], job_field(job, 'end'), ARGV[5])
+local request = redis.call('HGET', KEYS[1], 'stop_request')
+local interrupting = ARGV[4] ~= 'completed'
+if request and request ~= '' then
+  local decoded = cjson.decode(request)
+  if decoded.action == 'interrupt' then interrupting = true end
+  if decoded.action == 'skip' and type(decoded.jobs) == 'table' then  -- used up by this job
+    local others = {}
+    for _, named in ipairs(decoded.jobs) do
+      if tostring(named) ~= job then table.insert(others, named) end
+    end
+    decoded.jobs = others
+    redis.call('HSET', KEYS[1], 'stop_request', #others > 0 and cjson.encode(decoded) or '')
+  end
+end
+if interrupting then drop_waiting(KEYS[1], KEYS[2], ARGV[1], false) end
+local entry = redis.call('HGET', KEYS[1], job_field(job, 'entry'))
+if #jobs_in(KEYS[1], 'queued') + #jobs_in(KEYS[1], 'running') > 0 then
+  redis.call('XACK', KEYS[2], ARGV[1], entry)
+  redis.call('XDEL', KEYS[2], entry)
+  return {'more'}
+end
+redis.call('HSET', KEYS[1], 'entry', entry)
+local ends = {'last'}
+for other = 0, job_count(KEYS[1]) - 1 do
+  table.insert(ends, redis.call('HGET', KEYS[1], job_field(other, 'end')) or '')
+end
+return ends
+"""
+
+# One job's progress. KEYS: task;  ARGV: job, its TaskProgress JSON.
+# Returns false (unknown task) or {started_at, then each job's state and progress ('' for none)}.
+JOB_PROGRESS = _JOBS + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSET', KEYS[1], job_field(ARGV[1], 'progress'), ARGV[2])
+local reply = {redis.call('HGET', KEYS[1], 'started_at') or ''}
+for job = 0, job_count(KEYS[1]) - 1 do
+  table.insert(reply, redis.call('HGET', KEYS[1], job_field(job, 'state')) or '')
+  table.insert(reply, redis.call('HGET', KEYS[1], job_field(job, 'progress')) or '')
+end
+return reply
+"""
+
+# The lease of a worker's task: the entry of the task (or job) it runs has its idle time reset, so that nobody
 # reclaims it. Only entries it still owns (a worker that was too slow and lost one to XAUTOCLAIM does not
 # take it back), and only of a task it runs: an entry handed to it while it was busy ages, and another
 # worker claims it after one lease instead of it waiting behind a long task.
@@ -208,8 +366,10 @@ local renewed = {}
 for _, pending in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 100, ARGV[2])) do
   local entry = redis.call('XRANGE', KEYS[1], pending[1], pending[1])[1]
   if entry then
-    local task = ARGV[3] .. entry[2][2]
-    if redis.call('HGET', task, 'worker_id') == ARGV[2] and redis.call('HGET', task, 'state') == 'running' then
+    local task, job = ARGV[3] .. entry[2][2], entry[2][4]  -- fields: task <id> [job <n>]
+    local worker_field, state_field = 'worker_id', 'state'
+    if job then worker_field, state_field = 'job:' .. job .. ':worker', 'job:' .. job .. ':state' end
+    if redis.call('HGET', task, worker_field) == ARGV[2] and redis.call('HGET', task, state_field) == 'running' then
       table.insert(renewed, pending[1])
     end
   end

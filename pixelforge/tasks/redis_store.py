@@ -14,6 +14,7 @@ import functools
 import json
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import redis
@@ -24,6 +25,7 @@ from pixelforge.tasks.model import (
     TERMINAL_STATES,
     EventType,
     ImageRef,
+    JobClaim,
     ResolvedParams,
     StopRequest,
     Task,
@@ -37,7 +39,7 @@ from pixelforge.tasks.model import (
     TaskStats,
     WorkerInfo,
 )
-from pixelforge.tasks.progress import queued_progress
+from pixelforge.tasks.progress import combined_progress, queued_progress
 from pixelforge.tasks.redis_keys import CONNECTION_ERRORS, WORKERS_GROUP, RedisKeys, connect
 from pixelforge.tasks.sqlite_store import PREVIEWS_KEPT
 from pixelforge.tasks.store import QueueFull, StoreUnavailable, TaskExists, TaskNotFound, TaskTakenOver
@@ -71,6 +73,25 @@ def _text(value: bytes | None) -> str | None:
     return value.decode() if value else None
 
 
+@dataclass(frozen=True)
+class _QueueEntry:
+    """An entry of the queue stream: a whole task, or one job of a task split over workers."""
+
+    id: bytes
+    task_id: str
+    job: int | None
+
+    @classmethod
+    def of(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> _QueueEntry:
+        job = fields.get(b"job")
+        return cls(entry_id, fields[b"task"].decode(), int(job) if job is not None else None)
+
+    @property
+    def job_arg(self) -> str:
+        """The job as the scripts take it: '' for a whole task."""
+        return "" if self.job is None else str(self.job)
+
+
 class RedisTaskStore:
     def __init__(
         self,
@@ -78,15 +99,19 @@ class RedisTaskStore:
         namespace: str = "pixelforge",
         lease_s: float = DEFAULT_LEASE_S,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        split_batches: bool = False,
     ) -> None:
+        """``split_batches``: a task created here with several jobs (batch_count > 1) gets a queue entry per job,
+        so that free workers run its jobs at once; its images keep their order (by index)."""
         self.redis = connect(url_or_client) if isinstance(url_or_client, str) else url_or_client
         self.keys = RedisKeys(namespace)
         self.lease_s = lease_s
         self.max_attempts = max_attempts
+        self.split_batches = split_batches
         self._scripts = {
             name: self.redis.register_script(getattr(scripts, name))
             for name in ("CREATE", "CLAIM", "TAKE_OVER", "APPEND_EVENT", "ADD_IMAGE", "ADD_PREVIEW", "FINISH",
-                         "REQUEST_STOP", "RECOVER", "RENEW")
+                         "REQUEST_STOP", "RECOVER", "RENEW", "FINISH_JOB", "JOB_PROGRESS")
         }
         self._ensure_group()
 
@@ -144,7 +169,7 @@ class RedisTaskStore:
         pipe = self.redis.pipeline(transaction=True)
         for task_id in task_ids:
             pipe.hgetall(self.keys.task(task_id))
-            pipe.lrange(self.keys.images(task_id), 0, -1)
+            pipe.zrange(self.keys.images(task_id), 0, -1)
             pipe.zrank(self.keys.queued, task_id)
         pipe.zcard(self.keys.queued)
         *replies, queue_size = pipe.execute()
@@ -169,11 +194,12 @@ class RedisTaskStore:
     def create(self, task: Task, limits: TaskLimits | None = None) -> tuple[Task, TaskEvent]:
         now = repr(time.time())
         bounds = [limits.max_active_per_identity, limits.max_queued_total] if limits else [-1, -1]
+        jobs = task.params.batch_count if self.split_batches and task.params.batch_count > 1 else 0
         k = self.keys
         reply = self._run(
             "CREATE",
             [k.task(task.id), k.all_tasks, k.queued, k.active(task.owner), k.queue, k.events(task.id), k.counter],
-            [task.id, *bounds, now, *self._fields(task)],
+            [task.id, *bounds, now, jobs, *self._fields(task)],
         )
         status = reply[0].decode()
         if status == "exists":
@@ -255,8 +281,8 @@ class RedisTaskStore:
         holds and this one does not is handed to that worker instead."""
         if self.is_paused():
             return None
-        for entry_id, task_id in self._read(worker_id, "0"):  # handed over, or its own from a previous life
-            if (task := self._take_over(worker_id, entry_id, task_id)) is not None:
+        for entry in self._read(worker_id, "0"):  # handed over, or its own from a previous life
+            if (task := self._take_over(worker_id, entry)) is not None:
                 return task
         while True:
             overdue = self.redis.xautoclaim(
@@ -265,24 +291,24 @@ class RedisTaskStore:
             if not overdue:
                 break
             entry_id, fields = overdue[0]
-            if fields and (task := self._take_over(worker_id, entry_id, fields[b"task"].decode())) is not None:
+            if fields and (task := self._take_over(worker_id, _QueueEntry.of(entry_id, fields))) is not None:
                 return task
         while entries := self._read(worker_id, ">"):
-            entry_id, task_id = entries[0]
-            if self._hand_over(worker_id, entry_id, task_id):
+            entry = entries[0]
+            if self._hand_over(worker_id, entry.id, entry.task_id):
                 continue
             claimed = self._run(
                 "CLAIM",
-                [self.keys.task(task_id), self.keys.queued, self.keys.queue],
-                [task_id, worker_id, repr(time.time()), entry_id, WORKERS_GROUP],
+                [self.keys.task(entry.task_id), self.keys.queued, self.keys.queue],
+                [entry.task_id, worker_id, repr(time.time()), entry.id, WORKERS_GROUP, entry.job_arg],
             )
             if claimed:
-                return self.get(task_id)
+                return self._claimed(entry, starts_task=claimed == 2)
         return None
 
-    def _read(self, worker_id: str, start: str) -> list[tuple[bytes, str]]:
-        """(entry, task id) of the next new entry (``>``) or of this worker's pending ones (``0``); a pending
-        entry deleted meanwhile is acknowledged and left out."""
+    def _read(self, worker_id: str, start: str) -> list[_QueueEntry]:
+        """The next new entry (``>``) or this worker's pending ones (``0``); a pending entry deleted meanwhile is
+        acknowledged and left out."""
         reply = self.redis.xreadgroup(WORKERS_GROUP, worker_id, {self.keys.queue: start}, count=1 if start == ">"
                                       else 100)
         entries = []
@@ -290,21 +316,37 @@ class RedisTaskStore:
             if not fields:
                 self.redis.xack(self.keys.queue, WORKERS_GROUP, entry_id)
                 continue
-            entries.append((entry_id, fields[b"task"].decode()))
+            entries.append(_QueueEntry.of(entry_id, fields))
         return entries
 
-    def _take_over(self, worker_id: str, entry_id: bytes, task_id: str) -> Task | None:
+    def _claimed(self, entry: _QueueEntry, starts_task: bool, failed: str | None = None) -> Task:
+        """The claimed task; for a job's entry, with the job this worker runs (``Task.claim``)."""
+        task = self.get(entry.task_id)
+        if entry.job is not None:
+            task.claim = JobClaim(job_no=entry.job, job_count=task.params.batch_count, starts_task=starts_task,
+                                  failed=failed)
+        return task
+
+    def _take_over(self, worker_id: str, entry: _QueueEntry) -> Task | None:
         """Claim a pending entry: a queued task is claimed as usual; a running one (its worker died) is run
         again, its events say so, or after ``max_attempts`` starts it fails with the reason. The script
-        publishes both events: no service call waits on them."""
+        publishes both events: no service call waits on them. A job's entry likewise, except that a job whose
+        workers kept dying is handed back to be ended failed (``JobClaim.failed``) by the worker that found it."""
+        task_id = entry.task_id
         owner = _text(self.redis.hget(self.keys.task(task_id), "owner")) or ""
         k, now = self.keys, repr(time.time())
         outcome = self._run(
             "TAKE_OVER",
             [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued, k.images(task_id)],
-            [task_id, worker_id, now, entry_id, WORKERS_GROUP, self.max_attempts, now, k.event_channel],
+            [task_id, worker_id, now, entry.id, WORKERS_GROUP, self.max_attempts, now, k.event_channel,
+             entry.job_arg],
         )
-        return self.get(task_id) if outcome == 1 else None
+        if entry.job is None:
+            return self.get(task_id) if outcome == 1 else None
+        if outcome == 0:
+            return None
+        failed = _text(self.redis.hget(k.task(task_id), f"job:{entry.job}:error")) if outcome == 3 else None
+        return self._claimed(entry, starts_task=outcome == 2, failed=failed)
 
     def _hand_over(self, worker_id: str, entry_id: bytes, task_id: str) -> bool:
         """Give the entry to a free worker that holds the task's model, when this one does not; True if given."""
@@ -372,6 +414,35 @@ class RedisTaskStore:
         event = TaskEvent(task_id=task_id, seq=seq, type=EventType(end.state.value), time=float(now),
                           data={"images": images, **data})
         return self.get(task_id), event
+
+    @_reachable
+    def finish_job(self, task_id: str, end: TaskEnd) -> dict[int, TaskEnd | None] | None:
+        if end.job_no is None:
+            raise ValueError("finish_job needs the job's number (TaskEnd.job_no)")
+        reply = self._run(
+            "FINISH_JOB", [self.keys.task(task_id), self.keys.queue],
+            [WORKERS_GROUP, end.job_no, end.worker_id or "", end.state.value, end.model_dump_json()],
+        )
+        if reply is None:
+            raise TaskNotFound(task_id)
+        if reply[0] == b"taken":
+            raise TaskTakenOver(task_id, reply[1].decode())
+        if reply[0] == b"more":
+            return None
+        return {job: TaskEnd.model_validate_json(raw) if raw else None for job, raw in enumerate(reply[1:])}
+
+    @_reachable
+    def append_job_progress(self, task_id: str, job_no: int, progress: TaskProgress) -> TaskEvent:
+        reply = self._run("JOB_PROGRESS", [self.keys.task(task_id)], [job_no, progress.model_dump_json()])
+        if reply is None:
+            raise TaskNotFound(task_id)
+        started_at, states = _text(reply[0]), reply[1::2]
+        running = {job: TaskProgress.model_validate_json(raw) for job, (state, raw) in enumerate(
+            zip(states, reply[2::2], strict=True)) if state == b"running" and raw}
+        done = sum(state in (b"completed", b"interrupted", b"failed") for state in states)
+        elapsed = time.time() - float(started_at) if started_at else 0.0
+        combined = combined_progress(running, done, len(states), elapsed)
+        return self.append_event(task_id, EventType.PROGRESS, combined.model_dump(mode="json"), combined)
 
     def _owner(self, task_id: str) -> str:
         owner = self.redis.hget(self.keys.task(task_id), "owner")

@@ -24,7 +24,7 @@ from pathlib import Path
 from PIL import Image
 
 from pixelforge.tasks.bus import ControlHandler, EventBus, Subscription
-from pixelforge.tasks.context import StoredTaskContext, TaskContext
+from pixelforge.tasks.context import JobContext, StoredTaskContext, TaskContext
 from pixelforge.tasks.files import InputFolder, sweep_leftovers
 from pixelforge.tasks.history import prune_history
 from pixelforge.tasks.input_images import ImageRejected, ImageUpload, read_upload
@@ -45,7 +45,7 @@ from pixelforge.tasks.model import (
 )
 from pixelforge.tasks.queue_places import QueuePlaces
 from pixelforge.tasks.stop import StopToken
-from pixelforge.tasks.store import QueueFull, TaskStore
+from pixelforge.tasks.store import JobSplittingStore, QueueFull, TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,8 @@ class TaskService:
             self.bus.publish(cancelled)
             self.bus.publish_queue_moved()
         elif task.state is TaskState.RUNNING:
-            self.bus.publish_control(task_id, request)
+            # As stored: a store that splits jobs over workers names the jobs a skip is meant for.
+            self.bus.publish_control(task_id, task.stop_request or request)
         return task
 
     def subscribe(self, task_id: str | None = None, types: frozenset[EventType] | None = None) -> Subscription:
@@ -238,14 +239,27 @@ class TaskService:
     def start(self, task: Task, token: StopToken, device: str, worker_id: str | None = None) -> TaskContext:
         """Announce a claimed task as started (on which device, by which worker) and hand out its context.
         ``token`` must already receive the bus's stop requests: a request stored before that is applied
-        to it here."""
+        to it here. A claim of one job (``task.claim``) announces the task only when it is its first."""
         pending = self.store.get(task.id).stop_request
-        if pending is not None:
+        if pending is not None and pending.applies_to(task.claim.job_no if task.claim else None):
             token.request(pending)
-        started = {"worker_device": device} | ({"worker_id": worker_id} if worker_id else {})
-        self._emit(task.id, EventType.STARTED, started)
-        self.bus.publish_queue_moved()
+        if task.claim is None or task.claim.starts_task:
+            started = {"worker_device": device} | ({"worker_id": worker_id} if worker_id else {})
+            self._emit(task.id, EventType.STARTED, started)
+            self.bus.publish_queue_moved()
+        if task.claim is not None:
+            return JobContext(task, token, self._splitting(), self.bus)
         return StoredTaskContext(task, token, self.store, self.bus)
+
+    def _splitting(self) -> JobSplittingStore:
+        if not isinstance(self.store, JobSplittingStore):
+            raise TypeError(f"{type(self.store).__name__} does not split a batch's jobs over workers")
+        return self.store
+
+    def finish_job(self, task_id: str, end: TaskEnd) -> dict[int, TaskEnd | None] | None:
+        """Store how one job of a split task ended (``end.job_no``). Returns every job's end when it was the last,
+        for the caller to merge (``job_ends.merge_job_ends``), add the batch's sheet to and :meth:`finish`."""
+        return self._splitting().finish_job(task_id, end)
 
     def finish(self, task_id: str, end: TaskEnd) -> Task:
         """Store how the task ended with its terminal event, trim the history, then announce the end (so

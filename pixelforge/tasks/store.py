@@ -12,7 +12,7 @@ terminal event), so that no crash can leave a stored state whose event stream ne
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pixelforge.tasks.model import (
     EventType,
@@ -159,3 +159,19 @@ class TaskStore(Protocol):
     def is_paused(self) -> bool: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class JobSplittingStore(TaskStore, Protocol):
+    """A store that runs a batch's jobs on several workers at once (the Redis store with ``split_batches``):
+    ``claim_next`` may then hand out one job of a task (``Task.claim``), whose run reports through these."""
+
+    def append_job_progress(self, task_id: str, job_no: int, progress: TaskProgress) -> TaskEvent:
+        """Keep one job's own progress and append the task's progress, combined over its jobs."""
+        ...
+
+    def finish_job(self, task_id: str, end: TaskEnd) -> dict[int, TaskEnd | None] | None:
+        """Keep how job ``end.job_no`` ended. None while other jobs of the task run or wait; for the last one, every
+        job's end (None for a job that never ran: an interrupt or a failure dropped it), for the caller to merge
+        and store with :meth:`finish`. Raises TaskTakenOver when another worker runs that job now."""
+        ...
