@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 import torch
+from PIL import Image
 
 from pixelforge.config import Settings
 from pixelforge.distributed import ApiRuntime, WorkerProcess, redis_service
@@ -173,6 +174,104 @@ def test_an_interrupt_sent_to_one_server_stops_the_task_inside_a_step_on_its_wor
         service.set_paused(False)
         for hold in holds:
             hold.remove()
+
+
+@pytest.fixture(scope="module")
+def split_server(deployment: Deployment) -> Iterator[LiveServer]:
+    """An API server of the same deployment with ``split_batches`` on: the servers queue the jobs, so the same
+    three workers run the batches it queues a job per worker."""
+    server = serve_runtime(ApiRuntime(deployment.settings.model_copy(update={"split_batches": True})))
+    yield server
+    server.stop()
+
+
+def split_client(server: LiveServer) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers=USER, timeout=120)
+
+
+def until_its_job_is_stopped(worker: WorkerProcess) -> Callable[[float], bool]:
+    def wait(timeout: float) -> bool:
+        task_id = worker.worker.health().task_id
+        token = worker.tokens.running(task_id) if task_id is not None else None
+        return token is not None and token.wait(timeout)
+
+    return wait
+
+
+def test_a_split_batch_runs_its_jobs_on_three_workers_at_once_and_keeps_the_image_order(
+    deployment: Deployment, split_server: LiveServer
+) -> None:
+    release = threading.Event()
+    holds = [Hold(denoiser(w), when=lambda: True, until=held_until(release)) for w in deployment.workers]
+    try:
+        with split_client(split_server) as client:
+            task_id = submit(client, QUICK | {"batch_count": 3, "batch_size": 2, "seed": 100})
+            for hold in holds:  # each worker holds a job of the one task inside a step: three jobs at once
+                assert hold.reached.wait(HOLD_LIMIT_S)
+            assert [w.worker.health().task_id for w in deployment.workers] == [task_id] * 3
+            release.set()
+            events = sse(client, task_id)
+            assert events[-1]["event"] == "completed"
+            assert [e["event"] for e in events].count("started") == 1
+            task = client.get(f"/api/v1/tasks/{task_id}").json()
+    finally:
+        release.set()
+        for hold in holds:
+            hold.remove()
+    images = task["images"]
+    assert [(i["index"], i["job_no"], i["seed"]) for i in images] == [(n, n // 2, 100 + n) for n in range(6)]
+    assert task["progress"]["progress"] == 1.0 and task["stats"]["steps_run"] == 3 * QUICK["steps"]
+    sheet = deployment.settings.data_dir / task["info"]["sprite_sheet"]
+    with Image.open(sheet) as picture:  # the batch's sheet holds all six sprites (32 px, 1 px apart), from 3 workers
+        assert (picture.width + 1) // 33 * ((picture.height + 1) // 33) == 6
+
+
+def test_an_interrupt_stops_every_job_of_a_split_batch_and_the_jobs_not_started_never_run(
+    deployment: Deployment, split_server: LiveServer
+) -> None:
+    holds = [Hold(denoiser(w), when=lambda: True, until=until_its_job_is_stopped(w)) for w in deployment.workers]
+    try:
+        with split_client(split_server) as client, deployment.client(0) as other_server:
+            task_id = submit(client, LONG | {"batch_count": 4})
+            for hold in holds:
+                assert hold.reached.wait(HOLD_LIMIT_S)
+            response = other_server.post(f"/api/v1/tasks/{task_id}/interrupt", json={"keep_partial": False})
+            assert response.status_code == 200, response.text
+            assert sse(client, task_id)[-1]["event"] == "interrupted"
+            task = client.get(f"/api/v1/tasks/{task_id}").json()
+    finally:
+        for hold in holds:
+            hold.remove()
+    assert task["state"] == "interrupted" and task["images"] == []  # each job stopped inside its first step
+    assert task["stats"]["steps_run"] < 3
+
+
+def from_the_second_call() -> Callable[[], bool]:
+    """A ``when`` for :class:`Hold`: true from the denoiser's second call on (one step has an estimate to keep)."""
+    calls = iter(range(1_000_000))
+    return lambda: next(calls) >= 1
+
+
+def test_a_skip_ends_the_running_jobs_of_a_split_batch_and_the_waiting_job_still_runs(
+    deployment: Deployment, split_server: LiveServer
+) -> None:
+    holds = [Hold(denoiser(w), when=from_the_second_call(), until=until_its_job_is_stopped(w))
+             for w in deployment.workers]
+    try:
+        with split_client(split_server) as client:
+            task_id = submit(client, QUICK | {"batch_count": 4, "seed": 5})
+            for hold in holds:
+                assert hold.reached.wait(HOLD_LIMIT_S)
+            response = client.post(f"/api/v1/tasks/{task_id}/skip", json={"keep_partial": True})
+            assert response.status_code == 200, response.text
+            assert sse(client, task_id)[-1]["event"] == "completed"
+            task = client.get(f"/api/v1/tasks/{task_id}").json()
+    finally:
+        for hold in holds:
+            hold.remove()
+    images = task["images"]
+    assert [(i["index"], i["seed"], i["partial"]) for i in images] == [
+        (0, 5, True), (1, 6, True), (2, 7, True), (3, 8, False)]
 
 
 def test_events_replay_through_the_other_server(deployment: Deployment) -> None:

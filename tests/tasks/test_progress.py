@@ -1,5 +1,5 @@
-from pixelforge.tasks.model import Phase
-from pixelforge.tasks.progress import RUNNING_CAP, ProgressTracker, queued_progress, step_fraction
+from pixelforge.tasks.model import Phase, TaskProgress
+from pixelforge.tasks.progress import RUNNING_CAP, ProgressTracker, combined_progress, queued_progress, step_fraction
 
 
 def test_step_fraction_is_a1111s_formula() -> None:
@@ -63,3 +63,31 @@ def test_failed_progress_says_so_and_has_no_eta() -> None:
     failed = tracker.failed(1.5, "out of memory")
     assert (failed.phase, failed.textinfo, failed.eta_s, failed.elapsed_s) == (Phase.LOAD, "Failed: out of memory",
                                                                              None, 1.5)
+
+
+def job(step: int, steps: int, eta_s: float | None, elapsed_s: float, phase: Phase = Phase.DENOISE) -> TaskProgress:
+    return TaskProgress(phase=phase, step=step, steps=steps, progress=step / steps, eta_s=eta_s, elapsed_s=elapsed_s)
+
+
+def test_jobs_on_several_workers_add_up_to_one_bar_and_the_eta_spreads_the_waiting_jobs() -> None:
+    running = {3: job(5, 10, eta_s=4.0, elapsed_s=6.0), 1: job(8, 10, eta_s=1.0, elapsed_s=9.0)}
+    progress = combined_progress(running, done=1, job_count=6, elapsed_s=12.0)
+    assert progress.progress == (1 + 0.5 + 0.8) / 6
+    # the longest job left (4 s), then 3 waiting jobs on 2 workers: 2 rounds of the slowest whole job (10 s)
+    assert progress.eta_s == 4.0 + 2 * 10.0
+    assert (progress.job_no, progress.job_count, progress.step, progress.steps) == (1, 6, 8, 10)  # job 1 shown
+    assert progress.textinfo == "Jobs: 1/6 done, 2 running, step 8/10" and progress.elapsed_s == 12.0
+
+
+def test_combined_progress_has_no_eta_until_every_running_job_has_one_and_never_shows_done() -> None:
+    assert combined_progress({0: job(1, 10, None, 1.0)}, done=0, job_count=2, elapsed_s=1.0).eta_s is None
+    assert combined_progress({0: job(10, 10, 0.0, 1.0)}, done=1, job_count=2, elapsed_s=1.0).progress == RUNNING_CAP
+    between = combined_progress({}, done=1, job_count=2, elapsed_s=1.0)
+    assert (between.progress, between.eta_s, between.textinfo) == (0.5, None, "Jobs: 1/2 done, 0 running")
+
+
+def test_a_tracker_of_one_job_of_a_split_task_counts_that_job_alone() -> None:
+    tracker = ProgressTracker(job_count=1, steps=4, first_job=3)
+    tracker.start_job(3)
+    tracker.record_step(2, 0.1)
+    assert (tracker.job_no, tracker.snapshot(1.0).progress) == (0, 0.5)
