@@ -22,7 +22,6 @@ import os
 import pty
 import re
 import select
-import socket
 import statistics
 import struct
 import subprocess
@@ -32,34 +31,13 @@ import termios
 import time
 from pathlib import Path
 
-import httpx
-
 from pixelforge.testing.percentiles import percentile
+from pixelforge.testing.serve_process import start_serve
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PIXELFORGE_SERVER": "none"}
 BAR = re.compile(rb"\d+% \[")
 STEP = re.compile(rb"step \d+/")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "pixelforge.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    server = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit("the server did not start")
 
 
 def timed_run(args: list[str], out: Path) -> dict[str, float]:
@@ -111,16 +89,14 @@ def main() -> None:
     parser.add_argument("--local-runs", type=int, default=3, help="in-process runs (default: 3)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pf-cli-bench-") as tmp:
-        port = free_port()
-        server = start_server(Path(tmp) / "data", port)
-        url = f"http://127.0.0.1:{port}"
+        server = start_serve(Path(tmp) / "data", env=ENV, log=Path(tmp) / "serve.log")
+        url = server.url
         task = ["generate", "a red heart", "--steps", "20", "--seed", "1"]
         try:
             timed_run([*task, "--server", url], Path(tmp) / "warm")  # the server loads the model once
             thin = [timed_run([*task, "--server", url], Path(tmp) / f"thin{n}") for n in range(options.runs)]
         finally:
-            server.terminate()
-            server.wait(30)
+            server.stop()
         local = [timed_run([*task, "--local"], Path(tmp) / f"local{n}") for n in range(options.local_runs)]
     print(f"`pixelforge generate` (sprite model, 20 steps), seconds from launch, median / p95; load average "
           f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")

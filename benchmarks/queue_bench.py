@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import httpx
-from server_bench import CLIENT, free_port, start_server
+from server_bench import CLIENT, start_server
 
 from pixelforge.testing.percentiles import percentile
 
@@ -107,10 +107,10 @@ def main() -> None:
                       PIXELFORGE_HISTORY_LIMIT=str(args.queued))
 
     with tempfile.TemporaryDirectory(prefix="queue-bench-") as tmp:
-        data_dir, port = Path(tmp) / "data", free_port()
+        data_dir = Path(tmp) / "data"
         database = data_dir / "tasks.sqlite3"
-        server = start_server("sprite", data_dir, port)
-        url = f"http://127.0.0.1:{port}"
+        server = start_server("sprite", data_dir)
+        url = server.url
         try:
             with httpx.Client(base_url=url, headers=CLIENT, timeout=120) as client:
                 client.post("/api/v1/queue/pause").raise_for_status()
@@ -145,8 +145,7 @@ def main() -> None:
                 if watchers is not None:
                     watchers.close()
         finally:
-            server.terminate()
-            server.wait(30)
+            server.stop()
 
     print(f"\nqueue benchmark: {args.queued} queued ({submit_s:.1f} s to submit), {args.watchers} SSE watchers; "
           f"reads at {args.queued - args.deletes} queued ({textinfo!r})\n")

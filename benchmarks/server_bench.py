@@ -21,9 +21,7 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,33 +30,18 @@ from pathlib import Path
 import httpx
 
 from pixelforge.testing.percentiles import percentile
+from pixelforge.testing.serve_process import ServeProcess, start_serve
 
 ADMIN_KEY = "server-bench-admin-key"
 CLIENT = {"Authorization": f"Bearer {ADMIN_KEY}"}
 API_ROUTES = ("task", "queue", "sdapi-progress", "internal-progress")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(model: Path | str, data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(model: Path | str, data_dir: Path) -> ServeProcess:
+    """The benchmarks' server: previews off, one admin key (the client's), its stderr next to ``data_dir``."""
     env = {**os.environ, "PIXELFORGE_PREVIEW_EVERY": "0", "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "pixelforge.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
-               "--model", str(model), "--admin-key", f"bench={ADMIN_KEY}"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
-    raise RuntimeError("server did not start within 120 s")
+    return start_serve(data_dir, "--model", str(model), "--admin-key", f"bench={ADMIN_KEY}", env=env,
+                       log=data_dir.parent / "serve.log")
 
 
 async def watch(client: httpx.AsyncClient, task_id: str, latencies: list[float], connected: asyncio.Event,
@@ -154,15 +137,13 @@ def main() -> int:
             from pixelforge.testing.tiny_qwen import save_tiny_qwen_pipeline
 
             model = save_tiny_qwen_pipeline(Path(tmp) / "tiny-qwen")
-        port = free_port()
-        server = start_server(model, Path(tmp) / "data", port)
+        server = start_server(model, Path(tmp) / "data")
         try:
-            base = f"http://127.0.0.1:{port}"
+            base = server.url
             asyncio.run(scenario(base, 1, 8, 1))  # warm-up: loads the model once
             results = {n: asyncio.run(scenario(base, n, args.steps, args.batch_count)) for n in (1, args.watchers)}
         finally:
-            server.terminate()
-            server.wait(30)
+            server.stop()
     print(f"task: {args.steps} steps x {args.batch_count} jobs, 32x32, tiny Qwen-Image pipeline, previews off; "
           f"CPU count {os.cpu_count()}")
     report(results)

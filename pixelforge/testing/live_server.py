@@ -1,9 +1,9 @@
-"""A real pixelforge server for tests and benchmarks: Runtime + uvicorn on a free loopback port, in a thread."""
+"""A real pixelforge server for tests and benchmarks: Runtime + uvicorn on a free loopback port, in a thread
+(``serve_process`` runs one in its own process instead)."""
 
 from __future__ import annotations
 
 import signal
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -15,6 +15,7 @@ from pixelforge.config import Settings
 from pixelforge.runtime import Runtime
 from pixelforge.server.app import create_app, server_for
 from pixelforge.tasks.model import TaskState
+from pixelforge.testing.ports import loopback_socket
 
 ACTIVE = [TaskState.QUEUED, TaskState.RUNNING]
 
@@ -64,8 +65,7 @@ def start_server(settings: Settings, timeout: float = 120, workers: int = 1) -> 
 def serve_runtime(runtime: Any, timeout: float = 120) -> LiveServer:
     """Serve any server runtime (one process's ``Runtime``, distributed mode's ``ApiRuntime``)."""
     app = create_app(runtime)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_socket()  # uvicorn serves on this very socket: no other process can take the port meanwhile
     port = sock.getsockname()[1]
     server = server_for(app, "127.0.0.1", port, log_level="warning")
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

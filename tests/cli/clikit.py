@@ -1,21 +1,13 @@
-"""Helpers of the CLI tests: free ports and `pixelforge` subprocesses with a controlled environment."""
+"""Helpers of the CLI tests: `pixelforge` subprocesses with a controlled environment."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cli_env(**values: str) -> dict[str, str]:

@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-from clikit import cli_env, free_port, run_cli
+from clikit import cli_env, run_cli
 from PIL import Image
 from test_thin_client import probe
 
 from pixelforge.testing.images import left_half_mask, sprite
 from pixelforge.testing.live_server import LiveServer
+from pixelforge.testing.ports import free_port
 
 
 def _inputs(folder: Path) -> tuple[Path, Path]:

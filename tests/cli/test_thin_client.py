@@ -11,10 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from clikit import cli_env, free_port, run_cli
+from clikit import cli_env, run_cli
 
 from pixelforge.tasks.model import TaskState
 from pixelforge.testing.live_server import LiveServer
+from pixelforge.testing.ports import free_port
 
 # Runs main() and reports which heavy modules the run imported.
 PROBE = """

@@ -17,10 +17,7 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +28,7 @@ import pytest
 from PIL import Image
 
 from pixelforge.testing.crash import CRASH_EXIT
+from pixelforge.testing.serve_process import ServeProcess, ServerExited
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "crash-test-admin-key"
@@ -38,49 +36,29 @@ CLIENT = {"Authorization": f"Bearer {ADMIN_KEY}"}  # an admin: it may pause the 
 TASK = {"prompt": "a knight", "steps": 12, "width": 32, "height": 32, "batch_count": 2}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def serve(data_dir: Path, model: str, crash_at: str | None = None) -> Iterator[httpx.Client]:
     """``pixelforge serve`` in its own process; yields a client once it answers. Killed with -9 if the
     test did not kill it first. With ``crash_at`` the process ends by itself at that write boundary
     (``pixelforge.testing.crash``), which it may reach while it starts: the client then answers nothing."""
-    port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "PIXELFORGE_PREVIEW_EVERY": "1", "PIXELFORGE_HISTORY_LIMIT": "1000",
            "PIXELFORGE_MAX_ACTIVE_PER_IDENTITY": "100", "HF_HUB_OFFLINE": "1", "PIXELFORGE_CRASH_AT": crash_at or ""}
-    log_path = data_dir.parent / "serve.log"
-    log = log_path.open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pixelforge.testing.crash" if crash_at else "pixelforge.cli", "serve",
-         "--data-dir", str(data_dir), "--port", str(port), "--model", model, "--admin-key", f"crash={ADMIN_KEY}"],
-        env=env, stdout=log, stderr=log,
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=CLIENT, timeout=60)
-    client.process = process  # type: ignore[attr-defined]
+    server = ServeProcess(data_dir, "--model", model, "--admin-key", f"crash={ADMIN_KEY}", env=env,
+                          log=data_dir.parent / "serve.log",
+                          module="pixelforge.testing.crash" if crash_at else "pixelforge.cli")
+    client = httpx.Client(base_url=server.url, headers=CLIENT, timeout=60)
+    client.process = server.process  # type: ignore[attr-defined]
     try:
-        deadline = time.monotonic() + 300
-        while True:  # a new process: nothing to subscribe to yet, so poll until it answers
-            if crash_at and process.poll() == CRASH_EXIT:
-                break  # the boundary came while it started (a leftover task ran)
-            assert process.poll() is None, "pixelforge serve exited:\n" + log_path.read_text()[-3000:]
-            try:
-                if client.get("/api/v1/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "pixelforge serve did not start:\n" + log_path.read_text()[-3000:]
-            time.sleep(0.1)
+        try:
+            server.wait_healthy(timeout=300)
+        except ServerExited as exited:
+            if not (crash_at and exited.returncode == CRASH_EXIT):
+                raise
+            # the boundary came while it started (a leftover task ran)
         yield client
     finally:
         client.close()
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-        process.wait(30)
-        log.close()
+        server.kill()
 
 
 def _kill(client: httpx.Client) -> None:

@@ -13,17 +13,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image
 
 from pixelforge.pixelart.corpus import corpus
+from pixelforge.testing.ports import free_port
+from pixelforge.testing.serve_process import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -51,12 +50,6 @@ def blocks() -> list[tuple[int, str, str]]:
         elif start is not None:
             body.append(line)
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -94,18 +87,6 @@ def commands(code: str) -> list[str]:
     return [line for line in code.replace("\\\n", " ").splitlines() if line.strip()]
 
 
-def wait_health(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)  # polling the port: the server has no other way to say it is up
-    raise AssertionError("the server did not start")
-
-
 def run_shell(code: str, scratch: Path) -> None:
     env = environment(scratch)
     port = free_port()
@@ -119,12 +100,12 @@ def run_shell(code: str, scratch: Path) -> None:
             if command.startswith("pixelforge serve"):
                 server = subprocess.Popen(command, shell=True, cwd=scratch, env=env, executable="/bin/bash",
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                wait_health(port, server)
+                wait_healthy(port, server)
                 continue
             if command.startswith("curl") and server is None:
                 server = subprocess.Popen(["pixelforge", "serve", "--port", str(port)], cwd=scratch, env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                wait_health(port, server)
+                wait_healthy(port, server)
             result = subprocess.run(command, shell=True, cwd=scratch, env=env, executable="/bin/bash",
                                     capture_output=True, text=True, timeout=300)
             assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
