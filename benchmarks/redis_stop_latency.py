@@ -11,8 +11,11 @@ process on a loaded machine.
 
 Throughput: ``--tasks`` sprites queued at once on a fresh namespace, with 1, 2, 3 ``pixelforge worker``
 processes started beforehand (model loaded); timed from the first submission to the last ``completed``.
+The ``split`` table queues the same sprites as one task of ``--tasks`` jobs with ``split_batches`` on, so the
+workers share one batch.
 
-    python benchmarks/redis_stop_latency.py [--trials 20] [--tasks 12] [--seed 0] [--parts hop,stop,throughput]
+    python benchmarks/redis_stop_latency.py [--trials 20] [--tasks 12] [--seed 0]
+        [--parts hop,stop,throughput,split]
 """
 
 from __future__ import annotations
@@ -110,9 +113,12 @@ def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
             worker.kill()
 
 
-def distributed(redis: RedisServer, data_dir: Path, workers: int) -> tuple[Settings, TaskService, list]:
+def distributed(
+    redis: RedisServer, data_dir: Path, workers: int, split_batches: bool = False
+) -> tuple[Settings, TaskService, list]:
     settings = Settings(data_dir=data_dir, redis_url=redis.url, redis_namespace=f"bench-{uuid.uuid4().hex}",
-                        max_queued_total=1000, max_active_per_identity=1000, preview_every=0)
+                        max_queued_total=1000, max_active_per_identity=1000, preview_every=0,
+                        split_batches=split_batches)
     service = redis_service(settings)
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "workers.log"
@@ -134,6 +140,25 @@ def throughput(redis: RedisServer, data_dir: Path, workers: int, tasks: int) -> 
             started = [e for e in service.events_since(task_id) if e.type is EventType.STARTED]
             ran_on.add(started[-1].data.get("worker_id", "?"))
         return time.monotonic() - start, len(ran_on)
+    finally:
+        stop_workers(processes)
+        service.bus.close()
+        service.store.close()
+
+
+def split_throughput(redis: RedisServer, data_dir: Path, workers: int, jobs: int) -> tuple[float, int]:
+    """(seconds for one task of ``jobs`` one-sprite jobs split over the workers, distinct workers that ran jobs)."""
+    _, service, processes = distributed(redis, data_dir, workers, split_batches=True)
+    try:
+        service.wait(service.submit(PARAMS).id, timeout=600)  # every worker has loaded; one warm run
+        start = time.monotonic()
+        task = service.wait(service.submit(PARAMS.model_copy(update={"batch_count": jobs})).id, timeout=1800)
+        seconds = time.monotonic() - start
+        assert task.state is TaskState.COMPLETED and len(task.images) == jobs
+        store = service.store
+        assert isinstance(store, RedisTaskStore)
+        ran_on = {store.redis.hget(store.keys.task(task.id), f"job:{job}:worker") for job in range(jobs)}
+        return seconds, len(ran_on)
     finally:
         stop_workers(processes)
         service.bus.close()
@@ -172,6 +197,13 @@ def main() -> int:
                 print("| workers | seconds | sprites/min | workers that ran some |\n|---|---|---|---|")
                 for workers in (1, 2, 3):
                     seconds, used = throughput(redis, root / f"throughput-{workers}", workers, args.tasks)
+                    print(f"| {workers} | {seconds:.1f} | {args.tasks / seconds * 60:.1f} | {used} |")
+                print()
+            if "split" in parts:
+                print(f"One task of {args.tasks} one-sprite jobs, split_batches on\n")
+                print("| workers | seconds | sprites/min | workers that ran jobs |\n|---|---|---|---|")
+                for workers in (1, 2, 3):
+                    seconds, used = split_throughput(redis, root / f"split-{workers}", workers, args.tasks)
                     print(f"| {workers} | {seconds:.1f} | {args.tasks / seconds * 60:.1f} | {used} |")
         finally:
             redis.stop()

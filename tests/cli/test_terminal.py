@@ -81,6 +81,12 @@ def test_distributed_mode_with_a_bad_redis_url_is_one_line_and_exit_2(tmp_path: 
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("pixelforge: invalid --redis URL") and "Traceback" not in result.stderr
 
+def test_split_batches_without_redis_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = run_cli("serve", "--split-batches", "--data-dir", str(tmp_path), env=cli_env(), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == "pixelforge: --split-batches needs --redis: only a distributed deployment has several " \
+        "workers\n"
+
 def test_distributed_mode_without_the_redis_client_names_the_extra(tmp_path: Path) -> None:
     # A `redis` package that cannot be imported stands for a machine where pixelforge[redis] was not installed.
     (tmp_path / "redis").mkdir()
