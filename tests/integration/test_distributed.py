@@ -30,6 +30,7 @@ from pixelforge.config import Settings
 from pixelforge.distributed import ApiRuntime, WorkerProcess, redis_service
 from pixelforge.tasks.model import EventType, TaskEnd, TaskParams, TaskState
 from pixelforge.tasks.redis_store import RedisTaskStore
+from pixelforge.tasks.service import TaskService
 from pixelforge.testing.hooks import HOLD_LIMIT_S, Hold
 from pixelforge.testing.live_server import LiveServer, serve_runtime
 from pixelforge.testing.redis_server import RedisServer
@@ -312,6 +313,58 @@ def _worker_process(settings: Settings, log_path: Path) -> subprocess.Popen[byte
         )
 
 
+def _wait_until_it_beats(service: TaskService, doomed: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 300
+    while not any(w.worker_id == "doomed" for w in service.store.workers()):  # type: ignore[attr-defined]
+        assert doomed.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
+        time.sleep(0.1)  # a new process: nothing to subscribe to until it has said hello
+
+
+def test_a_worker_killed_mid_job_of_a_split_batch_costs_only_its_job_which_another_worker_runs_again(
+    redis: RedisServer, server_model: str, tmp_path: Path
+) -> None:
+    settings = settings_for(redis, tmp_path / "data", server_model, worker_lease_s=1.5, split_batches=True)
+    service = redis_service(settings)
+    store = service.store
+    assert isinstance(store, RedisTaskStore)
+    log_path = tmp_path / "worker.log"
+    doomed = _worker_process(settings, log_path)
+    steady = WorkerProcess(settings, worker_id="steady")
+    release = threading.Event()
+    hold = Hold(denoiser(steady), when=lambda: True, until=held_until(release))
+    try:
+        _wait_until_it_beats(service, doomed, log_path)
+        steady.start()
+        task = service.submit(TaskParams(**LONG | {"batch_count": 2, "seed": 40}), owner="key:user")
+        assert hold.reached.wait(HOLD_LIMIT_S)  # the steady worker holds one job; the doomed one runs the other
+        key = store.keys.task(task.id)
+        job = next(n for n in (0, 1) if store.redis.hget(key, f"job:{n}:worker") == b"doomed")
+        deadline = time.monotonic() + HOLD_LIMIT_S
+        while b'"step":0' in (store.redis.hget(key, f"job:{job}:progress") or b'"step":0'):
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.05)  # another process: its first step is seen in the store
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(30)
+        release.set()
+        done = service.wait(task.id, timeout=HOLD_LIMIT_S)
+        assert done.state is TaskState.COMPLETED, done.error
+        assert [(i.index, i.job_no, i.seed, i.partial) for i in done.images] == [(0, 0, 40, False), (1, 1, 41, False)]
+        events = service.events_since(task.id)
+        requeued = [e.data for e in events if "requeued" in e.data]
+        assert len(requeued) == 1 and requeued[0]["job_no"] == job and requeued[0]["attempt"] == 2
+        assert f"worker doomed stopped while running job {job + 1}" in requeued[0]["requeued"]
+        assert [e.data["worker_id"] for e in events if e.type is EventType.STARTED][-1] == "steady"
+    finally:
+        release.set()
+        hold.remove()
+        if doomed.poll() is None:
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait(30)
+        steady.stop()
+        service.bus.close()
+        store.close()
+
+
 def test_a_worker_killed_mid_task_has_its_task_taken_over_and_finished_the_others_untouched(
     redis: RedisServer, server_model: str, tmp_path: Path
 ) -> None:
@@ -322,10 +375,7 @@ def test_a_worker_killed_mid_task_has_its_task_taken_over_and_finished_the_other
     doomed = _worker_process(settings, log_path)
     survivor = None
     try:
-        deadline = time.monotonic() + 300
-        while not any(w.worker_id == "doomed" for w in service.store.workers()):  # type: ignore[attr-defined]
-            assert doomed.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
-            time.sleep(0.1)  # a new process: nothing to subscribe to until it has said hello
+        _wait_until_it_beats(service, doomed, log_path)
         victim = service.submit(TaskParams(**LONG), owner="key:user")  # the owner the API key "user" has
         for event in service.events(victim.id, timeout=HOLD_LIMIT_S):
             if event.type is EventType.PROGRESS and event.data["step"] >= 1:
