@@ -70,12 +70,17 @@ class TaskRunner:
         else:  # one job of a task split over workers: the store combines the jobs' progress
             tracker = ProgressTracker(job_count=1, steps=params.steps or 0, first_job=claim.job_no)
         run = _TaskRun(self, context, hooks or RunHooks(), stats, tracker)
-        # The one place a timeout is applied: it stops the task like a click would, in any phase.
+        # The one place a timeout is applied: it stops the task like a click would, in any phase. It counts the
+        # task's time: a job of a split task that starts late has only what is left of it.
         timer = None
         if params.timeout_s:
-            timer = threading.Timer(params.timeout_s, context.stop.interrupt, kwargs={"reason": "timeout"})
-            timer.daemon = True
-            timer.start()
+            spent = time.time() - context.task.started_at if claim is not None and context.task.started_at else 0.0
+            if spent >= params.timeout_s:
+                context.stop.interrupt(reason="timeout")
+            else:
+                timer = threading.Timer(params.timeout_s - spent, context.stop.interrupt, kwargs={"reason": "timeout"})
+                timer.daemon = True
+                timer.start()
         try:
             end = run.execute()
         except Exception as exc:
