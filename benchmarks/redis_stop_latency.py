@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from stop_latency import service_stop_latencies
@@ -165,6 +166,19 @@ def split_throughput(redis: RedisServer, data_dir: Path, workers: int, jobs: int
         service.store.close()
 
 
+def worker_table(
+    title: str, measure: Callable[[RedisServer, Path, int, int], tuple[float, int]], redis: RedisServer, root: Path,
+    sprites: int,
+) -> None:
+    """A table of ``measure`` (seconds, distinct workers used) with 1, 2 and 3 workers."""
+    print(f"{title}\n")
+    print("| workers | seconds | sprites/min | workers that ran some |\n|---|---|---|---|")
+    for workers in (1, 2, 3):
+        seconds, used = measure(redis, root.with_name(f"{root.name}-{workers}"), workers, sprites)
+        print(f"| {workers} | {seconds:.1f} | {sprites / seconds * 60:.1f} | {used} |")
+    print()
+
+
 def row(label: str, values: list[float]) -> str:
     ms = [v * 1000 for v in values]
     return f"| {label} | {len(ms)} | {percentile(ms, 50):.1f} | {percentile(ms, 95):.1f} | {max(ms):.1f} |"
@@ -193,18 +207,11 @@ def main() -> int:
             if "stop" in parts:
                 stop_table(redis, root, args.trials, rng)
             if "throughput" in parts:
-                print(f"Throughput: {args.tasks} sprites (default steps) queued at once\n")
-                print("| workers | seconds | sprites/min | workers that ran some |\n|---|---|---|---|")
-                for workers in (1, 2, 3):
-                    seconds, used = throughput(redis, root / f"throughput-{workers}", workers, args.tasks)
-                    print(f"| {workers} | {seconds:.1f} | {args.tasks / seconds * 60:.1f} | {used} |")
-                print()
+                title = f"Throughput: {args.tasks} sprites (default steps) queued at once"
+                worker_table(title, throughput, redis, root / "throughput", args.tasks)
             if "split" in parts:
-                print(f"One task of {args.tasks} one-sprite jobs, split_batches on\n")
-                print("| workers | seconds | sprites/min | workers that ran jobs |\n|---|---|---|---|")
-                for workers in (1, 2, 3):
-                    seconds, used = split_throughput(redis, root / f"split-{workers}", workers, args.tasks)
-                    print(f"| {workers} | {seconds:.1f} | {args.tasks / seconds * 60:.1f} | {used} |")
+                title = f"One task of {args.tasks} one-sprite jobs, split_batches on"
+                worker_table(title, split_throughput, redis, root / "split", args.tasks)
         finally:
             redis.stop()
     return 0

@@ -9,6 +9,7 @@ an interrupt sent to the other server.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -227,51 +228,52 @@ def test_a_split_batch_runs_its_jobs_on_three_workers_at_once_and_keeps_the_imag
         assert (picture.width + 1) // 33 * ((picture.height + 1) // 33) == 6
 
 
-def test_an_interrupt_stops_every_job_of_a_split_batch_and_the_jobs_not_started_never_run(
-    deployment: Deployment, split_server: LiveServer
-) -> None:
-    holds = [Hold(denoiser(w), when=lambda: True, until=until_its_job_is_stopped(w)) for w in deployment.workers]
+def from_call(first: int) -> Callable[[], bool]:
+    """A ``when`` for :class:`Hold`: true from the denoiser's call number ``first`` on (0: the first call)."""
+    calls = itertools.count()
+    return lambda: next(calls) >= first
+
+
+def stop_a_held_split_batch(
+    deployment: Deployment, client: httpx.Client, via: httpx.Client, params: dict, action: str, hold_from: int
+) -> tuple[str, dict]:
+    """Submit a split batch through ``client``, hold a job of it on each of the three workers inside a step (from
+    the denoiser's call ``hold_from`` on), send ``action`` (interrupt keeping nothing, or skip keeping the partials)
+    through ``via``; returns the task's terminal event and the task."""
+    holds = [Hold(denoiser(w), when=from_call(hold_from), until=until_its_job_is_stopped(w))
+             for w in deployment.workers]
     try:
-        with split_client(split_server) as client, deployment.client(0) as other_server:
-            task_id = submit(client, LONG | {"batch_count": 4})
-            for hold in holds:
-                assert hold.reached.wait(HOLD_LIMIT_S)
-            response = other_server.post(f"/api/v1/tasks/{task_id}/interrupt", json={"keep_partial": False})
-            assert response.status_code == 200, response.text
-            assert sse(client, task_id)[-1]["event"] == "interrupted"
-            task = client.get(f"/api/v1/tasks/{task_id}").json()
+        task_id = submit(client, params)
+        for hold in holds:
+            assert hold.reached.wait(HOLD_LIMIT_S)
+        response = via.post(f"/api/v1/tasks/{task_id}/{action}", json={"keep_partial": action == "skip"})
+        assert response.status_code == 200, response.text
+        last = sse(client, task_id)[-1]["event"]
+        return last, client.get(f"/api/v1/tasks/{task_id}").json()
     finally:
         for hold in holds:
             hold.remove()
-    assert task["state"] == "interrupted" and task["images"] == []  # each job stopped inside its first step
+
+
+def test_an_interrupt_stops_every_job_of_a_split_batch_and_the_jobs_not_started_never_run(
+    deployment: Deployment, split_server: LiveServer
+) -> None:
+    with split_client(split_server) as client, deployment.client(0) as other_server:
+        last, task = stop_a_held_split_batch(deployment, client, other_server, LONG | {"batch_count": 4}, "interrupt",
+                                             hold_from=0)
+    assert last == "interrupted" and task["images"] == []  # each job stopped inside its first step
     assert task["stats"]["steps_run"] < 3
-
-
-def from_the_second_call() -> Callable[[], bool]:
-    """A ``when`` for :class:`Hold`: true from the denoiser's second call on (one step has an estimate to keep)."""
-    calls = iter(range(1_000_000))
-    return lambda: next(calls) >= 1
 
 
 def test_a_skip_ends_the_running_jobs_of_a_split_batch_and_the_waiting_job_still_runs(
     deployment: Deployment, split_server: LiveServer
 ) -> None:
-    holds = [Hold(denoiser(w), when=from_the_second_call(), until=until_its_job_is_stopped(w))
-             for w in deployment.workers]
-    try:
-        with split_client(split_server) as client:
-            task_id = submit(client, QUICK | {"batch_count": 4, "seed": 5})
-            for hold in holds:
-                assert hold.reached.wait(HOLD_LIMIT_S)
-            response = client.post(f"/api/v1/tasks/{task_id}/skip", json={"keep_partial": True})
-            assert response.status_code == 200, response.text
-            assert sse(client, task_id)[-1]["event"] == "completed"
-            task = client.get(f"/api/v1/tasks/{task_id}").json()
-    finally:
-        for hold in holds:
-            hold.remove()
-    images = task["images"]
-    assert [(i["index"], i["seed"], i["partial"]) for i in images] == [
+    with split_client(split_server) as client:
+        # Held from each denoiser's second call on: one step has an estimate to keep.
+        last, task = stop_a_held_split_batch(deployment, client, client, QUICK | {"batch_count": 4, "seed": 5}, "skip",
+                                             hold_from=1)
+    assert last == "completed"
+    assert [(i["index"], i["seed"], i["partial"]) for i in task["images"]] == [
         (0, 5, True), (1, 6, True), (2, 7, True), (3, 8, False)]
 
 
