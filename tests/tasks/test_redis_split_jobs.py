@@ -214,3 +214,10 @@ def test_the_tasks_progress_combines_its_running_jobs(store: RedisTaskStore) -> 
     assert (progress.job_no, progress.job_count) == (1, 4)
     assert progress.eta_s == pytest.approx(1.0 + 2.0)  # the longest job left, then job 3 on one of two workers
     assert progress.textinfo == "Jobs: 1/4 done, 2 running, step 5/10"
+
+
+def test_a_split_task_cancelled_while_queued_leaves_nothing_in_the_queue(store: RedisTaskStore) -> None:
+    task = add(store, jobs=3)
+    cancelled, event = store.request_stop(task.id, StopRequest(action="interrupt"))
+    assert cancelled.state is TaskState.CANCELLED and event is not None
+    assert pending_entries(store) == 0 and store.claim_next("w0") is None
