@@ -79,11 +79,10 @@ class ImageWriter:
                 return SavedImage(written["sprite"], result.sprite.size, files | {"raw": raw})
         path = self.folder / f"{name}.png"
         write_png(image, path, parameters)
-        if self.already_1x:
-            self.sprites.append(image)
         factor = self.scale if self.scale > 1 else SPRITE_UPSCALE if self.already_1x else None
         if factor is None:
             return SavedImage(path, image.size, {})
+        self.sprites.append(image)  # drawn at its art size: a sprite
         upscaled = self.folder / f"{name}@{factor}x.png"
         size = (image.width * factor, image.height * factor)
         write_png(image.resize(size, Image.Resampling.NEAREST), upscaled, parameters)
@@ -91,7 +90,15 @@ class ImageWriter:
 
     def write_sheet(self) -> Path | None:
         """A sprite sheet of the task's 1× sprites, when it made more than one."""
+        # Its sprites are exactly the images given an upscaled copy (is_sprite), the pixel-art stage's or a
+        # model's drawn at art size, so that a sheet can also be made from stored images alone.
         return write_sheet(self.sprites, self.folder / f"{self.stem}-sheet.png")
+
+
+def is_sprite(files: dict[str, str]) -> bool:
+    """Whether a stored image (its ``ImageRef.files``) is a 1× sprite: ImageWriter gives those, and only those, an
+    upscaled copy."""
+    return "upscaled" in files
 
 
 def write_sheet(sprites: list[Image.Image], path: Path) -> Path | None:

@@ -24,7 +24,7 @@ from pixelforge.config import Settings
 from pixelforge.engine.control import EarlyStopRule, StepControl, StepInfo, StopRequested
 from pixelforge.engine.init_images import PreparedInput, prepare
 from pixelforge.engine.job import Completed, Skipped, Stopped, run_job
-from pixelforge.engine.postprocess import ImageWriter, write_sheet
+from pixelforge.engine.postprocess import ImageWriter, is_sprite, write_sheet
 from pixelforge.engine.preview import PreviewEncoder, X0Tracker, encode_image
 from pixelforge.engine.stats import StatsRecorder
 from pixelforge.engine.storage import TaskFiles
@@ -100,13 +100,12 @@ class TaskRunner:
         return end
 
     def sheet_of(self, task: Task) -> str | None:
-        """The sprite sheet of a task whose jobs ran on several workers, from every job's stored images in their
-        order: its sprites are the pixel-art stage's (they have a manifest) or all of a 1× model's."""
-        params, data_dir = task.params, self.settings.data_dir
-        outputs_1x = self.backend.load(params.model or self.settings.model, params.lora, params.lora_scale).outputs_1x
+        """The sprite sheet of a task whose jobs ran on several workers, from every job's stored sprites in their
+        order."""
+        data_dir = self.settings.data_dir
         sprites = []
         for image in sorted(task.images, key=lambda i: i.index):
-            if outputs_1x or "manifest" in image.files:
+            if is_sprite(image.files):
                 with Image.open(data_dir / image.path) as stored:
                     sprites.append(stored.convert("RGBA"))
         files = TaskFiles(data_dir, self.settings.images_dir, task.id)

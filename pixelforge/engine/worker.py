@@ -147,11 +147,13 @@ class Worker:
             with self._lock:
                 self._current, self._task_id = None, None
         if claim is not None:
-            end = self._last_job_end(task.id, end.model_copy(update={"job_no": claim.job_no}))
+            job_end = end
+            end = self._last_job_end(task.id, job_end.model_copy(update={"job_no": claim.job_no}))
             if end is None:  # other jobs of the task run or wait: one of them ends it
-                self.backend.release()
+                if job_end.state is not TaskState.COMPLETED:
+                    self.backend.release()
                 return
-        finished = self._finish(task.id, end, self.worker_id if claim is None else None)
+        finished = self._finish(task.id, end)
         if finished is None or finished.state is not TaskState.COMPLETED:
             # gc + empty_cache: a stop or failure must not leave memory held. Only now, after the terminal
             # event and the token's removal, and still before the next claim: a full gc takes 0.2-0.5 s in a
@@ -164,13 +166,19 @@ class Worker:
         try:
             ends = self.service.finish_job(task_id, end.model_copy(update={"worker_id": self.worker_id}))
         except Exception as exc:  # TaskTakenOver: another worker runs this job now, its end is the one that counts;
-            # anything else: the job's lease runs out, and another worker runs it again
+            # anything else: this worker stops renewing the job's lease, and another worker runs it again
             self._fault(f"could not store the end of {task_id} job {end.job_no}", exc)
             return None
         if ends is None:
             return None
-        task = self.service.get(task_id)
-        merged = merge_job_ends(ends, total_s=time.time() - (task.started_at or task.created_at))
+        try:
+            task = self.service.get(task_id)
+            interrupt = task.stop_request if task.stop_request and task.stop_request.action == "interrupt" else None
+            merged = merge_job_ends(ends, total_s=time.time() - (task.started_at or task.created_at),
+                                    stop_reason=interrupt.reason if interrupt else "user")
+        except Exception as exc:  # the store again: the task still ends, failed with the reason
+            self._fault(f"could not merge the ends of {task_id}", exc)
+            return TaskEnd(state=TaskState.FAILED, error=self._last_error)
         if merged.state is not TaskState.FAILED:
             assert self._runner is not None
             try:
@@ -179,10 +187,8 @@ class Worker:
                 self._fault(f"could not write the sprite sheet of {task_id}", exc)
         return merged
 
-    def _finish(self, task_id: str, end: TaskEnd, worker_id: str | None) -> Task | None:
-        """``worker_id``: the worker the store must find running the task (None for a split task, whose jobs ran on
-        several workers)."""
-        end = end.model_copy(update={"worker_id": worker_id})
+    def _finish(self, task_id: str, end: TaskEnd) -> Task | None:
+        end = end.model_copy(update={"worker_id": self.worker_id})
         try:
             return self.service.finish(task_id, end)
         except TaskTakenOver as exc:  # another worker runs it now: its end is the one that counts
@@ -192,7 +198,7 @@ class Worker:
             self._fault(f"could not store the end of {task_id}", exc)
         try:
             return self.service.finish(
-                task_id, TaskEnd(state=TaskState.FAILED, error=self._last_error, worker_id=worker_id))
+                task_id, TaskEnd(state=TaskState.FAILED, error=self._last_error, worker_id=self.worker_id))
         except Exception as exc:  # still nothing: recovery at the next start will end it
             self._fault(f"could not store the failure of {task_id}", exc)
             return None

@@ -40,10 +40,10 @@ def merge_stats(stats: list[TaskStats], total_s: float) -> TaskStats | None:
     )
 
 
-def merge_job_ends(ends: Mapping[int, TaskEnd | None], total_s: float) -> TaskEnd:
+def merge_job_ends(ends: Mapping[int, TaskEnd | None], total_s: float, stop_reason: str = "user") -> TaskEnd:
     """Failed if a job failed (with the first failed job's error); interrupted if a job was interrupted or never
-    ran (with the first interrupted job's reason); else completed. Skipped jobs completed: a skip ends a job, not
-    the task."""
+    ran (with the first interrupted job's reason, else ``stop_reason``: that of the interrupt that dropped jobs
+    while the running ones completed); else completed. Skipped jobs completed: a skip ends a job, not the task."""
     reported = [ends[job] for job in sorted(ends) if ends[job] is not None]
     failed = [end for end in reported if end is not None and end.state is TaskState.FAILED]
     interrupted = [end for end in reported if end is not None and end.state is TaskState.INTERRUPTED]
@@ -53,7 +53,7 @@ def merge_job_ends(ends: Mapping[int, TaskEnd | None], total_s: float) -> TaskEn
         return TaskEnd(state=TaskState.FAILED, error=failed[0].error, resolved=resolved, stats=stats)
     if interrupted or len(reported) < len(ends):
         reason = interrupted[0].stop_reason if interrupted else None
-        return TaskEnd(state=TaskState.INTERRUPTED, stop_reason=reason or "user", resolved=resolved, stats=stats)
+        return TaskEnd(state=TaskState.INTERRUPTED, stop_reason=reason or stop_reason, resolved=resolved, stats=stats)
     job_count = len(ends)
     steps = max((end.progress.steps for end in reported if end is not None and end.progress), default=0)
     done = ProgressTracker(job_count=job_count, steps=steps).completed(total_s)

@@ -306,7 +306,6 @@ class JobClaim(BaseModel):
     claimed. A task claimed whole has none."""
 
     job_no: int
-    job_count: int
     starts_task: bool = Field(description="This claim started the task (its first job to run).")
     failed: str | None = Field(
         default=None, description="The job's workers kept dying: end it failed with this, without running it.")

@@ -50,7 +50,7 @@ class RedisKeys:
         return f"{self.namespace}:events:{task_id}"
 
     def images(self, task_id: str) -> str:
-        """List: the task's finished images (ImageRef JSON), in order."""
+        """Sorted set: the task's finished images (ImageRef JSON), scored by their index in the batch."""
         return f"{self.namespace}:images:{task_id}"
 
     def previews(self, task_id: str) -> str:

@@ -136,8 +136,9 @@ return 1
 # KEYS: task, events, queue, active, queued, images
 # ARGV: id, new worker id, now, entry id, group, max attempts, event time, channel, job ('' for the whole task)
 # Returns 1: the new worker runs it (attempt n, a 'queued' event says why); 2: failed for good; 0: nothing to do.
-# For a job: 0 nothing to do; 1 or 2 run it as CLAIM says; 2 also after a dead worker ('queued' says why); 3: its
-# workers kept dying, end the job failed without running it (the reason in its 'error' field).
+# For a job: 0 nothing to do; 1 or 2 run it as CLAIM says (1 also for a job run again after its worker died: a
+# 'started' event names the job, the new worker and why, while the task stays running); 3: its workers kept
+# dying, end the job failed without running it (the reason in its 'error' field).
 TAKE_OVER = _APPEND + _RELEASE + _JOBS + """
 local state = redis.call('HGET', KEYS[1], 'state')
 local job = ARGV[9]
@@ -160,11 +161,10 @@ if job ~= '' then
                ' attempt(s), no more allowed)')
     return 3
   end
-  local data = cjson.encode({position = 1, size = redis.call('ZCARD', KEYS[5]) + 1, requeued = reason,
-                             attempt = attempts, job_no = tonumber(job)})
-  local seq = append(KEYS[1], KEYS[2], 'queued', ARGV[7], data)
-  publish(ARGV[8], ARGV[1], seq, 'queued', ARGV[7], data)
-  return 2
+  local data = cjson.encode({worker_id = ARGV[2], requeued = reason, attempt = attempts, job_no = tonumber(job)})
+  local seq = append(KEYS[1], KEYS[2], 'started', ARGV[7], data)
+  publish(ARGV[8], ARGV[1], seq, 'started', ARGV[7], data)
+  return 1
 end
 if state == 'queued' then  -- its worker died between the delivery and the claim: an ordinary claim
   redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[3], 'worker_id', ARGV[2], 'attempts', 1)
@@ -225,6 +225,16 @@ local index = cjson.decode(ARGV[1]).index
 redis.call('ZREMRANGEBYSCORE', KEYS[3], index, index)
 redis.call('ZADD', KEYS[3], index, ARGV[1])
 return append(KEYS[1], KEYS[2], 'image', ARGV[2], ARGV[1])
+"""
+
+# A task's images from before they were kept by index (a list in arrival order, which was batch order then).
+# KEYS: images. Returns how many were moved (0: nothing to do).
+MIGRATE_IMAGES = """
+if redis.call('TYPE', KEYS[1]).ok ~= 'list' then return 0 end
+local images = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+for _, image in ipairs(images) do redis.call('ZADD', KEYS[1], cjson.decode(image).index, image) end
+return #images
 """
 
 # KEYS: task, events, previews;  ARGV: bytes, media type, time, previews kept
@@ -304,14 +314,18 @@ return {append(KEYS[1], KEYS[2], 'interrupted', ARGV[4], data), data}
 
 # One job of a split task ended. KEYS: task, queue;  ARGV: group, job, reporting worker ('' for any), the job's
 # state, its TaskEnd JSON. An end that is not 'completed', or a pending interrupt, drops the jobs not started.
-# Returns false (unknown task), {'taken', worker} (another worker runs the job now), {'more'} (jobs still run or
-# wait) or {'last', end of job 0, end of job 1, ...} ('' for a job that never ran). The last job's queue entry
-# stays pending until the task's end is stored (FINISH releases it): a worker that dies in between leaves it to
-# be taken over, and the job runs again.
+# Returns false (unknown task), {'taken', worker} (another worker runs the job now, or the task has ended), {'more'}
+# (jobs still run or wait) or {'last', end of job 0, end of job 1, ...} ('' for a job that never ran). The last
+# job's worker becomes the task's worker_id: FINISH takes the task's end from it alone. Its queue entry stays
+# pending (and renewed) until then (FINISH releases it): a worker that dies in between leaves it to be taken
+# over, and the job runs again; a stalled one that comes back finds its end refused.
 FINISH_JOB = _JOBS + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local job = ARGV[2]
 local runner = redis.call('HGET', KEYS[1], job_field(job, 'worker'))
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then
+  return {'taken', redis.call('HGET', KEYS[1], 'worker_id') or ''}
+end
 if ARGV[3] ~= '' and runner ~= ARGV[3] then return {'taken', runner or ''} end
 redis.call('HSET', KEYS[1], job_field(job, 'state'), ARGV[4], job_field(job, 'end'), ARGV[5])
 local request = redis.call('HGET', KEYS[1], 'stop_request')
@@ -335,7 +349,7 @@ if #jobs_in(KEYS[1], 'queued') + #jobs_in(KEYS[1], 'running') > 0 then
   redis.call('XDEL', KEYS[2], entry)
   return {'more'}
 end
-redis.call('HSET', KEYS[1], 'entry', entry)
+redis.call('HSET', KEYS[1], 'entry', entry, 'worker_id', runner)
 local ends = {'last'}
 for other = 0, job_count(KEYS[1]) - 1 do
   table.insert(ends, redis.call('HGET', KEYS[1], job_field(other, 'end')) or '')
@@ -360,16 +374,21 @@ return reply
 # reclaims it. Only entries it still owns (a worker that was too slow and lost one to XAUTOCLAIM does not
 # take it back), and only of a task it runs: an entry handed to it while it was busy ages, and another
 # worker claims it after one lease instead of it waiting behind a long task.
-# KEYS: queue;  ARGV: group, worker id, task key prefix. Returns the renewed entries.
+# Only entries of the task the worker reports running: one it could not end (the store failed it) is taken over
+# after a lease instead of being held forever by an idle worker. (The last job's entry of a split task is not
+# renewed for the moment its worker merges the ends and stores the task's: a worker that stalls for the rest of
+# its lease there loses it to a rerun, and FINISH / FINISH_JOB then refuse whichever end comes second.)
+# KEYS: queue;  ARGV: group, worker id, task key prefix, the id of the task the worker runs ('' for none).
+# Returns the renewed entries.
 RENEW = """
 local renewed = {}
 for _, pending in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 100, ARGV[2])) do
   local entry = redis.call('XRANGE', KEYS[1], pending[1], pending[1])[1]
-  if entry then
+  if entry and entry[2][2] == ARGV[4] then
     local task, job = ARGV[3] .. entry[2][2], entry[2][4]  -- fields: task <id> [job <n>]
-    local worker_field, state_field = 'worker_id', 'state'
-    if job then worker_field, state_field = 'job:' .. job .. ':worker', 'job:' .. job .. ':state' end
-    if redis.call('HGET', task, worker_field) == ARGV[2] and redis.call('HGET', task, state_field) == 'running' then
+    local worker_field = 'worker_id'
+    if job then worker_field = 'job:' .. job .. ':worker' end
+    if redis.call('HGET', task, worker_field) == ARGV[2] and redis.call('HGET', task, 'state') == 'running' then
       table.insert(renewed, pending[1])
     end
   end

@@ -111,9 +111,10 @@ class RedisTaskStore:
         self._scripts = {
             name: self.redis.register_script(getattr(scripts, name))
             for name in ("CREATE", "CLAIM", "TAKE_OVER", "APPEND_EVENT", "ADD_IMAGE", "ADD_PREVIEW", "FINISH",
-                         "REQUEST_STOP", "RECOVER", "RENEW", "FINISH_JOB", "JOB_PROGRESS")
+                         "REQUEST_STOP", "RECOVER", "RENEW", "FINISH_JOB", "JOB_PROGRESS", "MIGRATE_IMAGES")
         }
         self._ensure_group()
+        self._migrate_images()
 
     def _ensure_group(self) -> None:
         """The queue's consumer group, created with the stream; again after a Redis that lost its data."""
@@ -122,6 +123,12 @@ class RedisTaskStore:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    def _migrate_images(self) -> None:
+        """Images stored as a list by an older pixelforge become the sorted set they are now (upgrade API servers
+        and workers together: an old worker cannot add an image to the new form)."""
+        for key in self.redis.scan_iter(match=self.keys.images("*"), count=500):
+            self._run("MIGRATE_IMAGES", [key], [])
 
     def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         return self._scripts[name](keys=keys, args=args)
@@ -323,8 +330,7 @@ class RedisTaskStore:
         """The claimed task; for a job's entry, with the job this worker runs (``Task.claim``)."""
         task = self.get(entry.task_id)
         if entry.job is not None:
-            task.claim = JobClaim(job_no=entry.job, job_count=task.params.batch_count, starts_task=starts_task,
-                                  failed=failed)
+            task.claim = JobClaim(job_no=entry.job, starts_task=starts_task, failed=failed)
         return task
 
     def _take_over(self, worker_id: str, entry: _QueueEntry) -> Task | None:
@@ -510,7 +516,8 @@ class RedisTaskStore:
         """Say that the worker is alive (for ``ttl_s``) and renew the lease on its task; returns the queue
         entries it still holds (none while it runs a task: it lost that task to another worker)."""
         self.redis.set(self.keys.worker(info.worker_id), info.model_dump_json(), px=int(ttl_s * 1000))
-        renewed = self._run("RENEW", [self.keys.queue], [WORKERS_GROUP, info.worker_id, self.keys.task("")])
+        renewed = self._run("RENEW", [self.keys.queue],
+                            [WORKERS_GROUP, info.worker_id, self.keys.task(""), info.task_id or ""])
         return [e.decode() for e in renewed]
 
     @_reachable

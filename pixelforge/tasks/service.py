@@ -219,9 +219,10 @@ class TaskService:
         if cancelled is not None:
             self.bus.publish(cancelled)
             self.bus.publish_queue_moved()
-        elif task.state is TaskState.RUNNING:
-            # As stored: a store that splits jobs over workers names the jobs a skip is meant for.
-            self.bus.publish_control(task_id, task.stop_request or request)
+        elif task.state is TaskState.RUNNING and task.stop_request is not None:
+            # As stored: a store that splits jobs over workers names the jobs a skip is meant for (and keeps none
+            # when no job of the task runs at that moment).
+            self.bus.publish_control(task_id, task.stop_request)
         return task
 
     def subscribe(self, task_id: str | None = None, types: frozenset[EventType] | None = None) -> Subscription:

@@ -52,7 +52,7 @@ def runner(tmp_path: Path, tiny_qwen_dir: Path) -> Iterator[TaskRunner]:
 
 def job_of(params: TaskParams, job_no: int, started_s_ago: float = 0.0) -> Task:
     return Task(id="task(split)", params=params, state=TaskState.RUNNING, started_at=time.time() - started_s_ago,
-                claim=JobClaim(job_no=job_no, job_count=params.batch_count, starts_task=False))
+                claim=JobClaim(job_no=job_no, starts_task=False))
 
 
 def test_one_job_runs_alone_with_its_images_numbered_as_in_the_whole_batch(runner: TaskRunner) -> None:

@@ -35,6 +35,8 @@ def test_a_job_that_never_ran_or_was_interrupted_interrupts_the_task_with_the_fi
     assert merge_job_ends({0: completed(), 1: interrupted, 2: None}, 1.0).stop_reason == "timeout"
     dropped = merge_job_ends({0: completed(), 1: None}, 1.0)
     assert (dropped.state, dropped.stop_reason, dropped.progress) == (TaskState.INTERRUPTED, "user", None)
+    # the running jobs completed before they saw the interrupt (a timeout) that dropped the others
+    assert merge_job_ends({0: completed(), 1: None}, 1.0, stop_reason="timeout").stop_reason == "timeout"
 
 
 def test_a_failed_job_fails_the_task_with_its_error() -> None:

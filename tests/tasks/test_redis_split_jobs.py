@@ -20,6 +20,7 @@ from pixelforge.tasks.model import (
     TaskParams,
     TaskProgress,
     TaskState,
+    WorkerInfo,
 )
 from pixelforge.tasks.redis_store import RedisTaskStore
 from pixelforge.tasks.store import TaskTakenOver
@@ -66,7 +67,7 @@ def test_each_worker_claims_its_own_job_and_the_first_claim_starts_the_task(stor
     claims = [claim(store, f"w{n}") for n in range(3)]
     assert [(c.id, c.claim.job_no, c.claim.starts_task) for c in claims if c.claim] == [
         (task.id, 0, True), (task.id, 1, False), (task.id, 2, False)]
-    assert all(c.state is TaskState.RUNNING and c.claim and c.claim.job_count == 3 for c in claims)
+    assert all(c.state is TaskState.RUNNING for c in claims)
     assert store.claim_next("w3") is None
     assert store.queued_ids() == []
 
@@ -114,6 +115,70 @@ def test_the_last_job_to_end_gets_every_end_and_the_task_ends_once(store: RedisT
     done, event = store.finish(task.id, merge_job_ends(ends, total_s=1.0))
     assert done.state is TaskState.COMPLETED and event.type is EventType.COMPLETED
     assert pending_entries(store) == 0
+
+
+def test_a_stalled_last_worker_and_the_one_that_reran_its_job_cannot_both_end_the_task(
+    redis_server: RedisServer, namespace: str, store: RedisTaskStore
+) -> None:
+    impatient = RedisTaskStore(redis_server.url, namespace, lease_s=0, split_batches=True)
+    try:
+        task = add(store, jobs=2)
+        claim(store, "w0"), claim(store, "w1")
+        store.finish_job(task.id, end(TaskState.COMPLETED, 0, "w0"))
+        ends = store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w1"))
+        assert ends is not None  # w1 now merges the ends... and stalls past its lease
+        rerun = impatient.claim_next("w2")
+        assert rerun is not None and rerun.claim and rerun.claim.job_no == 1
+        done, _ = store.finish(task.id, merge_job_ends(ends, 1.0).model_copy(update={"worker_id": "w1"}))
+        assert done.state is TaskState.COMPLETED
+        with pytest.raises(TaskTakenOver):  # the rerun's end comes after the task's: refused, no second end
+            store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w2"))
+        assert [e.type for e in store.events_since(task.id)].count(EventType.COMPLETED) == 1
+        assert pending_entries(store) == 0
+    finally:
+        impatient.close()
+
+
+def test_the_rerun_ends_the_task_when_the_stalled_last_worker_comes_back_second(
+    redis_server: RedisServer, namespace: str, store: RedisTaskStore
+) -> None:
+    impatient = RedisTaskStore(redis_server.url, namespace, lease_s=0, split_batches=True)
+    try:
+        task = add(store, jobs=2)
+        claim(store, "w0"), claim(store, "w1")
+        store.finish_job(task.id, end(TaskState.COMPLETED, 0, "w0"))
+        stale = store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w1"))
+        assert stale is not None and impatient.claim_next("w2") is not None
+        ends = store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w2"))
+        assert ends is not None  # the rerun's worker is the task's to end now
+        with pytest.raises(TaskTakenOver, match="now run by worker w2"):
+            store.finish(task.id, merge_job_ends(stale, 1.0).model_copy(update={"worker_id": "w1"}))
+        done, _ = store.finish(task.id, merge_job_ends(ends, 1.0).model_copy(update={"worker_id": "w2"}))
+        assert done.state is TaskState.COMPLETED and pending_entries(store) == 0
+    finally:
+        impatient.close()
+
+
+def test_a_worker_renews_only_the_entries_of_the_task_it_reports_running(store: RedisTaskStore) -> None:
+    task = add(store, jobs=2)
+    claim(store, "w0")
+    assert len(store.heartbeat(WorkerInfo(worker_id="w0", device="cpu", task_id=task.id), ttl_s=5)) == 1
+    # Its end could not be stored and it went idle: the entry is no longer renewed, so another worker takes it.
+    assert store.heartbeat(WorkerInfo(worker_id="w0", device="cpu"), ttl_s=5) == []
+
+
+def test_images_stored_as_a_list_by_an_older_version_are_kept_in_order(
+    redis_server: RedisServer, namespace: str, store: RedisTaskStore
+) -> None:
+    task = add(store, jobs=1)
+    store.redis.rpush(store.keys.images(task.id), image(0, 0).model_dump_json(), image(1, 0).model_dump_json())
+    upgraded = RedisTaskStore(redis_server.url, namespace)
+    try:
+        assert [i.index for i in upgraded.get(task.id).images] == [0, 1]
+        upgraded.add_image(task.id, image(2, 0))
+        assert [i.index for i in upgraded.get(task.id).images] == [0, 1, 2]
+    finally:
+        upgraded.close()
 
 
 def test_an_end_from_a_worker_that_does_not_run_the_job_is_refused(store: RedisTaskStore) -> None:
@@ -182,9 +247,10 @@ def test_a_dead_workers_job_is_run_again_by_another_then_failed_after_its_attemp
         claim(store, "w0"), claim(store, "w1")
         taken = impatient.claim_next("w2")  # job 0's worker stopped renewing its lease
         assert taken is not None and taken.claim and (taken.claim.job_no, taken.claim.failed) == (0, None)
-        requeued = store.events_since(task.id)[-1]
-        assert requeued.type is EventType.QUEUED and requeued.data["job_no"] == 0
-        assert "worker w0 stopped while running job 1" in requeued.data["requeued"]
+        assert not taken.claim.starts_task and store.get(task.id).state is TaskState.RUNNING
+        rerun = store.events_since(task.id)[-1]  # the task keeps running: a 'started' names the job and why
+        assert rerun.type is EventType.STARTED and (rerun.data["job_no"], rerun.data["worker_id"]) == (0, "w2")
+        assert "worker w0 stopped while running job 1" in rerun.data["requeued"] and rerun.data["attempt"] == 2
         with pytest.raises(TaskTakenOver):  # w0 was only stalled: its end is dropped
             store.finish_job(task.id, end(TaskState.COMPLETED, 0, "w0"))
         assert store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w1")) is None

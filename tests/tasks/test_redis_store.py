@@ -49,8 +49,8 @@ def test_a_task_whose_worker_stops_renewing_its_lease_is_taken_over_then_failed(
         requeued = store.events_since(task.id)[-1]
         assert requeued.type is EventType.QUEUED and "worker w1 stopped" in requeued.data["requeued"]
         assert requeued.data["attempt"] == 2
-        assert store.heartbeat(WorkerInfo(worker_id="w1", device="cpu"), ttl_s=5) == []  # it lost the task
-        assert len(store.heartbeat(WorkerInfo(worker_id="w2", device="cpu"), ttl_s=5)) == 1
+        assert store.heartbeat(WorkerInfo(worker_id="w1", device="cpu", task_id=task.id), ttl_s=5) == []  # it lost it
+        assert len(store.heartbeat(WorkerInfo(worker_id="w2", device="cpu", task_id=task.id), ttl_s=5)) == 1
         with pytest.raises(TaskTakenOver, match="now run by worker w2"):  # w1 was only stalled: its end is dropped
             store.finish(task.id, TaskEnd(state=TaskState.INTERRUPTED, stop_reason="user", worker_id="w1"))
         assert store.get(task.id).state is TaskState.RUNNING
@@ -80,7 +80,8 @@ def test_a_renewed_lease_keeps_the_task_and_a_finished_task_leaves_the_queue(
     try:
         assert patient.claim_next("w2") is None  # renewed just now: not overdue
         store.finish(task.id, TaskEnd(state=TaskState.COMPLETED))
-        assert store.heartbeat(WorkerInfo(worker_id="w1", device="cpu"), ttl_s=5) == []  # acknowledged
+        acknowledged = store.heartbeat(WorkerInfo(worker_id="w1", device="cpu", task_id=task.id), ttl_s=5)
+        assert acknowledged == []
         assert RedisTaskStore(redis_server.url, namespace, lease_s=0).claim_next("w3") is None
     finally:
         patient.close()
