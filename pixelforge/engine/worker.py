@@ -148,6 +148,9 @@ class Worker:
                 self._current, self._task_id = None, None
         if claim is not None:
             job_end = end
+            if self._gave_back(task.id, claim.job_no, job_end):
+                self.backend.release()
+                return
             end = self._last_job_end(task.id, job_end.model_copy(update={"job_no": claim.job_no}))
             if end is None:  # other jobs of the task run or wait: one of them ends it
                 if job_end.state is not TaskState.COMPLETED:
@@ -159,6 +162,17 @@ class Worker:
             # event and the token's removal, and still before the next claim: a full gc takes 0.2-0.5 s in a
             # process holding torch + diffusers, and a stop is reported as soon as the pipeline has left.
             self.backend.release()
+
+    def _gave_back(self, task_id: str, job_no: int, end: TaskEnd) -> bool:
+        """A job of a split task that this worker's shutdown stopped goes back to the queue for another worker,
+        rather than ending the whole batch (an interrupt stored for the task still ends it at the next claim)."""
+        if not (self._closing.is_set() and end.state is TaskState.INTERRUPTED and end.stop_reason == "shutdown"):
+            return False
+        try:
+            return self.service.return_job(task_id, job_no, self.worker_id)
+        except Exception as exc:  # then its lease runs out and another worker runs it again
+            self._fault(f"could not give back {task_id} job {job_no}", exc)
+            return True
 
     def _last_job_end(self, task_id: str, end: TaskEnd) -> TaskEnd | None:
         """Store how this worker's job of a split task ended; when it was the task's last, the task's end: every

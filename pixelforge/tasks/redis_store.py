@@ -111,7 +111,8 @@ class RedisTaskStore:
         self._scripts = {
             name: self.redis.register_script(getattr(scripts, name))
             for name in ("CREATE", "CLAIM", "TAKE_OVER", "APPEND_EVENT", "ADD_IMAGE", "ADD_PREVIEW", "FINISH",
-                         "REQUEST_STOP", "RECOVER", "RENEW", "FINISH_JOB", "JOB_PROGRESS", "MIGRATE_IMAGES")
+                         "REQUEST_STOP", "RECOVER", "RENEW", "FINISH_JOB", "JOB_PROGRESS", "MIGRATE_IMAGES",
+                         "RETURN_JOB")
         }
         self._ensure_group()
         self._migrate_images()
@@ -436,6 +437,11 @@ class RedisTaskStore:
         if reply[0] == b"more":
             return None
         return {job: TaskEnd.model_validate_json(raw) if raw else None for job, raw in enumerate(reply[1:])}
+
+    @_reachable
+    def return_job(self, task_id: str, job_no: int, worker_id: str) -> bool:
+        return bool(self._run("RETURN_JOB", [self.keys.task(task_id), self.keys.queue],
+                              [WORKERS_GROUP, job_no, worker_id, task_id]))
 
     @_reachable
     def append_job_progress(self, task_id: str, job_no: int, progress: TaskProgress) -> TaskEvent:

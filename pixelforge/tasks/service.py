@@ -262,6 +262,10 @@ class TaskService:
         for the caller to merge (``job_ends.merge_job_ends``), add the batch's sheet to and :meth:`finish`."""
         return self._splitting().finish_job(task_id, end)
 
+    def return_job(self, task_id: str, job_no: int, worker_id: str) -> bool:
+        """Give a job of a split task back to the queue (its worker shuts down); True when it was queued again."""
+        return self._splitting().return_job(task_id, job_no, worker_id)
+
     def finish(self, task_id: str, end: TaskEnd) -> Task:
         """Store how the task ended with its terminal event, trim the history, then announce the end (so
         whoever sees that event finds the history trimmed already). A failure the runner did not describe

@@ -175,3 +175,8 @@ class JobSplittingStore(TaskStore, Protocol):
         job's end (None for a job that never ran: an interrupt or a failure dropped it), for the caller to merge
         and store with :meth:`finish`. Raises TaskTakenOver when another worker runs that job now."""
         ...
+
+    def return_job(self, task_id: str, job_no: int, worker_id: str) -> bool:
+        """Queue a job again that ``worker_id`` ran and did not end (it shuts down), for another worker; False when
+        the job is not that worker's any more (taken over) or the task has ended."""
+        ...

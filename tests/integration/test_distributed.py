@@ -315,6 +315,36 @@ def _worker_process(settings: Settings, log_path: Path) -> subprocess.Popen[byte
         )
 
 
+def test_a_worker_that_shuts_down_mid_job_gives_its_job_back_and_the_batch_still_completes(
+    redis: RedisServer, server_model: str, tmp_path: Path
+) -> None:
+    settings = settings_for(redis, tmp_path / "data", server_model, split_batches=True)
+    service = redis_service(settings)
+    leaving, staying = (WorkerProcess(settings, worker_id=name) for name in ("leaving", "staying"))
+    release = threading.Event()
+    holds = [Hold(denoiser(leaving), when=lambda: True, until=until_its_job_is_stopped(leaving)),
+             Hold(denoiser(staying), when=lambda: True, until=held_until(release))]
+    try:
+        leaving.start()
+        staying.start()
+        task = service.submit(TaskParams(**QUICK | {"batch_count": 2, "seed": 60}), owner="key:user")
+        for hold in holds:  # a job of the batch on each worker, inside a step
+            assert hold.reached.wait(HOLD_LIMIT_S)
+        leaving.stop()  # SIGTERM: its job goes back to the queue instead of ending the batch
+        release.set()
+        done = service.wait(task.id, timeout=HOLD_LIMIT_S)
+        assert done.state is TaskState.COMPLETED and done.stop_reason is None
+        assert [(i.index, i.seed, i.partial) for i in done.images] == [(0, 60, False), (1, 61, False)]
+    finally:
+        release.set()
+        for hold in holds:
+            hold.remove()
+        leaving.stop()
+        staying.stop()
+        service.bus.close()
+        service.store.close()
+
+
 def _wait_until_it_beats(service: TaskService, doomed: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + 300
     while not any(w.worker_id == "doomed" for w in service.store.workers()):  # type: ignore[attr-defined]

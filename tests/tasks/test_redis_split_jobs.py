@@ -287,3 +287,13 @@ def test_a_split_task_cancelled_while_queued_leaves_nothing_in_the_queue(store: 
     cancelled, event = store.request_stop(task.id, StopRequest(action="interrupt"))
     assert cancelled.state is TaskState.CANCELLED and event is not None
     assert pending_entries(store) == 0 and store.claim_next("w0") is None
+
+
+def test_a_job_given_back_by_a_worker_that_shuts_down_is_queued_again_for_another(store: RedisTaskStore) -> None:
+    task = add(store, jobs=2)
+    claim(store, "w0"), claim(store, "w1")
+    assert store.return_job(task.id, 0, "w0")
+    again = claim(store, "w2")
+    assert again.claim and (again.claim.job_no, again.claim.starts_task) == (0, False)
+    assert not store.return_job(task.id, 0, "w0")  # w2's now
+    assert store.get(task.id).state is TaskState.RUNNING
