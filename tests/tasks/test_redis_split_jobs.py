@@ -117,46 +117,49 @@ def test_the_last_job_to_end_gets_every_end_and_the_task_ends_once(store: RedisT
     assert pending_entries(store) == 0
 
 
-def test_a_stalled_last_worker_and_the_one_that_reran_its_job_cannot_both_end_the_task(
-    redis_server: RedisServer, namespace: str, store: RedisTaskStore
-) -> None:
-    impatient = RedisTaskStore(redis_server.url, namespace, lease_s=0, split_batches=True)
-    try:
-        task = add(store, jobs=2)
-        claim(store, "w0"), claim(store, "w1")
-        store.finish_job(task.id, end(TaskState.COMPLETED, 0, "w0"))
-        ends = store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w1"))
-        assert ends is not None  # w1 now merges the ends... and stalls past its lease
-        rerun = impatient.claim_next("w2")
-        assert rerun is not None and rerun.claim and rerun.claim.job_no == 1
-        done, _ = store.finish(task.id, merge_job_ends(ends, 1.0).model_copy(update={"worker_id": "w1"}))
-        assert done.state is TaskState.COMPLETED
-        with pytest.raises(TaskTakenOver):  # the rerun's end comes after the task's: refused, no second end
-            store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w2"))
-        assert [e.type for e in store.events_since(task.id)].count(EventType.COMPLETED) == 1
-        assert pending_entries(store) == 0
-    finally:
-        impatient.close()
+@pytest.fixture
+def impatient(redis_server: RedisServer, namespace: str) -> Iterator[RedisTaskStore]:
+    """The same deployment seen with lease_s=0: every entry is overdue at once, so a take-over is reached without
+    waiting on a clock."""
+    made = RedisTaskStore(redis_server.url, namespace, lease_s=0, max_attempts=2, split_batches=True)
+    yield made
+    made.close()
 
 
-def test_the_rerun_ends_the_task_when_the_stalled_last_worker_comes_back_second(
-    redis_server: RedisServer, namespace: str, store: RedisTaskStore
+def last_job_stalls(store: RedisTaskStore, impatient: RedisTaskStore) -> tuple[Task, dict[int, TaskEnd | None]]:
+    """A 2-job task whose last job ended on w1, which then stalls past its lease before storing the task's end
+    (w2 runs that job again); returns the task and the ends w1 got."""
+    task = add(store, jobs=2)
+    claim(store, "w0"), claim(store, "w1")
+    store.finish_job(task.id, end(TaskState.COMPLETED, 0, "w0"))
+    stale = store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w1"))
+    rerun = impatient.claim_next("w2")
+    assert stale is not None and rerun is not None and rerun.claim and rerun.claim.job_no == 1
+    return task, stale
+
+
+def test_a_stalled_last_worker_that_stores_the_end_first_refuses_the_reruns(
+    store: RedisTaskStore, impatient: RedisTaskStore
 ) -> None:
-    impatient = RedisTaskStore(redis_server.url, namespace, lease_s=0, split_batches=True)
-    try:
-        task = add(store, jobs=2)
-        claim(store, "w0"), claim(store, "w1")
-        store.finish_job(task.id, end(TaskState.COMPLETED, 0, "w0"))
-        stale = store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w1"))
-        assert stale is not None and impatient.claim_next("w2") is not None
-        ends = store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w2"))
-        assert ends is not None  # the rerun's worker is the task's to end now
-        with pytest.raises(TaskTakenOver, match="now run by worker w2"):
-            store.finish(task.id, merge_job_ends(stale, 1.0).model_copy(update={"worker_id": "w1"}))
-        done, _ = store.finish(task.id, merge_job_ends(ends, 1.0).model_copy(update={"worker_id": "w2"}))
-        assert done.state is TaskState.COMPLETED and pending_entries(store) == 0
-    finally:
-        impatient.close()
+    task, stale = last_job_stalls(store, impatient)
+    done, _ = store.finish(task.id, merge_job_ends(stale, 1.0).model_copy(update={"worker_id": "w1"}))
+    assert done.state is TaskState.COMPLETED
+    with pytest.raises(TaskTakenOver):  # the rerun's end comes after the task's: refused, no second end
+        store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w2"))
+    assert [e.type for e in store.events_since(task.id)].count(EventType.COMPLETED) == 1
+    assert pending_entries(store) == 0
+
+
+def test_a_rerun_that_ends_its_job_first_takes_the_end_from_the_stalled_worker(
+    store: RedisTaskStore, impatient: RedisTaskStore
+) -> None:
+    task, stale = last_job_stalls(store, impatient)
+    ends = store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w2"))
+    assert ends is not None  # the rerun's worker is the task's to end now
+    with pytest.raises(TaskTakenOver, match="now run by worker w2"):
+        store.finish(task.id, merge_job_ends(stale, 1.0).model_copy(update={"worker_id": "w1"}))
+    done, _ = store.finish(task.id, merge_job_ends(ends, 1.0).model_copy(update={"worker_id": "w2"}))
+    assert done.state is TaskState.COMPLETED and pending_entries(store) == 0
 
 
 def test_a_worker_renews_only_the_entries_of_the_task_it_reports_running(store: RedisTaskStore) -> None:
@@ -238,30 +241,25 @@ def test_a_skip_names_the_jobs_running_and_expires_with_them(store: RedisTaskSto
 
 
 def test_a_dead_workers_job_is_run_again_by_another_then_failed_after_its_attempts(
-    redis_server: RedisServer, namespace: str, store: RedisTaskStore
+    store: RedisTaskStore, impatient: RedisTaskStore
 ) -> None:
-    # lease_s=0: every entry is overdue at once, so the take-over is reached without waiting on a clock.
-    impatient = RedisTaskStore(redis_server.url, namespace, lease_s=0, max_attempts=2, split_batches=True)
-    try:
-        task = add(store, jobs=2)
-        claim(store, "w0"), claim(store, "w1")
-        taken = impatient.claim_next("w2")  # job 0's worker stopped renewing its lease
-        assert taken is not None and taken.claim and (taken.claim.job_no, taken.claim.failed) == (0, None)
-        assert not taken.claim.starts_task and store.get(task.id).state is TaskState.RUNNING
-        rerun = store.events_since(task.id)[-1]  # the task keeps running: a 'started' names the job and why
-        assert rerun.type is EventType.STARTED and (rerun.data["job_no"], rerun.data["worker_id"]) == (0, "w2")
-        assert "worker w0 stopped while running job 1" in rerun.data["requeued"] and rerun.data["attempt"] == 2
-        with pytest.raises(TaskTakenOver):  # w0 was only stalled: its end is dropped
-            store.finish_job(task.id, end(TaskState.COMPLETED, 0, "w0"))
-        assert store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w1")) is None
+    task = add(store, jobs=2)
+    claim(store, "w0"), claim(store, "w1")
+    taken = impatient.claim_next("w2")  # job 0's worker stopped renewing its lease
+    assert taken is not None and taken.claim and (taken.claim.job_no, taken.claim.failed) == (0, None)
+    assert not taken.claim.starts_task and store.get(task.id).state is TaskState.RUNNING
+    rerun = store.events_since(task.id)[-1]  # the task keeps running: a 'started' names the job and why
+    assert rerun.type is EventType.STARTED and (rerun.data["job_no"], rerun.data["worker_id"]) == (0, "w2")
+    assert "worker w0 stopped while running job 1" in rerun.data["requeued"] and rerun.data["attempt"] == 2
+    with pytest.raises(TaskTakenOver):  # w0 was only stalled: its end is dropped
+        store.finish_job(task.id, end(TaskState.COMPLETED, 0, "w0"))
+    assert store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w1")) is None
 
-        last = impatient.claim_next("w3")  # w2 dies as well: job 0 has had its two attempts
-        assert last is not None and last.claim and last.claim.job_no == 0
-        assert last.claim.failed and "no more allowed" in last.claim.failed
-        ends = store.finish_job(task.id, end(TaskState.FAILED, 0, "w3", error=last.claim.failed))
-        assert ends is not None and merge_job_ends(ends, total_s=1.0).state is TaskState.FAILED
-    finally:
-        impatient.close()
+    last = impatient.claim_next("w3")  # w2 dies as well: job 0 has had its two attempts
+    assert last is not None and last.claim and last.claim.job_no == 0
+    assert last.claim.failed and "no more allowed" in last.claim.failed
+    ends = store.finish_job(task.id, end(TaskState.FAILED, 0, "w3", error=last.claim.failed))
+    assert ends is not None and merge_job_ends(ends, total_s=1.0).state is TaskState.FAILED
 
 
 def test_the_tasks_progress_combines_its_running_jobs(store: RedisTaskStore) -> None:
