@@ -147,21 +147,27 @@ class Worker:
             with self._lock:
                 self._current, self._task_id = None, None
         if claim is not None:
-            job_end = end
-            if self._gave_back(task.id, claim.job_no, job_end):
-                self.backend.release()
+            task_end = self._end_job(task.id, claim.job_no, end)
+            if task_end is None:  # other jobs of the task run or wait: one of them ends it
                 return
-            end = self._last_job_end(task.id, job_end.model_copy(update={"job_no": claim.job_no}))
-            if end is None:  # other jobs of the task run or wait: one of them ends it
-                if job_end.state is not TaskState.COMPLETED:
-                    self.backend.release()
-                return
+            end = task_end
         finished = self._finish(task.id, end)
         if finished is None or finished.state is not TaskState.COMPLETED:
             # gc + empty_cache: a stop or failure must not leave memory held. Only now, after the terminal
             # event and the token's removal, and still before the next claim: a full gc takes 0.2-0.5 s in a
             # process holding torch + diffusers, and a stop is reported as soon as the pipeline has left.
             self.backend.release()
+
+    def _end_job(self, task_id: str, job_no: int, end: TaskEnd) -> TaskEnd | None:
+        """One job of a split task ended here: it goes back to the queue (a shutdown) or its end is stored. Returns
+        the task's end when it was the task's last job, else None (memory released now unless the job completed)."""
+        if self._gave_back(task_id, job_no, end):
+            self.backend.release()
+            return None
+        task_end = self._last_job_end(task_id, end.model_copy(update={"job_no": job_no}))
+        if task_end is None and end.state is not TaskState.COMPLETED:
+            self.backend.release()
+        return task_end
 
     def _gave_back(self, task_id: str, job_no: int, end: TaskEnd) -> bool:
         """A job of a split task that this worker's shutdown stopped goes back to the queue for another worker,
