@@ -317,8 +317,8 @@ return {append(KEYS[1], KEYS[2], 'interrupted', ARGV[4], data), data}
 # Returns false (unknown task), {'taken', worker} (another worker runs the job now, or the task has ended), {'more'}
 # (jobs still run or wait) or {'last', end of job 0, end of job 1, ...} ('' for a job that never ran). The last
 # job's worker becomes the task's worker_id: FINISH takes the task's end from it alone. Its queue entry stays
-# pending (and renewed) until then (FINISH releases it): a worker that dies in between leaves it to be taken
-# over, and the job runs again; a stalled one that comes back finds its end refused.
+# pending until then (FINISH releases it): a worker that dies in between leaves it to be taken over, and the job
+# runs again; a stalled one that comes back finds whichever end is second refused.
 FINISH_JOB = _JOBS + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local job = ARGV[2]
