@@ -370,11 +370,18 @@ def test_a_worker_killed_mid_job_of_a_split_batch_costs_only_its_job_which_anoth
         task = service.submit(TaskParams(**LONG | {"batch_count": 2, "seed": 40}), owner="key:user")
         assert hold.reached.wait(HOLD_LIMIT_S)  # the steady worker holds one job; the doomed one runs the other
         key = store.keys.task(task.id)
-        job = next(n for n in (0, 1) if store.redis.hget(key, f"job:{n}:worker") == b"doomed")
+
+        def doomed_job_past_its_first_step() -> int | None:
+            for job in (0, 1):
+                fields = store.redis.hmget(key, f"job:{job}:worker", f"job:{job}:progress")
+                if fields[0] == b"doomed" and fields[1] and b'"step":0' not in fields[1]:
+                    return job
+            return None
+
         deadline = time.monotonic() + HOLD_LIMIT_S
-        while b'"step":0' in (store.redis.hget(key, f"job:{job}:progress") or b'"step":0'):
+        while (job := doomed_job_past_its_first_step()) is None:
             assert time.monotonic() < deadline, log_path.read_text()[-3000:]
-            time.sleep(0.05)  # another process: its first step is seen in the store
+            time.sleep(0.05)  # another process: its claim and first step are seen in the store
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(30)
         release.set()
