@@ -76,4 +76,6 @@ class JobContext(StoredTaskContext):
 
     def report_progress(self, progress: TaskProgress) -> None:
         assert self._task.claim is not None
-        self._bus.publish(self._splitting.append_job_progress(self._task.id, self._task.claim.job_no, progress))
+        event = self._splitting.append_job_progress(self._task.id, self._task.claim.job_no, progress)
+        if event is not None:
+            self._bus.publish(event)

@@ -112,7 +112,7 @@ class RedisTaskStore:
             name: self.redis.register_script(getattr(scripts, name))
             for name in ("CREATE", "CLAIM", "TAKE_OVER", "APPEND_EVENT", "ADD_IMAGE", "ADD_PREVIEW", "FINISH",
                          "REQUEST_STOP", "RECOVER", "RENEW", "FINISH_JOB", "JOB_PROGRESS", "MIGRATE_IMAGES",
-                         "RETURN_JOB")
+                         "RETURN_JOB", "SPLIT_PROGRESS")
         }
         self._ensure_group()
         self._migrate_images()
@@ -444,7 +444,7 @@ class RedisTaskStore:
                               [WORKERS_GROUP, job_no, worker_id, task_id]))
 
     @_reachable
-    def append_job_progress(self, task_id: str, job_no: int, progress: TaskProgress) -> TaskEvent:
+    def append_job_progress(self, task_id: str, job_no: int, progress: TaskProgress) -> TaskEvent | None:
         reply = self._run("JOB_PROGRESS", [self.keys.task(task_id)], [job_no, progress.model_dump_json()])
         if reply is None:
             raise TaskNotFound(task_id)
@@ -454,7 +454,9 @@ class RedisTaskStore:
         done = sum(state in (b"completed", b"interrupted", b"failed") for state in states)
         elapsed = time.time() - float(started_at) if started_at else 0.0
         combined = combined_progress(running, done, len(states), elapsed)
-        return self.append_event(task_id, EventType.PROGRESS, combined.model_dump(mode="json"), combined)
+        now, data = repr(time.time()), combined.model_dump_json()
+        seq = self._run("SPLIT_PROGRESS", self._task_and_events(task_id), [now, data])
+        return self._event(task_id, seq, EventType.PROGRESS, now, data) if seq else None
 
     def _owner(self, task_id: str) -> str:
         owner = self.redis.hget(self.keys.task(task_id), "owner")

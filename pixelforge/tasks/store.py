@@ -166,8 +166,9 @@ class JobSplittingStore(TaskStore, Protocol):
     """A store that runs a batch's jobs on several workers at once (the Redis store with ``split_batches``):
     ``claim_next`` may then hand out one job of a task (``Task.claim``), whose run reports through these."""
 
-    def append_job_progress(self, task_id: str, job_no: int, progress: TaskProgress) -> TaskEvent:
-        """Keep one job's own progress and append the task's progress, combined over its jobs."""
+    def append_job_progress(self, task_id: str, job_no: int, progress: TaskProgress) -> TaskEvent | None:
+        """Keep one job's own progress and append the task's progress, combined over its jobs; None when that would
+        move the task's bar back (another job's report overtook this one) or the task has ended."""
         ...
 
     def finish_job(self, task_id: str, end: TaskEnd) -> dict[int, TaskEnd | None] | None:

@@ -295,3 +295,24 @@ def test_a_job_given_back_by_a_worker_that_shuts_down_is_queued_again_for_anothe
     assert again.claim and (again.claim.job_no, again.claim.starts_task) == (0, False)
     assert not store.return_job(task.id, 0, "w0")  # w2's now
     assert store.get(task.id).state is TaskState.RUNNING
+
+
+def test_a_combined_progress_that_would_move_the_bar_back_is_not_stored(store: RedisTaskStore) -> None:
+    task = add(store, jobs=2)
+    claim(store, "w0"), claim(store, "w1")
+
+    def job(step: int) -> TaskProgress:
+        return TaskProgress(phase=Phase.DENOISE, step=step, steps=10, progress=step / 10, eta_s=1.0, elapsed_s=1.0)
+
+    assert store.append_job_progress(task.id, 0, job(6)) is not None
+    assert store.append_job_progress(task.id, 1, job(4)) is not None
+    before = store.events_since(task.id)
+    assert store.append_job_progress(task.id, 1, job(0)) is None  # job 1 run again from its start: bar holds
+    assert store.events_since(task.id) == before and store.get(task.id).progress.progress == pytest.approx(0.5)
+    assert store.append_job_progress(task.id, 1, job(5)) is not None  # past where it was: moves on
+    store.request_stop(task.id, StopRequest(action="interrupt"))
+    store.finish_job(task.id, end(TaskState.INTERRUPTED, 0, "w0"))
+    ends = store.finish_job(task.id, end(TaskState.INTERRUPTED, 1, "w1"))
+    assert ends is not None
+    store.finish(task.id, merge_job_ends(ends, 1.0).model_copy(update={"worker_id": "w1"}))
+    assert store.append_job_progress(task.id, 0, job(9)) is None  # after the task's end: nothing more
