@@ -14,7 +14,6 @@ import functools
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import redis
@@ -26,21 +25,19 @@ from pixelforge.tasks.model import (
     EventType,
     ImageRef,
     JobClaim,
-    ResolvedParams,
     StopRequest,
     Task,
     TaskEnd,
     TaskEvent,
-    TaskInputs,
     TaskLimits,
     TaskParams,
     TaskProgress,
     TaskState,
-    TaskStats,
     WorkerInfo,
 )
 from pixelforge.tasks.progress import combined_progress, queued_progress
 from pixelforge.tasks.redis_keys import CONNECTION_ERRORS, WORKERS_GROUP, RedisKeys, connect
+from pixelforge.tasks.redis_records import QueueEntry, task_fields, task_from_record, text
 from pixelforge.tasks.sqlite_store import PREVIEWS_KEPT
 from pixelforge.tasks.store import QueueFull, StoreUnavailable, TaskExists, TaskNotFound, TaskTakenOver
 
@@ -66,30 +63,6 @@ def _reachable(method: Callable[P, R]) -> Callable[P, R]:
             raise StoreUnavailable() from exc
 
     return call
-
-
-def _text(value: bytes | None) -> str | None:
-    """A hash field as text; '' and a missing field are both None."""
-    return value.decode() if value else None
-
-
-@dataclass(frozen=True)
-class _QueueEntry:
-    """An entry of the queue stream: a whole task, or one job of a task split over workers."""
-
-    id: bytes
-    task_id: str
-    job: int | None
-
-    @classmethod
-    def of(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> _QueueEntry:
-        job = fields.get(b"job")
-        return cls(entry_id, fields[b"task"].decode(), int(job) if job is not None else None)
-
-    @property
-    def job_arg(self) -> str:
-        """The job as the scripts take it: '' for a whole task."""
-        return "" if self.job is None else str(self.job)
 
 
 class RedisTaskStore:
@@ -137,41 +110,6 @@ class RedisTaskStore:
     def _task_and_events(self, task_id: str) -> list[str]:
         return [self.keys.task(task_id), self.keys.events(task_id)]
 
-    # --- conversion ------------------------------------------------------------------------
-    @staticmethod
-    def _fields(task: Task) -> list[str]:
-        return [
-            "id", task.id, "type", task.type, "owner", task.owner, "state", task.state.value,
-            "params", task.params.model_dump_json(), "created_at", repr(task.created_at),
-            "progress", task.progress.model_dump_json(), "inputs", task.inputs.model_dump_json() if task.inputs else "",
-        ]
-
-    def _to_task(self, record: dict[bytes, bytes], images: list[bytes]) -> Task:
-        def get(name: str) -> str | None:
-            return _text(record.get(name.encode()))
-
-        stats, request, resolved, inputs = get("stats"), get("stop_request"), get("resolved"), get("inputs")
-        started, finished = get("started_at"), get("finished_at")
-        return Task(
-            id=get("id") or "",
-            type=get("type") or "txt2img",
-            owner=get("owner") or "local",
-            params=TaskParams.model_validate_json(get("params") or "{}"),
-            state=TaskState(get("state")),
-            created_at=float(get("created_at") or 0),
-            started_at=float(started) if started else None,
-            finished_at=float(finished) if finished else None,
-            progress=TaskProgress.model_validate_json(get("progress") or "{}"),
-            images=[ImageRef.model_validate_json(i) for i in images],
-            stats=TaskStats.model_validate_json(stats) if stats else None,
-            error=get("error"),
-            stop_reason=get("stop_reason"),
-            stop_request=StopRequest.model_validate_json(request) if request else None,
-            resolved=ResolvedParams.model_validate_json(resolved) if resolved else None,
-            sprite_sheet=get("sprite_sheet"),
-            inputs=TaskInputs.model_validate_json(inputs) if inputs else None,
-        )
-
     def _load(self, task_ids: list[str]) -> list[Task]:
         """The tasks (skipping ids pruned meanwhile), positions filled in, read in one round trip."""
         pipe = self.redis.pipeline(transaction=True)
@@ -186,7 +124,7 @@ class RedisTaskStore:
             record, images, rank = replies[index : index + 3]
             if not record:
                 continue
-            task = self._to_task(record, images)
+            task = task_from_record(record, images)
             if task.state is TaskState.QUEUED and rank is not None:
                 task.position, task.queue_size = rank + 1, queue_size
                 task.progress = queued_progress(rank + 1, queue_size)  # always live, never a stale "In queue"
@@ -207,7 +145,7 @@ class RedisTaskStore:
         reply = self._run(
             "CREATE",
             [k.task(task.id), k.all_tasks, k.queued, k.active(task.owner), k.queue, k.events(task.id), k.counter],
-            [task.id, *bounds, now, jobs, *self._fields(task)],
+            [task.id, *bounds, now, jobs, *task_fields(task)],
         )
         status = reply[0].decode()
         if status == "exists":
@@ -249,7 +187,7 @@ class RedisTaskStore:
         for task_id, (task_owner, state) in zip(ids, pipe.execute(), strict=True):
             if state is None:
                 continue
-            if owner is not None and _text(task_owner) != owner:
+            if owner is not None and text(task_owner) != owner:
                 continue
             if wanted is not None and state.decode() not in wanted:
                 continue
@@ -299,7 +237,7 @@ class RedisTaskStore:
             if not overdue:
                 break
             entry_id, fields = overdue[0]
-            if fields and (task := self._take_over(worker_id, _QueueEntry.of(entry_id, fields))) is not None:
+            if fields and (task := self._take_over(worker_id, QueueEntry.of(entry_id, fields))) is not None:
                 return task
         while entries := self._read(worker_id, ">"):
             entry = entries[0]
@@ -314,7 +252,7 @@ class RedisTaskStore:
                 return self._claimed(entry, starts_task=claimed == 2)
         return None
 
-    def _read(self, worker_id: str, start: str) -> list[_QueueEntry]:
+    def _read(self, worker_id: str, start: str) -> list[QueueEntry]:
         """The next new entry (``>``) or this worker's pending ones (``0``); a pending entry deleted meanwhile is
         acknowledged and left out."""
         reply = self.redis.xreadgroup(WORKERS_GROUP, worker_id, {self.keys.queue: start}, count=1 if start == ">"
@@ -324,23 +262,23 @@ class RedisTaskStore:
             if not fields:
                 self.redis.xack(self.keys.queue, WORKERS_GROUP, entry_id)
                 continue
-            entries.append(_QueueEntry.of(entry_id, fields))
+            entries.append(QueueEntry.of(entry_id, fields))
         return entries
 
-    def _claimed(self, entry: _QueueEntry, starts_task: bool, failed: str | None = None) -> Task:
+    def _claimed(self, entry: QueueEntry, starts_task: bool, failed: str | None = None) -> Task:
         """The claimed task; for a job's entry, with the job this worker runs (``Task.claim``)."""
         task = self.get(entry.task_id)
         if entry.job is not None:
             task.claim = JobClaim(job_no=entry.job, starts_task=starts_task, failed=failed)
         return task
 
-    def _take_over(self, worker_id: str, entry: _QueueEntry) -> Task | None:
+    def _take_over(self, worker_id: str, entry: QueueEntry) -> Task | None:
         """Claim a pending entry: a queued task is claimed as usual; a running one (its worker died) is run
         again, its events say so, or after ``max_attempts`` starts it fails with the reason. The script
         publishes both events: no service call waits on them. A job's entry likewise, except that a job whose
         workers kept dying is handed back to be ended failed (``JobClaim.failed``) by the worker that found it."""
         task_id = entry.task_id
-        owner = _text(self.redis.hget(self.keys.task(task_id), "owner")) or ""
+        owner = text(self.redis.hget(self.keys.task(task_id), "owner")) or ""
         k, now = self.keys, repr(time.time())
         outcome = self._run(
             "TAKE_OVER",
@@ -352,7 +290,7 @@ class RedisTaskStore:
             return self.get(task_id) if outcome == 1 else None
         if outcome == 0:
             return None
-        failed = _text(self.redis.hget(k.task(task_id), f"job:{entry.job}:error")) if outcome == 3 else None
+        failed = text(self.redis.hget(k.task(task_id), f"job:{entry.job}:error")) if outcome == 3 else None
         return self._claimed(entry, starts_task=outcome == 2, failed=failed)
 
     def _hand_over(self, worker_id: str, entry_id: bytes, task_id: str) -> bool:
@@ -448,7 +386,7 @@ class RedisTaskStore:
         reply = self._run("JOB_PROGRESS", [self.keys.task(task_id)], [job_no, progress.model_dump_json()])
         if reply is None:
             raise TaskNotFound(task_id)
-        started_at, states = _text(reply[0]), reply[1::2]
+        started_at, states = text(reply[0]), reply[1::2]
         running = {job: TaskProgress.model_validate_json(raw) for job, (state, raw) in enumerate(
             zip(states, reply[2::2], strict=True)) if state == b"running" and raw}
         done = sum(state in (b"completed", b"interrupted", b"failed") for state in states)
@@ -549,7 +487,7 @@ class RedisTaskStore:
         for a single process on Redis, and for the contract every store keeps."""
         events = []
         for task_id in self._matching_ids(None, [TaskState.RUNNING]):
-            worker = _text(self.redis.hget(self.keys.task(task_id), "worker_id"))
+            worker = text(self.redis.hget(self.keys.task(task_id), "worker_id"))
             if worker and self.redis.exists(self.keys.worker(worker)):
                 continue
             now, k = repr(time.time()), self.keys
