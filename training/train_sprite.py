@@ -39,10 +39,6 @@ from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
 from training.model_card import write_card
 
 CAPTION_DROPOUT = 0.1  # share of samples trained on the empty prompt: the unconditional branch of CFG
-# Share of samples captioned with the sprite's name (its first caption), the rest drawn evenly from its other
-# captions (aliases, keyword lists, Chinese). The name is the most specific caption and what users type; drawn
-# evenly it was a quarter of the samples, and unique objects stayed unlearnt.
-NAME_SHARE = 0.5
 CHECKPOINT = "checkpoint.pt"
 
 
@@ -112,10 +108,7 @@ def prepare(images: np.ndarray, captions: list[list[str]], concepts: list[str], 
 def sample_batch(data: TrainData, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
     device = data.images.device
     idx = torch.multinomial(data.weights, batch, replacement=True, generator=generator)
-    others = data.caption_count[idx] - 1
-    other = 1 + (torch.rand(batch, device=device, generator=generator) * others).long()
-    by_name = torch.rand(batch, device=device, generator=generator) < NAME_SHARE
-    pick = torch.where(by_name | (others == 0), 0, other)
+    pick = (torch.rand(batch, device=device, generator=generator) * data.caption_count[idx]).long()
     cap = data.first_caption[idx] + pick
     ids, mask = data.caption_ids[cap], data.caption_mask[cap]
     drop = torch.rand(batch, device=device, generator=generator) < CAPTION_DROPOUT

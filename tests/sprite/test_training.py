@@ -103,27 +103,3 @@ def test_concept_weights_make_each_concept_weigh_one() -> None:
 
     weights = concept_weights(["👍", "👍", "👍", "👍", "👍", "🍎"])
     assert torch.allclose(weights, torch.tensor([0.2] * 5 + [1.0]))
-
-
-def test_half_the_samples_are_captioned_with_the_name_and_the_rest_evenly_with_the_others() -> None:
-    from pixelforge.backends.sprite.presets import build_pipeline
-    from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
-    from training.train_sprite import CAPTION_DROPOUT, NAME_SHARE, prepare, sample_batch
-
-    captions = [["red apple", "apple fruit", "红苹果", "水果 苹果"], ["moon"]]
-    images = np.zeros((2, 32, 32, 4), np.uint8)
-    vocab = SpriteTokenizer.build_vocab(c for cs in captions for c in cs)
-    data = prepare(images, captions, ["🍎", "🌙"], build_pipeline(vocab, "tiny").tokenizer, "cpu")
-    data.weights = torch.tensor([1.0, 0.0])  # the apple only: the moon's single caption is checked below
-    _, ids, _ = sample_batch(data, 12000, torch.Generator().manual_seed(0))
-    picked = [next((i for i in range(4) if torch.equal(row, data.caption_ids[i])), None) for row in ids]
-    shares = [picked.count(i) / len(picked) for i in range(4)]
-    kept = 1 - CAPTION_DROPOUT
-    assert shares[0] == pytest.approx(kept * NAME_SHARE, abs=0.02)
-    for other in shares[1:]:
-        assert other == pytest.approx(kept * (1 - NAME_SHARE) / 3, abs=0.02)
-
-    data.weights = torch.tensor([0.0, 1.0])  # a sprite with its name only always gets its name
-    _, ids, mask = sample_batch(data, 500, torch.Generator().manual_seed(1))
-    named = mask.sum(1) > data.empty_mask.sum()
-    assert bool((ids[named] == data.caption_ids[4]).all()) and named.float().mean() > 0.8
