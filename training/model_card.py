@@ -37,9 +37,10 @@ def render(training: dict, evaluation: dict | None) -> str:
         f"Trained for {total_minutes:.0f} minutes in all on {training['device']}"
         + (f", in {len(stages)} stages (below)." if len(stages) > 1 else "."),
         "",
-        "What it knows: single emoji-like objects, animals, food, plants, symbols, flags and faces. What it",
-        "does not: scenes, several objects in a layout, characters in poses, text; prompts far from emoji",
-        "captions give an emoji-like guess.",
+        "What it knows: emoji-like sprites from families that share one structure (people, faces, gestures,",
+        "hearts, flags, buttons) and some animals and objects; many one-of-a-kind objects (food, tools,",
+        "buildings) come out only in their colours, as speckle. What it does not: scenes, several objects in a",
+        "layout, characters in poses, text; prompts far from emoji captions give an emoji-like guess.",
         "",
         "## Data",
         "",
