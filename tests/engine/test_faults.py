@@ -13,6 +13,7 @@ import errno
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -87,13 +88,10 @@ def test_a_model_with_corrupt_weights_fails_clearly_and_the_next_task_runs(
 @pytest.fixture
 def small_images_disk(tmp_path: Path) -> Iterator[Path]:
     """The images folder of ``make_runtime``'s data directory on a 1 MiB tmpfs of its own, so the disk fills
-    for images while the database has room. Mounting needs root, which CI has; a root that cannot mount is a
-    failure, not a skip."""
+    for images while the database has room. Mounting needs root: the test that uses it re-runs itself in a
+    user namespace (``as_namespace_root``) when pytest is not root."""
     mount = tmp_path / "data" / "images"
     mount.mkdir(parents=True)
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; without it, tests/server/test_full_disk.py still covers a full "
-                    "disk for the database (SQLITE_FULL), but not for image files")
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True,
                              text=True)
     assert mounted.returncode == 0, f"root could not mount a tmpfs: {mounted.stderr}"
@@ -101,6 +99,17 @@ def small_images_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def as_namespace_root(request: pytest.FixtureRequest) -> None:
+    """Run this test again in a new user and mount namespace where the caller is root (``unshare -rm``), so a
+    user without root still mounts the tmpfs; fails with unshare's words where the kernel allows no such
+    namespace."""
+    run = subprocess.run(["unshare", "--map-root-user", "--mount", sys.executable, "-m", "pytest", "-q",
+                          "-p", "no:cacheprovider", request.node.nodeid], cwd=request.config.rootpath,
+                         capture_output=True, text=True)
+    passed = any(line.startswith("1 passed") for line in run.stdout.splitlines())
+    assert run.returncode == 0 and passed, run.stdout[-3000:] + run.stderr[-2000:]
 
 
 def fill(disk: Path) -> Path:
@@ -116,8 +125,12 @@ def fill(disk: Path) -> Path:
 
 
 def test_a_full_disk_while_writing_images_fails_the_task_and_damages_nothing(
-    make_runtime, small_images_disk: Path
+    request: pytest.FixtureRequest, make_runtime
 ) -> None:
+    if os.geteuid() != 0:
+        as_namespace_root(request)
+        return
+    small_images_disk = request.getfixturevalue("small_images_disk")
     runtime = make_runtime(preview_every=0)
     service = runtime.service
     before = service.wait(service.submit(TaskParams(**SMALL)).id, timeout=120)
