@@ -2,8 +2,8 @@
 
     python benchmarks/sprite_bench.py [--runs 7] [--threads 2]
 
-Rows: the shipped pipeline, and the "gpu" preset architecture with random weights — the size issue 3's
-GPU run will ship, so its latency is known before it is trained (weights do not change the cost).
+Rows: the shipped pipeline, and the "wide" and "gpu" preset architectures with random weights, so that a
+preset's latency is known before it is trained (weights do not change the cost).
 Prints a Markdown table of the median, min and max over the runs after two warm-up runs. Exits 0.
 """
 
@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     shipped = SpritePipeline.from_pretrained(weights_dir())
     run_name = json.loads((weights_dir() / "training.json").read_text())["run"]
     vocab = shipped.tokenizer.get_vocab()
-    rows = [(f"shipped ({run_name})", shipped), ("gpu preset, random weights", build_pipeline(vocab, "gpu"))]
+    rows = [(f"shipped ({run_name})", shipped)]
+    rows += [(f"{preset} preset, random weights", build_pipeline(vocab, preset)) for preset in ("wide", "gpu")]
 
     print(f"sprite model, 32×32, {args.steps} steps, CFG {args.guidance}, {args.threads} threads, {args.runs} runs\n")
     print("| model | params (M) | median s | min s | max s | ms/step | bar ≤ 2 s |")

@@ -37,6 +37,7 @@ from pixelforge.backends.sprite.pipeline import SpritePipeline
 from pixelforge.backends.sprite.presets import PRESETS, build_pipeline
 from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
 from training.model_card import write_card
+from training.widen import widen_state
 
 CAPTION_DROPOUT = 0.1  # share of samples trained on the empty prompt: the unconditional branch of CFG
 CHECKPOINT = "checkpoint.pt"
@@ -249,9 +250,11 @@ def load_checkpoint(path: Path, model: torch.nn.Module, ema: torch.nn.Module, op
 
 
 def warm_start(pipe: SpritePipeline, source: SpritePipeline) -> None:
-    """Copy `source`'s weights into `pipe` (same preset): the UNet whole; the text encoder whole except the
-    word embeddings, which are copied word by word, so a grown vocabulary keeps every word it already knew."""
-    pipe.unet.load_state_dict({k: v.float() for k, v in source.unet.state_dict().items()})
+    """Copy `source`'s weights into `pipe`: the UNet whole, or grown (training/widen.py) when `pipe`'s is wider;
+    the text encoder whole except the word embeddings, which are copied word by word, so a grown vocabulary
+    keeps every word it already knew."""
+    shapes = {k: v.shape for k, v in pipe.unet.state_dict().items()}
+    pipe.unet.load_state_dict(widen_state(source.unet.state_dict(), shapes))
     target_vocab, source_vocab = pipe.tokenizer.get_vocab(), source.tokenizer.get_vocab()
     state = {k: v.float() for k, v in source.text_encoder.state_dict().items()}
     old = state.pop("token_embedding.weight")
@@ -312,7 +315,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     parser.add_argument("--warmup", type=float, default=0.03, help="share of the budget spent warming up the lr")
     parser.add_argument("--init-from", type=Path, default=None,
-                        help="a SpritePipeline of the same preset to start from (e.g. the shipped weights)")
+                        help="a SpritePipeline of the same preset, or a narrower one to grow, to start from "
+                             "(e.g. the shipped weights)")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt when present")
     parser.add_argument("--checkpoint-minutes", type=float, default=10.0,
                         help="write a checkpoint and an EMA snapshot this often (0: never)")
