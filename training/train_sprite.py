@@ -254,7 +254,10 @@ def warm_start(pipe: SpritePipeline, source: SpritePipeline) -> None:
     the text encoder whole except the word embeddings, which are copied word by word, so a grown vocabulary
     keeps every word it already knew."""
     shapes = {k: v.shape for k, v in pipe.unet.state_dict().items()}
-    pipe.unet.load_state_dict(widen_state(source.unet.state_dict(), shapes))
+    try:
+        pipe.unet.load_state_dict(widen_state(source.unet.state_dict(), shapes))
+    except ValueError as error:
+        raise SystemExit(f"--init-from: its UNet cannot start this preset: {error}") from None
     target_vocab, source_vocab = pipe.tokenizer.get_vocab(), source.tokenizer.get_vocab()
     state = {k: v.float() for k, v in source.text_encoder.state_dict().items()}
     old = state.pop("token_embedding.weight")

@@ -56,8 +56,8 @@ def widen_tensor(name: str, old: torch.Tensor, shape: torch.Size, generator: tor
 
 def widen_state(old: dict[str, torch.Tensor], shapes: dict[str, torch.Size], seed: int = 0) -> dict[str, torch.Tensor]:
     """A state dict of the wide model (`shapes` by name) grown from the narrow model's state dict `old`."""
-    missing = sorted(set(shapes) ^ set(old))
-    if missing:
-        raise ValueError(f"the two models differ in more than width: {', '.join(missing[:5])}")
+    unmatched = sorted(set(shapes) ^ set(old))
+    if unmatched:
+        raise ValueError(f"the two models differ in more than width: {', '.join(unmatched[:5])}")
     generator = torch.Generator().manual_seed(seed)
     return {name: widen_tensor(name, old[name].float(), shape, generator) for name, shape in shapes.items()}

@@ -92,5 +92,11 @@ def test_the_wide_preset_grown_from_cpu_weights_starts_near_them() -> None:
 
 
 def test_models_that_differ_in_more_than_width_are_refused() -> None:
-    with pytest.raises(ValueError, match="more than width"):
-        widen_state({"a": torch.zeros(2)}, {"b": torch.Size([2])})
+    from pixelforge.backends.sprite.presets import build_pipeline
+    from training.train_sprite import warm_start
+
+    vocab = {"<pad>": 0, "cat": 1}
+    with pytest.raises(SystemExit, match="cannot start this preset: the two models differ in more than width"):
+        warm_start(build_pipeline(vocab, "cpu"), build_pipeline(vocab, "tiny"))  # another depth
+    with pytest.raises(SystemExit, match="cannot widen a dimension of 128 channels to 64"):
+        warm_start(build_pipeline(vocab, "cpu"), build_pipeline(vocab, "wide"))  # narrowing
