@@ -21,7 +21,8 @@ from pixelforge.backends.sprite.presets import build_pipeline
 from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
 from training.train_sprite import _loss, ema_update, load_dataset, prepare, sample_batch
 
-ROWS = [("cpu", 64, ""), ("cpu", 64, "channels_last"), ("cpu", 128, ""), ("cpu", 64, "compile"), ("wide", 64, ""), ("gpu", 64, "")]
+ROWS = [("cpu", 64, ""), ("cpu", 64, "channels_last"), ("cpu", 128, ""), ("cpu", 64, "compile"), ("wide", 64, ""),
+        ("gpu", 64, "")]
 
 
 def measure(data_dir: Path, preset: str, batch: int, option: str, seconds: float, threads: int) -> float:

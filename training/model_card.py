@@ -69,7 +69,8 @@ def render(training: dict, evaluation: dict | None) -> str:
             + (f" It was {stage['resumed']}." if "resumed" in stage else ""),
         ]
     if len(stages) > 1:
-        lines += ["", "Each stage starts from the weights of the one before: the UNet whole, the text encoder's words",
+        lines += ["", "Each stage starts from the weights of the one before: the UNet whole, or grown into a wider",
+                  "preset's UNet (training/widen.py: every old channel becomes two), and the text encoder's words",
                   "where the vocabulary kept them (a grown vocabulary's new words start fresh)."]
     lines += [
         "",

@@ -3,8 +3,8 @@
     # the real model (issue 3), on one GPU:
     python training/train_sprite.py --data data/sprites --out out/sprite-gpu --preset gpu --minutes 20
     # on a 2-core CPU, continuing from a warm start, resumable (re-run the same command with --resume):
-    python training/train_sprite.py --data data/sprites --out out/sprite-cpu --preset cpu --minutes 130 \
-        --threads 2 --batch 64 --lr 1.5e-3 --init-from pixelforge/backends/sprite/weights --resume
+    python training/train_sprite.py --data data/sprites --out out/sprite-wide --preset wide --minutes 120 \
+        --threads 2 --batch 64 --lr 1e-3 --init-from pixelforge/backends/sprite/weights --resume
     # the test: a few steps on a synthetic dataset
     python training/train_sprite.py --smoke --out /tmp/sprite-smoke
 

@@ -60,9 +60,9 @@ PRESETS: dict[str, ModelPreset] = {
         name="sprite",
         title="pixelforge sprite (bundled)",
         description="Small text-to-sprite model shipped with pixelforge, trained on CPU from emoji: 32×32 RGBA, "
-        "at most 16 colours, about 1 s on any CPU. From short English or Chinese prompts it draws emoji-like people, "
-        "faces, gestures, hearts, flags and buttons; one-of-a-kind objects (food, tools, buildings) often only in "
-        "their colours; not scenes or characters in poses.",
+        "at most 16 colours, about 1.5 s on one CPU core. From short English or Chinese prompts it draws emoji-like "
+        "people, faces, gestures, hearts, flags, buttons and some animals and objects; many one-of-a-kind objects "
+        "(food, tools, buildings) only in their colours; not scenes or characters in poses.",
         kind="sprite",
         steps=20,
         cfg_scale=3.0,
