@@ -37,7 +37,7 @@ from pixelforge.backends.sprite.pipeline import SpritePipeline
 from pixelforge.backends.sprite.presets import PRESETS, build_pipeline
 from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
 from training.model_card import write_card
-from training.widen import widen_state
+from training.widen import grow
 
 CAPTION_DROPOUT = 0.1  # share of samples trained on the empty prompt: the unconditional branch of CFG
 CHECKPOINT = "checkpoint.pt"
@@ -253,9 +253,8 @@ def warm_start(pipe: SpritePipeline, source: SpritePipeline) -> None:
     """Copy `source`'s weights into `pipe`: the UNet whole, or grown (training/widen.py) when `pipe`'s is wider;
     the text encoder whole except the word embeddings, which are copied word by word, so a grown vocabulary
     keeps every word it already knew."""
-    shapes = {k: v.shape for k, v in pipe.unet.state_dict().items()}
     try:
-        pipe.unet.load_state_dict(widen_state(source.unet.state_dict(), shapes))
+        grow(source.unet, pipe.unet)
     except ValueError as error:
         raise SystemExit(f"--init-from: its UNet cannot start this preset: {error}") from None
     target_vocab, source_vocab = pipe.tokenizer.get_vocab(), source.tokenizer.get_vocab()

@@ -62,3 +62,8 @@ def widen_state(old: dict[str, torch.Tensor], shapes: dict[str, torch.Size], see
         raise ValueError(f"the two models differ in more than width: {', '.join(unmatched[:5])}")
     generator = torch.Generator().manual_seed(seed)
     return {name: widen_tensor(name, old[name].float(), shape, generator) for name, shape in shapes.items()}
+
+
+def grow(source: torch.nn.Module, target: torch.nn.Module, seed: int = 0) -> None:
+    """Load into `target` the weights of `source`, a model of the same layers and equal or smaller widths."""
+    target.load_state_dict(widen_state(source.state_dict(), {k: v.shape for k, v in target.state_dict().items()}, seed))

@@ -8,11 +8,7 @@ from diffusers.models.resnet import ResnetBlock2D
 from diffusers.models.transformers.transformer_2d import Transformer2DModel
 
 from training import widen
-from training.widen import channel_map, widen_state
-
-
-def _grow(narrow: torch.nn.Module, wide: torch.nn.Module) -> None:
-    wide.load_state_dict(widen_state(narrow.state_dict(), {k: v.shape for k, v in wide.state_dict().items()}))
+from training.widen import channel_map, grow
 
 
 def _doubled(x: torch.Tensor) -> torch.Tensor:
@@ -34,7 +30,7 @@ def test_a_widened_resnet_block_computes_the_narrow_one_twice() -> None:
     torch.manual_seed(0)
     narrow = ResnetBlock2D(in_channels=16, out_channels=32, temb_channels=24, groups=8).eval()
     wide = ResnetBlock2D(in_channels=32, out_channels=64, temb_channels=24, groups=8).eval()
-    _grow(narrow, wide)
+    grow(narrow, wide)
     x, temb = torch.randn(2, 16, 8, 8), torch.randn(2, 24)
     with torch.no_grad():
         torch.testing.assert_close(wide(_doubled(x), temb), _doubled(narrow(x, temb)), atol=1e-5, rtol=1e-4)
@@ -51,7 +47,7 @@ def test_a_widened_attention_block_computes_the_narrow_one_twice(monkeypatch: py
                                 cross_attention_dim=12).eval()
     wide = Transformer2DModel(num_attention_heads=4, attention_head_dim=16, in_channels=64, norm_num_groups=8,
                               cross_attention_dim=12).eval()
-    _grow(narrow, wide)
+    grow(narrow, wide)
     x, text = torch.randn(2, 32, 4, 4), torch.randn(2, 5, 12)
     with torch.no_grad():
         torch.testing.assert_close(wide(_doubled(x), encoder_hidden_states=text).sample,
@@ -75,7 +71,7 @@ def test_the_wide_preset_grown_from_cpu_weights_starts_near_them() -> None:
 
     torch.manual_seed(0)
     narrow, wide, fresh = build_unet("cpu").eval(), build_unet("wide").eval(), build_unet("wide").eval()
-    _grow(narrow, wide)
+    grow(narrow, wide)
     x, t = torch.randn(2, 4, 32, 32), torch.full((2,), 500.0)
     text, pooled = torch.randn(2, 16, 128), torch.randn(2, 128)
     mids: list[torch.Tensor] = []

@@ -30,7 +30,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {"channels": (16, 32, 64, 96), "attention": (False, False, True, True), "layers_per_block": 1,
             "groups": 16, "text_dim": 128, "text_layers": 2, "heads": 4},
     # "cpu" with its 8×8 and 4×4 levels twice as wide, where the layout of a sprite and its link to the prompt
-    # are decided: 10 M parameters in the UNet, half cpu's training speed, ~1.1 s per sprite on 2 cores. It is
+    # are decided: 10 M parameters in the UNet, half cpu's training speed, 1.4 s per sprite on one core. It is
     # grown from trained cpu weights (training/widen.py) rather than trained from scratch.
     "wide": {"channels": (16, 32, 128, 192), "attention": (False, False, True, True), "layers_per_block": 1,
              "groups": 16, "text_dim": 128, "text_layers": 2, "heads": 4},
