@@ -170,8 +170,13 @@ class QueuedData(BaseModel):
 
 
 class StartedData(BaseModel):
-    worker_device: str = Field(description="Device of the worker that runs the task.")
+    worker_device: str | None = Field(
+        default=None, description="Device of the worker that runs the task (absent when a job is taken over).")
     worker_id: str | None = Field(default=None, description="Name of the worker that runs the task.")
+    job_no: int | None = Field(
+        default=None, description="Distributed mode, split batch: the job another worker took over (from 0).")
+    requeued: str | None = Field(default=None, description="With job_no: why (the job's worker died).")
+    attempt: int | None = Field(default=None, description="With job_no: the start this is (2 = second).")
 
 
 class PreviewData(BaseModel):
@@ -197,9 +202,9 @@ class EventOut(BaseModel):
     type: EventType = Field(description="queued, started, progress, preview, image, or the terminal one.")
     time: float = Field(description="Unix time of the event.")
     data: QueuedData | StartedData | ProgressOut | PreviewData | ImageOut | EndData = Field(
-        description="By type: queued → position/size; started → worker_device; progress → the task's progress "
-        "(its phase, not text, says what it is doing); preview → id and url; image → the image with its URLs; "
-        "a terminal event → image count, stats, reason or error, and the whole finished task."
+        description="By type: queued → position/size; started → worker_device, or the job taken over; progress → "
+        "the task's progress (its phase, not text, says what it is doing); preview → id and url; image → the image "
+        "with its URLs; a terminal event → image count, stats, reason or error, and the whole finished task."
     )
 
     @classmethod

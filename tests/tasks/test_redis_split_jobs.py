@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from pixelforge.server.schemas import EventOut, StartedData
 from pixelforge.tasks.job_ends import merge_job_ends
 from pixelforge.tasks.model import (
     EventType,
@@ -251,6 +252,8 @@ def test_a_dead_workers_job_is_run_again_by_another_then_failed_after_its_attemp
     rerun = store.events_since(task.id)[-1]  # the task keeps running: a 'started' names the job and why
     assert rerun.type is EventType.STARTED and (rerun.data["job_no"], rerun.data["worker_id"]) == (0, "w2")
     assert "worker w0 stopped while running job 1" in rerun.data["requeued"] and rerun.data["attempt"] == 2
+    shown = EventOut.of(rerun).data  # as a watcher's event stream shows it
+    assert isinstance(shown, StartedData) and (shown.job_no, shown.worker_id, shown.attempt) == (0, "w2", 2)
     with pytest.raises(TaskTakenOver):  # w0 was only stalled: its end is dropped
         store.finish_job(task.id, end(TaskState.COMPLETED, 0, "w0"))
     assert store.finish_job(task.id, end(TaskState.COMPLETED, 1, "w1")) is None
