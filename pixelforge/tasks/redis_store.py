@@ -502,9 +502,15 @@ class RedisTaskStore:
 
     @_reachable
     def prune(self, keep: int) -> list[Task]:
-        finished = self._matching_ids(None, TERMINAL_STATES)[keep:]
-        if not finished:
+        newest_created = self._matching_ids(None, TERMINAL_STATES)
+        if len(newest_created) <= keep:
             return []
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in newest_created:
+            pipe.hget(self.keys.task(task_id), "finished_at")
+        finished_at = dict(zip(newest_created, (float(t or 0) for t in pipe.execute()), strict=True))
+        # the most recently finished first (a stable sort: equal times keep the newest created first)
+        finished = sorted(newest_created, key=finished_at.__getitem__, reverse=True)[keep:]
         pruned = self._load(finished)
         pipe = self.redis.pipeline(transaction=True)
         for task_id in finished:

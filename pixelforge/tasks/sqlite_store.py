@@ -449,7 +449,8 @@ class SQLiteTaskStore:
         marks = ",".join("?" * len(finished))
         with self._tx() as conn:
             rows = conn.execute(
-                f"SELECT * FROM tasks WHERE state IN ({marks}) ORDER BY queue_order DESC LIMIT -1 OFFSET ?",
+                f"SELECT * FROM tasks WHERE state IN ({marks})"
+                " ORDER BY finished_at DESC, queue_order DESC LIMIT -1 OFFSET ?",
                 [*finished, keep],
             ).fetchall()
             pruned = [self._row_to_task(r) for r in rows]

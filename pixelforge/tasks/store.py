@@ -151,7 +151,8 @@ class TaskStore(Protocol):
         ...
 
     def prune(self, keep: int) -> list[Task]:
-        """Drop the oldest finished tasks beyond ``keep``; returns them so their files can go too."""
+        """Drop the finished tasks beyond the ``keep`` that finished last (never the one that just finished,
+        however long ago it was created); returns them so their files can go too."""
         ...
 
     def set_paused(self, paused: bool) -> None: ...

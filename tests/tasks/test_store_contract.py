@@ -212,6 +212,17 @@ def test_history_is_bounded_and_the_queue_is_never_pruned(store: TaskStore) -> N
     assert store.get(queued.id).state is TaskState.QUEUED
 
 
+def test_the_history_keeps_what_finished_last_not_what_was_created_last(store: TaskStore) -> None:
+    long_running, *quick = [add(store) for _ in range(4)]
+    for _ in range(4):
+        store.claim_next("w")
+    for task in [*quick, long_running]:  # created first, finished last: the end a client is waiting for
+        store.finish(task.id, TaskEnd(state=TaskState.COMPLETED))
+    pruned = store.prune(keep=2)
+    assert {t.id for t in pruned} == {t.id for t in quick[:2]}
+    assert store.get(long_running.id).state is TaskState.COMPLETED
+
+
 # --- events ------------------------------------------------------------------------------------
 def test_events_get_gapless_per_task_sequence_numbers_under_concurrency(store: TaskStore) -> None:
     a, b = add(store), add(store)
