@@ -65,6 +65,9 @@ def run_job(
         return Completed(images, _time_phases(stats, control, start))
     except StopRequested as stop:
         _time_phases(stats, control, start)
+        # The stop asked for the partial image: decode it whole, so a later stop that keeps nothing (a DELETE,
+        # the timeout, a shutdown) does not cut it off and end the task as failed.
+        stop_hooks.remove()
         partial = _decode_partial(model, job, control, x0, stats) if stop.request.keep_partial else []
         return Skipped(partial) if stop.request.action == "skip" else Stopped(partial)
     finally:

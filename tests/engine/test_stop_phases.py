@@ -134,6 +134,26 @@ def test_keep_partial_stop_while_decoding_lets_the_decode_finish(make_runtime) -
     assert len(finished.images) == 1  # the image was complete: keeping it means finishing its decode
 
 
+def test_a_second_stop_while_the_partial_image_decodes_still_ends_the_task_interrupted(make_runtime) -> None:
+    runtime = make_runtime(start=False)
+    pipe = _loaded_pipe(runtime)
+    task_ids: list[str] = []
+    click = Calls(  # the cond pass of step 2: stop, keeping the current estimate
+        pipe.transformer.transformer_blocks[0], at=3,
+        action=lambda: runtime.service.interrupt(task_ids[0], keep_partial=True),
+    )
+    again = Calls(  # then, while that estimate decodes, a stop that keeps nothing (a DELETE, a timeout)
+        pipe.vae.decoder.up_blocks[0], at=1, action=lambda: runtime.service.interrupt(task_ids[0]),
+    )
+    last = Calls(pipe.vae.decoder.up_blocks[-1])
+    runtime.start()
+    task_ids.append(runtime.service.submit(_params(cfg_scale=4.0)).id)
+    finished = runtime.service.wait(task_ids[0], timeout=60)
+    assert (click.count, again.count, last.count) == (3, 1, 1)  # the partial decode ran to its end
+    assert finished.state is TaskState.INTERRUPTED, finished.error
+    assert len(finished.images) == 1 and finished.images[0].partial
+
+
 def test_stop_during_post_processing_keeps_the_finished_image_and_runs_no_further_job(make_runtime) -> None:
     runtime = make_runtime(start=False)
     pipe = _loaded_pipe(runtime)
