@@ -12,7 +12,6 @@ interrupts, all without cookies); keys keep every caller apart.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 import secrets
 from dataclasses import dataclass
@@ -88,7 +87,7 @@ def _from_authorization(header: str, keys: KeyRing) -> Identity:
     elif scheme.lower() == "basic":
         try:
             name, sep, key = base64.b64decode(credentials, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not UTF-8, or not ASCII to begin with
             raise _unauthorized("malformed HTTP Basic credentials") from None
         identity = keys.by_name_and_key(name, key) if sep else None
     else:

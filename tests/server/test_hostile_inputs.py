@@ -95,3 +95,10 @@ def test_unauthorized_has_a_message_and_keeps_its_challenge(keyed: LiveServer) -
         response = anonymous.get("/api/v1/tasks")
     assert response.status_code == 401 and response.json()["message"]
     assert response.headers["www-authenticate"].startswith("Basic")
+
+
+@pytest.mark.parametrize("credentials", [b"Basic \xe9\xe9", b"Basic !!!", b"Basic //79", b"Bearer \xff"])
+def test_malformed_credentials_are_refused_with_a_message(keyed: LiveServer, credentials: bytes) -> None:
+    with keyed.client() as anonymous:  # not ASCII, not base64, not UTF-8 once decoded, a key no one has
+        response = anonymous.get("/api/v1/tasks", headers={"Authorization": credentials})
+    assert response.status_code == 401 and response.json()["message"]
