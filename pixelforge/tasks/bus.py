@@ -72,6 +72,12 @@ class Subscription:
             self._queue_moved = True
             self._wake()
 
+    def mark_lagged(self) -> None:
+        """Events may have been missed: raise ``lagged`` and wake the reader, who replays from the store."""
+        with self._cond:
+            self.lagged = True
+            self._wake()
+
     def take_queue_moved(self) -> bool:
         """Whether the queue moved since the last call; lowers the flag."""
         with self._cond:
@@ -217,7 +223,7 @@ class InProcessBus:
         with self._lock:
             subscriptions = list(self._subscriptions)
         for subscription in subscriptions:
-            subscription.lagged = True
+            subscription.mark_lagged()  # woken too: a reader with no timeout would otherwise wait forever
 
     def close(self) -> None:
         with self._lock:

@@ -1,3 +1,4 @@
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,32 @@ def test_events_replay_then_follow_live_without_gaps(service: TaskService) -> No
     assert [e.seq for e in events] == list(range(1, 7))
     assert events[-1].type is EventType.COMPLETED
     assert [e.seq for e in service.events(task.id, after_seq=4)] == [5, 6]  # resume after a reconnect
+
+
+def test_a_blocking_wait_replays_the_end_a_lost_bus_connection_swallowed(service: TaskService) -> None:
+    task = service.submit(TaskParams())
+    service.claim_next("w")
+    waiting = asyncio.Event()
+    subscribe = service.bus.subscribe
+
+    def subscribe_and_signal(*args, **kwargs):  # tells the test when the waiter blocks on live events
+        subscription = subscribe(*args, **kwargs)
+        aget = subscription.aget
+
+        async def signalled(timeout: float | None = None):
+            waiting.set()
+            return await aget(timeout)
+
+        subscription.aget = signalled
+        return subscription
+
+    service.bus.subscribe = subscribe_and_signal
+
+    async def scenario() -> TaskState:
+        waiter = asyncio.create_task(service.await_end(task.id))
+        await waiting.wait()  # the blocking route (A1111 txt2img) waits with no heartbeat
+        service.store.finish(task.id, TaskEnd(state=TaskState.COMPLETED))  # stored, its publish lost
+        service.bus.lag_all()  # what the distributed bus does when its connection comes back
+        return (await asyncio.wait_for(waiter, timeout=30)).state
+
+    assert asyncio.run(scenario()) is TaskState.COMPLETED
