@@ -1,11 +1,11 @@
-"""What an HTTP client may name as a model or a LoRA.
+"""What an HTTP client may name as a model, a LoRA or a palette file.
 
-Presets, the configured model, Hugging Face repos in the local cache, and paths inside the roots:
-the models folder and the LoRA folder (where a bare name is looked up), the Hugging Face cache and
-the folders an operator adds (``extra_model_roots``). Nothing outside a root is ever looked at, and
-every refusal reads the same whether or not something is there, so a client cannot probe the
-server's file system. Containment is decided on the path as written (normalised, links not
-followed): a link an operator puts inside a root is theirs to publish.
+Presets, the configured model, Hugging Face repos in the local cache, built-in palettes, and paths inside
+the roots: the models folder and the LoRA folder (where a bare model, LoRA or palette file name is looked
+up), the Hugging Face cache and the folders an operator adds (``extra_model_roots``). Nothing outside a
+root is ever looked at, and every refusal reads the same whether or not something is there, so a client
+cannot probe the server's file system. Containment is decided on the path as written (normalised, links
+not followed): a link an operator puts inside a root is theirs to publish.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from huggingface_hub.constants import HF_HUB_CACHE
 
 from pixelforge.backends.presets import PRESETS, ModelNotFound, hf_cached_snapshot
 from pixelforge.config import Settings
+from pixelforge.pixelart import BUILTIN_PALETTES
 from pixelforge.tasks.model import Problem, TaskParams
 from pixelforge.tasks.service import InvalidTask
 
@@ -72,9 +73,21 @@ class ModelRoots:
                 return str(path)
         raise Unreachable(f"unknown LoRA '{spec}': name a .safetensors file in the LoRA folder")
 
+    def palette(self, spec: str) -> str:
+        """A built-in palette's name, or the absolute path of the ``.hex`` / ``.gpl`` file ``spec`` names."""
+        if spec.strip().lower() in BUILTIN_PALETTES:
+            return spec
+        path = self._inside(spec, self.settings.models_root)
+        if path is not None and path.suffix.lower() in {".hex", ".gpl"} and _exists(path, "file"):
+            return str(path)
+        raise Unreachable(f"unknown palette '{spec}': name a built-in one ({', '.join(BUILTIN_PALETTES)}) or a "
+                          ".hex / .gpl file in the models folder")
+
     def params(self, params: TaskParams) -> TaskParams:
-        """``params`` with model and LoRA confined to the roots; InvalidTask names what is not reachable."""
-        update, problems = {}, []
+        """``params`` with model, LoRA and palette file confined to the roots; InvalidTask names what is not
+        reachable."""
+        update: dict[str, object] = {}
+        problems = []
         for field, confine in (("model", self.model), ("lora", self.lora)):
             spec = getattr(params, field)
             if spec is None:
@@ -83,6 +96,11 @@ class ModelRoots:
                 update[field] = confine(spec)
             except Unreachable as exc:
                 problems.append(Problem(field=field, message=str(exc)))
+        if params.pixel is not None and params.pixel.palette is not None:
+            try:
+                update["pixel"] = params.pixel.model_copy(update={"palette": self.palette(params.pixel.palette)})
+            except Unreachable as exc:
+                problems.append(Problem(field="pixel", message=str(exc)))
         if problems:
             raise InvalidTask(problems)
         return params.model_copy(update=update)

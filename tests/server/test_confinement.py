@@ -1,4 +1,4 @@
-"""What a client may name on the server: models and LoRAs only inside the configured roots, with one
+"""What a client may name on the server: models, LoRAs and palette files only inside the configured roots, with one
 message for everything outside them (no file-system probing), and task ids that are its own."""
 
 from __future__ import annotations
@@ -36,6 +36,34 @@ def test_loras_outside_the_roots_are_unknown_whatever_is_there(alice: httpx.Clie
               "../" * 8 + "etc/passwd", str(tiny_lora.parent), "x\x00y.safetensors"]
     messages = {_refusal(alice, "lora", spec) for spec in probes}
     assert len(messages) == 1, messages
+
+
+def test_palette_files_outside_the_roots_are_unknown_whatever_is_there(alice: httpx.Client, tmp_path: Path) -> None:
+    (tmp_path / "real.hex").write_text("ff0000\n00ff00\n")  # a palette: its colours would come back in .hex
+    (tmp_path / "secret.hex").write_text("not a colour\n")  # its first line would be quoted in the error
+    (tmp_path / "dir.gpl").mkdir()
+    probes = [str(tmp_path / "real.hex"), str(tmp_path / "secret.hex"), str(tmp_path / "dir.gpl"),
+              str(tmp_path / "none.gpl"), "../" * 8 + "etc/passwd.hex", "/etc/passwd", "x\x00y.hex"]
+    messages = set()
+    for spec in probes:
+        response = alice.post("/api/v1/tasks", json={**QUICK, "pixel": {"palette": spec}})
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["body", "pixel"]
+        messages.add(response.json()["message"].replace(spec, "<spec>"))
+    assert len(messages) == 1, messages
+
+
+def test_palettes_built_in_or_in_the_models_folder_are_named_by_name(alice: httpx.Client, keyed: LiveServer,
+                                                                    paused: None) -> None:
+    models_root = keyed.runtime.settings.models_root
+    models_root.mkdir(parents=True, exist_ok=True)
+    mine = models_root / "mine.hex"
+    mine.write_text("ff0000\n00ff00\n")
+    try:
+        assert submit(alice, pixel={"palette": "mine.hex"})["params"]["pixel"]["palette"] == str(mine)
+        assert submit(alice, pixel={"palette": "Pico-8"})["params"]["pixel"]["palette"] == "Pico-8"
+    finally:
+        mine.unlink()
 
 
 def test_models_and_loras_in_their_folders_are_named_by_name(alice: httpx.Client, keyed: LiveServer,
