@@ -19,6 +19,9 @@ from pixelforge.pixelart.options import PixelOptions
 
 TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-().:]{1,128}$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+# A week: longer than any generation, and far below what a timer can wait (threading.TIMEOUT_MAX, ~292 years;
+# beyond it the timer fails in its own thread and the task would run with no timeout at all).
+MAX_TIMEOUT_S = 7 * 24 * 3600
 
 
 class TaskState(StrEnum):
@@ -140,7 +143,8 @@ class TaskParams(BaseModel):
     model: str | None = Field(default=None, description="Preset name, local directory or cached repo id.")
     lora: str | None = Field(default=None, description="Path of a LoRA .safetensors file.")
     lora_scale: float = Field(default=1.0, ge=-4.0, le=4.0, description="Strength of the LoRA.")
-    timeout_s: float | None = Field(default=None, gt=0, description="Stop the task automatically after this.")
+    timeout_s: float | None = Field(
+        default=None, gt=0, le=MAX_TIMEOUT_S, description="Stop the task automatically after this (at most a week).")
     pixel: PixelOptions | None = Field(
         default=None,
         description="True pixel-art post-processing (grid snapping, palette, transparency). Unset: on for models "

@@ -36,6 +36,7 @@ def service(tmp_path: Path) -> TaskService:
         ({"seed": -2}, "greater than or equal to -1"),
         ({"lora_scale": 9}, "less than or equal to 4"),
         ({"timeout_s": 0}, "greater than 0"),
+        ({"timeout_s": 1e10}, "less than or equal to 604800"),
         ({"sampler": "Euler"}, "Extra inputs are not permitted"),
     ],
 )
