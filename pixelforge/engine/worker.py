@@ -156,17 +156,25 @@ class Worker:
             # gc + empty_cache: a stop or failure must not leave memory held. Only now, after the terminal
             # event and the token's removal, and still before the next claim: a full gc takes 0.2-0.5 s in a
             # process holding torch + diffusers, and a stop is reported as soon as the pipeline has left.
+            self._release()
+
+    def _release(self) -> None:
+        """Give the stopped or failed run's memory back; a device error here is the worker's fault to report
+        (health shows it), never a reason to stop claiming tasks."""
+        try:
             self.backend.release()
+        except Exception as exc:
+            self._fault("could not release memory", exc)
 
     def _end_job(self, task_id: str, job_no: int, end: TaskEnd) -> TaskEnd | None:
         """One job of a split task ended here: it goes back to the queue (a shutdown) or its end is stored. Returns
         the task's end when it was the task's last job, else None (memory released now unless the job completed)."""
         if self._gave_back(task_id, job_no, end):
-            self.backend.release()
+            self._release()
             return None
         task_end = self._last_job_end(task_id, end.model_copy(update={"job_no": job_no}))
         if task_end is None and end.state is not TaskState.COMPLETED:
-            self.backend.release()
+            self._release()
         return task_end
 
     def _gave_back(self, task_id: str, job_no: int, end: TaskEnd) -> bool:

@@ -67,6 +67,23 @@ def test_a_fault_mid_denoise_fails_that_task_clearly_and_the_next_runs(
     assert health.alive and health.last_error is None  # the task failed, not the worker
 
 
+def test_a_device_error_while_releasing_memory_is_reported_and_the_worker_goes_on(make_runtime) -> None:
+    runtime = make_runtime(start=False, preview_every=0)
+    worker = runtime.workers[0]
+    fault = Calls(denoiser(runtime), at=2, action=_raiser(RuntimeError("the backend broke")))
+    worker.backend.release = _raiser(RuntimeError("CUDA error: an illegal memory access was encountered"))
+    try:
+        failing = runtime.service.submit(TaskParams(**SMALL))
+        following = runtime.service.submit(TaskParams(**SMALL))
+        runtime.start()
+        assert runtime.service.wait(following.id, timeout=120).state is TaskState.COMPLETED
+    finally:
+        fault.remove()
+    assert runtime.service.get(failing.id).state is TaskState.FAILED
+    health = runtime.worker_health()[0]
+    assert health.alive and "could not release memory" in (health.last_error or ""), health.last_error
+
+
 def test_a_model_with_corrupt_weights_fails_clearly_and_the_next_task_runs(
     make_runtime, tiny_qwen_dir: Path, tmp_path: Path
 ) -> None:
