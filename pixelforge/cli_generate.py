@@ -103,7 +103,7 @@ def params_body(args: argparse.Namespace) -> dict[str, Any]:
         body["img2img"] = {"denoising_strength": args.strength}
     if args.no_pixel:
         body["pixel"] = {"enabled": False}
-    elif args.palette or args.colors or args.pixel_pitch:
+    elif any(value is not None for value in (args.palette, args.colors, args.pixel_pitch)):  # 0 is refused, not unset
         pixel = {"palette": _local_path(args.palette), "colors": args.colors, "pitch": args.pixel_pitch}
         body["pixel"] = {key: value for key, value in pixel.items() if value is not None}
     return {key: value for key, value in body.items() if value is not None}
