@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,10 @@ CLIENT_ID = "pixelforge-cli"
 PROBE_TIMEOUT_S = 0.5
 # The server writes a keep-alive comment every 15 s; a minute of silence means the connection is gone.
 READ_TIMEOUT_S = 60.0
-RECONNECTS = 5
+# A dropped event stream is resumed with growing pauses (a server restart takes seconds, a blip none); the CLI
+# gives up when no event has come for this long since the first failure.
+RECONNECT_WINDOW_S = 60.0
+RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.25, 4.0
 TERMINAL = {"completed", "interrupted", "failed", "cancelled"}
 
 
@@ -36,6 +40,11 @@ class ServerError(Exception):
 
 class ServerUnreachable(Exception):
     """Nothing answers at the URL, or the connection broke for good."""
+
+
+class ServerUnhealthy(ServerUnreachable):
+    """A pixelforge server answers but its health check fails (a worker dead or stuck): a task sent there would
+    wait, and one run in this process beside it would compete for the same device."""
 
 
 def _message(status: int, body: bytes) -> str:
@@ -78,41 +87,53 @@ class Server:
     def _path(self, path: str) -> str:
         return self._parts.path.rstrip("/") + path
 
-    def request(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> bytes:
-        """The response body of a 2xx answer; ServerError otherwise, ServerUnreachable when nobody answers."""
+    def _exchange(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> tuple[int, bytes]:
+        """(status, body) of the answer; ServerUnreachable when nobody answers."""
         data = None if body is None else json.dumps(body).encode()
         headers = self._headers({"Content-Type": "application/json"} if data is not None else None)
         connection = self._connection(timeout)
         try:
             connection.request(method, self._path(path), body=data, headers=headers)
             response = connection.getresponse()
-            payload = response.read()
+            return response.status, response.read()
         except (OSError, http.client.HTTPException) as exc:
             raise ServerUnreachable(f"{self.url}: {exc}") from exc
         finally:
             connection.close()
-        if response.status == 401:
+
+    def request(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> bytes:
+        """The response body of a 2xx answer; ServerError otherwise, ServerUnreachable when nobody answers."""
+        status, payload = self._exchange(method, path, body, timeout)
+        if status == 401:
             raise ServerError(401, f"the server at {self.url} needs an API key: set PIXELFORGE_API_KEY")
-        if not 200 <= response.status < 300:
-            raise ServerError(response.status, _message(response.status, payload))
+        if not 200 <= status < 300:
+            raise ServerError(status, _message(status, payload))
         return payload
 
     def json(self, method: str, path: str, body: Any = None) -> Any:
         return json.loads(self.request(method, path, body))
 
-    def alive(self) -> bool:
-        """Whether a pixelforge server answers here (its health route), within PROBE_TIMEOUT_S."""
+    def check_health(self) -> None:
+        """Returns when a healthy pixelforge server answers here within PROBE_TIMEOUT_S. ServerUnreachable when
+        none does (nothing listens, or something that is not pixelforge), ServerUnhealthy when its health route
+        answers 'unhealthy' (HTTP 503), naming the worker and its last error."""
+        absent = ServerUnreachable(f"no pixelforge server answers at {self.url}")
         try:
-            health = json.loads(self.request("GET", "/api/v1/health", timeout=PROBE_TIMEOUT_S))
-        except (ServerUnreachable, ServerError, ValueError):
-            return False
-        return isinstance(health, dict) and health.get("status") == "ok"
+            _, payload = self._exchange("GET", "/api/v1/health", timeout=PROBE_TIMEOUT_S)
+            health = json.loads(payload)
+        except (ServerUnreachable, ValueError):
+            raise absent from None
+        if not isinstance(health, dict) or health.get("status") not in ("ok", "unhealthy"):
+            raise absent
+        if health["status"] == "unhealthy":
+            raise ServerUnhealthy(f"the pixelforge server at {self.url} is unhealthy ({_failing_worker(health)}); "
+                                  "restart it, or run here with --local")
 
     def events(self, task_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """(type, data) of every event of the task, live, up to its terminal event; a dropped connection
-        resumes after the last event seen (Last-Event-ID)."""
+        resumes after the last event seen (Last-Event-ID), after a pause that grows with each failure."""
         last_seq = 0
-        failures = 0
+        failures, first_failure = 0, 0.0
         path = self._path(f"/api/v1/tasks/{urllib.parse.quote(task_id, safe='')}/events")
         while True:
             connection = self._connection(READ_TIMEOUT_S)
@@ -131,11 +152,25 @@ class Server:
                     if kind in TERMINAL:
                         return
             except (OSError, http.client.HTTPException) as exc:
+                if failures == 0:
+                    first_failure = time.monotonic()
+                pause = min(RECONNECT_FIRST_S * 2**failures, RECONNECT_MAX_S)
                 failures += 1
-                if failures > RECONNECTS:
+                if time.monotonic() + pause - first_failure > RECONNECT_WINDOW_S:
                     raise ServerUnreachable(f"lost the connection to {self.url}: {exc}") from exc
+                time.sleep(pause)
             finally:
                 connection.close()
+
+
+def _failing_worker(health: dict[str, Any]) -> str:
+    """What the health answer says is wrong: the first worker that has stopped or is stuck, and its error."""
+    for worker in health.get("workers") or []:
+        if isinstance(worker, dict) and (not worker.get("alive") or worker.get("stuck")):
+            what = "is stuck" if worker.get("alive") else "has stopped"
+            error = f": {worker['last_error']}" if worker.get("last_error") else ""
+            return f"worker {worker.get('worker_id')} {what}{error}"
+    return "a worker has stopped or is stuck"
 
 
 def _parse_sse(response: http.client.HTTPResponse) -> Iterator[tuple[int, str, dict[str, Any]]]:
@@ -166,8 +201,7 @@ def find_server(explicit: str | None) -> Server | None:
     api_key = os.environ.get("PIXELFORGE_API_KEY") or None
     if explicit:
         server = Server(explicit.rstrip("/"), api_key)
-        if not server.alive():
-            raise ServerUnreachable(f"no pixelforge server answers at {server.url}")
+        server.check_health()
         return server
     configured = os.environ.get("PIXELFORGE_SERVER", "")
     if configured.lower() == "none":
@@ -177,4 +211,10 @@ def find_server(explicit: str | None) -> Server | None:
         host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # a wildcard bind is reached on loopback
         configured = f"http://{host}:{os.environ.get('PIXELFORGE_PORT', '7860')}"
     server = Server(configured.rstrip("/"), api_key)
-    return server if server.alive() else None
+    try:
+        server.check_health()
+    except ServerUnhealthy:
+        raise  # not silently replaced by a run here, beside a server that holds the device
+    except ServerUnreachable:
+        return None
+    return server

@@ -11,10 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from clikit import cli_env, run_cli
 
+from pixelforge import cli_client
+from pixelforge.cli_client import Server, ServerUnreachable
+from pixelforge.config import Settings
 from pixelforge.tasks.model import TaskState
-from pixelforge.testing.live_server import LiveServer
+from pixelforge.testing.live_server import LiveServer, start_server
 from pixelforge.testing.ports import free_port
 
 # Runs main() and reports which heavy modules the run imported.
@@ -99,3 +103,41 @@ def test_ctrl_c_interrupts_the_task_on_the_server(served: LiveServer, tmp_path: 
     task = served.runtime.store.list(limit=1)[0]
     assert task.state is TaskState.INTERRUPTED and task.stop_reason == "user"
     assert len(task.images) < 16
+
+
+def test_an_unhealthy_server_is_an_error_not_a_silent_run_in_this_process(server_model: str, tmp_path: Path) -> None:
+    live = start_server(Settings(data_dir=tmp_path / "data", model=server_model))
+    try:
+        live.runtime.workers[0].stop()  # the worker has ended while the server goes on: health answers 503
+        said = (f"pixelforge: the pixelforge server at {live.url} is unhealthy (worker worker-0 has stopped); "
+                "restart it, or run here with --local")
+        for env, flags in ((cli_env(), ["--server", live.url]), (cli_env(PIXELFORGE_SERVER=live.url), [])):
+            report, result = probe("generate", "x", *flags, env=env, cwd=tmp_path)
+            assert report == {"code": 1, "heavy": []}, result.stderr  # nothing loaded here either
+            assert result.stderr.strip() == said
+    finally:
+        live.stop()
+
+
+class _Clock:
+    """Stands in for the time module in cli_client: sleeping moves the clock, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now, self.pauses = 0.0, []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.now += seconds
+
+
+def test_a_dropped_event_stream_is_retried_with_growing_pauses_then_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(cli_client, "time", clock)
+    gone = Server(f"http://127.0.0.1:{free_port()}")  # as while a server restarts: connection refused
+    with pytest.raises(ServerUnreachable, match="lost the connection"):
+        list(gone.events("task(txt2img-x)"))
+    assert clock.pauses[:5] == [0.25, 0.5, 1.0, 2.0, 4.0] and set(clock.pauses[5:]) == {4.0}
+    assert sum(clock.pauses) <= cli_client.RECONNECT_WINDOW_S < sum(clock.pauses) + 4.0
