@@ -84,7 +84,9 @@ def _distributed() -> Any:
     except ModuleNotFoundError as exc:
         if exc.name != "redis":
             raise
-        raise UsageError("distributed mode needs the Redis client: pip install 'pixelforge[redis]'") from exc
+        raise UsageError(
+            "distributed mode needs the Redis client: pip install redis (the project's 'redis' extra)"
+        ) from exc
     return pixelforge.distributed
 
 

@@ -88,7 +88,7 @@ def test_split_batches_without_redis_is_one_line_and_exit_2(tmp_path: Path) -> N
         "workers\n"
 
 def test_distributed_mode_without_the_redis_client_names_the_extra(tmp_path: Path) -> None:
-    # A `redis` package that cannot be imported stands for a machine where pixelforge[redis] was not installed.
+    # A `redis` package that cannot be imported stands for a machine where the 'redis' extra was not installed.
     (tmp_path / "redis").mkdir()
     missing = "raise ModuleNotFoundError(\"No module named 'redis'\", name='redis')\n"
     (tmp_path / "redis" / "__init__.py").write_text(missing)
@@ -96,4 +96,4 @@ def test_distributed_mode_without_the_redis_client_names_the_extra(tmp_path: Pat
     for command in (["worker", "--device", "cpu"], ["serve"]):
         result = run_cli(*command, "--redis", "redis://127.0.0.1:1", "--data-dir", str(tmp_path), env=env, cwd=tmp_path)
         assert result.returncode == 2, result.stderr
-        assert "pip install 'pixelforge[redis]'" in result.stderr and "Traceback" not in result.stderr
+        assert "pip install redis (the project's 'redis' extra)" in result.stderr and "Traceback" not in result.stderr
