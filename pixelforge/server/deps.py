@@ -1,7 +1,8 @@
 """What the routes depend on, read from ``app.state`` (built once in ``create_app``).
 
 The server only needs a runtime that owns the settings and the TaskService; what runs the tasks
-(in-process workers today) stays on the other side of the store and bus.
+(in-process workers, or worker processes on Redis in the distributed mode) stays on the other side of the
+store and bus.
 """
 
 from __future__ import annotations

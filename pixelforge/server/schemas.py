@@ -286,7 +286,8 @@ class HealthOut(BaseModel):
     paused: bool = Field(description="Whether the queue is paused.")
     queued: int = Field(description="Queued tasks.")
     running: int = Field(description="Running tasks.")
-    workers: list[WorkerOut] = Field(description="The workers of this server process.")
+    workers: list[WorkerOut] = Field(
+        description="The workers of this server process; in distributed mode, every worker whose heartbeat is fresh.")
 
 
 class Message(BaseModel):

@@ -377,6 +377,15 @@ class TaskEnd(BaseModel):
     job_no: int | None = Field(
         default=None, description="The job this end is of, when the task's jobs run on several workers at once.")
 
+    def event_data(self) -> dict[str, Any]:
+        """What the terminal event carries of this end (the store adds the image count it holds)."""
+        data: dict[str, Any] = {"stats": self.stats.model_dump() if self.stats else None}
+        if self.error:
+            data["error"] = self.error
+        if self.stop_reason:
+            data["reason"] = self.stop_reason
+        return data
+
 
 class WorkerHealth(BaseModel):
     """How one worker is doing, for the health route: a dead or stuck worker makes the server unhealthy."""

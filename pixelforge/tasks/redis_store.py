@@ -39,13 +39,19 @@ from pixelforge.tasks.progress import combined_progress, queued_progress
 from pixelforge.tasks.redis_keys import CONNECTION_ERRORS, WORKERS_GROUP, RedisKeys, connect
 from pixelforge.tasks.redis_records import QueueEntry, task_fields, task_from_record, text
 from pixelforge.tasks.sqlite_store import PREVIEWS_KEPT
-from pixelforge.tasks.store import QueueFull, StoreUnavailable, TaskExists, TaskNotFound, TaskTakenOver
+from pixelforge.tasks.store import (
+    RECOVERED_ERROR,
+    QueueFull,
+    StoreUnavailable,
+    TaskExists,
+    TaskNotFound,
+    TaskTakenOver,
+)
 
 # A worker renews the lease on its task every heartbeat; one that has not for this long is dead.
 DEFAULT_LEASE_S = 30.0
 # How often a task may be started in all when its workers keep dying (1: fail at the first death).
 DEFAULT_MAX_ATTEMPTS = 2
-RECOVERED_ERROR = "the server stopped while this task was running"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -152,13 +158,10 @@ class RedisTaskStore:
             raise TaskExists(task.id)
         if status == "owner-full":
             assert limits is not None
-            raise QueueFull(
-                f"you already have {limits.max_active_per_identity} queued or running tasks; "
-                "wait for one to finish or cancel one"
-            )
+            raise QueueFull.owner_full(limits)
         if status == "queue-full":
             assert limits is not None
-            raise QueueFull(f"the queue is full ({limits.max_queued_total} tasks); try again later")
+            raise QueueFull.queue_full(limits)
         position, size = int(reply[2]), int(reply[3])
         task = task.model_copy()
         task.position, task.queue_size = position, size
@@ -339,12 +342,7 @@ class RedisTaskStore:
         for name, value in (("progress", end.progress), ("stats", end.stats), ("resolved", end.resolved)):
             if value is not None:
                 fields += [name, value.model_dump_json()]
-        data: dict[str, Any] = {"stats": end.stats.model_dump() if end.stats else None}
-        if end.error:
-            data["error"] = end.error
-        if end.stop_reason:
-            data["reason"] = end.stop_reason
-        now, k = repr(time.time()), self.keys
+        now, k, data = repr(time.time()), self.keys, end.event_data()
         reply = self._run(
             "FINISH",
             [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued, k.images(task_id),

@@ -30,7 +30,7 @@ from pixelforge.tasks.model import (
     TaskStats,
 )
 from pixelforge.tasks.progress import queued_progress
-from pixelforge.tasks.store import QueueFull, StoreFull, TaskExists, TaskNotFound
+from pixelforge.tasks.store import RECOVERED_ERROR, QueueFull, StoreFull, TaskExists, TaskNotFound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -215,13 +215,10 @@ class SQLiteTaskStore:
             (owner, TaskState.QUEUED, TaskState.RUNNING),
         ).fetchone()[0]
         if active >= limits.max_active_per_identity:
-            raise QueueFull(
-                f"you already have {limits.max_active_per_identity} queued or running tasks; "
-                "wait for one to finish or cancel one"
-            )
+            raise QueueFull.owner_full(limits)
         queued = conn.execute("SELECT COUNT(*) FROM tasks WHERE state = ?", (TaskState.QUEUED,)).fetchone()[0]
         if queued >= limits.max_queued_total:
-            raise QueueFull(f"the queue is full ({limits.max_queued_total} tasks); try again later")
+            raise QueueFull.queue_full(limits)
 
     def get(self, task_id: str) -> Task:
         with self._lock:
@@ -324,11 +321,7 @@ class SQLiteTaskStore:
             )
             self._drop_old_previews(conn, task_id, keep=1)
             task = self._row_to_task(self._fetch(conn, task_id))
-            data: dict[str, Any] = {"images": len(task.images), "stats": end.stats.model_dump() if end.stats else None}
-            if end.error:
-                data["error"] = end.error
-            if end.stop_reason:
-                data["reason"] = end.stop_reason
+            data = {"images": len(task.images)} | end.event_data()
             return task, self._append(conn, task_id, EventType(end.state.value), data)
 
     # --- control ---------------------------------------------------------------------------
@@ -422,9 +415,9 @@ class SQLiteTaskStore:
     def recover(self) -> list[TaskEvent]:
         with self._tx() as conn:
             conn.execute(
-                "UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ?, stop_request = NULL,"
-                " error = 'the server stopped while this task was running' WHERE state = ?",
-                (TaskState.INTERRUPTED, time.time(), "restart", TaskState.RUNNING),
+                "UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ?, stop_request = NULL, error = ?"
+                " WHERE state = ?",
+                (TaskState.INTERRUPTED, time.time(), "restart", RECOVERED_ERROR, TaskState.RUNNING),
             )
             # Every finished task whose newest event is not its terminal one: the tasks just interrupted,
             # and any whose terminal write was cut short by a crash of an older version.

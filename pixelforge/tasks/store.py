@@ -1,8 +1,9 @@
 """The TaskStore protocol: the one durable place where tasks, control requests and events live.
 
 The server writes tasks and stop requests here; workers claim tasks and write their progress and
-results here. Neither side ever calls the other. The implementation today is SQLite
-(``sqlite_store.py``, one host); ``tests/tasks/test_store_contract.py`` says what any other must do.
+results here. Neither side ever calls the other. Two implementations: SQLite (``sqlite_store.py``, one
+host) and Redis (``redis_store.py``, the distributed mode); ``tests/tasks/test_store_contract.py`` runs the
+same contract on both, and says what any other must do.
 
 Every write that changes what a watcher sees appends the matching event in the same transaction
 (a created task and its ``queued`` event, a result and its ``image`` event, a terminal state and its
@@ -72,6 +73,19 @@ class QueueFull(TaskStoreError):
     def __init__(self, message: str, retry_after_s: int = 5) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+    @classmethod
+    def owner_full(cls, limits: TaskLimits) -> QueueFull:
+        return cls(f"you already have {limits.max_active_per_identity} queued or running tasks; "
+                   "wait for one to finish or cancel one")
+
+    @classmethod
+    def queue_full(cls, limits: TaskLimits) -> QueueFull:
+        return cls(f"the queue is full ({limits.max_queued_total} tasks); try again later")
+
+
+# The error ``recover()`` gives a task it finds running with nothing left to run it.
+RECOVERED_ERROR = "the server stopped while this task was running"
 
 
 class TaskStore(Protocol):
