@@ -236,12 +236,13 @@ class EventOut(BaseModel):
                 data = ImageOut.of(ImageRef.model_validate(event.data), task_url)
             case _:
                 assert finished is not None, "a terminal event is shown with its task"
+                task = TaskOut.of(finished, finished.owner if viewer is None else viewer, base)
                 data = EndData(
                     images=len(finished.images),
-                    stats=StatsOut.model_validate(finished.stats.model_dump()) if finished.stats else None,
+                    stats=task.stats,
                     error=finished.error,
                     reason=event.data.get("reason", finished.stop_reason),
-                    task=TaskOut.of(finished, finished.owner if viewer is None else viewer, base),
+                    task=task,
                 )
         return cls(task_id=shown, seq=event.seq, type=event.type, time=event.time, data=data)
 

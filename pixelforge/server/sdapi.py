@@ -227,7 +227,7 @@ async def generate(
 
 def _own_current(service: TaskService, caller: Identity) -> Task | None:
     """The caller's running task, else the caller's next queued one."""
-    running = service.list(owner=caller.owner, states=[TaskState.RUNNING], limit=1)
+    running = _running_own(service, caller)
     if running:
         return running[0]
     queued = service.queued_ids(caller.owner)
