@@ -37,7 +37,8 @@ def img2img_options(body: Img2ImgRequest) -> Img2ImgOptions:
 
 @router.post("/sdapi/v1/img2img", summary="img2img and inpainting (blocking), A1111 style")
 async def img2img(body: Img2ImgRequest, state: State, caller: Caller) -> Img2ImgResponse:
-    upload = base64_upload(body.init_images[0], body.mask, names=("init_images", "mask"))
+    # Decoding up to 24 MB of base64 off the event loop: every SSE stream of the server shares that loop.
+    upload = await asyncio.to_thread(base64_upload, body.init_images[0], body.mask, names=("init_images", "mask"))
     params, notes = await asyncio.to_thread(to_params, body, state.options.get(caller.owner), state.roots)
     params = params.model_copy(update={"img2img": img2img_options(body)})
     sent = body.model_dump(exclude_unset=True)
