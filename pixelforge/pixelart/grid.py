@@ -109,6 +109,8 @@ def detect_grid(profiles: EdgeProfiles, *, pitch: float | None = None, expected_
         lo, hi = max(lo, MIN_PITCH), min(hi, largest)
     else:
         lo, hi, source = MIN_PITCH, largest, "detected"
+    if hi <= lo:  # too small for any grid (an image a pixel wide has no edge profile to correlate)
+        return NO_GRID
     acf = _acf(px, py)
     hi = min(hi, (len(acf) - 2) / 2)
     if hi <= lo:

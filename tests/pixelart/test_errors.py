@@ -41,6 +41,12 @@ def test_empty_image() -> None:
         pixelate(Image.new("RGB", (0, 0)), PixelOptions())
 
 
+@pytest.mark.parametrize("size", [(1, 1), (1, 40), (40, 1), (2, 3)])
+def test_an_image_too_small_for_a_grid_is_kept_at_one_pixel_per_pixel(size: tuple[int, int]) -> None:
+    result = pixelate(Image.new("RGB", size, (200, 10, 10)), PixelOptions())
+    assert result.sprite.size == size and result.manifest.pitch_source == "none"
+
+
 def test_huge_image_is_refused_before_decoding(tmp_path: Path) -> None:
     side = int(MAX_PIXELS**0.5) + 1
     huge = Image.new("1", (side, side))  # 1 bit per pixel: cheap to make, too many pixels to process
