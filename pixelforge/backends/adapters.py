@@ -93,11 +93,15 @@ class DiffusersModel:
             p = self.preset
             return ModelDefaults(steps=p.steps, cfg_scale=p.cfg_scale, width=p.width, height=p.height)
         sample = getattr(getattr(self.pipe, "unet", None), "config", None)
-        scale = getattr(self.pipe, "vae_scale_factor", 8)
         if sample is not None and isinstance(getattr(sample, "sample_size", None), int):
-            side = sample.sample_size * scale
+            side = sample.sample_size * self.pixels_per_sample
             return ModelDefaults(FALLBACK_DEFAULTS.steps, FALLBACK_DEFAULTS.cfg_scale, side, side)
         return FALLBACK_DEFAULTS
+
+    @property
+    def pixels_per_sample(self) -> int:
+        """Image pixels per element of the UNet's sample, along a side: the VAE's downscaling."""
+        return getattr(self.pipe, "vae_scale_factor", 8)
 
     def prompt_text(self, prompt: str) -> str:
         trigger = self.preset.trigger if self.preset else ""
@@ -240,6 +244,7 @@ class PixelSpaceModel(DiffusersModel):
     """Pipelines that denoise pixels (the bundled sprite model): x0 is the image, nothing to decode."""
 
     outputs_1x = True
+    pixels_per_sample = 1  # no VAE: the UNet's sample is the image
 
     def pipeline_for(self, job: JobRequest) -> Any:
         return self.pipe  # img2img and inpainting are the sprite pipeline's own (SDEdit, RePaint-style)

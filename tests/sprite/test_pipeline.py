@@ -10,6 +10,7 @@ import PIL.Image
 import pytest
 import torch
 
+from pixelforge.backends.adapters import adapter_for
 from pixelforge.backends.sprite import SpritePipeline
 from pixelforge.backends.sprite.pipeline import DEFAULT_MAX_COLORS
 
@@ -209,3 +210,9 @@ def test_limit_colors_leaves_sprites_within_budget_and_empty_sprites_alone() -> 
     sprites = np.zeros((2, 4, 4, 4), np.uint8)
     sprites[0, :2, :, :] = (200, 10, 10, 255)
     assert np.array_equal(limit_colors(sprites, 1), sprites)
+
+
+def test_a_sprite_pipeline_named_by_its_folder_draws_at_its_own_size(tiny_pipe: SpritePipeline) -> None:
+    model = adapter_for("out/sprite-tiny", tiny_pipe, torch.device("cpu"), None)  # no preset: as `--model DIR`
+    side = tiny_pipe.unet.config.sample_size
+    assert (model.defaults().width, model.defaults().height) == (side, side)
