@@ -25,9 +25,12 @@ from pixelforge.runtime import Runtime
 from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import EventType, ImageRef, Img2ImgOptions, Task, TaskEvent, TaskParams, new_task_id
 from pixelforge.tasks.stop import StopToken
+from pixelforge.userpath import expand_user
 
 # An image handed to img2img: a PIL image, the path of an image file, or its encoded bytes.
 ImageSource = Image.Image | str | Path | bytes
+# The modes Pillow writes as PNG as they are; any other is converted first.
+PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"})
 
 
 def encoded(image: ImageSource) -> bytes:
@@ -35,10 +38,12 @@ def encoded(image: ImageSource) -> bytes:
     if isinstance(image, bytes):
         return image
     if isinstance(image, Image.Image):
+        if image.mode not in PNG_MODES:  # CMYK, YCbCr, LAB, HSV, F: Pillow cannot write these as PNG
+            image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         return buffer.getvalue()
-    return Path(image).expanduser().read_bytes()
+    return expand_user(image).read_bytes()
 
 
 @dataclass
@@ -114,8 +119,9 @@ class Pixelforge:
         """Queue a task. ``stop`` may be any StopToken (share it with another thread to stop the task);
         ``early_stop`` is called after every step and may stop the task; ``on_step`` sees every step.
         With ``init_image``, an img2img task at ``strength`` (default 0.75; the other options go in
-        ``img2img=Img2ImgOptions(...)``); with ``mask`` too (white = repaint), inpainting. Bad images raise
-        InvalidTask, as bad parameters do."""
+        ``img2img=Img2ImgOptions(...)``); with ``mask`` too (white = repaint), inpainting. Malformed parameters
+        raise pydantic's ValidationError; parameters over a limit, an unknown model and bad images InvalidTask
+        (both ValueErrors); an image file that is not there FileNotFoundError."""
         if strength is not None:
             options = Img2ImgOptions.model_validate(params.pop("img2img", None) or {})
             params["img2img"] = Img2ImgOptions(**{**options.model_dump(), "denoising_strength": strength})

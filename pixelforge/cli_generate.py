@@ -34,6 +34,7 @@ from pixelforge.cli_common import (
     validation_message,
 )
 from pixelforge.cli_progress import ProgressBar
+from pixelforge.userpath import expand_user
 
 # HTTP answers that mean the request itself was wrong (exit code 2), as opposed to the server's trouble.
 BAD_REQUEST = {400, 404, 409, 413, 422}
@@ -78,7 +79,7 @@ def _local_path(value: str | None) -> str | None:
     directory finds it; names (a preset, a palette name) stay as they are."""
     if value is None:
         return None
-    path = Path(value).expanduser()
+    path = expand_user(value)
     return str(path.resolve()) if path.exists() else value
 
 
@@ -121,7 +122,7 @@ def read_inputs(args: argparse.Namespace) -> dict[str, bytes]:
     for field, path in (("init_image", args.init_image), ("mask", args.mask)):
         if path is not None:
             try:
-                inputs[field] = Path(path).expanduser().read_bytes()
+                inputs[field] = expand_user(path).read_bytes()
             except OSError as exc:
                 raise UsageError(f"cannot read --{field.replace('_', '-')} {path}: {exc.strerror}") from exc
     return inputs

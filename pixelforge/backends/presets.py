@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from pixelforge.config import Settings
+from pixelforge.userpath import expand_user
 
 
 class ModelNotFound(ValueError):
@@ -153,7 +154,7 @@ def resolve_model(spec: str) -> ResolvedModel:
                     f"huggingface-cli download {preset.lora_repo} {preset.lora_file}"
                 )
         return ResolvedModel(name=spec, path=path, preset=preset, lora_path=lora_path)
-    local = Path(spec).expanduser()
+    local = expand_user(spec)
     try:
         is_dir, exists = local.is_dir(), local.exists()
     except OSError:  # a name the file system refuses (a part over 255 bytes, ...) names no model
@@ -202,7 +203,7 @@ def list_models(settings: Settings) -> list[ModelEntry]:
 
 def check_lora_file(path: str) -> Path:
     """Cheap, torch-free validation of a LoRA file: exists and has a well-formed safetensors header."""
-    lora = Path(path).expanduser()
+    lora = expand_user(path)
     try:
         is_file = lora.is_file()
     except OSError:  # a name the file system refuses (a part over 255 bytes, ...)
@@ -221,4 +222,6 @@ def check_lora_file(path: str) -> Path:
             raise ValueError("no tensors")
     except (struct.error, ValueError, UnicodeDecodeError) as exc:
         raise InvalidLora(f"LoRA file is not a valid .safetensors file ({exc}): {lora}") from exc
+    except OSError as exc:  # not readable by this user
+        raise InvalidLora(f"LoRA file cannot be read ({exc.strerror}): {lora}") from exc
     return lora

@@ -4,7 +4,8 @@ and writing a palette back out in both formats."""
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
+
+from pixelforge.userpath import expand_user
 
 from .color import hex_to_rgb, rgb_to_hex
 from .errors import PixelArtError
@@ -23,7 +24,7 @@ def load_palette(spec: str) -> tuple[str, list[RGB]]:
     if key in BUILTIN_PALETTES:
         text = resources.files(__package__).joinpath("palettes").joinpath(f"{key}.hex").read_text(encoding="utf-8")
         return key, _parse_hex(text, key)
-    path = Path(spec).expanduser()
+    path = expand_user(spec)
     if path.suffix.lower() not in {".hex", ".gpl"}:
         known = ", ".join(BUILTIN_PALETTES)
         raise PixelArtError(f"unknown palette {spec!r}: use one of {known}, or a path to a .hex or .gpl file")
@@ -33,12 +34,14 @@ def load_palette(spec: str) -> tuple[str, list[RGB]]:
         is_file = False
     if not is_file:
         raise PixelArtError(f"palette file not found: {path}")
-    if path.stat().st_size > _MAX_PALETTE_BYTES:
-        raise PixelArtError(f"palette file {path} is too large to be a palette")
     try:
+        if path.stat().st_size > _MAX_PALETTE_BYTES:
+            raise PixelArtError(f"palette file {path} is too large to be a palette")
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise PixelArtError(f"palette file {path} is not text") from exc
+    except OSError as exc:  # not readable by this user
+        raise PixelArtError(f"palette file {path} cannot be read: {exc.strerror}") from exc
     parse = _parse_hex if path.suffix.lower() == ".hex" else _parse_gpl
     return path.stem, parse(text, str(path))
 
