@@ -120,7 +120,7 @@ class PreparedInput:
     paste_box: tuple[int, int, int, int] | None = None
 
     def finish(self, outputs: list[Image.Image]) -> list[Image.Image]:
-        """Each output laid over the known pixels (a latent model's inpainting); others as they are."""
+        """Each output laid over the known pixels (inpainting); others as they are."""
         if self.overlay_base is None or self.overlay_mask is None:
             return outputs
         finished = []
@@ -155,7 +155,14 @@ def prepare(
     if outputs_1x:
         fitted_mask = fit(mask, size, options.resize_mode)
         fitted = fit(image, size, options.resize_mode)
-        return PreparedInput(image=filled(fitted, fitted_mask, options.inpainting_fill, seed), mask=fitted_mask)
+        # The pipeline puts the known pixels back in what it finishes; the overlay does it for an image a stop
+        # kept too (decoded from the current estimate, which knows nothing of the mask). Binary, as the
+        # pipeline reads the mask (white ≥ 128 is repainted), and RGBA, as its sprites are.
+        repainted = fitted_mask.point(lambda value: 255 if value >= 128 else 0)
+        return PreparedInput(
+            image=filled(fitted, fitted_mask, options.inpainting_fill, seed), mask=fitted_mask,
+            overlay_base=fitted.convert("RGBA"), overlay_mask=repainted,
+        )
     if options.mask_blur:
         mask = mask.filter(ImageFilter.GaussianBlur(options.mask_blur))
     box = crop_region(mask, options.inpaint_full_res_padding, size[0] / size[1]) if options.inpaint_full_res else None

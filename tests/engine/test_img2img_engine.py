@@ -134,3 +134,18 @@ def test_sprite_inpainting_keeps_every_known_pixel_of_the_1x_sprite(make_runtime
     assert out.shape == (32, 32, 4) and finished.images[0].files.keys() == {"upscaled"}
     assert np.array_equal(out[:, 16:], source[:, 16:])
     assert not np.array_equal(out[:, :16], source[:, :16])
+
+
+def test_a_kept_partial_sprite_of_an_inpainting_keeps_every_known_pixel_too(make_runtime) -> None:
+    runtime = make_runtime(model="sprite", start=False)
+    task_ids: list[str] = []
+    Calls(_loaded(runtime).pipe.unet, at=3,  # the second step's cond pass: stop, keeping the current estimate
+          action=lambda: runtime.service.interrupt(task_ids[0], keep_partial=True))
+    runtime.start()
+    params = _params(1.0, inpainting_fill="latent_noise").model_copy(update={"cfg_scale": 3.0})
+    task_ids.append(runtime.service.submit(params, images=_upload(mask=True)).id)
+    finished = runtime.service.wait(task_ids[0], timeout=120)
+    assert finished.state is TaskState.INTERRUPTED and finished.images[0].partial, finished.error
+    out, source = _image(runtime, finished.images[0].path), np.asarray(sprite())
+    assert out.shape == (32, 32, 4)
+    assert np.array_equal(out[:, 16:], source[:, 16:])  # the estimate knows nothing of the mask; the image does
