@@ -31,8 +31,8 @@ def limits_from(settings: Settings) -> TaskLimits:
 
 
 def submission_check(settings: Settings) -> ParamsCheck:
-    """Reject, at submission, a model that is not here, a size it cannot make, a LoRA that cannot be read, bad
-    pixel-art options."""
+    """Reject, at submission, a model that is not here, a size it cannot make, a LoRA that cannot be read or a
+    model that takes none, bad pixel-art options."""
 
     def check(params: TaskParams) -> list[Problem]:
         problems = []
@@ -46,6 +46,8 @@ def submission_check(settings: Settings) -> ParamsCheck:
                     native_scale(model.name, params.width, params.height, model.preset.native_size)
                 except SizeRefused as exc:
                     problems.append(Problem(field=exc.field, message=str(exc)))
+            if params.lora and not model.takes_loras:
+                problems.append(Problem(field="lora", message=f"the {model.name} model takes no LoRA"))
         if params.lora:
             try:
                 check_lora_file(params.lora)

@@ -8,7 +8,6 @@ loaded as adapter ``task`` and unloaded when a task without it comes.
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import os
 import warnings
@@ -105,7 +104,7 @@ class DiffusersBackend:
     def _load_pipeline(self, resolved: ResolvedModel) -> DiffusersModel:
         preset = resolved.preset
         dtype = pick_dtype(self.settings.dtype, preset.dtype if preset else "float16", self.device)
-        pipeline_class = self._pipeline_class(resolved.path)
+        pipeline_class = self._pipeline_class(resolved)
         try:
             pipe = pipeline_class.from_pretrained(str(resolved.path), torch_dtype=dtype, local_files_only=True)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -124,9 +123,8 @@ class DiffusersBackend:
         return adapter_for(resolved.name, pipe, self.device, preset)
 
     @staticmethod
-    def _pipeline_class(path: Path) -> Any:
-        index = json.loads((path / "model_index.json").read_text())
-        if index.get("_class_name") == "SpritePipeline":
+    def _pipeline_class(resolved: ResolvedModel) -> Any:
+        if resolved.pipeline_class == "SpritePipeline":
             from pixelforge.backends.sprite import SpritePipeline
 
             return SpritePipeline

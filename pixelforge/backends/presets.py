@@ -100,6 +100,20 @@ class ResolvedModel(BaseModel):
     preset: ModelPreset | None = None
     lora_path: Path | None = Field(default=None, description="The preset's LoRA file, when it has one.")
 
+    @property
+    def pipeline_class(self) -> str | None:
+        """The pipeline's class name as its model_index.json gives it (None when that cannot be read)."""
+        try:
+            index = json.loads((self.path / "model_index.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return index.get("_class_name") if isinstance(index, dict) else None
+
+    @property
+    def takes_loras(self) -> bool:
+        """The bundled sprite pipeline has no LoRA support; diffusers' pipelines load them (or say why not)."""
+        return self.pipeline_class != "SpritePipeline"
+
 
 class ModelEntry(BaseModel):
     """One line of ``pixelforge models`` and of ``GET /api/v1/models``."""

@@ -18,6 +18,7 @@ from PIL import Image
 
 from pixelforge.backends.adapters import UnsupportedTask
 from pixelforge.backends.base import Backend, InitInput, JobRequest, LoadedModel
+from pixelforge.backends.diffusers import ModelLoadError
 from pixelforge.backends.presets import InvalidLora, ModelNotFound
 from pixelforge.backends.resolve import job_requests, resolve_params
 from pixelforge.config import Settings
@@ -49,7 +50,7 @@ def describe_error(exc: BaseException) -> str:
         return "out of GPU memory: try a smaller size or batch, or an offload mode (--offload model)"
     if isinstance(exc, MemoryError):
         return "out of memory: try a smaller size or batch"
-    if isinstance(exc, ModelNotFound | InvalidLora | UnsupportedTask):
+    if isinstance(exc, ModelNotFound | InvalidLora | UnsupportedTask | ModelLoadError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 

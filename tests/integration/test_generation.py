@@ -12,6 +12,7 @@ from PIL import Image
 
 from pixelforge.engine.control import EarlyStop, StepInfo
 from pixelforge.tasks.model import EventType, TaskParams, TaskState
+from pixelforge.tasks.service import InvalidTask
 from pixelforge.testing.hooks import Calls, Hold, denoiser, until_stopped
 
 SMALL = {"width": 32, "height": 32}
@@ -169,6 +170,13 @@ def test_lora_changes_the_image_and_is_unloaded_afterwards(make_runtime, tiny_lo
     with_lora = pixels(lora=str(tiny_lora), lora_scale=1.0)
     assert with_lora != plain
     assert pixels() == plain
+
+
+def test_a_lora_for_the_sprite_model_is_refused_at_submission(make_runtime, tiny_lora: Path) -> None:
+    runtime = make_runtime(model="sprite", start=False)
+    with pytest.raises(InvalidTask, match="lora: the sprite model takes no LoRA"):
+        runtime.service.submit(TaskParams(prompt="x", lora=str(tiny_lora)))
+    assert runtime.service.count() == 0
 
 
 def test_queue_runs_in_fifo_order_with_positions(make_runtime) -> None:
