@@ -60,8 +60,10 @@ class ApiRuntime:
         return _redis_store(self.service).workers()
 
     def worker_health(self) -> list[WorkerHealth]:
-        """The workers whose heartbeat is fresh; a dead one drops out when its heartbeat expires."""
-        return [WorkerHealth(worker_id=w.worker_id, alive=True, task_id=w.task_id) for w in self.worker_infos()]
+        """The workers whose heartbeat is fresh, as each judges itself (its task loop ended, stuck, its last
+        error); a worker process that died drops out when its heartbeat expires."""
+        fields = set(WorkerHealth.model_fields)
+        return [WorkerHealth.model_validate(w.model_dump(include=fields)) for w in self.worker_infos()]
 
     def stop(self) -> None:
         self.service.bus.close()
@@ -94,24 +96,29 @@ class WorkerProcess:
         self._heart = threading.Thread(target=self._heartbeats, name="pixelforge-heartbeat", daemon=True)
 
     def start(self) -> None:
-        """Load the model first (a worker advertises only what it holds), then beat and claim."""
+        """Load the model first (a worker advertises only what it holds), then claim and beat (its first beat
+        says its task loop runs; a task claimed before it has a fresh entry that no lease can take over yet)."""
         self.worker.preload()
+        self.worker.start()
         self.heartbeat()
         self._heart.start()
-        self.worker.start()
 
     def heartbeat(self) -> None:
-        """Say this worker is alive and what it holds, renew its task's lease, apply a stored stop request."""
+        """Say this worker is alive, what it holds and how it is, renew its task's lease (first: nothing read
+        before may keep it from being renewed), then apply a stored stop request."""
         info = self.worker.info().model_copy(update={"heartbeat_at": time.time()})
-        if info.task_id is not None:
-            task = self.service.get(info.task_id)
-            if task.stop_request is not None and task.state is TaskState.RUNNING:
-                self.tokens.deliver(task.id, task.stop_request)
         held = self.store.heartbeat(info, ttl_s=self.settings.worker_lease_s)
-        token = self.tokens.running(info.task_id) if info.task_id is not None and not held else None
-        if token is not None:  # its lease ran out (a stall, a cut-off link): another worker runs it now
-            log.warning("%s lost %s to another worker; stopping its own run", self.worker_id, info.task_id)
-            token.interrupt(reason="lease-lost")
+        if info.task_id is None:
+            return
+        if not held:  # its lease ran out (a stall, a cut-off link): another worker runs it now
+            token = self.tokens.running(info.task_id)
+            if token is not None:
+                log.warning("%s lost %s to another worker; stopping its own run", self.worker_id, info.task_id)
+                token.interrupt(reason="lease-lost")
+            return
+        task = self.service.get(info.task_id)
+        if task.stop_request is not None and task.state is TaskState.RUNNING:
+            self.tokens.deliver(task.id, task.stop_request)
 
     def _heartbeats(self) -> None:
         while not self._closing.wait(self._beat_every_s):

@@ -60,14 +60,18 @@ class Worker:
         )
 
     def info(self) -> WorkerInfo:
-        """Device, model held, current task and last sign of life (wall-clock time)."""
+        """Device, model held, current task, last sign of life (wall-clock time) and its health."""
         since_beat = time.monotonic() - self._last_beat
+        health = self.health()
         return WorkerInfo(
             worker_id=self.worker_id,
             device=str(getattr(self.backend, "device", "cpu")),
             models=[self._model] if self._model else [],
             task_id=self._task_id,
             heartbeat_at=time.time() - (since_beat if self._task_id is not None else 0.0),
+            alive=health.alive,
+            stuck=health.stuck,
+            last_error=health.last_error,
         )
 
     def preload(self) -> None:

@@ -413,3 +413,6 @@ class WorkerInfo(BaseModel):
     models: list[str] = Field(default_factory=list, description="Models it holds loaded now (or loads first).")
     task_id: str | None = Field(default=None, description="The task it runs now.")
     heartbeat_at: float = Field(default_factory=time.time, description="Unix time of its last heartbeat.")
+    alive: bool = Field(default=True, description="False when its task loop has ended while its process beats on.")
+    stuck: bool = Field(default=False, description="Busy with no sign of progress for longer than allowed.")
+    last_error: str | None = Field(default=None, description="The last error the worker itself hit (not a task's).")

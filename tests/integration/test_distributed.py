@@ -483,3 +483,25 @@ def test_a_worker_that_lost_its_task_to_another_stops_its_run_and_its_end_is_dro
         for hold in holds.values():
             hold.remove()
         thief.close()
+
+
+def test_health_answers_503_for_a_worker_whose_task_loop_ended_while_its_process_beats_on(
+    redis: RedisServer, server_model: str, tmp_path: Path
+) -> None:
+    settings = settings_for(redis, tmp_path / "data", server_model)
+    server = serve_runtime(ApiRuntime(settings))
+    worker = WorkerProcess(settings, worker_id="lonely")
+    try:
+        worker.start()
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            healthy = client.get("/api/v1/health")
+            assert healthy.status_code == 200 and [w["worker_id"] for w in healthy.json()["workers"]] == ["lonely"]
+            worker.worker.stop()  # the loop that claims tasks ends; the heartbeat thread does not
+            worker.heartbeat()
+            sick = client.get("/api/v1/health")
+            assert sick.status_code == 503 and sick.json()["status"] == "unhealthy"
+            assert sick.json()["workers"] == [{"worker_id": "lonely", "alive": False, "stuck": False,
+                                               "last_error": None}]
+    finally:
+        worker.stop()
+        server.stop()
