@@ -6,7 +6,8 @@ import numpy as np
 from PIL import Image
 
 from pixelforge.pixelart import PixelOptions, pixelate
-from pixelforge.pixelart.alpha import find_background
+from pixelforge.pixelart.alpha import find_background, neighbour_counts
+from pixelforge.pixelart.color import pairwise_delta_e
 
 BG, RING, BODY, SPARK = (40, 200, 90), (20, 20, 40), (220, 60, 60), (40, 200, 90)
 
@@ -96,3 +97,11 @@ def test_a_flood_that_leaks_through_a_gap_in_the_outline_is_tightened() -> None:
     assert background is not None
     assert not background.mask[5:15, 5:15].any()
     assert background.mask[:4].all() and background.mask[4, 9]
+
+
+def test_neighbour_counts_in_blocks_equal_the_whole_distance_matrix() -> None:
+    rng = np.random.default_rng(3)
+    colors = np.concatenate([rng.normal((60, 10, -20), 4, (900, 3)), rng.uniform(0, 100, (400, 3))])  # > 2 blocks
+    whole = (pairwise_delta_e(colors, colors) <= 12.0).sum(axis=1)
+    assert np.array_equal(neighbour_counts(colors, 12.0), whole)
+    assert neighbour_counts(colors[:1], 12.0).tolist() == [1]  # itself
