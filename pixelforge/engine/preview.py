@@ -116,8 +116,6 @@ class PreviewEncoder:
         self._publish_lock = threading.Lock()
         self._generation = 0
         self._thread = threading.Thread(target=self._run, name="pixelforge-preview", daemon=True)
-        self._idle = threading.Event()
-        self._idle.set()
         self._thread.start()
 
     def submit(self, render: Callable[[], Image.Image | None], publish: Callable[[Image.Image], None]) -> bool:
@@ -126,7 +124,6 @@ class PreviewEncoder:
         if now - self._last_accepted < self.min_interval_s:
             return False
         self._last_accepted = now
-        self._idle.clear()
         with contextlib.suppress(queue.Empty):
             self._slot.get_nowait()  # drop the stale one
         self._slot.put((self._generation, render, publish))
@@ -142,12 +139,6 @@ class PreviewEncoder:
             self._last_accepted = -float("inf")  # the next job's first preview comes at once
             with contextlib.suppress(queue.Empty):
                 self._slot.get_nowait()
-            if self._slot.empty():
-                self._idle.set()
-
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until every submitted preview has been published or dropped."""
-        return self._idle.wait(timeout)
 
     def _run(self) -> None:
         while True:
@@ -163,9 +154,6 @@ class PreviewEncoder:
                             publish(image)
             except Exception:  # a broken preview must never take the encoder (or the task) down
                 log.exception("preview failed")
-            finally:
-                if self._slot.empty():
-                    self._idle.set()
 
     def close(self) -> None:
         self._slot.put(None)

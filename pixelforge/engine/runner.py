@@ -90,7 +90,6 @@ class TaskRunner:
         finally:
             if timer is not None:
                 timer.cancel()
-            self.encoder.wait_idle(timeout=5)
         end.stats = stats.finish(tracker.step_durations)
         if end.state is TaskState.COMPLETED:
             end.progress = tracker.completed(end.stats.total_s)

@@ -130,8 +130,7 @@ def test_cancel_pending_drops_a_preview_that_is_still_rendering() -> None:
     encoder.cancel_pending()  # the job ended: neither may be published any more
     release.set()
     encoder.submit(lambda: Image.new("RGB", (2, 2)), lambda _: published.append("next job"))
-    assert encoder.wait_idle(5)
-    encoder.close()
+    encoder.close()  # after the previews queued before it
     assert published == ["next job"]
 
 
@@ -142,7 +141,6 @@ def test_previews_are_rate_limited_but_a_new_job_gets_one_at_once() -> None:
     assert not encoder.submit(lambda: image, lambda _: None)  # too soon after the last one
     encoder.cancel_pending()  # a job ended
     assert encoder.submit(lambda: image, lambda _: None)
-    assert encoder.wait_idle(5)
     encoder.close()
 
 
