@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -86,8 +85,8 @@ class DiffusersBackend:
         self._model: DiffusersModel | None = None
         self._model_key: str | None = None
         self._task_lora: tuple[str, float] | None = None
-        # The backend never reaches the network, whatever the environment says.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # Never the network: every load names a local path (a repo id is resolved in the cache first, by
+        # resolve_model) with local_files_only, and a LoRA is a local file.
         _quiet_library_progress_bars()
 
     # --- loading ---------------------------------------------------------------------------

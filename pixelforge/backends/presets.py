@@ -41,7 +41,6 @@ class ModelPreset(BaseModel):
     cfg_scale: float
     width: int
     height: int
-    sizes: list[tuple[int, int]] = Field(default_factory=list, description="Recommended sizes.")
     native_size: tuple[int, int] | None = Field(
         default=None, description="The one size the model draws at: another size asked for is drawn at this one and "
         "scaled up (nearest) by a whole factor (backends/sizes.py). None: it draws at any multiple of 16.")
@@ -69,7 +68,6 @@ PRESETS: dict[str, ModelPreset] = {
         cfg_scale=3.0,
         width=32,
         height=32,
-        sizes=[(32, 32)],
         native_size=(32, 32),
     ),
     "qwen-image": ModelPreset(
@@ -85,7 +83,6 @@ PRESETS: dict[str, ModelPreset] = {
         cfg_scale=4.0,
         width=1328,
         height=1328,
-        sizes=[(1328, 1328), (1664, 928), (928, 1664), (1472, 1104), (1104, 1472), (1584, 1056), (1056, 1584)],
         dtype="bfloat16",
         pixel_pitch=16.0,
     ),
