@@ -8,6 +8,7 @@ a manifest of what was detected and the model's raw image. Models whose output i
 
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 from PIL import Image, PngImagePlugin
 
 from pixelforge.pixelart import PixelArtError, PixelOptions, pixelate
-from pixelforge.pixelart.export import sprite_sheet
+from pixelforge.pixelart.export import png_bytes, sprite_sheet, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +27,9 @@ SPRITE_UPSCALE = 8
 def write_png(image: Image.Image, path: Path, parameters: str) -> None:
     metadata = PngImagePlugin.PngInfo()
     metadata.add_text("parameters", parameters)
-    tmp = path.with_suffix(".tmp")
-    # Renamed into place: a crash leaves a stray .tmp (swept at the next start), never a half-written PNG
-    # under this name; a failed write (a full disk) removes its .tmp at once. (The pixel-art stage's own
-    # files, PixelResult.write, are written in place.)
-    try:
-        image.save(tmp, "PNG", pnginfo=metadata)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", pnginfo=metadata)  # Pillow's default compression: png_bytes' level 9 is slow at 1328²
+    write_atomic(path, buffer.getvalue())
 
 
 @dataclass(frozen=True)
@@ -105,5 +99,5 @@ def write_sheet(sprites: list[Image.Image], path: Path) -> Path | None:
     """``sprites`` side by side at ``path``, when there are at least two; returns the path written."""
     if len(sprites) < 2:
         return None
-    sprite_sheet(sprites).save(path, "PNG")
+    write_atomic(path, png_bytes(sprite_sheet(sprites)))
     return path

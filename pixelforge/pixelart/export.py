@@ -23,6 +23,19 @@ def png_bytes(image: Image.Image, text: Mapping[str, str] | None = None) -> byte
     return buffer.getvalue()
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """``data`` under ``path``, renamed into place: a crash leaves a stray ``.tmp`` (pixelforge's data dir sweeps
+    them at the next start), never a half-written file under this name; a failed write (a full disk) removes its
+    ``.tmp`` at once."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_outputs(
     out_dir: Path,
     stem: str,
@@ -45,11 +58,11 @@ def write_outputs(
         "hex": out_dir / f"{stem}.hex",
         "manifest": out_dir / f"{stem}.json",
     }
-    paths["sprite"].write_bytes(png_bytes(sprite, text))
-    paths["upscaled"].write_bytes(png_bytes(upscaled, text))
-    paths["gpl"].write_text(format_gpl(palette, stem), encoding="utf-8")
-    paths["hex"].write_text(format_hex(palette), encoding="utf-8")
-    paths["manifest"].write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    write_atomic(paths["sprite"], png_bytes(sprite, text))
+    write_atomic(paths["upscaled"], png_bytes(upscaled, text))
+    write_atomic(paths["gpl"], format_gpl(palette, stem).encode())
+    write_atomic(paths["hex"], format_hex(palette).encode())
+    write_atomic(paths["manifest"], (manifest.model_dump_json(indent=2) + "\n").encode())
     return paths
 
 

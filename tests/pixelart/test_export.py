@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from pixelforge.pixelart import PixelManifest, PixelOptions, load_palette, pixelate, sprite_sheet
 from pixelforge.pixelart.corpus import CorpusItem
+from pixelforge.pixelart.export import write_atomic
 
 
 def test_write_produces_every_output(tmp_path: Path, small_corpus: list[CorpusItem]) -> None:
@@ -74,3 +76,19 @@ def test_grid_contrast_is_bounded_on_a_clean_upscale() -> None:
     assert 10 < contrast < 3 * 255
     flat = pixelate(Image.new("RGB", (64, 64), (90, 90, 90)), PixelOptions(pitch=8)).manifest.metrics.grid_contrast
     assert flat == 1.0
+
+
+def test_outputs_are_renamed_into_place_and_a_failed_write_leaves_the_old_file(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "knight.gpl"
+    write_atomic(target, b"old")
+    assert target.read_bytes() == b"old" and list(tmp_path.iterdir()) == [target]
+
+    def disk_full(self: Path, data: bytes) -> int:
+        self.open("wb").write(data[:1])  # cut short, as on a full disk
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    with pytest.raises(OSError):
+        write_atomic(target, b"new palette")
+    assert target.read_bytes() == b"old" and list(tmp_path.iterdir()) == [target]  # no half file, no .tmp
