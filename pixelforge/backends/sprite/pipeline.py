@@ -3,9 +3,9 @@
 The denoiser works on RGBA pixels in [-1, 1] directly (no VAE), so the current sample — or its x0
 estimate — is already the picture. The solver is `FlowMatchEulerDiscreteScheduler`, the same one
 Qwen-Image uses, on purpose: the UNet predicts the flow velocity v = noise - x0, so the engine computes
-the preview for both models with one formula, `x0 = sample - sigma * v`, where `sample` and `v` are the
-arguments of `scheduler.step` and `sigma = scheduler.sigmas[scheduler.step_index or 0]` before the step
-(`step_index` is None until the first step). At the last step the sample lands exactly on that estimate.
+the preview for both models with one formula, `x0 = sample - sigma * v`, where `sample`, `v` and the timestep
+`t` are the arguments of `scheduler.step` and `sigma = t / num_train_timesteps` (this scheduler's timesteps
+are its sigmas times that, shift included). At the last step the sample lands exactly on that estimate.
 """
 
 from __future__ import annotations
