@@ -282,7 +282,7 @@ class WorkerOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: Literal["ok", "unhealthy"] = Field(
-        description="'ok', or 'unhealthy' (HTTP 503) when a worker is dead or stuck.")
+        description="'ok', or 'unhealthy' (HTTP 503) when a worker is dead or stuck, or there is no worker.")
     version: str = Field(description="pixelforge version.")
     paused: bool = Field(description="Whether the queue is paused.")
     queued: int = Field(description="Queued tasks.")

@@ -505,3 +505,13 @@ def test_health_answers_503_for_a_worker_whose_task_loop_ended_while_its_process
     finally:
         worker.stop()
         server.stop()
+
+
+def test_health_answers_503_while_no_worker_is_running(redis: RedisServer, server_model: str, tmp_path: Path) -> None:
+    server = serve_runtime(ApiRuntime(settings_for(redis, tmp_path / "data", server_model)))
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            alone = client.get("/api/v1/health")
+        assert alone.status_code == 503 and alone.json()["workers"] == []  # queued tasks would wait for ever
+    finally:
+        server.stop()
