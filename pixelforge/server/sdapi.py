@@ -36,7 +36,9 @@ from pixelforge.server.sdapi_models import (
     ProgressState,
     Sampler,
     Scheduler,
+    ScriptsList,
     SdModel,
+    StopAnswer,
     Txt2ImgRequest,
     Txt2ImgResponse,
 )
@@ -277,22 +279,23 @@ def _running_own(service: TaskService, caller: Identity) -> list[Task]:
 NOTHING_TO_STOP = "nothing of yours is running"
 
 
-@router.post("/sdapi/v1/interrupt", summary="Interrupt your running task, keeping its partial image as A1111 does")
-def interrupt(service: Service, caller: Caller) -> dict[str, Any]:
+@router.post("/sdapi/v1/interrupt", summary="Interrupt your running task, keeping its partial image as A1111 does",
+             response_model_exclude_none=True)
+def interrupt(service: Service, caller: Caller) -> StopAnswer:
     running = _running_own(service, caller)
     for task in running:
         service.interrupt(task.id, keep_partial=True)
     # A1111 answers {}; a client that reads it gets the same, plus why nothing happened when nothing did.
-    return {} if running else {"detail": NOTHING_TO_STOP}
+    return StopAnswer() if running else StopAnswer(detail=NOTHING_TO_STOP)
 
 
 @router.post("/sdapi/v1/skip", summary="Skip the current job of your running task, keeping its partial image as "
              "A1111 does")
-def skip(service: Service, caller: Caller) -> dict[str, str] | None:
+def skip(service: Service, caller: Caller) -> StopAnswer | None:
     running = _running_own(service, caller)
     for task in running:
         service.skip(task.id, keep_partial=True)
-    return None if running else {"detail": NOTHING_TO_STOP}
+    return None if running else StopAnswer(detail=NOTHING_TO_STOP)
 
 
 @router.post("/internal/progress", summary="Progress of one task, with live preview handshake")
@@ -399,8 +402,8 @@ def schedulers(caller: Caller) -> list[Scheduler]:
 
 
 @router.get("/sdapi/v1/scripts")
-def scripts(caller: Caller) -> dict[str, list[str]]:
-    return {"txt2img": [], "img2img": []}
+def scripts(caller: Caller) -> ScriptsList:
+    return ScriptsList()
 
 
 @router.get("/sdapi/v1/loras", summary="LoRA files in the LoRA folder")

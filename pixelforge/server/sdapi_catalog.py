@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 import pixelforge
 from pixelforge.procmem import current_rss_mb, machine_memory_mb
@@ -19,6 +19,15 @@ from pixelforge.server.deps import Caller, State
 
 router = APIRouter(tags=["automatic1111"])
 MIB = 2**20
+
+
+class CmdFlags(BaseModel):
+    """Only what a client may act on: no paths, no keys."""
+
+    api: bool = True
+    nowebui: bool = False
+    device: str = Field(description="The configured device: auto, cpu, cuda, cuda:1, mps.")
+    pixelforge: str = Field(description="pixelforge's version.")
 
 
 class Embeddings(BaseModel):
@@ -87,9 +96,8 @@ def extensions(caller: Caller) -> list[dict[str, Any]]:
 
 
 @router.get("/sdapi/v1/cmd-flags", summary="How the server was started, in A1111's flag names")
-def cmd_flags(state: State, caller: Caller) -> dict[str, Any]:
-    # Only what a client may act on: no paths, no keys.
-    return {"api": True, "nowebui": False, "device": state.settings.device, "pixelforge": pixelforge.__version__}
+def cmd_flags(state: State, caller: Caller) -> CmdFlags:
+    return CmdFlags(device=state.settings.device, pixelforge=pixelforge.__version__)
 
 
 @router.post("/sdapi/v1/refresh-checkpoints", summary="Re-read the models (always current here)")

@@ -151,6 +151,18 @@ class InternalProgressResponse(BaseModel):
     textinfo: str | None = None
 
 
+class StopAnswer(BaseModel):
+    """A1111 answers an interrupt with {} (a skip with null); pixelforge adds why nothing happened when nothing
+    did."""
+
+    detail: str | None = Field(default=None, description="Set only when none of your tasks was running.")
+
+
+class ScriptsList(BaseModel):
+    txt2img: list[str] = Field(default_factory=list, description="Always-on and selectable scripts: none here.")
+    img2img: list[str] = Field(default_factory=list, description="Always-on and selectable scripts: none here.")
+
+
 class PendingTasks(BaseModel):
     size: int = Field(description="Queued tasks of all identities.")
     tasks: list[str] = Field(description="Your queued task ids, in queue order.")
