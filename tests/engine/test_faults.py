@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pixelforge.tasks.model import TaskParams, TaskState
+from pixelforge.runtime import Runtime
+from pixelforge.tasks.model import Task, TaskParams, TaskState
 from pixelforge.testing.hooks import Calls, denoiser
 
 SMALL = {"prompt": "x", "steps": 3, "width": 32, "height": 32}
@@ -31,6 +32,19 @@ def _raiser(error: BaseException) -> Callable[[], None]:
         raise error
 
     return action
+
+
+def _first_fails_and_the_next_runs(runtime: Runtime, error: BaseException) -> Task:
+    """Two tasks, ``error`` raised at the second step of the first; returns the first once the second completed."""
+    fault = Calls(denoiser(runtime), at=2, action=_raiser(error))
+    try:
+        failing = runtime.service.submit(TaskParams(**SMALL))
+        following = runtime.service.submit(TaskParams(**SMALL))
+        runtime.start()
+        assert runtime.service.wait(following.id, timeout=120).state is TaskState.COMPLETED
+    finally:
+        fault.remove()
+    return runtime.service.get(failing.id)
 
 
 @pytest.mark.parametrize(
@@ -51,15 +65,7 @@ def test_a_fault_mid_denoise_fails_that_task_clearly_and_the_next_runs(
     releases: list[bool] = []
     release = worker.backend.release
     worker.backend.release = lambda: (releases.append(True), release())[-1]
-    fault = Calls(denoiser(runtime), at=2, action=_raiser(error))  # the second step of the first task
-    try:
-        failing = runtime.service.submit(TaskParams(**SMALL))
-        following = runtime.service.submit(TaskParams(**SMALL))
-        runtime.start()
-        assert runtime.service.wait(following.id, timeout=120).state is TaskState.COMPLETED
-    finally:
-        fault.remove()
-    failed = runtime.service.get(failing.id)
+    failed = _first_fails_and_the_next_runs(runtime, error)
     assert failed.state is TaskState.FAILED and says in (failed.error or ""), failed.error
     assert failed.progress.textinfo == f"Failed: {failed.error}"
     assert releases  # the failed task's memory was given back before the next claim
@@ -69,17 +75,9 @@ def test_a_fault_mid_denoise_fails_that_task_clearly_and_the_next_runs(
 
 def test_a_device_error_while_releasing_memory_is_reported_and_the_worker_goes_on(make_runtime) -> None:
     runtime = make_runtime(start=False, preview_every=0)
-    worker = runtime.workers[0]
-    fault = Calls(denoiser(runtime), at=2, action=_raiser(RuntimeError("the backend broke")))
-    worker.backend.release = _raiser(RuntimeError("CUDA error: an illegal memory access was encountered"))
-    try:
-        failing = runtime.service.submit(TaskParams(**SMALL))
-        following = runtime.service.submit(TaskParams(**SMALL))
-        runtime.start()
-        assert runtime.service.wait(following.id, timeout=120).state is TaskState.COMPLETED
-    finally:
-        fault.remove()
-    assert runtime.service.get(failing.id).state is TaskState.FAILED
+    denoiser(runtime)  # loads the model: the release patched below is not called by that load
+    runtime.workers[0].backend.release = _raiser(RuntimeError("CUDA error: an illegal memory access was encountered"))
+    assert _first_fails_and_the_next_runs(runtime, RuntimeError("the backend broke")).state is TaskState.FAILED
     health = runtime.worker_health()[0]
     assert health.alive and "could not release memory" in (health.last_error or ""), health.last_error
 
