@@ -42,6 +42,16 @@ def _smoke(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
                            *extra], check=True, capture_output=True, text=True, timeout=240)
 
 
+def test_bf16_autocast_on_a_cpu_trains_finite_weights_and_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "bf16"
+    _smoke(out, "--bf16")
+    stats = json.loads((out / "training.json").read_text())
+    assert stats["device"] == "CPU, 1 thread, bf16 autocast"
+    assert np.isfinite(stats["final_loss"])
+    pipe = SpritePipeline.from_pretrained(out)
+    assert all(torch.isfinite(p).all() for p in pipe.unet.parameters())
+
+
 def test_resume_continues_from_the_checkpoint_with_its_step_and_time(tmp_path: Path) -> None:
     out = tmp_path / "run"
     _smoke(out, "--max-steps", "2")
