@@ -3,12 +3,15 @@
     python benchmarks/sprite_train_speed.py --data data/sprites [--seconds 40] [--threads 2]
 
 Each row builds a fresh pipeline, runs the real training step (`training/train_sprite.py`'s loss, AdamW,
-EMA) for a warm-up of 5 steps (and the compile, for `compile` rows), then counts samples for `--seconds`.
+EMA, attention kernel) for a warm-up of 5 steps (and the compile, for `compile` rows), then counts samples for
+`--seconds`. `flash attention` is the kernel PyTorch picks by itself, which training used before it chose the
+math kernel on a CPU; `bf16` is training's `--bf16` (bfloat16 autocast, fast on CPUs with AMX or AVX-512 BF16).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import sys
 import time
@@ -19,10 +22,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pixelforge.backends.sprite.presets import build_pipeline
 from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
-from training.train_sprite import _loss, ema_update, load_dataset, prepare, sample_batch
+from training.train_sprite import _attention_kernels, _loss, ema_update, load_dataset, prepare, sample_batch
 
-ROWS = [("cpu", 64, ""), ("cpu", 64, "channels_last"), ("cpu", 128, ""), ("cpu", 64, "compile"), ("wide", 64, ""),
-        ("gpu", 64, "")]
+ROWS = [("cpu", 64, ""), ("cpu", 64, "channels_last"), ("cpu", 128, ""), ("cpu", 64, "compile"), ("cpu", 64, "bf16"),
+        ("wide", 64, "flash attention"), ("wide", 64, ""), ("wide", 64, "bf16"), ("wide", 128, "bf16"),
+        ("gpu", 64, ""), ("gpu", 64, "bf16")]
 
 
 def measure(data_dir: Path, preset: str, batch: int, option: str, seconds: float, threads: int) -> float:
@@ -43,7 +47,9 @@ def measure(data_dir: Path, preset: str, batch: int, option: str, seconds: float
         x0, ids, mask = sample_batch(data, batch, gen)
         if option == "channels_last":
             x0 = x0.contiguous(memory_format=torch.channels_last)
-        loss = loss_fn(model, x0, ids, mask, gen)
+        attention = contextlib.nullcontext() if option == "flash attention" else _attention_kernels("cpu")
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=option == "bf16"), attention:
+            loss = loss_fn(model, x0, ids, mask, gen)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
