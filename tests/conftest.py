@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +18,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # `pixelforge generate` uses a server running on this machine when it finds one; tests never pick up a
 # developer's server by accident (the CLI tests that want one say where it is).
 os.environ.setdefault("PIXELFORGE_SERVER", "none")
+
+
+@pytest.fixture
+def run_coroutine() -> Callable[[Coroutine[Any, Any, Any]], Any]:
+    """Runs a coroutine to its end on a thread of its own: an earlier test of the session (Playwright's
+    sync API) may leave an event loop running on the main thread, where asyncio.run refuses to start."""
+
+    def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coroutine).result(timeout=60)
+
+    return run
 
 
 @pytest.fixture(scope="session")

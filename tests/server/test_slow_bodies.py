@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -15,7 +14,7 @@ from pixelforge.server.errors import BodyLimitsMiddleware
 from pixelforge.testing.live_server import LiveServer, start_server
 
 
-def test_the_middleware_answers_408_when_the_rest_of_the_body_never_comes() -> None:
+def test_the_middleware_answers_408_when_the_rest_of_the_body_never_comes(run_coroutine) -> None:
     sent: list[dict] = []
     reached_app = []
 
@@ -34,10 +33,7 @@ def test_the_middleware_answers_408_when_the_rest_of_the_body_never_comes() -> N
 
     scope = {"type": "http", "method": "POST", "path": "/api/v1/tasks", "headers": [(b"content-length", b"100")]}
     middleware = BodyLimitsMiddleware(app, max_bytes=1000, image_max_bytes=1000, timeout_s=0.01)
-    # A thread of its own: an earlier test of the session (Playwright's sync API) may leave an event loop
-    # running in this one, where asyncio.run refuses to start.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, middleware(scope, receive, send)).result(timeout=60)
+    run_coroutine(middleware(scope, receive, send))
     assert sent[0]["status"] == 408 and (b"connection", b"close") in sent[0]["headers"]
     assert b"request body" in sent[1]["body"] and not reached_app
 

@@ -149,7 +149,7 @@ def test_events_replay_then_follow_live_without_gaps(service: TaskService) -> No
     assert [e.seq for e in service.events(task.id, after_seq=4)] == [5, 6]  # resume after a reconnect
 
 
-def test_a_blocking_wait_replays_the_end_a_lost_bus_connection_swallowed(service: TaskService) -> None:
+def test_a_blocking_wait_replays_the_end_a_lost_bus_connection_swallowed(service: TaskService, run_coroutine) -> None:
     task = service.submit(TaskParams())
     service.claim_next("w")
     waiting = asyncio.Event()
@@ -175,4 +175,4 @@ def test_a_blocking_wait_replays_the_end_a_lost_bus_connection_swallowed(service
         service.bus.lag_all()  # what the distributed bus does when its connection comes back
         return (await asyncio.wait_for(waiter, timeout=30)).state
 
-    assert asyncio.run(scenario()) is TaskState.COMPLETED
+    assert run_coroutine(scenario()) is TaskState.COMPLETED
