@@ -26,6 +26,9 @@ def training_stages(training: dict) -> list[dict]:
 def render(training: dict, evaluation: dict | None) -> str:
     stages = training_stages(training)
     total_minutes = sum(stage["minutes"] for stage in stages)
+    # One device for the whole lineage only when every stage ran on it; each stage's own is listed below.
+    devices = {stage["device"] for stage in stages}
+    trained_on = f" on {training['device']}" if len(devices) == 1 else ""
     lines = [
         f"# {training['run']}",
         "",
@@ -34,13 +37,14 @@ def render(training: dict, evaluation: dict | None) -> str:
         "`UNet2DConditionModel` in RGBA pixel space, a word-level text encoder of its own trained jointly with it,",
         "`FlowMatchEulerDiscreteScheduler`, classifier-free guidance with the empty prompt.",
         "",
-        f"Trained for {total_minutes:.0f} minutes in all on {training['device']}"
+        f"Trained for {total_minutes:.0f} minutes in all{trained_on}"
         + (f", in {len(stages)} stages (below)." if len(stages) > 1 else "."),
         "",
-        "What it knows: emoji-like sprites from families that share one structure (people, faces, gestures,",
-        "hearts, flags, buttons) and some animals and objects; many one-of-a-kind objects (food, tools,",
+        "What it knows: emoji-like sprites — families that share one structure (people, faces, gestures,",
+        "hearts, flags, buttons) best, then animals and objects; some one-of-a-kind objects (food, tools,",
         "buildings) come out only in their colours, as speckle. What it does not: scenes, several objects in a",
         "layout, characters in poses, text; prompts far from emoji captions give an emoji-like guess.",
+        *_natural_prompt_summary(evaluation),
         "",
         "## Data",
         "",
@@ -106,3 +110,14 @@ def render(training: dict, evaluation: dict | None) -> str:
         lines += ["", "Natural prompts, share of the 4 images whose nearest sprite carries the key noun:", ""]
         lines += [f"- {prompt}: {hit:.2f}" for prompt, hit in evaluation["natural_hits"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _natural_prompt_summary(evaluation: dict | None) -> list[str]:
+    """Which of the evaluation's everyday prompts it draws and which not yet, from the scores themselves."""
+    hits = (evaluation or {}).get("natural_hits")
+    if not hits:
+        return []
+    drawn = ", ".join(f"“{prompt}”" for prompt, hit in hits.items() if hit >= 0.75) or "none"
+    missed = ", ".join(f"“{prompt}”" for prompt, hit in hits.items() if hit == 0) or "none"
+    return ["", f"Of the {len(hits)} everyday prompts of the evaluation, 3 or 4 images in 4 show what was asked "
+            f"for {drawn}; not one does for {missed}."]
