@@ -4,8 +4,9 @@
 
 Each row builds a fresh pipeline, runs the real training step (`training/train_sprite.py`'s loss, AdamW,
 EMA, attention kernel) for a warm-up of 5 steps (and the compile, for `compile` rows), then counts samples for
-`--seconds`. `flash attention` is the kernel PyTorch picks by itself, which training used before it chose the
-math kernel on a CPU; `bf16` is training's `--bf16` (bfloat16 autocast, fast on CPUs with AMX or AVX-512 BF16).
+`--seconds`. `bf16` is training's `--bf16` (bfloat16 autocast, fast on CPUs with AMX or AVX-512 BF16), which
+trains with PyTorch's math attention kernel on a CPU; `bf16 flash attention` keeps the kernel PyTorch picks by
+itself, as fp32 training does.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
 from training.train_sprite import _attention_kernels, _loss, ema_update, load_dataset, prepare, sample_batch
 
 ROWS = [("cpu", 64, ""), ("cpu", 64, "channels_last"), ("cpu", 128, ""), ("cpu", 64, "compile"), ("cpu", 64, "bf16"),
-        ("wide", 64, "flash attention"), ("wide", 64, ""), ("wide", 64, "bf16"), ("wide", 128, "bf16"),
+        ("wide", 64, ""), ("wide", 64, "bf16 flash attention"), ("wide", 64, "bf16"), ("wide", 128, "bf16"),
         ("gpu", 64, ""), ("gpu", 64, "bf16")]
 
 
@@ -47,8 +48,9 @@ def measure(data_dir: Path, preset: str, batch: int, option: str, seconds: float
         x0, ids, mask = sample_batch(data, batch, gen)
         if option == "channels_last":
             x0 = x0.contiguous(memory_format=torch.channels_last)
-        attention = contextlib.nullcontext() if option == "flash attention" else _attention_kernels("cpu")
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=option == "bf16"), attention:
+        bf16 = option.startswith("bf16")
+        attention = contextlib.nullcontext() if "flash attention" in option else _attention_kernels("cpu", bf16)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16), attention:
             loss = loss_fn(model, x0, ids, mask, gen)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
