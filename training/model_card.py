@@ -107,7 +107,9 @@ def render(training: dict, evaluation: dict | None) -> str:
         "its captions; training prompts search the training sprites, held-out prompts search all sprites.",
     ]
     if "natural_hits" in evaluation:
-        lines += ["", "Natural prompts, share of the 4 images whose nearest sprite carries the key noun:", ""]
+        per_prompt = evaluation["images_per_prompt"]
+        heading = f"Natural prompts, share of the {per_prompt} images whose nearest sprite carries the key noun:"
+        lines += ["", heading, ""]
         lines += [f"- {prompt}: {hit:.2f}" for prompt, hit in evaluation["natural_hits"].items()]
     return "\n".join(lines) + "\n"
 
@@ -119,5 +121,5 @@ def _natural_prompt_summary(evaluation: dict | None) -> list[str]:
         return []
     drawn = ", ".join(f"“{prompt}”" for prompt, hit in hits.items() if hit >= 0.75) or "none"
     missed = ", ".join(f"“{prompt}”" for prompt, hit in hits.items() if hit == 0) or "none"
-    return ["", f"Of the {len(hits)} everyday prompts of the evaluation, 3 or 4 images in 4 show what was asked "
-            f"for {drawn}; not one does for {missed}."]
+    return ["", f"Of the {len(hits)} everyday prompts of the evaluation, at least three quarters of the images show "
+            f"what was asked for with {drawn}; not one does with {missed}."]

@@ -60,12 +60,13 @@ PRESETS: dict[str, ModelPreset] = {
         name="sprite",
         title="pixelforge sprite (bundled)",
         description="Small text-to-sprite model shipped with pixelforge, trained on CPU from emoji: 32×32 RGBA, "
-        "at most 16 colours, about 1.5 s on one CPU core. From short English or Chinese prompts it draws emoji-like "
-        "people, faces, gestures, hearts, flags, buttons and some animals and objects; many one-of-a-kind objects "
-        "(food, tools, buildings) only in their colours; not scenes or characters in poses.",
+        "at most 16 colours, 0.7 to 1.5 s on one CPU core. From short English or Chinese prompts it draws emoji-like "
+        "people, faces, gestures, hearts, flags and buttons, and many animals and objects (cats, fish, apples, cars, "
+        "suns, moons); some one-of-a-kind ones (pizza, houses, dogs) only in their colours; not scenes or characters "
+        "in poses.",
         kind="sprite",
         steps=20,
-        cfg_scale=3.0,
+        cfg_scale=4.0,  # the evaluation's: at 3.0 retrieval was 0.590 (not 0.609), natural prompts 0.463 (not 0.512)
         width=32,
         height=32,
         native_size=(32, 32),
