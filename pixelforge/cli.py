@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         default = " (default)" if entry.default else ""
         print(f"{entry.name:<14} available: {mark}  {entry.title}{default}")
         print(f"{'':<14} {entry.problem or entry.source}")
+        print(textwrap.fill(entry.description, width=100, initial_indent=" " * 15, subsequent_indent=" " * 15))
     return EXIT_OK
 
 

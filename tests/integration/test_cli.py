@@ -90,6 +90,9 @@ def test_models_lists_presets_and_what_to_download(capsys: pytest.CaptureFixture
     qwen = entries["qwen-image"]
     if not qwen["available"]:
         assert "huggingface-cli download Qwen/Qwen-Image-2512" in qwen["problem"]
+    assert main(["models"]) == 0
+    listing = " ".join(capsys.readouterr().out.split())  # the description, wrapped, follows each model
+    assert entries["sprite"]["description"] in listing and "not scenes or characters in poses" in listing
 
 
 def test_first_ctrl_c_interrupts_keeps_finished_images_and_exits_130(tiny_qwen_dir: Path, tmp_path: Path) -> None:

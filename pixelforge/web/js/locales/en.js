@@ -124,7 +124,7 @@ export default {
   recentEmpty: "Your images appear here.",
   recentLabel: "Show “{prompt}”, seed {seed}",
   modelTitle_sprite: "pixelforge sprite (bundled)",
-  modelDescription_sprite: "Small text-to-sprite diffusion model shipped with pixelforge; 32×32 RGBA, runs on any CPU.",
+  modelDescription_sprite: "Small text-to-sprite model shipped with pixelforge, trained on a CPU from emoji; 32×32, at most 16 colours, runs on any CPU. Draws emoji-like people, faces, hearts, flags and many animals and objects (cats, fish, apples, cars); some objects (pizza, houses, dogs) only in their colours; not scenes or characters in poses.",
   "modelTitle_qwen-image": "Qwen-Image-2512 + Pixel-Art LoRA",
   "modelDescription_qwen-image": "Qwen-Image-2512 with the Pixel-Art LoRA (20B parameters, needs a big GPU).",
   errorStopStalled: "The server accepted the stop but its worker has not ended the task: the worker may be down. You can generate again; “Restore progress” re-attaches to the task.",
