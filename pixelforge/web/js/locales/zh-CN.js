@@ -124,7 +124,7 @@ export default {
   recentEmpty: "你的图像会显示在这里。",
   recentLabel: "查看“{prompt}”，种子 {seed}",
   modelTitle_sprite: "pixelforge 精灵模型（内置）",
-  modelDescription_sprite: "pixelforge 自带的小型文字生成精灵模型，在 CPU 上用 emoji 训练；32×32，最多 16 色，任何 CPU 都能运行。能画 emoji 风格的人物、表情、爱心、旗帜以及许多动物和物品（猫、鱼、苹果、汽车）；有些物品（披萨、房子、狗）只画出颜色；不会画场景或摆姿势的角色。",
+  modelDescription_sprite: "pixelforge 自带的小型文字生成精灵模型，在 CPU 上用表情符号训练；32×32，最多 16 色，任何 CPU 都能运行。能画表情符号风格的人物、表情、爱心、旗帜以及许多动物和物品（猫、鱼、苹果、汽车）；有些物品（披萨、房子、狗）只画出颜色；不会画场景或摆姿势的角色。",
   "modelTitle_qwen-image": "Qwen-Image-2512 + 像素画 LoRA",
   "modelDescription_qwen-image": "Qwen-Image-2512 加像素画 LoRA（200 亿参数，需要大显存 GPU）。",
   errorStopStalled: "服务器已接受停止请求，但其工作进程没有结束任务：工作进程可能已停止。你可以重新生成；“恢复进度”可重新连接该任务。",
