@@ -1,4 +1,5 @@
-"""The Python API for scripts: the same engine, queue and stop control as the server, in-process.
+"""The Python API for scripts: the same engine, queue and stop control as the server, in-process (or, when a
+``pixelforge serve`` holds the data dir, on that server: see api_attached).
 
     from pixelforge import Pixelforge, StopToken
 
@@ -19,7 +20,9 @@ from typing import Any
 
 from PIL import Image
 
+from pixelforge.api_attached import AttachedTasks
 from pixelforge.config import Settings
+from pixelforge.datadir_lock import DataDirInUse
 from pixelforge.engine.control import EarlyStopRule, StepInfo
 from pixelforge.runtime import Runtime
 from pixelforge.tasks.input_images import ImageUpload
@@ -64,27 +67,73 @@ class TaskHandle:
         self.token = token
 
     def interrupt(self, keep_partial: bool = False) -> None:
-        self._client.runtime.service.interrupt(self.id, keep_partial=keep_partial)
+        self._client.tasks.interrupt(self.id, keep_partial=keep_partial)
 
     def skip(self, keep_partial: bool = False) -> None:
-        self._client.runtime.service.skip(self.id, keep_partial=keep_partial)
+        self._client.tasks.skip(self.id, keep_partial=keep_partial)
 
     def events(self, after_seq: int = 0) -> Iterator[TaskEvent]:
-        return self._client.runtime.service.events(self.id, after_seq)
+        return self._client.tasks.events(self.id, after_seq)
 
     def wait(self, timeout: float | None = None) -> Task:
-        return self._client.runtime.service.wait(self.id, timeout)
+        return self._client.tasks.wait(self.id, timeout)
 
     @property
     def task(self) -> Task:
-        return self._client.runtime.service.get(self.id)
+        return self._client.tasks.get(self.id)
 
     def images(self) -> list[GeneratedImage]:
         return [self._client._image(ref) for ref in self.task.images]
 
 
+class LocalTasks:
+    """The task operations of the Python API on a runtime in this process (it holds the data dir)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.service = runtime.service
+
+    def submit(
+        self,
+        params: TaskParams,
+        images: ImageUpload | None,
+        stop: StopToken | None,
+        early_stop: EarlyStopRule | None,
+        on_step: Callable[[StepInfo], None] | None,
+    ) -> tuple[str, StopToken]:
+        task_id = new_task_id("txt2img" if images is None else "img2img")
+        # Attached before submitting, so that no worker can start the task without the caller's token.
+        token = self.runtime.tokens.attach(task_id, token=stop, early_stop=early_stop, on_step=on_step)
+        try:
+            self.service.submit(params, task_id=task_id, images=images)
+        except BaseException:
+            self.runtime.tokens.detach(task_id)
+            raise
+        return task_id, token
+
+    def interrupt(self, task_id: str, keep_partial: bool = False) -> None:
+        self.service.interrupt(task_id, keep_partial=keep_partial)
+
+    def skip(self, task_id: str, keep_partial: bool = False) -> None:
+        self.service.skip(task_id, keep_partial=keep_partial)
+
+    def events(self, task_id: str, after_seq: int = 0) -> Iterator[TaskEvent]:
+        return self.service.events(task_id, after_seq)
+
+    def wait(self, task_id: str, timeout: float | None = None) -> Task:
+        return self.service.wait(task_id, timeout)
+
+    def get(self, task_id: str) -> Task:
+        return self.service.get(task_id)
+
+    def close(self) -> None:
+        self.runtime.stop()
+
+
 class Pixelforge:
-    """An in-process pixelforge: a task store under ``data_dir`` and one worker."""
+    """A pixelforge for scripts: a task store under ``data_dir`` and one worker in this process — or, when a
+    ``pixelforge serve`` holds that data dir, that server, reached over its HTTP API (``attached`` is its URL).
+    A data dir that another process without a server holds is refused (DataDirInUse)."""
 
     def __init__(self, model: str | None = None, data_dir: Path | str | None = None, **settings: Any) -> None:
         if model is not None:
@@ -92,11 +141,23 @@ class Pixelforge:
         if data_dir is not None:
             settings["data_dir"] = Path(data_dir)
         self.settings = Settings(**settings)
-        self.runtime = Runtime(self.settings)
-        self.runtime.start()
+        self.attached: str | None = None
+        self.runtime: Runtime | None = None  # the engine in this process; None when attached to a server
+        self.tasks: LocalTasks | AttachedTasks
+        try:
+            runtime = Runtime(self.settings)
+        except DataDirInUse as exc:
+            if exc.holder is None or exc.holder.url is None:
+                raise
+            self.attached = exc.holder.url
+            self.tasks = AttachedTasks(exc.holder.url, self.settings.data_dir)
+        else:
+            runtime.start()
+            self.runtime = runtime
+            self.tasks = LocalTasks(runtime)
 
     def close(self) -> None:
-        self.runtime.stop()
+        self.tasks.close()
 
     def __enter__(self) -> Pixelforge:
         return self
@@ -117,11 +178,12 @@ class Pixelforge:
         **params: Any,
     ) -> TaskHandle:
         """Queue a task. ``stop`` may be any StopToken (share it with another thread to stop the task);
-        ``early_stop`` is called after every step and may stop the task; ``on_step`` sees every step.
-        With ``init_image``, an img2img task at ``strength`` (default 0.75; the other options go in
-        ``img2img=Img2ImgOptions(...)``); with ``mask`` too (white = repaint), inpainting. Malformed parameters
-        raise pydantic's ValidationError; parameters over a limit, an unknown model and bad images InvalidTask
-        (both ValueErrors); an image file that is not there FileNotFoundError."""
+        ``early_stop`` is called after every step and may stop the task; ``on_step`` sees every step (both only
+        with the engine in this process, not attached to a server). With ``init_image``, an img2img task at
+        ``strength`` (default 0.75; the other options go in ``img2img=Img2ImgOptions(...)``); with ``mask`` too
+        (white = repaint), inpainting. Malformed parameters raise pydantic's ValidationError; parameters over a
+        limit, an unknown model and bad images InvalidTask (both ValueErrors); an image file that is not there
+        FileNotFoundError."""
         if strength is not None:
             options = Img2ImgOptions.model_validate(params.pop("img2img", None) or {})
             params["img2img"] = Img2ImgOptions(**{**options.model_dump(), "denoising_strength": strength})
@@ -131,14 +193,7 @@ class Pixelforge:
             images = ImageUpload(init_image=encoded(init_image), mask=encoded(mask) if mask is not None else None)
         elif mask is not None:
             raise ValueError("a mask needs an init_image")
-        task_id = new_task_id("txt2img" if images is None else "img2img")
-        # Attached before submitting, so that no worker can start the task without the caller's token.
-        token = self.runtime.tokens.attach(task_id, token=stop, early_stop=early_stop, on_step=on_step)
-        try:
-            self.runtime.service.submit(task_params, task_id=task_id, images=images)
-        except BaseException:
-            self.runtime.tokens.detach(task_id)
-            raise
+        task_id, token = self.tasks.submit(task_params, images, stop, early_stop, on_step)
         return TaskHandle(self, task_id, token)
 
     def generate(self, prompt: str = "", **kwargs: Any) -> list[GeneratedImage]:

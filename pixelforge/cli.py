@@ -24,6 +24,7 @@ from pixelforge.cli_common import (
     EXIT_USAGE,
     UsageError,
     runtime_for,
+    served_url,
     settings_from,
 )
 from pixelforge.cli_generate import cmd_generate
@@ -54,6 +55,7 @@ def _add_engine_options(parser: argparse.ArgumentParser, title: str) -> None:
 # --- serve --------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     from pixelforge.backends.presets import ModelNotFound, resolve_model
+    from pixelforge.listen_socket import PortUnavailable, listen_socket
     from pixelforge.server.app import create_app, serve
 
     extra: dict[str, Any] = {}
@@ -70,11 +72,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         resolve_model(settings.model)
     except ModelNotFound as exc:
         raise UsageError(f"{exc}. See `pixelforge models`, or pass --model DIR of a local diffusers pipeline") from exc
-    if settings.redis_url is not None:
-        serve(create_app(_connected(_distributed().ApiRuntime, settings)), settings.host, settings.port)
-        return EXIT_OK
-    runtime = runtime_for(settings)
-    serve(create_app(runtime), settings.host, settings.port)
+    try:
+        sock = listen_socket(settings.host, settings.port)
+    except PortUnavailable as exc:
+        raise UsageError(str(exc)) from exc
+    with sock:
+        if settings.redis_url is not None:
+            runtime = _connected(_distributed().ApiRuntime, settings)
+        else:
+            runtime = runtime_for(settings, url=served_url(settings.host, sock.getsockname()[1]))
+        serve(create_app(runtime), settings.host, settings.port, sock)
     return EXIT_OK
 
 

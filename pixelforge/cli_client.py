@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pixelforge.cli_common import served_url
+
 # The identity of the CLI's tasks on a server without API keys (see the README's "Identities and auth").
 CLIENT_ID = "pixelforge-cli"
 # Finding a local server must cost next to nothing when there is none (connection refused is immediate).
@@ -28,6 +30,8 @@ READ_TIMEOUT_S = 60.0
 RECONNECT_WINDOW_S = 60.0
 RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.25, 4.0
 TERMINAL = {"completed", "interrupted", "failed", "cancelled"}
+# HTTP answers that mean the request itself was wrong (the CLI's exit code 2), as opposed to the server's trouble.
+BAD_REQUEST = {400, 404, 409, 413, 422}
 
 
 class ServerError(Exception):
@@ -68,6 +72,7 @@ def _message(status: int, body: bytes) -> str:
 class Server:
     url: str
     api_key: str | None = None
+    client_id: str = CLIENT_ID
 
     @property
     def _parts(self) -> urllib.parse.SplitResult:
@@ -79,7 +84,7 @@ class Server:
         return kind(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = {"Accept": "application/json", "X-Client-Id": CLIENT_ID}
+        headers = {"Accept": "application/json", "X-Client-Id": self.client_id}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers | (extra or {})
@@ -130,9 +135,15 @@ class Server:
                                   "restart it, or run here with --local")
 
     def events(self, task_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(type, data) of every event of the task, live, up to its terminal event; a dropped connection
-        resumes after the last event seen (Last-Event-ID), after a pause that grows with each failure."""
-        last_seq = 0
+        """(type, data) of every event of the task, live, up to its terminal event."""
+        for _, kind, data in self.numbered_events(task_id):
+            yield kind, data
+
+    def numbered_events(self, task_id: str, after_seq: int = 0) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """(seq, type, data) of every event of the task after ``after_seq``, live, up to its terminal event; a
+        dropped connection resumes after the last event seen (Last-Event-ID), after a pause that grows with each
+        failure."""
+        last_seq = after_seq
         failures, first_failure = 0, 0.0
         path = self._path(f"/api/v1/tasks/{urllib.parse.quote(task_id, safe='')}/events")
         while True:
@@ -148,7 +159,7 @@ class Server:
                 for seq, kind, payload in _parse_sse(response):
                     failures = 0
                     last_seq = max(last_seq, seq)
-                    yield kind, payload.get("data", {})
+                    yield seq, kind, payload.get("data", {})
                     if kind in TERMINAL:
                         return
             except (OSError, http.client.HTTPException) as exc:
@@ -197,6 +208,11 @@ def _parse_sse(response: http.client.HTTPResponse) -> Iterator[tuple[int, str, d
                 data.append(value)
 
 
+def default_server_url() -> str:
+    """Where a ``pixelforge serve`` on this machine listens: ``PIXELFORGE_HOST`` / ``PIXELFORGE_PORT``."""
+    return served_url(os.environ.get("PIXELFORGE_HOST", "127.0.0.1"), os.environ.get("PIXELFORGE_PORT", "7860"))
+
+
 def find_server(explicit: str | None) -> Server | None:
     """The server to use: ``--server URL`` (it must answer), else ``$PIXELFORGE_SERVER`` (``none`` = never),
     else a ``pixelforge serve`` on this machine at the configured host and port, when one answers."""
@@ -209,9 +225,7 @@ def find_server(explicit: str | None) -> Server | None:
     if configured.lower() == "none":
         return None
     if not configured:
-        host = os.environ.get("PIXELFORGE_HOST", "127.0.0.1")
-        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # a wildcard bind is reached on loopback
-        configured = f"http://{host}:{os.environ.get('PIXELFORGE_PORT', '7860')}"
+        configured = default_server_url()
     server = Server(configured.rstrip("/"), api_key)
     try:
         server.check_health()

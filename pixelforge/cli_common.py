@@ -48,12 +48,20 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
         raise UsageError(validation_message(exc)) from exc
 
 
-def runtime_for(settings: Settings) -> Any:
-    """The in-process runtime; a device this machine does not have is bad input, said in one line."""
+def served_url(host: str, port: int | str) -> str:
+    """The URL a client on this machine reaches a server bound to ``host``:``port`` at."""
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # a wildcard bind is reached on loopback
+    return f"http://{host}:{port}"
+
+
+def runtime_for(settings: Settings, url: str | None = None) -> Any:
+    """The in-process runtime (``url``: where it is served); a device this machine does not have, or a data dir
+    another process holds, is bad input, said in one line."""
     from pixelforge.backends.diffusers import DeviceUnavailable
+    from pixelforge.datadir_lock import DataDirInUse
     from pixelforge.runtime import Runtime
 
     try:
-        return Runtime(settings)
-    except DeviceUnavailable as exc:
+        return Runtime(settings, url=url)
+    except (DeviceUnavailable, DataDirInUse) as exc:
         raise UsageError(str(exc)) from exc

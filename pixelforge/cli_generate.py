@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from pixelforge.cli_client import Server, ServerError, ServerUnreachable, find_server
+from pixelforge.cli_client import BAD_REQUEST, Server, ServerError, ServerUnreachable, find_server
 from pixelforge.cli_common import (
     ENGINE_OPTIONS,
     EXIT_FAILED,
@@ -35,9 +35,6 @@ from pixelforge.cli_common import (
 )
 from pixelforge.cli_progress import ProgressBar
 from pixelforge.userpath import expand_user
-
-# HTTP answers that mean the request itself was wrong (exit code 2), as opposed to the server's trouble.
-BAD_REQUEST = {400, 404, 409, 413, 422}
 
 
 def _slug(text: str) -> str:

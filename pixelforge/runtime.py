@@ -12,6 +12,7 @@ from pixelforge.backends.diffusers import DiffusersBackend
 from pixelforge.backends.presets import InvalidLora, ModelNotFound, check_lora_file, resolve_model
 from pixelforge.backends.sizes import SizeRefused, native_scale
 from pixelforge.config import Settings
+from pixelforge.datadir_lock import DataDirLock
 from pixelforge.engine.tokens import TokenRegistry
 from pixelforge.engine.worker import Worker
 from pixelforge.pixelart import PixelArtError, validate_options
@@ -76,18 +77,28 @@ def task_service(settings: Settings, store: TaskStore, bus: EventBus) -> TaskSer
 
 
 class Runtime:
-    def __init__(self, settings: Settings, workers: int = 1) -> None:
+    """``url``: where this process serves the data dir, written into its lock so that a second process can
+    name the server and the Python API can attach to it (None: nobody can reach this process)."""
+
+    def __init__(self, settings: Settings, workers: int = 1, url: str | None = None) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = SQLiteTaskStore(settings.db_path)
-        self.bus = InProcessBus()
-        self.service = task_service(settings, self.store, self.bus)
-        self.tokens = TokenRegistry(self.service.subscribe(types=frozenset({EventType.CANCELLED})))
-        self._unregister_tokens = self.service.on_stop_request(self.tokens.deliver)
-        self.workers = [
-            Worker(self.service, DiffusersBackend(settings), settings, self.tokens, worker_id=f"worker-{n}")
-            for n in range(workers)
-        ]
+        # Before the store is opened: a second process on this data dir would end our running tasks in its
+        # restart recovery. DataDirInUse names the holder.
+        self.lock = DataDirLock(settings.data_dir)
+        self.lock.acquire(url)
+        try:
+            self.store = SQLiteTaskStore(settings.db_path)
+            self.bus = InProcessBus()
+            self.service = task_service(settings, self.store, self.bus)
+            self.tokens = TokenRegistry(self.service.subscribe(types=frozenset({EventType.CANCELLED})))
+            self._unregister_tokens = self.service.on_stop_request(self.tokens.deliver)
+            self.workers = [
+                Worker(self.service, DiffusersBackend(settings), settings, self.tokens, worker_id=f"worker-{n}")
+                for n in range(workers)
+            ]
+        except BaseException:
+            self.lock.release()
+            raise
         self.started = False
 
     def start(self) -> None:
@@ -117,6 +128,7 @@ class Runtime:
         self._unregister_tokens()
         self.bus.close()
         self.store.close()
+        self.lock.release()
         self.started = False
 
     def __enter__(self) -> Runtime:

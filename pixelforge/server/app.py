@@ -9,6 +9,7 @@ on a browser that keeps watching.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -134,9 +135,12 @@ def server_for(app: FastAPI, host: str, port: int, log_level: str = "info") -> u
     return _Server(config, app.state.pixelforge)
 
 
-def serve(target: FastAPI | ServerRuntime, host: str | None = None, port: int | None = None) -> None:
+def serve(
+    target: FastAPI | ServerRuntime, host: str | None = None, port: int | None = None, sock: socket.socket | None = None
+) -> None:
     """Run the server until Ctrl+C (what ``pixelforge serve`` calls), given the app from
-    ``create_app`` or the runtime to build it around; host and port default to the settings."""
+    ``create_app`` or the runtime to build it around; host and port default to the settings. ``sock``: a socket
+    already bound to them (uvicorn would bind only after the start-up, too late to say the port is taken)."""
     app = target if isinstance(target, FastAPI) else create_app(target)
     settings = app.state.pixelforge.settings
-    server_for(app, host or settings.host, port or settings.port).run()
+    server_for(app, host or settings.host, port or settings.port).run(sockets=[sock] if sock is not None else None)

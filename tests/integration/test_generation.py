@@ -202,6 +202,7 @@ def test_restart_marks_the_crashed_task_interrupted_and_runs_the_queue(make_runt
     waiting = crashed.service.submit(TaskParams(prompt="y", steps=2, **SMALL))
     crashed.service.claim_next("worker-that-died")
     crashed.store.close()
+    crashed.lock.release()  # what the kernel does when the crashed process dies
     restarted = make_runtime()
     assert restarted.service.wait(waiting.id, timeout=120).state is TaskState.COMPLETED
     recovered = restarted.service.get(orphan.id)
