@@ -25,8 +25,9 @@ setup: $(VENV)/.installed
 setup-test: setup
 	bash scripts/install-test-deps.sh $(TEST_DEBS)
 
+# `make run PORT=8000` serves on another port (7860 is also AUTOMATIC1111's, often taken).
 run: setup
-	$(BIN)/pixelforge serve
+	$(BIN)/pixelforge serve $(if $(PORT),--port $(PORT))
 
 test: setup-test
 	$(BIN)/ruff check pixelforge tests benchmarks training

@@ -171,8 +171,8 @@ def _add_generate(commands: argparse._SubParsersAction) -> None:  # type: ignore
     generate.add_argument("--height", type=int, help="a multiple of 16 (default: the model's)")
     generate.add_argument("--batch-count", type=int, default=1, help="jobs, one after another" + DEFAULT)
     generate.add_argument("--batch-size", type=int, default=1, help="images per job, made together" + DEFAULT)
-    generate.add_argument("--timeout", type=float, help="stop automatically after this many seconds (default: no "
-                          "limit)")
+    generate.add_argument("--timeout", type=float, help="stop after this many seconds of the whole command, time "
+                          "waiting in the queue included; exits 1 (default: no limit)")
     img2img = generate.add_argument_group("img2img and inpainting")
     img2img.add_argument("--init-image", metavar="PATH", help="start from this image (PNG, JPEG, WebP, GIF, BMP) "
                          "instead of noise (default: none, txt2img)")

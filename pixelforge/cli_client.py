@@ -131,8 +131,19 @@ class Server:
         if not isinstance(health, dict) or health.get("status") not in ("ok", "unhealthy"):
             raise absent
         if health["status"] == "unhealthy":
+            # No worker at all happens in distributed mode only (one process always runs its own): start one.
+            advice = "restart it" if health.get("workers") else "start one with `pixelforge worker --redis URL`"
             raise ServerUnhealthy(f"the pixelforge server at {self.url} is unhealthy ({_failing_worker(health)}); "
-                                  "restart it, or run here with --local")
+                                  f"{advice}, or run here with --local")
+
+    def has_live_worker(self) -> bool:
+        """Whether the server's health route lists a worker that is alive and not stuck (a queued task's hope)."""
+        try:
+            _, payload = self._exchange("GET", "/api/v1/health", timeout=PROBE_TIMEOUT_S * 4)
+            workers = json.loads(payload).get("workers") or []
+        except (ServerUnreachable, ValueError, AttributeError):
+            return True  # no answer is not news that the workers are gone; the event stream reports a lost server
+        return any(isinstance(w, dict) and w.get("alive") and not w.get("stuck") for w in workers)
 
     def events(self, task_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """(type, data) of every event of the task, live, up to its terminal event."""

@@ -17,12 +17,20 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from pixelforge.cli_client import BAD_REQUEST, Server, ServerError, ServerUnreachable, find_server
+from pixelforge.cli_client import (
+    BAD_REQUEST,
+    Server,
+    ServerError,
+    ServerUnreachable,
+    default_server_url,
+    find_server,
+)
 from pixelforge.cli_common import (
     ENGINE_OPTIONS,
     EXIT_FAILED,
@@ -35,6 +43,9 @@ from pixelforge.cli_common import (
 )
 from pixelforge.cli_progress import ProgressBar
 from pixelforge.userpath import expand_user
+
+# How often a queued task's command asks the server whether any worker is alive to run it.
+WORKER_CHECK_S = 1.0
 
 
 def _slug(text: str) -> str:
@@ -130,6 +141,7 @@ class Session(Protocol):
 
     def events(self) -> Iterator[tuple[str, dict[str, Any]]]: ...
     def interrupt(self) -> None: ...
+    def has_live_worker(self) -> bool: ...
     def save(self, image: dict[str, Any]) -> Path: ...
     def final(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
@@ -151,6 +163,9 @@ class RemoteSession:
 
     def interrupt(self) -> None:
         self.server.request("POST", f"{self.path}/interrupt", {"keep_partial": False})
+
+    def has_live_worker(self) -> bool:
+        return self.server.has_live_worker()
 
     def save(self, image: dict[str, Any]) -> Path:
         """``image``: the API's view of the image (an ``image`` event's data): its ``url`` and its other
@@ -211,6 +226,9 @@ class LocalSession:
     def interrupt(self) -> None:
         self.runtime.service.interrupt(self.task.id)
 
+    def has_live_worker(self) -> bool:
+        return True  # its worker is in this process, started with the session
+
     def save(self, image: dict[str, Any]) -> Path:
         name, others = output_names(image, self.slug)
         target = self.out_dir / name
@@ -240,6 +258,9 @@ def _open_session(
         return LocalSession(args, body, out_dir, inputs)
     server = find_server(args.server)
     if server is None:
+        if os.environ.get("PIXELFORGE_SERVER", "").lower() != "none":  # unless the user said never to look
+            print(f"pixelforge: no server at {default_server_url()}; running here (the task's history goes with "
+                  "this command; `pixelforge serve` keeps it)", file=sys.stderr)
         return LocalSession(args, body, out_dir, inputs)
     try:
         return RemoteSession(server, body, out_dir, inputs)
@@ -250,6 +271,8 @@ def _open_session(
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    # --timeout bounds the whole command, time in the queue and loading the engine included.
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
     out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -263,7 +286,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(f"pixelforge: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        return _watch(session, bar, args)
+        return _watch(session, bar, args, deadline)
     except (ServerError, ServerUnreachable) as exc:
         bar.finish("lost the server")
         print(f"pixelforge: {exc}", file=sys.stderr)
@@ -272,10 +295,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
         session.close()
 
 
-def _watch(session: Session, bar: ProgressBar, args: argparse.Namespace) -> int:
-    """Follow the task to its end: the bar, the paths, the summary, the exit code."""
+def _watch(session: Session, bar: ProgressBar, args: argparse.Namespace, deadline: float | None) -> int:
+    """Follow the task to its end: the bar, the paths, the summary, the exit code. At ``deadline`` (monotonic)
+    the task is stopped, queued or not; while it waits with no live worker, that is said once."""
     written: list[Path] = []
     interrupted_by_user = threading.Event()
+    timed_out = threading.Event()
+    left_queue = threading.Event()  # set when the task starts or ends: no more waiting to report
 
     def on_ctrl_c(_signum: int, _frame: object) -> None:
         if interrupted_by_user.is_set():
@@ -291,9 +317,27 @@ def _watch(session: Session, bar: ProgressBar, args: argparse.Namespace) -> int:
         except (ServerError, ServerUnreachable) as exc:  # in a thread, it would end as a traceback
             bar.message(f"pixelforge: the interrupt did not reach the server: {exc}")
 
+    def on_deadline() -> None:
+        timed_out.set()
+        request_stop()
+
+    def report_no_worker() -> None:
+        while not left_queue.wait(WORKER_CHECK_S):
+            if not session.has_live_worker():
+                bar.message("pixelforge: waiting for a worker… (none is alive to run the task; Ctrl+C or "
+                            "--timeout stops waiting)")
+                return
+
     previous_handler = signal.signal(signal.SIGINT, on_ctrl_c)
+    timer = None if deadline is None else threading.Timer(max(0.0, deadline - time.monotonic()), on_deadline)
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    threading.Thread(target=report_no_worker, daemon=True).start()
     try:
         for kind, data in session.events():
+            if kind not in ("queued", "preview") and not (kind == "progress" and data.get("phase") == "queued"):
+                left_queue.set()
             if kind == "queued":
                 bar.update({"phase": "queued", "progress": 0.0, **data})
             elif kind == "progress":
@@ -305,6 +349,9 @@ def _watch(session: Session, bar: ProgressBar, args: argparse.Namespace) -> int:
                     bar.above(lambda path=target: print(path, flush=True))
         final = session.final()
     finally:
+        left_queue.set()
+        if timer is not None:
+            timer.cancel()
         signal.signal(signal.SIGINT, previous_handler)
     state = final["state"]
     bar.finish("done" if state == "completed" else state, 1.0 if state == "completed" else None)
@@ -313,6 +360,11 @@ def _watch(session: Session, bar: ProgressBar, args: argparse.Namespace) -> int:
                           "images": [str(p) for p in written]}, indent=2))
     if state == "failed":
         print(f"pixelforge: generation failed: {final['error']}", file=sys.stderr)
+        return EXIT_FAILED
+    if state in ("interrupted", "cancelled") and timed_out.is_set():
+        if not args.json:
+            print(f"pixelforge: --timeout {args.timeout:g} s passed: {state}; kept {_plural(len(written), 'image')}",
+                  file=sys.stderr)
         return EXIT_FAILED
     if state in ("interrupted", "cancelled"):
         if not args.json:
