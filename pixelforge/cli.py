@@ -167,8 +167,10 @@ def _add_generate(commands: argparse._SubParsersAction) -> None:  # type: ignore
     generate.add_argument("--cfg-scale", type=float, help="classifier-free guidance scale (default: the model's)")
     generate.add_argument("--seed", type=int, default=-1, help="-1 picks one at random; image k of job j uses "
                           "seed + j·batch_size + k" + DEFAULT)
-    generate.add_argument("--width", type=int, help="a multiple of 16 (default: the model's)")
-    generate.add_argument("--height", type=int, help="a multiple of 16 (default: the model's)")
+    per_model = ("per model: the sprite model draws 32 and scales up by a whole factor (32, 64, 96…); "
+                 "qwen-image and other pipelines take multiples of 16 (default: the model's, 32 for sprite)")
+    generate.add_argument("--width", type=int, help=per_model)
+    generate.add_argument("--height", type=int, help=per_model)
     generate.add_argument("--batch-count", type=int, default=1, help="jobs, one after another" + DEFAULT)
     generate.add_argument("--batch-size", type=int, default=1, help="images per job, made together" + DEFAULT)
     generate.add_argument("--timeout", type=float, help="stop after this many seconds of the whole command, time "

@@ -118,6 +118,34 @@ def params_body(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not None}
 
 
+# The command-line flag of each API field params_body fills, for errors that name the field (server or engine).
+FIELD_FLAGS = {
+    "negative_prompt": "--negative-prompt", "steps": "--steps", "cfg_scale": "--cfg-scale", "width": "--width",
+    "height": "--height", "seed": "--seed", "batch_count": "--batch-count", "batch_size": "--batch-size",
+    "model": "--model", "lora": "--lora", "lora_scale": "--lora-scale", "timeout_s": "--timeout",
+    "img2img.denoising_strength": "--strength", "img2img": "--strength", "init_image": "--init-image",
+    "mask": "--mask", "pixel.palette": "--palette", "pixel.colors": "--colors", "pixel.pitch": "--pixel-pitch",
+    "pixel": "--palette/--colors/--pixel-pitch",
+}
+# Names a server confines to its own folders; in this process any path is read.
+CONFINED = ("unknown model '", "unknown LoRA '", "unknown palette '")
+
+
+def in_flags(message: str, from_server: bool = False) -> str:
+    """An error about the task in the terms of this command: ``img2img.denoising_strength: …`` reads
+    ``--strength: …``; a name a server would not reach gets the way round it."""
+    parts = []
+    for part in message.split("; "):
+        field, sep, rest = part.partition(": ")
+        if field == "pixel" and rest.startswith("unknown palette"):
+            field = "pixel.palette"
+        parts.append(f"{FIELD_FLAGS[field]}: {rest}" if sep and field in FIELD_FLAGS else part)
+    said = "; ".join(parts)
+    if from_server and any(confined in said for confined in CONFINED):
+        said += " (--local runs the task in this process, which reads any path)"
+    return said
+
+
 def read_inputs(args: argparse.Namespace) -> dict[str, bytes]:
     """The bytes of ``--init-image`` and ``--mask`` under the API's names (the server or the engine checks
     what they hold); ``--strength`` and ``--mask`` without ``--init-image`` are usage errors."""
@@ -202,7 +230,7 @@ class LocalSession:
         try:
             params = TaskParams(**body)
         except ValidationError as exc:
-            raise UsageError(validation_message(exc)) from exc
+            raise UsageError(in_flags(validation_message(exc))) from exc
         self.out_dir = out_dir
         self.slug = _slug(params.prompt)
         self.work_dir = tempfile.TemporaryDirectory(prefix="pixelforge-")
@@ -216,7 +244,7 @@ class LocalSession:
             self.task = self.runtime.service.submit(params, images=ImageUpload(**inputs) if inputs else None)
         except InvalidTask as exc:
             self.close()
-            raise UsageError(str(exc)) from exc
+            raise UsageError(in_flags(str(exc))) from exc
         self.runtime.start()
 
     def events(self) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -266,7 +294,7 @@ def _open_session(
         return RemoteSession(server, body, out_dir, inputs)
     except ServerError as exc:
         if exc.status in BAD_REQUEST:
-            raise UsageError(str(exc)) from exc
+            raise UsageError(in_flags(str(exc), from_server=True)) from exc
         raise
 
 

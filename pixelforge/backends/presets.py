@@ -60,7 +60,7 @@ PRESETS: dict[str, ModelPreset] = {
         name="sprite",
         title="pixelforge sprite (bundled)",
         description="Small text-to-sprite model shipped with pixelforge, trained on CPU from emoji: 32×32 RGBA, "
-        "at most 16 colours, 0.7 to 1.5 s on one CPU core. From short English or Chinese prompts it draws emoji-like "
+        "at most 16 colours, 0.5 to 1.5 s on a CPU. From short English or Chinese prompts it draws emoji-like "
         "people, faces, gestures, hearts, flags and buttons, and many animals and objects (cats, fish, apples, cars, "
         "suns, moons); some one-of-a-kind ones (pizza, houses, dogs) only in their colours; not scenes or characters "
         "in poses.",

@@ -63,7 +63,8 @@ class ModelRoots:
             except ModelNotFound:
                 pass
         raise Unreachable(f"unknown model '{spec}': name a preset ({', '.join(PRESETS)}), a pipeline folder in "
-                          "the models folder, or a Hugging Face repo in this server's cache")
+                          f"the models folder ({self.settings.models_root.resolve()}), or a Hugging Face repo in this "
+                          "server's cache")
 
     def lora(self, spec: str) -> str:
         """The absolute path of the LoRA file ``spec`` names (the .safetensors suffix may be left out)."""
@@ -71,7 +72,8 @@ class ModelRoots:
             path = self._inside(name, self.settings.loras_root)
             if name.endswith(".safetensors") and path is not None and _exists(path, "file"):
                 return str(path)
-        raise Unreachable(f"unknown LoRA '{spec}': name a .safetensors file in the LoRA folder")
+        raise Unreachable(f"unknown LoRA '{spec}': name a .safetensors file in the LoRA folder "
+                          f"({self.settings.loras_root.resolve()})")
 
     def palette(self, spec: str) -> str:
         """A built-in palette's name, or the absolute path of the ``.hex`` / ``.gpl`` file ``spec`` names."""
@@ -81,7 +83,7 @@ class ModelRoots:
         if path is not None and path.suffix.lower() in {".hex", ".gpl"} and _exists(path, "file"):
             return str(path)
         raise Unreachable(f"unknown palette '{spec}': name a built-in one ({', '.join(BUILTIN_PALETTES)}) or a "
-                          ".hex / .gpl file in the models folder")
+                          f".hex / .gpl file in the models folder ({self.settings.models_root.resolve()})")
 
     def params(self, params: TaskParams) -> TaskParams:
         """``params`` with model, LoRA and palette file confined to the roots; InvalidTask names what is not

@@ -44,8 +44,8 @@ def test_bad_inputs_are_a_message_and_exit_2(served: LiveServer, tmp_path: Path)
         (["--strength", "0.5"], "pixelforge: --strength needs --init-image"),
         (["--mask", str(image)], "pixelforge: --mask needs --init-image"),
         (["--init-image", str(tmp_path / "missing.png")], "pixelforge: cannot read --init-image"),
-        (["--init-image", str(tmp_path / "notes.txt")], "pixelforge: init_image: is not an image"),
-        (["--init-image", str(image), "--strength", "2"], "pixelforge: img2img.denoising_strength: Input should be"),
+        (["--init-image", str(tmp_path / "notes.txt")], "pixelforge: --init-image: is not an image"),
+        (["--init-image", str(image), "--strength", "2"], "pixelforge: --strength: Input should be"),
     ]
     for flags, message in cases:
         result = run_cli("generate", "x", *flags, env=env, cwd=tmp_path)
@@ -62,4 +62,4 @@ def test_in_process_strength_zero_returns_the_input_and_a_bad_image_is_refused(t
     assert np.array_equal(np.asarray(Image.open(tmp_path / "o" / "x-1.png")), np.asarray(sprite()))
     (tmp_path / "cut.png").write_bytes(image.read_bytes()[:200])
     result = run_cli("generate", "x", "--init-image", str(tmp_path / "cut.png"), env=env, cwd=tmp_path, timeout=600)
-    assert result.returncode == 2 and "init_image: is truncated or corrupt" in result.stderr, result.stderr
+    assert result.returncode == 2 and "--init-image: is truncated or corrupt" in result.stderr, result.stderr

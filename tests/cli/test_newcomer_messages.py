@@ -57,3 +57,18 @@ def test_a_server_with_no_worker_says_to_start_one(workerless: LiveServer, tmp_p
     assert result.returncode == 1
     assert result.stderr == (f"pixelforge: the pixelforge server at {workerless.url} is unhealthy (no worker is "
                              "running); start one with `pixelforge worker --redis URL`, or run here with --local\n")
+
+
+def test_errors_name_the_flags_and_a_confined_palette_says_where_and_how_round(
+    served: LiveServer, tmp_path: Path
+) -> None:
+    (tmp_path / "sprite.png").write_bytes(b"not an image")
+    strength = run_cli("generate", "x", "--init-image", "sprite.png", "--strength", "2", "--server", served.url,
+                       env=cli_env(), cwd=tmp_path)
+    assert strength.returncode == 2 and strength.stderr.startswith("pixelforge: --strength: "), strength.stderr
+    palette = run_cli("generate", "x", "--palette", "mine.gpl", "--server", served.url, env=cli_env(), cwd=tmp_path)
+    models = (served.runtime.settings.models_root).resolve()
+    assert palette.returncode == 2
+    assert palette.stderr.startswith("pixelforge: --palette: unknown palette 'mine.gpl'"), palette.stderr
+    assert f"in the models folder ({models})" in palette.stderr
+    assert palette.stderr.endswith("(--local runs the task in this process, which reads any path)\n")

@@ -1,11 +1,12 @@
 """Every code block of README.md runs as written (issue 14, item 13).
 
-Python blocks run as scripts; shell blocks run line by line in bash with `pixelforge` on PATH, in a scratch
-directory holding the files they name (knight.png, sprite.png, mask.png, ./my-pipeline, pixel.safetensors,
-...). Two substitutions, both for the machine the test runs on: port 7860 becomes a free port (a developer's
-own server may hold 7860) and `<id>` becomes the id the block's previous command printed. Blocks that cannot
-run inside a test are listed in NOT_RUN with the reason; a new block that is neither run nor listed fails the
-test.
+Python blocks run as scripts; shell blocks run line by line in bash with `pixelforge` and `python` on PATH (as
+after `. .venv/bin/activate`), in a scratch directory holding the files they name: the example images that the
+README's own "the example files" block makes (sprite.png, sprite-8x.png, upload.jpg, mask.png: that block runs
+once first, so a README that names a file it never makes fails here), and ./my-pipeline, pixel.safetensors.
+Two substitutions, both for the machine the test runs on: port 7860 becomes a free port (a developer's own
+server may hold 7860) and `<id>` becomes the id the block's previous command printed. Blocks that cannot run
+inside a test are listed in NOT_RUN with the reason; a new block that is neither run nor listed fails the test.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
-from pixelforge.pixelart.corpus import corpus
 from pixelforge.testing.ports import free_port
 from pixelforge.testing.serve_process import wait_healthy
 
@@ -52,25 +51,41 @@ def blocks() -> list[tuple[int, str, str]]:
     return found
 
 
+EXAMPLE_FILES = "# the example files\n"
+EXAMPLES = ("sprite.png", "sprite-8x.png", "upload.jpg", "mask.png")
+
+
+def with_commands(folder: Path) -> Path:
+    """``folder`` with a bin/ of `pixelforge` and `python` (this interpreter), as an activated .venv has them."""
+    bin_dir = folder / "bin"
+    bin_dir.mkdir()
+    for name, command in (("pixelforge", f'{sys.executable} -m pixelforge.cli "$@"'),
+                          ("python", f'{sys.executable} "$@"')):
+        (bin_dir / name).write_text(f"#!/bin/sh\nexec {command}\n")
+        (bin_dir / name).chmod(0o755)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def example_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder where the README's "the example files" block ran, with what it made."""
+    folder = with_commands(tmp_path_factory.mktemp("readme-examples"))
+    made_by = [code for _, language, code in blocks() if language in SHELL and code.startswith(EXAMPLE_FILES)]
+    assert len(made_by) == 1, "README.md needs one block that makes its example files"
+    run_shell(made_by[0], folder)
+    for name in EXAMPLES:
+        assert (folder / name).is_file(), f"the README's example-files block did not make {name}"
+    return folder
+
+
 @pytest.fixture
-def scratch(tmp_path: Path, tiny_qwen_dir: Path, tiny_lora: Path) -> Path:
+def scratch(tmp_path: Path, example_files: Path, tiny_qwen_dir: Path, tiny_lora: Path) -> Path:
     """A directory with every file the README's commands name, and `pixelforge` on PATH."""
-    clean, degraded = corpus(sprites=1, pitches=(8.0,), jpeg=True, max_cells=32, seed=7)
-    clean.image.save(tmp_path / "knight.png")
-    degraded.image.save(tmp_path / "upload.jpg", quality=85)
-    sprite = Image.fromarray(clean.truth.rgba)
-    sprite.save(tmp_path / "sprite.png")  # already one pixel per art pixel
-    mask = Image.new("L", sprite.size, 0)  # img2img's inpainting mask: repaint the left half
-    mask.paste(255, (0, 0, sprite.width // 2, sprite.height))
-    mask.save(tmp_path / "mask.png")
+    for name in EXAMPLES:
+        shutil.copyfile(example_files / name, tmp_path / name)
     shutil.copytree(tiny_qwen_dir, tmp_path / "my-pipeline")
     shutil.copyfile(tiny_lora, tmp_path / "pixel.safetensors")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "pixelforge"
-    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m pixelforge.cli "$@"\n')
-    wrapper.chmod(0o755)
-    return tmp_path
+    return with_commands(tmp_path)
 
 
 def environment(scratch: Path) -> dict[str, str]:
