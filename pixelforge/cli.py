@@ -117,7 +117,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from pixelforge.backends.diffusers import DeviceUnavailable
     from pixelforge.backends.presets import ModelNotFound
+    from pixelforge.engine.worker import task_log
 
+    task_log.setLevel(logging.INFO)  # one line per task, -v or not: an operator's only view of what it ran
     settings = settings_from(args)
     try:
         worker = _connected(_distributed().WorkerProcess, settings, args.worker_id)

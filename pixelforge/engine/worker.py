@@ -19,6 +19,8 @@ from pixelforge.tasks.stop import StopToken
 from pixelforge.tasks.store import TaskTakenOver
 
 log = logging.getLogger(__name__)
+# One INFO line per task (or job) a worker ran: `pixelforge worker` shows these by default.
+task_log = logging.getLogger(f"{__name__}.tasks")
 
 # How long the idle loop sleeps between looks at the store when no bus event wakes it.
 IDLE_POLL_S = 0.5
@@ -127,6 +129,7 @@ class Worker:
         """Run one claimed task (or one job of it) to a stored end. Never raises: a worker that died would leave
         its task running and every later task queued forever."""
         claim = task.claim
+        began = time.monotonic()
         token, hooks = self.tokens.begin(task.id, claim.job_no if claim is not None else None)
         with self._lock:
             self._current, self._task_id = token, task.id
@@ -150,6 +153,7 @@ class Worker:
             self.tokens.end(task.id)
             with self._lock:
                 self._current, self._task_id = None, None
+        self._log_end(task, end, time.monotonic() - began)
         if claim is not None:
             task_end = self._end_job(task.id, claim.job_no, end)
             if task_end is None:  # other jobs of the task run or wait: one of them ends it
@@ -161,6 +165,13 @@ class Worker:
             # event and the token's removal, and still before the next claim: a full gc takes 0.2-0.5 s in a
             # process holding torch + diffusers, and a stop is reported as soon as the pipeline has left.
             self._release()
+
+    def _log_end(self, task: Task, end: TaskEnd, seconds: float) -> None:
+        job = f" job {task.claim.job_no}" if task.claim is not None else ""
+        why = end.error if end.state is TaskState.FAILED else end.stop_reason
+        model = task.params.model or self.settings.model
+        task_log.info("%s %s%s %s %s in %.1f s%s", self.worker_id, task.id, job, model, end.state.value, seconds,
+                      f" ({why})" if why else "")
 
     def _release(self) -> None:
         """Give the stopped or failed run's memory back; a device error here is the worker's fault to report

@@ -28,7 +28,7 @@ README = ROOT / "README.md"
 NOT_RUN = {
     "make run": "starts the server until Ctrl+C (then make test runs this whole suite); `pixelforge serve` runs below",
     "apt-get install -y fonts-noto-color-emoji": "installs Debian packages as root and trains for hours on a CPU",
-    "redis-server --appendonly yes": "starts Redis, an API server and GPU workers until stopped, on other hosts; "
+    "mkdir -p /var/lib/pixelforge-redis": "starts Redis, an API server and GPU workers until stopped, on other hosts; "
     "tests/integration/test_distributed.py runs the same deployment on the CPU",
 }
 # Languages of runnable blocks; a block without one (the directory tree) is text.
