@@ -36,7 +36,8 @@ def test_pixel_options_reach_the_task_and_the_gallery_offers_palette_downloads(
     expect(palette).to_be_enabled()
     palette.select_option("pico-8")
     expect(page.get_by_label("Colours", exact=True)).to_be_disabled()  # a fixed palette has its own colours
-    page.get_by_label("Pitch", exact=True).fill("2")  # the tiny Qwen pipeline's noise has no grid to detect
+    # The sprite model draws one pixel per art pixel: it has no pitch to detect or give (issue 26, item 7).
+    expect(page.get_by_label("Pitch", exact=True)).to_be_hidden()
     expect(page.get_by_label("Remove the background", exact=True)).to_be_checked()
     enclosed = page.get_by_label("Also inside the sprite (a ring's hole)", exact=True)
     expect(enclosed).not_to_be_checked()  # enclosed background-coloured regions are usually art
@@ -49,7 +50,6 @@ def test_pixel_options_reach_the_task_and_the_gallery_offers_palette_downloads(
     expect(page.locator("#pixel-group")).to_have_attribute("open", "")
     expect(page.get_by_label("Mode", exact=True)).to_have_value("on")
     expect(page.get_by_label("Palette", exact=True)).to_have_value("pico-8")
-    expect(page.get_by_label("Pitch", exact=True)).to_have_value("2")
     expect(page.get_by_label("Dither", exact=True)).to_have_value("ordered")
     expect(page.get_by_label("Also inside the sprite (a ring's hole)", exact=True)).to_be_checked()
 
@@ -60,7 +60,7 @@ def test_pixel_options_reach_the_task_and_the_gallery_offers_palette_downloads(
     task = page.request.get(f"{live.url}/api/v1/tasks/{task_id(page)}").json()
     pixel = task["params"]["pixel"]
     assert pixel["enabled"] is True and pixel["palette"] == "pico-8"
-    assert pixel["pitch"] == 2 and pixel["dither"] == "ordered" and pixel["remove_background"] is True
+    assert pixel["pitch"] is None and pixel["dither"] == "ordered" and pixel["remove_background"] is True
     assert pixel["remove_enclosed"] is True
 
     # Every image offers its palette (.gpl, .hex) and the model's raw image; the batch its sprite sheet.
@@ -97,15 +97,16 @@ def test_a_bad_pixel_option_shows_the_servers_message_and_starts_nothing(
     page = open_ui(new_context(), live.url)
     open_pixel_group(page)
     page.get_by_label("Mode", exact=True).select_option("on")
-    page.get_by_label("Pitch", exact=True).fill("1")
+    page.get_by_label("Palette", exact=True).select_option("")
+    page.get_by_label("Colours", exact=True).fill("300")
     fill_params(page, QUICK)
     page.locator("#generate").click()
 
     alert = page.get_by_role("alert")
     expect(alert).to_be_visible()
     # The form's own label, the message in the UI's language, the field marked.
-    expect(alert).to_have_text("Please check: Pitch: must be more than 1")
-    expect(page.get_by_label("Pitch", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(alert).to_have_text("Please check: Colours: must be at most 256")
+    expect(page.get_by_label("Colours", exact=True)).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#generate")).to_be_visible()
     expect(page.locator("#interrupt")).to_be_hidden()
     assert page.locator("body").get_attribute("data-task-id") is None

@@ -60,7 +60,7 @@ export class App {
       this.attach(task);
     } catch (error) {
       this.pending = null;
-      this.notices.error(this.form.showInvalid(error) ?? describeError(error, "errorSubmit"));
+      this.notices.error(this.form.showInvalid(error) ?? (() => describeError(error, "errorSubmit")));
       this.render();
       this.refreshRestore(); // a previous task that could not be stopped is still there to re-attach
     }
@@ -148,7 +148,7 @@ export class App {
   async reuse(task) {
     this.form.apply(task.params);
     this.input.apply(task.params.img2img);
-    this.notices.info(t("reusedParams"));
+    this.notices.info(() => t("reusedParams"));
     if (!task.inputs) {
       this.input.clear(); // a txt2img task: the form becomes exactly its parameters
       return;
@@ -172,7 +172,7 @@ export class App {
       this.notices.error(t("errorInputLoad", { detail: error?.message ?? String(error) }));
       return;
     }
-    this.notices.info(t("inputLoaded"));
+    this.notices.info(() => t("inputLoaded"));
   }
 
   show(task) {
@@ -361,7 +361,8 @@ export class App {
     this.render();
     this.stats.render({ state: task.state, stats: task.stats, skipped: skippedJobs(task).length });
     document.body.dataset.lastState = task.state;
-    if (task.state === "failed") this.notices.error(t("errorFailed", { detail: task.error ?? "" }));
+    this.notices.clearInfo(); // "Job 1 of 2 skipped." was news while the task ran; the gallery marks the job
+    if (task.state === "failed") this.notices.error(() => t("errorFailed", { detail: task.error ?? "" }));
     this.notices.announce(t("announceEnded", { state: t(`state_${task.state}`) }));
     this.refreshRestore();
     this.history.load();
@@ -382,7 +383,8 @@ export class App {
     const skipped = skippedJobs(task);
     this.gallery.setSkipped(skipped, task.params);
     if (skipped.length > this.skippedSeen) {
-      this.notices.info(t("jobSkipped", { job: skipped.at(-1) + 1, count: task.params.batch_count }));
+      const job = skipped.at(-1) + 1;
+      this.notices.info(() => t("jobSkipped", { job, count: task.params.batch_count }));
     }
     this.skippedSeen = skipped.length;
   }

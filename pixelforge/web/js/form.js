@@ -22,6 +22,7 @@ export class ParamsForm {
     this.pixelOptions = doc.getElementById("pixel-options");
     this.pixelSummary = doc.getElementById("pixel-summary");
     this.img2imgGroup = doc.getElementById("img2img-group");
+    this.pixelPitchNote = doc.getElementById("pixel-pitch-note");
     this.models = [];
     this.savedModel = null;
     this.form.addEventListener("input", (event) => {
@@ -42,20 +43,23 @@ export class ParamsForm {
     return this.form.elements.namedItem(name);
   }
 
-  /** Mark the fields of a refused submit (422) and return a line naming them; null when not about fields. */
+  /** Mark the fields of a refused submit (422) and return what makes the line naming them (in the current
+   * language, only the fields still marked: null once all are fixed); null when the error is not about fields. */
   showInvalid(error) {
     const problems = (error?.fields ?? []).map((item) => ({ ...item, el: this.fieldFor(item.loc ?? [], item.msg) }))
       .filter((problem) => problem.el);
     if (!problems.length) return null;
-    const lines = problems.map(({ el, msg }) => {
-      el.setAttribute("aria-invalid", "true");
-      return t("invalidField", { label: this.labelOf(el), problem: fieldMessage(msg) });
-    });
+    for (const { el } of problems) el.setAttribute("aria-invalid", "true");
     for (const group of [this.pixelGroup, this.img2imgGroup]) {
       if (problems.some(({ el }) => group.contains(el))) group.open = true;
     }
     problems[0].el.focus();
-    return t("errorInvalid", { detail: lines.join("; ") });
+    return () => {
+      const left = problems.filter(({ el }) => el.getAttribute("aria-invalid") === "true");
+      if (!left.length) return null;
+      const lines = left.map(({ el, msg }) => t("invalidField", { label: this.labelOf(el), problem: fieldMessage(msg) }));
+      return t("errorInvalid", { detail: lines.join(t("invalidSeparator")) });
+    };
   }
 
   clearInvalid() {
@@ -131,12 +135,22 @@ export class ParamsForm {
       if (colors !== "") pixel.colors = Number.parseInt(colors, 10);
     }
     const pitch = this.field("pixel_pitch").value.trim();
-    if (pitch !== "") pixel.pitch = Number.parseFloat(pitch);
+    if (pitch !== "" && !this.pitchMeaningless()) pixel.pitch = Number.parseFloat(pitch);
     return pixel;
   }
 
   /** Options only apply when the mode is On; the colour budget only to the adaptive palette. */
+  /** A model that draws one pixel per art pixel (the sprite model: a native size, no pitch) has no pitch to
+   * detect or give: the field is not offered then. */
+  pitchMeaningless() {
+    const model = this.selectedModel();
+    return Boolean(model?.native_size && !model.pixel_pitch);
+  }
+
   describePixel() {
+    const hidePitch = this.pitchMeaningless();
+    this.field("pixel_pitch").closest(".field").hidden = hidePitch;
+    this.pixelPitchNote.hidden = hidePitch;
     const mode = this.field("pixel_mode").value;
     this.pixelOptions.disabled = mode !== "on";
     this.field("pixel_colors").disabled = Boolean(this.field("pixel_palette").value);
@@ -243,6 +257,7 @@ export class ParamsForm {
     const model = this.selectedModel();
     this.modelNote.hidden = !model;
     if (model) this.modelNote.textContent = tOr(`modelDescription_${model.name}`, model.description);
+    this.describePixel();
   }
 
   refresh() {

@@ -104,7 +104,8 @@ export class MaskEditor {
       context.strokeRect(this.cursor.col * zoom + 1, this.cursor.row * zoom + 1, size * zoom - 2, size * zoom - 2);
     }
     this.canvas.dataset.marked = String(grid.count);
-    this.note.textContent = t("maskNote", { cols: grid.cols, rows: grid.rows, marked: grid.count });
+    const key = grid.count ? "maskNote" : "maskNoteNone";
+    this.note.textContent = t(key, { cols: grid.cols, rows: grid.rows, marked: grid.count, cells: grid.cols * grid.rows });
   }
 
   drawGridLines() {
