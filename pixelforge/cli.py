@@ -179,7 +179,8 @@ def _add_generate(commands: argparse._SubParsersAction) -> None:  # type: ignore
                           "waiting in the queue included; exits 1 (default: no limit)")
     img2img = generate.add_argument_group("img2img and inpainting")
     img2img.add_argument("--init-image", metavar="PATH", help="start from this image (PNG, JPEG, WebP, GIF, BMP) "
-                         "instead of noise (default: none, txt2img)")
+                         "instead of noise; a photo is cropped to the model's shape, never squashed (to make pixel "
+                         "art of a photo as it is, use `pixelforge pixelate`) (default: none, txt2img)")
     img2img.add_argument("--strength", type=float, metavar="S", help="denoising strength 0..1 with --init-image: "
                          "0 returns it, 1 ignores it (default: 0.75)")
     img2img.add_argument("--mask", metavar="PATH", help="inpaint: repaint where this mask (the init image's size) is "

@@ -18,11 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from pixelforge.pixelart import PixelOptions, pixelate
+from pixelforge.pixelart.quantize import count_colors
 from pixelforge.tasks.model import Img2ImgOptions, InpaintingFill, ResizeMode
 
 # A1111's fill: blurs from coarse to fine, each laid over the last, so the hole takes its surroundings' colours.
 FILL_PASSES = ((256, 1), (64, 1), (16, 2), (4, 4), (2, 2), (0, 1))
 GREY = (128, 128, 128, 255)
+# The sprite model's domain: what it was trained on, and what each of its finished sprites is.
+SPRITE_COLORS = 16
 
 
 def resample_for(source: tuple[int, int], target: tuple[int, int]) -> Image.Resampling:
@@ -64,6 +68,21 @@ def fit(image: Image.Image, size: tuple[int, int], mode: ResizeMode) -> Image.Im
             last = resized.crop((scaled[0] - 1, 0, scaled[0], scaled[1]))
             canvas.paste(last.resize((width - right, scaled[1])), (right, top))
     return canvas
+
+
+def in_sprite_domain(image: Image.Image) -> Image.Image:
+    """``image`` (already at the sprite's size) as the sprite model knows images: a photo or a painting goes
+    through the pixel-art stage's 1× steps — its adaptive palette of at most 16 colours and the removal of the
+    background around the subject, so that the subject stands on transparency like the emoji sprites it learnt
+    from (denoised from a full-frame photo, every pixel turns to speckle). A sprite (binary alpha, at most 16
+    colours) is left exactly as it is."""
+    rgba = np.asarray(image.convert("RGBA"))
+    alpha = rgba[..., 3]
+    binary = bool(np.isin(alpha, (0, 255)).all())
+    opaque = np.ascontiguousarray(rgba[alpha == 255][:, :3])
+    if binary and (len(opaque) == 0 or count_colors(opaque) <= SPRITE_COLORS):
+        return image
+    return pixelate(image, PixelOptions(colors=SPRITE_COLORS), already_1x=True).sprite
 
 
 def filled(image: Image.Image, mask: Image.Image, fill: InpaintingFill, seed: int) -> Image.Image:
@@ -149,7 +168,11 @@ def prepare(
     if not outputs_1x:
         image = image.convert("RGB")
     if mask is None:
-        return PreparedInput(image=fit(image, size, options.resize_mode), mask=None)
+        fitted = fit(image, size, options.resize_mode)
+        # Inpainting keeps the known pixels as given, and strength 0 returns the image as it is: only an image
+        # that is redrawn is brought into the domain.
+        redrawn = outputs_1x and options.denoising_strength > 0
+        return PreparedInput(image=in_sprite_domain(fitted) if redrawn else fitted, mask=None)
     if options.inpainting_mask_invert:
         mask = ImageOps.invert(mask)
     if outputs_1x:

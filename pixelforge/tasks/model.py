@@ -106,9 +106,10 @@ class Img2ImgOptions(BaseModel):
         default=0.75, ge=0.0, le=1.0, description="How much of the schedule runs: 0 returns the input, 1 ignores "
         "it; steps − int(steps × (1 − strength)) steps run (diffusers' rule), and progress counts only those.")
     resize_mode: ResizeMode = Field(
-        default=ResizeMode.JUST_RESIZE, description="How the init image is fitted to width × height: stretched, "
-        "cropped to the aspect ratio, or fitted with its edges extended. Upscales are nearest-neighbour (crisp "
-        "pixels), downscales average whole pixels.")
+        default=ResizeMode.CROP_AND_RESIZE, description="How the init image is fitted to width × height: "
+        "'crop_and_resize' (the default: scaled to cover, centre cropped, never distorted), 'resize_and_fill' "
+        "(scaled to fit, its edges extended into the bands left) or 'just_resize' (stretched, A1111's default). "
+        "Upscales are nearest-neighbour (crisp pixels), downscales average whole pixels.")
     mask_blur: int = Field(
         default=4, ge=0, le=64, description="Gaussian blur radius of the mask, softening the seam on latent models "
         "(a 1× sprite model uses the mask as drawn, pixel for pixel).")
