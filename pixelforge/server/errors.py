@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pixelforge.server.json_shape import is_json, json_shape_problem
 from pixelforge.tasks.model import Problem
 from pixelforge.tasks.service import InvalidTask
 from pixelforge.tasks.store import QueueFull, StoreFull, StoreUnavailable, TaskExists, TaskNotFound
@@ -38,11 +39,17 @@ def _path(loc: tuple | list) -> str:
     return ".".join(str(part) for part in loc)
 
 
+# Errors one 422 lists: a client fixes the first few, and the answer stays small whatever the body.
+MAX_REPORTED_ERRORS = 20
+
+
 def validation_response(errors: list[dict]) -> JSONResponse:
-    """FastAPI's ``detail`` list (loc/msg/type, which clients already parse) plus one readable line.
-    The offending input is not echoed back: it may be large."""
-    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    """FastAPI's ``detail`` list (loc/msg/type, which clients already parse) plus one readable line,
+    both of the first MAX_REPORTED_ERRORS errors. The offending input is not echoed back: it may be large."""
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors[:MAX_REPORTED_ERRORS]]
     message = "; ".join(f"{_path(e['loc'])}: {e['msg']}" for e in detail)
+    if len(errors) > MAX_REPORTED_ERRORS:
+        message += f" (and {len(errors) - MAX_REPORTED_ERRORS} more errors)"
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         content=jsonable_encoder({"detail": detail, "message": message}),
@@ -144,9 +151,10 @@ IMAGE_ROUTES = frozenset({"/api/v1/tasks", "/api/v1/tasks/upload", "/sdapi/v1/im
 
 class BodyLimitsMiddleware:
     """Refuse request bodies over ``max_bytes`` (``image_max_bytes`` on the routes that take images)
-    with 413, whether announced by Content-Length or streamed in chunks, and bodies that take longer
+    with 413, whether announced by Content-Length or streamed in chunks, bodies that take longer
     than ``timeout_s`` to arrive with 408 (a body shorter than its Content-Length would otherwise hold
-    the connection forever), before any of it reaches a route."""
+    the connection forever), and JSON bodies of too many values or too deep with 422 (``json_shape``),
+    before any of it reaches a route."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, image_max_bytes: int, timeout_s: float) -> None:
         self.app = app
@@ -190,8 +198,13 @@ class BodyLimitsMiddleware:
             return
         if final is not None:
             await self.app(scope, _replay([], final), send)
-        else:
-            await self.app(scope, _replay(chunks, None, receive), send)
+            return
+        body = b"".join(chunks)
+        problem = json_shape_problem(body) if is_json(dict(scope["headers"]).get(b"content-type")) else None
+        if problem is not None:  # refused before any parser or validator sees the body
+            await validation_response([{"loc": ("body",), "msg": problem, "type": "json_shape"}])(scope, receive, send)
+            return
+        await self.app(scope, _replay([body], None, receive), send)
 
     @staticmethod
     async def _refuse(send: Send, status_code: int, message: str) -> None:
