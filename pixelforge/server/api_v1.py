@@ -17,6 +17,7 @@ import pixelforge
 from pixelforge.backends.presets import ModelEntry, list_models
 from pixelforge.server.deps import DB_INT_MAX, AppSettings, Caller, Service, State, owned_task
 from pixelforge.server.images import OUTPUT_MEDIA_TYPES, data_file, find_image, image_path, scaled_png
+from pixelforge.server.json_shape import json_shape_problem
 from pixelforge.server.schemas import (
     HealthOut,
     InterruptRequest,
@@ -81,6 +82,9 @@ def upload_task(
                                 "the images).")] = "{}",
 ) -> TaskOut:
     """multipart/form-data: the same task as POST /api/v1/tasks with base64 images, for clients that have files."""
+    shape_problem = json_shape_problem(params.encode())
+    if shape_problem is not None:  # as for a JSON body (json_shape), before validation
+        raise RequestValidationError([{"loc": ("body", "params"), "msg": shape_problem, "type": "json_shape"}])
     try:
         body = UploadParams.model_validate_json(params)
     except ValidationError as exc:

@@ -91,3 +91,11 @@ def test_deep_alwayson_scripts_are_refused_before_anything_runs(alice: httpx.Cli
     response = alice.post("/sdapi/v1/txt2img", json={**QUICK, "alwayson_scripts": scripts})
     _assert_small_422(response, "deeper")
     assert alice.get("/api/v1/tasks").json()["total"] == before
+
+
+def test_the_params_part_of_an_upload_is_bounded_too(alice: httpx.Client) -> None:
+    params = json.dumps({**QUICK, **{f"k{i}": 0 for i in range(MAX_JSON_VALUES * 2)}})
+    response = alice.post("/api/v1/tasks/upload", files={"init_image": ("x.png", b"not an image")},
+                          data={"params": params})
+    assert response.status_code == 422 and len(response.content) < 2_000
+    assert response.json()["message"].startswith("body.params: more than")
