@@ -59,7 +59,11 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Seconds a request body may take to arrive; slower ones get HTTP 408.")
     max_image_scale: int = Field(default=16, ge=1, description="Largest ?scale= for nearest-upscaled images.")
     cors_origins: list[str] = Field(
-        default_factory=list, description="Origins allowed by CORS; empty (the default) turns CORS off.")
+        default_factory=list, description="Origins allowed by CORS; empty (the default) turns CORS off. '*' "
+        "allows every origin, without credentials (cookies, HTTP auth).")
+    allowed_hosts: list[str] | None = Field(
+        default=None, description="Host header values the server answers: names, '*.example.com' or '*'. Unset: "
+        "localhost names when bound to a loopback address (against DNS rebinding), any host otherwise.")
     models_dir: Path | None = Field(
         default=None, description="Pipeline folders HTTP clients may name as a model (default: <data dir>/models).")
     loras_dir: Path | None = Field(

@@ -26,6 +26,7 @@ from pixelforge.server.deps import ServerRuntime, ServerState
 from pixelforge.server.docs import install_docs
 from pixelforge.server.errors import BodyLimitsMiddleware, CatchAllMiddleware, install_handlers
 from pixelforge.server.model_roots import ModelRoots
+from pixelforge.server.origin_guard import OriginGuardMiddleware, allowed_hosts
 from pixelforge.server.unicode import valid_text_body
 
 DESCRIPTION = """\
@@ -93,12 +94,14 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
         app.mount("/", StaticFiles(directory=web, html=True), name="web")
 
     # Added innermost first: CORS and the client cookie see every response, the body limits run
-    # before anything reads a body, and the catch-all wraps them all.
+    # before anything reads a body, foreign hosts and cross-site forms are refused before that, and
+    # the catch-all wraps them all.
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_credentials=True,
+            # Starlette answers '*' with credentials by echoing any origin: '*' goes without them.
+            allow_credentials="*" not in settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
             expose_headers=["Retry-After", "X-Preview-Id"],
@@ -111,6 +114,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
         image_max_bytes=settings.max_image_body_bytes,
         timeout_s=settings.body_timeout_s,
     )
+    app.add_middleware(OriginGuardMiddleware, hosts=allowed_hosts(settings), trusted_origins=settings.cors_origins)
     app.add_middleware(CatchAllMiddleware)
     return app
 
