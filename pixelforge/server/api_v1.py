@@ -153,9 +153,9 @@ def cancel_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
 @router.get(
     "/tasks/{task_id}/inputs/{kind}.png",
     tags=["images"],
-    summary="An img2img task's init image or mask, as stored",
+    summary="An img2img task's init image or mask, as stored: PNG, or the JPEG or WebP file the client sent",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, **NOT_YOURS},
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}, **NOT_YOURS},
 )
 def get_input(
     task_id: TaskId,
@@ -169,7 +169,8 @@ def get_input(
     if relative is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task_id} has no {kind}")
     path = data_file(settings.data_dir, relative, f"the {kind}")
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=31536000"})
+    # The media type follows the stored file's suffix (.png, .jpg, .webp).
+    return FileResponse(path, headers={"Cache-Control": "private, max-age=31536000"})
 
 
 @router.get(
