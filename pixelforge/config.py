@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         description="Largest body on the routes that take images (task submissions, /sdapi/v1/img2img): a photo.")
     body_timeout_s: float = Field(
         default=30.0, gt=0, description="Seconds a request body may take to arrive; slower ones get HTTP 408.")
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Seconds a request's headers may take to arrive; then HTTP 408 and the "
+        "connection is closed.")
     max_image_scale: int = Field(default=16, ge=1, description="Largest ?scale= for nearest-upscaled images.")
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS; empty (the default) turns CORS off. '*' "

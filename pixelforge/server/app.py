@@ -25,6 +25,7 @@ from pixelforge.server.auth import ClientIdMiddleware, KeyRing
 from pixelforge.server.deps import ServerRuntime, ServerState
 from pixelforge.server.docs import install_docs
 from pixelforge.server.errors import BodyLimitsMiddleware, CatchAllMiddleware, install_handlers
+from pixelforge.server.header_timeout import header_timeout_protocol
 from pixelforge.server.model_roots import ModelRoots
 from pixelforge.server.origin_guard import OriginGuardMiddleware, allowed_hosts
 from pixelforge.server.unicode import valid_text_body
@@ -132,8 +133,10 @@ class _Server(uvicorn.Server):
 
 
 def server_for(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
+    settings = app.state.pixelforge.settings
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
+        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        http=header_timeout_protocol(settings.header_timeout_s),
     )
     return _Server(config, app.state.pixelforge)
 
