@@ -33,6 +33,7 @@ from pixelforge.server.schemas import (
 )
 from pixelforge.server.task_ids import owner_shown_id, shown_id, stored_id
 from pixelforge.server.uploads import base64_upload
+from pixelforge.shown_paths import shown_path
 from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import TaskState, WorkerInfo
 from pixelforge.tasks.store import TaskExists
@@ -356,4 +357,4 @@ def workers(state: State, caller: Caller) -> list[WorkerInfo]:
 
 @router.get("/models", tags=["server"], summary="Models this server knows")
 def models(settings: AppSettings, caller: Caller) -> list[ModelEntry]:
-    return list_models(settings)
+    return [entry.model_copy(update={"source": shown_path(entry.source, settings)}) for entry in list_models(settings)]
