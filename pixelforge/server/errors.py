@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pixelforge.server.form_text import is_multipart, non_utf8_fields
 from pixelforge.server.json_shape import is_json, json_shape_problem
 from pixelforge.tasks.model import Problem
 from pixelforge.tasks.service import InvalidTask
@@ -153,8 +154,8 @@ class BodyLimitsMiddleware:
     """Refuse request bodies over ``max_bytes`` (``image_max_bytes`` on the routes that take images)
     with 413, whether announced by Content-Length or streamed in chunks, bodies that take longer
     than ``timeout_s`` to arrive with 408 (a body shorter than its Content-Length would otherwise hold
-    the connection forever), and JSON bodies of too many values or too deep with 422 (``json_shape``),
-    before any of it reaches a route."""
+    the connection forever), and with 422 JSON bodies of too many values or too deep (``json_shape``) and
+    forms whose text is not UTF-8 (``form_text``), before any of it reaches a route."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, image_max_bytes: int, timeout_s: float) -> None:
         self.app = app
@@ -200,9 +201,9 @@ class BodyLimitsMiddleware:
             await self.app(scope, _replay([], final), send)
             return
         body = b"".join(chunks)
-        problem = json_shape_problem(body) if is_json(dict(scope["headers"]).get(b"content-type")) else None
-        if problem is not None:  # refused before any parser or validator sees the body
-            await validation_response([{"loc": ("body",), "msg": problem, "type": "json_shape"}])(scope, receive, send)
+        errors = _body_errors(body, dict(scope["headers"]).get(b"content-type"))
+        if errors:  # refused before any parser or validator sees the body
+            await validation_response(errors)(scope, receive, send)
             return
         await self.app(scope, _replay([body], None, receive), send)
 
@@ -217,6 +218,18 @@ class BodyLimitsMiddleware:
                         (b"connection", b"close")],
         })
         await send({"type": "http.response.body", "body": body})
+
+
+def _body_errors(body: bytes, content_type: bytes | None) -> list[dict]:
+    """What the routes' parsers would choke on (a JSON body's size in values, its depth) or silently get
+    wrong (a form's text field that is not UTF-8, which Starlette reads as Latin-1)."""
+    if is_json(content_type):
+        problem = json_shape_problem(body)
+        return [] if problem is None else [{"loc": ("body",), "msg": problem, "type": "json_shape"}]
+    if content_type is not None and is_multipart(content_type):
+        return [{"loc": ("body", name), "msg": "must be UTF-8 text", "type": "unicode"}
+                for name in non_utf8_fields(body, content_type)]
+    return []
 
 
 def _replay(chunks: list[bytes], final: Message | None, receive: Receive | None = None) -> Receive:
