@@ -57,9 +57,16 @@ class Settings(BaseSettings):
         description="Largest body on the routes that take images (task submissions, /sdapi/v1/img2img): a photo.")
     body_timeout_s: float = Field(
         default=30.0, gt=0, description="Seconds a request body may take to arrive; slower ones get HTTP 408.")
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Seconds a request's headers may take to arrive; then HTTP 408 and the "
+        "connection is closed.")
     max_image_scale: int = Field(default=16, ge=1, description="Largest ?scale= for nearest-upscaled images.")
     cors_origins: list[str] = Field(
-        default_factory=list, description="Origins allowed by CORS; empty (the default) turns CORS off.")
+        default_factory=list, description="Origins allowed by CORS; empty (the default) turns CORS off. '*' "
+        "allows every origin, without credentials (cookies, HTTP auth).")
+    allowed_hosts: list[str] | None = Field(
+        default=None, description="Host header values the server answers: names, '*.example.com' or '*'. Unset: "
+        "localhost names when bound to a loopback address (against DNS rebinding), any host otherwise.")
     models_dir: Path | None = Field(
         default=None, description="Pipeline folders HTTP clients may name as a model (default: <data dir>/models).")
     loras_dir: Path | None = Field(

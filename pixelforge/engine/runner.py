@@ -29,6 +29,7 @@ from pixelforge.engine.postprocess import ImageWriter, is_sprite, write_sheet
 from pixelforge.engine.preview import PreviewEncoder, X0Tracker, encode_image
 from pixelforge.engine.stats import StatsRecorder
 from pixelforge.engine.storage import TaskFiles
+from pixelforge.shown_paths import without_server_paths
 from pixelforge.tasks.context import TaskContext
 from pixelforge.tasks.infotext import infotext
 from pixelforge.tasks.model import Phase, ResolvedParams, Task, TaskEnd, TaskState
@@ -86,7 +87,8 @@ class TaskRunner:
             end = run.execute()
         except Exception as exc:
             log.exception("task %s failed", context.task.id)
-            end = TaskEnd(state=TaskState.FAILED, error=describe_error(exc), resolved=run.resolved)
+            end = TaskEnd(state=TaskState.FAILED, error=without_server_paths(describe_error(exc), self.settings),
+                          resolved=run.resolved)
         finally:
             if timer is not None:
                 timer.cancel()

@@ -17,6 +17,7 @@ import pixelforge
 from pixelforge.backends.presets import ModelEntry, list_models
 from pixelforge.server.deps import DB_INT_MAX, AppSettings, Caller, Service, State, owned_task
 from pixelforge.server.images import OUTPUT_MEDIA_TYPES, data_file, find_image, image_path, scaled_png
+from pixelforge.server.json_shape import json_shape_problem
 from pixelforge.server.schemas import (
     HealthOut,
     InterruptRequest,
@@ -32,6 +33,7 @@ from pixelforge.server.schemas import (
 )
 from pixelforge.server.task_ids import owner_shown_id, shown_id, stored_id
 from pixelforge.server.uploads import base64_upload
+from pixelforge.shown_paths import shown_path
 from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import TaskState, WorkerInfo
 from pixelforge.tasks.store import TaskExists
@@ -81,6 +83,9 @@ def upload_task(
                                 "the images).")] = "{}",
 ) -> TaskOut:
     """multipart/form-data: the same task as POST /api/v1/tasks with base64 images, for clients that have files."""
+    shape_problem = json_shape_problem(params.encode())
+    if shape_problem is not None:  # as for a JSON body (json_shape), before validation
+        raise RequestValidationError([{"loc": ("body", "params"), "msg": shape_problem, "type": "json_shape"}])
     try:
         body = UploadParams.model_validate_json(params)
     except ValidationError as exc:
@@ -149,9 +154,9 @@ def cancel_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
 @router.get(
     "/tasks/{task_id}/inputs/{kind}.png",
     tags=["images"],
-    summary="An img2img task's init image or mask, as stored",
+    summary="An img2img task's init image or mask, as stored: PNG, or the JPEG or WebP file the client sent",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, **NOT_YOURS},
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}, **NOT_YOURS},
 )
 def get_input(
     task_id: TaskId,
@@ -165,7 +170,8 @@ def get_input(
     if relative is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task_id} has no {kind}")
     path = data_file(settings.data_dir, relative, f"the {kind}")
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=31536000"})
+    # The media type follows the stored file's suffix (.png, .jpg, .webp).
+    return FileResponse(path, headers={"Cache-Control": "private, max-age=31536000"})
 
 
 @router.get(
@@ -351,4 +357,4 @@ def workers(state: State, caller: Caller) -> list[WorkerInfo]:
 
 @router.get("/models", tags=["server"], summary="Models this server knows")
 def models(settings: AppSettings, caller: Caller) -> list[ModelEntry]:
-    return list_models(settings)
+    return [entry.model_copy(update={"source": shown_path(entry.source, settings)}) for entry in list_models(settings)]

@@ -26,7 +26,9 @@ from pixelforge.server.auth import ClientIdMiddleware, KeyRing
 from pixelforge.server.deps import ServerRuntime, ServerState
 from pixelforge.server.docs import install_docs
 from pixelforge.server.errors import BodyLimitsMiddleware, CatchAllMiddleware, install_handlers
+from pixelforge.server.header_timeout import header_timeout_protocol
 from pixelforge.server.model_roots import ModelRoots
+from pixelforge.server.origin_guard import OriginGuardMiddleware, allowed_hosts
 from pixelforge.server.unicode import valid_text_body
 
 DESCRIPTION = """\
@@ -94,12 +96,14 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
         app.mount("/", StaticFiles(directory=web, html=True), name="web")
 
     # Added innermost first: CORS and the client cookie see every response, the body limits run
-    # before anything reads a body, and the catch-all wraps them all.
+    # before anything reads a body, foreign hosts and cross-site forms are refused before that, and
+    # the catch-all wraps them all.
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_credentials=True,
+            # Starlette answers '*' with credentials by echoing any origin: '*' goes without them.
+            allow_credentials="*" not in settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
             expose_headers=["Retry-After", "X-Preview-Id"],
@@ -112,6 +116,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
         image_max_bytes=settings.max_image_body_bytes,
         timeout_s=settings.body_timeout_s,
     )
+    app.add_middleware(OriginGuardMiddleware, hosts=allowed_hosts(settings), trusted_origins=settings.cors_origins)
     app.add_middleware(CatchAllMiddleware)
     return app
 
@@ -129,8 +134,10 @@ class _Server(uvicorn.Server):
 
 
 def server_for(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
+    settings = app.state.pixelforge.settings
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
+        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        http=header_timeout_protocol(settings.header_timeout_s),
     )
     return _Server(config, app.state.pixelforge)
 

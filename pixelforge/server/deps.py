@@ -92,7 +92,7 @@ def owned_task(service: TaskService, identity: Identity, task_id: str) -> Task:
     """The task ``task_id`` names for the caller, if the caller may see it; another identity's task
     is reported as unknown, so that ids cannot be probed for existence. Act on the returned task's
     ``id`` (the stored one), never on ``task_id``."""
-    for candidate in task_ids.candidates(identity.owner, task_id):
+    for candidate in task_ids.candidates(identity.owner, task_id, identity.admin):
         try:
             task = service.get(candidate)
         except TaskNotFound:

@@ -18,6 +18,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pixelforge.server.form_text import is_multipart, non_utf8_fields
+from pixelforge.server.json_shape import is_json, json_shape_problem
 from pixelforge.tasks.model import Problem
 from pixelforge.tasks.service import InvalidTask
 from pixelforge.tasks.store import QueueFull, StoreFull, StoreUnavailable, TaskExists, TaskNotFound
@@ -38,11 +40,17 @@ def _path(loc: tuple | list) -> str:
     return ".".join(str(part) for part in loc)
 
 
+# Errors one 422 lists: a client fixes the first few, and the answer stays small whatever the body.
+MAX_REPORTED_ERRORS = 20
+
+
 def validation_response(errors: list[dict]) -> JSONResponse:
-    """FastAPI's ``detail`` list (loc/msg/type, which clients already parse) plus one readable line.
-    The offending input is not echoed back: it may be large."""
-    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    """FastAPI's ``detail`` list (loc/msg/type, which clients already parse) plus one readable line,
+    both of the first MAX_REPORTED_ERRORS errors. The offending input is not echoed back: it may be large."""
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors[:MAX_REPORTED_ERRORS]]
     message = "; ".join(f"{_path(e['loc'])}: {e['msg']}" for e in detail)
+    if len(errors) > MAX_REPORTED_ERRORS:
+        message += f" (and {len(errors) - MAX_REPORTED_ERRORS} more errors)"
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         content=jsonable_encoder({"detail": detail, "message": message}),
@@ -144,9 +152,10 @@ IMAGE_ROUTES = frozenset({"/api/v1/tasks", "/api/v1/tasks/upload", "/sdapi/v1/im
 
 class BodyLimitsMiddleware:
     """Refuse request bodies over ``max_bytes`` (``image_max_bytes`` on the routes that take images)
-    with 413, whether announced by Content-Length or streamed in chunks, and bodies that take longer
+    with 413, whether announced by Content-Length or streamed in chunks, bodies that take longer
     than ``timeout_s`` to arrive with 408 (a body shorter than its Content-Length would otherwise hold
-    the connection forever), before any of it reaches a route."""
+    the connection forever), and with 422 JSON bodies of too many values or too deep (``json_shape``) and
+    forms whose text is not UTF-8 (``form_text``), before any of it reaches a route."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, image_max_bytes: int, timeout_s: float) -> None:
         self.app = app
@@ -190,8 +199,13 @@ class BodyLimitsMiddleware:
             return
         if final is not None:
             await self.app(scope, _replay([], final), send)
-        else:
-            await self.app(scope, _replay(chunks, None, receive), send)
+            return
+        body = b"".join(chunks)
+        errors = _body_errors(body, dict(scope["headers"]).get(b"content-type"))
+        if errors:  # refused before any parser or validator sees the body
+            await validation_response(errors)(scope, receive, send)
+            return
+        await self.app(scope, _replay([body], None, receive), send)
 
     @staticmethod
     async def _refuse(send: Send, status_code: int, message: str) -> None:
@@ -204,6 +218,18 @@ class BodyLimitsMiddleware:
                         (b"connection", b"close")],
         })
         await send({"type": "http.response.body", "body": body})
+
+
+def _body_errors(body: bytes, content_type: bytes | None) -> list[dict]:
+    """What the routes' parsers would choke on (a JSON body's size in values, its depth) or silently get
+    wrong (a form's text field that is not UTF-8, which Starlette reads as Latin-1)."""
+    if is_json(content_type):
+        problem = json_shape_problem(body)
+        return [] if problem is None else [{"loc": ("body",), "msg": problem, "type": "json_shape"}]
+    if content_type is not None and is_multipart(content_type):
+        return [{"loc": ("body", name), "msg": "must be UTF-8 text", "type": "unicode"}
+                for name in non_utf8_fields(body, content_type)]
+    return []
 
 
 def _replay(chunks: list[bytes], final: Message | None, receive: Receive | None = None) -> Receive:

@@ -43,6 +43,7 @@ from pixelforge.server.sdapi_models import (
     Txt2ImgResponse,
 )
 from pixelforge.server.task_ids import owner_shown_id, shown_id, stored_id
+from pixelforge.shown_paths import shown_path
 from pixelforge.tasks.infotext import task_infotexts
 from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import TASK_ID_PATTERN, Task, TaskParams, TaskState
@@ -379,16 +380,18 @@ def sd_models(state: State, caller: Caller) -> list[SdModel]:
 
 
 def _listed_models(state: State) -> list[SdModel]:
-    return [_sd_model(m.name, Path(m.source)) for m in list_models(state.settings) if m.available]
+    return [_sd_model(m.name, Path(m.source), shown_path(m.source, state.settings))
+            for m in list_models(state.settings) if m.available]
 
 
-def _sd_model(name: str, weights: Path) -> SdModel:
-    """A1111's entry: the title carries the short hash, which clients send back as sd_model_checkpoint."""
+def _sd_model(name: str, weights: Path, filename: str) -> SdModel:
+    """A1111's entry: the title carries the short hash, which clients send back as sd_model_checkpoint; the
+    file name is relative to its root (shown_paths)."""
     sha256 = weights_sha256(weights)
     if sha256 is None:
-        return SdModel(title=name, model_name=name, filename=str(weights))
+        return SdModel(title=name, model_name=name, filename=filename)
     short = short_hash(sha256)
-    return SdModel(title=f"{name} [{short}]", model_name=name, hash=short, sha256=sha256, filename=str(weights))
+    return SdModel(title=f"{name} [{short}]", model_name=name, hash=short, sha256=sha256, filename=filename)
 
 
 @router.get("/sdapi/v1/samplers")

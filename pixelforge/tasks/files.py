@@ -8,6 +8,7 @@ files never touches another's.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -16,10 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
+from pixelforge.tasks.input_images import InputImage
 from pixelforge.tasks.model import Task, TaskInputs
-from pixelforge.tasks.store import TaskStore
+from pixelforge.tasks.store import StoreFull, TaskStore
 
 _ESCAPED = re.compile(r"[^A-Za-z0-9-]")
 # Leaves room under the 255-byte limit of a file name for what follows the stem ("-007-pixel@16x.png").
@@ -51,22 +51,28 @@ class InputFolder:
     data_dir: Path
     folder: Path
 
-    def save(self, task_id: str, image: Image.Image, mask: Image.Image | None) -> TaskInputs:
-        """Write the task's inputs as PNG (through a temporary file: never half a file under the real name).
-        The names carry a random part: a submission refused for an id in use never touches that task's files."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+    def save(self, task_id: str, image: InputImage, mask: InputImage | None) -> TaskInputs:
+        """Write the task's inputs (through a temporary file: never half a file under the real name). The names
+        carry a random part: a submission refused for an id in use never touches that task's files. A full
+        disk is StoreFull, with nothing left behind."""
         stem = f"{file_stem(task_id)}-{secrets.token_hex(4)}"
-        written = []
+        written: list[str] = []
+        temporary: Path | None = None
         try:
+            self.folder.mkdir(parents=True, exist_ok=True)
             for kind, picture in (("init", image), ("mask", mask)):
                 if picture is not None:
-                    path = self.folder / f"{stem}-{kind}.png"
+                    path = self.folder / f"{stem}-{kind}{picture.suffix}"
                     temporary = path.with_name(path.name + ".tmp")
-                    picture.save(temporary, format="PNG")
+                    temporary.write_bytes(picture.file)
                     temporary.replace(path)
                     written.append(str(path.relative_to(self.data_dir)))
-        except BaseException:
+        except BaseException as exc:
+            if temporary is not None:
+                temporary.unlink(missing_ok=True)
             self.remove(written)
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StoreFull() from exc
             raise
         return TaskInputs(init_image=written[0], mask=written[1] if mask is not None else None)
 

@@ -21,13 +21,11 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
 from pixelforge.tasks.bus import ControlHandler, EventBus, Subscription
 from pixelforge.tasks.context import JobContext, StoredTaskContext, TaskContext
 from pixelforge.tasks.files import InputFolder, sweep_leftovers
 from pixelforge.tasks.history import prune_history
-from pixelforge.tasks.input_images import ImageRejected, ImageUpload, read_upload
+from pixelforge.tasks.input_images import ImageRejected, ImageUpload, InputImage, read_upload
 from pixelforge.tasks.model import (
     EventType,
     Img2ImgOptions,
@@ -158,7 +156,7 @@ class TaskService:
         self.bus.publish(event)
         return task
 
-    def _store_inputs(self, task_id: str, image: Image.Image, mask: Image.Image | None) -> TaskInputs:
+    def _store_inputs(self, task_id: str, image: InputImage, mask: InputImage | None) -> TaskInputs:
         if self.inputs is None:
             raise InvalidTask([Problem(field="init_image", message="this service has no folder for input images")])
         return self.inputs.save(task_id, image, mask)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from serverkit import QUICK, submit, wait_finished
 
+from pixelforge.server.task_ids import candidates, stored_id
 from pixelforge.testing.live_server import LiveServer
 
 
@@ -139,3 +140,22 @@ def test_an_admin_reaches_a_chosen_id_through_the_id_it_is_shown(alice: httpx.Cl
     assert len(shown) == 1 and shown[0] != "admin-sees-me"
     assert admin.get(f"/api/v1/tasks/{shown[0]}").json()["params"] == task["params"]
     assert admin.get("/api/v1/tasks/admin-sees-me").status_code == 404
+
+
+def test_another_identity_s_stored_id_is_never_looked_up() -> None:
+    """The miss path and the hit path do the same work (none): response time cannot tell that it exists."""
+    alices = stored_id("key:alice", "secret-plan")
+    assert candidates("key:bob", alices) == []
+    assert candidates("key:alice", alices) == [alices]
+    assert candidates("key:root", alices, admin=True) == [alices]
+
+
+def test_another_identity_s_stored_id_answers_as_an_unknown_one(alice: httpx.Client, bob: httpx.Client,
+                                                                admin: httpx.Client) -> None:
+    task = wait_finished(alice, submit(alice, id="stored-form")["id"])
+    stored = stored_id("key:alice", "stored-form")
+    unknown = stored_id("key:alice", "never-submitted")
+    assert bob.get(f"/api/v1/tasks/{stored}").json()["message"] == f"unknown task id: {stored}"
+    assert bob.get(f"/api/v1/tasks/{unknown}").json()["message"] == f"unknown task id: {unknown}"
+    assert alice.get(f"/api/v1/tasks/{stored}").json()["params"] == task["params"]
+    assert admin.get(f"/api/v1/tasks/{stored}").status_code == 200

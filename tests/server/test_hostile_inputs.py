@@ -6,6 +6,7 @@ import httpx
 import pytest
 from serverkit import QUICK, submit, wait_finished
 
+from pixelforge.testing.images import png_bytes, sprite
 from pixelforge.testing.live_server import LiveServer
 
 HUGE = 10**400
@@ -102,3 +103,20 @@ def test_malformed_credentials_are_refused_with_a_message(keyed: LiveServer, cre
     with keyed.client() as anonymous:  # not ASCII, not base64, not UTF-8 once decoded, a key no one has
         response = anonymous.get("/api/v1/tasks", headers={"Authorization": credentials})
     assert response.status_code == 401 and response.json()["message"]
+
+
+def _upload_with_params(client: httpx.Client, params: bytes) -> httpx.Response:
+    init = png_bytes(sprite())
+    return client.post("/api/v1/tasks/upload", files={"init_image": ("init.png", init), "params": (None, params)})
+
+
+def test_params_that_are_not_utf8_are_422(alice: httpx.Client) -> None:
+    """Starlette would read them as Latin-1 and store mojibake."""
+    before = alice.get("/api/v1/tasks").json()["total"]
+    response = _upload_with_params(alice, b'{"prompt": "caf\xe9", "steps": 1, "width": 32, "height": 32}')
+    assert response.status_code == 422, response.text
+    assert response.json()["message"] == "body.params: must be UTF-8 text"
+    assert alice.get("/api/v1/tasks").json()["total"] == before
+    valid = _upload_with_params(alice, '{"prompt": "café", "steps": 1, "width": 32, "height": 32}'.encode())
+    assert valid.status_code == 201, valid.text
+    assert wait_finished(alice, valid.json()["id"])["params"]["prompt"] == "café"

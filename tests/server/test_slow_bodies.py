@@ -48,7 +48,7 @@ def server(server_model: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def test_a_short_body_does_not_hold_the_connection(server: LiveServer) -> None:
     host, port = server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nX-Client-Id: slow-client-1\r\n"
+        sock.sendall(b"POST /api/v1/tasks HTTP/1.1\r\nHost: localhost\r\nX-Client-Id: slow-client-1\r\n"
                      b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"prompt\": ")
         received = b""
         while chunk := sock.recv(4096):  # the server closes the connection after its answer
