@@ -1,4 +1,10 @@
-"""Per-family knowledge: how to call a pipeline, decode its latents and preview them cheaply."""
+"""The diffusers models: a loaded pipeline behind the engine's ``LoadedModel``, and per family how to call it,
+decode its latents and preview them cheaply.
+
+Everything diffusers-shaped the engine needs stays here: the pipeline call with its
+``callback_on_step_end``, the ``_interrupt`` flag, ``maybe_free_model_hooks`` after a run, the x0 estimate
+from the scheduler (``x0.py``), the img2img / inpainting siblings and the sampler's name.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +20,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pixelforge.backends.base import JobRequest, ModelDefaults
+from pixelforge.backends.base import DenoiseStep, JobRequest, ModelDefaults, OnStep, StopRequested, UnsupportedTask
 from pixelforge.backends.presets import ModelPreset
 from pixelforge.backends.sprite.pipeline import DEFAULT_MAX_COLORS
+from pixelforge.backends.x0 import X0Tracker
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +35,43 @@ FALLBACK_DEFAULTS = ModelDefaults(steps=20, cfg_scale=5.0, width=512, height=512
 FIT_SIDE = 16
 
 
-class UnsupportedTask(RuntimeError):
-    """A model that cannot run this kind of task; the message is shown to the user."""
+# diffusers scheduler classes under the names A1111 clients know.
+SAMPLER_NAMES = {
+    "FlowMatchEulerDiscreteScheduler": "Euler",
+    "EulerDiscreteScheduler": "Euler",
+    "EulerAncestralDiscreteScheduler": "Euler a",
+    "DPMSolverMultistepScheduler": "DPM++ 2M",
+    "DDIMScheduler": "DDIM",
+    "UniPCMultistepScheduler": "UniPC",
+}
+
+
+def step_callback(on_step: OnStep, x0: X0Tracker | None) -> Any:
+    """``on_step`` as a pipeline's ``callback_on_step_end`` (with ``callback_on_step_end_tensor_inputs=["latents"]``).
+
+    On a stop it sets ``pipe._interrupt`` as diffusers expects *and* lets StopRequested through, because
+    diffusers' loop only ``continue``s on ``_interrupt`` and then still runs the VAE decode of an image
+    nobody wants.
+    """
+
+    def callback(pipe: Any, step_index: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            estimate = x0.latest if x0 is not None else None
+            on_step(DenoiseStep(step_index, float(timestep), callback_kwargs["latents"], estimate))
+        except StopRequested:
+            pipe._interrupt = True
+            raise
+        return callback_kwargs
+
+    return callback
+
+
+def free_model_hooks(pipe: Any) -> None:
+    """What a pipeline does at the end of its own call: offloaded modules go back to the CPU (a no-op without
+    offload); a run that was stopped, or a decode outside a run, does it here."""
+    maybe_free = getattr(pipe, "maybe_free_model_hooks", None)
+    if maybe_free is not None:
+        maybe_free()
 
 
 @cache
@@ -76,10 +118,12 @@ class DiffusersModel:
     rgb_map: dict[str, Any] | None = field(init=False, default=None)  # what previews use
     _call_params: frozenset[str] = field(init=False)
     _siblings: dict[str, Any] = field(init=False, default_factory=dict)  # img2img / inpaint pipelines
+    _last_run: Any = field(init=False, default=None)  # the pipeline of the last run: a decode after it frees it
 
     def __post_init__(self) -> None:
         self._call_params = frozenset(inspect.signature(self.pipe.__call__).parameters)
         self.rgb_map = latent_rgb_maps().get(self.latent_map) if self.latent_map else None
+        self._last_run = self.pipe
 
     # A latent model paints "fake" pixel art: each art pixel spans many output pixels.
     outputs_1x = False
@@ -87,6 +131,31 @@ class DiffusersModel:
     @property
     def denoiser_name(self) -> str:
         return "transformer" if getattr(self.pipe, "transformer", None) is not None else "unet"
+
+    @property
+    def sampler_name(self) -> str:
+        scheduler = type(self.pipe.scheduler).__name__
+        return SAMPLER_NAMES.get(scheduler, scheduler)
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {name: module for name, module in self.pipe.components.items() if isinstance(module, torch.nn.Module)}
+
+    def run(self, job: JobRequest, on_step: OnStep) -> list[Image.Image]:
+        """One call of the job's pipeline; the x0 tracker, the interrupt flag and the offload hooks are undone
+        whatever happens (a stopped run never reaches the pipeline's own clean-up)."""
+        pipe = self._last_run = self.pipeline_for(job)
+        x0 = X0Tracker(self.pipe.scheduler)  # the siblings share it
+        try:
+            kwargs = self.pipeline_kwargs(job) | {
+                "callback_on_step_end": step_callback(on_step, x0),
+                "callback_on_step_end_tensor_inputs": ["latents"],
+            }
+            with torch.inference_mode():
+                return pipe(**kwargs).images
+        finally:
+            x0.remove()
+            pipe._interrupt = False
+            free_model_hooks(pipe)
 
     def defaults(self) -> ModelDefaults:
         if self.preset is not None:
@@ -153,6 +222,12 @@ class DiffusersModel:
         return kwargs
 
     def decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
+        images = self._decode(latents, width, height)
+        free_model_hooks(self._last_run)  # the decode of a stopped run ends as that run would have
+        return images
+
+    def _decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
+        """The VAE decode alone: also what a preview and the preview map's fit use, off the worker thread."""
         vae = self.pipe.vae
         scaled = latents.to(vae.dtype) / vae.config.scaling_factor
         shift = getattr(vae.config, "shift_factor", None)
@@ -188,14 +263,14 @@ class DiffusersModel:
         spatial = spatial.to(self.device, self.pipe.vae.dtype)
         scale = self.pipe.vae_scale_factor
         with torch.inference_mode():
-            image = self.decode(self.packed_latents(spatial), side * scale, side * scale)[0]
+            image = self._decode(self.packed_latents(spatial), side * scale, side * scale)[0]
         self.rgb_map = fit_linear_latent_map(spatial, image)
 
     def preview(self, latents: torch.Tensor, width: int, height: int) -> Image.Image | None:
         spatial = self.spatial_latents(latents[:1], width, height)
         if self.rgb_map is not None and spatial.shape[0] == self.rgb_map["channels"]:
             return linear_latent_preview(spatial, self.rgb_map["factors"], self.rgb_map["bias"])
-        return self.decode(latents[:1], width, height)[0]  # no map could be fitted: the costly way
+        return self._decode(latents[:1], width, height)[0]  # no map could be fitted: the costly way
 
 
 class FluxModel(DiffusersModel):
@@ -222,7 +297,7 @@ class QwenImageModel(DiffusersModel):
     def _unpack(self, latents: torch.Tensor, width: int, height: int) -> torch.Tensor:
         return self.pipe._unpack_latents(latents, height, width, self.pipe.vae_scale_factor)
 
-    def decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
+    def _decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
         vae = self.pipe.vae
         unpacked = self._unpack(latents, width, height).to(vae.dtype)
         z_dim = vae.config.z_dim
@@ -249,7 +324,7 @@ class PixelSpaceModel(DiffusersModel):
     def pipeline_for(self, job: JobRequest) -> Any:
         return self.pipe  # img2img and inpainting are the sprite pipeline's own (SDEdit, RePaint-style)
 
-    def decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
+    def _decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
         # A kept partial image is a finished sprite too: the same colour limit as the pipeline's own output.
         return self.pipe.latents_to_images(latents, max_colors=DEFAULT_MAX_COLORS)
 

@@ -16,14 +16,11 @@ from typing import Any
 import torch
 
 from pixelforge.backends.adapters import DiffusersModel, adapter_for
+from pixelforge.backends.base import ModelLoadError
 from pixelforge.backends.presets import InvalidLora, ResolvedModel, check_lora_file, resolve_model
 from pixelforge.config import Settings
 
 log = logging.getLogger(__name__)
-
-
-class ModelLoadError(RuntimeError):
-    """A model or LoRA that exists but could not be loaded; the message is shown to the user."""
 
 
 class DeviceUnavailable(ValueError):

@@ -16,8 +16,9 @@ from PIL import Image
 from pixelforge.backends.adapters import FluxModel, adapter_for, latent_map_for, latent_rgb_maps, linear_latent_preview
 from pixelforge.backends.base import JobRequest
 from pixelforge.backends.diffusers import DiffusersBackend
+from pixelforge.backends.x0 import X0Tracker
 from pixelforge.config import Settings
-from pixelforge.engine.preview import PreviewEncoder, X0Tracker, encode_image
+from pixelforge.engine.preview import PreviewEncoder, encode_image
 from pixelforge.tasks.model import EventType, TaskParams, TaskState
 
 
