@@ -51,6 +51,7 @@ import torch
 from pixelforge.backends.adapters import QwenImageModel, step_callback
 from pixelforge.backends.base import JobRequest
 from pixelforge.backends.diffusers import DiffusersBackend
+from pixelforge.backends.families import family_of
 from pixelforge.backends.x0 import X0Tracker
 from pixelforge.config import Settings
 from pixelforge.engine.control import StepControl, StopHooks, StopRequested, StopToken, repeated_blocks
@@ -139,7 +140,9 @@ def build(device: torch.device, smoke: bool) -> tuple[EmbeddedPromptQwen, int]:
         "negative_prompt_embeds": torch.randn(1, TEXT_TOKENS, width, device=device, dtype=dtype),
         "negative_prompt_embeds_mask": torch.ones(1, TEXT_TOKENS, device=device, dtype=torch.long),
     }
-    model = EmbeddedPromptQwen("qwen-image-2512 (random weights)", pipe, device, None, "qwen-image", embeds=embeds)
+    model = EmbeddedPromptQwen(
+        "qwen-image-2512 (random weights)", pipe, device, None, family_of("QwenImagePipeline"), embeds=embeds
+    )
     model.prepare_previews()  # as adapter_for does at load (a no-op for the real VAE: its map is published)
     return model, width
 

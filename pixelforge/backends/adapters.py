@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from pixelforge.backends.base import DenoiseStep, JobRequest, ModelDefaults, OnStep, StopRequested, UnsupportedTask
+from pixelforge.backends.families import GENERIC, ModelFamily, family_of
 from pixelforge.backends.presets import ModelPreset
 from pixelforge.backends.sprite.pipeline import DEFAULT_MAX_COLORS
 from pixelforge.backends.x0 import X0Tracker
@@ -114,7 +115,7 @@ class DiffusersModel:
     pipe: Any
     device: torch.device
     preset: ModelPreset | None = None
-    latent_map: str | None = None  # key in latent_rgb_factors.json
+    family: ModelFamily = GENERIC  # its row in families.py: preview map, img2img siblings
     rgb_map: dict[str, Any] | None = field(init=False, default=None)  # what previews use
     _call_params: frozenset[str] = field(init=False)
     _siblings: dict[str, Any] = field(init=False, default_factory=dict)  # img2img / inpaint pipelines
@@ -122,7 +123,8 @@ class DiffusersModel:
 
     def __post_init__(self) -> None:
         self._call_params = frozenset(inspect.signature(self.pipe.__call__).parameters)
-        self.rgb_map = latent_rgb_maps().get(self.latent_map) if self.latent_map else None
+        latent_map = self.family.latent_map
+        self.rgb_map = latent_rgb_maps().get(latent_map) if latent_map else None
         self._last_run = self.pipe
 
     # A latent model paints "fake" pixel art: each art pixel spans many output pixels.
@@ -181,8 +183,9 @@ class DiffusersModel:
     def pipeline_for(self, job: JobRequest) -> Any:
         """diffusers' img2img or inpainting pipeline of the same family (QwenImageImg2ImgPipeline for
         Qwen-Image, ...), made once with ``from_pipe``: it holds the very same modules, so no weight is
-        loaded or copied again, and LoRAs and stop hooks on those modules apply to it too."""
-        if job.init is None:
+        loaded or copied again, and LoRAs and stop hooks on those modules apply to it too. A family whose
+        pipeline takes the image and mask itself runs them all."""
+        if job.init is None or self.family.siblings == "own":
             return self.pipe
         kind = "inpaint" if job.init.mask is not None else "img2img"
         if kind not in self._siblings:
@@ -321,8 +324,8 @@ class PixelSpaceModel(DiffusersModel):
     outputs_1x = True
     pixels_per_sample = 1  # no VAE: the UNet's sample is the image
 
-    def pipeline_for(self, job: JobRequest) -> Any:
-        return self.pipe  # img2img and inpainting are the sprite pipeline's own (SDEdit, RePaint-style)
+    def prepare_previews(self) -> None:
+        """Nothing to fit: x0 is the image."""
 
     def _decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
         # A kept partial image is a finished sprite too: the same colour limit as the pipeline's own output.
@@ -332,30 +335,10 @@ class PixelSpaceModel(DiffusersModel):
         return self.pipe.latents_to_images(latents[:1])[0]
 
 
-def latent_map_for(pipeline_class: str) -> str | None:
-    """Which preview map fits a pipeline's latent space, from its class name (SD 2.x shares SD 1.x's VAE)."""
-    if pipeline_class.startswith("QwenImage"):
-        return "qwen-image"
-    if pipeline_class.startswith("Flux"):
-        return "flux"
-    if pipeline_class.startswith("StableDiffusionXL"):
-        return "sdxl"
-    if pipeline_class.startswith("StableDiffusion") and not pipeline_class.startswith("StableDiffusion3"):
-        return "sd1"
-    return None
-
-
 def adapter_for(name: str, pipe: Any, device: torch.device, preset: ModelPreset | None) -> DiffusersModel:
-    if hasattr(pipe, "latents_to_images"):
-        return PixelSpaceModel(name, pipe, device, preset)
-    pipeline_class = type(pipe).__name__
-    latent_map = latent_map_for(pipeline_class)
-    if pipeline_class.startswith("QwenImage"):
-        model = QwenImageModel(name, pipe, device, preset, latent_map)
-    elif pipeline_class.startswith("Flux"):
-        model = FluxModel(name, pipe, device, preset, latent_map)
-    else:
-        model = DiffusersModel(name, pipe, device, preset, latent_map)
+    """The loaded pipeline behind the adapter its family's row names."""
+    family = family_of(type(pipe).__name__)
+    model: DiffusersModel = family.adapter_class()(name, pipe, device, preset, family)
     try:
         model.prepare_previews()
     except Exception:  # previews are a nicety: a model must load even if its VAE cannot be probed
