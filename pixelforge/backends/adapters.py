@@ -225,12 +225,14 @@ class DiffusersModel:
         return kwargs
 
     def decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
+        """A stopped run's kept images, after which its offloaded modules go back as the run's own end does."""
         images = self._decode(latents, width, height)
         free_model_hooks(self._last_run)  # the decode of a stopped run ends as that run would have
         return images
 
     def _decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
-        """The VAE decode alone: also what a preview and the preview map's fit use, off the worker thread."""
+        """The decode alone, freeing nothing: also what a fallback preview (on the encoder thread, while a run may
+        go on) and the preview map's fit use."""
         vae = self.pipe.vae
         scaled = latents.to(vae.dtype) / vae.config.scaling_factor
         shift = getattr(vae.config, "shift_factor", None)

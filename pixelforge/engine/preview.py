@@ -1,8 +1,8 @@
 """Live previews: a step's x0 estimate, turned into a small image off the denoising thread.
 
-The model reports its estimate of the clean image (``x0``) after every step (``backends/x0.py`` says how a
-diffusers pipeline gets it); the runner hands it to :class:`PreviewEncoder`, whose thread renders it with
-the model's cheap ``preview`` and publishes it, so the sampler never waits.
+The model reports its estimate of the clean image (``x0``) after every step (the diffusers models take it
+from the scheduler: ``backends/x0.py``); the runner hands it to :class:`PreviewEncoder`, whose thread renders
+it with the model's cheap ``preview`` and publishes it, so the sampler never waits.
 """
 
 from __future__ import annotations
