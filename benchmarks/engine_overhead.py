@@ -38,7 +38,8 @@ from pixelforge.backends.base import JobRequest
 from pixelforge.backends.presets import sprite_weights_dir
 from pixelforge.backends.resolve import job_requests, resolve_params
 from pixelforge.config import Settings
-from pixelforge.engine.preview import X0Tracker, encode_image
+from pixelforge.engine.control import StepControl, StopToken
+from pixelforge.engine.preview import encode_image
 from pixelforge.runtime import Runtime
 from pixelforge.tasks.model import EventType, TaskEvent, TaskParams, TaskState
 from pixelforge.testing.tiny_qwen import save_tiny_qwen_pipeline
@@ -102,20 +103,17 @@ def eta_errors(events: list[TaskEvent]) -> dict[float, float]:
 
 def preview_render_s(model: Any, job: JobRequest, image_format: str, repeats: int = 10) -> float:
     """Median time to render and encode one preview of a real x0 estimate (the encoder thread's work)."""
-    tracker = X0Tracker(model.pipe.scheduler)
-    try:
-        with torch.inference_mode():
-            model.pipe(**model.pipeline_kwargs(job))
-            x0 = tracker.latest
-            assert x0 is not None
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                image = model.preview(x0, job.width, job.height)
-                encode_image(image, image_format)
-                times.append(time.perf_counter() - start)
-    finally:
-        tracker.remove()
+    control = StepControl(token=StopToken(), steps=job.steps_run)
+    model.run(job, control)
+    x0 = control.last_x0
+    assert x0 is not None
+    times = []
+    with torch.inference_mode():
+        for _ in range(repeats):
+            start = time.perf_counter()
+            image = model.preview(x0, job.width, job.height)
+            encode_image(image, image_format)
+            times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 

@@ -48,12 +48,14 @@ from typing import Any
 
 import torch
 
-from pixelforge.backends.adapters import QwenImageModel
+from pixelforge.backends.adapters import QwenImageModel, step_callback
 from pixelforge.backends.base import JobRequest
 from pixelforge.backends.diffusers import DiffusersBackend
+from pixelforge.backends.families import family_of
+from pixelforge.backends.x0 import X0Tracker
 from pixelforge.config import Settings
 from pixelforge.engine.control import StepControl, StopHooks, StopRequested, StopToken, repeated_blocks
-from pixelforge.engine.preview import PreviewEncoder, X0Tracker, encode_image
+from pixelforge.engine.preview import PreviewEncoder, encode_image
 from pixelforge.engine.runner import TaskRunner
 from pixelforge.tasks.bus import InProcessBus
 from pixelforge.tasks.model import TaskParams, TaskState
@@ -138,7 +140,9 @@ def build(device: torch.device, smoke: bool) -> tuple[EmbeddedPromptQwen, int]:
         "negative_prompt_embeds": torch.randn(1, TEXT_TOKENS, width, device=device, dtype=dtype),
         "negative_prompt_embeds_mask": torch.ones(1, TEXT_TOKENS, device=device, dtype=torch.long),
     }
-    model = EmbeddedPromptQwen("qwen-image-2512 (random weights)", pipe, device, None, "qwen-image", embeds=embeds)
+    model = EmbeddedPromptQwen(
+        "qwen-image-2512 (random weights)", pipe, device, None, family_of("QwenImagePipeline"), embeds=embeds
+    )
     model.prepare_previews()  # as adapter_for does at load (a no-op for the real VAE: its map is published)
     return model, width
 
@@ -148,10 +152,15 @@ def job_at(side: int, steps: int) -> JobRequest:
 
 
 def run_pipe(model: EmbeddedPromptQwen, job: JobRequest, control: StepControl, output_type: str = "pil") -> None:
+    """The model's pipeline called as its ``run`` calls it, but with ``output_type`` (``latent``: no decode)."""
+    x0 = X0Tracker(model.pipe.scheduler)
     kwargs = model.pipeline_kwargs(job) | {"output_type": output_type}
-    kwargs.update(callback_on_step_end=control, callback_on_step_end_tensor_inputs=["latents"])
-    with torch.inference_mode():
-        model.pipe(**kwargs)
+    kwargs.update(callback_on_step_end=step_callback(control, x0), callback_on_step_end_tensor_inputs=["latents"])
+    try:
+        with torch.inference_mode():
+            model.pipe(**kwargs)
+    finally:
+        x0.remove()
 
 
 class StopCounter:
@@ -178,11 +187,10 @@ def one_stop(
     """
     pipe = model.pipe
     token = StopToken()
-    x0 = X0Tracker(pipe.scheduler)
-    control = StepControl(token=token, steps=job.steps, x0_of=lambda: x0.latest)
+    control = StepControl(token=token, steps=job.steps)
     hooks = StopHooks(runahead_blocks=k or 0)
     if k is not None:
-        hooks.install(pipe.components, control, model.denoiser_name)
+        hooks.install(model.modules(), control, model.denoiser_name)
     stamp: list[float] = []
 
     def fire() -> None:
@@ -201,7 +209,6 @@ def one_stop(
     timer.cancel()
     timer.join()
     hooks.remove()
-    x0.remove()
     pipe._interrupt = False
     if stopped:
         backend.release()
@@ -229,7 +236,7 @@ def timed_runs(model: EmbeddedPromptQwen, job: JobRequest, k: int | None, runs: 
         control = StepControl(token=StopToken(), steps=job.steps)
         hooks = StopHooks(runahead_blocks=k or 0)
         if k is not None:
-            hooks.install(model.pipe.components, control, model.denoiser_name)
+            hooks.install(model.modules(), control, model.denoiser_name)
         sync(model.device)
         start = time.perf_counter()
         try:
@@ -278,12 +285,9 @@ def block_ms(model: EmbeddedPromptQwen, job: JobRequest) -> float:
 
 def preview_ms(model: EmbeddedPromptQwen, job: JobRequest, image_format: str, repeats: int = 20) -> float:
     """Median time to render (linear map, on the GPU) and encode one preview of an x0 estimate."""
-    tracker = X0Tracker(model.pipe.scheduler)
-    try:
-        run_pipe(model, job_at(job.width, 1), StepControl(token=StopToken(), steps=1), output_type="latent")
-        x0 = tracker.latest
-    finally:
-        tracker.remove()
+    control = StepControl(token=StopToken(), steps=1)
+    run_pipe(model, job_at(job.width, 1), control, output_type="latent")
+    x0 = control.last_x0
     assert x0 is not None
     times = []
     for _ in range(repeats):

@@ -34,7 +34,8 @@ from typing import Any
 
 import torch
 
-from pixelforge.backends.base import JobRequest, LoadedModel
+from pixelforge.backends.adapters import DiffusersModel, step_callback
+from pixelforge.backends.base import JobRequest
 from pixelforge.backends.diffusers import DiffusersBackend
 from pixelforge.backends.presets import sprite_weights_dir
 from pixelforge.config import Settings
@@ -52,7 +53,7 @@ MODES = ("diffusers _interrupt", "step boundary", "block level")
 class Case:
     label: str
     spec: str  # the model as TaskParams.model names it
-    model: LoadedModel
+    model: DiffusersModel
     job: JobRequest
 
 
@@ -77,8 +78,7 @@ def cpu_models(workdir: Path) -> list[Case]:
 
 def block_times(case: Case) -> tuple[float, float, float, float]:
     """(median block s, max block s, denoise start s, denoise length s) from one full run."""
-    pipe = case.model.pipe
-    denoiser = getattr(pipe, case.model.denoiser_name)
+    denoiser = case.model.modules()[case.model.denoiser_name]
     starts: dict[int, float] = {}
     durations: list[float] = []
 
@@ -93,7 +93,7 @@ def block_times(case: Case) -> tuple[float, float, float, float]:
         handles += [block.register_forward_pre_hook(before), block.register_forward_hook(after)]
     control = StepControl(token=StopToken(), steps=case.job.steps)
     hooks = StopHooks()
-    hooks.install(pipe.components, control, case.model.denoiser_name)
+    hooks.install(case.model.modules(), control, case.model.denoiser_name)
     start = time.perf_counter()
     try:
         call(case, control)
@@ -107,6 +107,10 @@ def block_times(case: Case) -> tuple[float, float, float, float]:
 
 
 def call(case: Case, callback: Any) -> None:
+    """The model's pipeline with ``callback`` as its ``callback_on_step_end``; a StepControl goes through the
+    adapter's ``step_callback``, as the model's ``run`` passes it (no x0 tracking: nothing here decodes)."""
+    if isinstance(callback, StepControl):
+        callback = step_callback(callback, None)
     kwargs = case.model.pipeline_kwargs(case.job)
     kwargs.update(callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["latents"])
     with torch.inference_mode():
@@ -120,7 +124,7 @@ def one_stop(case: Case, mode: str, delay: float) -> float | None:
     control = StepControl(token=token, steps=case.job.steps)
     hooks = StopHooks()
     if mode == "block level":
-        hooks.install(pipe.components, control, case.model.denoiser_name)
+        hooks.install(case.model.modules(), control, case.model.denoiser_name)
 
     def diffusers_interrupt(pipe: Any, _i: int, _t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         if token.pending is not None:

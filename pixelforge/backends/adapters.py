@@ -1,4 +1,10 @@
-"""Per-family knowledge: how to call a pipeline, decode its latents and preview them cheaply."""
+"""The diffusers models: a loaded pipeline behind the engine's ``LoadedModel``, and per family how to call it,
+decode its latents and preview them cheaply.
+
+Everything diffusers-shaped the engine needs stays here: the pipeline call with its
+``callback_on_step_end``, the ``_interrupt`` flag, ``maybe_free_model_hooks`` after a run, the x0 estimate
+from the scheduler (``x0.py``), the img2img / inpainting siblings and the sampler's name.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +20,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pixelforge.backends.base import JobRequest, ModelDefaults
+from pixelforge.backends.base import DenoiseStep, JobRequest, ModelDefaults, OnStep, StopRequested, UnsupportedTask
+from pixelforge.backends.families import GENERIC, ModelFamily, family_of
 from pixelforge.backends.presets import ModelPreset
 from pixelforge.backends.sprite.pipeline import DEFAULT_MAX_COLORS
+from pixelforge.backends.x0 import X0Tracker
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +36,43 @@ FALLBACK_DEFAULTS = ModelDefaults(steps=20, cfg_scale=5.0, width=512, height=512
 FIT_SIDE = 16
 
 
-class UnsupportedTask(RuntimeError):
-    """A model that cannot run this kind of task; the message is shown to the user."""
+# diffusers scheduler classes under the names A1111 clients know.
+SAMPLER_NAMES = {
+    "FlowMatchEulerDiscreteScheduler": "Euler",
+    "EulerDiscreteScheduler": "Euler",
+    "EulerAncestralDiscreteScheduler": "Euler a",
+    "DPMSolverMultistepScheduler": "DPM++ 2M",
+    "DDIMScheduler": "DDIM",
+    "UniPCMultistepScheduler": "UniPC",
+}
+
+
+def step_callback(on_step: OnStep, x0: X0Tracker | None) -> Any:
+    """``on_step`` as a pipeline's ``callback_on_step_end`` (with ``callback_on_step_end_tensor_inputs=["latents"]``).
+
+    On a stop it sets ``pipe._interrupt`` as diffusers expects *and* lets StopRequested through, because
+    diffusers' loop only ``continue``s on ``_interrupt`` and then still runs the VAE decode of an image
+    nobody wants.
+    """
+
+    def callback(pipe: Any, step_index: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            estimate = x0.latest if x0 is not None else None
+            on_step(DenoiseStep(step_index, float(timestep), callback_kwargs["latents"], estimate))
+        except StopRequested:
+            pipe._interrupt = True
+            raise
+        return callback_kwargs
+
+    return callback
+
+
+def free_model_hooks(pipe: Any) -> None:
+    """What a pipeline does at the end of its own call: offloaded modules go back to the CPU (a no-op without
+    offload); a run that was stopped, or a decode outside a run, does it here."""
+    maybe_free = getattr(pipe, "maybe_free_model_hooks", None)
+    if maybe_free is not None:
+        maybe_free()
 
 
 @cache
@@ -72,14 +115,17 @@ class DiffusersModel:
     pipe: Any
     device: torch.device
     preset: ModelPreset | None = None
-    latent_map: str | None = None  # key in latent_rgb_factors.json
+    family: ModelFamily = GENERIC  # its row in families.py: preview map, img2img siblings
     rgb_map: dict[str, Any] | None = field(init=False, default=None)  # what previews use
     _call_params: frozenset[str] = field(init=False)
     _siblings: dict[str, Any] = field(init=False, default_factory=dict)  # img2img / inpaint pipelines
+    _last_run: Any = field(init=False, default=None)  # the pipeline of the last run: a decode after it frees it
 
     def __post_init__(self) -> None:
         self._call_params = frozenset(inspect.signature(self.pipe.__call__).parameters)
-        self.rgb_map = latent_rgb_maps().get(self.latent_map) if self.latent_map else None
+        latent_map = self.family.latent_map
+        self.rgb_map = latent_rgb_maps().get(latent_map) if latent_map else None
+        self._last_run = self.pipe
 
     # A latent model paints "fake" pixel art: each art pixel spans many output pixels.
     outputs_1x = False
@@ -87,6 +133,31 @@ class DiffusersModel:
     @property
     def denoiser_name(self) -> str:
         return "transformer" if getattr(self.pipe, "transformer", None) is not None else "unet"
+
+    @property
+    def sampler_name(self) -> str:
+        scheduler = type(self.pipe.scheduler).__name__
+        return SAMPLER_NAMES.get(scheduler, scheduler)
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {name: module for name, module in self.pipe.components.items() if isinstance(module, torch.nn.Module)}
+
+    def run(self, job: JobRequest, on_step: OnStep) -> list[Image.Image]:
+        """One call of the job's pipeline; the x0 tracker, the interrupt flag and the offload hooks are undone
+        whatever happens (a stopped run never reaches the pipeline's own clean-up)."""
+        pipe = self._last_run = self.pipeline_for(job)
+        x0 = X0Tracker(self.pipe.scheduler)  # the siblings share it
+        try:
+            kwargs = self.pipeline_kwargs(job) | {
+                "callback_on_step_end": step_callback(on_step, x0),
+                "callback_on_step_end_tensor_inputs": ["latents"],
+            }
+            with torch.inference_mode():
+                return pipe(**kwargs).images
+        finally:
+            x0.remove()
+            pipe._interrupt = False
+            free_model_hooks(pipe)
 
     def defaults(self) -> ModelDefaults:
         if self.preset is not None:
@@ -112,8 +183,9 @@ class DiffusersModel:
     def pipeline_for(self, job: JobRequest) -> Any:
         """diffusers' img2img or inpainting pipeline of the same family (QwenImageImg2ImgPipeline for
         Qwen-Image, ...), made once with ``from_pipe``: it holds the very same modules, so no weight is
-        loaded or copied again, and LoRAs and stop hooks on those modules apply to it too."""
-        if job.init is None:
+        loaded or copied again, and LoRAs and stop hooks on those modules apply to it too. A family whose
+        pipeline takes the image and mask itself runs them all."""
+        if job.init is None or self.family.siblings == "own":
             return self.pipe
         kind = "inpaint" if job.init.mask is not None else "img2img"
         if kind not in self._siblings:
@@ -153,6 +225,14 @@ class DiffusersModel:
         return kwargs
 
     def decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
+        """A stopped run's kept images, after which its offloaded modules go back as the run's own end does."""
+        images = self._decode(latents, width, height)
+        free_model_hooks(self._last_run)  # the decode of a stopped run ends as that run would have
+        return images
+
+    def _decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
+        """The decode alone, freeing nothing: also what a fallback preview (on the encoder thread, while a run may
+        go on) and the preview map's fit use."""
         vae = self.pipe.vae
         scaled = latents.to(vae.dtype) / vae.config.scaling_factor
         shift = getattr(vae.config, "shift_factor", None)
@@ -188,14 +268,14 @@ class DiffusersModel:
         spatial = spatial.to(self.device, self.pipe.vae.dtype)
         scale = self.pipe.vae_scale_factor
         with torch.inference_mode():
-            image = self.decode(self.packed_latents(spatial), side * scale, side * scale)[0]
+            image = self._decode(self.packed_latents(spatial), side * scale, side * scale)[0]
         self.rgb_map = fit_linear_latent_map(spatial, image)
 
     def preview(self, latents: torch.Tensor, width: int, height: int) -> Image.Image | None:
         spatial = self.spatial_latents(latents[:1], width, height)
         if self.rgb_map is not None and spatial.shape[0] == self.rgb_map["channels"]:
             return linear_latent_preview(spatial, self.rgb_map["factors"], self.rgb_map["bias"])
-        return self.decode(latents[:1], width, height)[0]  # no map could be fitted: the costly way
+        return self._decode(latents[:1], width, height)[0]  # no map could be fitted: the costly way
 
 
 class FluxModel(DiffusersModel):
@@ -222,7 +302,7 @@ class QwenImageModel(DiffusersModel):
     def _unpack(self, latents: torch.Tensor, width: int, height: int) -> torch.Tensor:
         return self.pipe._unpack_latents(latents, height, width, self.pipe.vae_scale_factor)
 
-    def decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
+    def _decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
         vae = self.pipe.vae
         unpacked = self._unpack(latents, width, height).to(vae.dtype)
         z_dim = vae.config.z_dim
@@ -246,10 +326,10 @@ class PixelSpaceModel(DiffusersModel):
     outputs_1x = True
     pixels_per_sample = 1  # no VAE: the UNet's sample is the image
 
-    def pipeline_for(self, job: JobRequest) -> Any:
-        return self.pipe  # img2img and inpainting are the sprite pipeline's own (SDEdit, RePaint-style)
+    def prepare_previews(self) -> None:
+        """Nothing to fit: x0 is the image."""
 
-    def decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
+    def _decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
         # A kept partial image is a finished sprite too: the same colour limit as the pipeline's own output.
         return self.pipe.latents_to_images(latents, max_colors=DEFAULT_MAX_COLORS)
 
@@ -257,30 +337,10 @@ class PixelSpaceModel(DiffusersModel):
         return self.pipe.latents_to_images(latents[:1])[0]
 
 
-def latent_map_for(pipeline_class: str) -> str | None:
-    """Which preview map fits a pipeline's latent space, from its class name (SD 2.x shares SD 1.x's VAE)."""
-    if pipeline_class.startswith("QwenImage"):
-        return "qwen-image"
-    if pipeline_class.startswith("Flux"):
-        return "flux"
-    if pipeline_class.startswith("StableDiffusionXL"):
-        return "sdxl"
-    if pipeline_class.startswith("StableDiffusion") and not pipeline_class.startswith("StableDiffusion3"):
-        return "sd1"
-    return None
-
-
 def adapter_for(name: str, pipe: Any, device: torch.device, preset: ModelPreset | None) -> DiffusersModel:
-    if hasattr(pipe, "latents_to_images"):
-        return PixelSpaceModel(name, pipe, device, preset)
-    pipeline_class = type(pipe).__name__
-    latent_map = latent_map_for(pipeline_class)
-    if pipeline_class.startswith("QwenImage"):
-        model = QwenImageModel(name, pipe, device, preset, latent_map)
-    elif pipeline_class.startswith("Flux"):
-        model = FluxModel(name, pipe, device, preset, latent_map)
-    else:
-        model = DiffusersModel(name, pipe, device, preset, latent_map)
+    """The loaded pipeline behind the adapter its family's row names."""
+    family = family_of(type(pipe).__name__)
+    model: DiffusersModel = family.adapter_class()(name, pipe, device, preset, family)
     try:
         model.prepare_previews()
     except Exception:  # previews are a nicety: a model must load even if its VAE cannot be probed

@@ -1,19 +1,39 @@
-"""What the engine needs from a model: load it, turn a job into pipeline arguments, decode an estimate.
+"""What the engine needs from a model: load it, run a job under the engine's step control, decode an estimate.
 
-Every model runs as a diffusers pipeline (the bundled sprite model is one too), so the engine
-drives them all the same way; only what differs per pipeline family lives in an adapter.
+The engine sees a model only through :class:`LoadedModel`: it runs a job with a step callback, hooks its
+torch modules for block-level stops, decodes a stopped job's estimate and previews one. How a model does
+that (a diffusers pipeline, its callbacks and schedulers) is the adapter's business: ``adapters.py`` for
+the diffusers families, which ``families.py`` lists. A backend that is not diffusers is one more class.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import torch
 from PIL import Image
 
 from pixelforge.backends.presets import ModelPreset
+from pixelforge.tasks.model import StopRequest
 from pixelforge.tasks.progress import steps_that_run
+
+
+class StopRequested(Exception):
+    """Raised inside a model's run to leave it at once; carries the request that caused it."""
+
+    def __init__(self, request: StopRequest) -> None:
+        super().__init__(f"{request.action} ({request.reason})")
+        self.request = request
+
+
+class ModelLoadError(RuntimeError):
+    """A model or LoRA that exists but could not be loaded; the message is shown to the user."""
+
+
+class UnsupportedTask(RuntimeError):
+    """A model that cannot run this kind of task; the message is shown to the user."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +48,7 @@ class InitInput:
 
 @dataclass(frozen=True)
 class JobRequest:
-    """One pipeline call: ``len(seeds)`` images denoised together."""
+    """One model run: ``len(seeds)`` images denoised together."""
 
     prompt: str
     negative_prompt: str
@@ -53,30 +73,54 @@ class ModelDefaults:
     height: int
 
 
+@dataclass(frozen=True)
+class DenoiseStep:
+    """What a model reports after each denoising step of a run."""
+
+    index: int  # 0-based: the steps of this run finished before it
+    timestep: float
+    latents: torch.Tensor  # the sample, in the space :meth:`LoadedModel.decode` takes
+    x0: torch.Tensor | None  # the estimate of the finished sample, same space; None when the sampler gives none
+
+
+# Called after every step; it may raise StopRequested, which leaves the run at once.
+OnStep = Callable[[DenoiseStep], None]
+
+
 class LoadedModel(Protocol):
     name: str
-    pipe: Any
     device: torch.device
     preset: ModelPreset | None
-    denoiser_name: str
     outputs_1x: bool  # True when each output pixel is one art pixel already (the sprite model)
+
+    @property
+    def denoiser_name(self) -> str:
+        """The key in :meth:`modules` of the denoiser: its first forward ends the encode phase of a run."""
+        ...
+
+    @property
+    def sampler_name(self) -> str:
+        """The sampler under the name A1111 clients know (``Euler``, ``DPM++ 2M``), else its own name."""
+        ...
 
     def defaults(self) -> ModelDefaults: ...
 
     def prompt_text(self, prompt: str) -> str:
-        """The prompt as sent to the pipeline (with the preset's trigger words)."""
+        """The prompt as the model gets it (with the preset's trigger words)."""
         ...
 
-    def pipeline_for(self, job: JobRequest) -> Any:
-        """The pipeline that runs ``job``: ``pipe``, or its img2img / inpainting sibling sharing its modules."""
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """Every torch module a run may call (text encoders, denoiser, VAE), by name, for the stop hooks;
+        the same modules whatever the job (an img2img run shares them)."""
         ...
 
-    def pipeline_kwargs(self, job: JobRequest) -> dict[str, Any]:
-        """Arguments for that pipeline's call except the callback, which the engine adds."""
+    def run(self, job: JobRequest, on_step: OnStep) -> list[Image.Image]:
+        """The job's images, calling ``on_step`` after every step; a StopRequested raised by ``on_step`` or by a
+        hook on one of :meth:`modules` leaves the run at once, with nothing decoded, and is raised again."""
         ...
 
     def decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
-        """Images from latents in the pipeline's denoising space (a keep-partial stop)."""
+        """Images from a step's ``latents`` or ``x0`` (a keep-partial stop)."""
         ...
 
     def preview(self, latents: torch.Tensor, width: int, height: int) -> Image.Image | None:
@@ -85,6 +129,8 @@ class LoadedModel(Protocol):
 
 
 class Backend(Protocol):
+    device: torch.device  # where it loads models (what the stats and the worker's info report)
+
     def load(self, model: str, lora: str | None, lora_scale: float) -> LoadedModel: ...
 
     def release(self) -> None:

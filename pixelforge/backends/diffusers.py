@@ -16,14 +16,11 @@ from typing import Any
 import torch
 
 from pixelforge.backends.adapters import DiffusersModel, adapter_for
+from pixelforge.backends.base import ModelLoadError
 from pixelforge.backends.presets import InvalidLora, ResolvedModel, check_lora_file, resolve_model
 from pixelforge.config import Settings
 
 log = logging.getLogger(__name__)
-
-
-class ModelLoadError(RuntimeError):
-    """A model or LoRA that exists but could not be loaded; the message is shown to the user."""
 
 
 class DeviceUnavailable(ValueError):
@@ -103,7 +100,7 @@ class DiffusersBackend:
     def _load_pipeline(self, resolved: ResolvedModel) -> DiffusersModel:
         preset = resolved.preset
         dtype = pick_dtype(self.settings.dtype, preset.dtype if preset else "float16", self.device)
-        pipeline_class = self._pipeline_class(resolved)
+        pipeline_class = resolved.family.loader_class()
         try:
             pipe = pipeline_class.from_pretrained(str(resolved.path), torch_dtype=dtype, local_files_only=True)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -120,16 +117,6 @@ class DiffusersBackend:
             pipe.set_adapters(["preset"], [1.0])
         log.info("loaded %s (%s) on %s as %s", resolved.name, type(pipe).__name__, self.device, dtype)
         return adapter_for(resolved.name, pipe, self.device, preset)
-
-    @staticmethod
-    def _pipeline_class(resolved: ResolvedModel) -> Any:
-        if resolved.pipeline_class == "SpritePipeline":
-            from pixelforge.backends.sprite import SpritePipeline
-
-            return SpritePipeline
-        from diffusers import DiffusionPipeline
-
-        return DiffusionPipeline
 
     @staticmethod
     def _load_adapter(pipe: Any, path: Path, name: str) -> None:

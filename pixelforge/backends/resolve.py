@@ -1,5 +1,5 @@
 """From what a task asked for to what a model runs: the model's own defaults fill what was left
-unset, and a task becomes one pipeline call per job."""
+unset, and a task becomes one model run per job."""
 
 from __future__ import annotations
 
@@ -8,16 +8,6 @@ from pixelforge.backends.presets import ModelPreset
 from pixelforge.backends.sizes import native_scale
 from pixelforge.pixelart.options import PixelOptions
 from pixelforge.tasks.model import ResolvedParams, TaskParams
-
-# diffusers scheduler classes under the names A1111 clients know.
-SAMPLER_NAMES = {
-    "FlowMatchEulerDiscreteScheduler": "Euler",
-    "EulerDiscreteScheduler": "Euler",
-    "EulerAncestralDiscreteScheduler": "Euler a",
-    "DPMSolverMultistepScheduler": "DPM++ 2M",
-    "DDIMScheduler": "DDIM",
-    "UniPCMultistepScheduler": "UniPC",
-}
 
 
 def pixel_options_for(requested: PixelOptions | None, preset: ModelPreset | None, width: int) -> PixelOptions | None:
@@ -39,7 +29,6 @@ def resolve_params(params: TaskParams, model: LoadedModel) -> ResolvedParams:
         width, height = native
     else:
         scale, width, height = 1, params.width or defaults.width, params.height or defaults.height
-    scheduler = type(model.pipe.scheduler).__name__
     return ResolvedParams(
         model=model.name,
         steps=params.steps or defaults.steps,
@@ -48,7 +37,7 @@ def resolve_params(params: TaskParams, model: LoadedModel) -> ResolvedParams:
         height=height,
         scale=scale,
         seed=params.seed,
-        sampler_name=SAMPLER_NAMES.get(scheduler, scheduler),
+        sampler_name=model.sampler_name,
         lora=params.lora,
         lora_scale=params.lora_scale if params.lora else None,
         prompt_used=model.prompt_text(params.prompt),

@@ -1,14 +1,12 @@
-"""Stopping a generation: the step control the pipeline calls, driven by the task's StopToken.
+"""Stopping a generation: the step control the model calls, driven by the task's StopToken.
 
 Three levels, all driven by the task's own token (never a process-global flag):
 
-1. ``StepControl`` is the pipeline's ``callback_on_step_end`` (the diffusers contract the seed
-   tutorial uses). After each step it times the step, reports progress and applies the
-   early-stop rule (a timeout interrupts the token itself, from a timer in ``runner.py``). On a
-   stop it sets ``pipe._interrupt`` as diffusers expects *and* raises :class:`StopRequested`,
-   because diffusers' loop only ``continue``s on ``_interrupt`` and then still runs the VAE decode
-   of an image nobody wants.
-2. Forward pre-hooks on the repeated blocks of every model in the pipeline (text encoder layers,
+1. ``StepControl`` is the model's ``on_step`` (``LoadedModel.run``). After each step it times the
+   step, reports progress and applies the early-stop rule (a timeout interrupts the token itself,
+   from a timer in ``runner.py``). On a stop it raises :class:`StopRequested`, which leaves the
+   model's run at once, before any decode of an image nobody wants.
+2. Forward pre-hooks on the repeated blocks of every module of the model (text encoder layers,
    denoiser blocks, VAE blocks) raise inside a step, so a stop never waits for a whole step.
 3. On CUDA the same hooks bound how far the CPU runs ahead of the GPU (``runahead.py``), so the
    stop is not followed by a drain of already-queued blocks.
@@ -19,28 +17,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from pixelforge.backends.base import DenoiseStep, StopRequested
 from pixelforge.engine.runahead import CudaRunAhead, module_on_cuda
-from pixelforge.tasks.model import Phase, StopRequest
+from pixelforge.tasks.model import Phase
 from pixelforge.tasks.progress import ProgressTracker
 from pixelforge.tasks.stop import StopToken
 
 __all__ = ["EarlyStop", "EarlyStopRule", "StepControl", "StepInfo", "StopHooks", "StopRequested", "StopToken"]
 
 log = logging.getLogger("pixelforge.steps")
-
-
-class StopRequested(Exception):
-    """Raised inside the pipeline to leave it at once; carries the request that caused it."""
-
-    def __init__(self, request: StopRequest) -> None:
-        super().__init__(f"{request.action} ({request.reason})")
-        self.request = request
 
 
 @dataclass
@@ -74,7 +65,7 @@ EarlyStopRule = Callable[[StepInfo], "EarlyStop | bool | None"]
 
 @dataclass
 class StepControl:
-    """The ``callback_on_step_end`` of one job.
+    """The ``on_step`` of one job.
 
     ``tracker`` is the task's progress tracker: its ``phase`` is the one record of where the job is
     (encode, denoise, decode), read here to decide whether a keep-partial stop lets a decode finish.
@@ -86,9 +77,9 @@ class StepControl:
     tracker: ProgressTracker | None = None
     on_step: Callable[[StepInfo], None] | None = None
     early_stop: EarlyStopRule | None = None
-    x0_of: Callable[[], torch.Tensor | None] = lambda: None
     debug: bool = False
     last_latents: torch.Tensor | None = None
+    last_x0: torch.Tensor | None = None
     replacement_latents: torch.Tensor | None = None
     _mark: float = field(default_factory=time.perf_counter)
     calls: int = 0
@@ -115,23 +106,22 @@ class StepControl:
             self.enter(Phase.DENOISE)
             self._mark = self.denoise_started = time.perf_counter()
 
-    def __call__(self, pipe: Any, step_index: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, step: DenoiseStep) -> None:
         now = time.perf_counter()
         duration, self._mark, self.last_step_end = now - self._mark, now, now
         self.calls += 1
-        latents = callback_kwargs.get("latents")
-        self.last_latents = latents
+        self.last_latents, self.last_x0 = step.latents, step.x0
         info = StepInfo(
-            step=step_index + 1,
+            step=step.index + 1,
             steps=self.steps,
-            timestep=float(timestep),
-            latents=latents,
-            x0=self.x0_of(),
+            timestep=step.timestep,
+            latents=step.latents,
+            x0=step.x0,
             duration_s=duration,
             job_no=self.job_no,
         )
         if self.debug:
-            self._log(info, callback_kwargs)
+            self._log(info)
         assert self.tracker is not None
         self.tracker.record_step(info.step, info.duration_s)
         if info.step >= self.steps:
@@ -141,8 +131,7 @@ class StepControl:
         if self.on_step is not None:
             self.on_step(info)
         self._apply_early_stop(info)
-        self.raise_if_stopped(pipe)
-        return callback_kwargs
+        self.raise_if_stopped()
 
     def _apply_early_stop(self, info: StepInfo) -> None:
         if self.early_stop is not None and self.token.pending is None:
@@ -153,28 +142,25 @@ class StepControl:
             elif verdict:
                 self.token.interrupt(keep_partial=True, reason="early-stop")
 
-    def raise_if_stopped(self, pipe: Any = None) -> None:
+    def raise_if_stopped(self) -> None:
         request = self.token.pending
         if request is None:
             return
         if request.keep_partial and self.phase is Phase.DECODE:
             return  # the image is being decoded anyway: keeping it means letting the decode finish
-        if pipe is not None:
-            pipe._interrupt = True
         raise StopRequested(request)
 
-    def _log(self, info: StepInfo, callback_kwargs: dict[str, Any]) -> None:
+    def _log(self, info: StepInfo) -> None:
         latents = info.latents
         shape = tuple(latents.shape) if latents is not None else None
         value_range = (float(latents.min()), float(latents.max())) if latents is not None else None
         log.info(
-            "step %d/%d job %d t=%.3f dt=%.4fs keys=%s latents shape=%s range=%s stop=%s calls=%d",
+            "step %d/%d job %d t=%.3f dt=%.4fs latents shape=%s range=%s stop=%s calls=%d",
             info.step,
             info.steps,
             info.job_no,
             info.timestep,
             info.duration_s,
-            sorted(callback_kwargs),
             shape,
             value_range,
             self.token.pending,
@@ -193,7 +179,7 @@ def repeated_blocks(module: torch.nn.Module, max_depth: int = BLOCK_SEARCH_DEPTH
 
     That finds QwenImage/Flux ``transformer_blocks``, UNet ``down_blocks``/``up_blocks`` and the
     mid block's ``resnets``/``attentions``, text encoder ``layers`` and VAE ``down_blocks``/
-    ``up_blocks`` without naming them, so any diffusers pipeline gets block-level stops. A list's
+    ``up_blocks`` without naming them, so any model gets block-level stops. A list's
     members are not searched further: a block is the unit of work, and a hook costs a Python call.
     """
     blocks: list[torch.nn.Module] = []
@@ -224,7 +210,7 @@ class StopHooks:
         cuda = runahead_blocks > 0 and torch.cuda.is_available()
         self._runahead = CudaRunAhead(runahead_blocks) if cuda else None
 
-    def install(self, components: dict[str, Any], control: StepControl, denoiser_name: str | None) -> None:
+    def install(self, modules: Mapping[str, Any], control: StepControl, denoiser_name: str | None) -> None:
         runahead = self._runahead
         owner = threading.get_ident()
 
@@ -245,12 +231,12 @@ class StopHooks:
             control.raise_if_stopped()
             runahead.mark(reuse=completed)
 
-        for name, component in components.items():
-            if not isinstance(component, torch.nn.Module):
+        for name, module in modules.items():
+            if not isinstance(module, torch.nn.Module):
                 continue
             entry = denoiser_entry if name == denoiser_name else check
-            self._handles.append(component.register_forward_pre_hook(entry))
-            for member in repeated_blocks(component):
+            self._handles.append(module.register_forward_pre_hook(entry))
+            for member in repeated_blocks(module):
                 self._handles.append(member.register_forward_pre_hook(block))
 
     def remove(self) -> None:

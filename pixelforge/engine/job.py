@@ -1,4 +1,4 @@
-"""One job: a single pipeline call under the task's stop control, and how it ended.
+"""One job: a single model run under the task's stop control, and how it ended.
 
 A job ends ``Completed`` (its images, decoded), ``Skipped`` (a skip ended it: the task goes on) or
 ``Stopped`` (an interrupt ended it). Either stop's ``partial`` holds the images decoded from the
@@ -16,7 +16,6 @@ from PIL import Image
 
 from pixelforge.backends.base import JobRequest, LoadedModel
 from pixelforge.engine.control import StepControl, StopHooks, StopRequested
-from pixelforge.engine.preview import X0Tracker
 from pixelforge.engine.stats import StatsRecorder
 from pixelforge.tasks.model import Phase
 
@@ -44,46 +43,37 @@ def run_job(
     model: LoadedModel,
     job: JobRequest,
     control: StepControl,
-    x0: X0Tracker,
     stats: StatsRecorder,
     runahead_blocks: int,
 ) -> JobOutcome:
     """Run ``job`` on ``model`` with ``control`` as its step callback and block-level stop hooks
-    installed; hooks and the pipeline's interrupt flag are undone whatever happens. An img2img job
-    whose strength leaves no step to run is its init image, unchanged (diffusers' pipelines refuse it)."""
+    installed; the hooks are removed whatever happens. An img2img job whose strength leaves no step to
+    run is its init image, unchanged (a model is never asked for a run of no step)."""
     if job.init is not None and job.steps_run == 0:
         return Completed([job.init.image.copy() for _ in job.seeds], decode_s=0.0)
-    pipe = model.pipeline_for(job)
     stop_hooks = StopHooks(runahead_blocks=runahead_blocks)
-    stop_hooks.install(pipe.components, control, model.denoiser_name)
+    stop_hooks.install(model.modules(), control, model.denoiser_name)
     start = time.perf_counter()
     try:
-        kwargs = model.pipeline_kwargs(job)
-        kwargs.update(callback_on_step_end=control, callback_on_step_end_tensor_inputs=["latents"])
-        with torch.inference_mode():
-            images = pipe(**kwargs).images
+        images = model.run(job, control)
         return Completed(images, _time_phases(stats, control, start))
     except StopRequested as stop:
         _time_phases(stats, control, start)
         # The stop asked for the partial image: decode it whole, so a later stop that keeps nothing (a DELETE,
         # the timeout, a shutdown) does not cut it off and end the task as failed.
         stop_hooks.remove()
-        partial = _decode_partial(model, job, control, x0, stats) if stop.request.keep_partial else []
+        partial = _decode_partial(model, job, control, stats) if stop.request.keep_partial else []
         return Skipped(partial) if stop.request.action == "skip" else Stopped(partial)
     finally:
         stop_hooks.remove()
-        pipe._interrupt = False
-        maybe_free = getattr(pipe, "maybe_free_model_hooks", None)
-        if maybe_free is not None:
-            maybe_free()
 
 
 def _decode_partial(
-    model: LoadedModel, job: JobRequest, control: StepControl, x0: X0Tracker, stats: StatsRecorder
+    model: LoadedModel, job: JobRequest, control: StepControl, stats: StatsRecorder
 ) -> list[Image.Image]:
     """The images of a stopped job, decoded from where it stopped (a rule's chosen latents, else the
     latest x0 estimate, else the latents of the last step); none when it stopped before any step."""
-    latents = control.replacement_latents if control.replacement_latents is not None else x0.latest
+    latents = control.replacement_latents if control.replacement_latents is not None else control.last_x0
     if latents is None:
         latents = control.last_latents
     if latents is None:

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from pixelforge.backends.adapters import UnsupportedTask
-from pixelforge.backends.base import Backend, InitInput, JobRequest, LoadedModel
-from pixelforge.backends.diffusers import ModelLoadError
+from pixelforge.backends.base import Backend, InitInput, JobRequest, LoadedModel, ModelLoadError, UnsupportedTask
 from pixelforge.backends.presets import InvalidLora, ModelNotFound
 from pixelforge.backends.resolve import job_requests, resolve_params
 from pixelforge.config import Settings
@@ -26,7 +24,7 @@ from pixelforge.engine.control import EarlyStopRule, StepControl, StepInfo, Stop
 from pixelforge.engine.init_images import PreparedInput, prepare
 from pixelforge.engine.job import Completed, Skipped, Stopped, run_job
 from pixelforge.engine.postprocess import ImageWriter, is_sprite, write_sheet
-from pixelforge.engine.preview import PreviewEncoder, X0Tracker, encode_image
+from pixelforge.engine.preview import PreviewEncoder, encode_image
 from pixelforge.engine.stats import StatsRecorder
 from pixelforge.engine.storage import TaskFiles
 from pixelforge.shown_paths import without_server_paths
@@ -66,7 +64,7 @@ class TaskRunner:
 
     def run(self, context: TaskContext, hooks: RunHooks | None = None) -> TaskEnd:
         params, claim = context.task.params, context.task.claim
-        stats = StatsRecorder(getattr(self.backend, "device", torch.device("cpu")))
+        stats = StatsRecorder(self.backend.device)
         if claim is None:
             tracker = ProgressTracker(job_count=params.batch_count, steps=params.steps or 0)
         else:  # one job of a task split over workers: the store combines the jobs' progress
@@ -201,7 +199,6 @@ class _TaskRun:
         )
 
     def _run_job(self, model: LoadedModel, job: JobRequest, job_no: int) -> Completed | Skipped | Stopped:
-        x0 = X0Tracker(model.pipe.scheduler)
         control = StepControl(
             token=self.stop,
             steps=job.steps_run,
@@ -209,16 +206,14 @@ class _TaskRun:
             tracker=self.tracker,
             on_step=lambda info: self._on_step(model, job, info),
             early_stop=self.hooks.early_stop,
-            x0_of=lambda: x0.latest,
             debug=self.runner.settings.debug_steps,
         )
         self.report()
         try:
-            outcome = run_job(model, job, control, x0, self.stats, self.runner.settings.runahead_blocks)
+            outcome = run_job(model, job, control, self.stats, self.runner.settings.runahead_blocks)
         finally:
             # The job's estimate is final now: a preview still pending would land after its image.
             self.runner.encoder.cancel_pending()
-            x0.remove()
         if isinstance(outcome, Completed):
             self.tracker.record_decode(outcome.decode_s)
             self.runner.decode_times[(model.name, job.width, job.height)] = outcome.decode_s

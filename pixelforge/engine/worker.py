@@ -67,7 +67,7 @@ class Worker:
         health = self.health()
         return WorkerInfo(
             worker_id=self.worker_id,
-            device=str(getattr(self.backend, "device", "cpu")),
+            device=str(self.backend.device),
             models=[self._model] if self._model else [],
             task_id=self._task_id,
             heartbeat_at=time.time() - (since_beat if self._task_id is not None else 0.0),
@@ -142,7 +142,7 @@ class Worker:
             if claim is not None and claim.failed is not None:  # its workers kept dying: not run again
                 end = TaskEnd(state=TaskState.FAILED, error=claim.failed)
             else:
-                device = str(getattr(self.backend, "device", "cpu"))
+                device = str(self.backend.device)
                 context = _Beating(self.service.start(task, token, device, self.worker_id), self)
                 end = self._runner.run(context, hooks)
         except Exception as exc:  # outside the runner's own handling: the store, the device

@@ -68,7 +68,7 @@ class Hold:
 def denoiser(runtime: Any) -> torch.nn.Module:
     """The denoiser (UNet or transformer) of the first worker's model, loaded if it is not yet."""
     model = runtime.workers[0].backend.load(runtime.settings.model, None, 1.0)
-    return getattr(model.pipe, model.denoiser_name)
+    return model.modules()[model.denoiser_name]
 
 
 def until_stopped(runtime: Any, task_id: str) -> Callable[[float], bool]:

@@ -13,11 +13,13 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline
 from PIL import Image
 
-from pixelforge.backends.adapters import FluxModel, adapter_for, latent_map_for, latent_rgb_maps, linear_latent_preview
+from pixelforge.backends.adapters import FluxModel, adapter_for, latent_rgb_maps, linear_latent_preview
 from pixelforge.backends.base import JobRequest
 from pixelforge.backends.diffusers import DiffusersBackend
+from pixelforge.backends.families import family_of
+from pixelforge.backends.x0 import X0Tracker
 from pixelforge.config import Settings
-from pixelforge.engine.preview import PreviewEncoder, X0Tracker, encode_image
+from pixelforge.engine.preview import PreviewEncoder, encode_image
 from pixelforge.tasks.model import EventType, TaskParams, TaskState
 
 
@@ -57,11 +59,11 @@ def test_latent_maps_cover_each_family_with_the_right_shapes() -> None:
         assert len(entry["factors"]) == channels and all(len(row) == 3 for row in entry["factors"])
         assert entry["bias"] is None or len(entry["bias"]) == 3
         assert entry["space"]  # which latent space the map applies to is written down
-    assert latent_map_for("StableDiffusionPipeline") == "sd1"
-    assert latent_map_for("StableDiffusionXLPipeline") == "sdxl"
-    assert latent_map_for("FluxPipeline") == "flux"
-    assert latent_map_for("QwenImagePipeline") == "qwen-image"
-    assert latent_map_for("StableDiffusion3Pipeline") is None  # a different latent space: decode instead
+    assert family_of("StableDiffusionPipeline").latent_map == "sd1"
+    assert family_of("StableDiffusionXLPipeline").latent_map == "sdxl"
+    assert family_of("FluxPipeline").latent_map == "flux"
+    assert family_of("QwenImagePipeline").latent_map == "qwen-image"
+    assert family_of("StableDiffusion3Pipeline").latent_map is None  # a different latent space: decode instead
 
 
 def _fake_pipe(class_name: str, latent_channels: int, **attributes: Any) -> Any:
