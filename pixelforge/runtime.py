@@ -24,6 +24,9 @@ from pixelforge.tasks.store import TaskStore
 
 log = logging.getLogger(__name__)
 
+# How many of the files the start-up sweep removed its log line names (the rest are counted).
+SWEPT_NAMED = 20
+
 
 def limits_from(settings: Settings) -> TaskLimits:
     """The operator's bounds, which Settings carries under the same names."""
@@ -99,7 +102,10 @@ class Runtime:
         self.service.prune_history()
         swept = self.service.sweep_leftovers(self.settings.images_dir)
         if swept:
-            log.warning("removed %d files a crash left behind (half-written or never recorded)", len(swept))
+            names = ", ".join(str(path.relative_to(self.settings.images_dir)) for path in swept[:SWEPT_NAMED])
+            more = f" and {len(swept) - SWEPT_NAMED} more" if len(swept) > SWEPT_NAMED else ""
+            log.warning("removed %d files a crash left behind in %s (half-written, or written for a task and never "
+                        "recorded): %s%s", len(swept), self.settings.images_dir, names, more)
         for worker in self.workers:
             worker.start()
         self.started = True
