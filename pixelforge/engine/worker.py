@@ -16,7 +16,7 @@ from pixelforge.tasks.job_ends import merge_job_ends
 from pixelforge.tasks.model import EventType, ImageRef, Task, TaskEnd, TaskProgress, TaskState, WorkerHealth, WorkerInfo
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.stop import StopToken
-from pixelforge.tasks.store import TaskTakenOver
+from pixelforge.tasks.store import TaskEnded, TaskTakenOver
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,9 @@ class Worker:
             return self.service.finish(task_id, end)
         except TaskTakenOver as exc:  # another worker runs it now: its end is the one that counts
             self._fault(f"could not store the end of {task_id}", exc)
+            return None
+        except TaskEnded as exc:  # ended meanwhile (another worker, or a process's recovery): that end stays
+            log.warning("%s: %s", self.worker_id, exc)
             return None
         except Exception as exc:  # e.g. "database or disk is full": store the failure, smaller
             self._fault(f"could not store the end of {task_id}", exc)

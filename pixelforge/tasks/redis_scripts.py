@@ -34,6 +34,14 @@ local function release(task, queue, group, active, queued, task_id)
 end
 """
 
+# Whether the task is in a terminal state: one that no script moves it out of.
+_ENDED = """
+local function ended(task)
+  local state = redis.call('HGET', task, 'state')
+  return state == 'completed' or state == 'interrupted' or state == 'failed' or state == 'cancelled'
+end
+"""
+
 # The jobs of a task split over workers (``split_batches``) live in its hash as ``job:<n>:<field>``: state
 # (queued, running, completed, interrupted, failed, dropped), worker, entry (its queue entry), attempts,
 # progress (the job's own TaskProgress JSON), end (its TaskEnd JSON) and error.
@@ -200,9 +208,11 @@ return 1
 """
 
 # KEYS: task, events;  ARGV: type, time, data, progress JSON ('' for none), the progress's job_no
+# Returns the event's seq, or {'ended', state} for a task that has ended (its terminal event stays its last).
 # A skip ends the job it was meant for: once progress names another job, it has expired.
-APPEND_EVENT = _APPEND + """
+APPEND_EVENT = _APPEND + _ENDED + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if ended(KEYS[1]) then return {'ended', redis.call('HGET', KEYS[1], 'state')} end
 if ARGV[4] ~= '' then
   local request = redis.call('HGET', KEYS[1], 'stop_request')
   request = request and request ~= '' and cjson.decode(request)
@@ -253,9 +263,10 @@ return {append(KEYS[1], KEYS[2], 'preview', ARGV[3], data), id}
 # ARGV: id, group, event time, event type, event data without 'images' (a JSON object), the reporting worker
 # ('' for any), then field/value pairs
 # Returns {seq, images}: the event's data is 'images' followed by the given data; {'taken', worker} when the
-# task is another worker's now.
-FINISH = _APPEND + _RELEASE + """
+# task is another worker's now; {'ended', state} when it has ended already (a terminal state is final).
+FINISH = _APPEND + _RELEASE + _ENDED + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if ended(KEYS[1]) then return {'ended', redis.call('HGET', KEYS[1], 'state')} end
 local runner = redis.call('HGET', KEYS[1], 'worker_id')
 if ARGV[6] ~= '' and runner and runner ~= ARGV[6] then return {'taken', runner} end
 redis.call('HSET', KEYS[1], 'stop_request', '', unpack(ARGV, 7))

@@ -43,6 +43,7 @@ from pixelforge.tasks.store import (
     RECOVERED_ERROR,
     QueueFull,
     StoreUnavailable,
+    TaskEnded,
     TaskExists,
     TaskNotFound,
     TaskTakenOver,
@@ -353,6 +354,8 @@ class RedisTaskStore:
             raise TaskNotFound(task_id)
         if reply[0] == b"taken":
             raise TaskTakenOver(task_id, reply[1].decode())
+        if reply[0] == b"ended":
+            raise TaskEnded(task_id, TaskState(reply[1].decode()))
         seq, images = reply
         event = TaskEvent(task_id=task_id, seq=seq, type=EventType(end.state.value), time=float(now),
                           data={"images": images, **data})
@@ -431,6 +434,8 @@ class RedisTaskStore:
         )
         if seq is None:
             raise TaskNotFound(task_id)
+        if isinstance(seq, list):  # {'ended', state}
+            raise TaskEnded(task_id, TaskState(seq[1].decode()))
         return TaskEvent(task_id=task_id, seq=seq, type=type, time=float(now), data=data)
 
     @_reachable

@@ -30,7 +30,7 @@ from pixelforge.tasks.model import (
     TaskStats,
 )
 from pixelforge.tasks.progress import queued_progress
-from pixelforge.tasks.store import RECOVERED_ERROR, QueueFull, StoreFull, TaskExists, TaskNotFound
+from pixelforge.tasks.store import RECOVERED_ERROR, QueueFull, StoreFull, TaskEnded, TaskExists, TaskNotFound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -302,7 +302,7 @@ class SQLiteTaskStore:
 
     def finish(self, task_id: str, end: TaskEnd) -> tuple[Task, TaskEvent]:
         with self._tx() as conn:
-            self._fetch(conn, task_id)
+            self._refuse_ended(self._fetch(conn, task_id))
             conn.execute(
                 "UPDATE tasks SET state = ?, finished_at = ?, progress = COALESCE(?, progress),"
                 " stats = COALESCE(?, stats), error = ?, stop_reason = ?, stop_request = NULL,"
@@ -351,7 +351,13 @@ class SQLiteTaskStore:
         self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None
     ) -> TaskEvent:
         with self._tx() as conn:
+            self._refuse_ended(self._fetch(conn, task_id))
             return self._append(conn, task_id, type, data, progress)
+
+    @staticmethod
+    def _refuse_ended(row: sqlite3.Row) -> None:
+        if (state := TaskState(row["state"])).is_terminal:
+            raise TaskEnded(row["id"], state)
 
     def _append(
         self,
@@ -419,14 +425,14 @@ class SQLiteTaskStore:
                 " WHERE state = ?",
                 (TaskState.INTERRUPTED, time.time(), "restart", RECOVERED_ERROR, TaskState.RUNNING),
             )
-            # Every finished task whose newest event is not its terminal one: the tasks just interrupted,
-            # and any whose terminal write was cut short by a crash of an older version.
+            # Every finished task without a terminal event: the tasks just interrupted, and any whose terminal
+            # write was cut short by a crash of an older version. One that has its terminal event never gets a
+            # second, whatever came after it.
             finished = [s.value for s in TERMINAL_STATES]
             marks = ",".join("?" * len(finished))
             rows = conn.execute(
-                f"SELECT t.id, t.state, t.stop_reason, t.error FROM tasks t LEFT JOIN events e"
-                f" ON e.task_id = t.id AND e.seq = t.last_seq WHERE t.state IN ({marks})"
-                f" AND (e.type IS NULL OR e.type NOT IN ({marks}))",
+                f"SELECT t.id, t.state, t.stop_reason, t.error FROM tasks t WHERE t.state IN ({marks}) AND NOT EXISTS"
+                f" (SELECT 1 FROM events e WHERE e.task_id = t.id AND e.type IN ({marks}))",
                 [*finished, *finished],
             ).fetchall()
             events = []

@@ -67,6 +67,15 @@ class TaskTakenOver(TaskStoreError):
         self.task_id, self.worker_id = task_id, worker_id
 
 
+class TaskEnded(TaskStoreError):
+    """A write that would change a task that has ended: a terminal state is final (no second end, no event after
+    the terminal one), so that no watcher ever sees a task end twice."""
+
+    def __init__(self, task_id: str, state: TaskState) -> None:
+        super().__init__(f"task {task_id} has already ended ({state.value}); its end stays as it is")
+        self.task_id, self.state = task_id, state
+
+
 class QueueFull(TaskStoreError):
     """A submission over the per-identity or the overall queue limit."""
 
@@ -133,7 +142,8 @@ class TaskStore(Protocol):
 
     def finish(self, task_id: str, end: TaskEnd) -> tuple[Task, TaskEvent]:
         """The terminal state and the terminal event, in one transaction; a pending stop request is
-        dropped (it has been honoured, or there is nothing left to stop)."""
+        dropped (it has been honoured, or there is nothing left to stop). Raises TaskEnded when the task has
+        ended already: a terminal state is final."""
         ...
 
     # --- control ---------------------------------------------------------------------------
@@ -149,7 +159,8 @@ class TaskStore(Protocol):
         self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None
     ) -> TaskEvent:
         """Give the event the task's next sequence number and keep it for replay; ``progress`` becomes the
-        task's current progress in the same write (one transaction per step on the hot path)."""
+        task's current progress in the same write (one transaction per step on the hot path). Raises TaskEnded
+        for a task that has ended: its terminal event is its last."""
         ...
 
     def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]: ...
