@@ -31,7 +31,12 @@ class Settings(BaseSettings):
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
         default="auto", description="Weights dtype; 'auto' uses the preset's dtype on GPU, float32 on CPU.")
     offload: OffloadMode = Field(default="none", description="diffusers CPU offload: none, model, sequential.")
-    history_limit: int = Field(default=200, ge=1, description="Finished tasks kept; older ones are pruned.")
+    history_limit: int = Field(
+        default=200, ge=1, description="Finished tasks kept per identity; its older ones are pruned (with their "
+        "files), never another identity's.")
+    history_limit_total: int = Field(
+        default=5000, ge=1, description="Finished tasks kept in all: past it, the identity that keeps the most loses "
+        "its oldest first.")
     preview_every: int = Field(default=2, ge=0, description="Publish a live preview every N steps (0 = off).")
     preview_format: Literal["png", "jpeg", "webp"] = Field(default="png", description="Live preview encoding.")
     runahead_blocks: int = Field(

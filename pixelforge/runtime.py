@@ -73,7 +73,7 @@ def task_service(settings: Settings, store: TaskStore, bus: EventBus) -> TaskSer
         bus,
         limits_from(settings),
         checks=[submission_check(settings)],
-        history=HistoryPolicy(settings.data_dir, settings.history_limit),
+        history=HistoryPolicy(settings.data_dir, settings.history_limit, settings.history_limit_total),
         inputs=InputFolder(settings.data_dir, settings.images_dir / "inputs"),
     )
 

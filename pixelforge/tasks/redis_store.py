@@ -20,6 +20,7 @@ import redis
 from redis.exceptions import ResponseError
 
 from pixelforge.tasks import redis_scripts as scripts
+from pixelforge.tasks.history import beyond_limits
 from pixelforge.tasks.model import (
     TERMINAL_STATES,
     EventType,
@@ -504,19 +505,22 @@ class RedisTaskStore:
         return events
 
     @_reachable
-    def prune(self, keep: int) -> list[Task]:
+    def prune(self, keep: int, keep_total: int | None = None) -> list[Task]:
         newest_created = self._matching_ids(None, TERMINAL_STATES)
-        if len(newest_created) <= keep:
+        if len(newest_created) <= min(keep, keep_total if keep_total is not None else keep):
             return []
         pipe = self.redis.pipeline(transaction=False)
         for task_id in newest_created:
-            pipe.hget(self.keys.task(task_id), "finished_at")
-        finished_at = dict(zip(newest_created, (float(t or 0) for t in pipe.execute()), strict=True))
+            pipe.hmget(self.keys.task(task_id), "finished_at", "owner")
+        fields = dict(zip(newest_created, pipe.execute(), strict=True))
         # the most recently finished first (a stable sort: equal times keep the newest created first)
-        finished = sorted(newest_created, key=finished_at.__getitem__, reverse=True)[keep:]
-        pruned = self._load(finished)
+        finished = sorted(newest_created, key=lambda task_id: float(fields[task_id][0] or 0), reverse=True)
+        chosen = beyond_limits([(task_id, text(fields[task_id][1]) or "") for task_id in finished], keep, keep_total)
+        if not chosen:
+            return []
+        pruned = self._load(chosen)
         pipe = self.redis.pipeline(transaction=True)
-        for task_id in finished:
+        for task_id in chosen:
             k = self.keys
             pipe.delete(k.task(task_id), k.events(task_id), k.images(task_id), k.previews(task_id))
             pipe.zrem(k.all_tasks, task_id)

@@ -55,10 +55,12 @@ DEFAULT_RETRY_S = 5
 
 @dataclass(frozen=True)
 class HistoryPolicy:
-    """Finished tasks beyond ``keep`` go, with their files under ``data_dir``."""
+    """Finished tasks beyond ``keep`` per identity, or beyond ``keep_total`` in all (the identity holding the most
+    first), go, with their files under ``data_dir``."""
 
     data_dir: Path
     keep: int
+    keep_total: int | None = None
 
 
 @dataclass
@@ -292,7 +294,7 @@ class TaskService:
     def prune_history(self) -> int:
         if self.history is None:
             return 0
-        return prune_history(self.store, self.history.data_dir, self.history.keep)
+        return prune_history(self.store, self.history.data_dir, self.history.keep, self.history.keep_total)
 
     def sweep_leftovers(self, images_dir: Path) -> list[Path]:
         """Before any worker starts: delete what a crash left in ``images_dir`` (half-written files, files

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pixelforge.tasks.history import beyond_limits
 from pixelforge.tasks.model import (
     TERMINAL_STATES,
     EventType,
@@ -443,17 +444,17 @@ class SQLiteTaskStore:
                 events.append(self._append(conn, row["id"], EventType(row["state"]), data))
         return events
 
-    def prune(self, keep: int) -> list[Task]:
+    def prune(self, keep: int, keep_total: int | None = None) -> list[Task]:
         finished = [s.value for s in TERMINAL_STATES]
         marks = ",".join("?" * len(finished))
         with self._tx() as conn:
             rows = conn.execute(
-                f"SELECT * FROM tasks WHERE state IN ({marks})"
-                " ORDER BY finished_at DESC, queue_order DESC LIMIT -1 OFFSET ?",
-                [*finished, keep],
+                f"SELECT id, owner FROM tasks WHERE state IN ({marks}) ORDER BY finished_at DESC, queue_order DESC",
+                finished,
             ).fetchall()
-            pruned = [self._row_to_task(r) for r in rows]
-            for task_id in (t.id for t in pruned):
+            pruned = []
+            for task_id in beyond_limits([(r["id"], r["owner"]) for r in rows], keep, keep_total):
+                pruned.append(self._row_to_task(self._fetch(conn, task_id)))
                 conn.execute("DELETE FROM events WHERE task_id = ?", (task_id,))
                 conn.execute("DELETE FROM previews WHERE task_id = ?", (task_id,))
                 conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,))

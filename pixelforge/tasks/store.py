@@ -175,9 +175,10 @@ class TaskStore(Protocol):
         is missing gets it. Returns the terminal events appended."""
         ...
 
-    def prune(self, keep: int) -> list[Task]:
-        """Drop the finished tasks beyond the ``keep`` that finished last (never the one that just finished,
-        however long ago it was created); returns them so their files can go too."""
+    def prune(self, keep: int, keep_total: int | None = None) -> list[Task]:
+        """Drop the finished tasks beyond the ``keep`` of each owner that finished last (never the one that just
+        finished, however long ago it was created) and, past ``keep_total`` in all, those ``history.beyond_limits``
+        chooses (the owner holding the most first); returns them so their files can go too."""
         ...
 
     def set_paused(self, paused: bool) -> None: ...
