@@ -278,11 +278,15 @@ class WorkerOut(BaseModel):
     alive: bool = Field(description="False when the worker has ended while the server runs (tasks would wait).")
     stuck: bool = Field(description="Running a task with no sign of progress for longer than worker_stuck_s.")
     last_error: str | None = Field(description="The last error the worker itself hit (not a task's own failure).")
+    problem: str | None = Field(
+        default=None, description="Why it cannot do its work now: it cannot store a task's end, its recent tasks "
+        "all failed on storage, or it cannot reach Redis. None when it can.")
 
 
 class HealthOut(BaseModel):
     status: Literal["ok", "unhealthy"] = Field(
-        description="'ok', or 'unhealthy' (HTTP 503) when a worker is dead or stuck, or there is no worker.")
+        description="'ok', or 'unhealthy' (HTTP 503) when a worker is dead, stuck or has a problem, or there is no "
+        "worker.")
     version: str = Field(description="pixelforge version.")
     paused: bool = Field(description="Whether the queue is paused.")
     queued: int = Field(description="Queued tasks.")

@@ -376,6 +376,9 @@ class TaskEnd(BaseModel):
         "whose task another worker took over (TaskTakenOver), so a stalled worker never ends a rerun.")
     job_no: int | None = Field(
         default=None, description="The job this end is of, when the task's jobs run on several workers at once.")
+    storage_fault: bool = Field(
+        default=False, description="It failed because its files or records could not be written (a full, "
+        "read-only or failing disk): the worker's health counts such failures.")
 
     def event_data(self) -> dict[str, Any]:
         """What the terminal event carries of this end (the store adds the image count it holds)."""
@@ -395,6 +398,9 @@ class WorkerHealth(BaseModel):
     task_id: str | None = Field(default=None, description="The task it runs now.")
     stuck: bool = Field(default=False, description="Busy with no sign of progress for longer than allowed.")
     last_error: str | None = Field(default=None, description="The last error the worker itself hit (not a task's).")
+    problem: str | None = Field(
+        default=None, description="Why it cannot do its work now (it cannot store a task's end, its recent tasks all "
+        "failed on storage): the server is unhealthy while it says so.")
 
 
 class TaskEvent(BaseModel):
@@ -416,3 +422,6 @@ class WorkerInfo(BaseModel):
     alive: bool = Field(default=True, description="False when its task loop has ended while its process beats on.")
     stuck: bool = Field(default=False, description="Busy with no sign of progress for longer than allowed.")
     last_error: str | None = Field(default=None, description="The last error the worker itself hit (not a task's).")
+    problem: str | None = Field(
+        default=None, description="Why it cannot do its work now (it cannot store a task's end, its recent tasks all "
+        "failed on storage, it cannot reach Redis).")
