@@ -49,11 +49,13 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def runtime_for(settings: Settings) -> Any:
-    """The in-process runtime; a device this machine does not have is bad input, said in one line."""
+    """The in-process runtime; a device this machine does not have, or a task database that cannot be opened, is
+    said in one line."""
     from pixelforge.backends.diffusers import DeviceUnavailable
     from pixelforge.runtime import Runtime
+    from pixelforge.tasks.store import StoreUnreadable
 
     try:
         return Runtime(settings)
-    except DeviceUnavailable as exc:
+    except (DeviceUnavailable, StoreUnreadable) as exc:
         raise UsageError(str(exc)) from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -31,7 +32,15 @@ from pixelforge.tasks.model import (
     TaskStats,
 )
 from pixelforge.tasks.progress import queued_progress
-from pixelforge.tasks.store import RECOVERED_ERROR, QueueFull, StoreFull, TaskEnded, TaskExists, TaskNotFound
+from pixelforge.tasks.store import (
+    RECOVERED_ERROR,
+    QueueFull,
+    StoreFull,
+    StoreUnreadable,
+    TaskEnded,
+    TaskExists,
+    TaskNotFound,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -76,6 +85,8 @@ CREATE TABLE IF NOT EXISTS previews (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+log = logging.getLogger(__name__)
+
 # Previews kept per task: the newest few are enough for any client that is catching up.
 PREVIEWS_KEPT = 3
 
@@ -88,18 +99,44 @@ MIGRATIONS: dict[str, str | None] = {
 }
 
 
+# What a damaged record's column becomes when its task is quarantined: a value every reader takes (its task has
+# failed). The columns that read as they are stay as they are (its images' paths above all: its files stay its own).
+QUARANTINE_VALUES: dict[str, str | None] = {
+    "params": TaskParams().model_dump_json(),
+    "progress": TaskProgress().model_dump_json(),
+    "images": "[]",
+    "stats": None,
+    "stop_request": None,
+    "info": "{}",
+    "inputs": None,
+}
+
+
+def _readable(read: Any, row: sqlite3.Row, column: str) -> bool:
+    """Whether ``row`` reads with every column but ``column`` made readable (so ``column`` is not the damaged one)."""
+    values = dict(row) | {c: r for c, r in QUARANTINE_VALUES.items() if c != column} | {"state": "failed"}
+    try:
+        read(values)
+    except ValueError:
+        return False
+    return True
+
+
 class SQLiteTaskStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
-        self._migrate()
+        try:
+            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(SCHEMA)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:  # not a database, damaged, read-only, a folder it cannot write in
+            raise StoreUnreadable(str(self.path), f"{exc} (move it away to start with an empty history)") from exc
 
     def _migrate(self) -> None:
         with self._tx() as conn:
@@ -421,6 +458,7 @@ class SQLiteTaskStore:
     # --- housekeeping ----------------------------------------------------------------------
     def recover(self) -> list[TaskEvent]:
         with self._tx() as conn:
+            self._quarantine(conn)
             conn.execute(
                 "UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ?, stop_request = NULL, error = ?"
                 " WHERE state = ?",
@@ -443,6 +481,34 @@ class SQLiteTaskStore:
                     data["error"] = row["error"]
                 events.append(self._append(conn, row["id"], EventType(row["state"]), data))
         return events
+
+    def _quarantine(self, conn: sqlite3.Connection) -> None:
+        """Make every task whose record cannot be read (``params`` that is not JSON, a state no version knows ...)
+        readable again, with the reason as its error, and log it: one damaged row never keeps the store from opening
+        or listing. A task that had not ended fails (its terminal event follows with recovery's); one that had ended
+        keeps its end, as its stream told it (a terminal state is final)."""
+        for row in conn.execute("SELECT * FROM tasks").fetchall():
+            try:
+                self._row_to_task(row)
+                continue
+            except ValueError as exc:  # pydantic's ValidationError and json's errors are ValueErrors
+                error = exc
+            damaged = {column: readable for column, readable in QUARANTINE_VALUES.items()
+                       if not _readable(self._row_to_task, row, column)}
+            bad = [*damaged] if row["state"] in set(TaskState) else [f"state {row['state']!r}", *damaged]
+            reason = f"its stored record could not be read (bad {', '.join(bad)}); quarantined"
+            log.warning("task %s: %s: %s", row["id"], reason, error)
+            told = [e.value for e in EventType if e.is_terminal]
+            ended = conn.execute(
+                f"SELECT type FROM events WHERE task_id = ? AND type IN ({','.join('?' * len(told))})"
+                " ORDER BY seq LIMIT 1", (row["id"], *told)).fetchone()
+            state = ended["type"] if ended else TaskState.FAILED
+            assignments = "".join(f"{column} = ?, " for column in damaged)
+            conn.execute(
+                f"UPDATE tasks SET {assignments}state = ?, error = ?, stop_request = NULL,"
+                " finished_at = COALESCE(finished_at, ?) WHERE id = ?",
+                [*damaged.values(), state, reason, time.time(), row["id"]],
+            )
 
     def prune(self, keep: int, keep_total: int | None = None) -> list[Task]:
         finished = [s.value for s in TERMINAL_STATES]

@@ -32,6 +32,13 @@ class TaskStoreError(Exception):
     """Base class for store errors that carry a message fit to show a user."""
 
 
+class StoreUnreadable(TaskStoreError):
+    """The store cannot be opened at all (a database that is corrupt, not a database, or read-only)."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"cannot open the task store {where}: {reason}")
+
+
 class TaskNotFound(TaskStoreError):
     def __init__(self, task_id: str) -> None:
         super().__init__(f"unknown task id: {task_id}")
@@ -172,7 +179,8 @@ class TaskStore(Protocol):
     # --- housekeeping ----------------------------------------------------------------------
     def recover(self) -> list[TaskEvent]:
         """After a crash: tasks left running become interrupted, and a finished task whose terminal event
-        is missing gets it. Returns the terminal events appended."""
+        is missing gets it; a stored task that cannot be read (a damaged record) is quarantined: failed, with the
+        reason, readable again. Returns the terminal events appended."""
         ...
 
     def prune(self, keep: int, keep_total: int | None = None) -> list[Task]:
