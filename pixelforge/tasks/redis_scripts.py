@@ -142,8 +142,10 @@ return 1
 
 # A worker took over the entry of a worker that stopped renewing its lease (XAUTOCLAIM).
 # KEYS: task, events, queue, active, queued, images
-# ARGV: id, new worker id, now, entry id, group, max attempts, event time, channel, job ('' for the whole task)
-# Returns 1: the new worker runs it (attempt n, a 'queued' event says why); 2: failed for good; 0: nothing to do.
+# ARGV: id, new worker id, now, entry id, group, max attempts, event time, channel, job ('' for the whole task),
+# overdue (1: XAUTOCLAIM found the entry idle past the lease; 0: the worker's own pending entry)
+# Returns 1: the new worker runs it (attempt n, a 'queued' event says why; or the same worker, when its own entry is
+# overdue: a claim whose reply it lost); 2: failed for good; 0: nothing to do.
 # For a job: 0 nothing to do; 1 or 2 run it as CLAIM says (1 also for a job run again after its worker died: a
 # 'started' event names the job, the new worker and why, while the task stays running); 3: its workers kept
 # dying, end the job failed without running it (the reason in its 'error' field).
@@ -160,7 +162,7 @@ if job ~= '' then
   if job_state == 'queued' then return 1 + start_job(KEYS[1], KEYS[5], ARGV[1], job, ARGV[2], ARGV[3]) end
   -- running, or ended with the task's end still unstored (its worker died in between): run it again
   local previous = redis.call('HGET', KEYS[1], job_field(job, 'worker'))
-  if previous == ARGV[2] then return 0 end
+  if previous == ARGV[2] then return job_state == 'running' and tonumber(ARGV[10]) or 0 end  -- as for a task
   local attempts = redis.call('HINCRBY', KEYS[1], job_field(job, 'attempts'), 1)
   redis.call('HSET', KEYS[1], job_field(job, 'state'), 'running', job_field(job, 'worker'), ARGV[2])
   local reason = 'worker ' .. previous .. ' stopped while running job ' .. (tonumber(job) + 1)
@@ -185,7 +187,9 @@ if state ~= 'running' then
   return 0
 end
 local previous = redis.call('HGET', KEYS[1], 'worker_id')
-if previous == ARGV[2] then return 0 end  -- the task this worker runs now: nothing to take over
+-- Its own entry: when overdue (this worker stopped renewing it: it was never told of its claim, Redis went away
+-- meanwhile), it runs the task now; else it is the task it runs, nothing to take over.
+if previous == ARGV[2] then return tonumber(ARGV[10]) end
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 local reason = 'worker ' .. previous .. ' stopped while running this task'
 if attempts > tonumber(ARGV[6]) then

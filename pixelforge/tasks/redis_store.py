@@ -232,8 +232,8 @@ class RedisTaskStore:
         holds and this one does not is handed to that worker instead."""
         if self.is_paused():
             return None
-        for entry in self._read(worker_id, "0"):  # handed over, or its own from a previous life
-            if (task := self._take_over(worker_id, entry)) is not None:
+        for entry in self._pending(worker_id):  # handed over, or its own from a previous life
+            if (task := self._take_over(worker_id, entry, overdue=False)) is not None:
                 return task
         while True:
             overdue = self.redis.xautoclaim(
@@ -242,9 +242,10 @@ class RedisTaskStore:
             if not overdue:
                 break
             entry_id, fields = overdue[0]
-            if fields and (task := self._take_over(worker_id, QueueEntry.of(entry_id, fields))) is not None:
+            entry = QueueEntry.of(entry_id, fields) if fields else None
+            if entry is not None and (task := self._take_over(worker_id, entry, overdue=True)) is not None:
                 return task
-        while entries := self._read(worker_id, ">"):
+        while entries := self._read_new(worker_id):
             entry = entries[0]
             if self._hand_over(worker_id, entry.id, entry.task_id):
                 continue
@@ -257,18 +258,33 @@ class RedisTaskStore:
                 return self._claimed(entry, starts_task=claimed == 2)
         return None
 
-    def _read(self, worker_id: str, start: str) -> list[QueueEntry]:
-        """The next new entry (``>``) or this worker's pending ones (``0``); a pending entry deleted meanwhile is
-        acknowledged and left out."""
-        reply = self.redis.xreadgroup(WORKERS_GROUP, worker_id, {self.keys.queue: start}, count=1 if start == ">"
-                                      else 100)
-        entries = []
-        for entry_id, fields in reply[0][1] if reply else []:
+    def _read_new(self, worker_id: str) -> list[QueueEntry]:
+        """The next entry never delivered to any worker (delivered to this one now)."""
+        reply = self.redis.xreadgroup(WORKERS_GROUP, worker_id, {self.keys.queue: ">"}, count=1)
+        return self._present(reply[0][1] if reply else [])
+
+    def _pending(self, worker_id: str) -> list[QueueEntry]:
+        """This worker's pending entries, read without delivering them again: a delivery would reset their idle time,
+        and an entry this worker lost track of would never be overdue for a take-over."""
+        pending = self.redis.xpending_range(self.keys.queue, WORKERS_GROUP, "-", "+", 100, consumername=worker_id)
+        if not pending:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for entry in pending:
+            pipe.xrange(self.keys.queue, entry["message_id"], entry["message_id"])
+        found = [(entry["message_id"], (read[0][1] if read else {})) for entry, read in
+                 zip(pending, pipe.execute(), strict=True)]
+        return self._present(found)
+
+    def _present(self, entries: list[tuple[bytes, dict]]) -> list[QueueEntry]:
+        """The entries that still exist; one deleted meanwhile (its task ended) is acknowledged and left out."""
+        present = []
+        for entry_id, fields in entries:
             if not fields:
                 self.redis.xack(self.keys.queue, WORKERS_GROUP, entry_id)
                 continue
-            entries.append(QueueEntry.of(entry_id, fields))
-        return entries
+            present.append(QueueEntry.of(entry_id, fields))
+        return present
 
     def _claimed(self, entry: QueueEntry, starts_task: bool, failed: str | None = None) -> Task:
         """The claimed task; for a job's entry, with the job this worker runs (``Task.claim``)."""
@@ -277,7 +293,7 @@ class RedisTaskStore:
             task.claim = JobClaim(job_no=entry.job, starts_task=starts_task, failed=failed)
         return task
 
-    def _take_over(self, worker_id: str, entry: QueueEntry) -> Task | None:
+    def _take_over(self, worker_id: str, entry: QueueEntry, overdue: bool) -> Task | None:
         """Claim a pending entry: a queued task is claimed as usual; a running one (its worker died) is run
         again, its events say so, or after ``max_attempts`` starts it fails with the reason. The script
         publishes both events: no service call waits on them. A job's entry likewise, except that a job whose
@@ -289,7 +305,7 @@ class RedisTaskStore:
             "TAKE_OVER",
             [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued, k.images(task_id)],
             [task_id, worker_id, now, entry.id, WORKERS_GROUP, self.max_attempts, now, k.event_channel,
-             entry.job_arg],
+             entry.job_arg, int(overdue)],
         )
         if entry.job is None:
             return self.get(task_id) if outcome == 1 else None
