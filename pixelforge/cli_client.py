@@ -168,7 +168,7 @@ def _failing_worker(health: dict[str, Any]) -> str:
     if not health.get("workers"):
         return "no worker is running"
     for worker in health["workers"]:
-        if isinstance(worker, dict) and worker.get("alive") and worker.get("problem"):
+        if isinstance(worker, dict) and worker.get("problem"):
             return f"worker {worker.get('worker_id')}: {worker['problem']}"
         if isinstance(worker, dict) and (not worker.get("alive") or worker.get("stuck")):
             what = "is stuck" if worker.get("alive") else "has stopped"

@@ -79,8 +79,9 @@ class Settings(BaseSettings):
     redis_namespace: str = Field(
         default="pixelforge", min_length=1, description="Prefix of every Redis key: one deployment per namespace.")
     worker_lease_s: float = Field(
-        default=30.0, gt=0, description="Distributed mode: a worker renews the lease on its task every third of "
-        "this; a task whose lease runs out (its worker died) is taken over by another worker.")
+        default=6.0, gt=0, description="Distributed mode: a worker beats (renews the lease on its task) every third "
+        "of this; one silent for this long is lost: health answers 503 naming it, and another worker takes its task "
+        "over.")
     worker_max_attempts: int = Field(
         default=2, ge=1, description="Distributed mode: how often a task may be started in all when its workers "
         "die under it; then it fails with the reason (1: fail at the first death, never run twice).")

@@ -70,6 +70,12 @@ class RedisKeys:
         return f"{self.namespace}:worker:*"
 
     @property
+    def known_workers(self) -> str:
+        """Hash: worker id -> its last heartbeat (WorkerInfo JSON), kept after its heartbeat expires (a worker lost
+        without leaving: killed, cut off) until it leaves cleanly or is forgotten."""
+        return f"{self.namespace}:known-workers"
+
+    @property
     def counter(self) -> str:
         """Integer: the last queue order handed out (creation order, the queue's and the history's)."""
         return f"{self.namespace}:order"

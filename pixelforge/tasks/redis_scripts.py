@@ -203,9 +203,15 @@ if attempts > tonumber(ARGV[6]) then
   return 2
 end
 redis.call('HSET', KEYS[1], 'worker_id', ARGV[2], 'started_at', ARGV[3])
+-- The task's view says so until the new run reports its own progress (the bar keeps where the lost run was).
+local textinfo = 'Worker lost — requeued, attempt ' .. attempts
+local stored = redis.call('HGET', KEYS[1], 'progress')
+local progress = (stored and stored ~= '') and cjson.decode(stored) or {}
+progress.textinfo, progress.eta_s = textinfo, cjson.null
+redis.call('HSET', KEYS[1], 'progress', cjson.encode(progress))
 -- Queued again at the head, and taken at once by the worker that found it (its 'started' follows).
 local data = cjson.encode({position = 1, size = redis.call('ZCARD', KEYS[5]) + 1, requeued = reason,
-                           attempt = attempts})
+                           attempt = attempts, textinfo = textinfo})
 local seq = append(KEYS[1], KEYS[2], 'queued', ARGV[7], data)
 publish(ARGV[8], ARGV[1], seq, 'queued', ARGV[7], data)
 return 1

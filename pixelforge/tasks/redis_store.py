@@ -51,7 +51,7 @@ from pixelforge.tasks.store import (
 )
 
 # A worker renews the lease on its task every heartbeat; one that has not for this long is dead.
-DEFAULT_LEASE_S = 30.0
+DEFAULT_LEASE_S = 6.0
 # How often a task may be started in all when its workers keep dying (1: fail at the first death).
 DEFAULT_MAX_ATTEMPTS = 2
 
@@ -481,7 +481,11 @@ class RedisTaskStore:
     def heartbeat(self, info: WorkerInfo, ttl_s: float) -> list[str]:
         """Say that the worker is alive (for ``ttl_s``) and renew the lease on its task; returns the queue
         entries it still holds (none while it runs a task: it lost that task to another worker)."""
-        self.redis.set(self.keys.worker(info.worker_id), info.model_dump_json(), px=int(ttl_s * 1000))
+        record = info.model_dump_json()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self.keys.worker(info.worker_id), record, px=int(ttl_s * 1000))
+        pipe.hset(self.keys.known_workers, info.worker_id, record)
+        pipe.execute()
         renewed = self._run("RENEW", [self.keys.queue],
                             [WORKERS_GROUP, info.worker_id, self.keys.task(""), info.task_id or ""])
         return [e.decode() for e in renewed]
@@ -494,8 +498,31 @@ class RedisTaskStore:
         return [WorkerInfo.model_validate_json(v) for v in values if v is not None]
 
     @_reachable
+    def lost_workers(self, forget_after_s: float) -> list[WorkerInfo]:
+        """The workers whose heartbeat expired without their leaving (killed, cut off), each as its last heartbeat
+        told it; one lost for longer than ``forget_after_s`` is forgotten."""
+        known = self.redis.hgetall(self.keys.known_workers)
+        if not known:
+            return []
+        ids = sorted(known)
+        pipe = self.redis.pipeline(transaction=False)
+        for worker_id in ids:
+            pipe.exists(self.keys.worker(worker_id.decode()))
+        lost, now = [], time.time()
+        for worker_id, beating in zip(ids, pipe.execute(), strict=True):
+            if beating:
+                continue
+            info = WorkerInfo.model_validate_json(known[worker_id])
+            if now - info.heartbeat_at > forget_after_s:
+                self.redis.hdel(self.keys.known_workers, worker_id)
+            else:
+                lost.append(info)
+        return lost
+
+    @_reachable
     def forget_worker(self, worker_id: str) -> None:
-        """A worker that shuts down cleanly leaves at once instead of when its heartbeat expires."""
+        """A worker that shuts down cleanly leaves at once instead of when its heartbeat expires (and is not lost)."""
+        self.redis.hdel(self.keys.known_workers, worker_id)
         self.redis.delete(self.keys.worker(worker_id))
         self.redis.xgroup_delconsumer(self.keys.queue, WORKERS_GROUP, worker_id)
 
