@@ -164,7 +164,10 @@ class Server:
 
 
 def _failing_worker(health: dict[str, Any]) -> str:
-    """What the health answer says is wrong: the first worker that has stopped, is stuck or has a problem, and why."""
+    """What the health answer says is wrong: its store, else the first worker that has stopped, is stuck or has a
+    problem, and why."""
+    if health.get("problem"):
+        return str(health["problem"])
     if not health.get("workers"):
         return "no worker is running"
     for worker in health["workers"]:

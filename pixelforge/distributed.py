@@ -30,6 +30,8 @@ BEATS_PER_LEASE = 3
 # How long the health route names a worker that was lost (its heartbeat expired without its leaving: killed, cut
 # off) and answers 503 for it; then it is forgotten (a restarted worker has another id).
 LOST_WORKER_SHOWN_S = 60.0
+# How long the health route waits for Redis to answer a PING before it answers 503 naming Redis.
+REDIS_HEALTH_TIMEOUT_S = 1.0
 
 
 def redis_service(settings: Settings) -> TaskService:
@@ -61,6 +63,10 @@ class ApiRuntime:
 
     def worker_infos(self) -> list[WorkerInfo]:
         return _redis_store(self.service).workers()
+
+    def store_problem(self) -> str | None:
+        """Redis that does not answer at once, said as such (the health route answers 503 with it)."""
+        return _redis_store(self.service).unanswered(REDIS_HEALTH_TIMEOUT_S)
 
     def worker_health(self) -> list[WorkerHealth]:
         """The workers whose heartbeat is fresh, as each judges itself (its task loop ended, stuck, its last

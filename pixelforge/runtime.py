@@ -113,6 +113,10 @@ class Runtime:
     def worker_health(self) -> list[WorkerHealth]:
         return [worker.health() for worker in self.workers]
 
+    def store_problem(self) -> str | None:
+        """None: this process's SQLite store is a file it holds open (its faults reach the workers' health)."""
+        return None
+
     def worker_infos(self) -> list[WorkerInfo]:
         """This process's workers as distributed mode lists its own (a heartbeat is now)."""
         return [worker.info() for worker in self.workers]

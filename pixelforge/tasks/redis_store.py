@@ -37,7 +37,7 @@ from pixelforge.tasks.model import (
     WorkerInfo,
 )
 from pixelforge.tasks.progress import combined_progress, queued_progress
-from pixelforge.tasks.redis_keys import CONNECTION_ERRORS, WORKERS_GROUP, RedisKeys, connect
+from pixelforge.tasks.redis_keys import CONNECTION_ERRORS, WORKERS_GROUP, RedisKeys, answers, connect
 from pixelforge.tasks.redis_records import QueueEntry, task_fields, task_from_record, text
 from pixelforge.tasks.sqlite_store import PREVIEWS_KEPT
 from pixelforge.tasks.store import (
@@ -577,6 +577,14 @@ class RedisTaskStore:
     @_reachable
     def is_paused(self) -> bool:
         return self.redis.get(self.keys.paused) == b"1"
+
+    def unanswered(self, timeout_s: float) -> str | None:
+        """What is wrong when Redis does not answer a PING within ``timeout_s`` (no retries), else None."""
+        if answers(self.redis, timeout_s):
+            return None
+        where = self.redis.connection_pool.connection_kwargs
+        return (f"Redis at {where.get('host', '?')}:{where.get('port', '?')} does not answer within {timeout_s:g} s; "
+                "no task can be queued, stopped or run")
 
     def close(self) -> None:
         self.redis.close()
