@@ -4,7 +4,6 @@ deployment: an API server, a worker process killed with -9, a second worker, a r
 
 from __future__ import annotations
 
-import signal
 import uuid
 from pathlib import Path
 
@@ -12,10 +11,8 @@ from browserkit import LONG, fill_params, new_browser_context, open_ui, wait_den
 from playwright.sync_api import Browser, expect
 
 from pixelforge.config import Settings
-from pixelforge.distributed import ApiRuntime, WorkerProcess, redis_service
-from pixelforge.testing.live_server import serve_runtime
 from pixelforge.testing.redis_server import RedisServer
-from tests.integration.test_distributed import _wait_until_it_beats, _worker_process
+from tests.integration.test_dead_worker import doomed_deployment
 
 
 def test_the_bar_shows_a_requeue_after_its_worker_is_lost(
@@ -23,35 +20,20 @@ def test_the_bar_shows_a_requeue_after_its_worker_is_lost(
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data", model=server_model, device="cpu", redis_url=redis_server.url,
                         redis_namespace=f"t-{uuid.uuid4().hex}", preview_every=0)
-    service = redis_service(settings)
-    server = serve_runtime(ApiRuntime(settings))
-    log_path = tmp_path / "worker.log"
-    doomed = _worker_process(settings, log_path)
-    survivor = None
     context = new_browser_context(browser, viewport={"width": 1100, "height": 860}, locale="en-US")
     context.set_default_timeout(90_000)
-    try:
-        _wait_until_it_beats(service, doomed, log_path)
-        page = open_ui(context, server.url)
-        fill_params(page, LONG)
-        page.locator("#generate").click()
-        wait_denoising(page)  # on the doomed worker, the only one
-        survivor = WorkerProcess(settings, worker_id="survivor")
-        survivor.start()
-        doomed.send_signal(signal.SIGKILL)
-        doomed.wait(30)
-        expect(page.locator("#progress-textinfo")).to_contain_text("(worker lost — requeued, attempt 2)")
-        wait_denoising(page)  # the second run goes on under the same bar, and still says which attempt it is
-        expect(page.locator("#progress-textinfo")).to_have_text("Denoising… (worker lost — requeued, attempt 2)")
-        page.locator("#interrupt").click()
-        expect(page.locator("body")).to_have_attribute("data-last-state", "interrupted")
-    finally:
-        context.close()
-        server.stop()
-        if doomed.poll() is None:
-            doomed.send_signal(signal.SIGKILL)
-            doomed.wait(30)
-        if survivor is not None:
-            survivor.stop()
-        service.bus.close()
-        service.store.close()
+    with doomed_deployment(settings, tmp_path / "worker.log") as deployment:
+        try:
+            page = open_ui(context, deployment.server.url)
+            fill_params(page, LONG)
+            page.locator("#generate").click()
+            wait_denoising(page)  # on the doomed worker, the only one
+            deployment.start_survivor()
+            deployment.kill_doomed()
+            expect(page.locator("#progress-textinfo")).to_contain_text("(worker lost — requeued, attempt 2)")
+            wait_denoising(page)  # the second run goes on under the same bar, and still says which attempt it is
+            expect(page.locator("#progress-textinfo")).to_have_text("Denoising… (worker lost — requeued, attempt 2)")
+            page.locator("#interrupt").click()
+            expect(page.locator("body")).to_have_attribute("data-last-state", "interrupted")
+        finally:
+            context.close()

@@ -5,7 +5,11 @@ and the task's events say "Worker lost — requeued, attempt 2"."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -13,10 +17,48 @@ import httpx
 from pixelforge.config import Settings
 from pixelforge.distributed import ApiRuntime, WorkerProcess, redis_service
 from pixelforge.tasks.model import EventType, TaskParams, TaskState
+from pixelforge.tasks.service import TaskService
 from pixelforge.testing.hooks import HOLD_LIMIT_S
-from pixelforge.testing.live_server import serve_runtime
+from pixelforge.testing.live_server import LiveServer, serve_runtime
 from pixelforge.testing.redis_server import RedisServer
 from tests.integration.test_distributed import LONG, _wait_until_it_beats, _worker_process, settings_for
+
+
+@dataclass
+class DoomedDeployment:
+    """An API server and one worker process, "doomed", that beats already; a second worker on demand."""
+
+    settings: Settings
+    service: TaskService
+    server: LiveServer
+    doomed: subprocess.Popen[bytes]
+    survivor: WorkerProcess | None = None
+
+    def start_survivor(self) -> None:
+        self.survivor = WorkerProcess(self.settings, worker_id="survivor")
+        self.survivor.start()
+
+    def kill_doomed(self) -> None:
+        if self.doomed.poll() is None:
+            self.doomed.send_signal(signal.SIGKILL)
+            self.doomed.wait(30)
+
+
+@contextmanager
+def doomed_deployment(settings: Settings, log_path: Path) -> Iterator[DoomedDeployment]:
+    service = redis_service(settings)
+    server = serve_runtime(ApiRuntime(settings))
+    deployment = DoomedDeployment(settings, service, server, _worker_process(settings, log_path))
+    try:
+        _wait_until_it_beats(service, deployment.doomed, log_path)
+        yield deployment
+    finally:
+        server.stop()
+        deployment.kill_doomed()
+        if deployment.survivor is not None:
+            deployment.survivor.stop()
+        service.bus.close()
+        service.store.close()
 
 
 def test_a_worker_killed_mid_task_is_seen_lost_at_once_and_its_task_requeued(
@@ -24,24 +66,17 @@ def test_a_worker_killed_mid_task_is_seen_lost_at_once_and_its_task_requeued(
 ) -> None:
     settings = settings_for(redis_server, tmp_path / "data", server_model)
     assert settings.worker_lease_s == Settings.model_fields["worker_lease_s"].default == 6.0  # the default's figure
-    service = redis_service(settings)
-    server = serve_runtime(ApiRuntime(settings))
-    log_path = tmp_path / "worker.log"
-    doomed = _worker_process(settings, log_path)
-    survivor = None
-    try:
-        _wait_until_it_beats(service, doomed, log_path)
+    with doomed_deployment(settings, tmp_path / "worker.log") as deployment:
+        service, url = deployment.service, deployment.server.url
         task = service.submit(TaskParams(**LONG), owner="key:user")
         for event in service.events(task.id, timeout=HOLD_LIMIT_S):
             if event.type is EventType.PROGRESS and event.data["step"] >= 1:
                 break  # running on the doomed worker, inside its denoising loop
-        survivor = WorkerProcess(settings, worker_id="survivor")
-        survivor.start()  # idle, healthy: health is ok only while the doomed one beats too
-        assert httpx.get(f"{server.url}/api/v1/health", timeout=30).status_code == 200
-        doomed.send_signal(signal.SIGKILL)
+        deployment.start_survivor()  # idle, healthy: health is ok only while the doomed one beats too
+        assert httpx.get(f"{url}/api/v1/health", timeout=30).status_code == 200
         killed_at = time.monotonic()
-        doomed.wait(30)
-        while (health := httpx.get(f"{server.url}/api/v1/health", timeout=30)).status_code == 200:
+        deployment.kill_doomed()
+        while (health := httpx.get(f"{url}/api/v1/health", timeout=30)).status_code == 200:
             assert time.monotonic() - killed_at < 60, "the lost worker was never seen"
             time.sleep(0.1)  # another process's death: only its silence tells it
         print(f"\nworker lost seen by health {time.monotonic() - killed_at:.1f} s after kill -9")
@@ -53,12 +88,3 @@ def test_a_worker_killed_mid_task_is_seen_lost_at_once_and_its_task_requeued(
         requeued = [e.data for e in service.events_since(task.id) if "requeued" in e.data]
         assert len(requeued) == 1 and requeued[0]["textinfo"] == "Worker lost — requeued, attempt 2"
         assert requeued[0]["attempt"] == 2 and "worker doomed stopped" in requeued[0]["requeued"]
-    finally:
-        server.stop()
-        if doomed.poll() is None:
-            doomed.send_signal(signal.SIGKILL)
-            doomed.wait(30)
-        if survivor is not None:
-            survivor.stop()
-        service.bus.close()
-        service.store.close()
