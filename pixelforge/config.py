@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     max_active_per_identity: Annotated[int, LIMITS["max_active_per_identity"]]
     max_queued_total: Annotated[int, LIMITS["max_queued_total"]]
     max_input_pixels: Annotated[int, LIMITS["max_input_pixels"]]
+    max_input_bytes_per_identity: Annotated[int, LIMITS["max_input_bytes_per_identity"]]
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Largest HTTP request body accepted.")
     max_image_body_bytes: int = Field(
         default=24_000_000, ge=1024,

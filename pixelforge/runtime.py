@@ -73,7 +73,8 @@ def task_service(settings: Settings, store: TaskStore, bus: EventBus) -> TaskSer
         bus,
         limits_from(settings),
         checks=[submission_check(settings)],
-        history=HistoryPolicy(settings.data_dir, settings.history_limit, settings.history_limit_total),
+        history=HistoryPolicy(settings.data_dir, settings.history_limit, settings.history_limit_total,
+                              settings.max_input_bytes_per_identity),
         inputs=InputFolder(settings.data_dir, settings.images_dir / "inputs"),
     )
 

@@ -68,7 +68,8 @@ class InputFolder:
         except BaseException:
             self.remove(written)
             raise
-        return TaskInputs(init_image=written[0], mask=written[1] if mask is not None else None)
+        size = sum((self.data_dir / relative).stat().st_size for relative in written)
+        return TaskInputs(init_image=written[0], mask=written[1] if mask is not None else None, bytes=size)
 
     def remove(self, relative_paths: list[str]) -> None:
         for relative in relative_paths:

@@ -191,6 +191,10 @@ class TaskLimits(BaseModel):
     max_input_pixels: int = Field(
         default=4096 * 4096, ge=1, description="Upper bound for the pixels of an init image or mask (checked from "
         "the header, before decoding: a decompression bomb is refused, not decoded).")
+    max_input_bytes_per_identity: int = Field(
+        default=256 * 1024 * 1024, ge=1, description="Bytes of input images (init images, masks) one identity's "
+        "queued and running tasks may hold (more are refused until some end), and its finished tasks may keep "
+        "(older ones are pruned first): an identity stores at most twice this.")
 
     def violations(self, params: TaskParams) -> list[Problem]:
         problems: list[Problem] = []
@@ -300,6 +304,8 @@ class TaskInputs(BaseModel):
     init_image: str = Field(description="Path of the init image, relative to the data directory.")
     mask: str | None = Field(default=None, description="Path of the mask (white = repaint), relative to the data "
                              "directory; None: img2img of the whole image.")
+    bytes: int = Field(default=0, ge=0, description="What its files take on disk (counted against the owner's "
+                       "max_input_bytes_per_identity; 0 for tasks stored before it was counted).")
 
     def files(self) -> list[str]:
         return [self.init_image, *([self.mask] if self.mask else [])]

@@ -83,7 +83,8 @@ end
 
 # KEYS: task, all, queued, active, queue, events, counter
 # ARGV: id, max_active (-1: no limits), max_queued, event time, jobs (0: one entry for the whole task; n: one
-# entry per job, for several workers at once), then the task's field/value pairs
+# entry per job, for several workers at once), max input bytes of the owner's active tasks (-1: no limit), this
+# task's input bytes, the task key prefix, then the task's field/value pairs
 CREATE = _APPEND + _JOBS + """
 local task_id = ARGV[1]
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
@@ -92,8 +93,16 @@ if max_active >= 0 then
   if redis.call('SCARD', KEYS[4]) >= max_active then return {'owner-full'} end
   if redis.call('ZCARD', KEYS[3]) >= max_queued then return {'queue-full'} end
 end
+local max_bytes, held = tonumber(ARGV[6]), tonumber(ARGV[7])
+if max_bytes >= 0 and held > 0 then  -- the input images of the owner's queued and running tasks, this one's too
+  for _, other in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+    local inputs = redis.call('HGET', ARGV[8] .. other, 'inputs')
+    if inputs and inputs ~= '' then held = held + (cjson.decode(inputs).bytes or 0) end
+  end
+  if held > max_bytes then return {'inputs-full'} end
+end
 local order = redis.call('INCR', KEYS[7])
-redis.call('HSET', KEYS[1], 'order', order, 'last_seq', 0, 'last_preview', 0, 'attempts', 0, unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], 'order', order, 'last_seq', 0, 'last_preview', 0, 'attempts', 0, unpack(ARGV, 9))
 redis.call('ZADD', KEYS[2], order, task_id)
 redis.call('ZADD', KEYS[3], order, task_id)
 redis.call('SADD', KEYS[4], task_id)

@@ -20,7 +20,7 @@ import redis
 from redis.exceptions import ResponseError
 
 from pixelforge.tasks import redis_scripts as scripts
-from pixelforge.tasks.history import beyond_limits
+from pixelforge.tasks.history import HeldTask, beyond_limits
 from pixelforge.tasks.model import (
     TERMINAL_STATES,
     EventType,
@@ -30,6 +30,7 @@ from pixelforge.tasks.model import (
     Task,
     TaskEnd,
     TaskEvent,
+    TaskInputs,
     TaskLimits,
     TaskParams,
     TaskProgress,
@@ -57,6 +58,10 @@ DEFAULT_MAX_ATTEMPTS = 2
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def _input_bytes(stored_inputs: bytes | None) -> int:
+    return TaskInputs.model_validate_json(stored_inputs).bytes if stored_inputs else 0
 
 
 def _reachable(method: Callable[P, R]) -> Callable[P, R]:
@@ -148,12 +153,14 @@ class RedisTaskStore:
     def create(self, task: Task, limits: TaskLimits | None = None) -> tuple[Task, TaskEvent]:
         now = repr(time.time())
         bounds = [limits.max_active_per_identity, limits.max_queued_total] if limits else [-1, -1]
+        input_bounds = [limits.max_input_bytes_per_identity if limits else -1, task.inputs.bytes if task.inputs else 0,
+                        self.keys.task("")]
         jobs = task.params.batch_count if self.split_batches and task.params.batch_count > 1 else 0
         k = self.keys
         reply = self._run(
             "CREATE",
             [k.task(task.id), k.all_tasks, k.queued, k.active(task.owner), k.queue, k.events(task.id), k.counter],
-            [task.id, *bounds, now, jobs, *task_fields(task)],
+            [task.id, *bounds, now, jobs, *input_bounds, *task_fields(task)],
         )
         status = reply[0].decode()
         if status == "exists":
@@ -164,6 +171,9 @@ class RedisTaskStore:
         if status == "queue-full":
             assert limits is not None
             raise QueueFull.queue_full(limits)
+        if status == "inputs-full":
+            assert limits is not None
+            raise QueueFull.inputs_full(limits)
         position, size = int(reply[2]), int(reply[3])
         task = task.model_copy()
         task.position, task.queue_size = position, size
@@ -548,17 +558,19 @@ class RedisTaskStore:
         return events
 
     @_reachable
-    def prune(self, keep: int, keep_total: int | None = None) -> list[Task]:
+    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> list[Task]:
         newest_created = self._matching_ids(None, TERMINAL_STATES)
-        if len(newest_created) <= min(keep, keep_total if keep_total is not None else keep):
+        if not newest_created:
             return []
         pipe = self.redis.pipeline(transaction=False)
         for task_id in newest_created:
-            pipe.hmget(self.keys.task(task_id), "finished_at", "owner")
+            pipe.hmget(self.keys.task(task_id), "finished_at", "owner", "inputs")
         fields = dict(zip(newest_created, pipe.execute(), strict=True))
         # the most recently finished first (a stable sort: equal times keep the newest created first)
         finished = sorted(newest_created, key=lambda task_id: float(fields[task_id][0] or 0), reverse=True)
-        chosen = beyond_limits([(task_id, text(fields[task_id][1]) or "") for task_id in finished], keep, keep_total)
+        held = [HeldTask(task_id, text(fields[task_id][1]) or "", _input_bytes(fields[task_id][2]))
+                for task_id in finished]
+        chosen = beyond_limits(held, keep, keep_total, keep_bytes)
         if not chosen:
             return []
         pruned = self._load(chosen)

@@ -65,6 +65,7 @@ class HistoryPolicy:
     data_dir: Path
     keep: int
     keep_total: int | None = None
+    keep_bytes: int | None = None  # of input images, per identity
 
 
 @dataclass
@@ -298,7 +299,8 @@ class TaskService:
     def prune_history(self) -> int:
         if self.history is None:
             return 0
-        return prune_history(self.store, self.history.data_dir, self.history.keep, self.history.keep_total)
+        history = self.history
+        return prune_history(self.store, history.data_dir, history.keep, history.keep_total, history.keep_bytes)
 
     def sweep_leftovers(self, images_dir: Path) -> list[Path]:
         """Before any worker starts: delete what a crash left in ``images_dir`` (half-written files, files

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pixelforge.tasks.history import beyond_limits
+from pixelforge.tasks.history import HeldTask, beyond_limits
 from pixelforge.tasks.model import (
     TERMINAL_STATES,
     EventType,
@@ -228,6 +228,7 @@ class SQLiteTaskStore:
                 raise TaskExists(task.id)
             if limits is not None:
                 self._check_queue_limits(conn, task.owner, limits)
+                self._check_input_bytes(conn, task, limits)
             cursor = conn.execute(
                 "INSERT INTO tasks (id, type, owner, state, params, created_at, progress, inputs)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -257,6 +258,17 @@ class SQLiteTaskStore:
         queued = conn.execute("SELECT COUNT(*) FROM tasks WHERE state = ?", (TaskState.QUEUED,)).fetchone()[0]
         if queued >= limits.max_queued_total:
             raise QueueFull.queue_full(limits)
+
+    @staticmethod
+    def _check_input_bytes(conn: sqlite3.Connection, task: Task, limits: TaskLimits) -> None:
+        if task.inputs is None or task.inputs.bytes == 0:
+            return
+        held = conn.execute(
+            "SELECT COALESCE(SUM(json_extract(inputs, '$.bytes')), 0) FROM tasks WHERE owner = ? AND state IN (?, ?)",
+            (task.owner, TaskState.QUEUED, TaskState.RUNNING),
+        ).fetchone()[0]
+        if held + task.inputs.bytes > limits.max_input_bytes_per_identity:
+            raise QueueFull.inputs_full(limits)
 
     def get(self, task_id: str) -> Task:
         with self._lock:
@@ -510,16 +522,18 @@ class SQLiteTaskStore:
                 [*damaged.values(), state, reason, time.time(), row["id"]],
             )
 
-    def prune(self, keep: int, keep_total: int | None = None) -> list[Task]:
+    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> list[Task]:
         finished = [s.value for s in TERMINAL_STATES]
         marks = ",".join("?" * len(finished))
         with self._tx() as conn:
             rows = conn.execute(
-                f"SELECT id, owner FROM tasks WHERE state IN ({marks}) ORDER BY finished_at DESC, queue_order DESC",
+                "SELECT id, owner, COALESCE(json_extract(inputs, '$.bytes'), 0) AS bytes FROM tasks"
+                f" WHERE state IN ({marks}) ORDER BY finished_at DESC, queue_order DESC",
                 finished,
             ).fetchall()
             pruned = []
-            for task_id in beyond_limits([(r["id"], r["owner"]) for r in rows], keep, keep_total):
+            held = [HeldTask(r["id"], r["owner"], r["bytes"]) for r in rows]
+            for task_id in beyond_limits(held, keep, keep_total, keep_bytes):
                 pruned.append(self._row_to_task(self._fetch(conn, task_id)))
                 conn.execute("DELETE FROM events WHERE task_id = ?", (task_id,))
                 conn.execute("DELETE FROM previews WHERE task_id = ?", (task_id,))

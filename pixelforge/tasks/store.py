@@ -96,6 +96,11 @@ class QueueFull(TaskStoreError):
                    "wait for one to finish or cancel one")
 
     @classmethod
+    def inputs_full(cls, limits: TaskLimits) -> QueueFull:
+        return cls(f"your queued and running tasks' input images would take more than "
+                   f"{limits.max_input_bytes_per_identity / 1e6:g} MB; wait for one to finish or cancel one")
+
+    @classmethod
     def queue_full(cls, limits: TaskLimits) -> QueueFull:
         return cls(f"the queue is full ({limits.max_queued_total} tasks); try again later")
 
@@ -107,8 +112,8 @@ RECOVERED_ERROR = "the server stopped while this task was running"
 class TaskStore(Protocol):
     # --- tasks -----------------------------------------------------------------------------
     def create(self, task: Task, limits: TaskLimits | None = None) -> tuple[Task, TaskEvent]:
-        """Queue the task and append its ``queued`` event. With ``limits``, the owner's active tasks and
-        the whole queue are counted in the same transaction: QueueFull instead of going over."""
+        """Queue the task and append its ``queued`` event. With ``limits``, the owner's active tasks (and their input
+        images' bytes) and the whole queue are counted in the same transaction: QueueFull instead of going over."""
         ...
 
     def get(self, task_id: str) -> Task:
@@ -183,10 +188,11 @@ class TaskStore(Protocol):
         reason, readable again. Returns the terminal events appended."""
         ...
 
-    def prune(self, keep: int, keep_total: int | None = None) -> list[Task]:
+    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> list[Task]:
         """Drop the finished tasks beyond the ``keep`` of each owner that finished last (never the one that just
-        finished, however long ago it was created) and, past ``keep_total`` in all, those ``history.beyond_limits``
-        chooses (the owner holding the most first); returns them so their files can go too."""
+        finished, however long ago it was created), beyond ``keep_bytes`` of each owner's input images, and, past
+        ``keep_total`` in all, those ``history.beyond_limits`` chooses (the owner holding the most first); returns
+        them so their files can go too."""
         ...
 
     def set_paused(self, paused: bool) -> None: ...
