@@ -186,10 +186,15 @@ class Server:
 
 
 def _failing_worker(health: dict[str, Any]) -> str:
-    """What the health answer says is wrong: the first worker that has stopped or is stuck, and its error."""
+    """What the health answer says is wrong: its store, else the first worker that has stopped, is stuck or has a
+    problem, and why."""
+    if health.get("problem"):
+        return str(health["problem"])
     if not health.get("workers"):
         return "no worker is running"
     for worker in health["workers"]:
+        if isinstance(worker, dict) and worker.get("problem"):
+            return f"worker {worker.get('worker_id')}: {worker['problem']}"
         if isinstance(worker, dict) and (not worker.get("alive") or worker.get("stuck")):
             what = "is stuck" if worker.get("alive") else "has stopped"
             error = f": {worker['last_error']}" if worker.get("last_error") else ""

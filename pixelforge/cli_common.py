@@ -55,13 +55,14 @@ def served_url(host: str, port: int | str) -> str:
 
 
 def runtime_for(settings: Settings, url: str | None = None) -> Any:
-    """The in-process runtime (``url``: where it is served); a device this machine does not have, or a data dir
-    another process holds, is bad input, said in one line."""
+    """The in-process runtime (``url``: where it is served); a device this machine does not have, a data dir
+    another process holds, or a task database that cannot be opened, is said in one line."""
     from pixelforge.backends.diffusers import DeviceUnavailable
     from pixelforge.datadir_lock import DataDirInUse
     from pixelforge.runtime import Runtime
+    from pixelforge.tasks.store import StoreUnreadable
 
     try:
         return Runtime(settings, url=url)
-    except (DeviceUnavailable, DataDirInUse) as exc:
+    except (DeviceUnavailable, DataDirInUse, StoreUnreadable) as exc:
         raise UsageError(str(exc)) from exc

@@ -31,7 +31,12 @@ class Settings(BaseSettings):
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
         default="auto", description="Weights dtype; 'auto' uses the preset's dtype on GPU, float32 on CPU.")
     offload: OffloadMode = Field(default="none", description="diffusers CPU offload: none, model, sequential.")
-    history_limit: int = Field(default=200, ge=1, description="Finished tasks kept; older ones are pruned.")
+    history_limit: int = Field(
+        default=200, ge=1, description="Finished tasks kept per identity; its older ones are pruned (with their "
+        "files), never another identity's.")
+    history_limit_total: int = Field(
+        default=5000, ge=1, description="Finished tasks kept in all: past it, the identity that keeps the most loses "
+        "its oldest first.")
     preview_every: int = Field(default=2, ge=0, description="Publish a live preview every N steps (0 = off).")
     preview_format: Literal["png", "jpeg", "webp"] = Field(default="png", description="Live preview encoding.")
     runahead_blocks: int = Field(
@@ -51,6 +56,7 @@ class Settings(BaseSettings):
     max_active_per_identity: Annotated[int, LIMITS["max_active_per_identity"]]
     max_queued_total: Annotated[int, LIMITS["max_queued_total"]]
     max_input_pixels: Annotated[int, LIMITS["max_input_pixels"]]
+    max_input_bytes_per_identity: Annotated[int, LIMITS["max_input_bytes_per_identity"]]
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Largest HTTP request body accepted.")
     max_image_body_bytes: int = Field(
         default=24_000_000, ge=1024,
@@ -81,8 +87,9 @@ class Settings(BaseSettings):
     redis_namespace: str = Field(
         default="pixelforge", min_length=1, description="Prefix of every Redis key: one deployment per namespace.")
     worker_lease_s: float = Field(
-        default=30.0, gt=0, description="Distributed mode: a worker renews the lease on its task every third of "
-        "this; a task whose lease runs out (its worker died) is taken over by another worker.")
+        default=6.0, gt=0, description="Distributed mode: a worker beats (renews the lease on its task) every third "
+        "of this; one silent for this long is lost: health answers 503 naming it, and another worker takes its task "
+        "over.")
     worker_max_attempts: int = Field(
         default=2, ge=1, description="Distributed mode: how often a task may be started in all when its workers "
         "die under it; then it fails with the reason (1: fail at the first death, never run twice).")

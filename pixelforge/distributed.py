@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 # A worker beats this many times per lease: a missed beat or two never costs it its task.
 BEATS_PER_LEASE = 3
+# How long the health route names a worker that was lost (its heartbeat expired without its leaving: killed, cut
+# off) and answers 503 for it; then it is forgotten (a restarted worker has another id).
+LOST_WORKER_SHOWN_S = 60.0
+# How long the health route waits for Redis to answer a PING before it answers 503 naming Redis.
+REDIS_HEALTH_TIMEOUT_S = 1.0
 
 
 def redis_service(settings: Settings) -> TaskService:
@@ -59,15 +64,27 @@ class ApiRuntime:
     def worker_infos(self) -> list[WorkerInfo]:
         return _redis_store(self.service).workers()
 
+    def store_problem(self) -> str | None:
+        """Redis that does not answer at once, said as such (the health route answers 503 with it)."""
+        return _redis_store(self.service).unanswered(REDIS_HEALTH_TIMEOUT_S)
+
     def worker_health(self) -> list[WorkerHealth]:
         """The workers whose heartbeat is fresh, as each judges itself (its task loop ended, stuck, its last
-        error); a worker process that died drops out when its heartbeat expires."""
+        error), then those lost within ``LOST_WORKER_SHOWN_S`` (their heartbeat expired without their leaving)."""
         fields = set(WorkerHealth.model_fields)
-        return [WorkerHealth.model_validate(w.model_dump(include=fields)) for w in self.worker_infos()]
+        alive = [WorkerHealth.model_validate(w.model_dump(include=fields)) for w in self.worker_infos()]
+        return alive + [_lost(info) for info in _redis_store(self.service).lost_workers(LOST_WORKER_SHOWN_S)]
 
     def stop(self) -> None:
         self.service.bus.close()
         self.service.store.close()
+
+
+def _lost(info: WorkerInfo) -> WorkerHealth:
+    silent_s = max(0.0, time.time() - info.heartbeat_at)
+    task = f"; its task {info.task_id} is requeued for another worker" if info.task_id else ""
+    return WorkerHealth(worker_id=info.worker_id, alive=False, task_id=info.task_id, last_error=info.last_error,
+                        problem=f"lost: no heartbeat for {silent_s:.0f} s (killed, or cut off from Redis){task}")
 
 
 def default_worker_id() -> str:

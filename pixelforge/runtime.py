@@ -25,6 +25,9 @@ from pixelforge.tasks.store import TaskStore
 
 log = logging.getLogger(__name__)
 
+# How many of the files the start-up sweep removed its log line names (the rest are counted).
+SWEPT_NAMED = 20
+
 
 def limits_from(settings: Settings) -> TaskLimits:
     """The operator's bounds, which Settings carries under the same names."""
@@ -71,7 +74,8 @@ def task_service(settings: Settings, store: TaskStore, bus: EventBus) -> TaskSer
         bus,
         limits_from(settings),
         checks=[submission_check(settings)],
-        history=HistoryPolicy(settings.data_dir, settings.history_limit),
+        history=HistoryPolicy(settings.data_dir, settings.history_limit, settings.history_limit_total,
+                              settings.max_input_bytes_per_identity),
         inputs=InputFolder(settings.data_dir, settings.images_dir / "inputs"),
     )
 
@@ -110,13 +114,20 @@ class Runtime:
         self.service.prune_history()
         swept = self.service.sweep_leftovers(self.settings.images_dir)
         if swept:
-            log.warning("removed %d files a crash left behind (half-written or never recorded)", len(swept))
+            names = ", ".join(str(path.relative_to(self.settings.images_dir)) for path in swept[:SWEPT_NAMED])
+            more = f" and {len(swept) - SWEPT_NAMED} more" if len(swept) > SWEPT_NAMED else ""
+            log.warning("removed %d files a crash left behind in %s (half-written, or written for a task and never "
+                        "recorded): %s%s", len(swept), self.settings.images_dir, names, more)
         for worker in self.workers:
             worker.start()
         self.started = True
 
     def worker_health(self) -> list[WorkerHealth]:
         return [worker.health() for worker in self.workers]
+
+    def store_problem(self) -> str | None:
+        """None: this process's SQLite store is a file it holds open (its faults reach the workers' health)."""
+        return None
 
     def worker_infos(self) -> list[WorkerInfo]:
         """This process's workers as distributed mode lists its own (a heartbeat is now)."""

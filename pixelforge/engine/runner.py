@@ -7,11 +7,13 @@ value, a ``TaskEnd`` the worker hands to the service.
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from PIL import Image
@@ -32,6 +34,7 @@ from pixelforge.tasks.context import TaskContext
 from pixelforge.tasks.infotext import infotext
 from pixelforge.tasks.model import Phase, ResolvedParams, Task, TaskEnd, TaskState
 from pixelforge.tasks.progress import ProgressTracker
+from pixelforge.tasks.store import StoreFull, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,19 @@ def describe_error(exc: BaseException) -> str:
         return "out of memory: try a smaller size or batch"
     if isinstance(exc, ModelNotFound | InvalidLora | UnsupportedTask | ModelLoadError):
         return str(exc)
+    if isinstance(exc, OSError) and exc.filename is not None:  # the file's name, never the server's folders
+        return f"{type(exc).__name__}: [Errno {exc.errno}] {exc.strerror} ({Path(str(exc.filename)).name})"
     return f"{type(exc).__name__}: {exc}"
+
+
+# What a failed write of a task's files or records says when the disk (not the task) is at fault: full, read-only,
+# not permitted, over quota, failing.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO})
+
+
+def is_storage_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` is the storage failing (its disk or its store), which no retry of the task itself cures."""
+    return isinstance(exc, StoreFull | StoreUnavailable) or (isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS)
 
 
 class TaskRunner:
@@ -86,7 +101,7 @@ class TaskRunner:
         except Exception as exc:
             log.exception("task %s failed", context.task.id)
             end = TaskEnd(state=TaskState.FAILED, error=without_server_paths(describe_error(exc), self.settings),
-                          resolved=run.resolved)
+                          resolved=run.resolved, storage_fault=is_storage_fault(exc))
         finally:
             if timer is not None:
                 timer.cancel()

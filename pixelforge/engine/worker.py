@@ -16,7 +16,7 @@ from pixelforge.tasks.job_ends import merge_job_ends
 from pixelforge.tasks.model import EventType, ImageRef, Task, TaskEnd, TaskProgress, TaskState, WorkerHealth, WorkerInfo
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.stop import StopToken
-from pixelforge.tasks.store import TaskTakenOver
+from pixelforge.tasks.store import TaskEnded, TaskTakenOver
 
 log = logging.getLogger(__name__)
 # One INFO line per task (or job) a worker ran: `pixelforge worker` shows these by default.
@@ -24,6 +24,12 @@ task_log = logging.getLogger(f"{__name__}.tasks")
 
 # How long the idle loop sleeps between looks at the store when no bus event wakes it.
 IDLE_POLL_S = 0.5
+# An end that could not be stored (the store failed twice) is tried again after these pauses (the last repeats),
+# before anything else: the worker claims no task until it is stored.
+UNSTORED_RETRY_S = (0.5, 1.0, 2.0, 5.0)
+# This many tasks in a row failing on storage (a full or read-only disk) make the worker unhealthy until one ends
+# otherwise: every task it takes would fail the same way.
+STORAGE_FAILURES_UNHEALTHY = 2
 
 
 class Worker:
@@ -50,6 +56,8 @@ class Worker:
         self._last_beat = time.monotonic()
         self._last_error: str | None = None
         self._model: str | None = None  # the model of its last task: what it holds loaded
+        self._unstored: tuple[str, TaskEnd] | None = None  # a task's end the store refused twice, to store still
+        self._storage_failures: list[str] = []  # the errors of the last tasks in a row that failed on storage
 
     def health(self) -> WorkerHealth:
         busy = self._task_id is not None
@@ -59,7 +67,19 @@ class Worker:
             task_id=self._task_id,
             stuck=busy and time.monotonic() - self._last_beat >= self.settings.worker_stuck_s,
             last_error=self._last_error,
+            problem=self._problem(),
         )
+
+    def _problem(self) -> str | None:
+        """Why this worker cannot do its work now, for the health route; None when it can."""
+        unstored = self._unstored
+        if unstored is not None:
+            return (f"cannot store the end of task {unstored[0]} ({self._last_error}); it takes no task until the "
+                    "store accepts it")
+        failures = self._storage_failures
+        if len(failures) >= STORAGE_FAILURES_UNHEALTHY:
+            return f"its last {len(failures)} tasks failed on storage (the images folder or the disk): {failures[-1]}"
+        return None
 
     def info(self) -> WorkerInfo:
         """Device, model held, current task, last sign of life (wall-clock time) and its health."""
@@ -74,6 +94,7 @@ class Worker:
             alive=health.alive,
             stuck=health.stuck,
             last_error=health.last_error,
+            problem=health.problem,
         )
 
     def preload(self) -> None:
@@ -108,7 +129,14 @@ class Worker:
     def _loop(self) -> None:
         # Only "queued" events wake the worker: the progress of its own task never reaches this inbox.
         with self.service.subscribe(types=frozenset({EventType.QUEUED})) as wakeups:
+            retries = 0
             while not self._closing.is_set():
+                if self._unstored is not None:  # an end first: a task left running would never end otherwise
+                    if not self._store_unstored():
+                        self._closing.wait(UNSTORED_RETRY_S[min(retries, len(UNSTORED_RETRY_S) - 1)])
+                        retries += 1
+                        continue
+                    retries = 0
                 try:
                     task = self.service.claim_next(self.worker_id)
                 except Exception as exc:  # the store is unusable for now: say so, and try again later
@@ -159,6 +187,7 @@ class Worker:
             if task_end is None:  # other jobs of the task run or wait: one of them ends it
                 return
             end = task_end
+        self._count_storage_failure(end)
         finished = self._finish(task.id, end)
         if finished is None or finished.state is not TaskState.COMPLETED:
             # gc + empty_cache: a stop or failure must not leave memory held. Only now, after the terminal
@@ -230,21 +259,56 @@ class Worker:
                 self._fault(f"could not write the sprite sheet of {task_id}", exc)
         return merged
 
+    def _count_storage_failure(self, end: TaskEnd) -> None:
+        if end.state is TaskState.FAILED and end.storage_fault:
+            self._storage_failures = [*self._storage_failures[-STORAGE_FAILURES_UNHEALTHY + 1 :], end.error or ""]
+        else:
+            self._storage_failures = []
+
     def _finish(self, task_id: str, end: TaskEnd) -> Task | None:
+        """Store the task's end, or its failure to store that end; when neither can be stored, keep the end
+        (``_unstored``) to store before the next claim: a task is never left running while its worker moves on."""
         end = end.model_copy(update={"worker_id": self.worker_id})
+        finished = None
+        try:
+            finished = self._store_end(task_id, end)
+        except Exception as exc:  # still nothing: try again before anything else
+            self._fault(f"could not store the failure of {task_id}", exc)
+            self._unstored = (task_id, end)
+            return None
+        self._unstored = None
+        return finished
+
+    def _store_end(self, task_id: str, end: TaskEnd) -> Task | None:
+        """The end, else the failure to store it; None when it is not this worker's to end any more."""
         try:
             return self.service.finish(task_id, end)
         except TaskTakenOver as exc:  # another worker runs it now: its end is the one that counts
             self._fault(f"could not store the end of {task_id}", exc)
             return None
+        except TaskEnded as exc:  # ended meanwhile (another worker, or a process's recovery): that end stays
+            log.warning("%s: %s", self.worker_id, exc)
+            return None
         except Exception as exc:  # e.g. "database or disk is full": store the failure, smaller
             self._fault(f"could not store the end of {task_id}", exc)
         try:
             return self.service.finish(
-                task_id, TaskEnd(state=TaskState.FAILED, error=self._last_error, worker_id=self.worker_id))
-        except Exception as exc:  # still nothing: recovery at the next start will end it
-            self._fault(f"could not store the failure of {task_id}", exc)
+                task_id, TaskEnd(state=TaskState.FAILED, error=self._last_error, worker_id=self.worker_id,
+                                 storage_fault=True))
+        except (TaskTakenOver, TaskEnded) as exc:
+            log.warning("%s: %s", self.worker_id, exc)
             return None
+
+    def _store_unstored(self) -> bool:
+        """Try again to store the end the store refused (then its failure); True once it is stored, or moot (the
+        task ended otherwise, or another worker took it over)."""
+        assert self._unstored is not None
+        task_id, end = self._unstored
+        self._finish(task_id, end)
+        if self._unstored is None:
+            log.warning("%s: the end of %s is stored now; taking tasks again", self.worker_id, task_id)
+            return True
+        return False
 
 
 class _Beating:

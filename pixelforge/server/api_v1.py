@@ -324,12 +324,16 @@ def resume_queue(service: Service, caller: Caller) -> QueueOut:
     "/health",
     tags=["server"],
     summary="Liveness, workers and queue summary (no identity needed)",
-    responses={503: {"model": HealthOut, "description": "A worker is dead or stuck, or there is none."}},
+    responses={503: {"model": HealthOut, "description": "A worker is dead, stuck or has a problem (its "
+                                                       "`problem` says which), or there is none."}},
 )
 def health(state: State, response: Response) -> HealthOut:
+    if (problem := state.runtime.store_problem()) is not None:  # nothing else can be read: say that at once
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return HealthOut(status="unhealthy", version=pixelforge.__version__, problem=problem)
     service, workers = state.service, state.runtime.worker_health()
     # No worker at all (distributed mode, none started yet or all gone): every task would wait.
-    healthy = bool(workers) and all(w.alive and not w.stuck for w in workers)
+    healthy = bool(workers) and all(w.alive and not w.stuck and w.problem is None for w in workers)
     if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return HealthOut(

@@ -278,17 +278,25 @@ class WorkerOut(BaseModel):
     alive: bool = Field(description="False when the worker has ended while the server runs (tasks would wait).")
     stuck: bool = Field(description="Running a task with no sign of progress for longer than worker_stuck_s.")
     last_error: str | None = Field(description="The last error the worker itself hit (not a task's own failure).")
+    problem: str | None = Field(
+        default=None, description="Why it cannot do its work now: it cannot store a task's end, its recent tasks "
+        "all failed on storage, or it cannot reach Redis. None when it can.")
 
 
 class HealthOut(BaseModel):
     status: Literal["ok", "unhealthy"] = Field(
-        description="'ok', or 'unhealthy' (HTTP 503) when a worker is dead or stuck, or there is no worker.")
+        description="'ok', or 'unhealthy' (HTTP 503) when a worker is dead, stuck or has a problem, or there is no "
+        "worker.")
     version: str = Field(description="pixelforge version.")
-    paused: bool = Field(description="Whether the queue is paused.")
-    queued: int = Field(description="Queued tasks.")
-    running: int = Field(description="Running tasks.")
+    problem: str | None = Field(
+        default=None, description="What makes the server unhealthy apart from its workers: its task store (Redis) "
+        "not answering. The queue and the workers cannot be read then: their fields are null and empty.")
+    paused: bool | None = Field(default=None, description="Whether the queue is paused.")
+    queued: int | None = Field(default=None, description="Queued tasks.")
+    running: int | None = Field(default=None, description="Running tasks.")
     workers: list[WorkerOut] = Field(
-        description="The workers of this server process; in distributed mode, every worker whose heartbeat is fresh.")
+        default_factory=list, description="The workers of this server process; in distributed mode, every worker "
+        "whose heartbeat is fresh, and for a minute each one lost (its heartbeat expired without its leaving).")
 
 
 class Message(BaseModel):

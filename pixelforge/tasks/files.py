@@ -1,5 +1,5 @@
 """The files a task owns under the data directory: their names, the list of them, and the sweep of
-what a crash left behind.
+what a crash left behind (only what a crash can leave: never a file of a task the store does not know).
 
 File names come from the task id through an injective encoding, so two tasks never share a file
 whatever their ids (``sprite.v1`` and ``sprite:v1``, ``.`` and ``..``), and deleting one task's
@@ -74,7 +74,8 @@ class InputFolder:
             if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise StoreFull() from exc
             raise
-        return TaskInputs(init_image=written[0], mask=written[1] if mask is not None else None)
+        size = sum((self.data_dir / relative).stat().st_size for relative in written)
+        return TaskInputs(init_image=written[0], mask=written[1] if mask is not None else None, bytes=size)
 
     def remove(self, relative_paths: list[str]) -> None:
         for relative in relative_paths:
@@ -88,16 +89,36 @@ def _all_tasks(store: TaskStore) -> Iterator[Task]:
         offset += len(page)
 
 
+# What follows ``<stem>-`` in the name of a file a task writes: an image (``-007``, ``-007-raw``, ``-007@16x``,
+# the pixel-art stage's ``-007-palette.gpl`` ...), its sprite sheet, or an input (``-<8 hex>-init``, ``-mask``).
+_TASK_FILE_REST = re.compile(r"(\d{3}|sheet|[0-9a-f]{8}-(init|mask))([-@.][^/]*)?")
+
+
+def _named_after(name: str, known_stems: set[str]) -> bool:
+    """Whether ``name`` is the name of a file that a task the store knows writes."""
+    return any(name[:cut] in known_stems and _TASK_FILE_REST.fullmatch(name[cut + 1 :])
+               for cut, char in enumerate(name) if char == "-")
+
+
 def sweep_leftovers(store: TaskStore, data_dir: Path, images_dir: Path) -> list[Path]:
-    """Delete what a crash left in ``images_dir``: half-written ``*.tmp`` files and files no task
-    refers to (written before the kill, never recorded). Run before any worker starts; returns them."""
+    """Delete what a crash can leave in ``images_dir``: half-written ``*.tmp`` files, and files named after a
+    task the store knows that the task does not refer to (written before a kill, never recorded). A file of a
+    task the store does not know is kept: a store that is new, emptied or restored from an older copy must never
+    cost the images it does not list. Run before any worker starts; returns what went."""
     if not images_dir.is_dir():
         return []
-    referenced = {Path(os.path.abspath(data_dir / relative)) for task in _all_tasks(store) for relative in
-                  task_files(task)}
+    referenced: set[Path] = set()
+    known_stems: set[str] = set()
+    for task in _all_tasks(store):
+        known_stems.add(file_stem(task.id))
+        referenced.update(Path(os.path.abspath(data_dir / relative)) for relative in task_files(task))
     swept = []
     for path in sorted(images_dir.rglob("*")):
-        if path.is_file() and (path.suffix == ".tmp" or Path(os.path.abspath(path)) not in referenced):
+        if not path.is_file():
+            continue
+        if path.suffix == ".tmp" or (
+            _named_after(path.name, known_stems) and Path(os.path.abspath(path)) not in referenced
+        ):
             path.unlink(missing_ok=True)
             swept.append(path)
     return swept

@@ -192,6 +192,10 @@ class TaskLimits(BaseModel):
     max_input_pixels: int = Field(
         default=4096 * 4096, ge=1, description="Upper bound for the pixels of an init image or mask (checked from "
         "the header, before decoding: a decompression bomb is refused, not decoded).")
+    max_input_bytes_per_identity: int = Field(
+        default=256 * 1024 * 1024, ge=1, description="Bytes of input images (init images, masks) one identity's "
+        "queued and running tasks may hold (more are refused until some end), and its finished tasks may keep "
+        "(older ones are pruned first): an identity stores at most twice this.")
 
     def violations(self, params: TaskParams) -> list[Problem]:
         problems: list[Problem] = []
@@ -301,6 +305,8 @@ class TaskInputs(BaseModel):
     init_image: str = Field(description="Path of the init image, relative to the data directory.")
     mask: str | None = Field(default=None, description="Path of the mask (white = repaint), relative to the data "
                              "directory; None: img2img of the whole image.")
+    bytes: int = Field(default=0, ge=0, description="What its files take on disk (counted against the owner's "
+                       "max_input_bytes_per_identity; 0 for tasks stored before it was counted).")
 
     def files(self) -> list[str]:
         return [self.init_image, *([self.mask] if self.mask else [])]
@@ -377,6 +383,9 @@ class TaskEnd(BaseModel):
         "whose task another worker took over (TaskTakenOver), so a stalled worker never ends a rerun.")
     job_no: int | None = Field(
         default=None, description="The job this end is of, when the task's jobs run on several workers at once.")
+    storage_fault: bool = Field(
+        default=False, description="It failed because its files or records could not be written (a full, "
+        "read-only or failing disk): the worker's health counts such failures.")
 
     def event_data(self) -> dict[str, Any]:
         """What the terminal event carries of this end (the store adds the image count it holds)."""
@@ -396,6 +405,9 @@ class WorkerHealth(BaseModel):
     task_id: str | None = Field(default=None, description="The task it runs now.")
     stuck: bool = Field(default=False, description="Busy with no sign of progress for longer than allowed.")
     last_error: str | None = Field(default=None, description="The last error the worker itself hit (not a task's).")
+    problem: str | None = Field(
+        default=None, description="Why it cannot do its work now (it cannot store a task's end, its recent tasks all "
+        "failed on storage): the server is unhealthy while it says so.")
 
 
 class TaskEvent(BaseModel):
@@ -417,3 +429,6 @@ class WorkerInfo(BaseModel):
     alive: bool = Field(default=True, description="False when its task loop has ended while its process beats on.")
     stuck: bool = Field(default=False, description="Busy with no sign of progress for longer than allowed.")
     last_error: str | None = Field(default=None, description="The last error the worker itself hit (not a task's).")
+    problem: str | None = Field(
+        default=None, description="Why it cannot do its work now (it cannot store a task's end, its recent tasks all "
+        "failed on storage, it cannot reach Redis).")

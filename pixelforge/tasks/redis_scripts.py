@@ -34,6 +34,14 @@ local function release(task, queue, group, active, queued, task_id)
 end
 """
 
+# Whether the task is in a terminal state: one that no script moves it out of.
+_ENDED = """
+local function ended(task)
+  local state = redis.call('HGET', task, 'state')
+  return state == 'completed' or state == 'interrupted' or state == 'failed' or state == 'cancelled'
+end
+"""
+
 # The jobs of a task split over workers (``split_batches``) live in its hash as ``job:<n>:<field>``: state
 # (queued, running, completed, interrupted, failed, dropped), worker, entry (its queue entry), attempts,
 # progress (the job's own TaskProgress JSON), end (its TaskEnd JSON) and error.
@@ -75,7 +83,8 @@ end
 
 # KEYS: task, all, queued, active, queue, events, counter
 # ARGV: id, max_active (-1: no limits), max_queued, event time, jobs (0: one entry for the whole task; n: one
-# entry per job, for several workers at once), then the task's field/value pairs
+# entry per job, for several workers at once), max input bytes of the owner's active tasks (-1: no limit), this
+# task's input bytes, the task key prefix, then the task's field/value pairs
 CREATE = _APPEND + _JOBS + """
 local task_id = ARGV[1]
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
@@ -84,8 +93,16 @@ if max_active >= 0 then
   if redis.call('SCARD', KEYS[4]) >= max_active then return {'owner-full'} end
   if redis.call('ZCARD', KEYS[3]) >= max_queued then return {'queue-full'} end
 end
+local max_bytes, held = tonumber(ARGV[6]), tonumber(ARGV[7])
+if max_bytes >= 0 and held > 0 then  -- the input images of the owner's queued and running tasks, this one's too
+  for _, other in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+    local inputs = redis.call('HGET', ARGV[8] .. other, 'inputs')
+    if inputs and inputs ~= '' then held = held + (cjson.decode(inputs).bytes or 0) end
+  end
+  if held > max_bytes then return {'inputs-full'} end
+end
 local order = redis.call('INCR', KEYS[7])
-redis.call('HSET', KEYS[1], 'order', order, 'last_seq', 0, 'last_preview', 0, 'attempts', 0, unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], 'order', order, 'last_seq', 0, 'last_preview', 0, 'attempts', 0, unpack(ARGV, 9))
 redis.call('ZADD', KEYS[2], order, task_id)
 redis.call('ZADD', KEYS[3], order, task_id)
 redis.call('SADD', KEYS[4], task_id)
@@ -134,8 +151,10 @@ return 1
 
 # A worker took over the entry of a worker that stopped renewing its lease (XAUTOCLAIM).
 # KEYS: task, events, queue, active, queued, images
-# ARGV: id, new worker id, now, entry id, group, max attempts, event time, channel, job ('' for the whole task)
-# Returns 1: the new worker runs it (attempt n, a 'queued' event says why); 2: failed for good; 0: nothing to do.
+# ARGV: id, new worker id, now, entry id, group, max attempts, event time, channel, job ('' for the whole task),
+# overdue (1: XAUTOCLAIM found the entry idle past the lease; 0: the worker's own pending entry)
+# Returns 1: the new worker runs it (attempt n, a 'queued' event says why; or the same worker, when its own entry is
+# overdue: a claim whose reply it lost); 2: failed for good; 0: nothing to do.
 # For a job: 0 nothing to do; 1 or 2 run it as CLAIM says (1 also for a job run again after its worker died: a
 # 'started' event names the job, the new worker and why, while the task stays running); 3: its workers kept
 # dying, end the job failed without running it (the reason in its 'error' field).
@@ -152,7 +171,7 @@ if job ~= '' then
   if job_state == 'queued' then return 1 + start_job(KEYS[1], KEYS[5], ARGV[1], job, ARGV[2], ARGV[3]) end
   -- running, or ended with the task's end still unstored (its worker died in between): run it again
   local previous = redis.call('HGET', KEYS[1], job_field(job, 'worker'))
-  if previous == ARGV[2] then return 0 end
+  if previous == ARGV[2] then return job_state == 'running' and tonumber(ARGV[10]) or 0 end  -- as for a task
   local attempts = redis.call('HINCRBY', KEYS[1], job_field(job, 'attempts'), 1)
   redis.call('HSET', KEYS[1], job_field(job, 'state'), 'running', job_field(job, 'worker'), ARGV[2])
   local reason = 'worker ' .. previous .. ' stopped while running job ' .. (tonumber(job) + 1)
@@ -177,7 +196,9 @@ if state ~= 'running' then
   return 0
 end
 local previous = redis.call('HGET', KEYS[1], 'worker_id')
-if previous == ARGV[2] then return 0 end  -- the task this worker runs now: nothing to take over
+-- Its own entry: when overdue (this worker stopped renewing it: it was never told of its claim, Redis went away
+-- meanwhile), it runs the task now; else it is the task it runs, nothing to take over.
+if previous == ARGV[2] then return tonumber(ARGV[10]) end
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 local reason = 'worker ' .. previous .. ' stopped while running this task'
 if attempts > tonumber(ARGV[6]) then
@@ -191,18 +212,26 @@ if attempts > tonumber(ARGV[6]) then
   return 2
 end
 redis.call('HSET', KEYS[1], 'worker_id', ARGV[2], 'started_at', ARGV[3])
+-- The task's view says so until the new run reports its own progress (the bar keeps where the lost run was).
+local textinfo = 'Worker lost — requeued, attempt ' .. attempts
+local stored = redis.call('HGET', KEYS[1], 'progress')
+local progress = (stored and stored ~= '') and cjson.decode(stored) or {}
+progress.textinfo, progress.eta_s = textinfo, cjson.null
+redis.call('HSET', KEYS[1], 'progress', cjson.encode(progress))
 -- Queued again at the head, and taken at once by the worker that found it (its 'started' follows).
 local data = cjson.encode({position = 1, size = redis.call('ZCARD', KEYS[5]) + 1, requeued = reason,
-                           attempt = attempts})
+                           attempt = attempts, textinfo = textinfo})
 local seq = append(KEYS[1], KEYS[2], 'queued', ARGV[7], data)
 publish(ARGV[8], ARGV[1], seq, 'queued', ARGV[7], data)
 return 1
 """
 
 # KEYS: task, events;  ARGV: type, time, data, progress JSON ('' for none), the progress's job_no
+# Returns the event's seq, or {'ended', state} for a task that has ended (its terminal event stays its last).
 # A skip ends the job it was meant for: once progress names another job, it has expired.
-APPEND_EVENT = _APPEND + """
+APPEND_EVENT = _APPEND + _ENDED + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if ended(KEYS[1]) then return {'ended', redis.call('HGET', KEYS[1], 'state')} end
 if ARGV[4] ~= '' then
   local request = redis.call('HGET', KEYS[1], 'stop_request')
   request = request and request ~= '' and cjson.decode(request)
@@ -253,9 +282,10 @@ return {append(KEYS[1], KEYS[2], 'preview', ARGV[3], data), id}
 # ARGV: id, group, event time, event type, event data without 'images' (a JSON object), the reporting worker
 # ('' for any), then field/value pairs
 # Returns {seq, images}: the event's data is 'images' followed by the given data; {'taken', worker} when the
-# task is another worker's now.
-FINISH = _APPEND + _RELEASE + """
+# task is another worker's now; {'ended', state} when it has ended already (a terminal state is final).
+FINISH = _APPEND + _RELEASE + _ENDED + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if ended(KEYS[1]) then return {'ended', redis.call('HGET', KEYS[1], 'state')} end
 local runner = redis.call('HGET', KEYS[1], 'worker_id')
 if ARGV[6] ~= '' and runner and runner ~= ARGV[6] then return {'taken', runner} end
 redis.call('HSET', KEYS[1], 'stop_request', '', unpack(ARGV, 7))

@@ -20,6 +20,7 @@ import redis
 from redis.exceptions import ResponseError
 
 from pixelforge.tasks import redis_scripts as scripts
+from pixelforge.tasks.history import HeldTask, beyond_limits
 from pixelforge.tasks.model import (
     TERMINAL_STATES,
     EventType,
@@ -29,6 +30,7 @@ from pixelforge.tasks.model import (
     Task,
     TaskEnd,
     TaskEvent,
+    TaskInputs,
     TaskLimits,
     TaskParams,
     TaskProgress,
@@ -36,25 +38,30 @@ from pixelforge.tasks.model import (
     WorkerInfo,
 )
 from pixelforge.tasks.progress import combined_progress, queued_progress
-from pixelforge.tasks.redis_keys import CONNECTION_ERRORS, WORKERS_GROUP, RedisKeys, connect
+from pixelforge.tasks.redis_keys import CONNECTION_ERRORS, WORKERS_GROUP, RedisKeys, answers, connect
 from pixelforge.tasks.redis_records import QueueEntry, task_fields, task_from_record, text
 from pixelforge.tasks.sqlite_store import PREVIEWS_KEPT
 from pixelforge.tasks.store import (
     RECOVERED_ERROR,
     QueueFull,
     StoreUnavailable,
+    TaskEnded,
     TaskExists,
     TaskNotFound,
     TaskTakenOver,
 )
 
 # A worker renews the lease on its task every heartbeat; one that has not for this long is dead.
-DEFAULT_LEASE_S = 30.0
+DEFAULT_LEASE_S = 6.0
 # How often a task may be started in all when its workers keep dying (1: fail at the first death).
 DEFAULT_MAX_ATTEMPTS = 2
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def _input_bytes(stored_inputs: bytes | None) -> int:
+    return TaskInputs.model_validate_json(stored_inputs).bytes if stored_inputs else 0
 
 
 def _reachable(method: Callable[P, R]) -> Callable[P, R]:
@@ -146,12 +153,14 @@ class RedisTaskStore:
     def create(self, task: Task, limits: TaskLimits | None = None) -> tuple[Task, TaskEvent]:
         now = repr(time.time())
         bounds = [limits.max_active_per_identity, limits.max_queued_total] if limits else [-1, -1]
+        input_bounds = [limits.max_input_bytes_per_identity if limits else -1, task.inputs.bytes if task.inputs else 0,
+                        self.keys.task("")]
         jobs = task.params.batch_count if self.split_batches and task.params.batch_count > 1 else 0
         k = self.keys
         reply = self._run(
             "CREATE",
             [k.task(task.id), k.all_tasks, k.queued, k.active(task.owner), k.queue, k.events(task.id), k.counter],
-            [task.id, *bounds, now, jobs, *task_fields(task)],
+            [task.id, *bounds, now, jobs, *input_bounds, *task_fields(task)],
         )
         status = reply[0].decode()
         if status == "exists":
@@ -162,6 +171,9 @@ class RedisTaskStore:
         if status == "queue-full":
             assert limits is not None
             raise QueueFull.queue_full(limits)
+        if status == "inputs-full":
+            assert limits is not None
+            raise QueueFull.inputs_full(limits)
         position, size = int(reply[2]), int(reply[3])
         task = task.model_copy()
         task.position, task.queue_size = position, size
@@ -230,8 +242,8 @@ class RedisTaskStore:
         holds and this one does not is handed to that worker instead."""
         if self.is_paused():
             return None
-        for entry in self._read(worker_id, "0"):  # handed over, or its own from a previous life
-            if (task := self._take_over(worker_id, entry)) is not None:
+        for entry in self._pending(worker_id):  # handed over, or its own from a previous life
+            if (task := self._take_over(worker_id, entry, overdue=False)) is not None:
                 return task
         while True:
             overdue = self.redis.xautoclaim(
@@ -240,9 +252,10 @@ class RedisTaskStore:
             if not overdue:
                 break
             entry_id, fields = overdue[0]
-            if fields and (task := self._take_over(worker_id, QueueEntry.of(entry_id, fields))) is not None:
+            entry = QueueEntry.of(entry_id, fields) if fields else None
+            if entry is not None and (task := self._take_over(worker_id, entry, overdue=True)) is not None:
                 return task
-        while entries := self._read(worker_id, ">"):
+        while entries := self._read_new(worker_id):
             entry = entries[0]
             if self._hand_over(worker_id, entry.id, entry.task_id):
                 continue
@@ -255,18 +268,33 @@ class RedisTaskStore:
                 return self._claimed(entry, starts_task=claimed == 2)
         return None
 
-    def _read(self, worker_id: str, start: str) -> list[QueueEntry]:
-        """The next new entry (``>``) or this worker's pending ones (``0``); a pending entry deleted meanwhile is
-        acknowledged and left out."""
-        reply = self.redis.xreadgroup(WORKERS_GROUP, worker_id, {self.keys.queue: start}, count=1 if start == ">"
-                                      else 100)
-        entries = []
-        for entry_id, fields in reply[0][1] if reply else []:
+    def _read_new(self, worker_id: str) -> list[QueueEntry]:
+        """The next entry never delivered to any worker (delivered to this one now)."""
+        reply = self.redis.xreadgroup(WORKERS_GROUP, worker_id, {self.keys.queue: ">"}, count=1)
+        return self._present(reply[0][1] if reply else [])
+
+    def _pending(self, worker_id: str) -> list[QueueEntry]:
+        """This worker's pending entries, read without delivering them again: a delivery would reset their idle time,
+        and an entry this worker lost track of would never be overdue for a take-over."""
+        pending = self.redis.xpending_range(self.keys.queue, WORKERS_GROUP, "-", "+", 100, consumername=worker_id)
+        if not pending:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for entry in pending:
+            pipe.xrange(self.keys.queue, entry["message_id"], entry["message_id"])
+        found = [(entry["message_id"], (read[0][1] if read else {})) for entry, read in
+                 zip(pending, pipe.execute(), strict=True)]
+        return self._present(found)
+
+    def _present(self, entries: list[tuple[bytes, dict]]) -> list[QueueEntry]:
+        """The entries that still exist; one deleted meanwhile (its task ended) is acknowledged and left out."""
+        present = []
+        for entry_id, fields in entries:
             if not fields:
                 self.redis.xack(self.keys.queue, WORKERS_GROUP, entry_id)
                 continue
-            entries.append(QueueEntry.of(entry_id, fields))
-        return entries
+            present.append(QueueEntry.of(entry_id, fields))
+        return present
 
     def _claimed(self, entry: QueueEntry, starts_task: bool, failed: str | None = None) -> Task:
         """The claimed task; for a job's entry, with the job this worker runs (``Task.claim``)."""
@@ -275,7 +303,7 @@ class RedisTaskStore:
             task.claim = JobClaim(job_no=entry.job, starts_task=starts_task, failed=failed)
         return task
 
-    def _take_over(self, worker_id: str, entry: QueueEntry) -> Task | None:
+    def _take_over(self, worker_id: str, entry: QueueEntry, overdue: bool) -> Task | None:
         """Claim a pending entry: a queued task is claimed as usual; a running one (its worker died) is run
         again, its events say so, or after ``max_attempts`` starts it fails with the reason. The script
         publishes both events: no service call waits on them. A job's entry likewise, except that a job whose
@@ -287,7 +315,7 @@ class RedisTaskStore:
             "TAKE_OVER",
             [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued, k.images(task_id)],
             [task_id, worker_id, now, entry.id, WORKERS_GROUP, self.max_attempts, now, k.event_channel,
-             entry.job_arg],
+             entry.job_arg, int(overdue)],
         )
         if entry.job is None:
             return self.get(task_id) if outcome == 1 else None
@@ -353,6 +381,8 @@ class RedisTaskStore:
             raise TaskNotFound(task_id)
         if reply[0] == b"taken":
             raise TaskTakenOver(task_id, reply[1].decode())
+        if reply[0] == b"ended":
+            raise TaskEnded(task_id, TaskState(reply[1].decode()))
         seq, images = reply
         event = TaskEvent(task_id=task_id, seq=seq, type=EventType(end.state.value), time=float(now),
                           data={"images": images, **data})
@@ -431,6 +461,8 @@ class RedisTaskStore:
         )
         if seq is None:
             raise TaskNotFound(task_id)
+        if isinstance(seq, list):  # {'ended', state}
+            raise TaskEnded(task_id, TaskState(seq[1].decode()))
         return TaskEvent(task_id=task_id, seq=seq, type=type, time=float(now), data=data)
 
     @_reachable
@@ -459,7 +491,11 @@ class RedisTaskStore:
     def heartbeat(self, info: WorkerInfo, ttl_s: float) -> list[str]:
         """Say that the worker is alive (for ``ttl_s``) and renew the lease on its task; returns the queue
         entries it still holds (none while it runs a task: it lost that task to another worker)."""
-        self.redis.set(self.keys.worker(info.worker_id), info.model_dump_json(), px=int(ttl_s * 1000))
+        record = info.model_dump_json()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self.keys.worker(info.worker_id), record, px=int(ttl_s * 1000))
+        pipe.hset(self.keys.known_workers, info.worker_id, record)
+        pipe.execute()
         renewed = self._run("RENEW", [self.keys.queue],
                             [WORKERS_GROUP, info.worker_id, self.keys.task(""), info.task_id or ""])
         return [e.decode() for e in renewed]
@@ -472,8 +508,31 @@ class RedisTaskStore:
         return [WorkerInfo.model_validate_json(v) for v in values if v is not None]
 
     @_reachable
+    def lost_workers(self, forget_after_s: float) -> list[WorkerInfo]:
+        """The workers whose heartbeat expired without their leaving (killed, cut off), each as its last heartbeat
+        told it; one lost for longer than ``forget_after_s`` is forgotten."""
+        known = self.redis.hgetall(self.keys.known_workers)
+        if not known:
+            return []
+        ids = sorted(known)
+        pipe = self.redis.pipeline(transaction=False)
+        for worker_id in ids:
+            pipe.exists(self.keys.worker(worker_id.decode()))
+        lost, now = [], time.time()
+        for worker_id, beating in zip(ids, pipe.execute(), strict=True):
+            if beating:
+                continue
+            info = WorkerInfo.model_validate_json(known[worker_id])
+            if now - info.heartbeat_at > forget_after_s:
+                self.redis.hdel(self.keys.known_workers, worker_id)
+            else:
+                lost.append(info)
+        return lost
+
+    @_reachable
     def forget_worker(self, worker_id: str) -> None:
-        """A worker that shuts down cleanly leaves at once instead of when its heartbeat expires."""
+        """A worker that shuts down cleanly leaves at once instead of when its heartbeat expires (and is not lost)."""
+        self.redis.hdel(self.keys.known_workers, worker_id)
         self.redis.delete(self.keys.worker(worker_id))
         self.redis.xgroup_delconsumer(self.keys.queue, WORKERS_GROUP, worker_id)
 
@@ -499,19 +558,24 @@ class RedisTaskStore:
         return events
 
     @_reachable
-    def prune(self, keep: int) -> list[Task]:
+    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> list[Task]:
         newest_created = self._matching_ids(None, TERMINAL_STATES)
-        if len(newest_created) <= keep:
+        if not newest_created:
             return []
         pipe = self.redis.pipeline(transaction=False)
         for task_id in newest_created:
-            pipe.hget(self.keys.task(task_id), "finished_at")
-        finished_at = dict(zip(newest_created, (float(t or 0) for t in pipe.execute()), strict=True))
+            pipe.hmget(self.keys.task(task_id), "finished_at", "owner", "inputs")
+        fields = dict(zip(newest_created, pipe.execute(), strict=True))
         # the most recently finished first (a stable sort: equal times keep the newest created first)
-        finished = sorted(newest_created, key=finished_at.__getitem__, reverse=True)[keep:]
-        pruned = self._load(finished)
+        finished = sorted(newest_created, key=lambda task_id: float(fields[task_id][0] or 0), reverse=True)
+        held = [HeldTask(task_id, text(fields[task_id][1]) or "", _input_bytes(fields[task_id][2]))
+                for task_id in finished]
+        chosen = beyond_limits(held, keep, keep_total, keep_bytes)
+        if not chosen:
+            return []
+        pruned = self._load(chosen)
         pipe = self.redis.pipeline(transaction=True)
-        for task_id in finished:
+        for task_id in chosen:
             k = self.keys
             pipe.delete(k.task(task_id), k.events(task_id), k.images(task_id), k.previews(task_id))
             pipe.zrem(k.all_tasks, task_id)
@@ -525,6 +589,14 @@ class RedisTaskStore:
     @_reachable
     def is_paused(self) -> bool:
         return self.redis.get(self.keys.paused) == b"1"
+
+    def unanswered(self, timeout_s: float) -> str | None:
+        """What is wrong when Redis does not answer a PING within ``timeout_s`` (no retries), else None."""
+        if answers(self.redis, timeout_s):
+            return None
+        where = self.redis.connection_pool.connection_kwargs
+        return (f"Redis at {where.get('host', '?')}:{where.get('port', '?')} does not answer within {timeout_s:g} s; "
+                "no task can be queued, stopped or run")
 
     def close(self) -> None:
         self.redis.close()

@@ -43,20 +43,27 @@ from pixelforge.tasks.model import (
 )
 from pixelforge.tasks.queue_places import QueuePlaces
 from pixelforge.tasks.stop import StopToken
-from pixelforge.tasks.store import JobSplittingStore, QueueFull, TaskStore
+from pixelforge.tasks.store import JobSplittingStore, QueueFull, StoreUnavailable, TaskStore
 
 log = logging.getLogger(__name__)
 
 # Retry-After when no running task has an ETA yet.
 DEFAULT_RETRY_S = 5
+# A blocking route waits through an outage of the store (a Redis restart) for up to this long, looking again every
+# STORE_RETRY_S.
+STORE_OUTAGE_WAIT_S = 120.0
+STORE_RETRY_S = 1.0
 
 
 @dataclass(frozen=True)
 class HistoryPolicy:
-    """Finished tasks beyond ``keep`` go, with their files under ``data_dir``."""
+    """Finished tasks beyond ``keep`` per identity, or beyond ``keep_total`` in all (the identity holding the most
+    first), go, with their files under ``data_dir``."""
 
     data_dir: Path
     keep: int
+    keep_total: int | None = None
+    keep_bytes: int | None = None  # of input images, per identity
 
 
 @dataclass
@@ -290,7 +297,8 @@ class TaskService:
     def prune_history(self) -> int:
         if self.history is None:
             return 0
-        return prune_history(self.store, self.history.data_dir, self.history.keep)
+        history = self.history
+        return prune_history(self.store, history.data_dir, history.keep, history.keep_total, history.keep_bytes)
 
     def sweep_leftovers(self, images_dir: Path) -> list[Path]:
         """Before any worker starts: delete what a crash left in ``images_dir`` (half-written files, files
@@ -402,7 +410,20 @@ class TaskService:
         return self.store.get(task_id)
 
     async def await_end(self, task_id: str) -> Task:
-        """Async :meth:`wait`, for the server's blocking routes."""
-        async for _ in self.aevents(task_id, places=False):
-            pass
-        return await asyncio.to_thread(self.store.get, task_id)
+        """Async :meth:`wait`, for the server's blocking routes. A store that goes away meanwhile (a Redis restart)
+        does not end the wait: it goes on from the last event seen once the store answers again, for up to
+        ``STORE_OUTAGE_WAIT_S`` of outage (then StoreUnavailable), so the client gets its task's result instead of
+        an error while the task completes anyway."""
+        last, outage_since = 0, None
+        while True:
+            try:
+                async for event in self.aevents(task_id, after_seq=last, places=False):
+                    if event is not None:
+                        last, outage_since = event.seq, None
+                return await asyncio.to_thread(self.store.get, task_id)
+            except StoreUnavailable:
+                outage_since = outage_since if outage_since is not None else time.monotonic()
+                if time.monotonic() - outage_since > STORE_OUTAGE_WAIT_S:
+                    raise
+                log.warning("the task store is away while a client waits for %s; waiting on", task_id)
+                await asyncio.sleep(STORE_RETRY_S)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pixelforge.tasks.history import HeldTask, beyond_limits
 from pixelforge.tasks.model import (
     TERMINAL_STATES,
     EventType,
@@ -30,7 +32,15 @@ from pixelforge.tasks.model import (
     TaskStats,
 )
 from pixelforge.tasks.progress import queued_progress
-from pixelforge.tasks.store import RECOVERED_ERROR, QueueFull, StoreFull, TaskExists, TaskNotFound
+from pixelforge.tasks.store import (
+    RECOVERED_ERROR,
+    QueueFull,
+    StoreFull,
+    StoreUnreadable,
+    TaskEnded,
+    TaskExists,
+    TaskNotFound,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -75,6 +85,8 @@ CREATE TABLE IF NOT EXISTS previews (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+log = logging.getLogger(__name__)
+
 # Previews kept per task: the newest few are enough for any client that is catching up.
 PREVIEWS_KEPT = 3
 
@@ -87,18 +99,44 @@ MIGRATIONS: dict[str, str | None] = {
 }
 
 
+# What a damaged record's column becomes when its task is quarantined: a value every reader takes (its task has
+# failed). The columns that read as they are stay as they are (its images' paths above all: its files stay its own).
+QUARANTINE_VALUES: dict[str, str | None] = {
+    "params": TaskParams().model_dump_json(),
+    "progress": TaskProgress().model_dump_json(),
+    "images": "[]",
+    "stats": None,
+    "stop_request": None,
+    "info": "{}",
+    "inputs": None,
+}
+
+
+def _readable(read: Any, row: sqlite3.Row, column: str) -> bool:
+    """Whether ``row`` reads with every column but ``column`` made readable (so ``column`` is not the damaged one)."""
+    values = dict(row) | {c: r for c, r in QUARANTINE_VALUES.items() if c != column} | {"state": "failed"}
+    try:
+        read(values)
+    except ValueError:
+        return False
+    return True
+
+
 class SQLiteTaskStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
-        self._migrate()
+        try:
+            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(SCHEMA)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:  # not a database, damaged, read-only, a folder it cannot write in
+            raise StoreUnreadable(str(self.path), f"{exc} (move it away to start with an empty history)") from exc
 
     def _migrate(self) -> None:
         with self._tx() as conn:
@@ -190,6 +228,7 @@ class SQLiteTaskStore:
                 raise TaskExists(task.id)
             if limits is not None:
                 self._check_queue_limits(conn, task.owner, limits)
+                self._check_input_bytes(conn, task, limits)
             cursor = conn.execute(
                 "INSERT INTO tasks (id, type, owner, state, params, created_at, progress, inputs)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -219,6 +258,17 @@ class SQLiteTaskStore:
         queued = conn.execute("SELECT COUNT(*) FROM tasks WHERE state = ?", (TaskState.QUEUED,)).fetchone()[0]
         if queued >= limits.max_queued_total:
             raise QueueFull.queue_full(limits)
+
+    @staticmethod
+    def _check_input_bytes(conn: sqlite3.Connection, task: Task, limits: TaskLimits) -> None:
+        if task.inputs is None or task.inputs.bytes == 0:
+            return
+        held = conn.execute(
+            "SELECT COALESCE(SUM(json_extract(inputs, '$.bytes')), 0) FROM tasks WHERE owner = ? AND state IN (?, ?)",
+            (task.owner, TaskState.QUEUED, TaskState.RUNNING),
+        ).fetchone()[0]
+        if held + task.inputs.bytes > limits.max_input_bytes_per_identity:
+            raise QueueFull.inputs_full(limits)
 
     def get(self, task_id: str) -> Task:
         with self._lock:
@@ -302,7 +352,7 @@ class SQLiteTaskStore:
 
     def finish(self, task_id: str, end: TaskEnd) -> tuple[Task, TaskEvent]:
         with self._tx() as conn:
-            self._fetch(conn, task_id)
+            self._refuse_ended(self._fetch(conn, task_id))
             conn.execute(
                 "UPDATE tasks SET state = ?, finished_at = ?, progress = COALESCE(?, progress),"
                 " stats = COALESCE(?, stats), error = ?, stop_reason = ?, stop_request = NULL,"
@@ -351,7 +401,13 @@ class SQLiteTaskStore:
         self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None
     ) -> TaskEvent:
         with self._tx() as conn:
+            self._refuse_ended(self._fetch(conn, task_id))
             return self._append(conn, task_id, type, data, progress)
+
+    @staticmethod
+    def _refuse_ended(row: sqlite3.Row) -> None:
+        if (state := TaskState(row["state"])).is_terminal:
+            raise TaskEnded(row["id"], state)
 
     def _append(
         self,
@@ -414,19 +470,20 @@ class SQLiteTaskStore:
     # --- housekeeping ----------------------------------------------------------------------
     def recover(self) -> list[TaskEvent]:
         with self._tx() as conn:
+            self._quarantine(conn)
             conn.execute(
                 "UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ?, stop_request = NULL, error = ?"
                 " WHERE state = ?",
                 (TaskState.INTERRUPTED, time.time(), "restart", RECOVERED_ERROR, TaskState.RUNNING),
             )
-            # Every finished task whose newest event is not its terminal one: the tasks just interrupted,
-            # and any whose terminal write was cut short by a crash of an older version.
+            # Every finished task without a terminal event: the tasks just interrupted, and any whose terminal
+            # write was cut short by a crash of an older version. One that has its terminal event never gets a
+            # second, whatever came after it.
             finished = [s.value for s in TERMINAL_STATES]
             marks = ",".join("?" * len(finished))
             rows = conn.execute(
-                f"SELECT t.id, t.state, t.stop_reason, t.error FROM tasks t LEFT JOIN events e"
-                f" ON e.task_id = t.id AND e.seq = t.last_seq WHERE t.state IN ({marks})"
-                f" AND (e.type IS NULL OR e.type NOT IN ({marks}))",
+                f"SELECT t.id, t.state, t.stop_reason, t.error FROM tasks t WHERE t.state IN ({marks}) AND NOT EXISTS"
+                f" (SELECT 1 FROM events e WHERE e.task_id = t.id AND e.type IN ({marks}))",
                 [*finished, *finished],
             ).fetchall()
             events = []
@@ -437,17 +494,47 @@ class SQLiteTaskStore:
                 events.append(self._append(conn, row["id"], EventType(row["state"]), data))
         return events
 
-    def prune(self, keep: int) -> list[Task]:
+    def _quarantine(self, conn: sqlite3.Connection) -> None:
+        """Make every task whose record cannot be read (``params`` that is not JSON, a state no version knows ...)
+        readable again, with the reason as its error, and log it: one damaged row never keeps the store from opening
+        or listing. A task that had not ended fails (its terminal event follows with recovery's); one that had ended
+        keeps its end, as its stream told it (a terminal state is final)."""
+        for row in conn.execute("SELECT * FROM tasks").fetchall():
+            try:
+                self._row_to_task(row)
+                continue
+            except ValueError as exc:  # pydantic's ValidationError and json's errors are ValueErrors
+                error = exc
+            damaged = {column: readable for column, readable in QUARANTINE_VALUES.items()
+                       if not _readable(self._row_to_task, row, column)}
+            bad = [*damaged] if row["state"] in set(TaskState) else [f"state {row['state']!r}", *damaged]
+            reason = f"its stored record could not be read (bad {', '.join(bad)}); quarantined"
+            log.warning("task %s: %s: %s", row["id"], reason, error)
+            told = [e.value for e in EventType if e.is_terminal]
+            ended = conn.execute(
+                f"SELECT type FROM events WHERE task_id = ? AND type IN ({','.join('?' * len(told))})"
+                " ORDER BY seq LIMIT 1", (row["id"], *told)).fetchone()
+            state = ended["type"] if ended else TaskState.FAILED
+            assignments = "".join(f"{column} = ?, " for column in damaged)
+            conn.execute(
+                f"UPDATE tasks SET {assignments}state = ?, error = ?, stop_request = NULL,"
+                " finished_at = COALESCE(finished_at, ?) WHERE id = ?",
+                [*damaged.values(), state, reason, time.time(), row["id"]],
+            )
+
+    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> list[Task]:
         finished = [s.value for s in TERMINAL_STATES]
         marks = ",".join("?" * len(finished))
         with self._tx() as conn:
             rows = conn.execute(
-                f"SELECT * FROM tasks WHERE state IN ({marks})"
-                " ORDER BY finished_at DESC, queue_order DESC LIMIT -1 OFFSET ?",
-                [*finished, keep],
+                "SELECT id, owner, COALESCE(json_extract(inputs, '$.bytes'), 0) AS bytes FROM tasks"
+                f" WHERE state IN ({marks}) ORDER BY finished_at DESC, queue_order DESC",
+                finished,
             ).fetchall()
-            pruned = [self._row_to_task(r) for r in rows]
-            for task_id in (t.id for t in pruned):
+            pruned = []
+            held = [HeldTask(r["id"], r["owner"], r["bytes"]) for r in rows]
+            for task_id in beyond_limits(held, keep, keep_total, keep_bytes):
+                pruned.append(self._row_to_task(self._fetch(conn, task_id)))
                 conn.execute("DELETE FROM events WHERE task_id = ?", (task_id,))
                 conn.execute("DELETE FROM previews WHERE task_id = ?", (task_id,))
                 conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,))

@@ -32,6 +32,13 @@ class TaskStoreError(Exception):
     """Base class for store errors that carry a message fit to show a user."""
 
 
+class StoreUnreadable(TaskStoreError):
+    """The store cannot be opened at all (a database that is corrupt, not a database, or read-only)."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"cannot open the task store {where}: {reason}")
+
+
 class TaskNotFound(TaskStoreError):
     def __init__(self, task_id: str) -> None:
         super().__init__(f"unknown task id: {task_id}")
@@ -67,6 +74,15 @@ class TaskTakenOver(TaskStoreError):
         self.task_id, self.worker_id = task_id, worker_id
 
 
+class TaskEnded(TaskStoreError):
+    """A write that would change a task that has ended: a terminal state is final (no second end, no event after
+    the terminal one), so that no watcher ever sees a task end twice."""
+
+    def __init__(self, task_id: str, state: TaskState) -> None:
+        super().__init__(f"task {task_id} has already ended ({state.value}); its end stays as it is")
+        self.task_id, self.state = task_id, state
+
+
 class QueueFull(TaskStoreError):
     """A submission over the per-identity or the overall queue limit."""
 
@@ -80,6 +96,11 @@ class QueueFull(TaskStoreError):
                    "wait for one to finish or cancel one")
 
     @classmethod
+    def inputs_full(cls, limits: TaskLimits) -> QueueFull:
+        return cls(f"your queued and running tasks' input images would take more than "
+                   f"{limits.max_input_bytes_per_identity / 1e6:g} MB; wait for one to finish or cancel one")
+
+    @classmethod
     def queue_full(cls, limits: TaskLimits) -> QueueFull:
         return cls(f"the queue is full ({limits.max_queued_total} tasks); try again later")
 
@@ -91,8 +112,8 @@ RECOVERED_ERROR = "the server stopped while this task was running"
 class TaskStore(Protocol):
     # --- tasks -----------------------------------------------------------------------------
     def create(self, task: Task, limits: TaskLimits | None = None) -> tuple[Task, TaskEvent]:
-        """Queue the task and append its ``queued`` event. With ``limits``, the owner's active tasks and
-        the whole queue are counted in the same transaction: QueueFull instead of going over."""
+        """Queue the task and append its ``queued`` event. With ``limits``, the owner's active tasks (and their input
+        images' bytes) and the whole queue are counted in the same transaction: QueueFull instead of going over."""
         ...
 
     def get(self, task_id: str) -> Task:
@@ -133,7 +154,8 @@ class TaskStore(Protocol):
 
     def finish(self, task_id: str, end: TaskEnd) -> tuple[Task, TaskEvent]:
         """The terminal state and the terminal event, in one transaction; a pending stop request is
-        dropped (it has been honoured, or there is nothing left to stop)."""
+        dropped (it has been honoured, or there is nothing left to stop). Raises TaskEnded when the task has
+        ended already: a terminal state is final."""
         ...
 
     # --- control ---------------------------------------------------------------------------
@@ -149,7 +171,8 @@ class TaskStore(Protocol):
         self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None
     ) -> TaskEvent:
         """Give the event the task's next sequence number and keep it for replay; ``progress`` becomes the
-        task's current progress in the same write (one transaction per step on the hot path)."""
+        task's current progress in the same write (one transaction per step on the hot path). Raises TaskEnded
+        for a task that has ended: its terminal event is its last."""
         ...
 
     def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]: ...
@@ -161,12 +184,15 @@ class TaskStore(Protocol):
     # --- housekeeping ----------------------------------------------------------------------
     def recover(self) -> list[TaskEvent]:
         """After a crash: tasks left running become interrupted, and a finished task whose terminal event
-        is missing gets it. Returns the terminal events appended."""
+        is missing gets it; a stored task that cannot be read (a damaged record) is quarantined: failed, with the
+        reason, readable again. Returns the terminal events appended."""
         ...
 
-    def prune(self, keep: int) -> list[Task]:
-        """Drop the finished tasks beyond the ``keep`` that finished last (never the one that just finished,
-        however long ago it was created); returns them so their files can go too."""
+    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> list[Task]:
+        """Drop the finished tasks beyond the ``keep`` of each owner that finished last (never the one that just
+        finished, however long ago it was created), beyond ``keep_bytes`` of each owner's input images, and, past
+        ``keep_total`` in all, those ``history.beyond_limits`` chooses (the owner holding the most first); returns
+        them so their files can go too."""
         ...
 
     def set_paused(self, paused: bool) -> None: ...

@@ -501,7 +501,7 @@ def test_health_answers_503_for_a_worker_whose_task_loop_ended_while_its_process
             sick = client.get("/api/v1/health")
             assert sick.status_code == 503 and sick.json()["status"] == "unhealthy"
             assert sick.json()["workers"] == [{"worker_id": "lonely", "alive": False, "stuck": False,
-                                               "last_error": None}]
+                                               "last_error": None, "problem": None}]
     finally:
         worker.stop()
         server.stop()

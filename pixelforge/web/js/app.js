@@ -241,6 +241,7 @@ export class App {
         task.state = "queued";
         task.position = data.position;
         task.queue_size = data.size;
+        if (data.requeued) task.attempt = data.attempt; // its worker was lost: the bar says so, and keeps its place
         break;
       case "started":
         task.state = "running";
@@ -376,7 +377,8 @@ export class App {
       this.submit.set(SubmitState.IDLE, { busy: this.pending === "submit" });
       return;
     }
-    this.progress.render({ state: task.state, progress: task.progress, position: task.position, size: task.queue_size });
+    this.progress.render({ state: task.state, progress: task.progress, position: task.position, size: task.queue_size,
+      attempt: task.attempt });
     let state = task.state === "queued" ? SubmitState.QUEUED : SubmitState.RUNNING;
     if (this.stopping) state = SubmitState.INTERRUPTING;
     this.submit.set(state, { skipping: this.skipping });

@@ -20,8 +20,9 @@ export class ProgressView {
   }
 
   /**
-   * @param {{state: string, progress: object, position?: number|null, size?: number|null}|null} view
-   *   state is the task's state; progress is a ProgressOut; position/size while queued.
+   * @param {{state: string, progress: object, position?: number|null, size?: number|null, attempt?: number}|null} view
+   *   state is the task's state; progress is a ProgressOut; position/size while queued; attempt once its worker
+   *   was lost and it was requeued (2 for the second run).
    */
   render(view) {
     this.last = view;
@@ -53,7 +54,8 @@ export class ProgressView {
     for (const el of [this.queue, this.step, this.job, this.eta]) if (!el.hidden) parts.push(el.textContent);
 
     const phase = queued ? "queued" : progress.phase;
-    this.textinfo.textContent = running || queued ? t(`phase_${phase}`) : "";
+    const requeued = view.attempt > 1 ? ` ${t("requeued", { attempt: view.attempt })}` : "";
+    this.textinfo.textContent = running || queued ? t(`phase_${phase}`) + requeued : "";
     this.bar.setAttribute("aria-valuetext", [`${value}%`, ...parts].join(", "));
 
     if (running) document.title = `[${value}%] ${TITLE}`;

@@ -44,6 +44,7 @@ export default {
   phase_decode: "Decoding…",
   phase_postprocess: "Saving…",
   phase_done: "Done",
+  requeued: "(worker lost — requeued, attempt {attempt})",
   stageEmpty: "Your sprite appears here.",
   stagePreview: "Live preview",
   stageResult: "Image {index} · seed {seed}",

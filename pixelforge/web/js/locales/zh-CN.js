@@ -44,6 +44,7 @@ export default {
   phase_decode: "正在解码…",
   phase_postprocess: "正在保存…",
   phase_done: "完成",
+  requeued: "（工作进程丢失——已重新排队，第 {attempt} 次尝试）",
   stageEmpty: "生成的像素画会显示在这里。",
   stagePreview: "实时预览",
   stageResult: "图像 {index} · 种子 {seed}",
