@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 import pixelforge
-from pixelforge.server import api_v1, events, sdapi, sdapi_catalog, sdapi_img2img
+from pixelforge.server import api_v1, events, openai_images, sdapi, sdapi_catalog, sdapi_img2img
 from pixelforge.server.auth import ClientIdMiddleware, KeyRing
 from pixelforge.server.deps import ServerRuntime, ServerState
 from pixelforge.server.docs import install_docs
@@ -34,6 +34,7 @@ Pixel-art generation you can watch live and stop at any moment.
 * **Native API** (`/api/v1`): tasks with handles, Server-Sent Events with resumable per-task ids,
   interrupt (optionally keeping the partial image), skip, cancel, images, live previews, the queue.
 * **AUTOMATIC1111-compatible API** (`/sdapi/v1`, `/internal`) for existing clients.
+* **OpenAI Images API** (`/v1/models`, `/v1/images/generations`, `/v1/images/edits`), in OpenAI's shapes.
 
 Every request has an identity (an API key, or a client id when no keys are configured); nobody
 sees or stops another identity's tasks except an admin.
@@ -88,6 +89,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
     app.include_router(sdapi_img2img.router)
     app.include_router(sdapi_catalog.router)
     install_docs(app)
+    app.mount("/v1", openai_images.create_openai_app(state))
     web = _web_dir()
     if web is not None:
         app.mount("/", StaticFiles(directory=web, html=True), name="web")
@@ -101,7 +103,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
             allow_credentials=True,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["Retry-After", "X-Preview-Id"],
+            expose_headers=["Retry-After", "X-Preview-Id", "X-Task-Id"],
         )
     if not state.keys.enabled:
         app.add_middleware(ClientIdMiddleware)
