@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 import pixelforge
-from pixelforge.server import api_v1, events, openai_images, sdapi, sdapi_catalog, sdapi_img2img
+from pixelforge.server import api_v1, events, mcp_server, openai_images, sdapi, sdapi_catalog, sdapi_img2img
 from pixelforge.server.auth import ClientIdMiddleware, KeyRing
 from pixelforge.server.deps import ServerRuntime, ServerState
 from pixelforge.server.docs import install_docs
@@ -35,6 +35,7 @@ Pixel-art generation you can watch live and stop at any moment.
   interrupt (optionally keeping the partial image), skip, cancel, images, live previews, the queue.
 * **AUTOMATIC1111-compatible API** (`/sdapi/v1`, `/internal`) for existing clients.
 * **OpenAI Images API** (`/v1/models`, `/v1/images/generations`, `/v1/images/edits`), in OpenAI's shapes.
+* **MCP server** (Streamable HTTP at `/mcp`): tools for LLM hosts, with progress and cancellation.
 
 Every request has an identity (an API key, or a client id when no keys are configured); nobody
 sees or stops another identity's tasks except an admin.
@@ -53,12 +54,14 @@ def _web_dir() -> Path | None:
 def create_app(runtime: ServerRuntime) -> FastAPI:
     settings = runtime.settings
     state = ServerState(runtime=runtime, keys=KeyRing.from_settings(settings), roots=ModelRoots(settings))
+    mcp = mcp_server.http_endpoint(state)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(runtime.start)
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             state.draining.set()
             await asyncio.to_thread(runtime.stop)
@@ -90,6 +93,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
     app.include_router(sdapi_catalog.router)
     install_docs(app)
     app.mount("/v1", openai_images.create_openai_app(state))
+    app.router.routes.append(mcp.route)
     web = _web_dir()
     if web is not None:
         app.mount("/", StaticFiles(directory=web, html=True), name="web")
