@@ -166,7 +166,9 @@ TaskId = Annotated[str, Field(description="The task id a generate_image or edit_
 
 def build_server(state: ServerState, identity_of: IdentityOf) -> MCPServer:
     tools = Tools(state, identity_of)
-    server = MCPServer("pixelforge", version=pixelforge.__version__, instructions=INSTRUCTIONS)
+    # WARNING: the SDK configures the root logger at this level when nothing else has (a library's INFO lines
+    # would otherwise fill a server's log, and a stdio server's stderr).
+    server = MCPServer("pixelforge", version=pixelforge.__version__, instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool(description="Generate pixel art from a prompt. Returns the PNGs, the task id and each image's "
                  "infotext. Progress is reported every step; cancelling the call stops the task.")
