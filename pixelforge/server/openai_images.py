@@ -226,9 +226,11 @@ async def _on_openai_error(_: Request, exc: Exception) -> JSONResponse:
 async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
-    fields = [".".join(str(part) for part in e["loc"] if part != "body") for e in errors]
+    # A field path ("pixel.palette"); a JSON body that does not parse is located by a character offset instead.
+    fields = [".".join(str(part) for part in e["loc"] if part != "body")
+              if all(isinstance(part, str) for part in e["loc"]) else "" for e in errors]
     message = "; ".join(f"{field}: {e['msg']}" if field else e["msg"] for field, e in zip(fields, errors, strict=True))
-    return _answer(OpenAIError(status.HTTP_400_BAD_REQUEST, message, param=fields[0] or None if fields else None))
+    return _answer(OpenAIError(status.HTTP_400_BAD_REQUEST, message, param=fields[0] if fields and fields[0] else None))
 
 
 async def _on_invalid_task(_: Request, exc: Exception) -> JSONResponse:

@@ -15,7 +15,7 @@ import numpy as np
 import openai
 import pytest
 from PIL import Image
-from serverkit import KEYS, held_after_a_step
+from serverkit import KEYS, bearer, held_after_a_step
 
 from pixelforge.server.auth import ANONYMOUS
 from pixelforge.server.client_gone import CLIENT_GONE
@@ -121,6 +121,16 @@ def test_bad_requests_are_openai_errors_with_the_param(alice_sdk: openai.OpenAI,
     with sdk(keyed, "wrong-key") as stranger, pytest.raises(openai.AuthenticationError) as caught:
         stranger.images.generate(prompt="x")
     assert isinstance(caught.value.body, dict) and caught.value.body["code"] == "invalid_api_key"
+
+
+def test_a_cross_site_origin_with_a_key_is_served(keyed: LiveServer) -> None:
+    """A JSON request with an Authorization header is no form a browser sends across sites without CORS: a
+    guard against cross-site forms must let an OpenAI client (a web app's backend, a browser extension) through."""
+    with sdk(keyed, KEYS["alice"], default_headers={"Origin": "http://elsewhere.example"}) as client:
+        assert client.images.generate(prompt="a star", extra_body=QUICK).data
+    refused = httpx.post(f"{keyed.url}/v1/images/generations", content=b'{"prompt": ', headers={
+        **bearer(KEYS["alice"]), "content-type": "application/json"})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] is None
 
 
 def test_without_keys_any_token_gets_the_anonymous_identity(open_server: LiveServer) -> None:
