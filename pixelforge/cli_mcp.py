@@ -89,6 +89,8 @@ async def bridge(server: Server) -> None:
 
 
 def _in_process(args: argparse.Namespace) -> int:
+    import gc
+
     import anyio
 
     from pixelforge.server.auth import Identity, KeyRing
@@ -98,6 +100,7 @@ def _in_process(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     runtime = runtime_for(settings)
+    gc.freeze()  # as `pixelforge serve` does: a stop's full collection then walks only what came after start-up
     runtime.start()
     try:
         state = ServerState(runtime=runtime, keys=KeyRing(users={}, admins={}), roots=ModelRoots(settings))

@@ -105,6 +105,8 @@ class Tools:
     async def _follow(self, ctx: Context, task_id: str) -> None:
         told = 0.0
         async for event in self.state.service.aevents(task_id, places=False):
+            if event is not None and event.type is EventType.COMPLETED:
+                await ctx.report_progress(100, 100, "done")  # a task's progress reaches 1.0 only when it completed
             if event is None or event.type is not EventType.PROGRESS:
                 continue
             progress = TaskProgress.model_validate(event.data)
