@@ -30,6 +30,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pixelforge.backends.presets import list_models
+from pixelforge.server.auth import Identity
 from pixelforge.server.client_gone import await_end_or_stop
 from pixelforge.server.deps import AppSettings, Caller, ServerState, State
 from pixelforge.server.images import as_asked_kind, data_file, image_path
@@ -134,7 +135,7 @@ def _image_data(state: ServerState, task: Task, shown: str, base_url: str, as_ur
     return ImagesResponse(created=int(task.created_at), data=data, size=size)
 
 
-async def _run(request: Request, response: Response, state: ServerState, caller: Caller, body: ImagesRequest,
+async def _run(request: Request, response: Response, state: ServerState, caller: Identity, body: ImagesRequest,
                params: TaskParams, upload: ImageUpload | None = None) -> ImagesResponse:
     """Submit the task, wait for its end (stopping it if the client goes) and answer with its images."""
     task = await asyncio.to_thread(state.service.submit, params, owner=caller.owner, images=upload)
