@@ -5,12 +5,14 @@ With a running ``pixelforge serve`` — found as ``generate`` finds one: ``--ser
 host's tool calls go there with their progress coming back, and a call the host cancels (or the host
 closing stdin) is given up there too, which stops its task. The identity is the CLI's
 (``$PIXELFORGE_API_KEY`` when the server has keys). With no server, the same tools run in this process
-on a runtime of its own, as ``generate`` does. stdout carries the protocol only; logs go to stderr.
+on a runtime of its own, as ``generate`` does. Either way ``edit_image`` also takes the path of a file on
+this machine (the bridge sends its bytes). stdout carries the protocol only; logs go to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,7 +69,7 @@ async def bridge(server: Server) -> None:
     from mcp_types import CallToolRequestParams, CallToolResult, ListToolsResult, PaginatedRequestParams
 
     from pixelforge import __version__
-    from pixelforge.server.mcp_server import INSTRUCTIONS
+    from pixelforge.server.mcp_server import INSTRUCTIONS, local_file
 
     # No read timeout: a generation may wait in the queue for as long as it takes; the host decides when to stop.
     async with httpx2.AsyncClient(headers=_headers(server), timeout=httpx2.Timeout(30, read=None)) as http, \
@@ -80,7 +82,13 @@ async def bridge(server: Server) -> None:
             async def progress(value: float, total: float | None, message: str | None) -> None:
                 await ctx.session.report_progress(value, total, message)
 
-            return await remote.call_tool(params.name, params.arguments or {}, progress_callback=progress)
+            arguments = dict(params.arguments or {})
+            if params.name == "edit_image":  # a file of this machine goes to the server as its bytes
+                for name in ("image", "mask"):
+                    found = local_file(arguments[name]) if isinstance(arguments.get(name), str) else None
+                    if found is not None:
+                        arguments[name] = base64.b64encode(found).decode()
+            return await remote.call_tool(params.name, arguments, progress_callback=progress)
 
         local = LowLevelServer("pixelforge", version=__version__, instructions=INSTRUCTIONS,
                                on_list_tools=list_tools, on_call_tool=call_tool)
@@ -104,7 +112,7 @@ def _in_process(args: argparse.Namespace) -> int:
     runtime.start()
     try:
         state = ServerState(runtime=runtime, keys=KeyRing(users={}, admins={}), roots=ModelRoots(settings))
-        server = build_server(state, lambda _: Identity(owner=LOCAL_OWNER))
+        server = build_server(state, lambda _: Identity(owner=LOCAL_OWNER), local_files=True)
         anyio.run(server.run_stdio_async)
     finally:
         runtime.stop()

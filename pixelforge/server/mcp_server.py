@@ -47,6 +47,7 @@ from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import EventType, Img2ImgOptions, Task, TaskParams, TaskProgress, TaskState
 from pixelforge.tasks.service import InvalidTask
 from pixelforge.tasks.store import QueueFull
+from pixelforge.userpath import expand_user
 
 # The stop reason of a task whose MCP call was cancelled or whose stream closed.
 MCP_CANCELLED = "mcp-cancelled"
@@ -59,6 +60,8 @@ INSTRUCTIONS = (
 )
 
 IdentityOf = Callable[[Context], Identity]
+# Longer than any path a file system takes: such a value is base64, not a file name.
+MAX_PATH_CHARS = 4096
 
 
 def _problems(exc: InvalidTask) -> str:
@@ -134,6 +137,20 @@ class Tools:
             raise ToolError(str(exc.detail)) from None
 
 
+def local_file(value: str) -> bytes | None:
+    """The bytes of the file ``value`` names on this machine (a path, ``~`` expanded, or a ``file://`` URI), else
+    None. Only where the tools run beside the host, as its user (``pixelforge mcp``): never for ``/mcp`` over
+    HTTP, whose callers must not read the server's files."""
+    spec = value.removeprefix("file://")
+    if len(spec) > MAX_PATH_CHARS or "\n" in spec:  # base64 of any image is longer, or wrapped
+        return None
+    path = expand_user(spec)
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except (OSError, ValueError):  # unreadable, or a name the file system refuses
+        return None
+
+
 def progress_message(progress: TaskProgress) -> str:
     """'step 7/20, image 1/2, ETA 3 s' (the image counted while its job runs; ETA once it is known)."""
     parts = [f"step {progress.step}/{progress.steps}",
@@ -164,10 +181,18 @@ Seed = Annotated[int, Field(description="-1 picks a random seed.", ge=-1)]
 Count = Annotated[int, Field(description="How many images, made one after another.", ge=1, le=16)]
 Model = Annotated[str | None, Field(description="A model list_models names; the server's default if left out.")]
 TaskId = Annotated[str, Field(description="The task id a generate_image or edit_image result gave.")]
+IMAGE_ARGUMENT = ("{what}: base64 PNG or a data: URL; through `pixelforge mcp` (which runs beside you) also the path "
+                  "of a file on your machine.")
 
 
-def build_server(state: ServerState, identity_of: IdentityOf) -> MCPServer:
+def build_server(state: ServerState, identity_of: IdentityOf, local_files: bool = False) -> MCPServer:
+    """The tools over ``state``; with ``local_files`` (stdio, beside the host) ``edit_image`` also reads file paths."""
     tools = Tools(state, identity_of)
+
+    def image_bytes(value: str, field: str) -> bytes:
+        found = local_file(value) if local_files else None
+        return found if found is not None else decode_base64(value, field)
+
     # WARNING: the SDK configures the root logger at this level when nothing else has (a library's INFO lines
     # would otherwise fill a server's log, and a stdio server's stderr).
     server = MCPServer("pixelforge", version=pixelforge.__version__, instructions=INSTRUCTIONS, log_level="WARNING")
@@ -184,18 +209,18 @@ def build_server(state: ServerState, identity_of: IdentityOf) -> MCPServer:
     @server.tool(description="Redraw an image (img2img), or only the white part of a mask (inpainting). Returns "
                  "the PNGs, the task id and each image's infotext; cancelling the call stops the task.")
     async def edit_image(
-        image: Annotated[str, Field(description="The image to start from: base64 PNG (or a data: URL).")],
+        image: Annotated[str, Field(description=IMAGE_ARGUMENT.format(what="The image to start from"))],
         prompt: Prompt,
         ctx: Context,
-        mask: Annotated[str | None, Field(description="Optional mask of the image's size, base64 PNG: white is "
-                                          "repainted, black kept.")] = None,
+        mask: Annotated[str | None, Field(description=IMAGE_ARGUMENT.format(
+            what="Optional mask of the image's size (white is repainted, black kept)"))] = None,
         strength: Annotated[float, Field(description="How much is redrawn: 0 keeps the image, 1 ignores it.",
                                          ge=0, le=1)] = 0.75,
         negative_prompt: Negative = "", steps: Steps = None, seed: Seed = -1, n: Count = 1, model: Model = None,
     ) -> CallToolResult:
         try:
-            upload = ImageUpload(init_image=decode_base64(image, "image"),
-                                 mask=decode_base64(mask, "mask") if mask is not None else None)
+            upload = ImageUpload(init_image=image_bytes(image, "image"),
+                                 mask=image_bytes(mask, "mask") if mask is not None else None)
         except InvalidTask as exc:
             raise ToolError(_problems(exc)) from None
         params = tools.params(prompt=prompt, negative_prompt=negative_prompt, steps=steps, seed=seed, batch_count=n,

@@ -90,6 +90,25 @@ def check_generation(result: CallToolResult, seen: list[tuple[float, float | Non
     return summary
 
 
+@pytest.fixture(scope="module")
+def sprite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sprite on this machine's disk, for edit_image's file paths."""
+    path = tmp_path_factory.mktemp("mcp") / "sprite.png"
+    path.write_bytes(png_bytes(sprite()))
+    return path
+
+
+async def edit_a_file(client: Client, path: Path) -> CallToolResult:
+    """edit_image on a file of this machine, at strength 0 (the image comes back as it is)."""
+    return await client.call_tool("edit_image", {"image": path.as_uri(), "prompt": "a frog", "strength": 0})
+
+
+def check_file_edit(result: CallToolResult) -> None:
+    assert not result.is_error, result.content
+    [out] = pngs(result)
+    assert np.array_equal(np.asarray(out.convert("RGBA")), np.asarray(sprite()))
+
+
 def test_tools_have_typed_schemas_and_generation_reports_every_step(
     keyed: LiveServer, run_coroutine: RunCoroutine
 ) -> None:
@@ -109,7 +128,7 @@ def test_tools_have_typed_schemas_and_generation_reports_every_step(
 
 
 def test_edit_image_keeps_the_unmasked_pixels_and_models_are_listed(
-    keyed: LiveServer, run_coroutine: RunCoroutine
+    keyed: LiveServer, run_coroutine: RunCoroutine, sprite_file: Path
 ) -> None:
     image = base64.b64encode(png_bytes(sprite())).decode()
     mask = base64.b64encode(png_bytes(left_half_mask())).decode()
@@ -119,6 +138,9 @@ def test_edit_image_keeps_the_unmasked_pixels_and_models_are_listed(
             edited = await client.call_tool("edit_image", {"image": image, "mask": mask, "prompt": "a frog",
                                                            "strength": 1.0, "steps": STEPS})
             bad = await client.call_tool("edit_image", {"image": "not base64!", "prompt": "a frog"})
+            # a file of the server's machine is never read for a caller over HTTP
+            path = await client.call_tool("edit_image", {"image": str(sprite_file), "prompt": "a frog"})
+            assert path.is_error and "image: is not valid base64" in path.content[0].text  # type: ignore[union-attr]
             return edited, bad, await client.call_tool("list_models", {})
 
     edited, bad, models = run_coroutine(scenario())
@@ -180,16 +202,18 @@ def test_one_keys_client_cannot_see_or_stop_anothers_tasks(keyed: LiveServer, ru
     assert refused.status_code == 401 and refused.json()["message"] == "incorrect API key"
 
 
-def test_stdio_bridge_forwards_progress_and_cancellation(keyed: LiveServer, run_coroutine: RunCoroutine) -> None:
-    async def scenario() -> tuple[set[str], CallToolResult, list]:
+def test_stdio_bridge_forwards_progress_and_cancellation(keyed: LiveServer, run_coroutine: RunCoroutine,
+                                                         sprite_file: Path) -> None:
+    async def scenario() -> tuple[set[str], CallToolResult, list, CallToolResult]:
         async with Client(bridge_params(keyed, KEYS["alice"])) as client:
             names = {tool.name for tool in (await client.list_tools()).tools}
             result, seen = await generate_with_progress(client)
-            return names, result, seen
+            return names, result, seen, await edit_a_file(client, sprite_file)
 
-    names, result, seen = run_coroutine(scenario())
+    names, result, seen, edited = run_coroutine(scenario())
     assert names == TOOLS
     summary = check_generation(result, seen)
+    check_file_edit(edited)
     assert keyed.runtime.service.get(summary["task_id"]).owner == "key:alice"
 
     async def cancel_midway(hold: Hold) -> None:
@@ -207,17 +231,18 @@ def run_slow(coroutine: Coroutine[Any, Any, Any]) -> Any:
         return pool.submit(asyncio.run, coroutine).result(timeout=300)
 
 
-def test_stdio_in_its_own_process_without_a_server(tmp_path: Path, server_model: str) -> None:
+def test_stdio_in_its_own_process_without_a_server(tmp_path: Path, server_model: str, sprite_file: Path) -> None:
     env = {**os.environ, "PIXELFORGE_SERVER": "none", "PYTHONPATH": str(Path.cwd())}
     params = StdioServerParameters(command=sys.executable, env=env, args=[
         "-m", "pixelforge.cli", "mcp", "--model", server_model, "--data-dir", str(tmp_path / "data")])
 
-    async def scenario() -> tuple[set[str], CallToolResult, list]:
+    async def scenario() -> tuple[set[str], CallToolResult, list, CallToolResult]:
         async with Client(params) as client:
             names = {tool.name for tool in (await client.list_tools()).tools}
             result, seen = await generate_with_progress(client)
-            return names, result, seen
+            return names, result, seen, await edit_a_file(client, sprite_file)
 
-    names, result, seen = run_slow(scenario())
+    names, result, seen, edited = run_slow(scenario())
     assert names == TOOLS
     check_generation(result, seen)
+    check_file_edit(edited)
