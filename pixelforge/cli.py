@@ -1,4 +1,4 @@
-"""Command line: ``pixelforge serve | worker | generate | models | pixelate``.
+"""Command line: ``pixelforge serve | worker | generate | models | mcp | pixelate``.
 
 Bad input exits with code 2 and one line on stderr; an interrupted generation exits with 130
 (the shell's code for Ctrl+C) after keeping every finished image. Modules are imported by the command
@@ -28,6 +28,7 @@ from pixelforge.cli_common import (
     settings_from,
 )
 from pixelforge.cli_generate import cmd_generate
+from pixelforge.cli_mcp import add_mcp
 
 # Every option's help ends with its default; argparse fills %(default)s.
 DEFAULT = " (default: %(default)s)"
@@ -244,6 +245,7 @@ def build_parser(with_pixelate: bool = True) -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true", help="print JSON")
     models.add_argument("--model", help="also check this model")
     models.set_defaults(handler=cmd_models)
+    add_mcp(commands)
 
     if with_pixelate:
         from pixelforge.pixelart.cli import register as register_pixelate
@@ -259,7 +261,7 @@ def _command_of(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = _command_of(argv)
-    parser = build_parser(with_pixelate=command not in ("generate", "serve", "worker", "models"))
+    parser = build_parser(with_pixelate=command not in ("generate", "serve", "worker", "models", "mcp"))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -9,6 +9,7 @@ on a browser that keeps watching.
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 import pixelforge
-from pixelforge.server import api_v1, events, sdapi, sdapi_catalog, sdapi_img2img
+from pixelforge.server import api_v1, events, mcp_server, openai_images, sdapi, sdapi_catalog, sdapi_img2img
 from pixelforge.server.auth import ClientIdMiddleware, KeyRing
 from pixelforge.server.deps import ServerRuntime, ServerState
 from pixelforge.server.docs import install_docs
@@ -37,6 +38,8 @@ Pixel-art generation you can watch live and stop at any moment.
 * **Native API** (`/api/v1`): tasks with handles, Server-Sent Events with resumable per-task ids,
   interrupt (optionally keeping the partial image), skip, cancel, images, live previews, the queue.
 * **AUTOMATIC1111-compatible API** (`/sdapi/v1`, `/internal`) for existing clients.
+* **OpenAI Images API** (`/v1/models`, `/v1/images/generations`, `/v1/images/edits`), in OpenAI's shapes.
+* **MCP server** (Streamable HTTP at `/mcp`): tools for LLM hosts, with progress and cancellation.
 
 Every request has an identity (an API key, or a client id when no keys are configured); nobody
 sees or stops another identity's tasks except an admin.
@@ -55,12 +58,14 @@ def _web_dir() -> Path | None:
 def create_app(runtime: ServerRuntime) -> FastAPI:
     settings = runtime.settings
     state = ServerState(runtime=runtime, keys=KeyRing.from_settings(settings), roots=ModelRoots(settings))
+    mcp = mcp_server.http_endpoint(state)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(runtime.start)
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             state.draining.set()
             await asyncio.to_thread(runtime.stop)
@@ -91,6 +96,8 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
     app.include_router(sdapi_img2img.router)
     app.include_router(sdapi_catalog.router)
     install_docs(app)
+    app.mount("/v1", openai_images.create_openai_app(state))
+    app.router.routes.append(mcp.route)
     web = _web_dir()
     if web is not None:
         app.mount("/", StaticFiles(directory=web, html=True), name="web")
@@ -106,7 +113,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
             allow_credentials="*" not in settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["Retry-After", "X-Preview-Id"],
+            expose_headers=["Retry-After", "X-Preview-Id", "X-Task-Id"],
         )
     if not state.keys.enabled:
         app.add_middleware(ClientIdMiddleware)
@@ -150,4 +157,9 @@ def serve(
     already bound to them (uvicorn would bind only after the start-up, too late to say the port is taken)."""
     app = target if isinstance(target, FastAPI) else create_app(target)
     settings = app.state.pixelforge.settings
+    # What the imports made (torch, diffusers, the web stack: ~500k objects) lives as long as the process. Out of
+    # the collector's sight, the full collection a worker runs after each stop walks only what came since: a few
+    # ms instead of ~1 s holding the GIL, which held every response of this process — the 'interrupted' event of
+    # the very task that stopped among them (benchmarks/client_stop_latency.py).
+    gc.freeze()
     server_for(app, host or settings.host, port or settings.port).run(sockets=[sock] if sock is not None else None)

@@ -32,7 +32,7 @@ MINTED_KEY = "pixelforge_minted_client_id"
 ANONYMOUS = "client:local"
 # Routes of the APIs: a cookie minted there would give a cookie-keeping script a second identity after
 # its first request, so only the web UI's pages mint one.
-API_PREFIXES = ("/api/", "/sdapi/", "/internal/")
+API_PREFIXES = ("/api/", "/sdapi/", "/internal/", "/v1/", "/mcp")
 
 
 @dataclass(frozen=True)

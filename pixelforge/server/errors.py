@@ -147,7 +147,7 @@ class CatchAllMiddleware:
 
 
 # Routes whose bodies may carry images (base64 or multipart): they get the larger limit.
-IMAGE_ROUTES = frozenset({"/api/v1/tasks", "/api/v1/tasks/upload", "/sdapi/v1/img2img"})
+IMAGE_ROUTES = frozenset({"/api/v1/tasks", "/api/v1/tasks/upload", "/sdapi/v1/img2img", "/v1/images/edits", "/mcp"})
 
 
 class BodyLimitsMiddleware:

@@ -39,6 +39,17 @@ def find_image(task: Task, index: int) -> ImageRef:
     raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task.id} has no image {index}")
 
 
+def as_asked_kind(task: Task, ref: ImageRef) -> str | None:
+    """Which output of a finished image shows it at the size the client asked for: None for the image
+    itself, when the model drew it at that size, else 'upscaled', the nearest-upscaled copy (scaled to
+    the asked size from a model's native size — a 32×32 sprite asked for at 512×512 — or the pixel-art
+    stage's copy of its 1× sprite). Clients of the A1111 and OpenAI APIs show an image as it comes."""
+    resolved = task.resolved
+    drawn_as_asked = resolved is not None and resolved.scale == 1 and (ref.width, ref.height) == (
+        resolved.width, resolved.height)
+    return "upscaled" if "upscaled" in ref.files and not drawn_as_asked else None
+
+
 def png_parameters(path: Path) -> str | None:
     with Image.open(path) as image:
         return image.text.get("parameters") if isinstance(image, PngImagePlugin.PngImageFile) else None

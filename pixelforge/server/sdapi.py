@@ -11,16 +11,17 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from pydantic import ValidationError
 
 import pixelforge
 from pixelforge.backends.fingerprint import short_hash, weights_sha256
 from pixelforge.backends.presets import list_models
 from pixelforge.server.auth import Identity
+from pixelforge.server.client_gone import await_end_or_stop
 from pixelforge.server.deps import Caller, Service, State, owned_task
 from pixelforge.server.errors import problem_errors, validation_response
-from pixelforge.server.images import data_file, image_path, png_parameters
+from pixelforge.server.images import as_asked_kind, data_file, image_path, png_parameters
 from pixelforge.server.model_roots import ModelRoots, Unreachable
 from pixelforge.server.options import OptionsRefused
 from pixelforge.server.sdapi_models import (
@@ -111,24 +112,16 @@ def to_params(
 
 
 def _read_images(data_dir: Path, task: Task, send: bool) -> tuple[list[str], list[str]]:
-    """Base64 PNGs (when asked for) and each image's infotext from its own ``parameters`` chunk.
-
-    A client of this API shows the image as it comes, expecting the size it asked for. So it gets
-    the image itself when the model drew it at that size, else the nearest-upscaled copy: the one
-    scaled to the asked size from a model's native size (a 32×32 sprite asked for at 512×512), or
-    the pixel-art stage's copy of its 1× sprite (crisp pixels, not a sprite of a few dozen pixels).
-    The 1× image stays at the native image URL."""
+    """Base64 PNGs (when asked for) at the size asked for (``as_asked_kind``; the 1× image stays at the
+    native image URL) and each image's infotext from its own ``parameters`` chunk."""
     images, infotexts = [], []
     fallback = task_infotexts(task)
-    resolved = task.resolved
     for n, ref in enumerate(task.images):
         path = image_path(data_dir, ref)
         infotexts.append(png_parameters(path) or fallback[n])
         if send:
-            as_asked = resolved is not None and resolved.scale == 1 and (ref.width, ref.height) == (
-                resolved.width, resolved.height)
-            upscaled = "upscaled" in ref.files and not as_asked
-            shown = data_file(data_dir, ref.files["upscaled"], "upscaled image") if upscaled else path
+            kind = as_asked_kind(task, ref)
+            shown = data_file(data_dir, ref.files[kind], f"{kind} image") if kind else path
             images.append(base64.b64encode(shown.read_bytes()).decode())
     return images, infotexts
 
@@ -186,12 +179,14 @@ def _adjusted(requested: dict[str, list[Any]], task: Task) -> dict[str, list[Any
 
 
 @router.post("/sdapi/v1/txt2img", summary="Generate (blocking), A1111 style")
-async def txt2img(body: Txt2ImgRequest, state: State, caller: Caller) -> Txt2ImgResponse:
+async def txt2img(body: Txt2ImgRequest, request: Request, state: State, caller: Caller) -> Txt2ImgResponse:
+    """Blocks until the task ends; a client that disconnects meanwhile stops it."""
     params, notes = await asyncio.to_thread(to_params, body, state.options.get(caller.owner), state.roots)
-    return await generate(body, params, notes, state, caller, TXT2IMG_DEFAULTS)
+    return await generate(request, body, params, notes, state, caller, TXT2IMG_DEFAULTS)
 
 
 async def generate(
+    request: Request,
     body: Txt2ImgRequest,
     params: TaskParams,
     notes: dict[str, Any],
@@ -200,7 +195,8 @@ async def generate(
     defaults: dict[str, Any],
     images: ImageUpload | None = None,
 ) -> Txt2ImgResponse:
-    """Run the request as a task of the caller's (img2img with ``images``) and answer in A1111's shape."""
+    """Run the request as a task of the caller's (img2img with ``images``) and answer in A1111's shape; the
+    task is interrupted if the client disconnects before it ends."""
     if body.force_task_id is not None and not TASK_ID_PATTERN.match(body.force_task_id):
         raise A1111Invalid([{"loc": ("body", "force_task_id"), "msg": "1-128 of A-Z a-z 0-9 _ - ( ) . :",
                              "type": "pattern"}])
@@ -215,7 +211,7 @@ async def generate(
             raise A1111Invalid(problem_errors(exc.problems, A1111_NAMES)) from None
 
     task = await asyncio.to_thread(submit)
-    task = await state.service.await_end(task.id)
+    task = await await_end_or_stop(request, state.service, task.id)
     if task.state is TaskState.FAILED:
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, detail=f"generation failed: {task.error}")
     sent_images, infotexts = await asyncio.to_thread(_read_images, state.settings.data_dir, task, body.send_images)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from pixelforge.server.deps import Caller, State
 from pixelforge.server.sdapi import generate, to_params
@@ -36,7 +36,7 @@ def img2img_options(body: Img2ImgRequest) -> Img2ImgOptions:
 
 
 @router.post("/sdapi/v1/img2img", summary="img2img and inpainting (blocking), A1111 style")
-async def img2img(body: Img2ImgRequest, state: State, caller: Caller) -> Img2ImgResponse:
+async def img2img(body: Img2ImgRequest, request: Request, state: State, caller: Caller) -> Img2ImgResponse:
     # Decoding up to 24 MB of base64 off the event loop: every SSE stream of the server shares that loop.
     upload = await asyncio.to_thread(base64_upload, body.init_images[0], body.mask, names=("init_images", "mask"))
     params, notes = await asyncio.to_thread(to_params, body, state.options.get(caller.owner), state.roots)
@@ -48,5 +48,5 @@ async def img2img(body: Img2ImgRequest, state: State, caller: Caller) -> Img2Img
     ]
     if len(body.init_images) > 1:
         notes["ignored_fields"].append("init_images[1:]")
-    answer = await generate(body, params, notes, state, caller, IMG2IMG_DEFAULTS, upload)
+    answer = await generate(request, body, params, notes, state, caller, IMG2IMG_DEFAULTS, upload)
     return Img2ImgResponse.model_validate(answer.model_dump())
