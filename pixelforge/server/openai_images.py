@@ -163,9 +163,10 @@ async def generations(body: ImagesRequest, request: Request, response: Response,
 def _repaint_mask(data: bytes, max_pixels: int) -> bytes:
     """OpenAI's mask (its transparent pixels are repainted) as pixelforge's (white = repaint), PNG."""
     try:
-        mask = read_image(data, "mask", max_pixels)
+        checked = read_image(data, "mask", max_pixels)
     except ImageRejected as exc:
         raise InvalidTask([exc.problem]) from None
+    mask = Image.open(io.BytesIO(checked.file))  # any alpha reads back as RGBA (read_image normalises the rest)
     if mask.mode != "RGBA":
         raise OpenAIError(status.HTTP_400_BAD_REQUEST, "mask must have an alpha channel: its transparent pixels "
                           "are the ones repainted (OpenAI's convention)", param="mask")
