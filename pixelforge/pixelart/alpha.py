@@ -139,8 +139,9 @@ def find_background(
 
     Removed: the cells connected to the border through cells close to the background colour. "Close" is
     measured against the border's own colour spread, at most ``tolerance`` (twice that for a noisy border), and
-    tightened when the flood leaks into the sprite. With ``enclosed``, also regions of such cells that the flood
-    cannot reach, of at least ``MIN_ENCLOSED_CELLS`` cells (a ring's hole)."""
+    tightened when the flood leaks into the sprite. Close cells that form a body of their own colour (a pale sprite
+    without an outline, see ``BODY_EVIDENCE``) are not crossed. With ``enclosed``, also regions of such cells that
+    the flood cannot reach, of at least ``MIN_ENCLOSED_CELLS`` cells (a ring's hole)."""
     ring = _border(opaque.shape)
     candidates = lab[ring & opaque]
     if len(candidates) < MIN_BORDER_SHARE * ring.sum():
