@@ -40,6 +40,8 @@ BORDER_PERCENTILE = 99.5
 # A body is a connected region of candidates, off the border, at least this large, with cells whose four
 # neighbours are all in it: a thin chain along an outline (blur the unmixing left in the background) is no body.
 MIN_BODY_CELLS = 9
+# A body's edge is settled cell by cell at most this far outside its candidates' bounding box.
+_BODY_GROWTH = 2
 _FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
 _NEIGHBOURHOOD = np.ones((3, 3))
 # Rows of the border's distance matrix computed at once: 512 × 20,000 cells of float64 is 80 MB.
@@ -105,19 +107,22 @@ def _pale_bodies(whitened: NDArray[np.float64], flooded: BoolArray, ring: BoolAr
     threshold = max(BODY_EVIDENCE, float(np.percentile(evidence[flooded & ring], BORDER_PERCENTILE)))
     candidates = flooded & ~ring & (evidence > threshold)
     border = whitened[flooded & ring]
-    labels, count_bodies = ndimage.label(candidates, structure=_FOUR_CONNECTED)
+    labels, _ = ndimage.label(candidates, structure=_FOUR_CONNECTED)
     bodies = np.zeros_like(flooded)
-    for index in range(1, count_bodies + 1):
-        region = labels == index
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        # The region's edge was drawn on averages that mix body and background: from its interior, the body grows
+        # through the flooded cells whose own colour is likelier the body's than the background's, within
+        # _BODY_GROWTH cells of the region's bounding box (which bounds the work on a large image).
+        box = tuple(slice(max(0, axis.start - _BODY_GROWTH), axis.stop + _BODY_GROWTH) for axis in box)
+        region = labels[box] == index
         if region.sum() < MIN_BODY_CELLS:
             continue
-        # The region's edge was drawn on averages that mix body and background: from its interior, the body grows
-        # through the flooded cells whose own colour is likelier the body's than the background's.
         interior = ndimage.binary_erosion(region, structure=_FOUR_CONNECTED)
-        body_like = flooded & (_log_density(whitened, whitened[region]) >= _log_density(whitened, border))
+        near = whitened[box]
+        body_like = flooded[box] & (_log_density(near, near[region]) >= _log_density(near, border))
         grown = ndimage.binary_propagation(interior, mask=interior | body_like, structure=_FOUR_CONNECTED)
         # Grown to the border, it was background after all (a gradient): keep only the region itself.
-        bodies |= region if (grown & ring).any() else grown
+        bodies[box] |= region if (grown & ring[box]).any() else grown
     return bodies
 
 

@@ -2,8 +2,8 @@
 
 Used by the tests (a small slice) and ``benchmarks/pixelart_bench.py`` (all of it). Each sprite is n×n cells
 (24..128, capped so the rendering stays near diffusion-model sizes), 5-8 PICO-8 colours, a 1-px outline (half of
-the pale ones have none), an enclosed 2×2 patch of the background colour (art, not a hole), isolated 1-px highlights and, on half of them, a
-checkerboard dither patch.
+the pale ones have none), an enclosed 2×2 patch of the background colour (art, not a hole), isolated 1-px
+highlights and, on half of them, a checkerboard dither patch.
 It is rendered at a fractional pitch with a phase offset by exact area averaging, then blurred, with per-cell
 and per-pixel noise, optionally through JPEG.
 """
