@@ -35,8 +35,11 @@ _LEAST_LIMIT = 2.0
 # noise (the Mahalanobis unit above) from the background colour are a body's candidates; the border's own
 # neighbourhood means stay below ~1.3 (the 99.9th percentile of a 3-D Gaussian shrunk to a third).
 BODY_EVIDENCE = 1.5
-# ... or above this percentile of the border cells' own neighbourhood means, when that is higher.
-BORDER_PERCENTILE = 99.5
+# ... or above this many times the median of the same averages one cell in from the border, when that is higher.
+# There the averaging tames independent noise to a median of ~0.4 (the bar stays 1.5); noise shared by
+# neighbouring cells (cells smaller than the art's pixels: no grid found, a grid too fine; a gradient) is not
+# tamed, and a body must stand out that much further.
+BORDER_NOISE_FACTOR = 3.5
 # A body is a connected region of candidates, off the border, at least this large, with cells whose four
 # neighbours are all in it: a thin chain along an outline (blur the unmixing left in the background) is no body.
 MIN_BODY_CELLS = 9
@@ -102,9 +105,11 @@ def _pale_bodies(whitened: NDArray[np.float64], flooded: BoolArray, ring: BoolAr
         / np.maximum(count, 1)[..., None]
     )
     evidence = np.sqrt((smoothed**2).sum(-1))
-    # The border is background: where its own neighbourhood means stray further (noise that is not independent
-    # from cell to cell: a grid finer than the art's, a lightness gradient), a body must stand out further still.
-    threshold = max(BODY_EVIDENCE, float(np.percentile(evidence[flooded & ring], BORDER_PERCENTILE)))
+    # The band one cell in from the border is background too, and its cells have whole neighbourhoods.
+    band = np.zeros_like(ring)
+    band[1:-1, 1:-1] = _border((ring.shape[0] - 2, ring.shape[1] - 2)) if min(ring.shape) > 2 else False
+    band = flooded & (band if (flooded & band).any() else ring)
+    threshold = max(BODY_EVIDENCE, BORDER_NOISE_FACTOR * float(np.median(evidence[band])))
     candidates = flooded & ~ring & (evidence > threshold)
     border = whitened[flooded & ring]
     labels, _ = ndimage.label(candidates, structure=_FOUR_CONNECTED)
