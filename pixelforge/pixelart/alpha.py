@@ -35,11 +35,8 @@ _LEAST_LIMIT = 2.0
 # noise (the Mahalanobis unit above) from the background colour are a body's candidates; the border's own
 # neighbourhood means stay below ~1.3 (the 99.9th percentile of a 3-D Gaussian shrunk to a third).
 BODY_EVIDENCE = 1.5
-# ... or above this many times the median of the same averages one cell in from the border, when that is higher.
-# There the averaging tames independent noise to a median of ~0.4 (the bar stays 1.5); noise shared by
-# neighbouring cells (cells smaller than the art's pixels: no grid found, a grid too fine; a gradient) is not
-# tamed, and a body must stand out that much further.
-BORDER_NOISE_FACTOR = 3.5
+# ... or above this percentile of the border cells' own neighbourhood means, when that is higher.
+BORDER_PERCENTILE = 99.5
 # A body is a connected region of candidates, off the border, at least this large, with cells whose four
 # neighbours are all in it: a thin chain along an outline (blur the unmixing left in the background) is no body.
 MIN_BODY_CELLS = 9
@@ -105,11 +102,9 @@ def _pale_bodies(whitened: NDArray[np.float64], flooded: BoolArray, ring: BoolAr
         / np.maximum(count, 1)[..., None]
     )
     evidence = np.sqrt((smoothed**2).sum(-1))
-    # The band one cell in from the border is background too, and its cells have whole neighbourhoods.
-    band = np.zeros_like(ring)
-    band[1:-1, 1:-1] = _border((ring.shape[0] - 2, ring.shape[1] - 2)) if min(ring.shape) > 2 else False
-    band = flooded & (band if (flooded & band).any() else ring)
-    threshold = max(BODY_EVIDENCE, BORDER_NOISE_FACTOR * float(np.median(evidence[band])))
+    # The border is background: where its own neighbourhood means stray further (noise that is not independent
+    # from cell to cell: a grid finer than the art's, a lightness gradient), a body must stand out further still.
+    threshold = max(BODY_EVIDENCE, float(np.percentile(evidence[flooded & ring], BORDER_PERCENTILE)))
     candidates = flooded & ~ring & (evidence > threshold)
     border = whitened[flooded & ring]
     labels, _ = ndimage.label(candidates, structure=_FOUR_CONNECTED)
@@ -142,7 +137,7 @@ def neighbour_counts(colors: NDArray[np.float64], tolerance: float) -> NDArray[n
 
 
 def find_background(
-    lab: NDArray[np.float64], opaque: BoolArray, tolerance: float, *, enclosed: bool = False
+    lab: NDArray[np.float64], opaque: BoolArray, tolerance: float, *, enclosed: bool = False, bodies: bool = True
 ) -> Background | None:
     """The background of a 1× image given as Lab cells, or None when the border has no dominant colour (a
     full-bleed picture) or is already transparent.
@@ -150,7 +145,9 @@ def find_background(
     Removed: the cells connected to the border through cells close to the background colour. "Close" is
     measured against the border's own colour spread, at most ``tolerance`` (twice that for a noisy border), and
     tightened when the flood leaks into the sprite. Close cells that form a body of their own colour (a pale sprite
-    without an outline, see ``BODY_EVIDENCE``) are not crossed. With ``enclosed``, also regions of such cells that
+    without an outline, see ``BODY_EVIDENCE``) are not crossed, unless ``bodies`` is False: cells that are not
+    art pixels (no grid found), where blurred edges several cells wide agree with their neighbours too. With
+    ``enclosed``, also regions of such cells that
     the flood cannot reach, of at least ``MIN_ENCLOSED_CELLS`` cells (a ring's hole)."""
     ring = _border(opaque.shape)
     candidates = lab[ring & opaque]
@@ -177,9 +174,9 @@ def find_background(
     def flood(limit: float) -> tuple[NDArray[np.int64], NDArray[np.bool_], BoolArray, int]:
         similar = close & (mahalanobis <= limit)
         labels, touching = _flood(similar, ring)
-        bodies = _pale_bodies(whitened, touching[labels], ring)
-        if bodies.any():
-            labels, touching = _flood(similar & ~bodies, ring)
+        kept = _pale_bodies(whitened, touching[labels], ring) if bodies else None
+        if kept is not None and kept.any():
+            labels, touching = _flood(similar & ~kept, ring)
         removed = touching[labels]
         return labels, touching, removed, _crossed_outlines(removed, opaque & ~removed)
 

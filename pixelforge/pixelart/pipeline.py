@@ -194,7 +194,11 @@ def pixelate(image: Image.Image, options: PixelOptions, *, already_1x: bool = Fa
     background = None
     if options.remove_background:
         background = find_background(
-            srgb_to_lab(rgb), opaque, options.background_tolerance, enclosed=options.remove_enclosed
+            srgb_to_lab(rgb),
+            opaque,
+            options.background_tolerance,
+            enclosed=options.remove_enclosed,
+            bodies=already_1x or grid.source != "none",
         )
         if background is not None:
             opaque &= ~background.mask
