@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from pixelforge.pixelart import PixelOptions, pixelate
-from pixelforge.pixelart.corpus import CorpusItem, TrueSprite, corpus, render
+from pixelforge.pixelart.corpus import JITTER, CorpusItem, TrueSprite, corpus, render
 from pixelforge.pixelart.evaluate import score
 
 WHITE, PAPER, CREAM = (255, 255, 255), (236, 236, 236), (255, 241, 232)
@@ -178,3 +178,13 @@ def test_blurry_transparent_input_is_read_like_an_opaque_one(pitch: float) -> No
         assessed = score(item, result.sprite, result.manifest.pitch)
         assert assessed.size_exact
         assert assessed.cell_accuracy >= 0.97
+
+
+def test_no_body_is_looked_for_among_image_pixels() -> None:
+    """Where no grid is found (this drifting-grid image), the cells are image pixels: a blurred edge several
+    pixels wide agrees with its neighbours like a body does, and was kept opaque (0.940 instead of 0.964)."""
+    item = corpus(sprites=2, pitches=(8.0,), seed=0, jitter=JITTER)[2]
+    assert item.name == "s1-p8-jitter0.15"
+    result = pixelate(item.image, PixelOptions(colors=16))
+    assert result.manifest.pitch_source == "none"
+    assert score(item, result.sprite, result.manifest.pitch).cell_accuracy >= 0.96
