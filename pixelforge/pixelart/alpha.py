@@ -147,8 +147,8 @@ def find_background(
     tightened when the flood leaks into the sprite. Close cells that form a body of their own colour (a pale sprite
     without an outline, see ``BODY_EVIDENCE``) are not crossed, unless ``bodies`` is False: cells that are not
     art pixels (no grid found), where blurred edges several cells wide agree with their neighbours too. With
-    ``enclosed``, also regions of such cells that
-    the flood cannot reach, of at least ``MIN_ENCLOSED_CELLS`` cells (a ring's hole)."""
+    ``enclosed``, also regions of such cells that the flood cannot reach, of at least ``MIN_ENCLOSED_CELLS``
+    cells (a ring's hole)."""
     ring = _border(opaque.shape)
     candidates = lab[ring & opaque]
     if len(candidates) < MIN_BORDER_SHARE * ring.sum():
