@@ -1,9 +1,9 @@
 """A synthetic corpus with ground truth: true sprites degraded like diffusion output ("fake pixel art").
 
 Used by the tests (a small slice) and ``benchmarks/pixelart_bench.py`` (all of it). Each sprite is n×n cells
-(24..128, capped so the rendering stays near diffusion-model sizes), 5-8 PICO-8 colours, a 1-px outline, an
-enclosed 2×2 patch of the background colour (art, not a hole), isolated 1-px highlights and, on half of them, a
-checkerboard dither patch.
+(24..128, capped so the rendering stays near diffusion-model sizes), 5-8 PICO-8 colours, a 1-px outline (half of
+the pale ones have none), an enclosed 2×2 patch of the background colour (art, not a hole), isolated 1-px
+highlights and, on half of them, a checkerboard dither patch.
 It is rendered at a fractional pitch with a phase offset by exact area averaging, then blurred, with per-cell
 and per-pixel noise, optionally through JPEG.
 """
@@ -26,9 +26,12 @@ PITCHES: tuple[float, ...] = (4.0, 5.0, 8.0, 12.5, 16.0, 21.33, 32.0)
 # standard: as above. white-interior: on white or near-white, with enclosed spots of the background colour (1×1,
 # 2×2, 3×3: highlights, eyes, windows). white-body: near-white body colours on a near-white background, held
 # only by the outline. ring: a round hole through the body that is background (a donut). transparent: the
-# background is alpha 0 in the input.
-SpriteKind = Literal["standard", "white-interior", "white-body", "ring", "transparent"]
-KINDS: tuple[SpriteKind, ...] = ("standard", "white-interior", "white-body", "ring", "transparent")
+# background is alpha 0 in the input. pale: white, cream or light-grey bodies on a white, off-white or light-grey
+# background, at least ``PALE_CONTRAST`` from it, with dark specks (eyes); half of them have no outline, so only
+# the few ΔE between body and background hold the body.
+SpriteKind = Literal["standard", "white-interior", "white-body", "ring", "transparent", "pale"]
+# New kinds go last: a kind's index seeds its sprites, so the other kinds' images stay the same.
+KINDS: tuple[SpriteKind, ...] = ("standard", "white-interior", "white-body", "ring", "transparent", "pale")
 # Cell sizes drawn in pitch × [1 - JITTER, 1 + JITTER] per column and per row for drifting grids, plus one row
 # and one column this much of a pitch larger: the grid below and right of it is offset.
 JITTER = 0.15
@@ -46,6 +49,11 @@ _BACKGROUNDS: tuple[tuple[int, int, int], ...] = (
 _WHITES: tuple[tuple[int, int, int], ...] = ((255, 255, 255), (236, 236, 236))
 # White, PICO-8's cream and light grey: the body colours of a white-bodied sprite.
 _NEAR_WHITES = np.array([(255, 255, 255), (255, 241, 232), (194, 195, 199)])
+# White, off-white and light grey: the backgrounds of a pale sprite.
+_PALE_BACKGROUNDS: tuple[tuple[int, int, int], ...] = ((255, 255, 255), (245, 242, 235), (220, 220, 220))
+# The least ΔE76 between a pale sprite's body colours and its background (white on off-white is 5.8; cream on
+# off-white, 4.1, is left out: cell noise alone spans that).
+PALE_CONTRAST = 5.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,15 @@ def make_sprite(rng: np.random.Generator, n: int, kind: SpriteKind = "standard")
         background = _WHITES[int(rng.integers(len(_WHITES)))]
     if kind == "white-body":
         body = _NEAR_WHITES[rng.permutation(len(_NEAR_WHITES))[: len(body)]]
+    outlined = True
+    if kind == "pale":
+        background = _PALE_BACKGROUNDS[int(rng.integers(len(_PALE_BACKGROUNDS)))]
+        contrast = delta_e(srgb_to_lab(_NEAR_WHITES), srgb_to_lab(np.array(background)))
+        pale = _NEAR_WHITES[contrast >= PALE_CONTRAST]
+        body = pale[rng.permutation(len(pale))[: len(body)]]
+        # The specks are the second-darkest colour (eyes, buttons): a pale sprite has no light highlight to add.
+        highlight = chosen[order[1]]
+        outlined = bool(rng.random() < 0.5)
 
     yy, xx = np.mgrid[0:n, 0:n]
     half = (n + 1) // 2
@@ -116,7 +133,8 @@ def make_sprite(rng: np.random.Generator, n: int, kind: SpriteKind = "standard")
     rgb[mask] = body[fill[mask]]
     solid = mask & ~window
     edge = solid & ~ndimage.binary_erosion(solid, structure=ndimage.generate_binary_structure(2, 1), border_value=0)
-    rgb[edge] = outline
+    if outlined:
+        rgb[edge] = outline
     rgb[window] = background
     interior = solid & ~edge
     details = np.zeros((n, n), dtype=bool)

@@ -46,7 +46,8 @@ class PixelOptions(BaseModel):
     remove_background: bool = Field(
         True,
         description="Make the background transparent: a flood fill from the image border that stops at the "
-        "sprite's outline. Background-coloured regions inside the sprite (eyes, windows, a white body) stay.",
+        "sprite's outline, or at a body of a colour of its own however close (a white sprite on off-white). "
+        "Background-coloured regions inside the sprite (eyes, windows, a white body) stay.",
     )
     remove_enclosed: bool = Field(
         False,

@@ -14,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from . import export
 from .alpha import find_background, outline_mask
 from .color import hex_to_rgb, pairwise_delta_e, rgb_to_hex, rgb_to_ycc, srgb_to_lab, ycc_to_rgb
-from .deblur import estimate_blur, unmix
+from .deblur import chroma_blur_bound, estimate_blur, unmix
 from .drift import fit_drift
 from .errors import PixelArtError
 from .grid import NO_GRID, Grid, detect_grid, edge_profiles, grid_contrast
@@ -179,7 +179,8 @@ def pixelate(image: Image.Image, options: PixelOptions, *, already_1x: bool = Fa
     else:
         cells = sample_cells(pixels, grid)
         luma = [0, 3] if has_alpha else [0]
-        blur = (estimate_blur(pixels[..., luma], grid, profiles), estimate_blur(pixels[..., 1:3], grid, profiles))
+        luma_blur = estimate_blur(pixels[..., luma], grid, profiles)
+        blur = (luma_blur, min(estimate_blur(pixels[..., 1:3], grid, profiles), chroma_blur_bound(luma_blur)))
         values = cells.values.copy()
         values[..., luma] = unmix(cells.values[..., luma], cells, blur[0])
         values[..., 1:3] = unmix(cells.values[..., 1:3], cells, blur[1])
@@ -193,7 +194,11 @@ def pixelate(image: Image.Image, options: PixelOptions, *, already_1x: bool = Fa
     background = None
     if options.remove_background:
         background = find_background(
-            srgb_to_lab(rgb), opaque, options.background_tolerance, enclosed=options.remove_enclosed
+            srgb_to_lab(rgb),
+            opaque,
+            options.background_tolerance,
+            enclosed=options.remove_enclosed,
+            bodies=already_1x or grid.source != "none",
         )
         if background is not None:
             opaque &= ~background.mask

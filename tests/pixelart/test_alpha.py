@@ -99,6 +99,56 @@ def test_a_flood_that_leaks_through_a_gap_in_the_outline_is_tightened() -> None:
     assert background.mask[:4].all() and background.mask[4, 9]
 
 
+def _pale_scene(rng: np.random.Generator, background_noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """40×40 Lab cells of an off-white background (L 95.5, with ``background_noise`` added) and a white disc
+    without an outline (L 99.2, its own cell noise): ΔE 5.8, well inside the flood's first limit."""
+    lab = np.empty((40, 40, 3))
+    lab[:] = (95.5, -0.2, 3.7)
+    lab += background_noise
+    yy, xx = np.mgrid[0:40, 0:40]
+    body = (yy - 20) ** 2 + (xx - 19) ** 2 <= 11**2
+    lab[body] = np.array([99.2, 0.0, 0.0]) + rng.normal(0, (0.6, 1.3, 1.3), (int(body.sum()), 3))
+    return lab, body
+
+
+def test_a_pale_body_without_an_outline_is_not_flooded() -> None:
+    """Issue 31: the body is a tight cluster a few ΔE from the background and one connected region: it stays, and
+    the background around it goes."""
+    rng = np.random.default_rng(5)
+    lab, body = _pale_scene(rng, rng.normal(0, (0.9, 2.2, 2.2), (40, 40, 3)))
+    background = find_background(lab, np.ones((40, 40), dtype=bool), 12.0)
+    assert background is not None
+    assert background.mask[body].mean() <= 0.02
+    assert background.mask[~body].mean() >= 0.98
+
+
+def test_noise_shared_by_neighbouring_cells_makes_no_body() -> None:
+    """Background noise in 4×4 blocks (a grid four times finer than the art's) drifts as far as a pale body in
+    places, but the border drifts as much: no block is taken for a body."""
+    rng = np.random.default_rng(6)
+    blocks = np.repeat(np.repeat(rng.normal(0, (0.9, 2.2, 2.2), (10, 10, 3)), 4, axis=0), 4, axis=1)
+    lab, body = _pale_scene(rng, blocks)
+    lab[body] = (30.0, 10.0, -20.0)  # a dark body this time: everything else is background
+    background = find_background(lab, np.ones((40, 40), dtype=bool), 12.0)
+    assert background is not None
+    assert (background.mask == ~body).all()
+
+
+def test_a_thin_chain_of_off_colour_cells_along_an_outline_is_background() -> None:
+    """Blur the unmixing left next to an outline tints a one-cell chain of background: a chain is no body."""
+    lab = np.zeros((20, 20, 3))
+    lab[..., 0] = 95.0
+    lab[5:15, 5:15, 0] = 20.0  # an outlined dark sprite
+    chain = np.zeros((20, 20), dtype=bool)
+    chain[4:16, 4:16] = True
+    chain[5:15, 5:15] = False
+    lab[chain, 0] = 91.0  # ΔE 4 darker, all the way round
+    background = find_background(lab, np.ones((20, 20), dtype=bool), 12.0)
+    assert background is not None
+    assert background.mask[chain].all()
+    assert not background.mask[5:15, 5:15].any()
+
+
 def test_neighbour_counts_in_blocks_equal_the_whole_distance_matrix() -> None:
     rng = np.random.default_rng(3)
     colors = np.concatenate([rng.normal((60, 10, -20), 4, (900, 3)), rng.uniform(0, 100, (400, 3))])  # > 2 blocks
