@@ -78,7 +78,8 @@ def test_errors_are_one_line_and_a_non_zero_exit(served: LiveServer, tmp_path: P
     assert result.returncode == 2
     assert result.stderr.strip() == "pixelforge: --steps: Input should be greater than or equal to 1"
     for flags, message in ((["--colors", "0"], "--colors: Input should be greater than or equal to 1"),
-                           (["--pixel-pitch", "0"], "--palette/--colors/--pixel-pitch: the pitch must be greater than 1")):
+                           (["--pixel-pitch", "0"],
+                            "--palette/--colors/--pixel-pitch: the pitch must be greater than 1")):
         result = run_cli("generate", "x", *flags, "--server", served.url, env=cli_env(), cwd=tmp_path)
         assert result.returncode == 2 and result.stderr.startswith(f"pixelforge: {message}"), result.stderr
 
