@@ -167,6 +167,11 @@ class _TaskRun:
                 self._save(writer, files, images, job, job_no, partial=not isinstance(outcome, Completed))
             if isinstance(outcome, Stopped):
                 return self._end(TaskState.INTERRUPTED, writer, files)
+            if self.stop.after_job is not None and claim is None and job_no < len(jobs) - 1:
+                # "Stop after this image": the job's images are kept, the next job never starts. (On the last job
+                # nothing is left to stop: the task completes. One job of a split task ends as it ran: the store
+                # dropped the jobs still waiting when the stop came, and the task's end says interrupted.)
+                return self._end(TaskState.INTERRUPTED, writer, files)
         return self._end(TaskState.COMPLETED, writer, files)
 
     def _prepare_input(self, model: LoadedModel, resolved: ResolvedParams) -> PreparedInput | None:
@@ -190,7 +195,7 @@ class _TaskRun:
         if writer is not None and files is not None and self.context.task.claim is None:
             with self.stats.timed(Phase.POSTPROCESS):
                 sheet = writer.write_sheet()
-        request = self.stop.pending
+        request = self.stop.ending
         return TaskEnd(
             state=state,
             stop_reason=(request.reason if request else "user") if state is TaskState.INTERRUPTED else None,

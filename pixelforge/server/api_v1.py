@@ -24,6 +24,7 @@ from pixelforge.server.schemas import (
     QueuedOut,
     QueueOut,
     RunningOut,
+    SkipRequest,
     TaskCreate,
     TaskOut,
     TaskPage,
@@ -118,13 +119,15 @@ def interrupt_task(
     task_id: TaskId,
     service: Service,
     caller: Caller,
-    body: Annotated[InterruptRequest | None, Body(description="Optional; keep_partial defaults to false.")] = None,
+    body: Annotated[InterruptRequest | None, Body(description="Optional; keep_partial defaults to false, when to "
+                                                  "'now'.")] = None,
 ) -> TaskOut:
-    """A queued task is cancelled; a running one stops within milliseconds (finished images stay);
-    a finished one is returned unchanged."""
+    """A queued task is cancelled; a running one stops within milliseconds (finished images stay), or with
+    ``{"when": "after_job"}`` once its running job has finished (that job's images stay too); a finished one is
+    returned unchanged."""
     task = owned_task(service, caller, task_id)
-    keep_partial = body.keep_partial if body else False
-    return TaskOut.of(service.interrupt(task.id, keep_partial=keep_partial), caller.owner)
+    body = body or InterruptRequest()
+    return TaskOut.of(service.interrupt(task.id, keep_partial=body.keep_partial, when=body.when), caller.owner)
 
 
 @router.post("/tasks/{task_id}/skip", tags=["control"], summary="Skip the current job", responses=NOT_YOURS)
@@ -132,7 +135,7 @@ def skip_task(
     task_id: TaskId,
     service: Service,
     caller: Caller,
-    body: Annotated[InterruptRequest | None, Body(description="Optional; keep_partial defaults to false.")] = None,
+    body: Annotated[SkipRequest | None, Body(description="Optional; keep_partial defaults to false.")] = None,
 ) -> TaskOut:
     """Ends the running job (image batch) early and moves on to the next job of the task."""
     task = owned_task(service, caller, task_id)

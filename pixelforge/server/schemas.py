@@ -12,7 +12,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixelforge.server.task_ids import shown_id
-from pixelforge.tasks.model import TASK_ID_PATTERN, EventType, ImageRef, Phase, Task, TaskEvent, TaskParams, TaskState
+from pixelforge.tasks.model import (
+    TASK_ID_PATTERN,
+    EventType,
+    ImageRef,
+    Phase,
+    StopWhen,
+    Task,
+    TaskEvent,
+    TaskParams,
+    TaskState,
+)
 
 
 class UploadParams(TaskParams):
@@ -41,8 +51,8 @@ class TaskCreate(UploadParams):
         default=None, description="Inpainting: a mask of the init image's size, base64; white = repaint.")
 
 
-class InterruptRequest(BaseModel):
-    """The optional body of interrupt and skip."""
+class SkipRequest(BaseModel):
+    """The optional body of skip."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -51,6 +61,20 @@ class InterruptRequest(BaseModel):
         description="true decodes the unfinished image's current estimate and keeps it; false discards it "
         "without decoding.",
     )
+
+
+class InterruptRequest(SkipRequest):
+    """The optional body of interrupt."""
+
+    when: StopWhen = Field(
+        default="now", description="'now' stops inside the running step; 'after_job' lets the running job (image "
+        "batch) finish and keeps it, and starts no further job. A later plain interrupt still stops at once.")
+
+
+class StopRequestedOut(BaseModel):
+    kind: Literal["interrupt", "skip"] = Field(description="interrupt (ends the task) or skip (ends the job).")
+    when: StopWhen = Field(description="now, or after_job: once the running job has finished.")
+    at: float | None = Field(description="Unix time the stop was asked for.")
 
 
 class ProgressOut(BaseModel):
@@ -120,8 +144,9 @@ class TaskOut(BaseModel):
     stats: StatsOut | None = Field(description="Performance statistics, once the task has finished.")
     error: str | None = Field(description="Why the task failed, for people.")
     stop_reason: str | None = Field(description="Why the task stopped early: user, timeout, shutdown, ...")
-    stop_requested: Literal["interrupt", "skip"] | None = Field(
-        description="A stop request the worker has not finished honouring yet."
+    stop_requested: StopRequestedOut | None = Field(
+        description="A stop request the worker has not finished honouring yet (until the task's final state): "
+        "show 'Stopping…' or 'Stopping after this image…'."
     )
     created_at: float = Field(description="Unix time the task was submitted.")
     started_at: float | None = Field(description="Unix time a worker started it.")
@@ -151,7 +176,9 @@ class TaskOut(BaseModel):
             stats=StatsOut.model_validate(task.stats.model_dump()) if task.stats else None,
             error=task.error,
             stop_reason=task.stop_reason,
-            stop_requested=task.stop_request.action if task.stop_request and not task.state.is_terminal else None,
+            stop_requested=StopRequestedOut(
+                kind=task.stop_request.action, when=task.stop_request.when, at=task.stop_request.at,
+            ) if task.stop_request and not task.state.is_terminal else None,
             created_at=task.created_at,
             started_at=task.started_at,
             finished_at=task.finished_at,

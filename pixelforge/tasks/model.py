@@ -13,7 +13,7 @@ import time
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from pixelforge.pixelart.options import PixelOptions
 
@@ -217,6 +217,9 @@ class TaskLimits(BaseModel):
         return problems
 
 
+StopWhen = Literal["now", "after_job"]
+
+
 class StopRequest(BaseModel):
     """A control request from a user (or an automatic rule) for one task."""
 
@@ -226,10 +229,33 @@ class StopRequest(BaseModel):
     jobs: list[int] | None = Field(
         default=None, description="The jobs a skip ends on a task whose jobs run on several workers at once: those "
         "running when it was asked (the store fills it in). None: the job running now.")
+    when: StopWhen = Field(
+        default="now", description="An interrupt's moment: 'now' (inside the step), or 'after_job': the running job "
+        "finishes and its images are kept, no further job starts.")
+    at: float | None = Field(default=None, description="Unix time the stop was asked for (the service sets it).")
+
+    @field_validator("when")
+    @classmethod
+    def _after_job_interrupts(cls, when: str, info: ValidationInfo) -> str:
+        if when == "after_job" and info.data.get("action") == "skip":
+            raise ValueError("a skip ends the running job now; only an interrupt may wait for the job's end")
+        return when
 
     def applies_to(self, job_no: int | None) -> bool:
         """Whether this request stops the run of ``job_no`` (None: a run of the whole task)."""
         return self.action == "interrupt" or self.jobs is None or job_no in self.jobs
+
+    @property
+    def rank(self) -> int:
+        """How much of the task it stops: a skip (one job) < an interrupt after the job < an interrupt now."""
+        if self.action == "skip":
+            return 0
+        return 1 if self.when == "after_job" else 2
+
+    def yields_to(self, pending: StopRequest | None) -> bool:
+        """Whether a stored ``pending`` request stays instead of this one: a later click never downgrades a stop
+        (an interrupt to a skip or to 'after the job'); an equal or stronger one replaces it."""
+        return pending is not None and pending.rank > self.rank
 
 
 class TaskProgress(BaseModel):

@@ -33,6 +33,7 @@ from pixelforge.tasks.model import (
     Img2ImgOptions,
     Problem,
     StopRequest,
+    StopWhen,
     Task,
     TaskEnd,
     TaskEvent,
@@ -205,8 +206,13 @@ class TaskService:
         """Cancel a queued task, interrupt a running one; a finished task is left as it is."""
         return self.interrupt(task_id)
 
-    def interrupt(self, task_id: str, *, keep_partial: bool = False, reason: str = "user") -> Task:
-        return self._stop(task_id, StopRequest(action="interrupt", keep_partial=keep_partial, reason=reason))
+    def interrupt(
+        self, task_id: str, *, keep_partial: bool = False, reason: str = "user", when: StopWhen = "now"
+    ) -> Task:
+        """``when='after_job'``: the running job finishes and is kept, no further job starts (a queued task is
+        cancelled all the same); a later plain interrupt stops it at once."""
+        return self._stop(
+            task_id, StopRequest(action="interrupt", keep_partial=keep_partial, reason=reason, when=when))
 
     def skip(self, task_id: str, *, keep_partial: bool = False) -> Task:
         return self._stop(task_id, StopRequest(action="skip", keep_partial=keep_partial))
@@ -215,7 +221,7 @@ class TaskService:
         """One store write, then one publish: the ``cancelled`` event of a task that was still queued, or
         the request itself for the worker running it (a worker that registers its token after this
         write finds the request in the store instead)."""
-        task, cancelled = self.store.request_stop(task_id, request)
+        task, cancelled = self.store.request_stop(task_id, request.model_copy(update={"at": time.time()}))
         if cancelled is not None:
             self.bus.publish(cancelled)
             self.bus.publish_queue_moved()

@@ -338,8 +338,8 @@ class SQLiteTaskStore:
                 event = self._append(conn, task_id, EventType.CANCELLED, {"reason": request.reason})
             elif state is TaskState.RUNNING:
                 existing = StopRequest.model_validate_json(row["stop_request"]) if row["stop_request"] else None
-                # An interrupt is never downgraded to a skip by a later click.
-                if not (existing and existing.action == "interrupt" and request.action == "skip"):
+                # A stop is never downgraded by a later click (an interrupt to a skip or to "after the job").
+                if not request.yields_to(existing):
                     conn.execute(
                         "UPDATE tasks SET stop_request = ? WHERE id = ?", (request.model_dump_json(), task_id)
                     )

@@ -32,7 +32,7 @@ export class App {
 
   /** An interrupt is on its way or the server has one pending: "Interrupting…". */
   get stopping() {
-    return this.active && (this.pending === "interrupt" || this.task.stop_requested === "interrupt");
+    return this.active && (this.pending === "interrupt" || stopOf(this.task) === "interrupt");
   }
 
   get skipping() {
@@ -99,7 +99,7 @@ export class App {
       (task) => {
         if (this.task?.id !== id || !this.active) return;
         this.pending = null;
-        if (task.stop_requested === "skip") this.skipJob = job;
+        if (stopOf(task) === "skip") this.skipJob = job;
         this.render();
       },
       (error) => this.controlFailed(id, error),
@@ -190,7 +190,7 @@ export class App {
   attach(task, { after = 0 } = {}) {
     this.detach();
     this.task = structuredClone(task);
-    this.skipJob = task.stop_requested === "skip" ? task.progress.job_no : null;
+    this.skipJob = stopOf(task) === "skip" ? task.progress.job_no : null;
     this.skippedSeen = skippedJobs(task).length;
     storage.set(LAST_SEED, task.params.seed);
     document.body.dataset.taskId = task.id;
@@ -211,7 +211,7 @@ export class App {
       this.stage.latestPreview();
       this.wakeLock.acquire();
     }
-    if (task.stop_requested === "interrupt") this.watchStop();
+    if (stopOf(task) === "interrupt") this.watchStop();
     this.render();
     this.notices.announce(task.state === "queued" ? t("announceQueued") : t("announceStarted"));
     this.stream = new TaskStream(task.id, {
@@ -254,7 +254,7 @@ export class App {
         task.progress = data;
         if (this.skipJob !== null && data.job_no !== this.skipJob) {
           this.skipJob = null;
-          task.stop_requested = task.stop_requested === "skip" ? null : task.stop_requested;
+          task.stop_requested = stopOf(task) === "skip" ? null : task.stop_requested;
         }
         break;
       case "preview":
@@ -331,7 +331,7 @@ export class App {
     if (this.task?.id !== id) return;
     if (TERMINAL.has(task.state)) {
       this.finish(task);
-    } else if (task.stop_requested === "interrupt") {
+    } else if (stopOf(task) === "interrupt") {
       // The stop is recorded but no worker acts on it (the worker is dead or stuck): let the user go on.
       this.detach();
       this.render();
@@ -404,4 +404,12 @@ function describeError(error, key) {
     return text;
   }
   return t("errorNetwork", { detail: error?.message ?? String(error) });
+}
+
+/** The stop the server holds for a task: "interrupt" (now), "after_job" (once the running job is done),
+ * "skip", or null. */
+export function stopOf(task) {
+  const stop = task?.stop_requested;
+  if (!stop) return null;
+  return stop.kind === "interrupt" && stop.when === "after_job" ? "after_job" : stop.kind;
 }
