@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 import pixelforge
-from pixelforge.server import api_v1, events, sdapi, sdapi_catalog, sdapi_img2img
+from pixelforge.server import api_queue, api_v1, events, sdapi, sdapi_catalog, sdapi_img2img
 from pixelforge.server.auth import ClientIdMiddleware, KeyRing
 from pixelforge.server.deps import ServerRuntime, ServerState
 from pixelforge.server.docs import install_docs
@@ -84,6 +84,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
     app.add_exception_handler(sdapi.A1111Invalid, sdapi.on_a1111_invalid)
     app.include_router(events.router)
     app.include_router(api_v1.router)
+    app.include_router(api_queue.router)
     app.include_router(sdapi.router)
     app.include_router(sdapi_img2img.router)
     app.include_router(sdapi_catalog.router)

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pixelforge.server.task_ids import shown_id
+from pixelforge.server.task_ids import owner_shown_id, shown_id
 from pixelforge.tasks.model import (
     TASK_ID_PATTERN,
     EventType,
@@ -148,6 +148,7 @@ class TaskOut(BaseModel):
         description="A stop request the worker has not finished honouring yet (until the task's final state): "
         "show 'Stopping…' or 'Stopping after this image…'."
     )
+    retried_from: str | None = Field(description="The task this one retries (POST /tasks/{id}/retry), else null.")
     created_at: float = Field(description="Unix time the task was submitted.")
     started_at: float | None = Field(description="Unix time a worker started it.")
     finished_at: float | None = Field(description="Unix time it reached a final state.")
@@ -179,6 +180,8 @@ class TaskOut(BaseModel):
             stop_requested=StopRequestedOut(
                 kind=task.stop_request.action, when=task.stop_request.when, at=task.stop_request.at,
             ) if task.stop_request and not task.state.is_terminal else None,
+            retried_from=(owner_shown_id(task.origin.retried_from) if task.owner == viewer
+                          else task.origin.retried_from) if task.origin.retried_from else None,
             created_at=task.created_at,
             started_at=task.started_at,
             finished_at=task.finished_at,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import Task, TaskInputs
 from pixelforge.tasks.store import TaskStore
 
@@ -69,6 +70,11 @@ class InputFolder:
             self.remove(written)
             raise
         return TaskInputs(init_image=written[0], mask=written[1] if mask is not None else None)
+
+    def read(self, inputs: TaskInputs) -> ImageUpload:
+        """A stored task's inputs as an upload again (what a retry of an img2img task submits)."""
+        mask = (self.data_dir / inputs.mask).read_bytes() if inputs.mask else None
+        return ImageUpload(init_image=(self.data_dir / inputs.init_image).read_bytes(), mask=mask)
 
     def remove(self, relative_paths: list[str]) -> None:
         for relative in relative_paths:

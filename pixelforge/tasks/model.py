@@ -341,12 +341,23 @@ class JobClaim(BaseModel):
         default=None, description="The job's workers kept dying: end it failed with this, without running it.")
 
 
+class TaskOrigin(BaseModel):
+    """How a task came to be, beyond what to draw: what a retry and the end's notice need."""
+
+    random_seed: bool = Field(default=False, description="The seed was -1 (the server picked it): a retry picks a "
+                              "new one.")
+    retried_from: str | None = Field(default=None, description="The task this one retries.")
+    callback_url: str | None = Field(default=None, description="Where the server POSTs the task's view when it "
+                                     "ends.")
+
+
 class Task(BaseModel):
     id: str
     type: str = "txt2img"
     owner: str = "local"
     params: TaskParams
     inputs: TaskInputs | None = Field(default=None, description="Set on img2img tasks.")
+    origin: TaskOrigin = Field(default_factory=TaskOrigin)
     state: TaskState = TaskState.QUEUED
     created_at: float = Field(default_factory=time.time)
     started_at: float | None = None

@@ -39,6 +39,7 @@ from pixelforge.tasks.model import (
     TaskEvent,
     TaskInputs,
     TaskLimits,
+    TaskOrigin,
     TaskParams,
     TaskState,
     new_seed,
@@ -50,6 +51,8 @@ from pixelforge.tasks.store import JobSplittingStore, QueueFull, TaskStore
 
 log = logging.getLogger(__name__)
 
+# More running tasks than any deployment has workers: "cancel all" reads them in one page.
+MAX_RUNNING_LISTED = 10_000
 # Retry-After when no running task has an ETA yet.
 DEFAULT_RETRY_S = 5
 
@@ -76,6 +79,18 @@ class _QueuePlace:
         else:
             self.waiting = False  # started or ended: the queue is behind it
         return event.seq
+
+
+class NotRetryable(ValueError):
+    """A retry of a task that is queued, running or completed (only a failed, interrupted or cancelled one is)."""
+
+    def __init__(self, task: Task) -> None:
+        super().__init__(f"task {task.id} is {task.state.value}: only a failed, interrupted or cancelled task can be "
+                         "retried")
+
+
+# What a retry may start again from.
+RETRYABLE_STATES = frozenset({TaskState.FAILED, TaskState.INTERRUPTED, TaskState.CANCELLED})
 
 
 class InvalidTask(ValueError):
@@ -123,10 +138,12 @@ class TaskService:
         owner: str = "local",
         task_id: str | None = None,
         images: ImageUpload | None = None,
+        origin: TaskOrigin | None = None,
     ) -> Task:
         """Queue a task: an img2img task when ``images`` are given (their files are checked and stored with
         the task, or nothing is stored). Raises InvalidTask (bad parameters or images), QueueFull (the
-        owner's or the overall queue limit, counted inside the store's transaction) or TaskExists."""
+        owner's or the overall queue limit, counted inside the store's transaction) or TaskExists.
+        ``origin``: a retry's source, the callback URL (a seed of -1 is noted in it, for a retry)."""
         problems = self.limits.violations(params)
         for check in self.checks:
             problems.extend(check(params))
@@ -140,12 +157,14 @@ class TaskService:
                 problems.append(exc.problem)
         if problems:
             raise InvalidTask(problems)
+        origin = origin or TaskOrigin()
         if params.seed == -1:
             params = params.model_copy(update={"seed": new_seed()})
+            origin = origin.model_copy(update={"random_seed": True})
         task_type = "txt2img" if decoded is None else "img2img"
         if decoded is not None and params.img2img is None:
             params = params.model_copy(update={"img2img": Img2ImgOptions()})
-        task = Task(id=task_id or new_task_id(task_type), type=task_type, owner=owner, params=params)
+        task = Task(id=task_id or new_task_id(task_type), type=task_type, owner=owner, params=params, origin=origin)
         if decoded is not None:
             task.inputs = self._store_inputs(task.id, *decoded)
         try:
@@ -158,6 +177,22 @@ class TaskService:
             raise
         self.bus.publish(event)
         return task
+
+    def retry(self, task_id: str) -> Task:
+        """A new task with the parameters (and input images) of a failed, interrupted or cancelled one, for the same
+        owner, noting which it retries; a new seed when the old one was random. Raises NotRetryable, and what
+        :meth:`submit` raises (the queue limits count the new task)."""
+        old = self.store.get(task_id)
+        if old.state not in RETRYABLE_STATES:
+            raise NotRetryable(old)
+        params = old.params.model_copy(update={"seed": -1}) if old.origin.random_seed else old.params
+        images = None
+        if old.inputs is not None:
+            if self.inputs is None:
+                raise InvalidTask([Problem(field="init_image", message="this service has no folder for input images")])
+            images = self.inputs.read(old.inputs)
+        origin = TaskOrigin(retried_from=old.id, callback_url=old.origin.callback_url)
+        return self.submit(params, owner=old.owner, images=images, origin=origin)
 
     def _store_inputs(self, task_id: str, image: Image.Image, mask: Image.Image | None) -> TaskInputs:
         if self.inputs is None:
@@ -216,6 +251,22 @@ class TaskService:
 
     def skip(self, task_id: str, *, keep_partial: bool = False) -> Task:
         return self._stop(task_id, StopRequest(action="skip", keep_partial=keep_partial))
+
+    def cancel_queue(self, owner: str | None, *, running_too: bool = False) -> list[str]:
+        """Cancel every queued task of ``owner`` (None: everyone's) in one store write; with ``running_too``, the
+        running ones are interrupted as well (after the queue is emptied: a worker freed by the interrupt finds
+        nothing of theirs left to start). Returns the ids ended, queue order first."""
+        cancelled = self.store.cancel_queued(owner)
+        for event in cancelled:
+            self.bus.publish(event)
+        if cancelled:
+            self.bus.publish_queue_moved()
+        ended = [event.task_id for event in cancelled]
+        if running_too:
+            for task in self.store.list(owner=owner, states=[TaskState.RUNNING], limit=MAX_RUNNING_LISTED):
+                self.interrupt(task.id)
+                ended.append(task.id)
+        return ended
 
     def _stop(self, task_id: str, request: StopRequest) -> Task:
         """One store write, then one publish: the ``cancelled`` event of a task that was still queued, or

@@ -4,7 +4,7 @@ another identity (as every task route), a clear 422 for a bad body."""
 from __future__ import annotations
 
 import httpx
-from serverkit import running, wait_finished
+from serverkit import running, submit, wait_finished
 
 from pixelforge.testing.live_server import LiveServer
 
@@ -24,3 +24,41 @@ def test_stop_after_this_image_keeps_it_and_ends_the_task(keyed: LiveServer, ali
     assert done["state"] == "interrupted" and done["stop_reason"] == "user", done
     assert [(i["job_no"], i["partial"]) for i in done["images"]] == [(0, False)]
     assert done["stop_requested"] is None
+
+
+def test_cancel_my_queue_ends_only_my_queued_tasks(alice: httpx.Client, bob: httpx.Client, admin: httpx.Client,
+                                                   paused: None) -> None:
+    mine = [submit(alice)["id"] for _ in range(2)]
+    theirs = submit(bob)["id"]
+    assert alice.post("/api/v1/queue/cancel", json={"everyone": True}).status_code == 403
+    assert alice.post("/api/v1/queue/cancel", json={"scope": "some"}).status_code == 422
+    answer = alice.post("/api/v1/queue/cancel", json={"scope": "queued"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"ended": mine}
+    assert [alice.get(f"/api/v1/tasks/{i}").json()["state"] for i in mine] == ["cancelled", "cancelled"]
+    assert bob.get(f"/api/v1/tasks/{theirs}").json()["state"] == "queued"
+    assert alice.post("/api/v1/queue/cancel").json() == {"ended": []}
+    assert admin.post("/api/v1/queue/cancel", json={"everyone": True}).json() == {"ended": [theirs]}
+
+
+def test_cancel_all_interrupts_my_running_task_too(keyed: LiveServer, alice: httpx.Client) -> None:
+    with running(keyed, alice) as task:
+        answer = alice.post("/api/v1/queue/cancel", json={"scope": "all"})
+        assert answer.json() == {"ended": [task["id"]]}
+        done = wait_finished(alice, task["id"])
+    assert done["state"] == "interrupted" and done["stop_reason"] == "user"
+
+
+def test_retry_makes_a_new_task_with_the_same_parameters(alice: httpx.Client, bob: httpx.Client,
+                                                         paused: None) -> None:
+    first = submit(alice, seed=1234, id="retry-me")
+    url = "/api/v1/tasks/retry-me/retry"
+    assert alice.post(url).status_code == 409  # still queued
+    alice.delete("/api/v1/tasks/retry-me")
+    assert bob.post(url).status_code == 404
+    again = alice.post(url)
+    assert again.status_code == 201, again.text
+    retried = again.json()
+    assert retried["retried_from"] == "retry-me" and retried["id"] != first["id"]
+    assert retried["params"] == first["params"] and retried["state"] == "queued"
+    assert first["retried_from"] is None

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import test_store_contract as contract
 
-from pixelforge.tasks.model import EventType, StopRequest, TaskEnd, TaskProgress, TaskState
+from pixelforge.tasks.model import (
+    EventType,
+    StopRequest,
+    Task,
+    TaskEnd,
+    TaskOrigin,
+    TaskParams,
+    TaskProgress,
+    TaskState,
+    new_task_id,
+)
 from pixelforge.tasks.store import TaskStore
 
 # The fixtures every store runs under, and the helper that queues a task.
@@ -37,3 +47,26 @@ def test_a_stop_after_the_job_cancels_a_queued_task(store: TaskStore) -> None:
     cancelled, event = store.request_stop(task.id, AFTER_JOB)
     assert cancelled.state is TaskState.CANCELLED and event is not None and event.type is EventType.CANCELLED
     assert store.claim_next("w") is None
+
+
+def test_cancel_queued_ends_one_owner_s_queue_in_one_write_and_leaves_the_running_task(store: TaskStore) -> None:
+    running, a1, b1, a2 = add(store, "a"), add(store, "a"), add(store, "b"), add(store, "a")
+    store.claim_next("w")
+    events = store.cancel_queued("a")
+    assert [(e.task_id, e.type, e.data) for e in events] == [
+        (a1.id, EventType.CANCELLED, {"reason": "user"}), (a2.id, EventType.CANCELLED, {"reason": "user"})]
+    assert [store.events_since(t.id)[-1] for t in (a1, a2)] == events  # stored, as replay gives them
+    assert {store.get(t.id).state for t in (a1, a2)} == {TaskState.CANCELLED}
+    assert store.get(running.id).state is TaskState.RUNNING
+    assert store.queued_ids() == [b1.id] and store.get(b1.id).position == 1
+    assert store.cancel_queued("a") == []
+    assert [e.task_id for e in store.cancel_queued()] == [b1.id]  # everyone's
+    assert store.claim_next("w") is None
+    assert add(store, "a").position == 1  # the owner's slots are free again
+
+
+def test_the_origin_of_a_task_is_kept(store: TaskStore) -> None:
+    origin = TaskOrigin(random_seed=True, retried_from="task(old)", callback_url="http://127.0.0.1:9/done")
+    task, _ = store.create(Task(id=new_task_id(), params=TaskParams(), origin=origin))
+    assert store.get(task.id).origin == origin
+    assert add(store).origin == TaskOrigin()
