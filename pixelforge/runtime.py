@@ -7,6 +7,7 @@ it never imports this module, so it never imports the engine.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from pixelforge.backends.diffusers import DiffusersBackend
 from pixelforge.backends.presets import InvalidLora, ModelNotFound, check_lora_file, resolve_model
@@ -63,8 +64,11 @@ def submission_check(settings: Settings) -> ParamsCheck:
     return check
 
 
-def task_service(settings: Settings, store: TaskStore, bus: EventBus) -> TaskService:
-    """The task service of these settings over any store and bus (SQLite in one process, or Redis)."""
+def task_service(
+    settings: Settings, store: TaskStore, bus: EventBus, workers: Callable[[], int] = lambda: 1
+) -> TaskService:
+    """The task service of these settings over any store and bus (SQLite in one process, or Redis); ``workers``
+    counts the workers that take its tasks now."""
     return TaskService(
         store,
         bus,
@@ -72,6 +76,7 @@ def task_service(settings: Settings, store: TaskStore, bus: EventBus) -> TaskSer
         checks=[submission_check(settings)],
         history=HistoryPolicy(settings.data_dir, settings.history_limit),
         inputs=InputFolder(settings.data_dir, settings.images_dir / "inputs"),
+        workers=workers,
     )
 
 
@@ -81,7 +86,7 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteTaskStore(settings.db_path)
         self.bus = InProcessBus()
-        self.service = task_service(settings, self.store, self.bus)
+        self.service = task_service(settings, self.store, self.bus, workers=lambda: len(self.workers))
         self.tokens = TokenRegistry(self.service.subscribe(types=frozenset({EventType.CANCELLED})))
         self._unregister_tokens = self.service.on_stop_request(self.tokens.deliver)
         self.workers = [

@@ -136,6 +136,9 @@ class TaskOut(BaseModel):
     state: TaskState = Field(description="queued, running, completed, interrupted, failed or cancelled.")
     position: int | None = Field(description="1-based place in the queue while queued, else null.")
     queue_size: int | None = Field(description="Queued tasks in total while this one is queued, else null.")
+    starts_in_s: float | None = Field(
+        description="While queued: seconds until it likely starts, from the measured run times of tasks of its model "
+        "and size and the work ahead of it over the workers; null when that cannot be estimated yet.")
     params: TaskParams = Field(description="The parameters as submitted (seed resolved); nulls mean model defaults.")
     inputs: InputsOut | None = Field(description="An img2img task's init image and mask, else null.")
     info: dict[str, object] = Field(description="Resolved parameters and the model name, once the task has run.")
@@ -166,6 +169,7 @@ class TaskOut(BaseModel):
             state=task.state,
             position=task.position,
             queue_size=task.queue_size,
+            starts_in_s=task.starts_in_s,
             params=task.params,
             inputs=InputsOut(
                 init_image_url=f"{prefix}/inputs/init_image.png",
@@ -193,6 +197,8 @@ class TaskOut(BaseModel):
 class QueuedData(BaseModel):
     position: int = Field(description="1-based place in the queue.")
     size: int = Field(description="Queued tasks in all.")
+    starts_in_s: float | None = Field(default=None, description="Seconds until it likely starts (see TaskOut); "
+                                      "absent while that cannot be estimated.")
     requeued: str | None = Field(
         default=None, description="Distributed mode: why a running task is queued again (its worker died); "
         "another worker takes it at once.")

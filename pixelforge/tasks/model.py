@@ -373,6 +373,8 @@ class Task(BaseModel):
         default=None, description="Path of the batch's sprite sheet, relative to the data directory.")
     position: int | None = Field(default=None, description="1-based place in the queue while queued.")
     queue_size: int | None = Field(default=None, description="Queued tasks in total while queued.")
+    starts_in_s: float | None = Field(default=None, description="While queued: seconds until it likely starts, "
+                                      "when the work ahead can be estimated (the service fills it in; never stored).")
     claim: JobClaim | None = Field(
         default=None, exclude=True, description="Set on a task a worker claimed one job of; never stored or shown.")
 

@@ -46,6 +46,7 @@ from pixelforge.tasks.model import (
     new_task_id,
 )
 from pixelforge.tasks.queue_places import QueuePlaces
+from pixelforge.tasks.start_times import StartTimes
 from pixelforge.tasks.stop import StopToken
 from pixelforge.tasks.store import JobSplittingStore, QueueFull, TaskStore
 
@@ -70,12 +71,12 @@ class _QueuePlace:
     """What one watcher was last told of its task's place in the queue, so that it is told only changes."""
 
     waiting: bool
-    told: tuple[int, int] | None = None
+    told: tuple[int, int, float | None] | None = None
 
     def saw(self, event: TaskEvent) -> int:
         """Note an event the watcher is given; returns its sequence number."""
         if event.type is EventType.QUEUED:
-            self.told = (event.data["position"], event.data["size"])
+            self.told = (event.data["position"], event.data["size"], event.data.get("starts_in_s"))
         else:
             self.waiting = False  # started or ended: the queue is behind it
         return event.seq
@@ -115,10 +116,13 @@ class TaskService:
         checks: Sequence[ParamsCheck] = (),
         history: HistoryPolicy | None = None,
         inputs: InputFolder | None = None,
+        workers: Callable[[], int] = lambda: 1,
     ) -> None:
+        """``workers``: how many workers take this queue's tasks now (for the queued tasks' start estimates)."""
         self.store = store
         self.bus = bus
         self.places = QueuePlaces(store, bus)
+        self.starts = StartTimes(store, bus, workers)
         self.limits = limits or TaskLimits()
         self.checks = list(checks)
         self.history = history
@@ -207,7 +211,13 @@ class TaskService:
 
     # --- reading ---------------------------------------------------------------------------
     def get(self, task_id: str) -> Task:
-        return self.store.get(task_id)
+        return self._with_start(self.store.get(task_id))
+
+    def _with_start(self, task: Task) -> Task:
+        """A queued task with its ``starts_in_s`` (from one reading of the queue per queue move)."""
+        if task.state is TaskState.QUEUED:
+            task.starts_in_s = self.starts.starts_in_s(task.id)
+        return task
 
     def list(
         self,
@@ -216,7 +226,8 @@ class TaskService:
         limit: int = 50,
         offset: int = 0,
     ) -> list[Task]:
-        return self.store.list(owner=owner, states=states, limit=limit, offset=offset)
+        return [self._with_start(task) for task in self.store.list(owner=owner, states=states, limit=limit,
+                                                                    offset=offset)]
 
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
         return self.store.count(owner=owner, states=states)
@@ -337,6 +348,8 @@ class TaskService:
         except Exception:  # the end is stored: a history that stays long for now must not undo that
             log.exception("could not prune the history after %s", task_id)
         self.bus.publish(event)
+        # The work ahead of every queued task just changed (a worker is free): their start estimates are told again.
+        self.bus.publish_queue_moved()
         return task
 
     def recover(self) -> list[str]:
@@ -436,10 +449,14 @@ class TaskService:
         if now is None:
             place.waiting = False
             return None
-        if place.told == now:
+        starts_in_s = self.starts.starts_in_s(task_id)
+        if place.told == (*now, starts_in_s):
             return None
-        place.told = now
-        return TaskEvent(task_id=task_id, seq=last, type=EventType.QUEUED, data={"position": now[0], "size": now[1]})
+        place.told = (*now, starts_in_s)
+        data: dict = {"position": now[0], "size": now[1]}
+        if starts_in_s is not None:
+            data["starts_in_s"] = starts_in_s
+        return TaskEvent(task_id=task_id, seq=last, type=EventType.QUEUED, data=data)
 
     def _in_order(
         self, subscription: Subscription, event: TaskEvent | None, task_id: str, last: int

@@ -4,7 +4,7 @@ another identity (as every task route), a clear 422 for a bad body."""
 from __future__ import annotations
 
 import httpx
-from serverkit import running, submit, wait_finished
+from serverkit import running, sse_events, submit, wait_finished
 
 from pixelforge.testing.live_server import LiveServer
 
@@ -62,3 +62,18 @@ def test_retry_makes_a_new_task_with_the_same_parameters(alice: httpx.Client, bo
     assert retried["retried_from"] == "retry-me" and retried["id"] != first["id"]
     assert retried["params"] == first["params"] and retried["state"] == "queued"
     assert first["retried_from"] is None
+
+
+def test_a_queued_task_says_when_it_likely_starts(keyed: LiveServer, alice: httpx.Client, bob: httpx.Client) -> None:
+    measured = wait_finished(alice, submit(alice, steps=6)["id"])  # a run of this kind of work, measured
+    assert measured["state"] == "completed"
+    with running(keyed, alice, steps=6) as task:
+        waiting = submit(bob, steps=6)
+        view = bob.get(f"/api/v1/tasks/{waiting['id']}").json()
+        assert view["state"] == "queued" and view["starts_in_s"] is not None
+        assert view["starts_in_s"] >= 0  # when the running task ends: its ETA, or the measured run less its time
+        assert alice.get(f"/api/v1/tasks/{task['id']}").json()["starts_in_s"] is None  # running: it has started
+        queued = [m for m in sse_events(bob, waiting["id"], limit=2) if m["event"] == "queued"]
+        assert "starts_in_s" in queued[-1]["data"]
+    done = wait_finished(bob, waiting["id"])
+    assert done["state"] == "completed" and done["starts_in_s"] is None
