@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     max_side: Annotated[int, LIMITS["max_side"]]
     max_batch_count: Annotated[int, LIMITS["max_batch_count"]]
     max_batch_size: Annotated[int, LIMITS["max_batch_size"]]
+    max_images_per_task: Annotated[int, LIMITS["max_images_per_task"]]
     max_prompt_chars: Annotated[int, LIMITS["max_prompt_chars"]]
     worker_stuck_s: float = Field(
         default=900.0, gt=0, description="A worker that runs a task without any sign of progress (a step, an "

@@ -81,7 +81,8 @@ class ProgressOut(BaseModel):
     phase: Phase = Field(description="What the task is doing: queued, load, encode, denoise, decode, postprocess, "
                          "done.")
     job_no: int = Field(description="0-based index of the running job (jobs finished so far).")
-    job_count: int = Field(description="Jobs in the task (batch_count).")
+    job_count: int = Field(description="Jobs in the task (batch_count); 0 for 'generate forever': no total, "
+                           "progress and ETA are the running image's.")
     step: int = Field(description="Denoising steps finished in the running job.")
     steps: int = Field(description="Denoising steps per job (0 until known).")
     progress: float = Field(description="0..1; reaches 1.0 only when the task has completed.")

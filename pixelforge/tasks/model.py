@@ -138,7 +138,8 @@ class TaskParams(BaseModel):
     height: int | None = Field(default=None, ge=16, description="Image height in pixels, a multiple of 16.")
     seed: int = Field(default=-1, ge=-1, lt=2**32, description="-1 picks a random seed; image k of job j uses "
                       "seed + j·batch_size + k (seed + i for image i unless a job was skipped).")
-    batch_count: int = Field(default=1, ge=1, description="Jobs run one after another (A1111 n_iter).")
+    batch_count: int = Field(default=1, ge=0, description="Jobs run one after another (A1111 n_iter); 0: until "
+                             "stopped ('generate forever', up to the server's max_images_per_task images).")
     batch_size: int = Field(default=1, ge=1, description="Images per job, denoised together.")
     model: str | None = Field(default=None, description="Preset name, local directory or cached repo id.")
     lora: str | None = Field(default=None, description="Path of a LoRA .safetensors file.")
@@ -161,8 +162,9 @@ class TaskParams(BaseModel):
         return value
 
     @property
-    def image_count(self) -> int:
-        return self.batch_count * self.batch_size
+    def forever(self) -> bool:
+        """Jobs go on until the task is stopped (or reaches the server's image limit)."""
+        return self.batch_count == 0
 
 
 class Problem(BaseModel):
@@ -185,6 +187,9 @@ class TaskLimits(BaseModel):
     max_batch_count: int = Field(default=16, ge=1, description="Upper bound for batch_count.")
     max_batch_size: int = Field(default=8, ge=1, description="Upper bound for batch_size.")
     max_prompt_chars: int = Field(default=4000, ge=1, description="Upper bound for prompt and negative prompt.")
+    max_images_per_task: int = Field(
+        default=1000, ge=1, description="Upper bound for the images of one task: a 'generate forever' task "
+        "(batch_count 0) ends when it has made this many, so the history stays bounded.")
     max_active_per_identity: int = Field(
         default=8, ge=1, description="Queued plus running tasks one identity may have; more are refused.")
     max_queued_total: int = Field(default=100, ge=1, description="Queued tasks in all; more are refused.")
@@ -204,6 +209,13 @@ class TaskLimits(BaseModel):
             problems.append(
                 Problem(field="batch_count", message=f"at most {self.max_batch_count}, got {params.batch_count}")
             )
+        if params.batch_size > self.max_images_per_task:
+            problems.append(Problem(field="batch_size", message=f"at most the server's max_images_per_task "
+                                    f"({self.max_images_per_task}) images per task, got {params.batch_size}"))
+        elif params.batch_count * params.batch_size > self.max_images_per_task:
+            problems.append(Problem(field="batch_count", message=f"at most the server's max_images_per_task "
+                                    f"({self.max_images_per_task}) images per task, got "
+                                    f"{params.batch_count} × {params.batch_size}"))
         if params.batch_size > self.max_batch_size:
             problems.append(
                 Problem(field="batch_size", message=f"at most {self.max_batch_size}, got {params.batch_size}")

@@ -32,7 +32,7 @@ def service(tmp_path: Path) -> TaskService:
         ({"steps": 0}, "greater than or equal to 1"),
         ({"width": 100}, "multiple of 16"),
         ({"height": 8}, "greater than or equal to 16"),
-        ({"batch_count": 0}, "greater than or equal to 1"),
+        ({"batch_count": -1}, "greater than or equal to 0"),
         ({"seed": -2}, "greater than or equal to -1"),
         ({"lora_scale": 9}, "less than or equal to 4"),
         ({"timeout_s": 0}, "greater than 0"),

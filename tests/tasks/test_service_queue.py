@@ -11,7 +11,7 @@ from PIL import Image
 from pixelforge.tasks.bus import InProcessBus
 from pixelforge.tasks.files import InputFolder
 from pixelforge.tasks.input_images import ImageUpload
-from pixelforge.tasks.model import EventType, TaskEnd, TaskParams, TaskState
+from pixelforge.tasks.model import EventType, TaskEnd, TaskLimits, TaskParams, TaskState
 from pixelforge.tasks.service import NotRetryable, TaskService
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 
@@ -76,3 +76,11 @@ def test_cancel_queue_ends_the_callers_queue_and_with_running_too_what_runs(serv
     assert request is not None and request.action == "interrupt" and request.when == "now"
     assert service.queued_ids() == [theirs.id]
     assert service.cancel_queue(None) == [theirs.id]
+
+
+def test_the_images_of_one_task_are_bounded_by_a_setting_the_error_names() -> None:
+    limits = TaskLimits(max_images_per_task=4)
+    assert [str(p) for p in limits.violations(TaskParams(batch_count=3, batch_size=2))] == [
+        "batch_count: at most the server's max_images_per_task (4) images per task, got 3 × 2"]
+    assert limits.violations(TaskParams(batch_count=0, batch_size=2)) == []  # forever: ends at the limit
+    assert [p.field for p in TaskLimits(max_images_per_task=2).violations(TaskParams(batch_size=3))] == ["batch_size"]
