@@ -19,6 +19,7 @@ from pixelforge.pixelart import PixelArtError, validate_options
 from pixelforge.tasks.bus import EventBus, InProcessBus
 from pixelforge.tasks.files import InputFolder
 from pixelforge.tasks.model import EventType, Problem, TaskLimits, TaskParams, WorkerHealth, WorkerInfo
+from pixelforge.tasks.notices import CallbackPolicy
 from pixelforge.tasks.service import HistoryPolicy, ParamsCheck, TaskService
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 from pixelforge.tasks.store import TaskStore
@@ -77,6 +78,7 @@ def task_service(
         history=HistoryPolicy(settings.data_dir, settings.history_limit),
         inputs=InputFolder(settings.data_dir, settings.images_dir / "inputs"),
         workers=workers,
+        callbacks=CallbackPolicy(frozenset(settings.callback_hosts), settings.callback_secret),
     )
 
 

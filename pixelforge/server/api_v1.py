@@ -34,7 +34,7 @@ from pixelforge.server.schemas import (
 from pixelforge.server.task_ids import owner_shown_id, shown_id, stored_id
 from pixelforge.server.uploads import base64_upload
 from pixelforge.tasks.input_images import ImageUpload
-from pixelforge.tasks.model import TaskState, WorkerInfo
+from pixelforge.tasks.model import TaskOrigin, TaskState, WorkerInfo
 from pixelforge.tasks.store import TaskExists
 
 router = APIRouter(prefix="/api/v1")
@@ -57,7 +57,8 @@ def _submit(state: State, caller: Caller, body: UploadParams, images: ImageUploa
     params = state.roots.params(body.params())
     task_id = stored_id(caller.owner, body.id) if body.id else None
     try:
-        task = state.service.submit(params, owner=caller.owner, task_id=task_id, images=images)
+        task = state.service.submit(params, owner=caller.owner, task_id=task_id, images=images,
+                                    origin=TaskOrigin(callback_url=body.callback_url))
     except TaskExists:  # only ever the caller's own: ids are per identity
         raise TaskExists(body.id or "") from None
     return TaskOut.of(task, caller.owner)

@@ -26,6 +26,7 @@ from pixelforge.server.deps import ServerRuntime, ServerState
 from pixelforge.server.docs import install_docs
 from pixelforge.server.errors import BodyLimitsMiddleware, CatchAllMiddleware, install_handlers
 from pixelforge.server.model_roots import ModelRoots
+from pixelforge.server.notices import Notifier
 from pixelforge.server.unicode import valid_text_body
 
 DESCRIPTION = """\
@@ -56,10 +57,13 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(runtime.start)
+        notifier = Notifier(runtime.service, settings)
+        notifier.start()
         try:
             yield
         finally:
             state.draining.set()
+            notifier.stop()
             await asyncio.to_thread(runtime.stop)
 
     app = FastAPI(

@@ -36,6 +36,11 @@ class UploadParams(TaskParams):
         "identity may choose the same one; the server makes an unguessable one otherwise.",
     )
 
+    callback_url: str | None = Field(
+        default=None, description="When the task ends, the server POSTs its view (as GET /tasks/{id} shows it) here, "
+        "signed: X-Pixelforge-Signature: sha256=<hex HMAC-SHA256 of the body under the server's callback_secret>; "
+        "retried with back-off. Only hosts in the server's callback_hosts setting (none by default: 422).")
+
     def params(self) -> TaskParams:
         return TaskParams.model_validate(self.model_dump(include=set(TaskParams.model_fields), exclude_unset=True))
 
@@ -153,6 +158,7 @@ class TaskOut(BaseModel):
         "show 'Stopping…' or 'Stopping after this image…'."
     )
     retried_from: str | None = Field(description="The task this one retries (POST /tasks/{id}/retry), else null.")
+    callback_url: str | None = Field(description="Where its end notice goes (see TaskCreate), else null.")
     created_at: float = Field(description="Unix time the task was submitted.")
     started_at: float | None = Field(description="Unix time a worker started it.")
     finished_at: float | None = Field(description="Unix time it reached a final state.")
@@ -187,6 +193,7 @@ class TaskOut(BaseModel):
             ) if task.stop_request and not task.state.is_terminal else None,
             retried_from=(owner_shown_id(task.origin.retried_from) if task.owner == viewer
                           else task.origin.retried_from) if task.origin.retried_from else None,
+            callback_url=task.origin.callback_url,
             created_at=task.created_at,
             started_at=task.started_at,
             finished_at=task.finished_at,

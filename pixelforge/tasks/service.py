@@ -45,6 +45,7 @@ from pixelforge.tasks.model import (
     new_seed,
     new_task_id,
 )
+from pixelforge.tasks.notices import CallbackPolicy
 from pixelforge.tasks.queue_places import QueuePlaces
 from pixelforge.tasks.start_times import StartTimes
 from pixelforge.tasks.stop import StopToken
@@ -117,12 +118,15 @@ class TaskService:
         history: HistoryPolicy | None = None,
         inputs: InputFolder | None = None,
         workers: Callable[[], int] = lambda: 1,
+        callbacks: CallbackPolicy | None = None,
     ) -> None:
-        """``workers``: how many workers take this queue's tasks now (for the queued tasks' start estimates)."""
+        """``workers``: how many workers take this queue's tasks now (for the queued tasks' start estimates);
+        ``callbacks``: where end notices may go (none: a task with a callback URL is refused)."""
         self.store = store
         self.bus = bus
         self.places = QueuePlaces(store, bus)
         self.starts = StartTimes(store, bus, workers)
+        self.callbacks = callbacks or CallbackPolicy()
         self.limits = limits or TaskLimits()
         self.checks = list(checks)
         self.history = history
@@ -151,6 +155,8 @@ class TaskService:
         problems = self.limits.violations(params)
         for check in self.checks:
             problems.extend(check(params))
+        if origin is not None and origin.callback_url is not None:
+            problems.extend(self.callbacks.problems(origin.callback_url))
         if images is None and params.img2img is not None:
             problems.append(Problem(field="img2img", message="img2img options need an init image"))
         decoded = None
