@@ -28,7 +28,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the http.server name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 status = 500 if not receiver.received else 200
                 receiver.received.append((dict(self.headers), body, status))
@@ -67,7 +67,7 @@ def test_the_end_notice_is_signed_and_retried_after_a_500(notifying: LiveServer,
         assert created.status_code == 201, created.text
         assert created.json()["callback_url"] == receiver.url
         assert receiver.delivered.wait(120)
-    (first_headers, first, first_status), (headers, body, status) = receiver.received[:2]
+    (_, first, first_status), (headers, body, status) = receiver.received[:2]
     assert (first_status, status) == (500, 200) and first == body  # the same notice again
     expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert headers["X-Pixelforge-Signature"] == expected
