@@ -93,7 +93,7 @@ def params_body(args: argparse.Namespace) -> dict[str, Any]:
         "width": args.width,
         "height": args.height,
         "seed": args.seed,
-        "batch_count": args.batch_count,
+        "batch_count": 0 if args.forever else args.batch_count,
         "batch_size": args.batch_size,
         "model": _local_path(args.model),
         "lora": _local_path(args.lora),
@@ -132,7 +132,7 @@ class Session(Protocol):
     """One submitted task, wherever it runs."""
 
     def events(self) -> Iterator[tuple[str, dict[str, Any]]]: ...
-    def interrupt(self) -> None: ...
+    def interrupt(self, when: str = "now") -> None: ...
     def save(self, image: dict[str, Any]) -> Path: ...
     def final(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
@@ -141,19 +141,21 @@ class Session(Protocol):
 class RemoteSession:
     """The task on a pixelforge server, over its native API."""
 
-    def __init__(self, server: Server, body: dict[str, Any], out_dir: Path, inputs: dict[str, bytes]) -> None:
+    def __init__(self, server: Server, body: dict[str, Any], out_dir: Path, inputs: dict[str, bytes],
+                 callback_url: str | None = None) -> None:
         self.server = server
         self.out_dir = out_dir
         self.slug = _slug(body["prompt"])
         encoded = {field: base64.b64encode(data).decode() for field, data in inputs.items()}
-        self.task = server.json("POST", "/api/v1/tasks", {**body, **encoded})
+        notice = {"callback_url": callback_url} if callback_url else {}
+        self.task = server.json("POST", "/api/v1/tasks", {**body, **encoded, **notice})
         self.path = f"/api/v1/tasks/{urllib.parse.quote(self.task['id'], safe='')}"
 
     def events(self) -> Iterator[tuple[str, dict[str, Any]]]:
         return self.server.events(self.task["id"])
 
-    def interrupt(self) -> None:
-        self.server.request("POST", f"{self.path}/interrupt", {"keep_partial": False})
+    def interrupt(self, when: str = "now") -> None:
+        self.server.request("POST", f"{self.path}/interrupt", {"keep_partial": False, "when": when})
 
     def save(self, image: dict[str, Any]) -> Path:
         """``image``: the API's view of the image (an ``image`` event's data): its ``url`` and its other
@@ -211,8 +213,8 @@ class LocalSession:
         for event in self.runtime.service.events(self.task.id):
             yield event.type.value, event.data
 
-    def interrupt(self) -> None:
-        self.runtime.service.interrupt(self.task.id)
+    def interrupt(self, when: str = "now") -> None:
+        self.runtime.service.interrupt(self.task.id, when="after_job" if when == "after_job" else "now")
 
     def save(self, image: dict[str, Any]) -> Path:
         name, others = output_names(image, self.slug)
@@ -240,16 +242,22 @@ def _open_session(
         if args.server:
             flags = ", ".join(f"--{name.replace('_', '-')}" for name in engine_options) or "--local"
             raise UsageError(f"{flags} configure an engine in this process; they do not go with --server")
-        return LocalSession(args, body, out_dir, inputs)
+        return _local(args, body, out_dir, inputs)
     server = find_server(args.server)
     if server is None:
-        return LocalSession(args, body, out_dir, inputs)
+        return _local(args, body, out_dir, inputs)
     try:
-        return RemoteSession(server, body, out_dir, inputs)
+        return RemoteSession(server, body, out_dir, inputs, args.callback_url)
     except ServerError as exc:
         if exc.status in BAD_REQUEST:
             raise UsageError(str(exc)) from exc
         raise
+
+
+def _local(args: argparse.Namespace, body: dict[str, Any], out_dir: Path, inputs: dict[str, bytes]) -> LocalSession:
+    if args.callback_url:
+        raise UsageError("--callback-url needs a server: `pixelforge serve` sends the notice, a run here cannot")
+    return LocalSession(args, body, out_dir, inputs)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -279,18 +287,24 @@ def _watch(session: Session, bar: ProgressBar, args: argparse.Namespace) -> int:
     """Follow the task to its end: the bar, the paths, the summary, the exit code."""
     written: list[Path] = []
     interrupted_by_user = threading.Event()
+    # With --stop-after-image the first Ctrl+C waits for the image being made; the next stops at once.
+    stops = ["after_job", "now"] if args.stop_after_image else ["now"]
 
     def on_ctrl_c(_signum: int, _frame: object) -> None:
-        if interrupted_by_user.is_set():
-            os._exit(EXIT_INTERRUPTED)  # second Ctrl+C: leave at once
+        if not stops:
+            os._exit(EXIT_INTERRUPTED)  # Ctrl+C once more: leave at once
+        when = stops.pop(0)
         interrupted_by_user.set()
-        bar.message("Interrupting… (Ctrl+C again to quit at once)")
+        if when == "after_job":
+            bar.message("Stopping after this image… (Ctrl+C again to stop now)")
+        else:
+            bar.message("Interrupting… (Ctrl+C again to quit at once)")
         # Off the signal handler: it may have interrupted the main thread inside the store or a socket read.
-        threading.Thread(target=request_stop, daemon=True).start()
+        threading.Thread(target=request_stop, args=(when,), daemon=True).start()
 
-    def request_stop() -> None:
+    def request_stop(when: str) -> None:
         try:
-            session.interrupt()
+            session.interrupt(when)
         except (ServerError, ServerUnreachable) as exc:  # in a thread, it would end as a traceback
             bar.message(f"pixelforge: the interrupt did not reach the server: {exc}")
 

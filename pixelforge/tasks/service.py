@@ -188,10 +188,10 @@ class TaskService:
         self.bus.publish(event)
         return task
 
-    def retry(self, task_id: str) -> Task:
-        """A new task with the parameters (and input images) of a failed, interrupted or cancelled one, for the same
-        owner, noting which it retries; a new seed when the old one was random. Raises NotRetryable, and what
-        :meth:`submit` raises (the queue limits count the new task)."""
+    def retry(self, task_id: str, new_id: str | None = None) -> Task:
+        """A new task (``new_id``, else a fresh id) with the parameters (and input images) of a failed, interrupted
+        or cancelled one, for the same owner, noting which it retries; a new seed when the old one was random.
+        Raises NotRetryable, and what :meth:`submit` raises (the queue limits count the new task)."""
         old = self.store.get(task_id)
         if old.state not in RETRYABLE_STATES:
             raise NotRetryable(old)
@@ -202,7 +202,7 @@ class TaskService:
                 raise InvalidTask([Problem(field="init_image", message="this service has no folder for input images")])
             images = self.inputs.read(old.inputs)
         origin = TaskOrigin(retried_from=old.id, callback_url=old.origin.callback_url)
-        return self.submit(params, owner=old.owner, images=images, origin=origin)
+        return self.submit(params, owner=old.owner, task_id=new_id, images=images, origin=origin)
 
     def _store_inputs(self, task_id: str, image: Image.Image, mask: Image.Image | None) -> TaskInputs:
         if self.inputs is None:
