@@ -22,6 +22,9 @@ from pixelforge.tasks.store import TaskStore
 
 # Completed tasks read for the measurements: the newest of each kind are what the workers do now.
 MEASURED_TASKS = 200
+# Queued tasks estimated, from the head of the queue: a reading per queue move stays bounded with a queue of
+# thousands (those further back are told "not known yet" until they come within reach).
+ESTIMATED_TASKS = 200
 
 
 @dataclass(frozen=True)
@@ -127,10 +130,18 @@ class StartTimes:
     def _read(self) -> dict[str, float | None]:
         store = self._store
         queued_ids = store.queued_ids()
-        if not queued_ids or store.is_paused():
-            return {}
-        queued = {t.id: t for t in store.list(states=[TaskState.QUEUED], limit=len(queued_ids))}
-        in_order = [queued[task_id] for task_id in queued_ids if task_id in queued]
+        if store.is_paused():  # nothing starts until an admin resumes the queue
+            return dict.fromkeys(queued_ids, None)
+        # The head of the queue, as the store lists it: newest first, so the oldest are at the end (the queue's
+        # order is the creation order); a task not among them ends the estimates there.
+        head = store.list(states=[TaskState.QUEUED], limit=ESTIMATED_TASKS,
+                          offset=max(0, len(queued_ids) - ESTIMATED_TASKS))
+        queued = {t.id: t for t in head}
+        in_order = []
+        for task_id in queued_ids:
+            if task_id not in queued:
+                break
+            in_order.append(queued[task_id])
         running = store.list(states=[TaskState.RUNNING], limit=max(1, self._workers()))
         costs = measured_costs(store.list(states=[TaskState.COMPLETED], limit=MEASURED_TASKS))
-        return start_offsets(running, in_order, self._workers(), costs)
+        return dict.fromkeys(queued_ids, None) | start_offsets(running, in_order, self._workers(), costs)

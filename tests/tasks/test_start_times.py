@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from pixelforge.tasks import start_times
 from pixelforge.tasks.bus import InProcessBus
 from pixelforge.tasks.model import ResolvedParams, Task, TaskEnd, TaskParams, TaskProgress, TaskState, TaskStats
 from pixelforge.tasks.service import TaskService
@@ -63,3 +66,19 @@ def test_the_service_fills_in_starts_in_s_from_what_ran(tmp_path: Path) -> None:
     starts = service.get(second).starts_in_s
     assert starts is not None and 5.0 <= starts <= 6.0  # behind one 6 s task (counting down with the clock)
     assert [t.starts_in_s is not None for t in service.list(states=[TaskState.QUEUED])] == [True, True]
+
+
+def test_only_the_head_of_a_long_queue_is_estimated_and_a_paused_queue_not_at_all(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(start_times, "ESTIMATED_TASKS", 2)
+    service = TaskService(SQLiteTaskStore(tmp_path / "t.sqlite3"), InProcessBus())
+    params = TaskParams(width=32, height=32, steps=10)
+    done = service.submit(params)
+    service.claim_next("w")
+    service.finish(done.id, TaskEnd(state=TaskState.COMPLETED, stats=TaskStats(total_s=6.0), resolved=_resolved(10)))
+    queued = [service.submit(params).id for _ in range(3)]
+    service.bus.publish_queue_moved()
+    assert [service.get(task_id).starts_in_s is not None for task_id in queued] == [True, True, False]
+    service.set_paused(True)
+    service.bus.publish_queue_moved()
+    assert [service.get(task_id).starts_in_s for task_id in queued] == [None, None, None]
