@@ -85,6 +85,8 @@ def _local_path(value: str | None) -> str | None:
 
 def params_body(args: argparse.Namespace) -> dict[str, Any]:
     """The task's parameters as the native API takes them (TaskParams' fields); unset ones are left out."""
+    if args.forever and args.batch_count != 1:
+        raise UsageError("--forever and --batch-count do not go together (--forever is --batch-count 0)")
     body: dict[str, Any] = {
         "prompt": args.prompt,
         "negative_prompt": args.negative_prompt,

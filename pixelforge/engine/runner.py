@@ -160,7 +160,9 @@ class _TaskRun:
         for job_no in range(job_count):
             if claim is not None and job_no != claim.job_no:
                 continue
-            if self.stop.interrupted:
+            # A job of a split task claimed after "stop after this image" was asked (the store kept it only so that
+            # a worker ends the task) never runs.
+            if self.stop.interrupted or (claim is not None and self.stop.after_job is not None):
                 return self._end(TaskState.INTERRUPTED, writer, files)
             job = job_request(params, resolved, job_no, init)
             outcome = self._run_job(model, job, job_no)
