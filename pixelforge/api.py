@@ -8,6 +8,9 @@
             print(image.path)
         # img2img and inpainting: an init image (a PIL image, a path or encoded bytes), a strength, a mask.
         pf.generate("a knight with a golden sword", init_image="knight.png", strength=0.6, mask="sword.png")
+        # Generate forever (batch_count=0) until stopped after the image that is being made.
+        forever = pf.submit("a slime", batch_count=0)
+        forever.stop_after_image()
 """
 
 from __future__ import annotations
@@ -26,7 +29,16 @@ from pixelforge.datadir_lock import DataDirInUse
 from pixelforge.engine.control import EarlyStopRule, StepInfo
 from pixelforge.runtime import Runtime
 from pixelforge.tasks.input_images import ImageUpload
-from pixelforge.tasks.model import EventType, ImageRef, Img2ImgOptions, Task, TaskEvent, TaskParams, new_task_id
+from pixelforge.tasks.model import (
+    EventType,
+    ImageRef,
+    Img2ImgOptions,
+    StopWhen,
+    Task,
+    TaskEvent,
+    TaskParams,
+    new_task_id,
+)
 from pixelforge.tasks.stop import StopToken
 from pixelforge.userpath import expand_user
 
@@ -66,8 +78,20 @@ class TaskHandle:
         self.id = task_id
         self.token = token
 
-    def interrupt(self, keep_partial: bool = False) -> None:
-        self._client.tasks.interrupt(self.id, keep_partial=keep_partial)
+    def interrupt(self, keep_partial: bool = False, when: StopWhen = "now") -> None:
+        """Stop the task now, or with ``when="after_job"`` once the running job has finished (its images are
+        kept, no further job starts; a later plain interrupt still stops at once). A queued task is cancelled."""
+        self._client.tasks.interrupt(self.id, keep_partial=keep_partial, when=when)
+
+    def stop_after_image(self) -> None:
+        """"Stop after this image": ``interrupt(when="after_job")``; ends a ``batch_count=0`` (forever) task."""
+        self.interrupt(when="after_job")
+
+    def retry(self) -> TaskHandle:
+        """Run this failed, interrupted or cancelled task again as a new task (a new seed if its seed was random);
+        NotRetryable (a ValueError) for any other."""
+        task_id, token = self._client.tasks.retry(self.id)
+        return TaskHandle(self._client, task_id, token)
 
     def skip(self, keep_partial: bool = False) -> None:
         self._client.tasks.skip(self.id, keep_partial=keep_partial)
@@ -101,18 +125,33 @@ class LocalTasks:
         early_stop: EarlyStopRule | None,
         on_step: Callable[[StepInfo], None] | None,
     ) -> tuple[str, StopToken]:
-        task_id = new_task_id("txt2img" if images is None else "img2img")
+        return self._queue(lambda task_id: self.service.submit(params, task_id=task_id, images=images),
+                           "txt2img" if images is None else "img2img", stop, early_stop, on_step)
+
+    def retry(self, task_id: str) -> tuple[str, StopToken]:
+        return self._queue(lambda new_id: self.service.retry(task_id, new_id), self.service.get(task_id).type)
+
+    def _queue(self, submit: Callable[[str], Task], task_type: str, stop: StopToken | None = None,
+               early_stop: EarlyStopRule | None = None, on_step: Callable[[StepInfo], None] | None = None,
+               ) -> tuple[str, StopToken]:
+        task_id = new_task_id(task_type)
         # Attached before submitting, so that no worker can start the task without the caller's token.
         token = self.runtime.tokens.attach(task_id, token=stop, early_stop=early_stop, on_step=on_step)
         try:
-            self.service.submit(params, task_id=task_id, images=images)
+            submit(task_id)
         except BaseException:
             self.runtime.tokens.detach(task_id)
             raise
         return task_id, token
 
-    def interrupt(self, task_id: str, keep_partial: bool = False) -> None:
-        self.service.interrupt(task_id, keep_partial=keep_partial)
+    def interrupt(self, task_id: str, keep_partial: bool = False, when: StopWhen = "now") -> None:
+        self.service.interrupt(task_id, keep_partial=keep_partial, when=when)
+
+    def queued(self) -> list[Task]:
+        return [self.service.get(task_id) for task_id in self.service.queued_ids()]
+
+    def cancel_queue(self, running_too: bool = False) -> list[str]:
+        return self.service.cancel_queue(None, running_too=running_too)
 
     def skip(self, task_id: str, keep_partial: bool = False) -> None:
         self.service.skip(task_id, keep_partial=keep_partial)
@@ -195,6 +234,15 @@ class Pixelforge:
             raise ValueError("a mask needs an init_image")
         task_id, token = self.tasks.submit(task_params, images, stop, early_stop, on_step)
         return TaskHandle(self, task_id, token)
+
+    def queue(self) -> list[Task]:
+        """The queued tasks in the order they will run, with their places and ``starts_in_s``."""
+        return self.tasks.queued()
+
+    def cancel_queue(self, running_too: bool = False) -> list[str]:
+        """Cancel every queued task ("cancel my queue"); with ``running_too`` the running one is interrupted as
+        well. Returns the ids ended."""
+        return self.tasks.cancel_queue(running_too=running_too)
 
     def generate(self, prompt: str = "", **kwargs: Any) -> list[GeneratedImage]:
         """Run a task to its end and return its images (a stopped task returns what it finished)."""

@@ -20,7 +20,7 @@ from typing import Any
 from pixelforge.cli_client import BAD_REQUEST, Server, ServerError
 from pixelforge.tasks.files import file_stem
 from pixelforge.tasks.input_images import ImageUpload
-from pixelforge.tasks.model import EventType, ImageRef, Task, TaskEvent, TaskParams, TaskStats
+from pixelforge.tasks.model import EventType, ImageRef, StopWhen, Task, TaskEvent, TaskParams, TaskStats
 from pixelforge.tasks.stop import StopToken
 
 # The identity of the Python API's tasks on a server without API keys.
@@ -79,11 +79,32 @@ class AttachedTasks:
     def _path(self, task_id: str) -> str:
         return f"/api/v1/tasks/{urllib.parse.quote(task_id, safe='')}"
 
-    def _control(self, task_id: str, action: str, keep_partial: bool) -> None:
-        self.server.request("POST", f"{self._path(task_id)}/{action}", {"keep_partial": keep_partial})
+    def _control(self, task_id: str, action: str, keep_partial: bool, **fields: Any) -> None:
+        self.server.request("POST", f"{self._path(task_id)}/{action}", {"keep_partial": keep_partial, **fields})
 
-    def interrupt(self, task_id: str, keep_partial: bool = False) -> None:
-        self._control(task_id, "interrupt", keep_partial)
+    def interrupt(self, task_id: str, keep_partial: bool = False, when: StopWhen = "now") -> None:
+        self._control(task_id, "interrupt", keep_partial, when=when)
+
+    def retry(self, task_id: str) -> tuple[str, StopToken]:
+        try:
+            task = self.server.json("POST", f"{self._path(task_id)}/retry")
+        except ServerError as exc:
+            if exc.status == 409:  # as NotRetryable is in process: a ValueError
+                raise ValueError(str(exc)) from None
+            raise
+        token = StopToken()
+        threading.Thread(target=self._forward_stop, args=(task["id"], token), daemon=True).start()
+        return task["id"], token
+
+    def queued(self) -> list[Task]:
+        """This identity's queued tasks, in the order they will run."""
+        page = self.server.json("GET", "/api/v1/tasks?state=queued&limit=200")
+        tasks = [self.get(view["id"]) for view in page["tasks"]]
+        return sorted(tasks, key=lambda task: task.position or 0)
+
+    def cancel_queue(self, running_too: bool = False) -> list[str]:
+        answer = self.server.json("POST", "/api/v1/queue/cancel", {"scope": "all" if running_too else "queued"})
+        return list(answer["ended"])
 
     def skip(self, task_id: str, keep_partial: bool = False) -> None:
         self._control(task_id, "skip", keep_partial)

@@ -29,6 +29,7 @@ from pixelforge.cli_common import (
 )
 from pixelforge.cli_generate import cmd_generate
 from pixelforge.cli_mcp import add_mcp
+from pixelforge.cli_queue import register as register_queue
 
 # Every option's help ends with its default; argparse fills %(default)s.
 DEFAULT = " (default: %(default)s)"
@@ -175,9 +176,16 @@ def _add_generate(commands: argparse._SubParsersAction) -> None:  # type: ignore
     generate.add_argument("--width", type=int, help=per_model)
     generate.add_argument("--height", type=int, help=per_model)
     generate.add_argument("--batch-count", type=int, default=1, help="jobs, one after another" + DEFAULT)
+    generate.add_argument("--forever", action="store_true", help="generate image after image until stopped (Ctrl+C; "
+                          "the server's max_images_per_task ends it too); same as --batch-count 0")
     generate.add_argument("--batch-size", type=int, default=1, help="images per job, made together" + DEFAULT)
     generate.add_argument("--timeout", type=float, help="stop after this many seconds of the whole command, time "
                           "waiting in the queue included; exits 1 (default: no limit)")
+    generate.add_argument("--stop-after-image", action="store_true", help="the first Ctrl+C lets the current "
+                          "image finish (it is kept) and then stops; a second one stops at once (default: the first "
+                          "stops at once)")
+    generate.add_argument("--callback-url", metavar="URL", help="with a server: it POSTs the finished task here, "
+                          "signed (the host must be in its callback_hosts setting)")
     img2img = generate.add_argument_group("img2img and inpainting")
     img2img.add_argument("--init-image", metavar="PATH", help="start from this image (PNG, JPEG, WebP, GIF, BMP) "
                          "instead of noise; a photo is cropped to the model's shape, never squashed (to make pixel "
@@ -241,6 +249,8 @@ def build_parser(with_pixelate: bool = True) -> argparse.ArgumentParser:
 
     _add_generate(commands)
 
+    register_queue(commands)
+
     models = commands.add_parser("models", help="list model presets and whether their weights are here")
     models.add_argument("--json", action="store_true", help="print JSON")
     models.add_argument("--model", help="also check this model")
@@ -261,7 +271,7 @@ def _command_of(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = _command_of(argv)
-    parser = build_parser(with_pixelate=command not in ("generate", "serve", "worker", "models", "mcp"))
+    parser = build_parser(with_pixelate=command not in ("generate", "serve", "worker", "models", "mcp", "queue"))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

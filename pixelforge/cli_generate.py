@@ -93,6 +93,8 @@ def _local_path(value: str | None) -> str | None:
 
 def params_body(args: argparse.Namespace) -> dict[str, Any]:
     """The task's parameters as the native API takes them (TaskParams' fields); unset ones are left out."""
+    if args.forever and args.batch_count != 1:
+        raise UsageError("--forever and --batch-count do not go together (--forever is --batch-count 0)")
     body: dict[str, Any] = {
         "prompt": args.prompt,
         "negative_prompt": args.negative_prompt,
@@ -101,7 +103,7 @@ def params_body(args: argparse.Namespace) -> dict[str, Any]:
         "width": args.width,
         "height": args.height,
         "seed": args.seed,
-        "batch_count": args.batch_count,
+        "batch_count": 0 if args.forever else args.batch_count,
         "batch_size": args.batch_size,
         "model": _local_path(args.model),
         "lora": _local_path(args.lora),
@@ -168,7 +170,7 @@ class Session(Protocol):
     """One submitted task, wherever it runs."""
 
     def events(self) -> Iterator[tuple[str, dict[str, Any]]]: ...
-    def interrupt(self) -> None: ...
+    def interrupt(self, when: str = "now") -> None: ...
     def has_live_worker(self) -> bool: ...
     def save(self, image: dict[str, Any]) -> Path: ...
     def final(self) -> dict[str, Any]: ...
@@ -178,19 +180,21 @@ class Session(Protocol):
 class RemoteSession:
     """The task on a pixelforge server, over its native API."""
 
-    def __init__(self, server: Server, body: dict[str, Any], out_dir: Path, inputs: dict[str, bytes]) -> None:
+    def __init__(self, server: Server, body: dict[str, Any], out_dir: Path, inputs: dict[str, bytes],
+                 callback_url: str | None = None) -> None:
         self.server = server
         self.out_dir = out_dir
         self.slug = _slug(body["prompt"])
         encoded = {field: base64.b64encode(data).decode() for field, data in inputs.items()}
-        self.task = server.json("POST", "/api/v1/tasks", {**body, **encoded})
+        notice = {"callback_url": callback_url} if callback_url else {}
+        self.task = server.json("POST", "/api/v1/tasks", {**body, **encoded, **notice})
         self.path = f"/api/v1/tasks/{urllib.parse.quote(self.task['id'], safe='')}"
 
     def events(self) -> Iterator[tuple[str, dict[str, Any]]]:
         return self.server.events(self.task["id"])
 
-    def interrupt(self) -> None:
-        self.server.request("POST", f"{self.path}/interrupt", {"keep_partial": False})
+    def interrupt(self, when: str = "now") -> None:
+        self.server.request("POST", f"{self.path}/interrupt", {"keep_partial": False, "when": when})
 
     def has_live_worker(self) -> bool:
         return self.server.has_live_worker()
@@ -251,8 +255,8 @@ class LocalSession:
         for event in self.runtime.service.events(self.task.id):
             yield event.type.value, event.data
 
-    def interrupt(self) -> None:
-        self.runtime.service.interrupt(self.task.id)
+    def interrupt(self, when: str = "now") -> None:
+        self.runtime.service.interrupt(self.task.id, when="after_job" if when == "after_job" else "now")
 
     def has_live_worker(self) -> bool:
         return True  # its worker is in this process, started with the session
@@ -283,19 +287,25 @@ def _open_session(
         if args.server:
             flags = ", ".join(f"--{name.replace('_', '-')}" for name in engine_options) or "--local"
             raise UsageError(f"{flags} configure an engine in this process; they do not go with --server")
-        return LocalSession(args, body, out_dir, inputs)
+        return _local(args, body, out_dir, inputs)
     server = find_server(args.server)
     if server is None:
         if os.environ.get("PIXELFORGE_SERVER", "").lower() != "none":  # unless the user said never to look
             print(f"pixelforge: no server at {default_server_url()}; running here (the task's history goes with "
                   "this command; `pixelforge serve` keeps it)", file=sys.stderr)
-        return LocalSession(args, body, out_dir, inputs)
+        return _local(args, body, out_dir, inputs)
     try:
-        return RemoteSession(server, body, out_dir, inputs)
+        return RemoteSession(server, body, out_dir, inputs, args.callback_url)
     except ServerError as exc:
         if exc.status in BAD_REQUEST:
             raise UsageError(in_flags(str(exc), from_server=True)) from exc
         raise
+
+
+def _local(args: argparse.Namespace, body: dict[str, Any], out_dir: Path, inputs: dict[str, bytes]) -> LocalSession:
+    if args.callback_url:
+        raise UsageError("--callback-url needs a server: `pixelforge serve` sends the notice, a run here cannot")
+    return LocalSession(args, body, out_dir, inputs)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -330,24 +340,30 @@ def _watch(session: Session, bar: ProgressBar, args: argparse.Namespace, deadlin
     interrupted_by_user = threading.Event()
     timed_out = threading.Event()
     left_queue = threading.Event()  # set when the task starts or ends: no more waiting to report
+    # With --stop-after-image the first Ctrl+C waits for the image being made; the next stops at once.
+    stops = ["after_job", "now"] if args.stop_after_image else ["now"]
 
     def on_ctrl_c(_signum: int, _frame: object) -> None:
-        if interrupted_by_user.is_set():
-            os._exit(EXIT_INTERRUPTED)  # second Ctrl+C: leave at once
+        if not stops:
+            os._exit(EXIT_INTERRUPTED)  # Ctrl+C once more: leave at once
+        when = stops.pop(0)
         interrupted_by_user.set()
-        bar.message("Interrupting… (Ctrl+C again to quit at once)")
+        if when == "after_job":
+            bar.message("Stopping after this image… (Ctrl+C again to stop now)")
+        else:
+            bar.message("Interrupting… (Ctrl+C again to quit at once)")
         # Off the signal handler: it may have interrupted the main thread inside the store or a socket read.
-        threading.Thread(target=request_stop, daemon=True).start()
+        threading.Thread(target=request_stop, args=(when,), daemon=True).start()
 
-    def request_stop() -> None:
+    def request_stop(when: str) -> None:
         try:
-            session.interrupt()
+            session.interrupt(when)
         except (ServerError, ServerUnreachable) as exc:  # in a thread, it would end as a traceback
             bar.message(f"pixelforge: the interrupt did not reach the server: {exc}")
 
     def on_deadline() -> None:
         timed_out.set()
-        request_stop()
+        request_stop("now")
 
     def report_no_worker() -> None:
         while not left_queue.wait(WORKER_CHECK_S):

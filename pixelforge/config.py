@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     max_side: Annotated[int, LIMITS["max_side"]]
     max_batch_count: Annotated[int, LIMITS["max_batch_count"]]
     max_batch_size: Annotated[int, LIMITS["max_batch_size"]]
+    max_images_per_task: Annotated[int, LIMITS["max_images_per_task"]]
     max_prompt_chars: Annotated[int, LIMITS["max_prompt_chars"]]
     worker_stuck_s: float = Field(
         default=900.0, gt=0, description="A worker that runs a task without any sign of progress (a step, an "
@@ -96,6 +97,16 @@ class Settings(BaseSettings):
     split_batches: bool = Field(
         default=False, description="Distributed mode: the jobs of a batch (batch_count > 1) run on several workers "
         "at once, one job per free worker; images keep their order. Read by the API servers, which queue the jobs.")
+    callback_hosts: list[str] = Field(
+        default_factory=list, description="Hosts (names or addresses, exactly) a task's callback_url may name; "
+        "empty (the default): every callback_url is refused. The server sends to no other address, ever.")
+    callback_secret: str = Field(
+        default="", description="Key of the HMAC-SHA256 signature of every end notice (X-Pixelforge-Signature: "
+        "sha256=<hex>); callback URLs are refused while it is empty.")
+    callback_attempts: int = Field(default=5, ge=1, le=20, description="Tries of one end notice in all.")
+    callback_retry_s: float = Field(
+        default=1.0, gt=0, le=3600, description="Seconds before the first retry of a failed end notice; each "
+        "further retry waits twice as long.")
 
     @property
     def db_path(self) -> Path:

@@ -42,7 +42,8 @@ def redis_service(settings: Settings) -> TaskService:
         raise ValueError("distributed mode needs a Redis URL (--redis redis://host:port/0)")
     store = RedisTaskStore(settings.redis_url, settings.redis_namespace, settings.worker_lease_s,
                            settings.worker_max_attempts, settings.split_batches)
-    return task_service(settings, store, RedisEventBus(store.redis, settings.redis_namespace))
+    return task_service(settings, store, RedisEventBus(store.redis, settings.redis_namespace),
+                        workers=lambda: len(store.workers()))
 
 
 def _redis_store(service: TaskService) -> RedisTaskStore:

@@ -7,6 +7,7 @@ it never imports this module, so it never imports the engine.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from pixelforge.backends.diffusers import DiffusersBackend
 from pixelforge.backends.presets import InvalidLora, ModelNotFound, check_lora_file, resolve_model
@@ -19,6 +20,7 @@ from pixelforge.pixelart import PixelArtError, validate_options
 from pixelforge.tasks.bus import EventBus, InProcessBus
 from pixelforge.tasks.files import InputFolder
 from pixelforge.tasks.model import EventType, Problem, TaskLimits, TaskParams, WorkerHealth, WorkerInfo
+from pixelforge.tasks.notices import CallbackPolicy
 from pixelforge.tasks.service import HistoryPolicy, ParamsCheck, TaskService
 from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 from pixelforge.tasks.store import TaskStore
@@ -67,8 +69,11 @@ def submission_check(settings: Settings) -> ParamsCheck:
     return check
 
 
-def task_service(settings: Settings, store: TaskStore, bus: EventBus) -> TaskService:
-    """The task service of these settings over any store and bus (SQLite in one process, or Redis)."""
+def task_service(
+    settings: Settings, store: TaskStore, bus: EventBus, workers: Callable[[], int] = lambda: 1
+) -> TaskService:
+    """The task service of these settings over any store and bus (SQLite in one process, or Redis); ``workers``
+    counts the workers that take its tasks now."""
     return TaskService(
         store,
         bus,
@@ -77,6 +82,8 @@ def task_service(settings: Settings, store: TaskStore, bus: EventBus) -> TaskSer
         history=HistoryPolicy(settings.data_dir, settings.history_limit, settings.history_limit_total,
                               settings.max_input_bytes_per_identity),
         inputs=InputFolder(settings.data_dir, settings.images_dir / "inputs"),
+        workers=workers,
+        callbacks=CallbackPolicy(frozenset(settings.callback_hosts), settings.callback_secret),
     )
 
 
@@ -93,7 +100,7 @@ class Runtime:
         try:
             self.store = SQLiteTaskStore(settings.db_path)
             self.bus = InProcessBus()
-            self.service = task_service(settings, self.store, self.bus)
+            self.service = task_service(settings, self.store, self.bus, workers=lambda: len(self.workers))
             self.tokens = TokenRegistry(self.service.subscribe(types=frozenset({EventType.CANCELLED})))
             self._unregister_tokens = self.service.on_stop_request(self.tokens.deliver)
             self.workers = [

@@ -46,19 +46,17 @@ def resolve_params(params: TaskParams, model: LoadedModel) -> ResolvedParams:
     )
 
 
-def job_requests(params: TaskParams, resolved: ResolvedParams, init: InitInput | None = None) -> list[JobRequest]:
-    """``batch_count`` jobs of ``batch_size`` images; image i of the task uses seed + i; an img2img task's
-    jobs all start from ``init``."""
-    return [
-        JobRequest(
-            prompt=params.prompt,
-            negative_prompt=params.negative_prompt,
-            steps=resolved.steps,
-            cfg_scale=resolved.cfg_scale,
-            width=resolved.width,
-            height=resolved.height,
-            seeds=[(resolved.seed + job_no * params.batch_size + i) % 2**32 for i in range(params.batch_size)],
-            init=init,
-        )
-        for job_no in range(params.batch_count)
-    ]
+def job_request(params: TaskParams, resolved: ResolvedParams, job_no: int, init: InitInput | None = None
+                ) -> JobRequest:
+    """Job ``job_no`` of ``batch_size`` images; image i of the task uses seed + i; an img2img task's jobs all start
+    from ``init``. (Made one at a time: a 'generate forever' task has no last job.)"""
+    return JobRequest(
+        prompt=params.prompt,
+        negative_prompt=params.negative_prompt,
+        steps=resolved.steps,
+        cfg_scale=resolved.cfg_scale,
+        width=resolved.width,
+        height=resolved.height,
+        seeds=[(resolved.seed + job_no * params.batch_size + i) % 2**32 for i in range(params.batch_size)],
+        init=init,
+    )

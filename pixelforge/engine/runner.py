@@ -20,7 +20,7 @@ from PIL import Image
 
 from pixelforge.backends.base import Backend, InitInput, JobRequest, LoadedModel, ModelLoadError, UnsupportedTask
 from pixelforge.backends.presets import InvalidLora, ModelNotFound
-from pixelforge.backends.resolve import job_requests, resolve_params
+from pixelforge.backends.resolve import job_request, resolve_params
 from pixelforge.config import Settings
 from pixelforge.engine.control import EarlyStopRule, StepControl, StepInfo, StopRequested
 from pixelforge.engine.init_images import PreparedInput, prepare
@@ -37,6 +37,9 @@ from pixelforge.tasks.progress import ProgressTracker
 from pixelforge.tasks.store import StoreFull, StoreUnavailable
 
 log = logging.getLogger(__name__)
+
+# Why a 'generate forever' task ended that nobody stopped: it made the server's max_images_per_task.
+IMAGE_LIMIT_REASON = "image-limit"
 
 
 @dataclass
@@ -157,8 +160,10 @@ class _TaskRun:
         resolved = self.resolved = resolve_params(params, model)
         prepared = self._prepare_input(model, resolved)
         init = InitInput(prepared.image, resolved.denoising_strength or 0.0, prepared.mask) if prepared else None
-        jobs = job_requests(params, resolved, init)
-        self.tracker.steps = jobs[0].steps_run  # progress, steps and ETA count the steps that run
+        # 'Generate forever' (batch_count 0) goes on until it is stopped, or has made the server's limit of images.
+        job_count = params.batch_count or max(1, settings.max_images_per_task // params.batch_size)
+        # progress, steps and ETA count the steps that run
+        self.tracker.steps = job_request(params, resolved, 0, init).steps_run
         self.tracker.decode_prior_s = self.runner.decode_times.get((model.name, resolved.width, resolved.height))
         files = TaskFiles(settings.data_dir, settings.images_dir, self.context.task.id)
         writer = ImageWriter(
@@ -167,11 +172,14 @@ class _TaskRun:
         claim = self.context.task.claim
         if claim is not None:  # this worker runs one job; its images keep their places in the batch
             self.image_count = claim.job_no * params.batch_size
-        for job_no, job in enumerate(jobs):
+        for job_no in range(job_count):
             if claim is not None and job_no != claim.job_no:
                 continue
-            if self.stop.interrupted:
+            # A job of a split task claimed after "stop after this image" was asked (the store kept it only so that
+            # a worker ends the task) never runs.
+            if self.stop.interrupted or (claim is not None and self.stop.after_job is not None):
                 return self._end(TaskState.INTERRUPTED, writer, files)
+            job = job_request(params, resolved, job_no, init)
             outcome = self._run_job(model, job, job_no)
             # A skip is used up by the job it was meant for, also when it let that job's decode finish.
             self.stop.clear_skip()
@@ -182,6 +190,16 @@ class _TaskRun:
                 self._save(writer, files, images, job, job_no, partial=not isinstance(outcome, Completed))
             if isinstance(outcome, Stopped):
                 return self._end(TaskState.INTERRUPTED, writer, files)
+            if self.stop.after_job is not None and claim is None and job_no < job_count - 1:
+                # "Stop after this image": the job's images are kept, the next job never starts. (On the last job
+                # nothing is left to stop: the task completes. One job of a split task ends as it ran: the store
+                # dropped the jobs still waiting when the stop came, and the task's end says interrupted.)
+                return self._end(TaskState.INTERRUPTED, writer, files)
+        if params.forever:
+            self.context.report_progress(self.tracker.snapshot(
+                time.monotonic() - self.started, textinfo=f"Stopped at the server's limit of {self.image_count} images "
+                "per task (max_images_per_task)"))
+            return self._end(TaskState.INTERRUPTED, writer, files, reason=IMAGE_LIMIT_REASON)
         return self._end(TaskState.COMPLETED, writer, files)
 
     def _prepare_input(self, model: LoadedModel, resolved: ResolvedParams) -> PreparedInput | None:
@@ -199,16 +217,20 @@ class _TaskRun:
         size = (resolved.width, resolved.height)
         return prepare(image, mask, task.params.img2img, size, resolved.seed, model.outputs_1x)
 
-    def _end(self, state: TaskState, writer: ImageWriter | None = None, files: TaskFiles | None = None) -> TaskEnd:
+    def _end(self, state: TaskState, writer: ImageWriter | None = None, files: TaskFiles | None = None,
+             reason: str | None = None) -> TaskEnd:
+        """``reason``: why an interrupted task stopped, when no stop request says it (the image limit)."""
         sheet = None
         # One job of a split task leaves the sheet to whoever ends the task (it has every job's sprites).
         if writer is not None and files is not None and self.context.task.claim is None:
             with self.stats.timed(Phase.POSTPROCESS):
                 sheet = writer.write_sheet()
-        request = self.stop.pending
+        request = self.stop.ending
+        if reason is None:
+            reason = request.reason if request else "user"
         return TaskEnd(
             state=state,
-            stop_reason=(request.reason if request else "user") if state is TaskState.INTERRUPTED else None,
+            stop_reason=reason if state is TaskState.INTERRUPTED else None,
             resolved=self.resolved,
             sprite_sheet=files.relative(sheet) if sheet is not None and files is not None else None,
         )

@@ -25,6 +25,7 @@ from pixelforge.server.schemas import (
     QueuedOut,
     QueueOut,
     RunningOut,
+    SkipRequest,
     TaskCreate,
     TaskOut,
     TaskPage,
@@ -35,7 +36,7 @@ from pixelforge.server.task_ids import owner_shown_id, shown_id, stored_id
 from pixelforge.server.uploads import base64_upload
 from pixelforge.shown_paths import shown_path
 from pixelforge.tasks.input_images import ImageUpload
-from pixelforge.tasks.model import TaskState, WorkerInfo
+from pixelforge.tasks.model import TaskOrigin, TaskState, WorkerInfo
 from pixelforge.tasks.store import TaskExists
 
 router = APIRouter(prefix="/api/v1")
@@ -58,7 +59,8 @@ def _submit(state: State, caller: Caller, body: UploadParams, images: ImageUploa
     params = state.roots.params(body.params())
     task_id = stored_id(caller.owner, body.id) if body.id else None
     try:
-        task = state.service.submit(params, owner=caller.owner, task_id=task_id, images=images)
+        task = state.service.submit(params, owner=caller.owner, task_id=task_id, images=images,
+                                    origin=TaskOrigin(callback_url=body.callback_url))
     except TaskExists:  # only ever the caller's own: ids are per identity
         raise TaskExists(body.id or "") from None
     return TaskOut.of(task, caller.owner)
@@ -123,13 +125,15 @@ def interrupt_task(
     task_id: TaskId,
     service: Service,
     caller: Caller,
-    body: Annotated[InterruptRequest | None, Body(description="Optional; keep_partial defaults to false.")] = None,
+    body: Annotated[InterruptRequest | None, Body(description="Optional; keep_partial defaults to false, when to "
+                                                  "'now'.")] = None,
 ) -> TaskOut:
-    """A queued task is cancelled; a running one stops within milliseconds (finished images stay);
-    a finished one is returned unchanged."""
+    """A queued task is cancelled; a running one stops within milliseconds (finished images stay), or with
+    ``{"when": "after_job"}`` once its running job has finished (that job's images stay too); a finished one is
+    returned unchanged."""
     task = owned_task(service, caller, task_id)
-    keep_partial = body.keep_partial if body else False
-    return TaskOut.of(service.interrupt(task.id, keep_partial=keep_partial), caller.owner)
+    body = body or InterruptRequest()
+    return TaskOut.of(service.interrupt(task.id, keep_partial=body.keep_partial, when=body.when), caller.owner)
 
 
 @router.post("/tasks/{task_id}/skip", tags=["control"], summary="Skip the current job", responses=NOT_YOURS)
@@ -137,7 +141,7 @@ def skip_task(
     task_id: TaskId,
     service: Service,
     caller: Caller,
-    body: Annotated[InterruptRequest | None, Body(description="Optional; keep_partial defaults to false.")] = None,
+    body: Annotated[SkipRequest | None, Body(description="Optional; keep_partial defaults to false.")] = None,
 ) -> TaskOut:
     """Ends the running job (image batch) early and moves on to the next job of the task."""
     task = owned_task(service, caller, task_id)

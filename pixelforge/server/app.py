@@ -22,13 +22,23 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 import pixelforge
-from pixelforge.server import api_v1, events, mcp_server, openai_images, sdapi, sdapi_catalog, sdapi_img2img
+from pixelforge.server import (
+    api_queue,
+    api_v1,
+    events,
+    mcp_server,
+    openai_images,
+    sdapi,
+    sdapi_catalog,
+    sdapi_img2img,
+)
 from pixelforge.server.auth import ClientIdMiddleware, KeyRing
 from pixelforge.server.deps import ServerRuntime, ServerState
 from pixelforge.server.docs import install_docs
 from pixelforge.server.errors import BodyLimitsMiddleware, CatchAllMiddleware, install_handlers
 from pixelforge.server.header_timeout import header_timeout_protocol
 from pixelforge.server.model_roots import ModelRoots
+from pixelforge.server.notices import Notifier
 from pixelforge.server.origin_guard import OriginGuardMiddleware, allowed_hosts
 from pixelforge.server.unicode import valid_text_body
 
@@ -63,11 +73,14 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(runtime.start)
+        notifier = Notifier(runtime.service, settings)
+        notifier.start()
         try:
             async with mcp.running():
                 yield
         finally:
             state.draining.set()
+            notifier.stop()
             await asyncio.to_thread(runtime.stop)
 
     app = FastAPI(
@@ -92,6 +105,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
     app.add_exception_handler(sdapi.A1111Invalid, sdapi.on_a1111_invalid)
     app.include_router(events.router)
     app.include_router(api_v1.router)
+    app.include_router(api_queue.router)
     app.include_router(sdapi.router)
     app.include_router(sdapi_img2img.router)
     app.include_router(sdapi_catalog.router)

@@ -11,8 +11,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pixelforge.server.task_ids import shown_id
-from pixelforge.tasks.model import TASK_ID_PATTERN, EventType, ImageRef, Phase, Task, TaskEvent, TaskParams, TaskState
+from pixelforge.server.task_ids import owner_shown_id, shown_id
+from pixelforge.tasks.model import (
+    TASK_ID_PATTERN,
+    EventType,
+    ImageRef,
+    Phase,
+    StopWhen,
+    Task,
+    TaskEvent,
+    TaskParams,
+    TaskState,
+)
 
 
 class UploadParams(TaskParams):
@@ -25,6 +35,11 @@ class UploadParams(TaskParams):
         description="Optional client-chosen task id (1-128 of A-Z a-z 0-9 _ - ( ) . :), yours alone: another "
         "identity may choose the same one; the server makes an unguessable one otherwise.",
     )
+
+    callback_url: str | None = Field(
+        default=None, description="When the task ends, the server POSTs its view (as GET /tasks/{id} shows it) here, "
+        "signed: X-Pixelforge-Signature: sha256=<hex HMAC-SHA256 of the body under the server's callback_secret>; "
+        "retried with back-off. Only hosts in the server's callback_hosts setting (none by default: 422).")
 
     def params(self) -> TaskParams:
         return TaskParams.model_validate(self.model_dump(include=set(TaskParams.model_fields), exclude_unset=True))
@@ -41,8 +56,8 @@ class TaskCreate(UploadParams):
         default=None, description="Inpainting: a mask of the init image's size, base64; white = repaint.")
 
 
-class InterruptRequest(BaseModel):
-    """The optional body of interrupt and skip."""
+class SkipRequest(BaseModel):
+    """The optional body of skip."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -53,11 +68,26 @@ class InterruptRequest(BaseModel):
     )
 
 
+class InterruptRequest(SkipRequest):
+    """The optional body of interrupt."""
+
+    when: StopWhen = Field(
+        default="now", description="'now' stops inside the running step; 'after_job' lets the running job (image "
+        "batch) finish and keeps it, and starts no further job. A later plain interrupt still stops at once.")
+
+
+class StopRequestedOut(BaseModel):
+    kind: Literal["interrupt", "skip"] = Field(description="interrupt (ends the task) or skip (ends the job).")
+    when: StopWhen = Field(description="now, or after_job: once the running job has finished.")
+    at: float | None = Field(description="Unix time the stop was asked for.")
+
+
 class ProgressOut(BaseModel):
     phase: Phase = Field(description="What the task is doing: queued, load, encode, denoise, decode, postprocess, "
                          "done.")
     job_no: int = Field(description="0-based index of the running job (jobs finished so far).")
-    job_count: int = Field(description="Jobs in the task (batch_count).")
+    job_count: int = Field(description="Jobs in the task (batch_count); 0 for 'generate forever': no total, "
+                           "progress and ETA are the running image's.")
     step: int = Field(description="Denoising steps finished in the running job.")
     steps: int = Field(description="Denoising steps per job (0 until known).")
     progress: float = Field(description="0..1; reaches 1.0 only when the task has completed.")
@@ -112,6 +142,9 @@ class TaskOut(BaseModel):
     state: TaskState = Field(description="queued, running, completed, interrupted, failed or cancelled.")
     position: int | None = Field(description="1-based place in the queue while queued, else null.")
     queue_size: int | None = Field(description="Queued tasks in total while this one is queued, else null.")
+    starts_in_s: float | None = Field(
+        description="While queued: seconds until it likely starts, from the measured run times of tasks of its model "
+        "and size and the work ahead of it over the workers; null when that cannot be estimated yet.")
     params: TaskParams = Field(description="The parameters as submitted (seed resolved); nulls mean model defaults.")
     inputs: InputsOut | None = Field(description="An img2img task's init image and mask, else null.")
     info: dict[str, object] = Field(description="Resolved parameters and the model name, once the task has run.")
@@ -120,9 +153,12 @@ class TaskOut(BaseModel):
     stats: StatsOut | None = Field(description="Performance statistics, once the task has finished.")
     error: str | None = Field(description="Why the task failed, for people.")
     stop_reason: str | None = Field(description="Why the task stopped early: user, timeout, shutdown, ...")
-    stop_requested: Literal["interrupt", "skip"] | None = Field(
-        description="A stop request the worker has not finished honouring yet."
+    stop_requested: StopRequestedOut | None = Field(
+        description="A stop request the worker has not finished honouring yet (until the task's final state): "
+        "show 'Stopping…' or 'Stopping after this image…'."
     )
+    retried_from: str | None = Field(description="The task this one retries (POST /tasks/{id}/retry), else null.")
+    callback_url: str | None = Field(description="Where its end notice goes (see TaskCreate), else null.")
     created_at: float = Field(description="Unix time the task was submitted.")
     started_at: float | None = Field(description="Unix time a worker started it.")
     finished_at: float | None = Field(description="Unix time it reached a final state.")
@@ -140,6 +176,7 @@ class TaskOut(BaseModel):
             state=task.state,
             position=task.position,
             queue_size=task.queue_size,
+            starts_in_s=task.starts_in_s,
             params=task.params,
             inputs=InputsOut(
                 init_image_url=f"{prefix}/inputs/init_image.png",
@@ -151,7 +188,12 @@ class TaskOut(BaseModel):
             stats=StatsOut.model_validate(task.stats.model_dump()) if task.stats else None,
             error=task.error,
             stop_reason=task.stop_reason,
-            stop_requested=task.stop_request.action if task.stop_request and not task.state.is_terminal else None,
+            stop_requested=StopRequestedOut(
+                kind=task.stop_request.action, when=task.stop_request.when, at=task.stop_request.at,
+            ) if task.stop_request and not task.state.is_terminal else None,
+            retried_from=(owner_shown_id(task.origin.retried_from) if task.owner == viewer
+                          else task.origin.retried_from) if task.origin.retried_from else None,
+            callback_url=task.origin.callback_url,
             created_at=task.created_at,
             started_at=task.started_at,
             finished_at=task.finished_at,
@@ -163,6 +205,8 @@ class TaskOut(BaseModel):
 class QueuedData(BaseModel):
     position: int = Field(description="1-based place in the queue.")
     size: int = Field(description="Queued tasks in all.")
+    starts_in_s: float | None = Field(default=None, description="Seconds until it likely starts (see TaskOut); "
+                                      "absent while that cannot be estimated.")
     requeued: str | None = Field(
         default=None, description="Distributed mode: why a running task is queued again (its worker died); "
         "another worker takes it at once.")

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pixelforge.tasks.input_images import InputImage
+from pixelforge.tasks.input_images import ImageUpload, InputImage
 from pixelforge.tasks.model import Task, TaskInputs
 from pixelforge.tasks.store import StoreFull, TaskStore
 
@@ -76,6 +76,11 @@ class InputFolder:
             raise
         size = sum((self.data_dir / relative).stat().st_size for relative in written)
         return TaskInputs(init_image=written[0], mask=written[1] if mask is not None else None, bytes=size)
+
+    def read(self, inputs: TaskInputs) -> ImageUpload:
+        """A stored task's inputs as an upload again (what a retry of an img2img task submits)."""
+        mask = (self.data_dir / inputs.mask).read_bytes() if inputs.mask else None
+        return ImageUpload(init_image=(self.data_dir / inputs.init_image).read_bytes(), mask=mask)
 
     def remove(self, relative_paths: list[str]) -> None:
         for relative in relative_paths:

@@ -13,7 +13,7 @@ import time
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from pixelforge.pixelart.options import PixelOptions
 
@@ -139,7 +139,8 @@ class TaskParams(BaseModel):
     height: int | None = Field(default=None, ge=16, description="Image height in pixels, a multiple of 16.")
     seed: int = Field(default=-1, ge=-1, lt=2**32, description="-1 picks a random seed; image k of job j uses "
                       "seed + j·batch_size + k (seed + i for image i unless a job was skipped).")
-    batch_count: int = Field(default=1, ge=1, description="Jobs run one after another (A1111 n_iter).")
+    batch_count: int = Field(default=1, ge=0, description="Jobs run one after another (A1111 n_iter); 0: until "
+                             "stopped ('generate forever', up to the server's max_images_per_task images).")
     batch_size: int = Field(default=1, ge=1, description="Images per job, denoised together.")
     model: str | None = Field(default=None, description="Preset name, local directory or cached repo id.")
     lora: str | None = Field(default=None, description="Path of a LoRA .safetensors file.")
@@ -162,8 +163,9 @@ class TaskParams(BaseModel):
         return value
 
     @property
-    def image_count(self) -> int:
-        return self.batch_count * self.batch_size
+    def forever(self) -> bool:
+        """Jobs go on until the task is stopped (or reaches the server's image limit)."""
+        return self.batch_count == 0
 
 
 class Problem(BaseModel):
@@ -186,6 +188,9 @@ class TaskLimits(BaseModel):
     max_batch_count: int = Field(default=16, ge=1, description="Upper bound for batch_count.")
     max_batch_size: int = Field(default=8, ge=1, description="Upper bound for batch_size.")
     max_prompt_chars: int = Field(default=4000, ge=1, description="Upper bound for prompt and negative prompt.")
+    max_images_per_task: int = Field(
+        default=1000, ge=1, description="Upper bound for the images of one task: a 'generate forever' task "
+        "(batch_count 0) ends when it has made this many, so the history stays bounded.")
     max_active_per_identity: int = Field(
         default=8, ge=1, description="Queued plus running tasks one identity may have; more are refused.")
     max_queued_total: int = Field(default=100, ge=1, description="Queued tasks in all; more are refused.")
@@ -209,6 +214,13 @@ class TaskLimits(BaseModel):
             problems.append(
                 Problem(field="batch_count", message=f"at most {self.max_batch_count}, got {params.batch_count}")
             )
+        if params.batch_size > self.max_images_per_task:
+            problems.append(Problem(field="batch_size", message=f"at most the server's max_images_per_task "
+                                    f"({self.max_images_per_task}) images per task, got {params.batch_size}"))
+        elif params.batch_count * params.batch_size > self.max_images_per_task:
+            problems.append(Problem(field="batch_count", message=f"at most the server's max_images_per_task "
+                                    f"({self.max_images_per_task}) images per task, got "
+                                    f"{params.batch_count} × {params.batch_size}"))
         if params.batch_size > self.max_batch_size:
             problems.append(
                 Problem(field="batch_size", message=f"at most {self.max_batch_size}, got {params.batch_size}")
@@ -222,6 +234,9 @@ class TaskLimits(BaseModel):
         return problems
 
 
+StopWhen = Literal["now", "after_job"]
+
+
 class StopRequest(BaseModel):
     """A control request from a user (or an automatic rule) for one task."""
 
@@ -231,10 +246,33 @@ class StopRequest(BaseModel):
     jobs: list[int] | None = Field(
         default=None, description="The jobs a skip ends on a task whose jobs run on several workers at once: those "
         "running when it was asked (the store fills it in). None: the job running now.")
+    when: StopWhen = Field(
+        default="now", description="An interrupt's moment: 'now' (inside the step), or 'after_job': the running job "
+        "finishes and its images are kept, no further job starts.")
+    at: float | None = Field(default=None, description="Unix time the stop was asked for (the service sets it).")
+
+    @field_validator("when")
+    @classmethod
+    def _after_job_interrupts(cls, when: str, info: ValidationInfo) -> str:
+        if when == "after_job" and info.data.get("action") == "skip":
+            raise ValueError("a skip ends the running job now; only an interrupt may wait for the job's end")
+        return when
 
     def applies_to(self, job_no: int | None) -> bool:
         """Whether this request stops the run of ``job_no`` (None: a run of the whole task)."""
         return self.action == "interrupt" or self.jobs is None or job_no in self.jobs
+
+    @property
+    def rank(self) -> int:
+        """How much of the task it stops: a skip (one job) < an interrupt after the job < an interrupt now."""
+        if self.action == "skip":
+            return 0
+        return 1 if self.when == "after_job" else 2
+
+    def yields_to(self, pending: StopRequest | None) -> bool:
+        """Whether a stored ``pending`` request stays instead of this one: a later click never downgrades a stop
+        (an interrupt to a skip or to 'after the job'); an equal or stronger one replaces it."""
+        return pending is not None and pending.rank > self.rank
 
 
 class TaskProgress(BaseModel):
@@ -322,12 +360,23 @@ class JobClaim(BaseModel):
         default=None, description="The job's workers kept dying: end it failed with this, without running it.")
 
 
+class TaskOrigin(BaseModel):
+    """How a task came to be, beyond what to draw: what a retry and the end's notice need."""
+
+    random_seed: bool = Field(default=False, description="The seed was -1 (the server picked it): a retry picks a "
+                              "new one.")
+    retried_from: str | None = Field(default=None, description="The task this one retries.")
+    callback_url: str | None = Field(default=None, description="Where the server POSTs the task's view when it "
+                                     "ends.")
+
+
 class Task(BaseModel):
     id: str
     type: str = "txt2img"
     owner: str = "local"
     params: TaskParams
     inputs: TaskInputs | None = Field(default=None, description="Set on img2img tasks.")
+    origin: TaskOrigin = Field(default_factory=TaskOrigin)
     state: TaskState = TaskState.QUEUED
     created_at: float = Field(default_factory=time.time)
     started_at: float | None = None
@@ -343,6 +392,8 @@ class Task(BaseModel):
         default=None, description="Path of the batch's sprite sheet, relative to the data directory.")
     position: int | None = Field(default=None, description="1-based place in the queue while queued.")
     queue_size: int | None = Field(default=None, description="Queued tasks in total while queued.")
+    starts_in_s: float | None = Field(default=None, description="While queued: seconds until it likely starts, "
+                                      "when the work ahead can be estimated (the service fills it in; never stored).")
     claim: JobClaim | None = Field(
         default=None, exclude=True, description="Set on a task a worker claimed one job of; never stored or shown.")
 

@@ -44,7 +44,7 @@ def step_fraction(job_no: int, job_count: int, step: int, steps: int) -> float:
 class ProgressTracker:
     """Accumulates per-step and per-decode durations of one task and turns them into progress."""
 
-    job_count: int
+    job_count: int  # 0: until stopped ('generate forever'): progress and ETA are the running job's
     steps: int
     step_durations: list[float] = field(default_factory=list)
     decode_durations: list[float] = field(default_factory=list)
@@ -81,18 +81,22 @@ class ProgressTracker:
         step_time = self.step_time()
         if step_time is None:
             return None
-        remaining_steps = (self.steps - self.step) + (self.job_count - self.job_no - 1) * self.steps
+        jobs_after = max(0, self.job_count - self.job_no - 1)  # none known after this one when forever
+        remaining_steps = (self.steps - self.step) + jobs_after * self.steps
         if self.decode_durations:
             decode_time = statistics.median(self.decode_durations)
         else:
             decode_time = self.decode_prior_s if self.decode_prior_s is not None else step_time
-        remaining_decodes = self.job_count - self.job_no
+        remaining_decodes = jobs_after + 1
         if self.phase is Phase.DECODE or self.phase is Phase.POSTPROCESS:
             remaining_decodes -= 1
         return max(0.0, remaining_steps * step_time + max(0, remaining_decodes) * decode_time)
 
     def snapshot(self, elapsed_s: float, textinfo: str = "") -> TaskProgress:
-        fraction = min(RUNNING_CAP, step_fraction(self.job_no, self.job_count, self.step, self.steps))
+        if self.job_count:
+            fraction = min(RUNNING_CAP, step_fraction(self.job_no, self.job_count, self.step, self.steps))
+        else:  # no total: the bar is the running image's
+            fraction = min(RUNNING_CAP, step_fraction(0, 1, self.step, self.steps))
         if not textinfo:
             textinfo = self.describe()
         return TaskProgress(
@@ -110,7 +114,10 @@ class ProgressTracker:
     def describe(self) -> str:
         if self.phase is Phase.LOAD:
             return "Loading model…"
-        job = f"Job {self.job_no + 1}/{self.job_count}, " if self.job_count > 1 else ""
+        if self.job_count == 0:
+            job = f"Image {self.job_no + 1}, "
+        else:
+            job = f"Job {self.job_no + 1}/{self.job_count}, " if self.job_count > 1 else ""
         if self.phase is Phase.ENCODE:
             return f"{job}encoding prompt…"
         if self.phase is Phase.DECODE:

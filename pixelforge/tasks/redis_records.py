@@ -10,6 +10,7 @@ from pixelforge.tasks.model import (
     StopRequest,
     Task,
     TaskInputs,
+    TaskOrigin,
     TaskParams,
     TaskProgress,
     TaskState,
@@ -28,6 +29,7 @@ def task_fields(task: Task) -> list[str]:
         "id", task.id, "type", task.type, "owner", task.owner, "state", task.state.value,
         "params", task.params.model_dump_json(), "created_at", repr(task.created_at),
         "progress", task.progress.model_dump_json(), "inputs", task.inputs.model_dump_json() if task.inputs else "",
+        "origin", task.origin.model_dump_json(),
     ]
 
 
@@ -57,6 +59,7 @@ def task_from_record(record: dict[bytes, bytes], images: list[bytes]) -> Task:
         resolved=ResolvedParams.model_validate_json(resolved) if resolved else None,
         sprite_sheet=get("sprite_sheet"),
         inputs=TaskInputs.model_validate_json(inputs) if inputs else None,
+        origin=TaskOrigin.model_validate_json(origin) if (origin := get("origin")) else TaskOrigin(),
     )
 
 

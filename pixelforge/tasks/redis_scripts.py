@@ -303,10 +303,16 @@ return {append(KEYS[1], KEYS[2], ARGV[4], ARGV[3], data), images}
 # KEYS: task, events, queue, active, queued
 # ARGV: id, group, request JSON, action, now, event time, cancelled event data
 # An interrupt cancels a queued task (returns its event's seq); a running task keeps the request, never
-# downgrading an interrupt to a skip. Returns false for an unknown task, else {state, seq or 0}.
+# downgrading a stop (StopRequest.rank: skip < interrupt after the job < interrupt now). Returns false for an
+# unknown task, else {state, seq or 0}.
 # A split task: an interrupt drops its jobs that have not started; a skip names the jobs running now (none: no
 # skip is kept).
 REQUEST_STOP = _APPEND + _RELEASE + _JOBS + """
+local function stop_rank(request)
+  if request.action == 'skip' then return 0 end
+  if request.when == 'after_job' then return 1 end
+  return 2
+end
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return false end
 if state == 'queued' and ARGV[4] == 'interrupt' then
@@ -317,7 +323,7 @@ if state == 'queued' and ARGV[4] == 'interrupt' then
 end
 if state == 'running' then
   local existing = redis.call('HGET', KEYS[1], 'stop_request')
-  if not (existing and existing ~= '' and cjson.decode(existing).action == 'interrupt' and ARGV[4] == 'skip') then
+  if not (existing and existing ~= '' and stop_rank(cjson.decode(existing)) > stop_rank(cjson.decode(ARGV[3]))) then
     local request = ARGV[3]
     if job_count(KEYS[1]) > 0 and ARGV[4] == 'skip' then
       local decoded = cjson.decode(request)
@@ -456,4 +462,23 @@ if #renewed > 0 then
   redis.call('XCLAIM', unpack(args))
 end
 return renewed
+"""
+
+# Every queued task of one owner (or everyone's) cancelled in one step, each with its event, in queue order.
+# KEYS: queued, queue;  ARGV: group, owner ('' for everyone), now, event data, task key prefix, events key prefix,
+# active key prefix. Returns {task id, seq, task id, seq, ...}.
+CANCEL_QUEUED = _APPEND + _RELEASE + _JOBS + """
+local ended = {}
+for _, task_id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local task = ARGV[5] .. task_id
+  local owner = redis.call('HGET', task, 'owner')
+  if owner and (ARGV[2] == '' or owner == ARGV[2]) and redis.call('HGET', task, 'state') == 'queued' then
+    redis.call('HSET', task, 'state', 'cancelled', 'finished_at', ARGV[3], 'stop_reason', 'cancelled')
+    drop_waiting(task, KEYS[2], ARGV[1], false)
+    release(task, KEYS[2], ARGV[1], ARGV[7] .. owner, KEYS[1], task_id)
+    table.insert(ended, task_id)
+    table.insert(ended, append(task, ARGV[6] .. task_id, 'cancelled', ARGV[3], ARGV[4]))
+  end
+end
+return ended
 """

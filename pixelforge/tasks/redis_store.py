@@ -98,7 +98,8 @@ class RedisTaskStore:
             name: self.redis.register_script(getattr(scripts, name))
             for name in ("CREATE", "CLAIM", "TAKE_OVER", "APPEND_EVENT", "ADD_IMAGE", "ADD_PREVIEW", "FINISH",
                          "REQUEST_STOP", "RECOVER", "RENEW", "FINISH_JOB", "JOB_PROGRESS", "MIGRATE_IMAGES",
-                         "RETURN_JOB", "SPLIT_PROGRESS")
+                         "RETURN_JOB", "SPLIT_PROGRESS",
+                         "CANCEL_QUEUED")
         }
         self._ensure_group()
         self._migrate_images()
@@ -446,6 +447,14 @@ class RedisTaskStore:
         state, seq = reply[0].decode(), int(reply[1])
         event = self._event(task_id, seq, EventType.CANCELLED, now, data) if state == "cancelled" else None
         return self.get(task_id), event
+
+    @_reachable
+    def cancel_queued(self, owner: str | None = None) -> list[TaskEvent]:
+        now, k, data = repr(time.time()), self.keys, json.dumps({"reason": "user"})
+        reply = self._run("CANCEL_QUEUED", [k.queued, k.queue],
+                          [WORKERS_GROUP, owner or "", now, data, k.task(""), k.events(""), k.active("")])
+        return [self._event(task_id.decode(), int(seq), EventType.CANCELLED, now, data)
+                for task_id, seq in zip(reply[::2], reply[1::2], strict=True)]
 
     # --- events ----------------------------------------------------------------------------
     @_reachable

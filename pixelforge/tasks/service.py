@@ -31,22 +31,28 @@ from pixelforge.tasks.model import (
     Img2ImgOptions,
     Problem,
     StopRequest,
+    StopWhen,
     Task,
     TaskEnd,
     TaskEvent,
     TaskInputs,
     TaskLimits,
+    TaskOrigin,
     TaskParams,
     TaskState,
     new_seed,
     new_task_id,
 )
+from pixelforge.tasks.notices import CallbackPolicy
 from pixelforge.tasks.queue_places import QueuePlaces
+from pixelforge.tasks.start_times import StartTimes
 from pixelforge.tasks.stop import StopToken
 from pixelforge.tasks.store import JobSplittingStore, QueueFull, StoreUnavailable, TaskStore
 
 log = logging.getLogger(__name__)
 
+# More running tasks than any deployment has workers: "cancel all" reads them in one page.
+MAX_RUNNING_LISTED = 10_000
 # Retry-After when no running task has an ETA yet.
 DEFAULT_RETRY_S = 5
 # A blocking route waits through an outage of the store (a Redis restart) for up to this long, looking again every
@@ -71,15 +77,27 @@ class _QueuePlace:
     """What one watcher was last told of its task's place in the queue, so that it is told only changes."""
 
     waiting: bool
-    told: tuple[int, int] | None = None
+    told: tuple[int, int, float | None] | None = None
 
     def saw(self, event: TaskEvent) -> int:
         """Note an event the watcher is given; returns its sequence number."""
         if event.type is EventType.QUEUED:
-            self.told = (event.data["position"], event.data["size"])
+            self.told = (event.data["position"], event.data["size"], event.data.get("starts_in_s"))
         else:
             self.waiting = False  # started or ended: the queue is behind it
         return event.seq
+
+
+class NotRetryable(ValueError):
+    """A retry of a task that is queued, running or completed (only a failed, interrupted or cancelled one is)."""
+
+    def __init__(self, task: Task) -> None:
+        super().__init__(f"task {task.id} is {task.state.value}: only a failed, interrupted or cancelled task can be "
+                         "retried")
+
+
+# What a retry may start again from.
+RETRYABLE_STATES = frozenset({TaskState.FAILED, TaskState.INTERRUPTED, TaskState.CANCELLED})
 
 
 class InvalidTask(ValueError):
@@ -104,10 +122,16 @@ class TaskService:
         checks: Sequence[ParamsCheck] = (),
         history: HistoryPolicy | None = None,
         inputs: InputFolder | None = None,
+        workers: Callable[[], int] = lambda: 1,
+        callbacks: CallbackPolicy | None = None,
     ) -> None:
+        """``workers``: how many workers take this queue's tasks now (for the queued tasks' start estimates);
+        ``callbacks``: where end notices may go (none: a task with a callback URL is refused)."""
         self.store = store
         self.bus = bus
         self.places = QueuePlaces(store, bus)
+        self.starts = StartTimes(store, bus, workers)
+        self.callbacks = callbacks or CallbackPolicy()
         self.limits = limits or TaskLimits()
         self.checks = list(checks)
         self.history = history
@@ -127,13 +151,17 @@ class TaskService:
         owner: str = "local",
         task_id: str | None = None,
         images: ImageUpload | None = None,
+        origin: TaskOrigin | None = None,
     ) -> Task:
         """Queue a task: an img2img task when ``images`` are given (their files are checked and stored with
         the task, or nothing is stored). Raises InvalidTask (bad parameters or images), QueueFull (the
-        owner's or the overall queue limit, counted inside the store's transaction) or TaskExists."""
+        owner's or the overall queue limit, counted inside the store's transaction) or TaskExists.
+        ``origin``: a retry's source, the callback URL (a seed of -1 is noted in it, for a retry)."""
         problems = self.limits.violations(params)
         for check in self.checks:
             problems.extend(check(params))
+        if origin is not None and origin.callback_url is not None:
+            problems.extend(self.callbacks.problems(origin.callback_url))
         if images is None and params.img2img is not None:
             problems.append(Problem(field="img2img", message="img2img options need an init image"))
         decoded = None
@@ -144,12 +172,14 @@ class TaskService:
                 problems.append(exc.problem)
         if problems:
             raise InvalidTask(problems)
+        origin = origin or TaskOrigin()
         if params.seed == -1:
             params = params.model_copy(update={"seed": new_seed()})
+            origin = origin.model_copy(update={"random_seed": True})
         task_type = "txt2img" if decoded is None else "img2img"
         if decoded is not None and params.img2img is None:
             params = params.model_copy(update={"img2img": Img2ImgOptions()})
-        task = Task(id=task_id or new_task_id(task_type), type=task_type, owner=owner, params=params)
+        task = Task(id=task_id or new_task_id(task_type), type=task_type, owner=owner, params=params, origin=origin)
         if decoded is not None:
             task.inputs = self._store_inputs(task.id, *decoded)
         try:
@@ -162,6 +192,22 @@ class TaskService:
             raise
         self.bus.publish(event)
         return task
+
+    def retry(self, task_id: str, new_id: str | None = None) -> Task:
+        """A new task (``new_id``, else a fresh id) with the parameters (and input images) of a failed, interrupted
+        or cancelled one, for the same owner, noting which it retries; a new seed when the old one was random.
+        Raises NotRetryable, and what :meth:`submit` raises (the queue limits count the new task)."""
+        old = self.store.get(task_id)
+        if old.state not in RETRYABLE_STATES:
+            raise NotRetryable(old)
+        params = old.params.model_copy(update={"seed": -1}) if old.origin.random_seed else old.params
+        images = None
+        if old.inputs is not None:
+            if self.inputs is None:
+                raise InvalidTask([Problem(field="init_image", message="this service has no folder for input images")])
+            images = self.inputs.read(old.inputs)
+        origin = TaskOrigin(retried_from=old.id, callback_url=old.origin.callback_url)
+        return self.submit(params, owner=old.owner, task_id=new_id, images=images, origin=origin)
 
     def _store_inputs(self, task_id: str, image: InputImage, mask: InputImage | None) -> TaskInputs:
         if self.inputs is None:
@@ -176,7 +222,13 @@ class TaskService:
 
     # --- reading ---------------------------------------------------------------------------
     def get(self, task_id: str) -> Task:
-        return self.store.get(task_id)
+        return self._with_start(self.store.get(task_id))
+
+    def _with_start(self, task: Task) -> Task:
+        """A queued task with its ``starts_in_s`` (from one reading of the queue per queue move)."""
+        if task.state is TaskState.QUEUED:
+            task.starts_in_s = self.starts.starts_in_s(task.id)
+        return task
 
     def list(
         self,
@@ -185,7 +237,8 @@ class TaskService:
         limit: int = 50,
         offset: int = 0,
     ) -> list[Task]:
-        return self.store.list(owner=owner, states=states, limit=limit, offset=offset)
+        return [self._with_start(task) for task in self.store.list(owner=owner, states=states, limit=limit,
+                                                                    offset=offset)]
 
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
         return self.store.count(owner=owner, states=states)
@@ -210,17 +263,38 @@ class TaskService:
         """Cancel a queued task, interrupt a running one; a finished task is left as it is."""
         return self.interrupt(task_id)
 
-    def interrupt(self, task_id: str, *, keep_partial: bool = False, reason: str = "user") -> Task:
-        return self._stop(task_id, StopRequest(action="interrupt", keep_partial=keep_partial, reason=reason))
+    def interrupt(
+        self, task_id: str, *, keep_partial: bool = False, reason: str = "user", when: StopWhen = "now"
+    ) -> Task:
+        """``when='after_job'``: the running job finishes and is kept, no further job starts (a queued task is
+        cancelled all the same); a later plain interrupt stops it at once."""
+        return self._stop(
+            task_id, StopRequest(action="interrupt", keep_partial=keep_partial, reason=reason, when=when))
 
     def skip(self, task_id: str, *, keep_partial: bool = False) -> Task:
         return self._stop(task_id, StopRequest(action="skip", keep_partial=keep_partial))
+
+    def cancel_queue(self, owner: str | None, *, running_too: bool = False) -> list[str]:
+        """Cancel every queued task of ``owner`` (None: everyone's) in one store write; with ``running_too``, the
+        running ones are interrupted as well (after the queue is emptied: a worker freed by the interrupt finds
+        nothing of theirs left to start). Returns the ids ended, queue order first."""
+        cancelled = self.store.cancel_queued(owner)
+        for event in cancelled:
+            self.bus.publish(event)
+        if cancelled:
+            self.bus.publish_queue_moved()
+        ended = [event.task_id for event in cancelled]
+        if running_too:
+            for task in self.store.list(owner=owner, states=[TaskState.RUNNING], limit=MAX_RUNNING_LISTED):
+                self.interrupt(task.id)
+                ended.append(task.id)
+        return ended
 
     def _stop(self, task_id: str, request: StopRequest) -> Task:
         """One store write, then one publish: the ``cancelled`` event of a task that was still queued, or
         the request itself for the worker running it (a worker that registers its token after this
         write finds the request in the store instead)."""
-        task, cancelled = self.store.request_stop(task_id, request)
+        task, cancelled = self.store.request_stop(task_id, request.model_copy(update={"at": time.time()}))
         if cancelled is not None:
             self.bus.publish(cancelled)
             self.bus.publish_queue_moved()
@@ -285,6 +359,8 @@ class TaskService:
         except Exception:  # the end is stored: a history that stays long for now must not undo that
             log.exception("could not prune the history after %s", task_id)
         self.bus.publish(event)
+        # The work ahead of every queued task just changed (a worker is free): their start estimates are told again.
+        self.bus.publish_queue_moved()
         return task
 
     def recover(self) -> list[str]:
@@ -385,10 +461,14 @@ class TaskService:
         if now is None:
             place.waiting = False
             return None
-        if place.told == now:
+        starts_in_s = self.starts.starts_in_s(task_id)
+        if place.told == (*now, starts_in_s):
             return None
-        place.told = now
-        return TaskEvent(task_id=task_id, seq=last, type=EventType.QUEUED, data={"position": now[0], "size": now[1]})
+        place.told = (*now, starts_in_s)
+        data: dict = {"position": now[0], "size": now[1]}
+        if starts_in_s is not None:
+            data["starts_in_s"] = starts_in_s
+        return TaskEvent(task_id=task_id, seq=last, type=EventType.QUEUED, data=data)
 
     def _in_order(
         self, subscription: Subscription, event: TaskEvent | None, task_id: str, last: int

@@ -26,6 +26,7 @@ from pixelforge.tasks.model import (
     TaskEvent,
     TaskInputs,
     TaskLimits,
+    TaskOrigin,
     TaskParams,
     TaskProgress,
     TaskState,
@@ -63,7 +64,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     worker_id TEXT,
     last_seq INTEGER NOT NULL DEFAULT 0,
     sprite_sheet TEXT,
-    inputs TEXT
+    inputs TEXT,
+    origin TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state, queue_order);
 CREATE INDEX IF NOT EXISTS tasks_owner ON tasks(owner, queue_order);
@@ -96,6 +98,7 @@ PREVIEWS_KEPT = 3
 MIGRATIONS: dict[str, str | None] = {
     "sprite_sheet": "UPDATE tasks SET sprite_sheet = json_extract(info, '$.sprite_sheet')",
     "inputs": None,  # img2img tasks' init image and mask
+    "origin": None,  # TaskOrigin JSON (a retry's source, a random seed, the callback URL); NULL: the defaults
 }
 
 
@@ -185,6 +188,7 @@ class SQLiteTaskStore:
             resolved=ResolvedParams.model_validate_json(row["info"]) if row["info"] not in ("", "{}") else None,
             sprite_sheet=row["sprite_sheet"],
             inputs=TaskInputs.model_validate_json(row["inputs"]) if row["inputs"] else None,
+            origin=TaskOrigin.model_validate_json(row["origin"]) if row["origin"] else TaskOrigin(),
         )
 
     # Queue places are computed when read (an index range count), never stored: a task that leaves the
@@ -230,8 +234,8 @@ class SQLiteTaskStore:
                 self._check_queue_limits(conn, task.owner, limits)
                 self._check_input_bytes(conn, task, limits)
             cursor = conn.execute(
-                "INSERT INTO tasks (id, type, owner, state, params, created_at, progress, inputs)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tasks (id, type, owner, state, params, created_at, progress, inputs, origin)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     task.id,
                     task.type,
@@ -241,6 +245,7 @@ class SQLiteTaskStore:
                     task.created_at,
                     task.progress.model_dump_json(),
                     task.inputs.model_dump_json() if task.inputs else None,
+                    task.origin.model_dump_json(),
                 ),
             )
             task = self._with_position(conn, task, cursor.lastrowid or 0)
@@ -388,13 +393,21 @@ class SQLiteTaskStore:
                 event = self._append(conn, task_id, EventType.CANCELLED, {"reason": request.reason})
             elif state is TaskState.RUNNING:
                 existing = StopRequest.model_validate_json(row["stop_request"]) if row["stop_request"] else None
-                # An interrupt is never downgraded to a skip by a later click.
-                if not (existing and existing.action == "interrupt" and request.action == "skip"):
+                # A stop is never downgraded by a later click (an interrupt to a skip or to "after the job").
+                if not request.yields_to(existing):
                     conn.execute(
                         "UPDATE tasks SET stop_request = ? WHERE id = ?", (request.model_dump_json(), task_id)
                     )
             row = self._fetch(conn, task_id)
             return self._with_position(conn, self._row_to_task(row), row["queue_order"]), event
+
+    def cancel_queued(self, owner: str | None = None) -> list[TaskEvent]:
+        where, args = self._filters(owner, [TaskState.QUEUED])
+        with self._tx() as conn:
+            ids = [r["id"] for r in conn.execute(f"SELECT id FROM tasks{where} ORDER BY queue_order", args)]
+            conn.execute(f"UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ?{where}",
+                         [TaskState.CANCELLED, time.time(), "cancelled", *args])
+            return [self._append(conn, task_id, EventType.CANCELLED, {"reason": "user"}) for task_id in ids]
 
     # --- events ----------------------------------------------------------------------------
     def append_event(

@@ -13,7 +13,8 @@ from pixelforge.tasks.model import StopRequest
 
 
 class StopToken:
-    """Thread-safe stop flag of one task. ``interrupt`` ends the task, ``skip`` ends the current job.
+    """Thread-safe stop flag of one task. ``interrupt`` ends the task, ``skip`` ends the current job,
+    ``interrupt_after_job`` ends the task once the running job has finished.
 
     Safe to share with any thread (a UI handler, a timer, a signal handler). A later interrupt
     replaces a pending skip; a skip never downgrades a pending interrupt. A skip is used up by the
@@ -23,10 +24,17 @@ class StopToken:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._request: StopRequest | None = None
+        # An interrupt for after the running job: kept apart, since nothing inside a job may see it as a stop.
+        self._after_job: StopRequest | None = None
         self._requested = threading.Event()
 
     def request(self, request: StopRequest) -> None:
         with self._lock:
+            if request.when == "after_job":
+                if not self.interrupted:
+                    self._after_job = request
+                    self._requested.set()
+                return
             if self._request is not None and self._request.action == "interrupt" and request.action == "skip":
                 return
             self._request = request
@@ -38,6 +46,10 @@ class StopToken:
 
     # The seed tutorial's name for the same thing.
     request_interrupt = interrupt
+
+    def interrupt_after_job(self, reason: str = "user") -> None:
+        """Stop the task once the running job has finished: its images are kept, no further job starts."""
+        self.request(StopRequest(action="interrupt", when="after_job", reason=reason))
 
     def skip(self, keep_partial: bool = False) -> None:
         """End the current job and go on with the next one. Its unfinished images are discarded, or with
@@ -53,11 +65,22 @@ class StopToken:
         request = self._request
         return request is not None and request.action == "interrupt"
 
+    @property
+    def after_job(self) -> StopRequest | None:
+        """An interrupt waiting for the running job to finish (None when there is none)."""
+        return self._after_job
+
+    @property
+    def ending(self) -> StopRequest | None:
+        """The request that ends the task: an interrupt now, else one after the job."""
+        return self._request if self.interrupted else self._after_job
+
     def clear_skip(self) -> None:
         with self._lock:
             if self._request is not None and self._request.action == "skip":
                 self._request = None
-                self._requested.clear()
+                if self._after_job is None:
+                    self._requested.clear()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until a stop is pending (or ``timeout``); True when one is. For callers that hold work

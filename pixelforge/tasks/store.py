@@ -166,6 +166,11 @@ class TaskStore(Protocol):
         ends); anything else is left as it is."""
         ...
 
+    def cancel_queued(self, owner: str | None = None) -> list[TaskEvent]:
+        """Cancel every queued task of ``owner`` (None: everyone's) in one transaction, each with its ``cancelled``
+        event (reason 'user'), in queue order; returns those events. A running task is left as it is."""
+        ...
+
     # --- events ----------------------------------------------------------------------------
     def append_event(
         self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None

@@ -139,7 +139,7 @@ def test_a_dead_worker_never_leaves_the_page_stuck(
     expect(page.locator("#interrupt")).to_be_visible()
     page.locator("#interrupt").click()
     expect(page.locator("#interrupting")).to_be_visible()
-    page.wait_for_function("window.pixelforge.task.stop_requested === 'interrupt'")
+    page.wait_for_function("window.pixelforge.task.stop_requested?.kind === 'interrupt'")
 
     # The confirmation check (a timer in the page; called here instead of waiting for it) lets the user go on.
     page.evaluate("window.pixelforge.checkStalled()")

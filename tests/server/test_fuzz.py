@@ -29,6 +29,7 @@ def fuzz_server(server_model: str, tmp_path_factory: pytest.TempPathFactory) -> 
     live = start_server(Settings(
         data_dir=tmp_path_factory.mktemp("fuzz"), model=server_model, api_keys={"fuzz": KEY}, preview_every=0,
         max_steps=2, max_side=64, max_batch_count=1, max_batch_size=1, max_active_per_identity=2,
+        max_images_per_task=2,  # a "generate forever" task (batch_count 0) ends after two images
     ))
     yield live
     live.stop()

@@ -98,6 +98,8 @@ def test_a_second_identity_reaches_nothing_of_the_first(pair) -> None:
             ("GET", "/api/v1/queue"): ({}, queue_view),
             ("POST", "/api/v1/queue/pause"): ({}, forbidden),
             ("POST", "/api/v1/queue/resume"): ({}, forbidden),
+            # Only admins end other identities' tasks (bob's own queue is his to cancel: test_queue_vocabulary).
+            ("POST", "/api/v1/queue/cancel"): ({"json": {"scope": "all", "everyone": True}}, forbidden),
             ("GET", "/api/v1/health"): ({}, no_trace),
             ("GET", "/api/v1/workers"): ({}, forbidden),  # admins only: which worker runs what
             ("GET", "/api/v1/models"): ({}, no_trace),

@@ -32,7 +32,7 @@ def service(tmp_path: Path) -> TaskService:
         ({"steps": 0}, "greater than or equal to 1"),
         ({"width": 100}, "multiple of 16"),
         ({"height": 8}, "greater than or equal to 16"),
-        ({"batch_count": 0}, "greater than or equal to 1"),
+        ({"batch_count": -1}, "greater than or equal to 0"),
         ({"seed": -2}, "greater than or equal to -1"),
         ({"lora_scale": 9}, "less than or equal to 4"),
         ({"timeout_s": 0}, "greater than 0"),
@@ -106,8 +106,10 @@ def test_stop_requests_for_a_running_task_reach_control_handlers(service: TaskSe
     service.claim_next("w")
     service.interrupt(task.id, keep_partial=True)
     # Announced once, after the durable write (a worker that registers its token later reads the store).
-    assert seen == [(task.id, StopRequest(action="interrupt", keep_partial=True))]
-    assert service.get(task.id).stop_request == StopRequest(action="interrupt", keep_partial=True)
+    assert [(task_id, request.model_copy(update={"at": None})) for task_id, request in seen] == [
+        (task.id, StopRequest(action="interrupt", keep_partial=True))]
+    assert seen[0][1].at is not None  # when it was asked, for the task's view
+    assert service.get(task.id).stop_request == seen[0][1]
 
 
 def test_a_stop_stored_before_the_worker_listened_reaches_its_token(service: TaskService) -> None:

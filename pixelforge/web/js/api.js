@@ -61,7 +61,11 @@ export const api = {
     for (const state of states) query.append("state", state);
     return request("GET", `/tasks?${query}`);
   },
-  interrupt: (id, keepPartial = false) => request("POST", `${taskPath(id)}/interrupt`, { keep_partial: keepPartial }),
+  interrupt: (id, keepPartial = false, when = "now") =>
+    request("POST", `${taskPath(id)}/interrupt`, { keep_partial: keepPartial, when }),
+  cancel: (id) => request("DELETE", taskPath(id)),
+  cancelQueue: () => request("POST", "/queue/cancel", { scope: "queued" }),
+  retry: (id) => request("POST", `${taskPath(id)}/retry`),
   skip: (id) => request("POST", `${taskPath(id)}/skip`),
 };
 

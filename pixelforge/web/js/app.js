@@ -13,11 +13,13 @@ const LAST_SEED = "lastSeed";
 const STOP_CONFIRM_MS = 15_000;
 
 export class App {
-  constructor({ form, input, submit, progress, stage, gallery, recent, stats, history, wakeLock, notices }) {
-    Object.assign(this, { form, input, submit, progress, stage, gallery, recent, stats, history, wakeLock, notices });
+  constructor({ form, input, submit, progress, stage, gallery, recent, stats, history, queue, wakeLock, notices,
+    endNotice }) {
+    Object.assign(this, { form, input, submit, progress, stage, gallery, recent, stats, history, queue, wakeLock,
+      notices, endNotice });
     this.task = null; // the attached task: the server's TaskOut, kept up to date from its events
     this.stream = null;
-    // The one request in flight ("submit", "interrupt" or "skip"). The buttons are a function of the
+    // The one request in flight ("submit", "interrupt", "after_job" or "skip"). The buttons are a function of the
     // server's task state plus this, so a failed request can never leave them stuck.
     this.pending = null;
     this.skipJob = null; // the job the server accepted a skip for; Skip comes back when the job changes
@@ -32,7 +34,12 @@ export class App {
 
   /** An interrupt is on its way or the server has one pending: "Interrupting…". */
   get stopping() {
-    return this.active && (this.pending === "interrupt" || this.task.stop_requested === "interrupt");
+    return this.active && (this.pending === "interrupt" || stopOf(this.task) === "interrupt");
+  }
+
+  /** "Stop after this image" is on its way or the server holds it: "Stopping after this image…". */
+  get stoppingAfter() {
+    return this.active && (this.pending === "after_job" || stopOf(this.task) === "after_job");
   }
 
   get skipping() {
@@ -89,6 +96,39 @@ export class App {
     return true;
   }
 
+  /** "Stop after this image": the running image is finished and kept, then the task ends. */
+  stopAfterImage() {
+    if (!this.active || this.task.state !== "running" || this.stopping || this.stoppingAfter) return false;
+    const id = this.task.id;
+    this.pending = "after_job";
+    this.render();
+    api.interrupt(id, false, "after_job").then(
+      (task) => {
+        if (this.task?.id !== id || !this.active) return;
+        this.pending = null;
+        if (TERMINAL.has(task.state)) {
+          this.finish(task);
+          return;
+        }
+        this.task.stop_requested = task.stop_requested;
+        this.render();
+      },
+      (error) => this.controlFailed(id, error),
+    );
+    return true;
+  }
+
+  /** "Retry" in the history: the same parameters again as a new task, attached here. */
+  async retry(task) {
+    this.notices.clear();
+    try {
+      this.attach(await api.retry(task.id));
+    } catch (error) {
+      this.notices.error(describeError(error, "errorSubmit"));
+    }
+    this.history.load();
+  }
+
   skip() {
     if (!this.active || this.task.state !== "running" || this.stopping || this.skipping) return false;
     const id = this.task.id;
@@ -99,7 +139,7 @@ export class App {
       (task) => {
         if (this.task?.id !== id || !this.active) return;
         this.pending = null;
-        if (task.stop_requested === "skip") this.skipJob = job;
+        if (stopOf(task) === "skip") this.skipJob = job;
         this.render();
       },
       (error) => this.controlFailed(id, error),
@@ -190,7 +230,7 @@ export class App {
   attach(task, { after = 0 } = {}) {
     this.detach();
     this.task = structuredClone(task);
-    this.skipJob = task.stop_requested === "skip" ? task.progress.job_no : null;
+    this.skipJob = stopOf(task) === "skip" ? task.progress.job_no : null;
     this.skippedSeen = skippedJobs(task).length;
     storage.set(LAST_SEED, task.params.seed);
     document.body.dataset.taskId = task.id;
@@ -211,8 +251,9 @@ export class App {
       this.stage.latestPreview();
       this.wakeLock.acquire();
     }
-    if (task.stop_requested === "interrupt") this.watchStop();
+    if (stopOf(task) === "interrupt") this.watchStop();
     this.render();
+    this.queue?.load();
     this.notices.announce(task.state === "queued" ? t("announceQueued") : t("announceStarted"));
     this.stream = new TaskStream(task.id, {
       after,
@@ -242,6 +283,7 @@ export class App {
         task.position = data.position;
         task.queue_size = data.size;
         if (data.requeued) task.attempt = data.attempt; // its worker was lost: the bar says so, and keeps its place
+        task.starts_in_s = data.starts_in_s ?? null;
         break;
       case "started":
         task.state = "running";
@@ -255,7 +297,7 @@ export class App {
         task.progress = data;
         if (this.skipJob !== null && data.job_no !== this.skipJob) {
           this.skipJob = null;
-          task.stop_requested = task.stop_requested === "skip" ? null : task.stop_requested;
+          task.stop_requested = stopOf(task) === "skip" ? null : task.stop_requested;
         }
         break;
       case "preview":
@@ -280,7 +322,9 @@ export class App {
   /** The terminal event carries the finished task: nothing to fetch. */
   onTerminal(event) {
     const final = event.data?.task ?? { ...this.task, state: event.type };
-    if (this.task?.id === final.id) this.finish(final);
+    if (this.task?.id !== final.id) return;
+    this.finish(final);
+    this.endNotice?.taskEnded(final);
   }
 
   async onLost(id) {
@@ -332,7 +376,7 @@ export class App {
     if (this.task?.id !== id) return;
     if (TERMINAL.has(task.state)) {
       this.finish(task);
-    } else if (task.stop_requested === "interrupt") {
+    } else if (stopOf(task) === "interrupt") {
       // The stop is recorded but no worker acts on it (the worker is dead or stuck): let the user go on.
       this.detach();
       this.render();
@@ -368,6 +412,7 @@ export class App {
     this.refreshRestore();
     this.history.load();
     this.recent.load();
+    this.queue?.load();
   }
 
   /** The submit area, the bar and the skipped jobs from the task's state and the request in flight. */
@@ -378,10 +423,10 @@ export class App {
       return;
     }
     this.progress.render({ state: task.state, progress: task.progress, position: task.position, size: task.queue_size,
-      attempt: task.attempt });
+      attempt: task.attempt, startsIn: task.starts_in_s, stoppingAfter: this.stoppingAfter });
     let state = task.state === "queued" ? SubmitState.QUEUED : SubmitState.RUNNING;
     if (this.stopping) state = SubmitState.INTERRUPTING;
-    this.submit.set(state, { skipping: this.skipping });
+    this.submit.set(state, { skipping: this.skipping, stoppingAfter: this.stoppingAfter });
     const skipped = skippedJobs(task);
     this.gallery.setSkipped(skipped, task.params);
     if (skipped.length > this.skippedSeen) {
@@ -408,4 +453,12 @@ function describeError(error, key) {
     return text;
   }
   return t("errorNetwork", { detail: error?.message ?? String(error) });
+}
+
+/** The stop the server holds for a task: "interrupt" (now), "after_job" (once the running job is done),
+ * "skip", or null. */
+export function stopOf(task) {
+  const stop = task?.stop_requested;
+  if (!stop) return null;
+  return stop.kind === "interrupt" && stop.when === "after_job" ? "after_job" : stop.kind;
 }

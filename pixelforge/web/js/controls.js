@@ -15,25 +15,31 @@ export class SubmitArea {
       interrupt: doc.getElementById("interrupt"),
       interrupting: doc.getElementById("interrupting"),
       skip: doc.getElementById("skip"),
+      stopAfter: doc.getElementById("stop-after"),
+      stoppingAfter: doc.getElementById("stopping-after"),
       stopKeep: doc.getElementById("stop-keep"),
       restore: doc.getElementById("restore"),
     };
     this.state = SubmitState.IDLE;
     this.skipping = false;
+    this.stoppingAfter = false;
     this.busy = false;
     this.canRestore = false;
     this.buttons.generate.addEventListener("click", () => handlers.generate());
     this.buttons.interrupt.addEventListener("click", () => handlers.interrupt(false));
     this.buttons.stopKeep.addEventListener("click", () => handlers.interrupt(true));
     this.buttons.skip.addEventListener("click", () => handlers.skip());
+    this.buttons.stopAfter.addEventListener("click", () => handlers.stopAfterImage());
     this.buttons.restore.addEventListener("click", () => handlers.restore());
     this.render();
   }
 
-  /** busy: a submit is on its way (Generate waits for it); skipping: a skip is pending. */
-  set(state, { skipping = false, busy = false } = {}) {
+  /** busy: a submit is on its way (Generate waits for it); skipping: a skip is pending; stoppingAfter: the task
+   * stops once its running image is done (Interrupt still stops it at once). */
+  set(state, { skipping = false, busy = false, stoppingAfter = false } = {}) {
     this.state = state;
     this.skipping = skipping;
+    this.stoppingAfter = stoppingAfter;
     this.busy = busy;
     this.render();
   }
@@ -44,7 +50,7 @@ export class SubmitArea {
   }
 
   render() {
-    const { generate, interrupt, interrupting, skip, stopKeep, restore } = this.buttons;
+    const { generate, interrupt, interrupting, skip, stopAfter, stoppingAfter, stopKeep, restore } = this.buttons;
     const focused = Object.values(this.buttons).find((button) => button === document.activeElement);
     const s = this.state;
     generate.hidden = s !== SubmitState.IDLE;
@@ -56,6 +62,8 @@ export class SubmitArea {
     skip.hidden = s === SubmitState.IDLE;
     skip.disabled = s !== SubmitState.RUNNING || this.skipping;
     stopKeep.hidden = s !== SubmitState.RUNNING;
+    stopAfter.hidden = s !== SubmitState.RUNNING || this.stoppingAfter;
+    stoppingAfter.hidden = s !== SubmitState.RUNNING || !this.stoppingAfter;
     this.area.dataset.state = s;
     document.body.dataset.taskState = s;
     // Keep keyboard focus in the submit area when the button that had it disappears.

@@ -99,6 +99,10 @@ export class ParamsForm {
     return this.wakeLock.checked;
   }
 
+  get notifyEnabled() {
+    return this.field("notify").checked;
+  }
+
   /** The body for POST /api/v1/tasks. */
   params() {
     const body = {};
@@ -112,6 +116,7 @@ export class ParamsForm {
       body[name] = FLOATS.includes(name) ? Number.parseFloat(raw) : Number.parseInt(raw, 10);
     }
     if (this.model.value) body.model = this.model.value;
+    if (this.field("forever").checked) body.batch_count = 0; // until stopped
     const pixel = this.pixelParams();
     if (pixel) body.pixel = pixel;
     return body;
@@ -163,6 +168,8 @@ export class ParamsForm {
     for (const name of [...TEXT, ...INTS, ...FLOATS]) values[name] = this.field(name).value;
     values.model = this.model.value || this.savedModel;
     values.wake_lock = this.wakeLock.checked;
+    values.forever = this.field("forever").checked;
+    values.notify = this.field("notify").checked;
     for (const name of PIXEL_FIELDS) values[name] = this.field(name).value;
     for (const name of PIXEL_CHECKS) values[name] = this.field(name).checked;
     values.pixel_open = this.pixelGroup.open;
@@ -176,6 +183,8 @@ export class ParamsForm {
       if (values[name] !== undefined) this.field(name).value = values[name];
     }
     if (values.wake_lock !== undefined) this.wakeLock.checked = values.wake_lock;
+    this.field("forever").checked = Boolean(values.forever);
+    this.field("notify").checked = Boolean(values.notify) && notificationsAllowed();
     for (const name of PIXEL_FIELDS) {
       if (values[name] !== undefined) this.field(name).value = values[name];
     }
@@ -192,6 +201,8 @@ export class ParamsForm {
       const value = params[name];
       this.field(name).value = value === null || value === undefined ? "" : String(value);
     }
+    this.field("forever").checked = params.batch_count === 0;
+    if (params.batch_count === 0) this.field("batch_count").value = "1";
     if (params.model && [...this.model.options].some((option) => option.value === params.model)) {
       this.model.value = params.model;
     } else if (!params.model) {
@@ -284,4 +295,9 @@ function fieldMessage(msg = "") {
   ];
   const rule = rules.find(([pattern]) => pattern.test(msg));
   return rule ? t(rule[1], { value: number }) : msg;
+}
+
+/** Whether the browser lets this page show notifications (asked for when the box is ticked). */
+export function notificationsAllowed() {
+  return typeof Notification !== "undefined" && Notification.permission === "granted";
 }

@@ -3,12 +3,16 @@
 import { t, tOr } from "./i18n.js";
 import { api, imageUrl } from "./api.js";
 
+// What "Retry" is offered for: a task that did not complete.
+const RETRYABLE = new Set(["failed", "interrupted", "cancelled"]);
+
 export class HistoryView {
-  constructor({ onReuse, onShow }, doc = document) {
+  constructor({ onReuse, onShow, onRetry }, doc = document) {
     this.list = doc.getElementById("history-list");
     this.empty = doc.getElementById("history-empty");
     this.onReuse = onReuse;
     this.onShow = onShow;
+    this.onRetry = onRetry;
     this.tasks = [];
     doc.getElementById("history-refresh").addEventListener("click", () => this.load());
   }
@@ -68,6 +72,7 @@ export class HistoryView {
       `${t("steps")} ${p.steps ?? info.steps ?? t("auto")}`,
       `CFG ${p.cfg_scale ?? info.cfg_scale ?? t("auto")}`,
       `${t("seed")} ${p.seed}`,
+      p.batch_count === 0 ? t("foreverShort") : null,
       p.batch_count > 1 || p.batch_size > 1 ? `${p.batch_count}×${p.batch_size}` : null,
     ].filter(Boolean);
     meta.textContent = parts.join(" · ");
@@ -82,6 +87,11 @@ export class HistoryView {
     const show = button(t("show"), t("showLabel", { prompt: label }), () => this.onShow(task));
     show.classList.add("history-show");
     actions.append(reuse, show);
+    if (RETRYABLE.has(task.state)) {
+      const retry = button(t("retry"), t("retryLabel", { prompt: label }), () => this.onRetry(task));
+      retry.classList.add("history-retry");
+      actions.append(retry);
+    }
 
     li.append(thumb, body, actions);
     return li;

@@ -10,6 +10,8 @@ import { ImageInput } from "./imageinput.js";
 import { installShortcuts, labelShortcutKeys } from "./keyboard.js";
 import { MaskEditor } from "./maskeditor.js";
 import { Notices } from "./notices.js";
+import { EndNotice } from "./notify.js";
+import { QueueView } from "./queue.js";
 import { RecentImages } from "./recent.js";
 import { Stage } from "./preview.js";
 import { ProgressView } from "./progress.js";
@@ -32,9 +34,16 @@ const submit = new SubmitArea({
   generate: () => app.generate(),
   interrupt: (keepPartial) => app.interrupt(keepPartial),
   skip: () => app.skip(),
+  stopAfterImage: () => app.stopAfterImage(),
   restore: () => app.restore(),
 });
-const history = new HistoryView({ onReuse: (task) => app.reuse(task), onShow: (task) => app.show(task) });
+const history = new HistoryView({
+  onReuse: (task) => app.reuse(task), onShow: (task) => app.show(task), onRetry: (task) => app.retry(task),
+});
+const queue = new QueueView({
+  onChange: () => history.load(),
+  onError: (error) => notices.error(error?.detail ?? error?.message ?? String(error)),
+});
 const useAsInput = (image, taskId) => app.useAsInput(image, taskId);
 const recent = new RecentImages({ onShow: (task) => app.show(task), onUseAsInput: useAsInput });
 app = new App({
@@ -43,7 +52,9 @@ app = new App({
   submit,
   notices,
   history,
+  queue,
   recent,
+  endNotice: new EndNotice(() => form.notifyEnabled, notices),
   progress: new ProgressView(),
   stage: new Stage(),
   gallery: new Gallery({ onUseAsInput: useAsInput }),
@@ -62,7 +73,7 @@ installShortcuts({
 onLocaleChange(() => {
   language.value = document.documentElement.lang;
   labelShortcutKeys();
-  for (const view of [form, input, app.progress, app.stage, app.gallery, app.stats, history, recent]) {
+  for (const view of [form, input, app.progress, app.stage, app.gallery, app.stats, history, queue, recent]) {
     if (view.refresh) view.refresh();
     else if (view.render) view.render();
   }
@@ -76,6 +87,7 @@ new ResizeObserver(() => {
 
 api.models().then((models) => form.setModels(models), () => form.setModels([])).then(() => input.modelChanged());
 history.load();
+queue.load();
 recent.load();
 if (storage.get("activeTask")) app.restore({ automatic: true });
 else app.refreshRestore();

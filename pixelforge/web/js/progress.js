@@ -2,6 +2,7 @@
 // phase, in the page's language), queue place, and the percentage in the tab title while it runs.
 import { t } from "./i18n.js";
 import { formatEta, percent } from "./format.js";
+import { startsIn } from "./queue.js";
 
 const TITLE = "pixelforge";
 
@@ -12,6 +13,7 @@ export class ProgressView {
     this.fill = doc.getElementById("progress-fill");
     this.percentText = doc.getElementById("progress-percent");
     this.queue = doc.getElementById("progress-queue");
+    this.starts = doc.getElementById("progress-starts");
     this.step = doc.getElementById("progress-step");
     this.job = doc.getElementById("progress-job");
     this.eta = doc.getElementById("progress-eta");
@@ -44,18 +46,21 @@ export class ProgressView {
     const parts = [];
     show(this.queue, queued && view.position != null, () =>
       t("inQueue", { position: view.position, size: view.size ?? view.position }));
+    show(this.starts, queued && view.startsIn != null, () => startsIn(view.startsIn));
     show(this.step, running && progress.steps > 0 && progress.phase !== "load", () => {
       const step = Math.min(progress.step, progress.steps);
       return t("stepOf", { step, steps: progress.steps });
     });
-    show(this.job, (running || state === "completed") && progress.job_count > 1, () =>
-      t("jobOf", { job: Math.min(progress.job_no + 1, progress.job_count), count: progress.job_count }));
+    show(this.job, (running || state === "completed") && progress.job_count !== 1, () => progress.job_count === 0
+      ? t("imageNo", { image: progress.job_no + 1 }) // generate forever: no total
+      : t("jobOf", { job: Math.min(progress.job_no + 1, progress.job_count), count: progress.job_count }));
     show(this.eta, running && progress.eta_s != null, () => t("eta", { eta: formatEta(progress.eta_s) }));
-    for (const el of [this.queue, this.step, this.job, this.eta]) if (!el.hidden) parts.push(el.textContent);
+    for (const el of [this.queue, this.starts, this.step, this.job, this.eta]) if (!el.hidden) parts.push(el.textContent);
 
     const phase = queued ? "queued" : progress.phase;
     const requeued = view.attempt > 1 ? ` ${t("requeued", { attempt: view.attempt })}` : "";
     this.textinfo.textContent = running || queued ? t(`phase_${phase}`) + requeued : "";
+    if (running && view.stoppingAfter) this.textinfo.textContent += ` · ${t("stoppingAfter")}`;
     this.bar.setAttribute("aria-valuetext", [`${value}%`, ...parts].join(", "));
 
     if (running) document.title = `[${value}%] ${TITLE}`;

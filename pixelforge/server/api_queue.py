@@ -1,0 +1,65 @@
+"""The native API's queue verbs: cancel many, retry (and, with the task routes, stop after the current image).
+
+Every route acts only on what the caller may see: its own tasks, or an admin's whole queue when asked for; another
+identity's task is an unknown id (404), as everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from pixelforge.server.api_v1 import NOT_YOURS, SUBMIT_RESPONSES, TaskId
+from pixelforge.server.deps import Caller, Service, owned_task
+from pixelforge.server.schemas import Message, TaskOut
+from pixelforge.server.task_ids import owner_shown_id
+from pixelforge.tasks.service import NotRetryable
+
+router = APIRouter(prefix="/api/v1")
+
+
+class QueueCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scope: Literal["queued", "all"] = Field(
+        default="queued", description="'queued': every queued task (a running one goes on: 'all but the current'); "
+        "'all': the running ones are interrupted too.")
+    everyone: bool = Field(default=False, description="Admins: every identity's tasks, not only your own.")
+
+
+class QueueCancelled(BaseModel):
+    ended: list[str] = Field(description="Ids of the tasks this ended: the queued ones cancelled (in queue order), "
+                             "then the running ones interrupted.")
+
+
+@router.post("/queue/cancel", tags=["queue"], summary="Cancel your queue (and what runs)",
+             responses={403: {"model": Message, "description": "'everyone' without an admin key."}})
+def cancel_queue(
+    service: Service,
+    caller: Caller,
+    body: Annotated[QueueCancel | None, Body(description="Optional; scope defaults to 'queued'.")] = None,
+) -> QueueCancelled:
+    body = body or QueueCancel()
+    if body.everyone and not caller.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins may cancel every identity's tasks")
+    ended = service.cancel_queue(None if body.everyone else caller.owner, running_too=body.scope == "all")
+    # An admin's view of everyone's tasks uses their stored ids, as GET /tasks?scope=all does.
+    return QueueCancelled(ended=ended if body.everyone else [owner_shown_id(task_id) for task_id in ended])
+
+
+@router.post("/tasks/{task_id}/retry", status_code=status.HTTP_201_CREATED, tags=["control"],
+             summary="Run a failed, interrupted or cancelled task again",
+             responses={**NOT_YOURS, **SUBMIT_RESPONSES,
+                        409: {"model": Message, "description": "The task is queued, running or completed."}})
+def retry_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
+    """A new task with the same parameters (and input images), ``retried_from`` naming this one; a new seed when
+    this one's was random (-1). It belongs to the task's owner and counts against its queue limits."""
+    task = owned_task(service, caller, task_id)
+    try:
+        retried = service.retry(task.id)
+    except NotRetryable as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"task {task_id} is {task.state.value}: only a failed, "
+                            "interrupted or cancelled task can be retried") from exc
+    return TaskOut.of(retried, caller.owner)
