@@ -185,7 +185,7 @@ def _add_generate(commands: argparse._SubParsersAction) -> None:  # type: ignore
                           "image finish (it is kept) and then stops; a second one stops at once (default: the first "
                           "stops at once)")
     generate.add_argument("--callback-url", metavar="URL", help="with a server: it POSTs the finished task here, "
-                          "signed (the host must be in its callback_hosts setting)")
+                          "signed (the host must be in its callback_hosts setting; default: no notice)")
     img2img = generate.add_argument_group("img2img and inpainting")
     img2img.add_argument("--init-image", metavar="PATH", help="start from this image (PNG, JPEG, WebP, GIF, BMP) "
                          "instead of noise; a photo is cropped to the model's shape, never squashed (to make pixel "
