@@ -102,7 +102,7 @@ def _distributed() -> Any:
 
 def _connected(make: Any, *args: Any) -> Any:
     """``make(*args)``, with a Redis that cannot be reached said in one line."""
-    from pixelforge.tasks.redis_keys import CONNECTION_ERRORS
+    from pixelforge.stores.redis.keys import CONNECTION_ERRORS
     from pixelforge.tasks.store import StoreUnavailable
 
     try:
