@@ -57,10 +57,10 @@ from pixelforge.config import Settings
 from pixelforge.engine.control import StepControl, StopHooks, StopRequested, StopToken, repeated_blocks
 from pixelforge.engine.preview import PreviewEncoder, encode_image
 from pixelforge.engine.runner import TaskRunner
+from pixelforge.stores.sqlite import SQLiteTaskStore
 from pixelforge.tasks.bus import InProcessBus
 from pixelforge.tasks.model import TaskParams, TaskState
 from pixelforge.tasks.service import TaskService
-from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 from pixelforge.testing.percentiles import percentile
 
 RUNAHEAD = (0, 1, 2, 4)

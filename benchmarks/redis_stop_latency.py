@@ -38,9 +38,9 @@ from stop_latency import service_stop_latencies
 from pixelforge.config import Settings
 from pixelforge.distributed import WorkerProcess, redis_service
 from pixelforge.runtime import Runtime
+from pixelforge.stores.redis.bus import RedisEventBus
+from pixelforge.stores.redis.store import RedisTaskStore
 from pixelforge.tasks.model import EventType, StopRequest, Task, TaskParams, TaskState
-from pixelforge.tasks.redis_bus import RedisEventBus
-from pixelforge.tasks.redis_store import RedisTaskStore
 from pixelforge.tasks.service import TaskService
 from pixelforge.testing.percentiles import percentile
 from pixelforge.testing.redis_server import RedisServer

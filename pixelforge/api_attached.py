@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pixelforge.cli_client import BAD_REQUEST, Server, ServerError
+from pixelforge.cli.client import BAD_REQUEST, Server, ServerError
 from pixelforge.tasks.files import file_stem
 from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import EventType, ImageRef, StopWhen, Task, TaskEvent, TaskParams, TaskStats

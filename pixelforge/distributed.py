@@ -17,9 +17,9 @@ import threading
 import time
 
 from pixelforge.config import Settings
+from pixelforge.stores.redis.bus import RedisEventBus
+from pixelforge.stores.redis.store import RedisTaskStore
 from pixelforge.tasks.model import EventType, TaskState, WorkerHealth, WorkerInfo
-from pixelforge.tasks.redis_bus import RedisEventBus
-from pixelforge.tasks.redis_store import RedisTaskStore
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.store import StoreUnavailable
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import errno
 import socket
 
-from pixelforge.cli_client import Server, ServerUnhealthy, ServerUnreachable
-from pixelforge.cli_common import served_url
+from pixelforge.cli.client import Server, ServerUnhealthy, ServerUnreachable
+from pixelforge.cli.common import served_url
 
 HOW_TO_CHOOSE = "choose another with --port N (or PIXELFORGE_PORT=N, or make run PORT=N)"
 

@@ -17,12 +17,12 @@ from pixelforge.datadir_lock import DataDirLock
 from pixelforge.engine.tokens import TokenRegistry
 from pixelforge.engine.worker import Worker
 from pixelforge.pixelart import PixelArtError, validate_options
+from pixelforge.stores.sqlite import SQLiteTaskStore
 from pixelforge.tasks.bus import EventBus, InProcessBus
 from pixelforge.tasks.files import InputFolder
 from pixelforge.tasks.model import EventType, Problem, TaskLimits, TaskParams, WorkerHealth, WorkerInfo
 from pixelforge.tasks.notices import CallbackPolicy
 from pixelforge.tasks.service import HistoryPolicy, ParamsCheck, TaskService
-from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 from pixelforge.tasks.store import TaskStore
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ response stream closing, the session ending — interrupts its task inside the s
 
 Served two ways with the same tools: Streamable HTTP at ``/mcp`` of ``pixelforge serve`` (stateless:
 each request carries its own identity, an API key as ``Authorization: Bearer`` as everywhere else), and
-on stdio by ``pixelforge mcp`` (``pixelforge.cli_mcp``). Like the rest of the server it reaches the
+on stdio by ``pixelforge mcp`` (``pixelforge.cli.mcp``). Like the rest of the server it reaches the
 engine only through the task service and its event bus.
 """
 

@@ -2,8 +2,10 @@
 
 It only touches the TaskStore and the EventBus: submitting writes a task, stopping writes a stop
 request and announces it on the bus, watching replays stored events and then follows the bus, and a
-worker claims, runs (through a task context) and finishes tasks. Nothing outside ``tasks/`` reaches
-the store itself.
+worker claims, runs (through a task context) and finishes tasks. The front ends and the engine reach the
+store only through it; besides the service, only the composition roots touch a store: ``runtime.py`` and
+``distributed.py`` build it, and a distributed worker's heartbeat and the health route read the Redis
+store's worker records directly.
 
 Queue places are computed, never stored: a task's one stored ``queued`` event tells its place when it
 was submitted, and when the queue moves (a task starts or is cancelled) the bus wakes the watchers of

@@ -1,9 +1,9 @@
 """The TaskStore protocol: the one durable place where tasks, control requests and events live.
 
 The server writes tasks and stop requests here; workers claim tasks and write their progress and
-results here. Neither side ever calls the other. Two implementations: SQLite (``sqlite_store.py``, one
-host) and Redis (``redis_store.py``, the distributed mode); ``tests/tasks/test_store_contract.py`` runs the
-same contract on both, and says what any other must do.
+results here. Neither side ever calls the other. Two implementations, adapters outside the domain: SQLite
+(``pixelforge/stores/sqlite.py``, one host) and Redis (``pixelforge/stores/redis/``, the distributed mode);
+``tests/tasks/test_store_contract.py`` runs the same contract on both, and says what any other must do.
 
 Every write that changes what a watcher sees appends the matching event in the same transaction
 (a created task and its ``queued`` event, a result and its ``image`` event, a terminal state and its

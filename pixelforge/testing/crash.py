@@ -30,8 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 from pixelforge.engine import postprocess
+from pixelforge.stores.sqlite import SQLiteTaskStore
 from pixelforge.tasks.model import EventType
-from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 
 CRASH_EXIT = 86  # tells the test the process ended at the boundary, not of anything else
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from clikit import cli_env, run_cli
 
-from pixelforge.cli_client import CLIENT_ID
+from pixelforge.cli.client import CLIENT_ID
 from pixelforge.tasks.model import TaskState
 from pixelforge.testing.live_server import LiveServer
 

@@ -17,7 +17,7 @@ from clikit import ROOT, cli_env, run_cli
 
 from pixelforge import __version__
 from pixelforge.cli import build_parser
-from pixelforge.cli_progress import describe, format_eta, render
+from pixelforge.cli.progress import describe, format_eta, render
 from pixelforge.testing.live_server import LiveServer
 
 COLUMNS = 60

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from clikit import cli_env, run_cli
 
-from pixelforge import cli_client
-from pixelforge.cli_client import Server, ServerUnreachable
+from pixelforge.cli import client as cli_client
+from pixelforge.cli.client import Server, ServerUnreachable
 from pixelforge.config import Settings
 from pixelforge.tasks.model import TaskState
 from pixelforge.testing.live_server import LiveServer, start_server

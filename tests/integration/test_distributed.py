@@ -29,8 +29,8 @@ from PIL import Image
 
 from pixelforge.config import Settings
 from pixelforge.distributed import ApiRuntime, WorkerProcess, redis_service
+from pixelforge.stores.redis.store import RedisTaskStore
 from pixelforge.tasks.model import EventType, TaskEnd, TaskParams, TaskState
-from pixelforge.tasks.redis_store import RedisTaskStore
 from pixelforge.tasks.service import TaskService
 from pixelforge.testing.hooks import HOLD_LIMIT_S, Hold
 from pixelforge.testing.live_server import LiveServer, serve_runtime

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from pixelforge.distributed import ApiRuntime, WorkerProcess
-from pixelforge.tasks.redis_keys import RECONNECT_TOTAL_S, SOCKET_TIMEOUT_S
+from pixelforge.stores.redis.keys import RECONNECT_TOTAL_S, SOCKET_TIMEOUT_S
 from pixelforge.testing.hooks import HOLD_LIMIT_S, Hold
 from pixelforge.testing.live_server import LiveServer, serve_runtime
 from pixelforge.testing.redis_server import RedisServer

@@ -11,7 +11,7 @@ from serverkit import LONG, sse_events
 
 from pixelforge.config import Settings
 from pixelforge.server.task_ids import stored_id
-from pixelforge.tasks.sqlite_store import SQLiteTaskStore
+from pixelforge.stores.sqlite import SQLiteTaskStore
 from pixelforge.testing.hooks import Hold, denoiser, until_stopped
 from pixelforge.testing.live_server import start_server
 

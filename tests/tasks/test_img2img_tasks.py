@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from pixelforge.stores.sqlite import SQLiteTaskStore
 from pixelforge.tasks.bus import InProcessBus
 from pixelforge.tasks.files import InputFolder, task_files
 from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import Img2ImgOptions, TaskLimits, TaskParams
 from pixelforge.tasks.progress import steps_that_run
 from pixelforge.tasks.service import InvalidTask, TaskService
-from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 from pixelforge.tasks.store import TaskExists
 from pixelforge.testing.images import huge_header_png, left_half_mask, png_bytes, sprite, truncated_png
 

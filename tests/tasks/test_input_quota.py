@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from pixelforge.stores.sqlite import SQLiteTaskStore
 from pixelforge.tasks.bus import InProcessBus
 from pixelforge.tasks.files import InputFolder
 from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import TaskLimits, TaskParams
 from pixelforge.tasks.service import TaskService
-from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 from pixelforge.tasks.store import QueueFull
 from pixelforge.testing.images import png_bytes, sprite
 

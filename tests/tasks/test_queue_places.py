@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
+from pixelforge.stores.sqlite import SQLiteTaskStore
 from pixelforge.tasks.bus import InProcessBus
 from pixelforge.tasks.model import Task, TaskParams
 from pixelforge.tasks.queue_places import QueuePlaces
-from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 
 
 class CountingStore(SQLiteTaskStore):

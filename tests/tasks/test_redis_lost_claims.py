@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
+from pixelforge.stores.redis.keys import WORKERS_GROUP
+from pixelforge.stores.redis.store import RedisTaskStore
 from pixelforge.tasks.model import Task, TaskEnd, TaskParams, TaskState
-from pixelforge.tasks.redis_keys import WORKERS_GROUP
-from pixelforge.tasks.redis_store import RedisTaskStore
 from pixelforge.testing.redis_server import RedisServer
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from pixelforge.server.schemas import EventOut, StartedData
+from pixelforge.stores.redis.store import RedisTaskStore
 from pixelforge.tasks.job_ends import merge_job_ends
 from pixelforge.tasks.model import (
     EventType,
@@ -23,7 +24,6 @@ from pixelforge.tasks.model import (
     TaskState,
     WorkerInfo,
 )
-from pixelforge.tasks.redis_store import RedisTaskStore
 from pixelforge.tasks.store import TaskTakenOver
 from pixelforge.testing.redis_server import RedisServer
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from pixelforge.stores.redis.bus import RedisEventBus
+from pixelforge.stores.redis.store import RedisTaskStore
 from pixelforge.tasks.model import EventType, StopRequest, Task, TaskEnd, TaskParams, TaskState, WorkerInfo
-from pixelforge.tasks.redis_bus import RedisEventBus
-from pixelforge.tasks.redis_store import RedisTaskStore
 from pixelforge.tasks.store import TaskTakenOver
 from pixelforge.testing.redis_server import RedisServer
 

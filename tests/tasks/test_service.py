@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from pixelforge.stores.sqlite import SQLiteTaskStore
 from pixelforge.tasks.bus import InProcessBus
 from pixelforge.tasks.model import (
     EventType,
@@ -16,7 +17,6 @@ from pixelforge.tasks.model import (
     TaskState,
 )
 from pixelforge.tasks.service import InvalidTask, TaskService
-from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 from pixelforge.tasks.stop import StopToken
 from pixelforge.tasks.store import QueueFull
 

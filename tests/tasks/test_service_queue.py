@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from pixelforge.stores.sqlite import SQLiteTaskStore
 from pixelforge.tasks.bus import InProcessBus
 from pixelforge.tasks.files import InputFolder
 from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import EventType, TaskEnd, TaskLimits, TaskParams, TaskState
 from pixelforge.tasks.service import NotRetryable, TaskService
-from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 
 
 @pytest.fixture

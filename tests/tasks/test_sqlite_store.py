@@ -3,8 +3,8 @@
 import sqlite3
 from pathlib import Path
 
+from pixelforge.stores.sqlite import SQLiteTaskStore
 from pixelforge.tasks.model import EventType, Task, TaskParams, TaskState, new_task_id
-from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 
 
 def test_ids_are_a1111_shaped_and_unguessable() -> None:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from pixelforge.stores.sqlite import SQLiteTaskStore
 from pixelforge.tasks import start_times
 from pixelforge.tasks.bus import InProcessBus
 from pixelforge.tasks.model import ResolvedParams, Task, TaskEnd, TaskParams, TaskProgress, TaskState, TaskStats
 from pixelforge.tasks.service import TaskService
-from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 from pixelforge.tasks.start_times import JobCost, WorkKind, measured_costs, start_offsets
 
 

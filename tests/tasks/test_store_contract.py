@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from pixelforge.stores.redis.bus import RedisEventBus
+from pixelforge.stores.redis.store import RedisTaskStore
+from pixelforge.stores.sqlite import SQLiteTaskStore
 from pixelforge.tasks.bus import SUBSCRIPTION_BUFFER, EventBus, InProcessBus
 from pixelforge.tasks.model import (
     EventType,
@@ -30,9 +33,6 @@ from pixelforge.tasks.model import (
     TaskState,
     new_task_id,
 )
-from pixelforge.tasks.redis_bus import RedisEventBus
-from pixelforge.tasks.redis_store import RedisTaskStore
-from pixelforge.tasks.sqlite_store import SQLiteTaskStore
 from pixelforge.tasks.store import QueueFull, TaskExists, TaskNotFound, TaskStore
 
 

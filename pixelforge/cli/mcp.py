@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pixelforge.cli_client import CLIENT_ID, Server, ServerError, ServerUnreachable, find_server
-from pixelforge.cli_common import EXIT_FAILED, EXIT_OK, runtime_for, settings_from
+from pixelforge.cli.client import CLIENT_ID, Server, ServerError, ServerUnreachable, find_server
+from pixelforge.cli.common import EXIT_FAILED, EXIT_OK, runtime_for, settings_from
 
 # The owner of the tasks an in-process MCP server runs (as an in-process `generate`'s).
 LOCAL_OWNER = "local"

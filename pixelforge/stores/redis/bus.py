@@ -19,9 +19,9 @@ from collections.abc import Callable
 import redis
 from pydantic import BaseModel
 
+from pixelforge.stores.redis.keys import CONNECTION_ERRORS, RECONNECT_CAP_S, RedisKeys, connect
 from pixelforge.tasks.bus import ControlHandler, InProcessBus, Subscription
 from pixelforge.tasks.model import EventType, StopRequest, TaskEvent
-from pixelforge.tasks.redis_keys import CONNECTION_ERRORS, RECONNECT_CAP_S, RedisKeys, connect
 
 log = logging.getLogger(__name__)
 

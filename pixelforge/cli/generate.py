@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from pixelforge.cli_client import (
+from pixelforge.cli.client import (
     BAD_REQUEST,
     Server,
     ServerError,
@@ -31,7 +31,7 @@ from pixelforge.cli_client import (
     default_server_url,
     find_server,
 )
-from pixelforge.cli_common import (
+from pixelforge.cli.common import (
     ENGINE_OPTIONS,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -41,7 +41,7 @@ from pixelforge.cli_common import (
     settings_from,
     validation_message,
 )
-from pixelforge.cli_progress import ProgressBar
+from pixelforge.cli.progress import ProgressBar
 from pixelforge.userpath import expand_user
 
 # How often a queued task's command asks the server whether any worker is alive to run it.

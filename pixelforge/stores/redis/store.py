@@ -5,7 +5,8 @@ replay is one range read through any server), the queue a stream read by the ``w
 group: a claim is a delivery, the terminal transition acknowledges it, and an entry whose worker
 stops renewing its lease is taken over with ``XAUTOCLAIM`` (run again, up to ``max_attempts``, or
 failed with its reason). Queue positions are ranks in a sorted set, computed on every read, never
-rewritten. Each write that a watcher sees is one Lua script with its event (``redis_scripts.py``).
+rewritten. Each write that a watcher sees is one Lua script with its event (the ``.lua`` files beside this
+module, loaded by ``scripts.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from typing import Any, ParamSpec, TypeVar
 import redis
 from redis.exceptions import ResponseError
 
-from pixelforge.tasks import redis_scripts as scripts
+from pixelforge.stores.redis import scripts
+from pixelforge.stores.redis.keys import CONNECTION_ERRORS, WORKERS_GROUP, RedisKeys, answers, connect
+from pixelforge.stores.redis.records import QueueEntry, task_fields, task_from_record, text
+from pixelforge.stores.sqlite import PREVIEWS_KEPT
 from pixelforge.tasks.history import HeldTask, beyond_limits
 from pixelforge.tasks.model import (
     TERMINAL_STATES,
@@ -38,9 +42,6 @@ from pixelforge.tasks.model import (
     WorkerInfo,
 )
 from pixelforge.tasks.progress import combined_progress, queued_progress
-from pixelforge.tasks.redis_keys import CONNECTION_ERRORS, WORKERS_GROUP, RedisKeys, answers, connect
-from pixelforge.tasks.redis_records import QueueEntry, task_fields, task_from_record, text
-from pixelforge.tasks.sqlite_store import PREVIEWS_KEPT
 from pixelforge.tasks.store import (
     RECOVERED_ERROR,
     QueueFull,

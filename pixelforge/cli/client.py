@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pixelforge.cli_common import served_url
+from pixelforge.cli.common import served_url
 
 # The identity of the CLI's tasks on a server without API keys (see the README's "Identities and auth").
 CLIENT_ID = "pixelforge-cli"

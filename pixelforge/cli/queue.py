@@ -12,8 +12,8 @@ import sys
 import urllib.parse
 from typing import Any
 
-from pixelforge.cli_client import Server, ServerError, ServerUnreachable, find_server
-from pixelforge.cli_common import EXIT_FAILED, EXIT_OK, UsageError
+from pixelforge.cli.client import Server, ServerError, ServerUnreachable, find_server
+from pixelforge.cli.common import EXIT_FAILED, EXIT_OK, UsageError
 
 # HTTP answers that mean the request itself was wrong (exit code 2).
 REFUSED = {400, 403, 404, 409, 422}

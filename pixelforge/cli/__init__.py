@@ -3,6 +3,11 @@
 Bad input exits with code 2 and one line on stderr; an interrupted generation exits with 130
 (the shell's code for Ctrl+C) after keeping every finished image. Modules are imported by the command
 that needs them: ``generate`` against a running server never imports torch.
+
+This module holds the parser and the ``serve``, ``worker`` and ``models`` commands; ``generate.py`` (generate, in
+process or through a server), ``client.py`` (the thin HTTP + SSE client, standard library only),
+``progress.py`` (the progress bar), ``queue.py`` (the queue verbs against a server), ``mcp.py`` (``pixelforge
+mcp``: MCP on stdio) and ``common.py`` (exit codes, settings and runtime from the options) do the rest.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelforge import __version__
-from pixelforge.cli_common import (
+from pixelforge.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -27,9 +32,9 @@ from pixelforge.cli_common import (
     served_url,
     settings_from,
 )
-from pixelforge.cli_generate import cmd_generate
-from pixelforge.cli_mcp import add_mcp
-from pixelforge.cli_queue import register as register_queue
+from pixelforge.cli.generate import cmd_generate
+from pixelforge.cli.mcp import add_mcp
+from pixelforge.cli.queue import register as register_queue
 
 # Every option's help ends with its default; argparse fills %(default)s.
 DEFAULT = " (default: %(default)s)"
@@ -102,7 +107,7 @@ def _distributed() -> Any:
 
 def _connected(make: Any, *args: Any) -> Any:
     """``make(*args)``, with a Redis that cannot be reached said in one line."""
-    from pixelforge.tasks.redis_keys import CONNECTION_ERRORS
+    from pixelforge.stores.redis.keys import CONNECTION_ERRORS
     from pixelforge.tasks.store import StoreUnavailable
 
     try:
@@ -292,6 +297,3 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit; give it somewhere
         return EXIT_FAILED
 
-
-if __name__ == "__main__":
-    sys.exit(main())

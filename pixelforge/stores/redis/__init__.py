@@ -1,0 +1,1 @@
+"""The Redis TaskStore and EventBus (distributed mode): keys, records, Lua scripts, the store and the bus."""
