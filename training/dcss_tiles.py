@@ -29,6 +29,9 @@ UNKNOWN_LICENCE = frozenset(line for line in UNKNOWN_LICENCE_FILE.read_text().sp
                             if line and not line.startswith("#"))
 # RLTiles' colour key: old tiles saved without alpha mark transparency with this teal.
 COLOUR_KEY = (71, 108, 108)
+# Item kinds whose tiles are named by their look alone (item/potion/ruby.png, item/book/light_green.png): the
+# name gets the kind appended, "ruby potion", or a green book would be called "light green".
+NAMED_BY_LOOK = frozenset({"potion", "scroll", "book", "wand", "ring", "amulet", "staff", "rod"})
 # The top folder, as a word a person would type for it.
 ROOT_WORDS = {"mon": "monster", "item": "item", "dngn": "dungeon"}
 # File-name prefixes that name the tile kind in crawl's own shorthand, not the picture.
@@ -94,4 +97,7 @@ def iter_tiles(rltiles: Path) -> Iterator[Tile]:
         if not name or not pixels[..., 3].any():
             continue
         folder = relative.parts[-2] if len(relative.parts) > 2 else relative.parts[0]
-        yield Tile(relative.as_posix(), name, category_of(folder), ROOT_WORDS[relative.parts[0]], pixels)
+        category = category_of(folder)
+        if category in NAMED_BY_LOOK and category not in name.split():
+            name = f"{name} {category}"
+        yield Tile(relative.as_posix(), name, category, ROOT_WORDS[relative.parts[0]], pixels)

@@ -20,6 +20,7 @@ GLOSS_FILE = Path(__file__).with_name("sprite_zh_gloss.json")
 STYLES = ("pixel art", "emoji", "icon", "silhouette")
 MAIN_COLOUR_SHARE = 0.3  # a colour names the sprite when at least this share of its opaque pixels has it
 MAX_COLOURS = 2
+SKIN_TONE_WORDS = frozenset({"light", "medium", "dark"})
 
 
 def load_gloss(path: Path = GLOSS_FILE) -> dict[str, str]:
@@ -67,6 +68,17 @@ def gloss_zh(phrase: str, gloss: dict[str, str]) -> str | None:
     return "".join(parts) if parts and all(parts) else None  # type: ignore[arg-type]
 
 
+def head_noun(name: str) -> str:
+    """The word a name is about: its last, skin-tone modifiers left out ("man construction worker dark skin tone"
+    → "worker"; WordNet would read "tone" as speech)."""
+    words = name.split()
+    if "skin" in words:
+        words = words[: words.index("skin")]
+        while words and words[-1] in SKIN_TONE_WORDS:
+            words.pop()
+    return words[-1] if words else ""
+
+
 def compose(name: str, style: str, pixels: np.ndarray, *, category: str = "", extra: list[str] | None = None,
             senses: Callable[[str], tuple[list[str], list[str]]] | None = None,
             gloss: dict[str, str] | None = None) -> list[str]:
@@ -83,7 +95,7 @@ def compose(name: str, style: str, pixels: np.ndarray, *, category: str = "", ex
     colours = colour_words(pixels)
     if colours:
         captions.append(f"{' '.join(colours)} {name}")
-    head = name.split()[-1] if name else ""
+    head = head_noun(name)
     if senses is not None and head:
         synonyms, hypernyms = senses(head)
         captions += synonyms[:2] + hypernyms[:1]

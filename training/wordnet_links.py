@@ -105,7 +105,13 @@ class WordNet:
         return links
 
     def first_sense(self, word: str) -> tuple[list[str], list[str]]:
+        """first_sense of the noun, read as its singular when that is a noun too: "shoes" as a noun of its own
+        is a situation ("in her shoes"), while a sprite named "ballet shoes" shows shoes."""
         index, synsets = self.parts["noun"]
+        for singular in (word[:-3] + "y" if word.endswith("ies") else "", word[:-2] if word.endswith("es") else "",
+                         word[:-1] if word.endswith("s") else ""):
+            if singular in index:
+                return first_sense(singular, index, synsets)
         return first_sense(word, index, synsets)
 
 

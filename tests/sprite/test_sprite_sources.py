@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from training import dcss_tiles, iconify_sets
-from training.sprite_captions import colour_words, compose, gloss_zh, load_gloss
+from training.sprite_captions import colour_words, compose, gloss_zh, head_noun, load_gloss
 from training.sprite_dataset import main
 from training.wordnet_links import load_wordnet, nearest_known
 
@@ -58,6 +58,7 @@ def test_wordnet_links_synonyms_then_hypernyms_and_the_nearest_known_table(wordn
     assert links["crimson"] == ["red"]  # adjectives: "similar to" leads to the head adjective
     assert "domestic_dog" not in links  # multi-word lemmas are not prompt words
     assert wordnet.first_sense("puppy") == (["pup"], ["dog"])
+    assert wordnet.first_sense("puppies") == (["pup"], ["dog"])  # read as its singular
     table = nearest_known(links, {"dog", "cat", "red"})
     assert table["puppy"] == "dog" and table["pup"] == "dog" and table["crimson"] == "red"
     assert "carnivore" not in table  # none of its links is known: it stays unknown
@@ -95,7 +96,7 @@ def rltiles(tmp_path: Path) -> Path:
 def test_tiles_keep_named_32px_art_and_leave_out_unused_tentacles_and_unknown_licence(rltiles: Path) -> None:
     tiles = list(dcss_tiles.iter_tiles(rltiles))
     assert [(t.path, t.name, t.category, t.root) for t in tiles] == [
-        ("item/potion/i-ruby.png", "ruby", "potion", "item"),
+        ("item/potion/i-ruby.png", "ruby potion", "potion", "item"),  # named by its look: the kind appended
         ("mon/dragons/fire_dragon2.png", "fire dragon", "dragon", "monster"),
     ]
     ruby = tiles[0].pixels
@@ -154,6 +155,8 @@ def test_captions_name_style_category_colour_senses_and_chinese() -> None:
     assert captions[0] == "fire dragon"
     assert {"fire dragon pixel art", "fire dragon dragon monster", "red fire dragon", "firedrake", "monster",
             "火龙"} <= set(captions)
+    assert head_noun("man construction worker medium dark skin tone") == "worker"
+    assert head_noun("ballet shoes") == "shoes"
     with pytest.raises(ValueError, match="unknown style"):
         compose("x", "watercolour", red)
 
@@ -180,7 +183,7 @@ def test_builder_writes_sprites_captions_credits_and_links(tmp_path: Path, rltil
     assert len(apples) == 4 and {r["concept"] for r in apples} == {"\N{RED APPLE}"}  # one concept, four pictures
     assert all("red apple emoji" in r["captions"] and "红苹果" in r["captions"] for r in apples)
     assert by_source["game-icons"][0]["captions"][:2] == ["broadsword", "broadsword icon"]
-    assert [r["name"] for r in by_source["dcss"]] == ["ruby", "fire dragon"]
+    assert [r["name"] for r in by_source["dcss"]] == ["ruby potion", "fire dragon"]
     dragon = by_source["dcss"][1]
     assert "fire dragon pixel art" in dragon["captions"] and "火龙" in dragon["captions"]
 

@@ -113,3 +113,41 @@ def test_concept_weights_make_each_concept_weigh_one() -> None:
 
     weights = concept_weights(["👍", "👍", "👍", "👍", "👍", "🍎"])
     assert torch.allclose(weights, torch.tensor([0.2] * 5 + [1.0]))
+
+
+def test_source_shares_fix_a_sources_part_of_the_samples() -> None:
+    from training.train_sprite import concept_weights, parse_shares
+
+    concepts = ["🍎", "🍎", "🍐", "dcss:orc", "dcss:orc", "dcss:troll", "game-icons:axe"]
+    sources = ["twemoji", "noto", "noto", "dcss", "dcss", "dcss", "game-icons"]
+    weights = concept_weights(concepts, sources, parse_shares("dcss=0.5,game-icons=0.2"))
+    share = {s: float(sum(w for w, t in zip(weights, sources, strict=True) if t == s)) for s in set(sources)}
+    assert abs(share["dcss"] - 0.5) < 1e-6 and abs(share["game-icons"] - 0.2) < 1e-6
+    assert abs(share["twemoji"] + share["noto"] - 0.3) < 1e-6
+    assert torch.allclose(weights[3] + weights[4], weights[5])  # within a source, each concept weighs the same
+    with pytest.raises(SystemExit, match="more than 1"):
+        concept_weights(concepts, sources, {"dcss": 0.9, "game-icons": 0.2})
+
+
+def test_training_on_a_dataset_ships_its_synonym_table_and_credits(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    images = np.zeros((4, 32, 32, 4), np.uint8)
+    images[:, 8:24, 8:24] = (200, 40, 40, 255)
+    np.savez_compressed(data / "sprites.npz", images=images, held_out=np.array([False, False, False, True]))
+    records = [{"source": "dcss", "name": n, "concept": f"dcss:{n}", "captions": [n, f"{n} pixel art"]}
+               for n in ("orc", "dog", "castle", "troll")]
+    (data / "captions.json").write_text(json.dumps(records))
+    (data / "wordnet_links.json").write_text(json.dumps({"puppy": ["pup", "dog"], "fortress": ["castle"],
+                                                         "ogre": ["troll", "giant"]}))
+    (data / "credits.json").write_text(json.dumps([{"source": "Dungeon Crawl Stone Soup tiles", "licence": "CC0-1.0",
+                                                    "count": 4, "author": "", "url": "", "version": "", "note": ""}]))
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, str(ROOT / "training" / "train_sprite.py"), "--data", str(data), "--out", str(out),
+                    "--preset", "tiny", "--max-steps", "2", "--batch", "4", "--checkpoint-minutes", "0"],
+                   check=True, capture_output=True, timeout=240)
+    synonyms = json.loads((out / "tokenizer" / "synonyms.json").read_text())
+    assert synonyms == {"puppy": "dog", "fortress": "castle"}  # "troll" is held out: ogre stays unknown
+    pipe = SpritePipeline.from_pretrained(out)
+    assert pipe.tokenizer.tokenize("puppies") == ["dog"]
+    assert "Dungeon Crawl Stone Soup tiles" in (out / "README.md").read_text()
