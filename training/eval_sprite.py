@@ -152,7 +152,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     pipe.set_progress_bar_config(disable=True)
     sprites = load_sprites(args.data)
     results: dict = {"command": " ".join(sys.argv), "data": str(args.data), "sprites": len(sprites.images),
-                     "prompts": PROMPTS, "images_per_prompt": IMAGES_PER_PROMPT, "steps": args.steps,
+                     "prompts": args.prompts, "images_per_prompt": IMAGES_PER_PROMPT, "steps": args.steps,
                      "guidance_scale": args.guidance}
     sheet_rows: list[tuple[str, np.ndarray]] = []
     variety: list[int] = []
@@ -164,6 +164,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         variety += distinct
         sheet_rows += rows
         print(f"{name} prompts: key noun hit rate {results[f'{name}_hit_rate']:.3f}", flush=True)
+        _write_partial(args, results)
     results["distinct_per_four_seeds"] = float(np.mean(variety))
     print(f"distinct nearest sprites per four seeds: {results['distinct_per_four_seeds']:.2f}", flush=True)
     for split, held_out, candidates in (("train", False, subset(sprites, ~sprites.held_out)),
@@ -177,15 +178,20 @@ def evaluate(args: argparse.Namespace) -> dict:
         accuracy, baseline = float(np.mean(scores)), float(np.mean(baselines))
         results[f"{split}_accuracy"], results[f"{split}_baseline"] = accuracy, baseline
         print(f"{split}: top-1 retrieval {accuracy:.3f} (random {baseline:.4f})", flush=True)
+        _write_partial(args, results)
     if args.sheet:
         args.sheet.parent.mkdir(parents=True, exist_ok=True)
         contact_sheet(sheet_rows).save(args.sheet, optimize=True)
-    if args.json:
-        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1))
-    if args.card and args.prompts == PROMPTS:
+    if args.card:
         (args.model / "eval.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
         write_card(args.model)
     return results
+
+
+def _write_partial(args: argparse.Namespace, results: dict) -> None:
+    # After each part, so a run cut short (a shared machine, a deadline) still leaves what it measured.
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -193,10 +199,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", type=Path, required=True, help="a SpritePipeline directory")
     parser.add_argument("--data", type=Path, default=Path("data/sprites"))
     parser.add_argument("--sheet", type=Path, default=None, help="write the contact sheet PNG here")
-    parser.add_argument("--prompts", type=int, default=PROMPTS, help="fewer for a quick look (skips eval.json)")
+    parser.add_argument("--prompts", type=int, default=PROMPTS, help="retrieval prompts per split")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--card", action="store_true",
-                        help="write <model>/eval.json and regenerate its model card (full --prompts only)")
+                        help="write <model>/eval.json and regenerate its model card")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=4.0)
     parser.add_argument("--threads", type=int, default=1)
