@@ -175,12 +175,13 @@ def train(args: argparse.Namespace) -> dict:
     vocab = SpriteTokenizer.build_vocab(c for cs in captions for c in cs)
     pipe = build_pipeline(vocab, args.preset)
     links_file = None if args.smoke else args.data / LINKS_FILE
-    if links_file is not None and links_file.is_file():
+    links = json.loads(links_file.read_text()) if links_file is not None and links_file.is_file() else {}
+    if links:
         # The synonym table ships with the weights: a prompt word never trained on becomes the nearest known one.
-        pipe.tokenizer.with_synonyms(nearest_known(json.loads(links_file.read_text()), vocab))
+        pipe.tokenizer.with_synonyms(nearest_known(links, vocab))
         print(f"synonym table: {len(pipe.tokenizer.synonyms)} words mapped onto the vocabulary", flush=True)
     if args.init_from:
-        warm_start(pipe, SpritePipeline.from_pretrained(args.init_from))
+        warm_start(pipe, SpritePipeline.from_pretrained(args.init_from), links)
     data = prepare(images, captions, concept_weights(concepts, sources, args.source_shares), pipe.tokenizer, device)
 
     # One module holding both trained parts, so the optimiser and the EMA treat them as one model.
@@ -295,10 +296,11 @@ def load_checkpoint(path: Path, model: torch.nn.Module, ema: torch.nn.Module, op
     return RunState(payload["step"], payload["elapsed"], payload["losses"])
 
 
-def warm_start(pipe: SpritePipeline, source: SpritePipeline) -> None:
+def warm_start(pipe: SpritePipeline, source: SpritePipeline, links: dict[str, list[str]] | None = None) -> None:
     """Copy `source`'s weights into `pipe`: the UNet whole, or grown (training/widen.py) when `pipe`'s is wider;
     the text encoder whole except the word embeddings, which are copied word by word, so a grown vocabulary
-    keeps every word it already knew."""
+    keeps every word it already knew. A new word with WordNet `links` starts as the first linked word the source
+    knows ("goblet" as "cup"), so it means something from the first step; others start fresh."""
     try:
         grow(source.unet, pipe.unet)
     except ValueError as error:
@@ -308,10 +310,14 @@ def warm_start(pipe: SpritePipeline, source: SpritePipeline) -> None:
     old = state.pop("token_embedding.weight")
     new = pipe.text_encoder.token_embedding.weight.detach().clone()
     shared = [(i, source_vocab[w]) for w, i in target_vocab.items() if w in source_vocab]
-    new[[i for i, _ in shared]] = old[[j for _, j in shared]]
+    linked = [(i, source_vocab[known]) for w, i in target_vocab.items() if w not in source_vocab
+              for known in [next((k for k in (links or {}).get(w, []) if k in source_vocab), None)] if known]
+    pairs = shared + linked
+    new[[i for i, _ in pairs]] = old[[j for _, j in pairs]]
     state["token_embedding.weight"] = new
     pipe.text_encoder.load_state_dict(state)
-    print(f"warm start: {len(shared)} of {len(target_vocab)} words known to the source", flush=True)
+    print(f"warm start: {len(shared)} of {len(target_vocab)} words known to the source, {len(linked)} more "
+          "started from a linked word", flush=True)
 
 
 def pipeline_with(pipe: SpritePipeline, ema: torch.nn.ModuleDict) -> SpritePipeline:

@@ -108,6 +108,22 @@ def test_warm_start_keeps_the_unet_and_every_word_both_vocabularies_share() -> N
                        source.text_encoder.layers.layers[0].linear1.weight)
 
 
+def test_warm_start_starts_a_new_word_as_its_first_linked_word_the_source_knows() -> None:
+    from pixelforge.backends.sprite.presets import build_pipeline
+    from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
+    from training.train_sprite import warm_start
+
+    torch.manual_seed(0)
+    source = build_pipeline(SpriteTokenizer.build_vocab(["red apple", "cat", "cup"]), "tiny")
+    target = build_pipeline(SpriteTokenizer.build_vocab(["red apple", "kitty", "goblet", "orc"]), "tiny")
+    warm_start(target, source, {"goblet": ["chalice", "cup", "cat"], "kitty": ["pool"]})
+    src_emb, tgt_emb = source.text_encoder.token_embedding.weight, target.text_encoder.token_embedding.weight
+    src_vocab, tgt_vocab = source.tokenizer.get_vocab(), target.tokenizer.get_vocab()
+    assert torch.equal(tgt_emb[tgt_vocab["goblet"]], src_emb[src_vocab["cup"]])  # the first link it knows
+    fresh = [tgt_emb[tgt_vocab[w]] for w in ("kitty", "orc")]  # no link the source knows: fresh
+    assert not any(torch.equal(e, src_emb[i]) for e in fresh for i in range(len(src_vocab)))
+
+
 def test_concept_weights_make_each_concept_weigh_one() -> None:
     from training.train_sprite import concept_weights
 
