@@ -129,6 +129,14 @@ V1_DATA = [
 ]
 
 
+# SPDX identifiers of the sources' licences, spelt out as the credits list needs them.
+LICENCE_NAMES = {
+    "OFL-1.1": "SIL Open Font License 1.1", "CC-BY-4.0": "Creative Commons Attribution 4.0",
+    "CC-BY-3.0": "Creative Commons Attribution 3.0", "MIT": "MIT licence", "Apache-2.0": "Apache License 2.0",
+    "CC0-1.0": "CC0 1.0 (public domain dedication)",
+}
+
+
 def _what_it_knows(training: dict, evaluation: dict | None) -> list[str]:
     if "credits" not in training:
         return [*V1_KNOWS, *_natural_prompt_summary(evaluation)]
@@ -164,8 +172,8 @@ def _data_section(training: dict) -> list[str]:
         "",
         "The weights are distributed with pixelforge under Apache-2.0. They were trained on:",
         "",
-        *(f"- {c['source']}, © {c['author'] or 'its authors'}, {c['licence']}" + (f" ({c['url']})" if c['url'] else "")
-          for c in credits),
+        *(f"- {c['source']}, © {c['author'] or 'its authors'}, {LICENCE_NAMES.get(c['licence'], c['licence'])}"
+          + (f" ({c['url']})" if c['url'] else "") for c in credits),
         "",
         "CC-BY sets are credited above as their licences require; no share-alike or GPL data was used.",
     ]
