@@ -23,7 +23,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pixelforge.backends.sprite.presets import build_pipeline
 from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
-from training.train_sprite import _attention_kernels, _loss, ema_update, load_dataset, prepare, sample_batch
+from training.train_sprite import (
+    _attention_kernels,
+    _loss,
+    concept_weights,
+    ema_update,
+    load_dataset,
+    prepare,
+    sample_batch,
+)
 
 ROWS = [("cpu", 64, ""), ("cpu", 64, "channels_last"), ("cpu", 128, ""), ("cpu", 64, "compile"), ("cpu", 64, "bf16"),
         ("wide", 64, ""), ("wide", 64, "bf16 flash attention"), ("wide", 64, "bf16"), ("wide", 128, "bf16"),
@@ -32,10 +40,10 @@ ROWS = [("cpu", 64, ""), ("cpu", 64, "channels_last"), ("cpu", 128, ""), ("cpu",
 
 def measure(data_dir: Path, preset: str, batch: int, option: str, seconds: float, threads: int) -> float:
     torch.set_num_threads(threads)
-    images, captions, concepts = load_dataset(data_dir)
+    images, captions, concepts, _ = load_dataset(data_dir)
     vocab = SpriteTokenizer.build_vocab(c for cs in captions for c in cs)
     pipe = build_pipeline(vocab, preset)
-    data = prepare(images, captions, concepts, pipe.tokenizer, "cpu")
+    data = prepare(images, captions, concept_weights(concepts), pipe.tokenizer, "cpu")
     model = torch.nn.ModuleDict({"unet": pipe.unet, "text_encoder": pipe.text_encoder}).train()
     if option == "channels_last":
         model.to(memory_format=torch.channels_last)

@@ -1,16 +1,20 @@
-"""Evaluate a sprite pipeline: top-1 retrieval accuracy on fixed prompts, and a contact sheet.
+"""Evaluate a sprite pipeline: retrieval on fixed and held-out prompts, everyday and game prompts, variety.
 
-    python training/eval_sprite.py --model out/sprite-gpu --data data/sprites --sheet docs/sprite-contact-sheet.png
+    python training/eval_sprite.py --model out/sprite2 --data data/sprites2 --card --sheet docs/sprite-contact-sheet.png
+    python training/eval_sprite.py --model pixelforge/backends/sprite/weights --data data/sprites2 --json v1.json
 
 For each of 64 fixed prompts (sprite names drawn with a fixed seed) it generates 4 images and asks whether
 the nearest sprite in RGBA space (L2 over uint8 pixels) carries the prompt among its captions. Training
 prompts search the training sprites; held-out prompts search every sprite, so a held-out prompt only
-scores when the model generalises to a sprite it never saw. The random baseline is the chance that a
+scores when the model generalises to a concept it never saw. The random baseline is the chance that a
 uniformly drawn candidate carries the prompt.
 
-Natural prompts are everyday phrasings that are not verbatim captions (articles, adjectives, synonyms,
-Chinese); one counts when the nearest sprite of all carries the prompt's key noun among its caption words.
-Results go to <model>/eval.json and its model card; the contact sheet shows the natural prompts first.
+Everyday and game prompts (sprite_eval_prompts.py) are phrasings that are not verbatim captions (articles,
+adjectives, synonyms, Chinese); an image counts when the nearest sprite of all carries the prompt's key noun
+among its caption words. Variety: for those prompts, the number of distinct nearest sprites among the four
+seeds (1: four copies of one picture; 4: four different ones).
+Comparing two models means evaluating both on the same --data. `--card` writes <model>/eval.json and the
+model card (a model of one's own); `--json` writes the results anywhere (the shipped weights stay untouched).
 """
 
 from __future__ import annotations
@@ -29,21 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pixelforge.backends.sprite import SpritePipeline
 from pixelforge.backends.sprite.tokenizer import singular, words
 from training.model_card import write_card
+from training.sprite_eval_prompts import EVERYDAY, GAME
 
 PROMPTS = 64
 IMAGES_PER_PROMPT = 4
-# (prompt, key nouns): a hit when the nearest sprite's caption words include one of the key nouns.
-NATURAL: list[tuple[str, frozenset[str]]] = [
-    (prompt, frozenset(keys.split()))
-    for prompt, keys in [
-        ("a shiny red apple", "apple"), ("a slice of pizza", "pizza"), ("a pine tree", "tree"),
-        ("two red hearts", "heart"), ("a cute cat", "cat"), ("a happy dog", "dog"), ("a small house", "house"),
-        ("a yellow banana", "banana"), ("the full moon", "moon"), ("a bright sun", "sun"),
-        ("a steel sword", "sword dagger"), ("a birthday cake", "cake"), ("a red car", "car automobile"),
-        ("a tropical fish", "fish"), ("a green frog", "frog"), ("a pink flower", "flower blossom"),
-        ("红苹果", "apple"), ("一只猫", "cat"), ("一块蛋糕", "cake"), ("小狗", "dog"),
-    ]
-]
 
 
 @dataclass
@@ -136,43 +129,79 @@ def _label_font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default()
 
 
+def distinct_nearest(generated: np.ndarray, candidates: Sprites) -> int:
+    """How many different sprites the images are nearest to: the variety of one prompt across seeds."""
+    return len(set(nearest(generated, candidates).tolist()))
+
+
+def prompt_set(pipe: SpritePipeline, prompts: list[tuple[str, frozenset[str]]], sprites: Sprites, first_seed: int,
+               args: argparse.Namespace) -> tuple[dict[str, float], list[int], list[tuple[str, np.ndarray]]]:
+    """(hit share per prompt, distinct nearest sprites per prompt, sheet rows) for key-noun prompts."""
+    hits, distinct, rows = {}, [], []
+    for k, (prompt, keys) in enumerate(prompts):
+        images = generate(pipe, prompt, first_seed + 10 * k, args.steps, args.guidance)
+        hits[prompt] = key_noun_hit(images, keys, sprites)
+        distinct.append(distinct_nearest(images, sprites))
+        rows.append((prompt, images))
+    return hits, distinct, rows
+
+
+def retrieval_split(pipe: SpritePipeline, sprites: Sprites, split: str, args: argparse.Namespace, results: dict
+                    ) -> None:
+    """Top-1 retrieval of one split's fixed prompts: training prompts search the training sprites, held-out
+    prompts every sprite."""
+    held_out = split == "held_out"
+    candidates = sprites if held_out else subset(sprites, ~sprites.held_out)
+    scores, baselines = [], []
+    for k, prompt in enumerate(fixed_prompts(sprites, held_out, args.prompts)):
+        images = generate(pipe, prompt, 1000 * k, args.steps, args.guidance)
+        score, baseline = retrieval(images, prompt, candidates)
+        scores.append(score)
+        baselines.append(baseline)
+    accuracy, baseline = float(np.mean(scores)), float(np.mean(baselines))
+    results[f"{split}_accuracy"], results[f"{split}_baseline"] = accuracy, baseline
+    print(f"{split}: top-1 retrieval {accuracy:.3f} (random {baseline:.4f})", flush=True)
+    _write_partial(args, results)
+
+
 def evaluate(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     pipe = SpritePipeline.from_pretrained(args.model)
     pipe.set_progress_bar_config(disable=True)
     sprites = load_sprites(args.data)
-    results: dict = {"command": " ".join(sys.argv), "prompts": PROMPTS, "images_per_prompt": IMAGES_PER_PROMPT,
-                     "steps": args.steps, "guidance_scale": args.guidance}
+    results: dict = {"command": " ".join(sys.argv), "data": str(args.data), "sprites": len(sprites.images),
+                     "prompts": args.prompts, "images_per_prompt": IMAGES_PER_PROMPT, "steps": args.steps,
+                     "guidance_scale": args.guidance}
     sheet_rows: list[tuple[str, np.ndarray]] = []
-    hits = []
-    for k, (prompt, keys) in enumerate(NATURAL):
-        images = generate(pipe, prompt, 7000 + 10 * k, args.steps, args.guidance)
-        hits.append(key_noun_hit(images, keys, sprites))
-        sheet_rows.append((prompt, images))
-    results["natural_prompts"] = len(NATURAL)
-    results["natural_hit_rate"] = float(np.mean(hits))
-    results["natural_hits"] = {prompt: hit for (prompt, _), hit in zip(NATURAL, hits, strict=True)}
-    print(f"natural prompts: key noun hit rate {results['natural_hit_rate']:.3f}")
-    for split, held_out, candidates in (("train", False, subset(sprites, ~sprites.held_out)),
-                                        ("held_out", True, sprites)):
-        scores, baselines = [], []
-        for k, prompt in enumerate(fixed_prompts(sprites, held_out, args.prompts)):
-            images = generate(pipe, prompt, 1000 * k, args.steps, args.guidance)
-            score, baseline = retrieval(images, prompt, candidates)
-            scores.append(score)
-            baselines.append(baseline)
-            if split == "train" and k < args.sheet_prompts:
-                sheet_rows.append((prompt, images))
-        accuracy, baseline = float(np.mean(scores)), float(np.mean(baselines))
-        results[f"{split}_accuracy"], results[f"{split}_baseline"] = accuracy, baseline
-        print(f"{split}: top-1 retrieval {accuracy:.3f} (random {baseline:.4f})")
+    variety: list[int] = []
+    # Held-out retrieval first, then the key-noun prompts, training retrieval last: on a shared machine a run
+    # may be cut short, and this is the order of what the figures are for (generalisation, then use, then memory).
+    retrieval_split(pipe, sprites, "held_out", args, results)
+    for name, prompts, first_seed in (("everyday", EVERYDAY, 7000), ("game", GAME, 9000)):
+        hits, distinct, rows = prompt_set(pipe, prompts, sprites, first_seed, args)
+        results[f"{name}_prompts"] = len(prompts)
+        results[f"{name}_hit_rate"] = float(np.mean(list(hits.values())))
+        results[f"{name}_hits"] = hits
+        variety += distinct
+        sheet_rows += rows
+        results["distinct_per_four_seeds"] = float(np.mean(variety))
+        print(f"{name} prompts: key noun hit rate {results[f'{name}_hit_rate']:.3f}; distinct nearest sprites per "
+              f"four seeds so far {results['distinct_per_four_seeds']:.2f}", flush=True)
+        _write_partial(args, results)
+    retrieval_split(pipe, sprites, "train", args, results)
     if args.sheet:
         args.sheet.parent.mkdir(parents=True, exist_ok=True)
         contact_sheet(sheet_rows).save(args.sheet, optimize=True)
-    if args.prompts == PROMPTS and (args.model / "training.json").is_file():
-        (args.model / "eval.json").write_text(json.dumps(results, indent=1))
+    if args.card:
+        (args.model / "eval.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
         write_card(args.model)
     return results
+
+
+def _write_partial(args: argparse.Namespace, results: dict) -> None:
+    # After each part, so a run cut short (a shared machine, a deadline) still leaves what it measured.
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -180,8 +209,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", type=Path, required=True, help="a SpritePipeline directory")
     parser.add_argument("--data", type=Path, default=Path("data/sprites"))
     parser.add_argument("--sheet", type=Path, default=None, help="write the contact sheet PNG here")
-    parser.add_argument("--prompts", type=int, default=PROMPTS, help="fewer for a quick look (skips eval.json)")
-    parser.add_argument("--sheet-prompts", type=int, default=10, help="training prompts shown on the sheet")
+    parser.add_argument("--prompts", type=int, default=PROMPTS, help="retrieval prompts per split")
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument("--card", action="store_true",
+                        help="write <model>/eval.json and regenerate its model card")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=4.0)
     parser.add_argument("--threads", type=int, default=1)

@@ -40,25 +40,11 @@ def render(training: dict, evaluation: dict | None) -> str:
         f"Trained for {total_minutes:.0f} minutes in all{trained_on}"
         + (f", in {len(stages)} stages (below)." if len(stages) > 1 else "."),
         "",
-        "What it knows: emoji-like sprites — families that share one structure (people, faces, gestures,",
-        "hearts, flags, buttons) best, then animals and objects; some one-of-a-kind objects (food, tools,",
-        "buildings) come out only in their colours, as speckle. What it does not: scenes, several objects in a",
-        "layout, characters in poses, text; prompts far from emoji captions give an emoji-like guess.",
-        *_natural_prompt_summary(evaluation),
+        *_what_it_knows(training, evaluation),
         "",
         "## Data",
         "",
-        f"{training['sprites']} sprites ({training.get('concepts', training['sprites'])} distinct concepts): the",
-        "fully-qualified emoji of Noto Color Emoji (Debian `fonts-noto-color-emoji`) that the font draws as one",
-        "glyph, rendered by `training/build_sprite_dataset.py` (crop, square, area downscale, binary alpha), minus",
-        "a 10 % held-out split chosen by hash. Captions: the emoji package's names and aliases plus Unicode CLDR's",
-        "English and Chinese names and keywords (Debian `unicode-cldr-core`). Skin-tone variants of one emoji",
-        "share one concept and are sampled as one.",
-        "",
-        "## Licence",
-        "",
-        "The training images come from Noto Color Emoji, © Google, SIL Open Font License 1.1. The weights are",
-        "distributed with pixelforge under Apache-2.0.",
+        *_data_section(training),
         "",
         "## Training",
         "",
@@ -101,25 +87,109 @@ def render(training: dict, evaluation: dict | None) -> str:
     if "natural_hit_rate" in evaluation:
         lines.append(f"| natural prompts ({evaluation['natural_prompts']}, not captions): nearest sprite carries "
                      f"the key noun | {evaluation['natural_hit_rate']:.3f} | |")
+    for kind in ("everyday", "game"):
+        if f"{kind}_hit_rate" in evaluation:
+            lines.append(f"| {kind} prompts ({evaluation[f'{kind}_prompts']}, not captions): nearest sprite carries "
+                         f"the key noun | {evaluation[f'{kind}_hit_rate']:.3f} | |")
+    if "distinct_per_four_seeds" in evaluation:
+        lines.append(f"| distinct nearest sprites per four seeds (everyday and game prompts) | "
+                     f"{evaluation['distinct_per_four_seeds']:.2f} | |")
     lines += [
         "",
         "Retrieval: an image counts as correct when the nearest sprite (L2 in RGBA) carries the prompt among",
         "its captions; training prompts search the training sprites, held-out prompts search all sprites.",
     ]
-    if "natural_hits" in evaluation:
-        per_prompt = evaluation["images_per_prompt"]
-        heading = f"Natural prompts, share of the {per_prompt} images whose nearest sprite carries the key noun:"
-        lines += ["", heading, ""]
-        lines += [f"- {prompt}: {hit:.2f}" for prompt, hit in evaluation["natural_hits"].items()]
+    for kind in ("natural", "everyday", "game"):
+        if f"{kind}_hits" in evaluation:
+            per_prompt = evaluation["images_per_prompt"]
+            heading = (f"{kind.capitalize()} prompts, share of the {per_prompt} images whose nearest sprite carries "
+                       "the key noun:")
+            lines += ["", heading, ""]
+            lines += [f"- {prompt}: {hit:.2f}" for prompt, hit in evaluation[f"{kind}_hits"].items()]
     return "\n".join(lines) + "\n"
 
 
-def _natural_prompt_summary(evaluation: dict | None) -> list[str]:
-    """Which of the evaluation's everyday prompts it draws and which not yet, from the scores themselves."""
-    hits = (evaluation or {}).get("natural_hits")
+V1_KNOWS = [
+    "What it knows: emoji-like sprites — families that share one structure (people, faces, gestures,",
+    "hearts, flags, buttons) best, then animals and objects; some one-of-a-kind objects (food, tools,",
+    "buildings) come out only in their colours, as speckle. What it does not: scenes, several objects in a",
+    "layout, characters in poses, text; prompts far from emoji captions give an emoji-like guess.",
+]
+V1_DATA = [
+    "fully-qualified emoji of Noto Color Emoji (Debian `fonts-noto-color-emoji`) that the font draws as one",
+    "glyph, rendered by `training/build_sprite_dataset.py` (crop, square, area downscale, binary alpha), minus",
+    "a 10 % held-out split chosen by hash. Captions: the emoji package's names and aliases plus Unicode CLDR's",
+    "English and Chinese names and keywords (Debian `unicode-cldr-core`). Skin-tone variants of one emoji",
+    "share one concept and are sampled as one.",
+    "",
+    "## Licence",
+    "",
+    "The training images come from Noto Color Emoji, © Google, SIL Open Font License 1.1. The weights are",
+    "distributed with pixelforge under Apache-2.0.",
+]
+
+
+# SPDX identifiers of the sources' licences, spelt out as the credits list needs them.
+LICENCE_NAMES = {
+    "OFL-1.1": "SIL Open Font License 1.1", "CC-BY-4.0": "Creative Commons Attribution 4.0",
+    "CC-BY-3.0": "Creative Commons Attribution 3.0", "MIT": "MIT licence", "Apache-2.0": "Apache License 2.0",
+    "CC0-1.0": "CC0 1.0 (public domain dedication)",
+}
+
+
+def _what_it_knows(training: dict, evaluation: dict | None) -> list[str]:
+    if "credits" not in training:
+        return [*V1_KNOWS, *_natural_prompt_summary(evaluation)]
+    lines = [
+        "What it knows: the emoji concepts (in several emoji styles: say “emoji”), Dungeon Crawl Stone Soup's",
+        "monsters, items and dungeon features (pixel art: say “pixel art”) and game-icons' objects (say “icon” or",
+        "“silhouette”); colour words; a prompt word it never saw is mapped to the nearest word it knows (a WordNet",
+        "synonym, else a hypernym: tokenizer/synonyms.json). What it does not: scenes, several objects in a",
+        "layout, characters in poses, text.",
+    ]
+    for kind in ("everyday", "game"):
+        lines += _prompt_summary(evaluation, kind)
+    return lines
+
+
+def _data_section(training: dict) -> list[str]:
+    if "credits" not in training:
+        return [f"{training['sprites']} sprites ({training.get('concepts', training['sprites'])} distinct concepts): "
+                "the", *V1_DATA]
+    credits = training["credits"]
+    lines = [
+        f"{training['sprites']} training sprites ({training.get('concepts', training['sprites'])} distinct "
+        "concepts), built by `training/sprite_dataset.py`, minus a 10 % held-out split of concepts chosen by hash.",
+        "Captions: names, categories, CLDR English and Chinese names and keywords, WordNet synonyms and hypernyms",
+        "(Debian `wordnet-base`), a style word, colour words from each sprite's own colours, and a Chinese gloss.",
+        "",
+        "| source | licence | sprites | note |",
+        "|---|---|---|---|",
+        *(f"| {c['source']} {c.get('version', '')} | {c['licence']} | {c['count']} | {c.get('note', '')} |"
+          for c in credits),
+        "",
+        "## Licence and credits",
+        "",
+        "The weights are distributed with pixelforge under Apache-2.0. They were trained on:",
+        "",
+        *(f"- {c['source']}, © {c['author'] or 'its authors'}, {LICENCE_NAMES.get(c['licence'], c['licence'])}"
+          + (f" ({c['url']})" if c['url'] else "") for c in credits),
+        "",
+        "CC-BY sets are credited above as their licences require; no share-alike or GPL data was used.",
+    ]
+    return lines
+
+
+def _prompt_summary(evaluation: dict | None, kind: str) -> list[str]:
+    hits = (evaluation or {}).get(f"{kind}_hits")
     if not hits:
         return []
     drawn = ", ".join(f"“{prompt}”" for prompt, hit in hits.items() if hit >= 0.75) or "none"
     missed = ", ".join(f"“{prompt}”" for prompt, hit in hits.items() if hit == 0) or "none"
-    return ["", f"Of the {len(hits)} everyday prompts of the evaluation, at least three quarters of the images show "
+    return ["", f"Of the {len(hits)} {kind} prompts of the evaluation, at least three quarters of the images show "
             f"what was asked for with {drawn}; not one does with {missed}."]
+
+
+def _natural_prompt_summary(evaluation: dict | None) -> list[str]:
+    """v1's evaluation named its everyday prompts "natural"."""
+    return [line.replace("natural prompts", "everyday prompts") for line in _prompt_summary(evaluation, "natural")]

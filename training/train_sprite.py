@@ -40,9 +40,11 @@ from pixelforge.backends.sprite.presets import PRESETS, build_pipeline
 from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
 from training.model_card import write_card
 from training.widen import grow
+from training.wordnet_links import nearest_known
 
 CAPTION_DROPOUT = 0.1  # share of samples trained on the empty prompt: the unconditional branch of CFG
 CHECKPOINT = "checkpoint.pt"
+LINKS_FILE = "wordnet_links.json"  # written by training/sprite_dataset.py
 
 
 @dataclass
@@ -57,22 +59,51 @@ class TrainData:
     empty_mask: torch.Tensor
 
 
-def load_dataset(data_dir: Path) -> tuple[np.ndarray, list[list[str]], list[str]]:
-    """Training split only: held-out sprites are never seen, not even their words."""
+def load_dataset(data_dir: Path) -> tuple[np.ndarray, list[list[str]], list[str], list[str]]:
+    """Training split only: held-out sprites are never seen, not even their words. Returns the images, their
+    captions, concepts and sources (v1's dataset names no source: all "emoji")."""
     arrays = np.load(data_dir / "sprites.npz")
     records = json.loads((data_dir / "captions.json").read_text())
     keep = ~arrays["held_out"]
     kept = [r for r, k in zip(records, keep, strict=True) if k]
-    return arrays["images"][keep], [r["captions"] for r in kept], [r.get("concept", r["emoji"]) for r in kept]
+    return (arrays["images"][keep], [r["captions"] for r in kept], [r.get("concept", r.get("emoji")) for r in kept],
+            [r.get("source", "emoji") for r in kept])
 
 
-def concept_weights(concepts: list[str]) -> torch.Tensor:
-    """1 / group size: the five skin tones of one hand together weigh as much as one apple."""
+def concept_weights(concepts: list[str], sources: list[str] | None = None,
+                    shares: dict[str, float] | None = None) -> torch.Tensor:
+    """1 / group size: the five skin tones of one hand together weigh as much as one apple, and the six
+    pictures of one emoji (font, twemoji, noto...) as much as one apple too.
+
+    `shares` gives a source a fixed share of the samples ("dcss": 0.3): its concepts split that share; the
+    sources it does not name split the rest by concept. Without it every concept weighs the same.
+    """
     sizes = Counter(concepts)
-    return torch.tensor([1.0 / sizes[c] for c in concepts])
+    weights = torch.tensor([1.0 / sizes[c] for c in concepts])
+    if not shares or sources is None:
+        return weights
+    groups = [s if s in shares else "" for s in sources]
+    rest = 1.0 - sum(shares[g] for g in set(groups) if g)
+    if rest < 0:
+        raise SystemExit(f"--source-shares add up to more than 1: {shares}")
+    concepts_per_group = Counter(g for g, _ in {(g, c) for g, c in zip(groups, concepts, strict=True)})
+    scale = torch.tensor([(shares[g] if g else rest) / concepts_per_group[g] for g in groups])
+    return weights * scale
 
 
-def synthetic_dataset(n: int = 12) -> tuple[np.ndarray, list[list[str]], list[str]]:
+def parse_shares(text: str) -> dict[str, float]:
+    """"dcss=0.3,game-icons=0.2" → {"dcss": 0.3, "game-icons": 0.2}."""
+    shares: dict[str, float] = {}
+    for item in filter(None, text.split(",")):
+        source, _, share = item.partition("=")
+        try:
+            shares[source.strip()] = float(share)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r}: give SOURCE=SHARE, e.g. dcss=0.3") from None
+    return shares
+
+
+def synthetic_dataset(n: int = 12) -> tuple[np.ndarray, list[list[str]], list[str], list[str]]:
     """Coloured squares and discs: enough for the smoke test to exercise every code path."""
     colours = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (40, 80, 220)}
     yy, xx = np.mgrid[:32, :32]
@@ -85,10 +116,10 @@ def synthetic_dataset(n: int = 12) -> tuple[np.ndarray, list[list[str]], list[st
         img[inside] = (*rgb, 255)
         images.append(img)
         captions.append([f"{name} {shape}", shape])
-    return np.stack(images), captions, [f"{i % 6}" for i in range(n)]
+    return np.stack(images), captions, [f"{i % 6}" for i in range(n)], ["disc" if i % 2 else "square" for i in range(n)]
 
 
-def prepare(images: np.ndarray, captions: list[list[str]], concepts: list[str], tokenizer: SpriteTokenizer,
+def prepare(images: np.ndarray, captions: list[list[str]], weights: torch.Tensor, tokenizer: SpriteTokenizer,
             device: str) -> TrainData:
     flat = [c for cs in captions for c in cs]
     tok = tokenizer(flat, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
@@ -102,7 +133,7 @@ def prepare(images: np.ndarray, captions: list[list[str]], concepts: list[str], 
         caption_mask=tok.attention_mask.to(device),
         first_caption=(torch.cumsum(counts, 0) - counts).to(device),
         caption_count=counts.to(device),
-        weights=concept_weights(concepts).to(device),
+        weights=weights.to(device),
         empty_ids=empty.input_ids.to(device),
         empty_mask=empty.attention_mask.to(device),
     )
@@ -140,12 +171,18 @@ def train(args: argparse.Namespace) -> dict:
     device = "cuda" if torch.cuda.is_available() and not args.smoke else "cpu"
     if device == "cpu":
         torch.set_num_threads(args.threads)
-    images, captions, concepts = synthetic_dataset() if args.smoke else load_dataset(args.data)
+    images, captions, concepts, sources = synthetic_dataset() if args.smoke else load_dataset(args.data)
     vocab = SpriteTokenizer.build_vocab(c for cs in captions for c in cs)
     pipe = build_pipeline(vocab, args.preset)
+    links_file = None if args.smoke else args.data / LINKS_FILE
+    links = json.loads(links_file.read_text()) if links_file is not None and links_file.is_file() else {}
+    if links:
+        # The synonym table ships with the weights: a prompt word never trained on becomes the nearest known one.
+        pipe.tokenizer.with_synonyms(nearest_known(links, vocab))
+        print(f"synonym table: {len(pipe.tokenizer.synonyms)} words mapped onto the vocabulary", flush=True)
     if args.init_from:
-        warm_start(pipe, SpritePipeline.from_pretrained(args.init_from))
-    data = prepare(images, captions, concepts, pipe.tokenizer, device)
+        warm_start(pipe, SpritePipeline.from_pretrained(args.init_from), links)
+    data = prepare(images, captions, concept_weights(concepts, sources, args.source_shares), pipe.tokenizer, device)
 
     # One module holding both trained parts, so the optimiser and the EMA treat them as one model.
     model = torch.nn.ModuleDict({"unet": pipe.unet, "text_encoder": pipe.text_encoder}).to(device).train()
@@ -211,6 +248,11 @@ def train(args: argparse.Namespace) -> dict:
         "vocab": len(vocab), "final_loss": sum(tail) / len(tail), "command": " ".join(sys.argv),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
+    if args.source_shares:
+        stats["source_shares"] = args.source_shares
+    credits_file = None if args.smoke else args.data / "credits.json"
+    if credits_file is not None and credits_file.is_file():
+        stats["credits"] = json.loads(credits_file.read_text())
     source_record = args.init_from / "training.json" if args.init_from else None
     if source_record is not None and source_record.is_file():
         stats["warm_start"] = json.loads(source_record.read_text())
@@ -254,10 +296,11 @@ def load_checkpoint(path: Path, model: torch.nn.Module, ema: torch.nn.Module, op
     return RunState(payload["step"], payload["elapsed"], payload["losses"])
 
 
-def warm_start(pipe: SpritePipeline, source: SpritePipeline) -> None:
+def warm_start(pipe: SpritePipeline, source: SpritePipeline, links: dict[str, list[str]] | None = None) -> None:
     """Copy `source`'s weights into `pipe`: the UNet whole, or grown (training/widen.py) when `pipe`'s is wider;
     the text encoder whole except the word embeddings, which are copied word by word, so a grown vocabulary
-    keeps every word it already knew."""
+    keeps every word it already knew. A new word with WordNet `links` starts as the first linked word the source
+    knows ("goblet" as "cup"), so it means something from the first step; others start fresh."""
     try:
         grow(source.unet, pipe.unet)
     except ValueError as error:
@@ -267,10 +310,14 @@ def warm_start(pipe: SpritePipeline, source: SpritePipeline) -> None:
     old = state.pop("token_embedding.weight")
     new = pipe.text_encoder.token_embedding.weight.detach().clone()
     shared = [(i, source_vocab[w]) for w, i in target_vocab.items() if w in source_vocab]
-    new[[i for i, _ in shared]] = old[[j for _, j in shared]]
+    linked = [(i, source_vocab[known]) for w, i in target_vocab.items() if w not in source_vocab
+              for known in [next((k for k in (links or {}).get(w, []) if k in source_vocab), None)] if known]
+    pairs = shared + linked
+    new[[i for i, _ in pairs]] = old[[j for _, j in pairs]]
     state["token_embedding.weight"] = new
     pipe.text_encoder.load_state_dict(state)
-    print(f"warm start: {len(shared)} of {len(target_vocab)} words known to the source", flush=True)
+    print(f"warm start: {len(shared)} of {len(target_vocab)} words known to the source, {len(linked)} more "
+          "started from a linked word", flush=True)
 
 
 def pipeline_with(pipe: SpritePipeline, ema: torch.nn.ModuleDict) -> SpritePipeline:
@@ -335,6 +382,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt when present")
     parser.add_argument("--checkpoint-minutes", type=float, default=10.0,
                         help="write a checkpoint and an EMA snapshot this often (0: never)")
+    parser.add_argument("--source-shares", type=parse_shares, default={},
+                        help="fixed sample shares of some sources, e.g. dcss=0.3,game-icons=0.2 (the rest by concept)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--smoke", action="store_true", help="a few CPU steps of the tiny preset on synthetic data")

@@ -35,3 +35,20 @@ def test_the_card_says_which_everyday_prompts_it_draws_and_which_not_from_the_sc
     assert "at least three quarters of the images show what was asked for with “a cute cat”;" in card
     assert "not one does with “小狗”." in card
     assert "- a pine tree: 0.25" in card and "| 0.600 | 0.0003 |" in card
+
+
+def test_a_card_of_v2_data_lists_every_source_with_its_licence_spelt_out() -> None:
+    credits = [{"source": "Noto Color Emoji (font)", "licence": "OFL-1.1", "count": 3789, "author": "Google Inc",
+                "url": "", "version": "", "note": ""},
+               {"source": "@iconify-json/twemoji", "licence": "CC-BY-4.0", "count": 3944, "author": "Twitter",
+                "url": "https://github.com/jdecked/twemoji", "version": "1.2.5", "note": "rendered with resvg"}]
+    evaluation = {**EVALUATION, "everyday_prompts": 1, "everyday_hit_rate": 1.0, "everyday_hits": {"a cute cat": 1.0},
+                  "game_prompts": 1, "game_hit_rate": 0.0, "game_hits": {"an orc": 0.0}, "distinct_per_four_seeds": 2.5}
+    card = render({**_stage("CPU, 2 threads"), "credits": credits}, evaluation)
+    assert "| @iconify-json/twemoji 1.2.5 | CC-BY-4.0 | 3944 | rendered with resvg |" in card
+    assert ("- @iconify-json/twemoji, © Twitter, Creative Commons Attribution 4.0 "
+            "(https://github.com/jdecked/twemoji)") in card
+    assert "SIL Open Font License 1.1" in card and "synonyms.json" in card
+    assert ("everyday prompts of the evaluation, at least three quarters of the images show what was asked for with "
+            "“a cute cat”") in card
+    assert "not one does with “an orc”." in card and "| 2.50 |" in card

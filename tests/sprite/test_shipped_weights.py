@@ -26,7 +26,8 @@ def test_model_card_says_which_run_it_is() -> None:
     assert training["run"] in card and training["command"] in card and training["device"] in card
     assert all(stage["command"] in card for stage in training_stages(training))  # every stage is named
     assert "What it knows" in card and "does not" in card
-    assert "Open Font License" in card and "retrieval accuracy" in card and "natural prompts" in card
+    assert "Open Font License" in card and "retrieval accuracy" in card
+    assert "natural prompts" in card or "everyday prompts" in card  # v1's evaluation named them "natural"
 
 
 def test_shipped_pipeline_generates_rgba_sprites(monkeypatch: pytest.MonkeyPatch) -> None:

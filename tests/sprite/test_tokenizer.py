@@ -51,3 +51,33 @@ def test_save_and_load_round_trip(tiny_pipe, tmp_path: Path) -> None:
     loaded = SpriteTokenizer.from_pretrained(tmp_path)
     assert loaded.get_vocab() == tiny_pipe.tokenizer.get_vocab()
     assert loaded("Blue hearts!").input_ids == tiny_pipe.tokenizer("Blue hearts!").input_ids
+
+
+def test_synonym_table_maps_unseen_words_to_known_ones_and_round_trips(vocab, tmp_path: Path) -> None:
+    from pixelforge.backends.sprite.presets import build_pipeline
+
+    tok = build_pipeline(vocab, "tiny").tokenizer
+    assert tok.tokenize("a kitten and a fortress") == [UNK, UNK]
+    # "cat" is known; "apple" is a vocabulary word itself, so it cannot be redirected; "dragon" is not known.
+    tok.with_synonyms({"kitten": "cat", "fortress": "castle", "apple": "heart", "wyrm": "dragon"})
+    assert tok.synonyms == {"kitten": "cat", "fortress": "castle"}
+    assert tok.tokenize("kittens by a fortress, an apple") == ["cat", "castle", "apple"]
+    assert tok.tokenize("a wyrm") == [UNK]
+
+    tok.save_pretrained(tmp_path)
+    assert (tmp_path / "synonyms.json").is_file()
+    loaded = SpriteTokenizer.from_pretrained(tmp_path)
+    assert loaded.synonyms == tok.synonyms
+    assert loaded("kittens").input_ids == [loaded.bos_token_id, loaded.vocab["cat"]]
+
+
+def test_a_tokenizer_saved_without_synonyms_loads_with_none(tiny_pipe, tmp_path: Path) -> None:
+    tiny_pipe.tokenizer.save_pretrained(tmp_path)
+    assert not (tmp_path / "synonyms.json").exists()
+    assert SpriteTokenizer.from_pretrained(tmp_path).synonyms == {}
+
+
+def test_plurals_ending_in_ies_fold_to_their_singular() -> None:
+    vocab = SpriteTokenizer.build_vocab(["cherry", "two cherries", "puppies"])
+    assert "cherry" in vocab and "cherries" not in vocab
+    assert "puppies" in vocab  # no "puppy" caption: it stays a word of its own

@@ -108,8 +108,62 @@ def test_warm_start_keeps_the_unet_and_every_word_both_vocabularies_share() -> N
                        source.text_encoder.layers.layers[0].linear1.weight)
 
 
+def test_warm_start_starts_a_new_word_as_its_first_linked_word_the_source_knows() -> None:
+    from pixelforge.backends.sprite.presets import build_pipeline
+    from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
+    from training.train_sprite import warm_start
+
+    torch.manual_seed(0)
+    source = build_pipeline(SpriteTokenizer.build_vocab(["red apple", "cat", "cup"]), "tiny")
+    target = build_pipeline(SpriteTokenizer.build_vocab(["red apple", "kitty", "goblet", "orc"]), "tiny")
+    warm_start(target, source, {"goblet": ["chalice", "cup", "cat"], "kitty": ["pool"]})
+    src_emb, tgt_emb = source.text_encoder.token_embedding.weight, target.text_encoder.token_embedding.weight
+    src_vocab, tgt_vocab = source.tokenizer.get_vocab(), target.tokenizer.get_vocab()
+    assert torch.equal(tgt_emb[tgt_vocab["goblet"]], src_emb[src_vocab["cup"]])  # the first link it knows
+    fresh = [tgt_emb[tgt_vocab[w]] for w in ("kitty", "orc")]  # no link the source knows: fresh
+    assert not any(torch.equal(e, src_emb[i]) for e in fresh for i in range(len(src_vocab)))
+
+
 def test_concept_weights_make_each_concept_weigh_one() -> None:
     from training.train_sprite import concept_weights
 
     weights = concept_weights(["👍", "👍", "👍", "👍", "👍", "🍎"])
     assert torch.allclose(weights, torch.tensor([0.2] * 5 + [1.0]))
+
+
+def test_source_shares_fix_a_sources_part_of_the_samples() -> None:
+    from training.train_sprite import concept_weights, parse_shares
+
+    concepts = ["🍎", "🍎", "🍐", "dcss:orc", "dcss:orc", "dcss:troll", "game-icons:axe"]
+    sources = ["twemoji", "noto", "noto", "dcss", "dcss", "dcss", "game-icons"]
+    weights = concept_weights(concepts, sources, parse_shares("dcss=0.5,game-icons=0.2"))
+    share = {s: float(sum(w for w, t in zip(weights, sources, strict=True) if t == s)) for s in set(sources)}
+    assert abs(share["dcss"] - 0.5) < 1e-6 and abs(share["game-icons"] - 0.2) < 1e-6
+    assert abs(share["twemoji"] + share["noto"] - 0.3) < 1e-6
+    assert torch.allclose(weights[3] + weights[4], weights[5])  # within a source, each concept weighs the same
+    with pytest.raises(SystemExit, match="more than 1"):
+        concept_weights(concepts, sources, {"dcss": 0.9, "game-icons": 0.2})
+
+
+def test_training_on_a_dataset_ships_its_synonym_table_and_credits(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    images = np.zeros((4, 32, 32, 4), np.uint8)
+    images[:, 8:24, 8:24] = (200, 40, 40, 255)
+    np.savez_compressed(data / "sprites.npz", images=images, held_out=np.array([False, False, False, True]))
+    records = [{"source": "dcss", "name": n, "concept": f"dcss:{n}", "captions": [n, f"{n} pixel art"]}
+               for n in ("orc", "dog", "castle", "troll")]
+    (data / "captions.json").write_text(json.dumps(records))
+    (data / "wordnet_links.json").write_text(json.dumps({"puppy": ["pup", "dog"], "fortress": ["castle"],
+                                                         "ogre": ["troll", "giant"]}))
+    (data / "credits.json").write_text(json.dumps([{"source": "Dungeon Crawl Stone Soup tiles", "licence": "CC0-1.0",
+                                                    "count": 4, "author": "", "url": "", "version": "", "note": ""}]))
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, str(ROOT / "training" / "train_sprite.py"), "--data", str(data), "--out", str(out),
+                    "--preset", "tiny", "--max-steps", "2", "--batch", "4", "--checkpoint-minutes", "0"],
+                   check=True, capture_output=True, timeout=240)
+    synonyms = json.loads((out / "tokenizer" / "synonyms.json").read_text())
+    assert synonyms == {"puppy": "dog", "fortress": "castle"}  # "troll" is held out: ogre stays unknown
+    pipe = SpritePipeline.from_pretrained(out)
+    assert pipe.tokenizer.tokenize("puppies") == ["dog"]
+    assert "Dungeon Crawl Stone Soup tiles" in (out / "README.md").read_text()

@@ -18,6 +18,7 @@ from collections.abc import Container, Iterable
 from transformers import PreTrainedTokenizer
 
 PAD, UNK, BOS = "<pad>", "<unk>", "<bos>"
+SYNONYMS_FILE = "synonyms.json"
 # Function words carry nothing a 32×32 sprite can show; dropping them makes "a knight with a sword" and
 # "knight sword" the same prompt instead of spending positions on tokens the model never learned.
 STOPWORDS = frozenset(
@@ -40,7 +41,9 @@ def words(text: str) -> list[str]:
 
 
 def singular(word: str, known: Container[str]) -> str | None:
-    """The singular of `word` among `known` ("boxes" → "box", "cats" → "cat"), or None."""
+    """The singular of `word` among `known` ("boxes" → "box", "cats" → "cat", "puppies" → "puppy"), or None."""
+    if word.endswith("ies") and word[:-3] + "y" in known:
+        return word[:-3] + "y"
     for suffix in ("es", "s"):
         if word.endswith(suffix) and word[: -len(suffix)] in known:
             return word[: -len(suffix)]
@@ -48,12 +51,24 @@ def singular(word: str, known: Container[str]) -> str | None:
 
 
 class SpriteTokenizer(PreTrainedTokenizer):
-    vocab_files_names = {"vocab_file": "vocab.json"}  # noqa: RUF012 - the base class declares it this way
+    """Words of the vocabulary; plurals to their singulars; any other word through the synonym table (a word
+    the model never saw → the nearest word it knows: a WordNet synonym, else a hypernym), else UNK.
+
+    The synonym table (synonyms.json) ships with the weights, built at training time (training/wordnet_links.py),
+    so no WordNet is needed at run time; a model saved without one (v1) maps unknown words to UNK.
+    """
+
+    vocab_files_names = {"vocab_file": "vocab.json", "synonyms_file": SYNONYMS_FILE}  # noqa: RUF012 - as the base
     model_input_names = ["input_ids", "attention_mask"]  # noqa: RUF012
 
-    def __init__(self, vocab_file: str, model_max_length: int = 16, **kwargs) -> None:
+    def __init__(self, vocab_file: str, synonyms_file: str | None = None, model_max_length: int = 16,
+                 **kwargs) -> None:
         with open(vocab_file, encoding="utf-8") as f:
             self.vocab: dict[str, int] = json.load(f)
+        self.synonyms: dict[str, str] = {}
+        if synonyms_file is not None and os.path.isfile(synonyms_file):
+            with open(synonyms_file, encoding="utf-8") as f:
+                self.synonyms = {word: known for word, known in json.load(f).items() if known in self.vocab}
         self.ids_to_tokens = {i: w for w, i in self.vocab.items()}
         kwargs.setdefault("pad_token", PAD)
         kwargs.setdefault("unk_token", UNK)
@@ -86,10 +101,21 @@ class SpriteTokenizer(PreTrainedTokenizer):
         return [self._known_form(w) for w in words(text)]
 
     def _known_form(self, word: str) -> str:
-        # Plurals in prompts ("cats", "boxes") map to the singular the captions use; anything else unknown is UNK.
+        # Plurals in prompts ("cats", "boxes") map to the singular the captions use, and so do the plurals of
+        # words the synonym table knows ("puppies" → "puppy" → "dog").
         if word in self.vocab:
             return word
-        return singular(word, self.vocab) or UNK
+        found = singular(word, self.vocab) or self.synonyms.get(word)
+        if found is None:
+            base = singular(word, self.synonyms)
+            found = self.synonyms.get(base) if base is not None else None
+        return found or UNK
+
+    def with_synonyms(self, synonyms: dict[str, str]) -> None:
+        """Adopt a synonym table (unknown word → vocabulary word); entries pointing outside the vocabulary are
+        dropped, since they could only ever produce UNK."""
+        self.synonyms = {word: known for word, known in synonyms.items()
+                         if known in self.vocab and word not in self.vocab}
 
     def _convert_token_to_id(self, token: str) -> int:
         return self.vocab.get(token, self.vocab[UNK])
@@ -117,9 +143,14 @@ class SpriteTokenizer(PreTrainedTokenizer):
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return 1
 
-    def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str]:
-        name = (f"{filename_prefix}-" if filename_prefix else "") + self.vocab_files_names["vocab_file"]
-        path = os.path.join(save_directory, name)
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.vocab, f, ensure_ascii=False, indent=0)
-        return (path,)
+    def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str, ...]:
+        prefix = f"{filename_prefix}-" if filename_prefix else ""
+        paths = []
+        for key, table in (("vocab_file", self.vocab), ("synonyms_file", self.synonyms)):
+            if key == "synonyms_file" and not table:
+                continue
+            path = os.path.join(save_directory, prefix + self.vocab_files_names[key])
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(table, f, ensure_ascii=False, indent=0, sort_keys=key == "synonyms_file")
+            paths.append(path)
+        return tuple(paths)
