@@ -54,8 +54,8 @@ def test_generate_prints_one_path_per_image(tiny_qwen_dir: Path, tmp_path: Path)
         (["--steps", "100000"], "steps: at most"),
         (["--width", "100"], "multiple of 16"),
         (["--width", "4096"], "width: at most"),
-        (["--batch-count", "0"], "batch_count"),
-        (["--batch-size", "64"], "batch_size: at most"),
+        (["--batch-count", "-1"], "--batch-count"),  # 0 is valid: generate until stopped
+        (["--batch-size", "64"], "--batch-size: at most"),
         (["--model", "no-such-model"], "unknown model 'no-such-model'"),
         (["--lora", "/nowhere/x.safetensors"], "LoRA file not found"),
         (["--steps", "many"], "invalid int value"),

@@ -30,6 +30,11 @@ NOT_RUN = {
     "apt-get install -y fonts-noto-color-emoji": "installs Debian packages as root and trains for hours on a CPU",
     "mkdir -p /var/lib/pixelforge-redis": "starts Redis, an API server and GPU workers until stopped, on other hosts; "
     "tests/integration/test_distributed.py runs the same deployment on the CPU",
+    "mcpServers:": "LibreChat's configuration file; tests/server/test_mcp.py speaks the same streamable HTTP to /mcp",
+    "import base64\nfrom openai import OpenAI": "needs a server on port 7860 with that key; "
+    "tests/server/test_openai_images.py makes the same calls with the openai SDK against a live server",
+    '{"mcpServers"': "Claude Desktop's configuration file; tests/server/test_mcp.py runs `pixelforge mcp` on stdio "
+    "as such a host does",
 }
 # Languages of runnable blocks; a block without one (the directory tree) is text.
 SHELL = {"sh", "bash"}
