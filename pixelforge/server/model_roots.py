@@ -24,6 +24,10 @@ from pixelforge.tasks.service import InvalidTask
 
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
 
+# Where the folders are, said without the server's absolute paths (which tell a client the operator's file system).
+MODELS_FOLDER = "the server's PIXELFORGE_MODELS_DIR, by default the data dir's models folder"
+LORAS_FOLDER = "the server's PIXELFORGE_LORAS_DIR, by default the data dir's loras folder"
+
 
 class Unreachable(ValueError):
     """A model or LoRA a client may not name, or that is not there: the same to the client."""
@@ -63,7 +67,7 @@ class ModelRoots:
             except ModelNotFound:
                 pass
         raise Unreachable(f"unknown model '{spec}': name a preset ({', '.join(PRESETS)}), a pipeline folder in "
-                          f"the models folder ({self.settings.models_root.resolve()}), or a Hugging Face repo in this "
+                          f"the models folder ({MODELS_FOLDER}), or a Hugging Face repo in this "
                           "server's cache")
 
     def lora(self, spec: str) -> str:
@@ -73,7 +77,7 @@ class ModelRoots:
             if name.endswith(".safetensors") and path is not None and _exists(path, "file"):
                 return str(path)
         raise Unreachable(f"unknown LoRA '{spec}': name a .safetensors file in the LoRA folder "
-                          f"({self.settings.loras_root.resolve()})")
+                          f"({LORAS_FOLDER})")
 
     def palette(self, spec: str) -> str:
         """A built-in palette's name, or the absolute path of the ``.hex`` / ``.gpl`` file ``spec`` names."""
@@ -83,7 +87,7 @@ class ModelRoots:
         if path is not None and path.suffix.lower() in {".hex", ".gpl"} and _exists(path, "file"):
             return str(path)
         raise Unreachable(f"unknown palette '{spec}': name a built-in one ({', '.join(BUILTIN_PALETTES)}) or a "
-                          f".hex / .gpl file in the models folder ({self.settings.models_root.resolve()})")
+                          f".hex / .gpl file in the models folder ({MODELS_FOLDER})")
 
     def params(self, params: TaskParams) -> TaskParams:
         """``params`` with model, LoRA and palette file confined to the roots; InvalidTask names what is not
