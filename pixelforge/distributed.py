@@ -139,7 +139,11 @@ class WorkerProcess:
             self.tokens.deliver(task.id, task.stop_request)
 
     def _heartbeats(self) -> None:
-        while not self._closing.wait(self._beat_every_s):
+        while True:
+            self.worker.took_task.wait(self._beat_every_s)  # every beat period, and at once on taking a task
+            self.worker.took_task.clear()
+            if self._closing.is_set():
+                return
             try:
                 self.heartbeat()
             except StoreUnavailable:
@@ -154,6 +158,7 @@ class WorkerProcess:
     def stop(self) -> None:
         """Interrupt the running task (reason ``shutdown``), leave the deployment, close the connections."""
         self._closing.set()
+        self.worker.took_task.set()  # wakes the heartbeat thread, which sees the closing
         self.worker.stop()
         if self._heart.is_alive():
             self._heart.join(self._beat_every_s + 5)

@@ -54,6 +54,9 @@ class Worker:
         self._current: StopToken | None = None
         self._task_id: str | None = None
         self._last_beat = time.monotonic()
+        # Set when a task is taken: a distributed worker says at once which task it holds, so that one killed in
+        # the first seconds of a task is reported lost with that task (its periodic beat could still be 2 s off).
+        self.took_task = threading.Event()
         self._last_error: str | None = None
         self._model: str | None = None  # the model of its last task: what it holds loaded
         self._unstored: tuple[str, TaskEnd] | None = None  # a task's end the store refused twice, to store still
@@ -163,6 +166,7 @@ class Worker:
             self._current, self._task_id = token, task.id
             self._model = task.params.model or self.settings.model
         self.beat()
+        self.took_task.set()
         if self._closing.is_set():
             token.interrupt(reason="shutdown")
         assert self._runner is not None
