@@ -76,33 +76,22 @@ export class App {
   /** Returns whether there was anything to interrupt (so that Esc is only consumed then). */
   interrupt(keepPartial = false) {
     if (!this.active || this.stopping) return false;
-    const id = this.task.id;
-    this.pending = "interrupt";
-    this.render();
-    api.interrupt(id, keepPartial).then(
-      (task) => {
-        if (this.task?.id !== id || !this.active) return;
-        this.pending = null;
-        if (TERMINAL.has(task.state)) {
-          this.finish(task);
-          return;
-        }
-        this.task.stop_requested = task.stop_requested;
-        this.watchStop();
-        this.render();
-      },
-      (error) => this.controlFailed(id, error),
-    );
-    return true;
+    return this.sendStop("interrupt", keepPartial, "now");
   }
 
   /** "Stop after this image": the running image is finished and kept, then the task ends. */
   stopAfterImage() {
     if (!this.active || this.task.state !== "running" || this.stopping || this.stoppingAfter) return false;
+    return this.sendStop("after_job", false, "after_job");
+  }
+
+  /** Asks the server to stop the running task ``when`` ("now" or "after_job") and shows its answer: the task's
+   * end, or the stop it now waits for (a stop now is watched until the task ends). */
+  sendStop(pending, keepPartial, when) {
     const id = this.task.id;
-    this.pending = "after_job";
+    this.pending = pending;
     this.render();
-    api.interrupt(id, false, "after_job").then(
+    api.interrupt(id, keepPartial, when).then(
       (task) => {
         if (this.task?.id !== id || !this.active) return;
         this.pending = null;
@@ -111,6 +100,7 @@ export class App {
           return;
         }
         this.task.stop_requested = task.stop_requested;
+        if (when === "now") this.watchStop();
         this.render();
       },
       (error) => this.controlFailed(id, error),
