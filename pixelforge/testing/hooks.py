@@ -43,21 +43,26 @@ class Calls:
 
 
 class Hold:
-    """Holds the thread that runs ``module`` once ``when()`` is true, until ``until(timeout)`` is."""
+    """Holds the thread that runs ``module`` once ``when()`` is true, until ``until(timeout)`` is. ``note()``, if
+    given, is read as the hold begins (``noted``): what the held run looked like, e.g. its task's progress."""
 
     def __init__(
         self,
         module: torch.nn.Module,
         when: Callable[[], bool],
         until: Callable[[float], bool],
+        note: Callable[[], Any] | None = None,
     ) -> None:
         self.reached = threading.Event()
-        self._when, self._until = when, until
+        self.noted: Any = None
+        self._when, self._until, self._note = when, until, note
         self._handle = module.register_forward_pre_hook(self._hook)
 
     def _hook(self, *_: Any) -> None:
         if self.reached.is_set() or not self._when():
             return
+        if self._note is not None:
+            self.noted = self._note()
         self.reached.set()
         self._until(HOLD_LIMIT_S)
 

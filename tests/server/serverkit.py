@@ -119,7 +119,8 @@ def running(live: LiveServer, client: httpx.Client, **params: object) -> Iterato
 def held_after_a_step(live: LiveServer) -> Iterator[Hold]:
     """Hold the worker of ``live`` inside the denoiser as soon as the running task (whoever submitted it,
     however: a blocking A1111 request has no id the test knows) has reported a finished step, until
-    somebody stops that task. For scripts that poll progress until it moves, then stop the task."""
+    somebody stops that task (``noted``: that task as it was held). For scripts that poll progress until it
+    moves, then stop the task."""
     runtime = live.runtime
 
     def running_id() -> str | None:
@@ -130,6 +131,7 @@ def held_after_a_step(live: LiveServer) -> Iterator[Hold]:
         denoiser(runtime),
         when=lambda: running_id() is not None,
         until=lambda timeout: (task_id := running_id()) is not None and until_stopped(runtime, task_id)(timeout),
+        note=lambda: runtime.service.get(running_id()),  # the task as held: the steps it finished so far
     )
     try:
         yield hold
