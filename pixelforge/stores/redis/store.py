@@ -11,18 +11,19 @@ module, loaded by ``scripts.py``).
 
 from __future__ import annotations
 
-import functools
 import json
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
 import redis
 from redis.exceptions import ResponseError
 
 from pixelforge.stores.redis import scripts
-from pixelforge.stores.redis.keys import CONNECTION_ERRORS, WORKERS_GROUP, RedisKeys, answers, connect
+from pixelforge.stores.redis.keys import WORKERS_GROUP, RedisKeys, answers, connect
+from pixelforge.stores.redis.reachable import reachable
 from pixelforge.stores.redis.records import QueueEntry, task_fields, task_from_record, text
+from pixelforge.stores.redis.workers import WorkerPresence
 from pixelforge.stores.sqlite import PREVIEWS_KEPT
 from pixelforge.tasks.history import HeldTask, beyond_limits
 from pixelforge.tasks.model import (
@@ -39,13 +40,11 @@ from pixelforge.tasks.model import (
     TaskParams,
     TaskProgress,
     TaskState,
-    WorkerInfo,
 )
 from pixelforge.tasks.progress import combined_progress, queued_progress
 from pixelforge.tasks.store import (
     RECOVERED_ERROR,
     QueueFull,
-    StoreUnavailable,
     TaskEnded,
     TaskExists,
     TaskNotFound,
@@ -57,29 +56,11 @@ DEFAULT_LEASE_S = 6.0
 # How often a task may be started in all when its workers keep dying (1: fail at the first death).
 DEFAULT_MAX_ATTEMPTS = 2
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
 def _input_bytes(stored_inputs: bytes | None) -> int:
     return TaskInputs.model_validate_json(stored_inputs).bytes if stored_inputs else 0
 
 
-def _reachable(method: Callable[P, R]) -> Callable[P, R]:
-    """A Redis that stays unreachable through the client's retries is a StoreUnavailable (a 503 for HTTP
-    clients, a logged fault that a worker retries), never a bare connection error."""
-
-    @functools.wraps(method)
-    def call(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except CONNECTION_ERRORS as exc:
-            raise StoreUnavailable() from exc
-
-    return call
-
-
-class RedisTaskStore:
+class RedisTaskStore(WorkerPresence):
     def __init__(
         self,
         url_or_client: str | redis.Redis,
@@ -151,7 +132,7 @@ class RedisTaskStore:
         return TaskEvent(task_id=task_id, seq=seq, type=EventType(type), time=float(event_time), data=json.loads(data))
 
     # --- tasks -----------------------------------------------------------------------------
-    @_reachable
+    @reachable
     def create(self, task: Task, limits: TaskLimits | None = None) -> tuple[Task, TaskEvent]:
         now = repr(time.time())
         bounds = [limits.max_active_per_identity, limits.max_queued_total] if limits else [-1, -1]
@@ -184,7 +165,7 @@ class RedisTaskStore:
                           data={"position": position, "size": size})
         return task, event
 
-    @_reachable
+    @reachable
     def get(self, task_id: str) -> Task:
         tasks = self._load([task_id])
         if not tasks:
@@ -211,7 +192,7 @@ class RedisTaskStore:
             matching.append(task_id)
         return matching
 
-    @_reachable
+    @reachable
     def list(
         self,
         owner: str | None = None,
@@ -222,11 +203,11 @@ class RedisTaskStore:
         ids = self._matching_ids(owner, states)[offset : offset + limit]
         return self._load(ids) if ids else []
 
-    @_reachable
+    @reachable
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
         return len(self._matching_ids(owner, states))
 
-    @_reachable
+    @reachable
     def queued_ids(self, owner: str | None = None) -> list[str]:
         """The queue's order without reading any task: one owner's are those also in their active set."""
         if owner is None:
@@ -237,7 +218,7 @@ class RedisTaskStore:
         queued, active = pipe.execute()
         return [i.decode() for i in queued if i in active]
 
-    @_reachable
+    @reachable
     def claim_next(self, worker_id: str) -> Task | None:
         """In this order: a task handed to this worker (it holds the task's model), a task whose worker died
         (its lease ran out), the oldest queued one, or None. A queued task whose model another free worker
@@ -343,7 +324,7 @@ class RedisTaskStore:
         return True
 
     # --- written while running -------------------------------------------------------------
-    @_reachable
+    @reachable
     def add_image(self, task_id: str, image: ImageRef) -> TaskEvent:
         now, data = repr(time.time()), image.model_dump_json()
         seq = self._run("ADD_IMAGE", [*self._task_and_events(task_id), self.keys.images(task_id)], [data, now])
@@ -351,7 +332,7 @@ class RedisTaskStore:
             raise TaskNotFound(task_id)
         return self._event(task_id, seq, EventType.IMAGE, now, data)
 
-    @_reachable
+    @reachable
     def add_preview(self, task_id: str, data: bytes, media_type: str) -> TaskEvent:
         now = repr(time.time())
         reply = self._run(
@@ -364,7 +345,7 @@ class RedisTaskStore:
         return TaskEvent(task_id=task_id, seq=seq, type=EventType.PREVIEW, time=float(now),
                          data={"id": preview_id, "media_type": media_type})
 
-    @_reachable
+    @reachable
     def finish(self, task_id: str, end: TaskEnd) -> tuple[Task, TaskEvent]:
         owner = self._owner(task_id)
         fields = ["state", end.state.value, "finished_at", repr(time.time()), "error", end.error or "",
@@ -390,7 +371,7 @@ class RedisTaskStore:
                           data={"images": images, **data})
         return self.get(task_id), event
 
-    @_reachable
+    @reachable
     def finish_job(self, task_id: str, end: TaskEnd) -> dict[int, TaskEnd | None] | None:
         if end.job_no is None:
             raise ValueError("finish_job needs the job's number (TaskEnd.job_no)")
@@ -406,12 +387,12 @@ class RedisTaskStore:
             return None
         return {job: TaskEnd.model_validate_json(raw) if raw else None for job, raw in enumerate(reply[1:])}
 
-    @_reachable
+    @reachable
     def return_job(self, task_id: str, job_no: int, worker_id: str) -> bool:
         return bool(self._run("RETURN_JOB", [self.keys.task(task_id), self.keys.queue],
                               [WORKERS_GROUP, job_no, worker_id, task_id]))
 
-    @_reachable
+    @reachable
     def append_job_progress(self, task_id: str, job_no: int, progress: TaskProgress) -> TaskEvent | None:
         reply = self._run("JOB_PROGRESS", [self.keys.task(task_id)], [job_no, progress.model_dump_json()])
         if reply is None:
@@ -433,7 +414,7 @@ class RedisTaskStore:
         return owner.decode()
 
     # --- control ---------------------------------------------------------------------------
-    @_reachable
+    @reachable
     def request_stop(self, task_id: str, request: StopRequest) -> tuple[Task, TaskEvent | None]:
         owner = self._owner(task_id)
         now, k = repr(time.time()), self.keys
@@ -449,7 +430,7 @@ class RedisTaskStore:
         event = self._event(task_id, seq, EventType.CANCELLED, now, data) if state == "cancelled" else None
         return self.get(task_id), event
 
-    @_reachable
+    @reachable
     def cancel_queued(self, owner: str | None = None) -> list[TaskEvent]:
         now, k, data = repr(time.time()), self.keys, json.dumps({"reason": "user"})
         reply = self._run("CANCEL_QUEUED", [k.queued, k.queue],
@@ -458,7 +439,7 @@ class RedisTaskStore:
                 for task_id, seq in zip(reply[::2], reply[1::2], strict=True)]
 
     # --- events ----------------------------------------------------------------------------
-    @_reachable
+    @reachable
     def append_event(
         self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None
     ) -> TaskEvent:
@@ -475,7 +456,7 @@ class RedisTaskStore:
             raise TaskEnded(task_id, TaskState(seq[1].decode()))
         return TaskEvent(task_id=task_id, seq=seq, type=type, time=float(now), data=data)
 
-    @_reachable
+    @reachable
     def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
         if not self.redis.exists(self.keys.task(task_id)):
             raise TaskNotFound(task_id)
@@ -486,7 +467,7 @@ class RedisTaskStore:
             for entry_id, f in self.redis.xrange(self.keys.events(task_id), start, "+")
         ]
 
-    @_reachable
+    @reachable
     def get_preview(self, task_id: str, preview_id: int | None = None) -> tuple[int, bytes, str] | None:
         if preview_id is None:
             latest = self.redis.hget(self.keys.task(task_id), "last_preview")
@@ -496,58 +477,8 @@ class RedisTaskStore:
         data, media_type = self.redis.hmget(self.keys.previews(task_id), str(preview_id), f"{preview_id}:type")
         return (preview_id, data, media_type.decode()) if data is not None and media_type is not None else None
 
-    # --- workers ---------------------------------------------------------------------------
-    @_reachable
-    def heartbeat(self, info: WorkerInfo, ttl_s: float) -> list[str]:
-        """Say that the worker is alive (for ``ttl_s``) and renew the lease on its task; returns the queue
-        entries it still holds (none while it runs a task: it lost that task to another worker)."""
-        record = info.model_dump_json()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(self.keys.worker(info.worker_id), record, px=int(ttl_s * 1000))
-        pipe.hset(self.keys.known_workers, info.worker_id, record)
-        pipe.execute()
-        renewed = self._run("RENEW", [self.keys.queue],
-                            [WORKERS_GROUP, info.worker_id, self.keys.task(""), info.task_id or ""])
-        return [e.decode() for e in renewed]
-
-    @_reachable
-    def workers(self) -> list[WorkerInfo]:
-        """The workers alive now (their heartbeat has not expired), by id."""
-        keys = sorted(self.redis.scan_iter(match=self.keys.workers_pattern, count=500))
-        values = self.redis.mget(keys) if keys else []
-        return [WorkerInfo.model_validate_json(v) for v in values if v is not None]
-
-    @_reachable
-    def lost_workers(self, forget_after_s: float) -> list[WorkerInfo]:
-        """The workers whose heartbeat expired without their leaving (killed, cut off), each as its last heartbeat
-        told it; one lost for longer than ``forget_after_s`` is forgotten."""
-        known = self.redis.hgetall(self.keys.known_workers)
-        if not known:
-            return []
-        ids = sorted(known)
-        pipe = self.redis.pipeline(transaction=False)
-        for worker_id in ids:
-            pipe.exists(self.keys.worker(worker_id.decode()))
-        lost, now = [], time.time()
-        for worker_id, beating in zip(ids, pipe.execute(), strict=True):
-            if beating:
-                continue
-            info = WorkerInfo.model_validate_json(known[worker_id])
-            if now - info.heartbeat_at > forget_after_s:
-                self.redis.hdel(self.keys.known_workers, worker_id)
-            else:
-                lost.append(info)
-        return lost
-
-    @_reachable
-    def forget_worker(self, worker_id: str) -> None:
-        """A worker that shuts down cleanly leaves at once instead of when its heartbeat expires (and is not lost)."""
-        self.redis.hdel(self.keys.known_workers, worker_id)
-        self.redis.delete(self.keys.worker(worker_id))
-        self.redis.xgroup_delconsumer(self.keys.queue, WORKERS_GROUP, worker_id)
-
     # --- housekeeping ----------------------------------------------------------------------
-    @_reachable
+    @reachable
     def recover(self) -> list[TaskEvent]:
         """Tasks running on a worker with no heartbeat (gone for good, or never there) become interrupted.
         Distributed deployments leave this to the lease (``claim_next`` takes such tasks over); it is here
@@ -567,7 +498,7 @@ class RedisTaskStore:
                 events.append(self._event(task_id, reply[0], EventType.INTERRUPTED, now, reply[1].decode()))
         return events
 
-    @_reachable
+    @reachable
     def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> list[Task]:
         newest_created = self._matching_ids(None, TERMINAL_STATES)
         if not newest_created:
@@ -592,11 +523,11 @@ class RedisTaskStore:
         pipe.execute()
         return pruned
 
-    @_reachable
+    @reachable
     def set_paused(self, paused: bool) -> None:
         self.redis.set(self.keys.paused, "1" if paused else "0")
 
-    @_reachable
+    @reachable
     def is_paused(self) -> bool:
         return self.redis.get(self.keys.paused) == b"1"
 
