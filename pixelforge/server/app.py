@@ -142,7 +142,7 @@ def create_app(runtime: ServerRuntime) -> FastAPI:
     return app
 
 
-class _Server(uvicorn.Server):
+class PixelforgeServer(uvicorn.Server):
     """uvicorn waits for open responses before the lifespan ends; end the SSE streams first."""
 
     def __init__(self, config: uvicorn.Config, state: ServerState) -> None:
@@ -153,14 +153,21 @@ class _Server(uvicorn.Server):
         self._state.draining.set()
         super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
+    def stop(self) -> None:
+        """Stops as a signal does, for a process that runs several servers (tests, benchmarks). Not through
+        handle_exit: sse_starlette patches it to set one exit flag for the whole process, after which every SSE
+        response of every other server in the process (MCP's answers) ends before its first event."""
+        self._state.draining.set()
+        self.should_exit = True
 
-def server_for(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
+
+def server_for(app: FastAPI, host: str, port: int, log_level: str = "info") -> PixelforgeServer:
     settings = app.state.pixelforge.settings
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         http=header_timeout_protocol(settings.header_timeout_s),
     )
-    return _Server(config, app.state.pixelforge)
+    return PixelforgeServer(config, app.state.pixelforge)
 
 
 def serve(

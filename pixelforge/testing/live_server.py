@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import httpx
 
 from pixelforge.config import Settings
 from pixelforge.runtime import Runtime
-from pixelforge.server.app import create_app, server_for
+from pixelforge.server.app import PixelforgeServer, create_app, server_for
 from pixelforge.tasks.model import TaskState
 from pixelforge.testing.ports import loopback_socket
 
@@ -25,13 +24,13 @@ class LiveServer:
     url: str
     runtime: Runtime
     thread: threading.Thread
-    server: object
+    server: PixelforgeServer
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
 
     def stop(self) -> None:
-        self.server.handle_exit(signal.SIGINT, None)  # type: ignore[attr-defined]
+        self.server.stop()
         self.thread.join(30)
 
     def wait_state(self, task_id: str, states: set[TaskState], timeout: float = 120) -> TaskState:

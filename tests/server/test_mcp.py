@@ -28,11 +28,12 @@ from mcp_types import CallToolResult, ImageContent
 from PIL import Image
 from serverkit import KEYS, bearer, held_after_a_step
 
+from pixelforge.config import Settings
 from pixelforge.server.mcp_server import MCP_CANCELLED
 from pixelforge.tasks.model import TaskState
 from pixelforge.testing.hooks import Hold
 from pixelforge.testing.images import left_half_mask, png_bytes, sprite
-from pixelforge.testing.live_server import LiveServer
+from pixelforge.testing.live_server import LiveServer, start_server
 
 RunCoroutine = Callable[[Coroutine[Any, Any, Any]], Any]
 STEPS = 4
@@ -174,6 +175,19 @@ def check_cancelled(live: LiveServer, run_coroutine: RunCoroutine, cancel_midway
         task = service.wait(task.id, timeout=60)
     assert task.state is TaskState.INTERRUPTED and task.stop_reason == MCP_CANCELLED
     assert task.progress.step == hold.noted.progress.step  # stopped inside the step it was held in
+
+
+def test_a_server_stopped_in_the_same_process_leaves_the_others_streams_open(
+    keyed: LiveServer, server_model: str, tmp_path: Path, run_coroutine: RunCoroutine
+) -> None:
+    """The 2025 protocol answers over SSE; stopping one server once ended every later SSE answer of the others."""
+    start_server(Settings(data_dir=tmp_path, model=server_model)).stop()
+
+    async def legacy_call() -> set[str]:
+        async with over_http(keyed, KEYS["alice"], "legacy") as client:
+            return {tool.name for tool in (await client.list_tools()).tools}
+
+    assert run_coroutine(legacy_call()) == TOOLS
 
 
 def test_one_keys_client_cannot_see_or_stop_anothers_tasks(keyed: LiveServer, run_coroutine: RunCoroutine) -> None:
