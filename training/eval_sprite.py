@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pixelforge.backends.sprite import SpritePipeline
-from pixelforge.backends.sprite.tokenizer import singular, words
+from pixelforge.backends.vocabulary import singular, words
 from training.model_card import write_card
 from training.sprite_eval_prompts import EVERYDAY, GAME
 

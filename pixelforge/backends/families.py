@@ -31,6 +31,8 @@ class ModelFamily:
     # pipeline's own call (it takes an image and a mask itself)
     siblings: Literal["diffusers", "own"]
     loader: str | None = None  # the pipeline class that loads it, as "module:Class"; None: DiffusionPipeline
+    # Its tokenizer folder is a word vocabulary (backends/vocabulary.py): what it knows can be told word by word.
+    reads_words: bool = False
 
     def recognises(self, pipeline_class: str) -> bool:
         return pipeline_class.startswith(self.class_prefixes)
@@ -50,7 +52,7 @@ def _imported(reference: str) -> Any:
 FAMILIES: tuple[ModelFamily, ...] = (
     # The bundled sprite model: pixel space, 1× output, its own SDEdit / RePaint-style img2img and inpainting.
     ModelFamily("sprite", ("SpritePipeline",), f"{ADAPTERS}:PixelSpaceModel", latent_map=None, takes_loras=False,
-                siblings="own", loader="pixelforge.backends.sprite:SpritePipeline"),
+                siblings="own", loader="pixelforge.backends.sprite:SpritePipeline", reads_words=True),
     ModelFamily("qwen-image", ("QwenImage",), f"{ADAPTERS}:QwenImageModel", latent_map="qwen-image",
                 takes_loras=True, siblings="diffusers"),
     ModelFamily("flux", ("Flux",), f"{ADAPTERS}:FluxModel", latent_map="flux", takes_loras=True,

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from pixelforge.backends.families import ModelFamily, family_of
+from pixelforge.backends.vocabulary import Vocabulary, VocabularySummary, WordReading
 from pixelforge.config import Settings
 from pixelforge.userpath import expand_user
 
@@ -116,6 +117,15 @@ class ResolvedModel(BaseModel):
     def takes_loras(self) -> bool:
         return self.family.takes_loras
 
+    def vocabulary(self) -> Vocabulary | None:
+        """The words it knows, for a family that reads words (None for the others, and when unreadable)."""
+        if not self.family.reads_words:
+            return None
+        try:
+            return Vocabulary.load(self.path / "tokenizer")
+        except (OSError, ValueError):
+            return None
+
 
 class ModelEntry(BaseModel):
     """One line of ``pixelforge models`` and of ``GET /api/v1/models``."""
@@ -133,6 +143,9 @@ class ModelEntry(BaseModel):
     pixel_pitch: float | None = Field(
         default=None, description="Nominal size of one art pixel in output pixels, when the model paints pixel art "
         "larger than 1×; else null.")
+    vocabulary: VocabularySummary | None = Field(
+        default=None, description="For a model that reads words (the bundled sprite model): how many it knows; "
+        "`GET /api/v1/models/{name}/words` tells how it reads a prompt. Null for models that read any text.")
 
 
 def hf_cached_snapshot(repo_id: str, what: str) -> Path:
@@ -197,8 +210,9 @@ def _entry(name: str, title: str, description: str, source: str, default: bool) 
     except ModelNotFound as exc:
         return ModelEntry(name=name, title=title, description=description, available=False, source=source,
                           default=default, problem=str(exc), **grid)
+    vocabulary = resolved.vocabulary()
     return ModelEntry(name=name, title=title, description=description, available=True, source=str(resolved.path),
-                      default=default, **grid)
+                      default=default, vocabulary=vocabulary.summary() if vocabulary else None, **grid)
 
 
 def list_models(settings: Settings) -> list[ModelEntry]:
@@ -215,6 +229,26 @@ def list_models(settings: Settings) -> list[ModelEntry]:
     if settings.model not in PRESETS:
         entries.append(_entry(settings.model, settings.model, "Configured default model.", settings.model, True))
     return entries
+
+
+class PromptWords(BaseModel):
+    """How a model reads a prompt (``GET /api/v1/models/{name}/words``, ``pixelforge models --words``)."""
+
+    model: str
+    vocabulary: VocabularySummary | None = Field(description="Null for a model that reads any text.")
+    words: list[WordReading] = Field(description="The prompt's words but function words, in order; none for a "
+                                     "model that reads any text.")
+
+
+def prompt_words(settings: Settings, name: str, prompt: str) -> PromptWords:
+    """How the model ``name`` (one that ``list_models`` lists) reads ``prompt``; ModelNotFound for another name
+    or a model whose weights are not here."""
+    if name not in PRESETS and name != settings.model:
+        raise ModelNotFound(f"unknown model '{name}'")
+    vocabulary = resolve_model(name).vocabulary()
+    if vocabulary is None:
+        return PromptWords(model=name, vocabulary=None, words=[])
+    return PromptWords(model=name, vocabulary=vocabulary.summary(), words=vocabulary.read(prompt))
 
 
 def check_lora_file(path: str) -> Path:

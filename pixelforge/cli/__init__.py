@@ -19,7 +19,7 @@ import os
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pixelforge import __version__
 from pixelforge.cli.common import (
@@ -35,6 +35,9 @@ from pixelforge.cli.common import (
 from pixelforge.cli.generate import cmd_generate
 from pixelforge.cli.mcp import add_mcp
 from pixelforge.cli.queue import register as register_queue
+
+if TYPE_CHECKING:
+    from pixelforge.config import Settings
 
 # Every option's help ends with its default; argparse fills %(default)s.
 DEFAULT = " (default: %(default)s)"
@@ -146,7 +149,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from pixelforge.backends.presets import list_models
 
-    entries = list_models(settings_from(args))
+    settings = settings_from(args)
+    if args.words is not None:
+        return _print_words(settings, args.words, args.json)
+    entries = list_models(settings)
     if args.json:
         print(json.dumps([e.model_dump() for e in entries], indent=2))
         return EXIT_OK
@@ -156,6 +162,34 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{entry.name:<14} available: {mark}  {entry.title}{default}")
         print(f"{'':<14} {entry.problem or entry.source}")
         print(textwrap.fill(entry.description, width=100, initial_indent=" " * 15, subsequent_indent=" " * 15))
+        if entry.vocabulary is not None:
+            nearest = entry.vocabulary.nearest_words
+            more = f" (and reads {nearest:,} more as the nearest one it knows)" if nearest else ""
+            print(f"{'':<14} knows {entry.vocabulary.words:,} words{more}: see `pixelforge models --words PROMPT`")
+    return EXIT_OK
+
+
+def _print_words(settings: Settings, prompt: str, as_json: bool) -> int:
+    """How the default model (or --model) reads a prompt, word by word."""
+    from pixelforge.backends.presets import ModelNotFound, prompt_words
+    from pixelforge.backends.vocabulary import ReadAs
+
+    try:
+        reading = prompt_words(settings, settings.model, prompt)
+    except ModelNotFound as exc:
+        raise UsageError(f"{exc}. See `pixelforge models`") from exc
+    if as_json:
+        print(reading.model_dump_json(indent=2))
+        return EXIT_OK
+    if reading.vocabulary is None:
+        print(f"{reading.model} reads any text: every word of the prompt reaches it")
+        return EXIT_OK
+    shown = {ReadAs.KNOWN: "known", ReadAs.PLURAL: "known (plural of {})", ReadAs.NEAREST: "read as '{}'",
+             ReadAs.UNKNOWN: "not known: ignored"}
+    for word in reading.words:
+        print(f"{word.word:<16} {shown[word.read_as].format(word.known_word)}")
+    if not reading.words:
+        print("no word the model reads (only function words)")
     return EXIT_OK
 
 
@@ -258,7 +292,9 @@ def build_parser(with_pixelate: bool = True) -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list model presets and whether their weights are here")
     models.add_argument("--json", action="store_true", help="print JSON")
-    models.add_argument("--model", help="also check this model")
+    models.add_argument("--model", help="also check this model; with --words, the model to read the prompt")
+    models.add_argument("--words", metavar="PROMPT",
+                        help="tell how the model (the default one, or --model) reads PROMPT, word by word")
     models.set_defaults(handler=cmd_models)
     add_mcp(commands)
 

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
 import pixelforge
-from pixelforge.backends.presets import ModelEntry, list_models
+from pixelforge.backends.presets import ModelEntry, ModelNotFound, PromptWords, list_models, prompt_words
 from pixelforge.server.deps import DB_INT_MAX, AppSettings, Caller, Service, State, owned_task
 from pixelforge.server.images import OUTPUT_MEDIA_TYPES, data_file, find_image, image_path, scaled_png
 from pixelforge.server.json_shape import json_shape_problem
@@ -366,3 +366,30 @@ def workers(state: State, caller: Caller) -> list[WorkerInfo]:
 @router.get("/models", tags=["server"], summary="Models this server knows")
 def models(settings: AppSettings, caller: Caller) -> list[ModelEntry]:
     return [entry.model_copy(update={"source": shown_path(entry.source, settings)}) for entry in list_models(settings)]
+
+
+# A model name is a preset or the server's default model (a path or repo id); a prompt is a sentence or a few.
+MAX_MODEL_NAME = 1_000
+MAX_PROMPT = 10_000
+
+
+@router.get(
+    "/models/{name}/words",
+    tags=["server"],
+    summary="How a model reads a prompt, word by word",
+    responses={404: {"model": Message}},
+)
+def model_words(
+    settings: AppSettings,
+    caller: Caller,
+    name: Annotated[str, Path(max_length=MAX_MODEL_NAME)],
+    prompt: Annotated[str, Query(max_length=MAX_PROMPT, description="The prompt to read.")],
+) -> PromptWords:
+    """For a model that reads words (the bundled sprite model): each word of the prompt, and whether the model
+    knows it, reads it as the nearest word it knows, or ignores it. A model that reads any text answers with
+    ``vocabulary: null`` and no words."""
+    try:
+        return prompt_words(settings, name, prompt)
+    except ModelNotFound:
+        detail = f"no model '{name}' here: see GET /api/v1/models"
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=detail) from None

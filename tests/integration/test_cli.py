@@ -95,6 +95,21 @@ def test_models_lists_presets_and_what_to_download(capsys: pytest.CaptureFixture
     assert entries["sprite"]["description"] in listing and "not scenes or characters in poses" in listing
 
 
+def test_models_tells_what_the_sprite_model_knows_word_by_word(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--json"]) == 0
+    known = {e["name"]: e for e in json.loads(capsys.readouterr().out)}["sprite"]["vocabulary"]
+    assert main(["models"]) == 0
+    assert f"knows {known['words']:,} words" in capsys.readouterr().out
+    assert main(["models", "--words", "Two red apples and a zorp", "--model", "sprite"]) == 0
+    lines = [line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines()]
+    assert lines == [["two", "known"], ["red", "known"], ["apples", "known (plural of apple)"],
+                     ["zorp", "not known: ignored"]]
+    assert main(["models", "--words", "the and of", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["words"] == []
+    assert main(["models", "--words", "a cat", "--model", "qwen-image"]) == 2  # not on this machine
+    assert "pixelforge models" in capsys.readouterr().err
+
+
 def test_first_ctrl_c_interrupts_keeps_finished_images_and_exits_130(tiny_qwen_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     process = subprocess.Popen(

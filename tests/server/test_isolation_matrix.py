@@ -103,6 +103,7 @@ def test_a_second_identity_reaches_nothing_of_the_first(pair) -> None:
             ("GET", "/api/v1/health"): ({}, no_trace),
             ("GET", "/api/v1/workers"): ({}, forbidden),  # admins only: which worker runs what
             ("GET", "/api/v1/models"): ({}, no_trace),
+            ("GET", "/api/v1/models/{name}/words"): ({"params": {"prompt": "bob's cat"}}, no_trace),
             ("GET", "/sdapi/v1/progress"): ({}, no_trace),
             ("POST", "/sdapi/v1/interrupt"): ({}, stop_routes),
             ("POST", "/sdapi/v1/skip"): ({}, stop_routes),
@@ -129,7 +130,7 @@ def test_a_second_identity_reaches_nothing_of_the_first(pair) -> None:
         assert operations - by_task - blocking == set(calls), "an operation has no check"
 
         for (method, path), (kwargs, check) in calls.items():
-            check(bob.request(method, path, **kwargs))
+            check(bob.request(method, path.replace("{name}", "sprite"), **kwargs))
         for method, path in sorted(by_task):
             unknown = bob.request(method, _fill(path, NEVER))
             for task_id in ids:

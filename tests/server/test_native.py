@@ -167,6 +167,27 @@ def test_health_needs_no_identity_and_models_list_the_default(keyed: LiveServer,
     assert by_name["qwen-image"]["native_size"] is None and by_name["qwen-image"]["pixel_pitch"] == 16.0
 
 
+def test_a_model_that_reads_words_tells_how_it_reads_a_prompt(keyed: LiveServer, alice: httpx.Client) -> None:
+    models = {m["name"]: m for m in alice.get("/api/v1/models").json()}
+    known = models["sprite"]["vocabulary"]
+    assert known["words"] > 1000 and models["qwen-image"]["vocabulary"] is None  # Qwen reads any text
+    answer = alice.get("/api/v1/models/sprite/words", params={"prompt": "Two red apples and a zorp"})
+    assert answer.status_code == 200
+    assert answer.json() == {"model": "sprite", "vocabulary": known, "words": [
+        {"word": "two", "read_as": "known", "known_word": "two"},
+        {"word": "red", "read_as": "known", "known_word": "red"},
+        {"word": "apples", "read_as": "plural", "known_word": "apple"},
+        {"word": "zorp", "read_as": "unknown", "known_word": None},
+    ]}
+    for name in ("nope", "qwen-image"):  # unknown here, or its weights are not on this machine
+        missing = alice.get(f"/api/v1/models/{name}/words", params={"prompt": "a cat"})
+        assert missing.status_code == 404 and f"no model '{name}' here" in missing.json()["detail"]
+    assert alice.get("/api/v1/models/sprite/words").status_code == 422
+    assert alice.get("/api/v1/models/sprite/words", params={"prompt": "a" * 10_001}).status_code == 422
+    with keyed.client() as anonymous:
+        assert anonymous.get("/api/v1/models/sprite/words", params={"prompt": "a cat"}).status_code == 401
+
+
 def test_openapi_describes_every_native_field(alice: httpx.Client) -> None:
     spec = alice.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pixelforge.backends.sprite.tokenizer import BOS, UNK, SpriteTokenizer, words
+from pixelforge.backends.sprite.tokenizer import BOS, UNK, SpriteTokenizer
+from pixelforge.backends.vocabulary import words
 
 
 def test_words_lowercase_strip_punctuation_accents_and_stopwords() -> None:

@@ -10,44 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import unicodedata
 from collections import Counter
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
 
 from transformers import PreTrainedTokenizer
 
+from pixelforge.backends.vocabulary import SYNONYMS_FILE, VOCAB_FILE, Vocabulary, singular, words
+
 PAD, UNK, BOS = "<pad>", "<unk>", "<bos>"
-SYNONYMS_FILE = "synonyms.json"
-# Function words carry nothing a 32×32 sprite can show; dropping them makes "a knight with a sword" and
-# "knight sword" the same prompt instead of spending positions on tokens the model never learned.
-STOPWORDS = frozenset(
-    {"a", "an", "and", "the", "with", "of", "in", "on", "at", "to", "for", "from", "by", "or", "is", "are", "be",
-     "as", "its", "it", "this", "that", "these", "those", "into", "over"}
-)
-# Chinese function characters, dropped for the same reason: 一个红苹果 and 红苹果 are the same picture.
-CJK_STOPWORDS = frozenset("个的一只和了是在与")
-# A Latin word, or one CJK ideograph: Chinese has no spaces, and CLDR's zh keywords (苹果, 红色) and natural
-# prompts (红苹果) share characters rather than segmentations, so each ideograph is one token.
-_TOKEN = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def words(text: str) -> list[str]:
-    """Lower-case, fold accents (piñata → pinata), drop apostrophes and punctuation and stopwords; split
-    Chinese into ideographs."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch)).replace("'", "").replace("’", "")
-    return [w for w in _TOKEN.findall(plain) if w not in STOPWORDS and w not in CJK_STOPWORDS]
-
-
-def singular(word: str, known: Container[str]) -> str | None:
-    """The singular of `word` among `known` ("boxes" → "box", "cats" → "cat", "puppies" → "puppy"), or None."""
-    if word.endswith("ies") and word[:-3] + "y" in known:
-        return word[:-3] + "y"
-    for suffix in ("es", "s"):
-        if word.endswith(suffix) and word[: -len(suffix)] in known:
-            return word[: -len(suffix)]
-    return None
 
 
 class SpriteTokenizer(PreTrainedTokenizer):
@@ -58,17 +28,18 @@ class SpriteTokenizer(PreTrainedTokenizer):
     so no WordNet is needed at run time; a model saved without one (v1) maps unknown words to UNK.
     """
 
-    vocab_files_names = {"vocab_file": "vocab.json", "synonyms_file": SYNONYMS_FILE}  # noqa: RUF012 - as the base
+    vocab_files_names = {"vocab_file": VOCAB_FILE, "synonyms_file": SYNONYMS_FILE}  # noqa: RUF012 - as the base
     model_input_names = ["input_ids", "attention_mask"]  # noqa: RUF012
 
     def __init__(self, vocab_file: str, synonyms_file: str | None = None, model_max_length: int = 16,
                  **kwargs) -> None:
         with open(vocab_file, encoding="utf-8") as f:
-            self.vocab: dict[str, int] = json.load(f)
-        self.synonyms: dict[str, str] = {}
+            vocab: dict[str, int] = json.load(f)
+        synonyms: dict[str, str] = {}
         if synonyms_file is not None and os.path.isfile(synonyms_file):
             with open(synonyms_file, encoding="utf-8") as f:
-                self.synonyms = {word: known for word, known in json.load(f).items() if known in self.vocab}
+                synonyms = json.load(f)
+        self.vocabulary = Vocabulary(vocab, synonyms)
         self.ids_to_tokens = {i: w for w, i in self.vocab.items()}
         kwargs.setdefault("pad_token", PAD)
         kwargs.setdefault("unk_token", UNK)
@@ -91,6 +62,14 @@ class SpriteTokenizer(PreTrainedTokenizer):
         return {token: i for i, token in enumerate([PAD, UNK, BOS, *kept])}
 
     @property
+    def vocab(self) -> dict[str, int]:
+        return self.vocabulary.vocab
+
+    @property
+    def synonyms(self) -> dict[str, str]:
+        return self.vocabulary.synonyms
+
+    @property
     def vocab_size(self) -> int:
         return len(self.vocab)
 
@@ -101,21 +80,11 @@ class SpriteTokenizer(PreTrainedTokenizer):
         return [self._known_form(w) for w in words(text)]
 
     def _known_form(self, word: str) -> str:
-        # Plurals in prompts ("cats", "boxes") map to the singular the captions use, and so do the plurals of
-        # words the synonym table knows ("puppies" → "puppy" → "dog").
-        if word in self.vocab:
-            return word
-        found = singular(word, self.vocab) or self.synonyms.get(word)
-        if found is None:
-            base = singular(word, self.synonyms)
-            found = self.synonyms.get(base) if base is not None else None
-        return found or UNK
+        return self.vocabulary.known_form(word)[1] or UNK
 
     def with_synonyms(self, synonyms: dict[str, str]) -> None:
-        """Adopt a synonym table (unknown word → vocabulary word); entries pointing outside the vocabulary are
-        dropped, since they could only ever produce UNK."""
-        self.synonyms = {word: known for word, known in synonyms.items()
-                         if known in self.vocab and word not in self.vocab}
+        """Adopt a synonym table (unknown word → vocabulary word)."""
+        self.vocabulary = Vocabulary(self.vocab, synonyms)
 
     def _convert_token_to_id(self, token: str) -> int:
         return self.vocab.get(token, self.vocab[UNK])

@@ -54,6 +54,8 @@ export const taskPath = (id) => `/tasks/${encodeURIComponent(id)}`;
 
 export const api = {
   models: () => request("GET", "/models"),
+  words: (model, prompt) =>
+    request("GET", `/models/${encodeURIComponent(model)}/words?${new URLSearchParams({ prompt })}`),
   submit: (params) => request("POST", "/tasks", params),
   task: (id) => request("GET", taskPath(id)),
   tasks: ({ limit = 20, states = [] } = {}) => {

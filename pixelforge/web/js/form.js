@@ -211,6 +211,7 @@ export class ParamsForm {
     this.applyPixel(params.pixel);
     this.describeModel();
     this.save();
+    this.field("prompt").dispatchEvent(new Event("input")); // its listeners (the words it reads) see the new text
   }
 
   /** The pixel group from a task's `pixel` (null: the model's default). */

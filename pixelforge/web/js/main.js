@@ -15,6 +15,7 @@ import { QueueView } from "./queue.js";
 import { RecentImages } from "./recent.js";
 import { Stage } from "./preview.js";
 import { ProgressView } from "./progress.js";
+import { PromptWords } from "./promptwords.js";
 import { StatsView } from "./stats.js";
 import { storage } from "./storage.js";
 import { WakeLock } from "./wakelock.js";
@@ -27,7 +28,12 @@ labelShortcutKeys();
 
 const form = new ParamsForm();
 const input = new ImageInput({ mask: new MaskEditor(), model: () => form.selectedModel() });
-document.getElementById("model").addEventListener("change", () => input.modelChanged());
+const promptWords = new PromptWords(document.getElementById("prompt"), document.getElementById("prompt-words"),
+  () => form.selectedModel());
+document.getElementById("model").addEventListener("change", () => {
+  input.modelChanged();
+  promptWords.schedule();
+});
 const notices = new Notices();
 let app;
 const submit = new SubmitArea({
@@ -73,7 +79,7 @@ installShortcuts({
 onLocaleChange(() => {
   language.value = document.documentElement.lang;
   labelShortcutKeys();
-  for (const view of [form, input, app.progress, app.stage, app.gallery, app.stats, history, queue, recent]) {
+  for (const view of [form, input, promptWords, app.progress, app.stage, app.gallery, app.stats, history, queue, recent]) {
     if (view.refresh) view.refresh();
     else if (view.render) view.render();
   }
@@ -85,7 +91,10 @@ new ResizeObserver(() => {
   document.body.style.setProperty("--action-bar-height", `${actionBar.offsetHeight}px`);
 }).observe(actionBar);
 
-api.models().then((models) => form.setModels(models), () => form.setModels([])).then(() => input.modelChanged());
+api.models().then((models) => form.setModels(models), () => form.setModels([])).then(() => {
+  input.modelChanged();
+  promptWords.schedule();
+});
 history.load();
 queue.load();
 recent.load();

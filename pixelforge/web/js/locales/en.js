@@ -5,6 +5,8 @@ export default {
   parameters: "Parameters",
   prompt: "Prompt",
   promptPlaceholder: "a red apple",
+  wordsIgnored: "Not known to the model (ignored): {words}",
+  wordsReadAs: "read as: {words}",
   negativePrompt: "Negative prompt",
   negativePlaceholder: "blurry, text",
   model: "Model",

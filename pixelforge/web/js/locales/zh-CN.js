@@ -5,6 +5,8 @@ export default {
   parameters: "参数",
   prompt: "提示词",
   promptPlaceholder: "一个红苹果",
+  wordsIgnored: "模型不认识（将被忽略）：{words}",
+  wordsReadAs: "按近义词理解：{words}",
   negativePrompt: "反向提示词",
   negativePlaceholder: "模糊，文字",
   model: "模型",
