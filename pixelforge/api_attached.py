@@ -20,7 +20,16 @@ from typing import Any
 from pixelforge.cli.client import BAD_REQUEST, Server, ServerError
 from pixelforge.tasks.files import file_stem
 from pixelforge.tasks.input_images import ImageUpload
-from pixelforge.tasks.model import EventType, ImageRef, StopWhen, Task, TaskEvent, TaskParams, TaskStats
+from pixelforge.tasks.model import (
+    EventType,
+    ImageRef,
+    StopRequest,
+    StopWhen,
+    Task,
+    TaskEvent,
+    TaskParams,
+    TaskStats,
+)
 from pixelforge.tasks.stop import StopToken
 
 # The identity of the Python API's tasks on a server without API keys.
@@ -128,11 +137,14 @@ class AttachedTasks:
 
     def get(self, task_id: str) -> Task:
         view = self.server.json("GET", self._path(task_id))
+        asked = view.get("stop_requested")
         return Task(
             **{key: view[key] for key in ("id", "type", "params", "state", "created_at", "started_at",
-                                          "finished_at", "error", "stop_reason", "position", "queue_size")},
+                                          "finished_at", "error", "stop_reason", "position", "queue_size",
+                                          "starts_in_s")},
             images=[self._downloaded(task_id, image) for image in view["images"]],
             stats=TaskStats.model_validate(view["stats"]) if view.get("stats") else None,
+            stop_request=StopRequest(action=asked["kind"], when=asked["when"], at=asked["at"]) if asked else None,
         )
 
     def _downloaded(self, task_id: str, image: dict[str, Any]) -> ImageRef:

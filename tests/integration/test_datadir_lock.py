@@ -92,3 +92,26 @@ def test_the_python_api_beside_a_server_attaches_to_it_and_leaves_its_running_ta
     ends = [line for line in events.splitlines() if line.startswith("event: ") and line[7:] in
             ("completed", "interrupted", "failed", "cancelled")]
     assert ends == ["event: interrupted"] and '"reason":"restart"' not in events.replace(" ", "")
+
+
+def test_the_attached_python_api_shows_a_stop_asked_for_and_when_a_queued_task_starts(
+    server: ServeProcess, tmp_path: Path
+) -> None:
+    from pixelforge import Pixelforge
+    from pixelforge.tasks.model import EventType, TaskState
+
+    with Pixelforge(data_dir=tmp_path / "data") as pf:
+        assert pf.attached == server.url
+        running = pf.submit("a castle", seed=1, steps=150, batch_count=16, **SMALL)
+        # running, with an ETA: the work ahead of the next task can be estimated
+        next(event for event in running.events() if event.type is EventType.PROGRESS and event.data.get("eta_s"))
+        queued = pf.submit("a red apple", seed=2, steps=4, **SMALL)
+        waiting = queued.task
+        assert waiting.state is TaskState.QUEUED and waiting.position == 1
+        assert waiting.starts_in_s is not None and waiting.starts_in_s > 0
+        running.stop_after_image()
+        asked = running.task.stop_request
+        assert asked is not None and (asked.action, asked.when) == ("interrupt", "after_job") and asked.at
+        queued.interrupt()
+        ended = running.wait(300)
+    assert ended.state is TaskState.INTERRUPTED and len(ended.images) == 1 and ended.stop_request is None
