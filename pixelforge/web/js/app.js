@@ -1,4 +1,5 @@
-// The controller: one attached task at a time, its events driving every view.
+// The controller: one attached task at a time. Its events and the user's actions go through reduce (state.js) into
+// the one state object, which every view renders from; here are the effects: requests, the event stream, storage.
 import { ApiError, api, fileUrl, imageUrl } from "./api.js";
 import { TERMINAL, TaskStream } from "./events.js";
 import { t } from "./i18n.js";
@@ -16,7 +17,7 @@ const LAST_SEED = "lastSeed";
 const STOP_CONFIRM_MS = 15_000;
 // The caller's newest tasks read after a change (one read feeds the history, the recent images, the queue and
 // "Restore progress"). They hold every unfinished task of the caller: an identity has at most a few (8 by default,
-// max_active_per_identity) and they are the newest in queue order, unless many newer ones ended while they waited.
+// max_active_per_identity) and they are the newest in queue order, unless over 22 newer ones ended while they waited.
 const TASKS_READ = 30;
 
 export class App {
