@@ -33,8 +33,17 @@ function task(overrides = {}) {
 
 const event = (seq, type, data = {}, taskId = ID) => ({ task_id: taskId, seq, type, time: seq, data });
 
+/** Frozen all the way down: reduce changing its input (it must not) throws in a module (strict mode). */
+function deepFreeze(value) {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
 function run(actions, state = initialState) {
-  return actions.reduce(reduce, state);
+  return actions.reduce((current, action) => deepFreeze(reduce(deepFreeze(current), deepFreeze(action))), state);
 }
 
 test("a task from Generate to completed", () => {
@@ -202,7 +211,11 @@ test("generate forever: images without a total", () => {
     event(4, "progress", progress({ job_no: 1, job_count: 0, step: 1, progress: 0.25 })), event(5, "image", image(1)),
     event(6, "progress", progress({ job_no: 2, job_count: 0, step: 2, progress: 0.5, eta_s: 1 })),
   ]);
-  assert.deepEqual(state.task.images, [image(0), image(1)]);
+  assert.deepEqual(state, {
+    ...initialState, attachNo: 1, seq: 6, bar: state.bar,
+    task: { ...forever, state: "running", position: null, queue_size: null, images: [image(0), image(1)],
+      progress: progress({ job_no: 2, job_count: 0, step: 2, progress: 0.5, eta_s: 1 }) },
+  });
   assert.deepEqual(state.bar, {
     state: "running", progress: progress({ job_no: 2, job_count: 0, step: 2, progress: 0.5, eta_s: 1 }),
     position: null, size: null, attempt: undefined, startsIn: null, stoppingAfter: false,
@@ -213,7 +226,10 @@ test("generate forever: images without a total", () => {
 test("worker lost: the task is requeued, keeps its place and says which attempt runs", () => {
   const running = run([{ type: "submitted", task: task() }, event(1, "started"),
     event(2, "progress", progress({ step: 3 }))]);
-  const requeued = reduce(running, event(3, "queued", { position: 1, size: 1, requeued: true, attempt: 2 }));
+  const requeued = run([event(3, "queued", { position: 1, size: 1, requeued: true, attempt: 2 })], running);
+  assert.deepEqual(requeued.task, {
+    ...running.task, state: "queued", position: 1, queue_size: 1, starts_in_s: null, attempt: 2,
+  });
   assert.deepEqual(requeued.bar, {
     state: "queued", progress: progress({ step: 3 }), position: 1, size: 1, attempt: 2, startsIn: null,
     stoppingAfter: false,
