@@ -6,8 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 # Debian packages the tests need: a browser for the UI tests, the emoji font and CLDR for the sprite dataset
-# tests, tmux for the terminal test of the CLI.
-TEST_DEBS ?= chromium chromium-driver fonts-noto-color-emoji unicode-cldr-core tmux redis-server
+# tests, tmux for the terminal test of the CLI, node for the tests of the web UI's state (tests/web).
+TEST_DEBS ?= chromium chromium-driver fonts-noto-color-emoji unicode-cldr-core tmux redis-server nodejs
 
 .PHONY: run test lint setup setup-test
 

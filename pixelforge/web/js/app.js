@@ -1,8 +1,12 @@
-// The controller: one attached task at a time, its events driving every view.
+// The controller: one attached task at a time. Its events and the user's actions go through reduce (state.js) into
+// the one state object, which every view renders from; here are the effects: requests, the event stream, storage.
 import { ApiError, api, fileUrl, imageUrl } from "./api.js";
-import { SubmitState } from "./controls.js";
 import { TERMINAL, TaskStream } from "./events.js";
 import { t } from "./i18n.js";
+import {
+  initialState, isActive, isSkipping, isStopping, isStoppingAfter, queuedTasks, reduce, skippedJobs, statsView, stopOf,
+  submitView,
+} from "./state.js";
 import { storage } from "./storage.js";
 
 const ACTIVE = "activeTask"; // {id, seq}: the task to re-attach to after a reload
@@ -11,77 +15,69 @@ const LAST_SEED = "lastSeed";
 // the task means the worker is dead or stuck, and the user is let go on (the task stays restorable). Any
 // event re-arms the wait: a "Stop and keep" decode of a big model on a CPU may take a while.
 const STOP_CONFIRM_MS = 15_000;
+// The caller's newest tasks read after a change (one read feeds the history, the recent images, the queue and
+// "Restore progress"). They hold every unfinished task of the caller: an identity has at most a few (8 by default,
+// max_active_per_identity) and they are the newest in queue order, unless over 22 newer ones ended while they waited.
+const TASKS_READ = 30;
 
 export class App {
   constructor({ form, input, submit, progress, stage, gallery, recent, stats, history, queue, wakeLock, notices,
     endNotice }) {
     Object.assign(this, { form, input, submit, progress, stage, gallery, recent, stats, history, queue, wakeLock,
       notices, endNotice });
-    this.task = null; // the attached task: the server's TaskOut, kept up to date from its events
+    this.state = initialState; // everything the views show (see state.js); changed only by dispatch
     this.stream = null;
-    // The one request in flight ("submit", "interrupt", "after_job" or "skip"). The buttons are a function of the
-    // server's task state plus this, so a failed request can never leave them stuck.
-    this.pending = null;
-    this.skipJob = null; // the job the server accepted a skip for; Skip comes back when the job changes
-    this.restoreId = null; // an unfinished task of ours that is not attached ("Restore progress")
     this.stallTimer = null;
-    this.skippedSeen = 0;
+  }
+
+  /** The attached task (the server's TaskOut, kept up to date from its events), or null. */
+  get task() {
+    return this.state.task;
   }
 
   get active() {
-    return Boolean(this.task && !TERMINAL.has(this.task.state));
+    return isActive(this.state);
   }
 
-  /** An interrupt is on its way or the server has one pending: "Interrupting…". */
-  get stopping() {
-    return this.active && (this.pending === "interrupt" || stopOf(this.task) === "interrupt");
-  }
-
-  /** "Stop after this image" is on its way or the server holds it: "Stopping after this image…". */
-  get stoppingAfter() {
-    return this.active && (this.pending === "after_job" || stopOf(this.task) === "after_job");
-  }
-
-  get skipping() {
-    return this.pending === "skip" || (this.skipJob !== null && this.skipJob === this.task?.progress.job_no);
+  /** Applies an action to the state and renders the views from it; returns the state before. */
+  dispatch(action) {
+    const before = this.state;
+    this.state = reduce(before, action);
+    this.render(before);
+    return before;
   }
 
   // --- user actions -------------------------------------------------------------------------
   async generate() {
-    if (this.pending === "submit") return; // a second Ctrl+Enter while the request is on its way does nothing
+    if (this.state.pending === "submit") return; // a second Ctrl+Enter while the request is on its way does nothing
     this.notices.clear();
     this.form.clearInvalid();
     const previous = this.active ? this.task.id : null;
-    this.pending = "submit";
+    if (previous) this.unfollow();
+    this.dispatch({ type: "submit" });
     try {
-      if (previous) {
-        // Ctrl+Enter while a task runs: stop it (it ends within milliseconds), then queue the new one.
-        this.detach();
-        this.render();
-        await api.interrupt(previous).catch(() => null);
-      } else {
-        this.render();
-      }
+      // Ctrl+Enter while a task runs: stop it (it ends within milliseconds), then queue the new one.
+      if (previous) await api.interrupt(previous).catch(() => null);
       const task = await api.submit({ ...this.form.params(), ...this.input.params() });
-      this.pending = null;
-      this.attach(task);
+      this.attach({ type: "submitted", task });
     } catch (error) {
-      this.pending = null;
+      this.dispatch({ type: "submit_failed" });
       this.notices.error(this.form.showInvalid(error) ?? (() => describeError(error, "errorSubmit")));
-      this.render();
-      this.refreshRestore(); // a previous task that could not be stopped is still there to re-attach
+      this.loadTasks(); // a previous task that could not be stopped is still there to re-attach
     }
   }
 
   /** Returns whether there was anything to interrupt (so that Esc is only consumed then). */
   interrupt(keepPartial = false) {
-    if (!this.active || this.stopping) return false;
+    if (!this.active || isStopping(this.state)) return false;
     return this.sendStop("interrupt", keepPartial, "now");
   }
 
   /** "Stop after this image": the running image is finished and kept, then the task ends. */
   stopAfterImage() {
-    if (!this.active || this.task.state !== "running" || this.stopping || this.stoppingAfter) return false;
+    if (!this.active || this.task.state !== "running" || isStopping(this.state) || isStoppingAfter(this.state)) {
+      return false;
+    }
     return this.sendStop("after_job", false, "after_job");
   }
 
@@ -89,19 +85,12 @@ export class App {
    * end, or the stop it now waits for (a stop now is watched until the task ends). */
   sendStop(pending, keepPartial, when) {
     const id = this.task.id;
-    this.pending = pending;
-    this.render();
+    this.dispatch({ type: "stop_requested", when: pending });
     api.interrupt(id, keepPartial, when).then(
       (task) => {
-        if (this.task?.id !== id || !this.active) return;
-        this.pending = null;
-        if (TERMINAL.has(task.state)) {
-          this.finish(task);
-          return;
-        }
-        this.task.stop_requested = task.stop_requested;
-        if (when === "now") this.watchStop();
-        this.render();
+        if (this.dispatch({ type: "stop_answered", task }) === this.state) return; // for a task no longer here
+        if (!this.active) this.ended();
+        else if (when === "now") this.watchStop();
       },
       (error) => this.controlFailed(id, error),
     );
@@ -112,26 +101,20 @@ export class App {
   async retry(task) {
     this.notices.clear();
     try {
-      this.attach(await api.retry(task.id));
+      this.attach({ type: "attach", task: await api.retry(task.id) });
     } catch (error) {
       this.notices.error(describeError(error, "errorSubmit"));
+      this.loadTasks();
     }
-    this.history.load();
   }
 
   skip() {
-    if (!this.active || this.task.state !== "running" || this.stopping || this.skipping) return false;
+    if (!this.active || this.task.state !== "running" || isStopping(this.state) || isSkipping(this.state)) return false;
     const id = this.task.id;
     const job = this.task.progress.job_no;
-    this.pending = "skip";
-    this.render();
+    this.dispatch({ type: "skip_requested" });
     api.skip(id).then(
-      (task) => {
-        if (this.task?.id !== id || !this.active) return;
-        this.pending = null;
-        if (stopOf(task) === "skip") this.skipJob = job;
-        this.render();
-      },
+      (task) => this.dispatch({ type: "skip_answered", task, job }),
       (error) => this.controlFailed(id, error),
     );
     return true;
@@ -140,15 +123,15 @@ export class App {
   /** The "Restore progress" control (or a reload): the remembered task, else our newest unfinished one. */
   async restore({ automatic = false } = {}) {
     const remembered = storage.get(ACTIVE);
-    const id = automatic ? remembered?.id : this.restoreId ?? remembered?.id;
+    const id = automatic ? remembered?.id : this.state.restoreId ?? remembered?.id;
     this.notices.clear();
     if (!id) {
-      this.refreshRestore();
+      this.loadTasks();
       return;
     }
     try {
       const task = await api.task(id);
-      this.attach(task, { after: remembered?.id === task.id ? remembered.seq ?? 0 : 0 });
+      this.attach({ type: "attach", task, after: remembered?.id === task.id ? remembered.seq ?? 0 : 0 });
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
         storage.remove(ACTIVE);
@@ -156,22 +139,20 @@ export class App {
       } else {
         this.notices.error(describeError(error, "errorNetwork"));
       }
-      this.refreshRestore();
+      this.loadTasks();
     }
   }
 
-  /** Offer "Restore progress" only when one of our tasks is unfinished and not attached here. */
-  async refreshRestore() {
-    let id = null;
-    if (!this.active) {
-      try {
-        id = (await api.tasks({ limit: 1, states: ["running", "queued"] })).tasks[0]?.id ?? null;
-      } catch {
-        id = null; // the server is away: there is nothing we could re-attach to anyway
-      }
+  /** The caller's newest tasks, read once for the history, the recent images, the queue and "Restore progress". */
+  async loadTasks() {
+    let page;
+    try {
+      page = await api.tasks({ limit: TASKS_READ });
+    } catch {
+      this.dispatch({ type: "tasks_failed" }); // the lists are a convenience; the server being away is said elsewhere
+      return;
     }
-    this.restoreId = this.active ? null : id;
-    this.submit.setCanRestore(this.restoreId !== null);
+    this.dispatch({ type: "tasks_loaded", tasks: page.tasks });
   }
 
   /** The task's parameters into the form; an img2img task's init image and mask come back too. */
@@ -208,7 +189,7 @@ export class App {
   show(task) {
     if (this.task?.id === task.id) return;
     this.notices.clear();
-    this.attach(task);
+    this.attach({ type: "attach", task });
   }
 
   reuseSeed() {
@@ -216,105 +197,49 @@ export class App {
     if (seed !== null && seed !== undefined) this.form.setField("seed", seed);
   }
 
-  // --- attaching to a task ------------------------------------------------------------------
-  attach(task, { after = 0 } = {}) {
-    this.detach();
-    this.task = structuredClone(task);
-    this.skipJob = stopOf(task) === "skip" ? task.progress.job_no : null;
-    this.skippedSeen = skippedJobs(task).length;
+  // --- following the attached task ----------------------------------------------------------
+  /** Attaches a task ("attach" or "submitted" action) and follows its events; a finished one is only shown. */
+  attach(action) {
+    this.unfollow();
+    this.dispatch(action);
+    const task = this.task;
     storage.set(LAST_SEED, task.params.seed);
-    document.body.dataset.taskId = task.id;
-    this.stage.reset(task.id);
-    this.gallery.reset(task.id);
-    for (const image of task.images) this.gallery.add(image);
-    this.gallery.setSheet(task.sheet_url);
-    this.stats.render(null);
-    if (TERMINAL.has(task.state)) {
-      this.finish(task);
+    if (!this.active) {
+      this.ended();
       return;
     }
-    this.submit.setCanRestore(false);
-    storage.set(ACTIVE, { id: task.id, seq: after });
-    const last = task.images.at(-1);
-    if (last) this.stage.result(last);
-    if (task.state === "running") {
-      this.stage.latestPreview();
-      this.wakeLock.acquire();
-    }
+    storage.set(ACTIVE, { id: task.id, seq: this.state.seq });
+    if (task.state === "running") this.wakeLock.acquire();
     if (stopOf(task) === "interrupt") this.watchStop();
-    this.render();
-    this.queue?.load();
+    this.loadTasks();
     this.notices.announce(task.state === "queued" ? t("announceQueued") : t("announceStarted"));
     this.stream = new TaskStream(task.id, {
-      after,
+      after: this.state.seq,
       onEvent: (event) => this.onEvent(event),
       onLost: () => this.onLost(task.id),
     });
   }
 
-  detach() {
+  /** Stops following the attached task's events (the state lets it go, or it ended). */
+  unfollow() {
     this.stream?.close();
     this.stream = null;
-    this.task = null;
-    this.skipJob = null;
     clearTimeout(this.stallTimer);
     this.wakeLock.release();
   }
 
   onEvent(event) {
-    const task = this.task;
-    if (!task || event.task_id !== task.id) return;
-    const data = event.data ?? {};
-    storage.set(ACTIVE, { id: task.id, seq: event.seq });
-    if (this.stopping && !this.pending) this.watchStop();
-    switch (event.type) {
-      case "queued":
-        task.state = "queued";
-        task.position = data.position;
-        task.queue_size = data.size;
-        if (data.requeued) task.attempt = data.attempt; // its worker was lost: the bar says so, and keeps its place
-        task.starts_in_s = data.starts_in_s ?? null;
-        break;
-      case "started":
-        task.state = "running";
-        task.position = null;
-        task.queue_size = null;
-        this.wakeLock.acquire();
-        this.notices.announce(t("announceStarted"));
-        break;
-      case "progress":
-        task.state = "running";
-        task.progress = data;
-        if (this.skipJob !== null && data.job_no !== this.skipJob) {
-          this.skipJob = null;
-          task.stop_requested = stopOf(task) === "skip" ? null : task.stop_requested;
-        }
-        break;
-      case "preview":
-        this.stage.preview(data);
-        return;
-      case "image": {
-        const image = data; // the server's ImageOut, URLs included
-        task.images.push(image);
-        this.gallery.add(image);
-        this.stage.result(image);
-        return;
-      }
-      default:
-        if (TERMINAL.has(event.type)) {
-          this.onTerminal(event);
-          return;
-        }
+    if (!this.task || event.task_id !== this.task.id) return;
+    const before = this.dispatch(event);
+    if (this.active) storage.set(ACTIVE, { id: this.task.id, seq: this.state.seq });
+    if (isStopping(before) && !before.pending) this.watchStop(); // any event re-arms the wait for the end
+    if (event.type === "started") {
+      this.wakeLock.acquire();
+      this.notices.announce(t("announceStarted"));
+    } else if (isActive(before) && !this.active) {
+      this.ended();
+      this.endNotice?.taskEnded(this.task);
     }
-    this.render();
-  }
-
-  /** The terminal event carries the finished task: nothing to fetch. */
-  onTerminal(event) {
-    const final = event.data?.task ?? { ...this.task, state: event.type };
-    if (this.task?.id !== final.id) return;
-    this.finish(final);
-    this.endNotice?.taskEnded(final);
   }
 
   async onLost(id) {
@@ -323,27 +248,24 @@ export class App {
       const task = await api.task(id);
       if (this.task?.id !== id) return;
       if (TERMINAL.has(task.state)) this.finish(task);
-      else this.attach(task, { after: storage.get(ACTIVE)?.seq ?? 0 });
+      else this.attach({ type: "attach", task, after: this.state.seq });
     } catch (error) {
       if (this.task?.id !== id) return;
-      this.detach();
-      this.pending = null;
-      this.progress.render(null);
-      this.render();
+      this.unfollow();
+      this.dispatch({ type: "lost" });
       this.notices.error(error instanceof ApiError && error.status === 404 ? t("errorTaskGone") : describeError(error, "errorNetwork"));
-      this.refreshRestore();
+      this.loadTasks();
     }
   }
 
   controlFailed(id, error) {
     if (this.task?.id !== id) return;
-    this.pending = null; // the buttons fall back to the task's state as the server last reported it
+    this.dispatch({ type: "control_failed", id });
     if (error instanceof ApiError && error.status === 404) {
       this.onLost(id);
       return;
     }
     this.notices.error(describeError(error, "errorControl"));
-    this.render();
   }
 
   /** The server accepted an interrupt: its worker ends the task within milliseconds, or something is wrong. */
@@ -368,72 +290,60 @@ export class App {
       this.finish(task);
     } else if (stopOf(task) === "interrupt") {
       // The stop is recorded but no worker acts on it (the worker is dead or stuck): let the user go on.
-      this.detach();
-      this.render();
+      this.unfollow();
+      this.dispatch({ type: "detach" });
       this.notices.error(t("errorStopStalled"));
-      this.refreshRestore();
-      this.history.load();
+      this.loadTasks();
     } else {
-      this.task.stop_requested = task.stop_requested;
+      this.dispatch({ type: "stop_state", task });
       this.notices.error(t("errorStopLost"));
-      this.render();
     }
   }
 
+  /** The attached task's end, read from the server. */
   finish(task) {
-    this.stream?.close();
-    this.stream = null;
-    clearTimeout(this.stallTimer);
-    this.pending = null;
-    this.task = structuredClone(task);
-    this.wakeLock.release();
+    this.dispatch({ type: "finished", task });
+    this.ended();
+  }
+
+  /** What a task's end does besides showing it: no more events, nothing to restore, one read of the lists. */
+  ended() {
+    this.unfollow();
     storage.remove(ACTIVE);
-    for (const image of task.images) this.gallery.add(image);
-    this.gallery.setSheet(task.sheet_url);
-    this.gallery.setSkipped(skippedJobs(task), task.params);
-    this.stage.finish(task.images.at(-1), task.state);
-    this.progress.render({ state: task.state, progress: task.progress });
-    this.render();
-    this.stats.render({ state: task.state, stats: task.stats, skipped: skippedJobs(task).length });
-    document.body.dataset.lastState = task.state;
+    const task = this.task;
     this.notices.clearInfo(); // "Job 1 of 2 skipped." was news while the task ran; the gallery marks the job
     if (task.state === "failed") this.notices.error(() => t("errorFailed", { detail: task.error ?? "" }));
     this.notices.announce(t("announceEnded", { state: t(`state_${task.state}`) }));
-    this.refreshRestore();
-    this.history.load();
-    this.recent.load();
-    this.queue?.load();
+    this.loadTasks();
   }
 
-  /** The submit area, the bar and the skipped jobs from the task's state and the request in flight. */
-  render() {
-    const task = this.task;
-    if (!this.active) {
-      this.submit.set(SubmitState.IDLE, { busy: this.pending === "submit" });
-      return;
+  /** Every view from the state; ``before`` tells what changed (a view is drawn again only then). */
+  render(before) {
+    const state = this.state;
+    const task = state.task;
+    this.submit.update(submitView(state));
+    if (state.bar !== before.bar) this.progress.render(state.bar);
+    if (task) {
+      document.body.dataset.taskId = task.id;
+      this.stage.update(state);
+      this.gallery.update(state);
     }
-    this.progress.render({ state: task.state, progress: task.progress, position: task.position, size: task.queue_size,
-      attempt: task.attempt, startsIn: task.starts_in_s, stoppingAfter: this.stoppingAfter });
-    let state = task.state === "queued" ? SubmitState.QUEUED : SubmitState.RUNNING;
-    if (this.stopping) state = SubmitState.INTERRUPTING;
-    this.submit.set(state, { skipping: this.skipping, stoppingAfter: this.stoppingAfter });
-    const skipped = skippedJobs(task);
-    this.gallery.setSkipped(skipped, task.params);
-    if (skipped.length > this.skippedSeen) {
-      const job = skipped.at(-1) + 1;
-      this.notices.info(() => t("jobSkipped", { job, count: task.params.batch_count }));
+    if (task !== before.task && task) {
+      this.stats.render(statsView(state));
+      if (TERMINAL.has(task.state)) document.body.dataset.lastState = task.state;
     }
-    this.skippedSeen = skipped.length;
+    if (state.tasks !== before.tasks) {
+      this.history.update(state.tasks);
+      this.recent.update(state.tasks);
+      this.queue.update(queuedTasks(state));
+    }
+    if (this.active && state.attachNo === before.attachNo) {
+      const skipped = skippedJobs(task);
+      if (skipped.length > skippedJobs(before.task).length) {
+        this.notices.info(() => t("jobSkipped", { job: skipped.at(-1) + 1, count: task.params.batch_count }));
+      }
+    }
   }
-}
-
-/** Jobs that ended without an image before the task's last job: skipped ones (0-based). */
-export function skippedJobs(task) {
-  const reached = task.state === "completed" ? task.params.batch_count : task.progress.job_no;
-  const withImages = new Set(task.images.map((image) => image.job_no));
-  const skipped = [];
-  for (let job = 0; job < reached; job += 1) if (!withImages.has(job)) skipped.push(job);
-  return skipped;
 }
 
 function describeError(error, key) {
@@ -443,12 +353,4 @@ function describeError(error, key) {
     return text;
   }
   return t("errorNetwork", { detail: error?.message ?? String(error) });
-}
-
-/** The stop the server holds for a task: "interrupt" (now), "after_job" (once the running job is done),
- * "skip", or null. */
-export function stopOf(task) {
-  const stop = task?.stop_requested;
-  if (!stop) return null;
-  return stop.kind === "interrupt" && stop.when === "after_job" ? "after_job" : stop.kind;
 }

@@ -1,5 +1,5 @@
-// The submit area: a view of the state the controller derives from the server's task state and the
-// one request in flight (see App.render); it keeps no state of its own beyond what it is told.
+// The submit area: a view of the UI state (the server's task state and the one request in flight, see
+// submitView in state.js); it keeps no state of its own beyond what it is told.
 export const SubmitState = Object.freeze({
   IDLE: "idle",
   QUEUED: "queued",
@@ -34,18 +34,11 @@ export class SubmitArea {
     this.render();
   }
 
-  /** busy: a submit is on its way (Generate waits for it); skipping: a skip is pending; stoppingAfter: the task
-   * stops once its running image is done (Interrupt still stops it at once). */
-  set(state, { skipping = false, busy = false, stoppingAfter = false } = {}) {
-    this.state = state;
-    this.skipping = skipping;
-    this.stoppingAfter = stoppingAfter;
-    this.busy = busy;
-    this.render();
-  }
-
-  setCanRestore(canRestore) {
-    this.canRestore = canRestore;
+  /** From the UI state (see submitView in state.js): state is a SubmitState; busy: a submit is on its way (Generate
+   * waits for it); skipping: a skip is pending; stoppingAfter: the task stops once its running image is done
+   * (Interrupt still stops it at once); canRestore: an unfinished task of ours is not attached. */
+  update({ state, skipping = false, busy = false, stoppingAfter = false, canRestore = false }) {
+    Object.assign(this, { state, skipping, busy, stoppingAfter, canRestore });
     this.render();
   }
 

@@ -2,6 +2,7 @@
 // "Use as input" (img2img); a skipped job of the batch keeps its place, marked, with the seeds it would have used.
 import { t } from "./i18n.js";
 import { fileUrl, imageUrl } from "./api.js";
+import { skippedJobs } from "./state.js";
 import { storage } from "./storage.js";
 
 export class Gallery {
@@ -16,6 +17,7 @@ export class Gallery {
     this.sheetUrl = null;
     this.skipped = []; // jobs skipped, 0-based
     this.params = null;
+    this.attachNo = 0; // the UI state's attach this gallery shows
     this.sheet = doc.getElementById("gallery-sheet");
     this.sheetLink = doc.getElementById("sheet-link");
     this.scaleSelect.value = String(storage.get("galleryScale", 4));
@@ -27,6 +29,18 @@ export class Gallery {
 
   get scale() {
     return Number(this.scaleSelect.value) || 4;
+  }
+
+  /** Follows the UI state (see state.js): the attached task's images, sprite sheet and skipped jobs; a new attach
+   * starts over. */
+  update({ task, attachNo }) {
+    if (attachNo !== this.attachNo) {
+      this.attachNo = attachNo;
+      this.reset(task.id);
+    }
+    for (const image of task.images) this.add(image);
+    this.setSheet(task.sheet_url);
+    this.setSkipped(skippedJobs(task), task.params);
   }
 
   reset(taskId) {

@@ -1,29 +1,26 @@
-// The caller's tasks, newest first (GET /api/v1/tasks): parameters, state, a thumbnail; a click
+// The caller's tasks, newest first (GET /api/v1/tasks, read by the controller): parameters, state, a thumbnail; a click
 // reuses the parameters, "Show" brings the result back on the stage.
 import { t, tOr } from "./i18n.js";
-import { api, imageUrl } from "./api.js";
+import { imageUrl } from "./api.js";
 
 // What "Retry" is offered for: a task that did not complete.
 const RETRYABLE = new Set(["failed", "interrupted", "cancelled"]);
 
 export class HistoryView {
-  constructor({ onReuse, onShow, onRetry }, doc = document) {
+  /** onRefresh(): read the tasks again (they come back through update). */
+  constructor({ onReuse, onShow, onRetry, onRefresh }, doc = document) {
     this.list = doc.getElementById("history-list");
     this.empty = doc.getElementById("history-empty");
     this.onReuse = onReuse;
     this.onShow = onShow;
     this.onRetry = onRetry;
     this.tasks = [];
-    doc.getElementById("history-refresh").addEventListener("click", () => this.load());
+    doc.getElementById("history-refresh").addEventListener("click", () => onRefresh());
   }
 
-  async load() {
-    try {
-      const page = await api.tasks({ limit: 30 });
-      this.tasks = page.tasks;
-    } catch {
-      return; // the history is a convenience; the server being away is reported elsewhere
-    }
+  /** The caller's newest tasks, newest first (the UI state's, see state.js). */
+  update(tasks) {
+    this.tasks = tasks;
     this.render();
   }
 

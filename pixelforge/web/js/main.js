@@ -45,9 +45,10 @@ const submit = new SubmitArea({
 });
 const history = new HistoryView({
   onReuse: (task) => app.reuse(task), onShow: (task) => app.show(task), onRetry: (task) => app.retry(task),
+  onRefresh: () => app.loadTasks(),
 });
 const queue = new QueueView({
-  onChange: () => history.load(),
+  onChange: () => app.loadTasks(),
   onError: (error) => notices.error(error?.detail ?? error?.message ?? String(error)),
 });
 const useAsInput = (image, taskId) => app.useAsInput(image, taskId);
@@ -95,9 +96,7 @@ api.models().then((models) => form.setModels(models), () => form.setModels([])).
   input.modelChanged();
   promptWords.schedule();
 });
-history.load();
-queue.load();
-recent.load();
+// One read of the caller's tasks fills the history, the recent images and the queue (a restore reads them too).
 if (storage.get("activeTask")) app.restore({ automatic: true });
-else app.refreshRestore();
+else app.loadTasks();
 document.body.dataset.ready = "true";

@@ -4,6 +4,7 @@
 // one, and while one loads only the newest announced preview is queued behind it.
 import { t } from "./i18n.js";
 import { fileUrl, imageUrl, latestPreviewUrl } from "./api.js";
+import { TERMINAL } from "./events.js";
 
 export class Stage {
   constructor(doc = document) {
@@ -18,6 +19,30 @@ export class Stage {
     this.announced = 0;
     this.shown = null; // what is on the stage: {kind: "preview"} or {kind: "result", image}
     this.ended = null; // the task's final state once it is over
+    this.attachNo = 0; // the UI state's attach this stage shows
+    this.images = 0; // the attached task's images seen
+    this.latest = null; // the UI state's preview last taken
+  }
+
+  /** Follows the UI state (see state.js): a new attach starts over; then each new image of the attached task, its
+   * newest preview, and its end. */
+  update({ task, attachNo, preview }) {
+    if (attachNo !== this.attachNo) {
+      this.attachNo = attachNo;
+      this.reset(task.id);
+    }
+    if (this.ended) return;
+    if (TERMINAL.has(task.state)) {
+      this.finish(task.images.at(-1), task.state);
+      return;
+    }
+    if (task.images.length > this.images) this.result(task.images.at(-1));
+    this.images = task.images.length;
+    if (preview && preview !== this.latest) {
+      if (preview.id === 0) this.latestPreview();
+      else this.preview(preview);
+    }
+    this.latest = preview;
   }
 
   /** Forget the previous task's pictures (a new task starts). */
@@ -30,6 +55,8 @@ export class Stage {
     this.empty.hidden = false;
     this.shown = null;
     this.ended = null;
+    this.images = 0;
+    this.latest = null;
     this.renderLabels();
   }
 

@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { formatEta } from "./format.js";
 
 export class QueueView {
+  /** onChange(): after a cancel, read the tasks again (they come back through update); onError(error). */
   constructor({ onChange, onError }, doc = document) {
     this.list = doc.getElementById("queue-list");
     this.empty = doc.getElementById("queue-empty");
@@ -15,13 +16,9 @@ export class QueueView {
     this.cancelAll.addEventListener("click", () => this.act(() => api.cancelQueue()));
   }
 
-  async load() {
-    try {
-      const page = await api.tasks({ limit: 200, states: ["queued"] });
-      this.tasks = page.tasks.sort((a, b) => (a.position ?? 0) - (b.position ?? 0));
-    } catch {
-      return; // reported by whatever else failed to reach the server
-    }
+  /** The caller's queued tasks in queue order (the UI state's, see queuedTasks in state.js). */
+  update(tasks) {
+    this.tasks = tasks;
     this.render();
   }
 
@@ -31,8 +28,7 @@ export class QueueView {
     } catch (error) {
       this.onError(error);
     }
-    await this.load();
-    this.onChange();
+    await this.onChange();
   }
 
   render() {

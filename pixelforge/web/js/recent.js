@@ -1,9 +1,8 @@
 // Recent images across the caller's tasks, newest first: a click brings that task back on the stage, the
 // small button beside it makes the image the init image of the next task.
 import { t } from "./i18n.js";
-import { api, imageUrl } from "./api.js";
+import { imageUrl } from "./api.js";
 
-const TASKS = 30;
 const IMAGES = 24;
 
 export class RecentImages {
@@ -15,15 +14,10 @@ export class RecentImages {
     this.entries = []; // [{task, image}]
   }
 
-  async load() {
-    let page;
-    try {
-      page = await api.tasks({ limit: TASKS });
-    } catch {
-      return; // a convenience view: the server being away is reported elsewhere
-    }
-    // Tasks come newest first; within a task the last image is the newest.
-    this.entries = page.tasks.flatMap((task) => [...task.images].reverse().map((image) => ({ task, image })))
+  /** The caller's newest tasks, newest first (the UI state's, see state.js). */
+  update(tasks) {
+    // Within a task the last image is the newest.
+    this.entries = tasks.flatMap((task) => [...task.images].reverse().map((image) => ({ task, image })))
       .slice(0, IMAGES);
     this.render();
   }
