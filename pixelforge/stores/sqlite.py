@@ -430,17 +430,20 @@ class SQLiteTaskStore:
         data: dict[str, Any],
         progress: TaskProgress | None = None,
     ) -> TaskEvent:
-        seq = self._fetch(conn, task_id)["last_seq"] + 1
+        row = self._fetch(conn, task_id)
+        seq = row["last_seq"] + 1
         event = TaskEvent(task_id=task_id, seq=seq, type=type, data=data)
         if progress is None:
             conn.execute("UPDATE tasks SET last_seq = ? WHERE id = ?", (seq, task_id))
         else:
-            # A skip ends the job it was meant for: once progress names another job, it has expired.
+            stop_request = row["stop_request"]
+            if stop_request and StopRequest.model_validate_json(stop_request).expires_between(
+                TaskProgress.model_validate_json(row["progress"]).job_no, progress.job_no
+            ):
+                stop_request = None
             conn.execute(
-                "UPDATE tasks SET last_seq = ?, progress = ?, stop_request = CASE"
-                " WHEN json_extract(stop_request, '$.action') = 'skip' AND json_extract(progress, '$.job_no') != ?"
-                " THEN NULL ELSE stop_request END WHERE id = ?",
-                (seq, progress.model_dump_json(), progress.job_no, task_id),
+                "UPDATE tasks SET last_seq = ?, progress = ?, stop_request = ? WHERE id = ?",
+                (seq, progress.model_dump_json(), stop_request, task_id),
             )
         conn.execute(
             "INSERT INTO events (task_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)",
