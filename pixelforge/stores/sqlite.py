@@ -92,14 +92,9 @@ log = logging.getLogger(__name__)
 # Previews kept per task: the newest few are enough for any client that is catching up.
 PREVIEWS_KEPT = 3
 
-# Columns added after the first release, with how to fill them in an older database (None: NULL is right
-# for every older row). ``info`` keeps its old name: it holds the ResolvedParams (older rows also carried
-# the sheet path in it).
-MIGRATIONS: dict[str, str | None] = {
-    "sprite_sheet": "UPDATE tasks SET sprite_sheet = json_extract(info, '$.sprite_sheet')",
-    "inputs": None,  # img2img tasks' init image and mask
-    "origin": None,  # TaskOrigin JSON (a retry's source, a random seed, the callback URL); NULL: the defaults
-}
+# The layout SCHEMA writes, stamped in the database (PRAGMA user_version). No pixelforge was released before the
+# stamp, so there is no older layout to upgrade from: a database of any other version is refused, never migrated.
+SCHEMA_VERSION = 1
 
 
 # What a damaged record's column becomes when its task is quarantined: a value every reader takes (its task has
@@ -136,19 +131,22 @@ class SQLiteTaskStore:
             self._conn.row_factory = sqlite3.Row
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(SCHEMA)
-            self._migrate()
+            version = self._open_schema()
         except sqlite3.DatabaseError as exc:  # not a database, damaged, read-only, a folder it cannot write in
             raise StoreUnreadable(str(self.path), f"{exc} (move it away to start with an empty history)") from exc
+        if version != SCHEMA_VERSION:  # 0: written by a development build from before the stamp
+            self._conn.close()
+            raise StoreUnreadable(
+                str(self.path), f"its schema is version {version}, this pixelforge reads version {SCHEMA_VERSION} "
+                "only (move it away to start with an empty history)")
 
-    def _migrate(self) -> None:
-        with self._tx() as conn:
-            columns = {row["name"] for row in conn.execute("PRAGMA table_info(tasks)")}
-            for column, fill in MIGRATIONS.items():
-                if column not in columns:
-                    conn.execute(f"ALTER TABLE tasks ADD COLUMN {column} TEXT")
-                    if fill is not None:
-                        conn.execute(fill)
+    def _open_schema(self) -> int:
+        """The database's schema version, after writing SCHEMA into a new (empty) one and stamping it."""
+        if not self._conn.execute("SELECT 1 FROM sqlite_master").fetchone():
+            # BEGIN IMMEDIATE: two processes opening one new file write it once, the second reads the stamp.
+            self._conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        return version
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
