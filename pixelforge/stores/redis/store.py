@@ -45,11 +45,16 @@ from pixelforge.tasks.progress import combined_progress, queued_progress
 from pixelforge.tasks.store import (
     RECOVERED_ERROR,
     QueueFull,
+    StoreUnreadable,
     TaskEnded,
     TaskExists,
     TaskNotFound,
     TaskTakenOver,
 )
+
+# The layout of a namespace's keys, stamped in it (``RedisKeys.schema``). No pixelforge was released before the stamp,
+# so there is no older layout to upgrade from: a namespace of any other version is refused, never migrated.
+SCHEMA_VERSION = 1
 
 # A worker renews the lease on its task every heartbeat; one that has not for this long is dead.
 DEFAULT_LEASE_S = 6.0
@@ -79,12 +84,20 @@ class RedisTaskStore(WorkerPresence):
         self._scripts = {
             name: self.redis.register_script(getattr(scripts, name))
             for name in ("CREATE", "CLAIM", "TAKE_OVER", "APPEND_EVENT", "ADD_IMAGE", "ADD_PREVIEW", "FINISH",
-                         "REQUEST_STOP", "RECOVER", "RENEW", "FINISH_JOB", "JOB_PROGRESS", "MIGRATE_IMAGES",
-                         "RETURN_JOB", "SPLIT_PROGRESS",
-                         "CANCEL_QUEUED")
+                         "REQUEST_STOP", "RECOVER", "RENEW", "FINISH_JOB", "JOB_PROGRESS", "RETURN_JOB",
+                         "SPLIT_PROGRESS", "CANCEL_QUEUED", "SCHEMA")
         }
+        self._check_schema()
         self._ensure_group()
-        self._migrate_images()
+
+    def _check_schema(self) -> None:
+        """Stamp a new namespace with SCHEMA_VERSION; refuse one of another version (there is no older layout to
+        migrate: nothing was released before the stamp)."""
+        version = self._run("SCHEMA", [self.keys.schema, self.keys.queue], [SCHEMA_VERSION]).decode()
+        if version != str(SCHEMA_VERSION):
+            raise StoreUnreadable(
+                f"redis namespace {self.keys.namespace!r}", f"its schema is version {version or 0}, this pixelforge "
+                f"reads version {SCHEMA_VERSION} only (use another namespace: PIXELFORGE_REDIS_NAMESPACE)")
 
     def _ensure_group(self) -> None:
         """The queue's consumer group, created with the stream; again after a Redis that lost its data."""
@@ -93,12 +106,6 @@ class RedisTaskStore(WorkerPresence):
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-
-    def _migrate_images(self) -> None:
-        """Images stored as a list by an older pixelforge become the sorted set they are now (upgrade API servers
-        and workers together: an old worker cannot add an image to the new form)."""
-        for key in self.redis.scan_iter(match=self.keys.images("*"), count=500):
-            self._run("MIGRATE_IMAGES", [key], [])
 
     def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         return self._scripts[name](keys=keys, args=args)
