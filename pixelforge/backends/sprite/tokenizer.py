@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Container, Iterable
+from typing import Any
 
 from transformers import PreTrainedTokenizer
 
@@ -62,18 +63,18 @@ class SpriteTokenizer(PreTrainedTokenizer):
     model_input_names = ["input_ids", "attention_mask"]  # noqa: RUF012
 
     def __init__(self, vocab_file: str, synonyms_file: str | None = None, model_max_length: int = 16,
-                 **kwargs) -> None:
+                 **kwargs: Any) -> None:
         with open(vocab_file, encoding="utf-8") as f:
             self.vocab: dict[str, int] = json.load(f)
         self.synonyms: dict[str, str] = {}
         if synonyms_file is not None and os.path.isfile(synonyms_file):
             with open(synonyms_file, encoding="utf-8") as f:
                 self.synonyms = {word: known for word, known in json.load(f).items() if known in self.vocab}
-        self.ids_to_tokens = {i: w for w, i in self.vocab.items()}
+        self.ids_to_tokens: dict[int, str] = {i: w for w, i in self.vocab.items()}
         kwargs.setdefault("pad_token", PAD)
         kwargs.setdefault("unk_token", UNK)
         kwargs.setdefault("bos_token", BOS)
-        super().__init__(model_max_length=model_max_length, **kwargs)
+        super().__init__(model_max_length=model_max_length, **kwargs)  # type: ignore[no-untyped-call]  # transformers leaves it unannotated
 
     @staticmethod
     def build_vocab(captions: Iterable[str], min_count: int = 1) -> dict[str, int]:
@@ -97,7 +98,7 @@ class SpriteTokenizer(PreTrainedTokenizer):
     def get_vocab(self) -> dict[str, int]:
         return dict(self.vocab)
 
-    def _tokenize(self, text: str, **kwargs) -> list[str]:
+    def _tokenize(self, text: str, **kwargs: Any) -> list[str]:
         return [self._known_form(w) for w in words(text)]
 
     def _known_form(self, word: str) -> str:
