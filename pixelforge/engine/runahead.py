@@ -76,7 +76,7 @@ class CudaRunAhead:
 
     def mark(self, reuse: torch.cuda.Event | None = None) -> None:
         """Record, on the current stream, the point where the next block is about to be launched."""
-        event = reuse if reuse is not None else torch.cuda.Event()  # type: ignore[no-untyped-call]  # torch leaves Event.__init__ unannotated
+        event = reuse if reuse is not None else torch.cuda.Event()
         event.record()
         self._window.push(event)
 
