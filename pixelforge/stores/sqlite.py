@@ -4,6 +4,7 @@ threads and the worker thread, and every operation is a few short statements."""
 from __future__ import annotations
 
 import bisect
+import builtins
 import json
 import logging
 import sqlite3
@@ -218,7 +219,7 @@ class SQLiteTaskStore:
         return tasks
 
     def _fetch(self, conn: sqlite3.Connection, task_id: str) -> sqlite3.Row:
-        row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        row: sqlite3.Row | None = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
         if row is None:
             raise TaskNotFound(task_id)
         return row
@@ -307,9 +308,10 @@ class SQLiteTaskStore:
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
         where, args = self._filters(owner, states)
         with self._lock:
-            return self._conn.execute(f"SELECT COUNT(*) FROM tasks{where}", args).fetchone()[0]
+            count: int = self._conn.execute(f"SELECT COUNT(*) FROM tasks{where}", args).fetchone()[0]
+            return count
 
-    def queued_ids(self, owner: str | None = None) -> list[str]:
+    def queued_ids(self, owner: str | None = None) -> builtins.list[str]:
         where, args = self._filters(owner, [TaskState.QUEUED])
         with self._lock:
             rows = self._conn.execute(f"SELECT id FROM tasks{where} ORDER BY queue_order", args).fetchall()
@@ -399,7 +401,7 @@ class SQLiteTaskStore:
             row = self._fetch(conn, task_id)
             return self._with_position(conn, self._row_to_task(row), row["queue_order"]), event
 
-    def cancel_queued(self, owner: str | None = None) -> list[TaskEvent]:
+    def cancel_queued(self, owner: str | None = None) -> builtins.list[TaskEvent]:
         where, args = self._filters(owner, [TaskState.QUEUED])
         with self._tx() as conn:
             ids = [r["id"] for r in conn.execute(f"SELECT id FROM tasks{where} ORDER BY queue_order", args)]
@@ -449,7 +451,7 @@ class SQLiteTaskStore:
         )
         return event
 
-    def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
+    def events_since(self, task_id: str, after_seq: int = 0) -> builtins.list[TaskEvent]:
         with self._lock:
             self._fetch(self._conn, task_id)
             rows = self._conn.execute(
@@ -482,7 +484,7 @@ class SQLiteTaskStore:
         )
 
     # --- housekeeping ----------------------------------------------------------------------
-    def recover(self) -> list[TaskEvent]:
+    def recover(self) -> builtins.list[TaskEvent]:
         with self._tx() as conn:
             self._quarantine(conn)
             conn.execute(
@@ -536,7 +538,7 @@ class SQLiteTaskStore:
                 [*damaged.values(), state, reason, time.time(), row["id"]],
             )
 
-    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> list[Task]:
+    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> builtins.list[Task]:
         finished = [s.value for s in TERMINAL_STATES]
         marks = ",".join("?" * len(finished))
         with self._tx() as conn:
