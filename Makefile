@@ -31,6 +31,7 @@ run: setup
 
 test: setup-test
 	$(BIN)/ruff check pixelforge tests benchmarks training
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: setup

@@ -153,7 +153,8 @@ class DiffusersModel:
                 "callback_on_step_end_tensor_inputs": ["latents"],
             }
             with torch.inference_mode():
-                return pipe(**kwargs).images
+                images: list[Image.Image] = pipe(**kwargs).images
+                return images
         finally:
             x0.remove()
             pipe._interrupt = False
@@ -240,7 +241,8 @@ class DiffusersModel:
             scaled = scaled + shift
         with torch.no_grad():
             image = vae.decode(scaled, return_dict=False)[0]
-        return self.pipe.image_processor.postprocess(image, output_type="pil")
+        images: list[Image.Image] = self.pipe.image_processor.postprocess(image, output_type="pil")
+        return images
 
     def spatial_latents(self, latents: torch.Tensor, width: int, height: int) -> torch.Tensor:
         """The first image's latent as ``(C, H, W)`` in the space the sampler denoises in."""
@@ -282,11 +284,13 @@ class FluxModel(DiffusersModel):
     """Flux: 2×2-packed latents; the preview map applies to them unpacked."""
 
     def spatial_latents(self, latents: torch.Tensor, width: int, height: int) -> torch.Tensor:
-        return self.pipe._unpack_latents(latents, height, width, self.pipe.vae_scale_factor)[0]
+        spatial: torch.Tensor = self.pipe._unpack_latents(latents, height, width, self.pipe.vae_scale_factor)[0]
+        return spatial
 
     def packed_latents(self, spatial: torch.Tensor) -> torch.Tensor:
         channels, height, width = spatial.shape
-        return self.pipe._pack_latents(spatial[None], 1, channels, height, width)
+        packed: torch.Tensor = self.pipe._pack_latents(spatial[None], 1, channels, height, width)
+        return packed
 
 
 class QwenImageModel(DiffusersModel):
@@ -300,7 +304,8 @@ class QwenImageModel(DiffusersModel):
         return kwargs
 
     def _unpack(self, latents: torch.Tensor, width: int, height: int) -> torch.Tensor:
-        return self.pipe._unpack_latents(latents, height, width, self.pipe.vae_scale_factor)
+        unpacked: torch.Tensor = self.pipe._unpack_latents(latents, height, width, self.pipe.vae_scale_factor)
+        return unpacked
 
     def _decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
         vae = self.pipe.vae
@@ -310,14 +315,16 @@ class QwenImageModel(DiffusersModel):
         std = torch.tensor(vae.config.latents_std).view(1, z_dim, 1, 1, 1).to(unpacked.device, unpacked.dtype)
         with torch.no_grad():
             image = vae.decode(unpacked * std + mean, return_dict=False)[0][:, :, 0]
-        return self.pipe.image_processor.postprocess(image, output_type="pil")
+        images: list[Image.Image] = self.pipe.image_processor.postprocess(image, output_type="pil")
+        return images
 
     def spatial_latents(self, latents: torch.Tensor, width: int, height: int) -> torch.Tensor:
         return self._unpack(latents, width, height)[0, :, 0]
 
     def packed_latents(self, spatial: torch.Tensor) -> torch.Tensor:
         channels, height, width = spatial.shape
-        return self.pipe._pack_latents(spatial[None], 1, channels, height, width)
+        packed: torch.Tensor = self.pipe._pack_latents(spatial[None], 1, channels, height, width)
+        return packed
 
 
 class PixelSpaceModel(DiffusersModel):
@@ -331,10 +338,12 @@ class PixelSpaceModel(DiffusersModel):
 
     def _decode(self, latents: torch.Tensor, width: int, height: int) -> list[Image.Image]:
         # A kept partial image is a finished sprite too: the same colour limit as the pipeline's own output.
-        return self.pipe.latents_to_images(latents, max_colors=DEFAULT_MAX_COLORS)
+        images: list[Image.Image] = self.pipe.latents_to_images(latents, max_colors=DEFAULT_MAX_COLORS)
+        return images
 
     def preview(self, latents: torch.Tensor, width: int, height: int) -> Image.Image | None:
-        return self.pipe.latents_to_images(latents[:1])[0]
+        first: Image.Image = self.pipe.latents_to_images(latents[:1])[0]
+        return first
 
 
 def adapter_for(name: str, pipe: Any, device: torch.device, preset: ModelPreset | None) -> DiffusersModel:

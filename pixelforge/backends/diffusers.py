@@ -57,11 +57,10 @@ def pick_device(setting: str) -> torch.device:
 
 
 def pick_dtype(setting: str, preset_dtype: str, device: torch.device) -> torch.dtype:
-    if setting != "auto":
-        return getattr(torch, setting)
-    if device.type == "cpu":
+    if device.type == "cpu" and setting == "auto":
         return torch.float32
-    return getattr(torch, preset_dtype)
+    dtype: torch.dtype = getattr(torch, preset_dtype if setting == "auto" else setting)
+    return dtype
 
 
 def _quiet_library_progress_bars() -> None:

@@ -27,13 +27,13 @@ class X0Tracker:
         self._original = scheduler.step
         scheduler.step = self._step
 
-    def _step(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor, *args: Any, **kwargs: Any):
+    def _step(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
         result = self._original(model_output, timestep, sample, *args, **kwargs)
         self.latest = self._estimate(model_output, timestep, sample, result)
         return result
 
     def _estimate(self, model_output: torch.Tensor, timestep: Any, sample: torch.Tensor, result: Any) -> torch.Tensor:
-        predicted = getattr(result, "pred_original_sample", None)
+        predicted: torch.Tensor | None = getattr(result, "pred_original_sample", None)
         if predicted is None and isinstance(result, tuple) and len(result) > 1 and torch.is_tensor(result[1]):
             predicted = result[1]
         if predicted is not None:
@@ -44,7 +44,7 @@ class X0Tracker:
         if alphas_cumprod is None:  # flow matching
             sigma = t / float(config.get("num_train_timesteps", 1000))
             return (sample.float() - sigma * model_output.float()).to(sample.dtype).detach()
-        alpha = alphas_cumprod[round(t)].to(sample.device, torch.float32)
+        alpha: torch.Tensor = alphas_cumprod[round(t)].to(sample.device, torch.float32)
         beta = 1 - alpha
         prediction = config.get("prediction_type", "epsilon")
         x, out = sample.float(), model_output.float()

@@ -109,12 +109,14 @@ def _distributed() -> Any:
 
 
 def _connected(make: Any, *args: Any) -> Any:
-    """``make(*args)``, with a Redis that cannot be reached said in one line."""
+    """``make(*args)``, with a Redis that cannot be reached, or holds another schema version, said in one line."""
     from pixelforge.stores.redis.keys import CONNECTION_ERRORS
-    from pixelforge.tasks.store import StoreUnavailable
+    from pixelforge.tasks.store import StoreUnavailable, StoreUnreadable
 
     try:
         return make(*args)
+    except StoreUnreadable as exc:
+        raise UsageError(str(exc)) from exc
     except (*CONNECTION_ERRORS, StoreUnavailable) as exc:
         raise UsageError(f"cannot reach Redis: {exc}") from exc
     except ValueError as exc:  # redis-py's word for a URL it cannot parse

@@ -204,6 +204,7 @@ def _failing_worker(health: dict[str, Any]) -> str:
 
 def _parse_sse(response: http.client.HTTPResponse) -> Iterator[tuple[int, str, dict[str, Any]]]:
     """(id, event, JSON data) of each message of an event stream; comments and retry lines are skipped."""
+    data: list[str]
     seq, kind, data = 0, "message", []
     for raw in response:
         line = raw.decode("utf-8").rstrip("\r\n")

@@ -79,8 +79,8 @@ async def bridge(server: Server) -> None:
             return await remote.list_tools(cursor=params.cursor if params else None)
 
         async def call_tool(ctx: Any, params: CallToolRequestParams) -> CallToolResult:
-            async def progress(value: float, total: float | None, message: str | None) -> None:
-                await ctx.session.report_progress(value, total, message)
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                await ctx.session.report_progress(progress, total, message)
 
             arguments = dict(params.arguments or {})
             if params.name == "edit_image":  # a file of this machine goes to the server as its bytes
@@ -88,7 +88,7 @@ async def bridge(server: Server) -> None:
                     found = local_file(arguments[name]) if isinstance(arguments.get(name), str) else None
                     if found is not None:
                         arguments[name] = base64.b64encode(found).decode()
-            return await remote.call_tool(params.name, arguments, progress_callback=progress)
+            return await remote.call_tool(params.name, arguments, progress_callback=on_progress)
 
         local = LowLevelServer("pixelforge", version=__version__, instructions=INSTRUCTIONS,
                                on_list_tools=list_tools, on_call_tool=call_tool)

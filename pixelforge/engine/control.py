@@ -210,7 +210,7 @@ class StopHooks:
         cuda = runahead_blocks > 0 and torch.cuda.is_available()
         self._runahead = CudaRunAhead(runahead_blocks) if cuda else None
 
-    def install(self, modules: Mapping[str, Any], control: StepControl, denoiser_name: str | None) -> None:
+    def install(self, modules: Mapping[str, torch.nn.Module], control: StepControl, denoiser_name: str | None) -> None:
         runahead = self._runahead
         owner = threading.get_ident()
 
@@ -232,8 +232,6 @@ class StopHooks:
             runahead.mark(reuse=completed)
 
         for name, module in modules.items():
-            if not isinstance(module, torch.nn.Module):
-                continue
             entry = denoiser_entry if name == denoiser_name else check
             self._handles.append(module.register_forward_pre_hook(entry))
             for member in repeated_blocks(module):

@@ -50,7 +50,8 @@ class TokenRegistry:
         when its jobs run on several workers); stop requests for that run reach the token from now on."""
         with self._lock:
             self._forget_cancelled()
-            token, hooks = self._attached.pop(task_id, None) or (StopToken(), RunHooks())
+            attached = self._attached.pop(task_id, None)
+            token, hooks = attached if attached is not None else (StopToken(), RunHooks())
             self._running[task_id] = (token, job_no)
         return token, hooks
 

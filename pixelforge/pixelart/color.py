@@ -36,10 +36,10 @@ def srgb_to_lab(rgb: NDArray[np.generic]) -> FloatArray:
 
 def lab_to_srgb(lab: NDArray[np.generic]) -> NDArray[np.uint8]:
     """CIELAB to 0..255 sRGB, rounded and clipped to the gamut."""
-    lab = np.asarray(lab, dtype=np.float64)
-    fy = (lab[..., 0] + 16) / 116
-    fx = fy + lab[..., 1] / 500
-    fz = fy - lab[..., 2] / 200
+    values = np.asarray(lab, dtype=np.float64)
+    fy = (values[..., 0] + 16) / 116
+    fx = fy + values[..., 1] / 500
+    fz = fy - values[..., 2] / 200
     f = np.stack([fx, fy, fz], axis=-1)
     xyz = np.where(f**3 > _EPS, f**3, (116 * f - 16) / _KAPPA) * _WHITE
     linear = np.clip(xyz @ _XYZ_TO_RGB.T, 0.0, 1.0)
@@ -54,9 +54,9 @@ def delta_e(a: NDArray[np.generic], b: NDArray[np.generic]) -> FloatArray:
 
 def pairwise_delta_e(a: NDArray[np.generic], b: NDArray[np.generic]) -> FloatArray:
     """ΔE76 matrix between Lab colours ``a`` (n, 3) and ``b`` (m, 3), without an (n, m, 3) temporary."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    fa = np.asarray(a, dtype=np.float64)
+    fb = np.asarray(b, dtype=np.float64)
+    d2 = (fa * fa).sum(1)[:, None] + (fb * fb).sum(1)[None, :] - 2.0 * fa @ fb.T
     return np.sqrt(np.maximum(d2, 0.0))
 
 

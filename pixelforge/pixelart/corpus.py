@@ -117,9 +117,9 @@ def make_sprite(rng: np.random.Generator, n: int, kind: SpriteKind = "standard")
     if kind == "ring":
         # A round hole where the body is thickest: the body stays at least 2 cells wide around it.
         depth = ndimage.distance_transform_edt(mask)
-        cy, cx = np.unravel_index(int(np.argmax(depth)), depth.shape)
-        radius = max(1.5, min(n / 10, depth[cy, cx] - 3))
-        mask &= (yy - cy) ** 2 + (xx - cx) ** 2 > radius**2
+        hy, hx = np.unravel_index(int(np.argmax(depth)), depth.shape)
+        radius = max(1.5, min(n / 10, depth[hy, hx] - 3))
+        mask &= (yy - hy) ** 2 + (xx - hx) ** 2 > radius**2
 
     # An enclosed 2×2 patch of the background colour (an eye, a window): art that removal must keep.
     inner = ndimage.binary_erosion(mask, iterations=3)

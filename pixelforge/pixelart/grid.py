@@ -104,6 +104,7 @@ def detect_grid(profiles: EdgeProfiles, *, pitch: float | None = None, expected_
     if pitch is not None:
         return Grid(pitch, _phases(px, py, pitch), _confidence(px, py, pitch), "manual")
     largest = min(width, height) / MIN_CELLS
+    source: PitchSource
     if expected_pitch is not None:
         lo, hi, source = expected_pitch * (1 - EXPECTED_SPAN), expected_pitch * (1 + EXPECTED_SPAN), "expected"
         lo, hi = max(lo, MIN_PITCH), min(hi, largest)
@@ -179,7 +180,7 @@ def _comb_scores(acf: FloatArray, pitches: FloatArray, max_lag: int) -> FloatArr
     multiple = np.arange(len(owner)) - starts[owner] + 1
     on = _interpolate(acf, pitches[owner] * multiple)
     off = _interpolate(acf, pitches[owner] * (multiple - 0.5))
-    return np.bincount(owner, weights=on - off, minlength=len(pitches))
+    return np.bincount(owner, weights=on - off, minlength=len(pitches)).astype(np.float64, copy=False)
 
 
 def _interpolate(values: FloatArray, positions: FloatArray) -> FloatArray:

@@ -223,9 +223,9 @@ def pixelate(image: Image.Image, options: PixelOptions, *, already_1x: bool = Fa
     sprite = np.zeros((*index.shape, 4), dtype=np.uint8)
     sprite[index >= 0, :3] = palette[index[index >= 0]]
     sprite[index >= 0, 3] = 255
-    size = (sprite.shape[1], sprite.shape[0])
-    factor = _upscale_factor(options, grid, size)
     sprite_image = Image.fromarray(sprite, "RGBA")
+    size = sprite_image.size
+    factor = _upscale_factor(options, grid, size)
     upscaled = sprite_image.resize((size[0] * factor, size[1] * factor), Image.Resampling.NEAREST)
 
     colors_before = count_colors(rgba[..., :3].reshape(-1, 3))
@@ -241,7 +241,7 @@ def pixelate(image: Image.Image, options: PixelOptions, *, already_1x: bool = Fa
         colors_before=colors_before,
         colors_after=len(palette),
         palette_name=palette_name,
-        palette=[rgb_to_hex(tuple(int(v) for v in c)) for c in palette],
+        palette=[rgb_to_hex((int(c[0]), int(c[1]), int(c[2]))) for c in palette],
         background=rgb_to_hex(background.color) if background is not None else None,
         transparent_pixels=int((index < 0).sum()),
         upscale=factor,

@@ -6,7 +6,7 @@ event loop stays free for the SSE streams.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, File, Form, HTTPException, Path, Query, Response, UploadFile, status
 from fastapi.exceptions import RequestValidationError
@@ -42,10 +42,12 @@ from pixelforge.tasks.store import TaskExists
 router = APIRouter(prefix="/api/v1")
 
 TaskId = Annotated[str, Path(description="Task id.")]
-NOT_YOURS = {404: {"model": Message, "description": "No such task, or not yours."}}
+# FastAPI's type of a route's ``responses``: OpenAPI fields by status code.
+Responses = dict[int | str, dict[str, Any]]
+NOT_YOURS: Responses = {404: {"model": Message, "description": "No such task, or not yours."}}
 
 
-SUBMIT_RESPONSES = {
+SUBMIT_RESPONSES: Responses = {
     409: {"model": Message, "description": "A task with the requested id exists."},
     422: {"model": Message, "description": "Bad parameters, or an image that is not one, is too large or is cut off "
           "(nothing was stored)."},
@@ -253,7 +255,7 @@ def _preview(service: Service, caller: Caller, task_id: str, preview_id: int | N
     return Response(data, media_type=media_type, headers={"X-Preview-Id": str(found_id), "Cache-Control": cache})
 
 
-PREVIEW_RESPONSES = {200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}, **NOT_YOURS}
+PREVIEW_RESPONSES: Responses = {200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}, **NOT_YOURS}
 
 
 @router.get(

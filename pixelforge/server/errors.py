@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
@@ -27,7 +28,7 @@ from pixelforge.tasks.store import QueueFull, StoreFull, StoreUnavailable, TaskE
 log = logging.getLogger("pixelforge.server")
 
 
-def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status_code: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(status_code=status_code, content={"detail": message, "message": message}, headers=headers)
 
 

@@ -9,7 +9,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 
 def is_multipart(content_type: bytes | None) -> bool:
-    return bool(content_type) and content_type.split(b";", 1)[0].strip().lower() == b"multipart/form-data"
+    return content_type is not None and content_type.split(b";", 1)[0].strip().lower() == b"multipart/form-data"
 
 
 class _Part:

@@ -9,6 +9,7 @@ OpenAI's own fields are all accepted; those that mean nothing here (``quality``,
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -106,7 +107,7 @@ class OpenAIError(Exception):
     """An error to answer in OpenAI's shape."""
 
     def __init__(self, status_code: int, message: str, *, type: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None, headers: dict[str, str] | None = None) -> None:
+                 param: str | None = None, code: str | None = None, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.detail = ErrorDetail(message=message, type=type, param=param, code=code)

@@ -101,7 +101,8 @@ def to_params(
             {"loc": ("body", *(A1111_NAMES.get(str(p), p) for p in e["loc"])), "msg": e["msg"], "type": e["type"]}
             for e in exc.errors()
         ]) from None
-    adjusted = {k: [sent[k], fields[k]] for k in ("width", "height") if k in sent and sent[k] != fields[k]}
+    adjusted: dict[str, list[Any]] = {
+        k: [sent[k], fields[k]] for k in ("width", "height") if k in sent and sent[k] != fields[k]}
     sampler = body.sampler_name or body.sampler_index
     ignored = sorted(k for k, v in sent.items() if k not in USED_FIELDS and (k not in HARMLESS or v != HARMLESS[k]))
     extra_overrides = sorted(set(body.override_settings or {}) - {"sd_model_checkpoint"})

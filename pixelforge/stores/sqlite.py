@@ -4,6 +4,7 @@ threads and the worker thread, and every operation is a few short statements."""
 from __future__ import annotations
 
 import bisect
+import builtins
 import json
 import logging
 import sqlite3
@@ -92,14 +93,9 @@ log = logging.getLogger(__name__)
 # Previews kept per task: the newest few are enough for any client that is catching up.
 PREVIEWS_KEPT = 3
 
-# Columns added after the first release, with how to fill them in an older database (None: NULL is right
-# for every older row). ``info`` keeps its old name: it holds the ResolvedParams (older rows also carried
-# the sheet path in it).
-MIGRATIONS: dict[str, str | None] = {
-    "sprite_sheet": "UPDATE tasks SET sprite_sheet = json_extract(info, '$.sprite_sheet')",
-    "inputs": None,  # img2img tasks' init image and mask
-    "origin": None,  # TaskOrigin JSON (a retry's source, a random seed, the callback URL); NULL: the defaults
-}
+# The layout SCHEMA writes, stamped in the database (PRAGMA user_version). No pixelforge was released before the
+# stamp, so there is no older layout to upgrade from: a database of any other version is refused, never migrated.
+SCHEMA_VERSION = 1
 
 
 # What a damaged record's column becomes when its task is quarantined: a value every reader takes (its task has
@@ -136,19 +132,22 @@ class SQLiteTaskStore:
             self._conn.row_factory = sqlite3.Row
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(SCHEMA)
-            self._migrate()
+            version = self._open_schema()
         except sqlite3.DatabaseError as exc:  # not a database, damaged, read-only, a folder it cannot write in
             raise StoreUnreadable(str(self.path), f"{exc} (move it away to start with an empty history)") from exc
+        if version != SCHEMA_VERSION:  # 0: written by a development build from before the stamp
+            self._conn.close()
+            raise StoreUnreadable(
+                str(self.path), f"its schema is version {version}, this pixelforge reads version {SCHEMA_VERSION} "
+                "only (move it away to start with an empty history)")
 
-    def _migrate(self) -> None:
-        with self._tx() as conn:
-            columns = {row["name"] for row in conn.execute("PRAGMA table_info(tasks)")}
-            for column, fill in MIGRATIONS.items():
-                if column not in columns:
-                    conn.execute(f"ALTER TABLE tasks ADD COLUMN {column} TEXT")
-                    if fill is not None:
-                        conn.execute(fill)
+    def _open_schema(self) -> int:
+        """The database's schema version, after writing SCHEMA into a new (empty) one and stamping it."""
+        if not self._conn.execute("SELECT 1 FROM sqlite_master").fetchone():
+            # BEGIN IMMEDIATE: two processes opening one new file write it once, the second reads the stamp.
+            self._conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        return version
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -220,7 +219,7 @@ class SQLiteTaskStore:
         return tasks
 
     def _fetch(self, conn: sqlite3.Connection, task_id: str) -> sqlite3.Row:
-        row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        row: sqlite3.Row | None = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
         if row is None:
             raise TaskNotFound(task_id)
         return row
@@ -309,9 +308,10 @@ class SQLiteTaskStore:
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
         where, args = self._filters(owner, states)
         with self._lock:
-            return self._conn.execute(f"SELECT COUNT(*) FROM tasks{where}", args).fetchone()[0]
+            count: int = self._conn.execute(f"SELECT COUNT(*) FROM tasks{where}", args).fetchone()[0]
+            return count
 
-    def queued_ids(self, owner: str | None = None) -> list[str]:
+    def queued_ids(self, owner: str | None = None) -> builtins.list[str]:
         where, args = self._filters(owner, [TaskState.QUEUED])
         with self._lock:
             rows = self._conn.execute(f"SELECT id FROM tasks{where} ORDER BY queue_order", args).fetchall()
@@ -401,7 +401,7 @@ class SQLiteTaskStore:
             row = self._fetch(conn, task_id)
             return self._with_position(conn, self._row_to_task(row), row["queue_order"]), event
 
-    def cancel_queued(self, owner: str | None = None) -> list[TaskEvent]:
+    def cancel_queued(self, owner: str | None = None) -> builtins.list[TaskEvent]:
         where, args = self._filters(owner, [TaskState.QUEUED])
         with self._tx() as conn:
             ids = [r["id"] for r in conn.execute(f"SELECT id FROM tasks{where} ORDER BY queue_order", args)]
@@ -430,17 +430,20 @@ class SQLiteTaskStore:
         data: dict[str, Any],
         progress: TaskProgress | None = None,
     ) -> TaskEvent:
-        seq = self._fetch(conn, task_id)["last_seq"] + 1
+        row = self._fetch(conn, task_id)
+        seq = row["last_seq"] + 1
         event = TaskEvent(task_id=task_id, seq=seq, type=type, data=data)
         if progress is None:
             conn.execute("UPDATE tasks SET last_seq = ? WHERE id = ?", (seq, task_id))
         else:
-            # A skip ends the job it was meant for: once progress names another job, it has expired.
+            stop_request = row["stop_request"]
+            if stop_request and StopRequest.model_validate_json(stop_request).expires_between(
+                TaskProgress.model_validate_json(row["progress"]).job_no, progress.job_no
+            ):
+                stop_request = None
             conn.execute(
-                "UPDATE tasks SET last_seq = ?, progress = ?, stop_request = CASE"
-                " WHEN json_extract(stop_request, '$.action') = 'skip' AND json_extract(progress, '$.job_no') != ?"
-                " THEN NULL ELSE stop_request END WHERE id = ?",
-                (seq, progress.model_dump_json(), progress.job_no, task_id),
+                "UPDATE tasks SET last_seq = ?, progress = ?, stop_request = ? WHERE id = ?",
+                (seq, progress.model_dump_json(), stop_request, task_id),
             )
         conn.execute(
             "INSERT INTO events (task_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)",
@@ -448,7 +451,7 @@ class SQLiteTaskStore:
         )
         return event
 
-    def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
+    def events_since(self, task_id: str, after_seq: int = 0) -> builtins.list[TaskEvent]:
         with self._lock:
             self._fetch(self._conn, task_id)
             rows = self._conn.execute(
@@ -481,7 +484,7 @@ class SQLiteTaskStore:
         )
 
     # --- housekeeping ----------------------------------------------------------------------
-    def recover(self) -> list[TaskEvent]:
+    def recover(self) -> builtins.list[TaskEvent]:
         with self._tx() as conn:
             self._quarantine(conn)
             conn.execute(
@@ -535,7 +538,7 @@ class SQLiteTaskStore:
                 [*damaged.values(), state, reason, time.time(), row["id"]],
             )
 
-    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> list[Task]:
+    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> builtins.list[Task]:
         finished = [s.value for s in TERMINAL_STATES]
         marks = ",".join("?" * len(finished))
         with self._tx() as conn:

@@ -274,6 +274,13 @@ class StopRequest(BaseModel):
         (an interrupt to a skip or to 'after the job'); an equal or stronger one replaces it."""
         return pending is not None and pending.rank > self.rank
 
+    def expires_between(self, job_no_before: int, job_no_after: int) -> bool:
+        """Whether this stored request lapses when the task's progress moves from job ``job_no_before`` to
+        ``job_no_after``: a skip ends the job it was meant for, so once progress names another job it has expired.
+        A skip that names its jobs (a split task's) expires with those jobs instead, as each ends; an interrupt
+        never expires (the task's end drops it)."""
+        return self.action == "skip" and self.jobs is None and job_no_before != job_no_after
+
 
 class TaskProgress(BaseModel):
     phase: Phase = Phase.QUEUED

@@ -16,12 +16,14 @@ live ``queued`` event when it changed. So a queue move costs O(1) writes however
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pixelforge.tasks.bus import ControlHandler, EventBus, Subscription
 from pixelforge.tasks.context import JobContext, StoredTaskContext, TaskContext
@@ -140,7 +142,7 @@ class TaskService:
         self.inputs = inputs
 
     # --- events ----------------------------------------------------------------------------
-    def _emit(self, task_id: str, type: EventType, data: dict | None = None) -> TaskEvent:
+    def _emit(self, task_id: str, type: EventType, data: dict[str, Any] | None = None) -> TaskEvent:
         event = self.store.append_event(task_id, type, data or {})
         self.bus.publish(event)
         return event
@@ -245,10 +247,10 @@ class TaskService:
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
         return self.store.count(owner=owner, states=states)
 
-    def queued_ids(self, owner: str | None = None) -> list[str]:
+    def queued_ids(self, owner: str | None = None) -> builtins.list[str]:
         return self.store.queued_ids(owner)
 
-    def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
+    def events_since(self, task_id: str, after_seq: int = 0) -> builtins.list[TaskEvent]:
         return self.store.events_since(task_id, after_seq)
 
     def get_preview(self, task_id: str, preview_id: int | None = None) -> tuple[int, bytes, str] | None:
@@ -276,7 +278,7 @@ class TaskService:
     def skip(self, task_id: str, *, keep_partial: bool = False) -> Task:
         return self._stop(task_id, StopRequest(action="skip", keep_partial=keep_partial))
 
-    def cancel_queue(self, owner: str | None, *, running_too: bool = False) -> list[str]:
+    def cancel_queue(self, owner: str | None, *, running_too: bool = False) -> builtins.list[str]:
         """Cancel every queued task of ``owner`` (None: everyone's) in one store write; with ``running_too``, the
         running ones are interrupted as well (after the queue is emptied: a worker freed by the interrupt finds
         nothing of theirs left to start). Returns the ids ended, queue order first."""
@@ -365,7 +367,7 @@ class TaskService:
         self.bus.publish_queue_moved()
         return task
 
-    def recover(self) -> list[str]:
+    def recover(self) -> builtins.list[str]:
         """After a restart: end what the last process left running; returns the tasks it ended."""
         events = self.store.recover()
         for event in events:
@@ -378,7 +380,7 @@ class TaskService:
         history = self.history
         return prune_history(self.store, history.data_dir, history.keep, history.keep_total, history.keep_bytes)
 
-    def sweep_leftovers(self, images_dir: Path) -> list[Path]:
+    def sweep_leftovers(self, images_dir: Path) -> builtins.list[Path]:
         """Before any worker starts: delete what a crash left in ``images_dir`` (half-written files, files
         no task refers to). Needs the history policy's data directory; returns what went."""
         if self.history is None:
@@ -394,6 +396,7 @@ class TaskService:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self.bus.subscribe(task_id, queue_moves=places) as subscription:
             last, place = after_seq, _QueuePlace(waiting=places)
+            event: TaskEvent | None  # a stored one, then what the bus gives (None: nothing in time)
             for event in self.store.events_since(task_id, last):
                 last = place.saw(event)
                 yield event
@@ -421,6 +424,7 @@ class TaskService:
         subscription = self.bus.subscribe(task_id, queue_moves=places)
         try:
             last, place = after_seq, _QueuePlace(waiting=places)
+            event: TaskEvent | None  # a stored one, then what the bus gives (None: nothing in time)
             for event in await asyncio.to_thread(self.store.events_since, task_id, last):
                 last = place.saw(event)
                 yield event
@@ -467,14 +471,14 @@ class TaskService:
         if place.told == (*now, starts_in_s):
             return None
         place.told = (*now, starts_in_s)
-        data: dict = {"position": now[0], "size": now[1]}
+        data: dict[str, Any] = {"position": now[0], "size": now[1]}
         if starts_in_s is not None:
             data["starts_in_s"] = starts_in_s
         return TaskEvent(task_id=task_id, seq=last, type=EventType.QUEUED, data=data)
 
     def _in_order(
         self, subscription: Subscription, event: TaskEvent | None, task_id: str, last: int
-    ) -> list[TaskEvent]:
+    ) -> builtins.list[TaskEvent]:
         """Events after ``last`` without gaps: a gap (or a lagged inbox) is filled from the store."""
         if subscription.lagged or (event is not None and event.seq > last + 1):
             subscription.lagged = False

@@ -35,7 +35,7 @@ class StopToken:
                     self._after_job = request
                     self._requested.set()
                 return
-            if self._request is not None and self._request.action == "interrupt" and request.action == "skip":
+            if request.yields_to(self._request):  # a pending interrupt is never downgraded to a skip
                 return
             self._request = request
             self._requested.set()

@@ -12,6 +12,7 @@ terminal event), so that no crash can leave a stored state whose event stream ne
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
@@ -134,7 +135,7 @@ class TaskStore(Protocol):
 
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int: ...
 
-    def queued_ids(self, owner: str | None = None) -> list[str]:
+    def queued_ids(self, owner: str | None = None) -> builtins.list[str]:
         """Queued task ids (of one owner, or everyone's) in the order they will run: the queue's places
         without reading the tasks themselves."""
         ...
@@ -166,7 +167,7 @@ class TaskStore(Protocol):
         ends); anything else is left as it is."""
         ...
 
-    def cancel_queued(self, owner: str | None = None) -> list[TaskEvent]:
+    def cancel_queued(self, owner: str | None = None) -> builtins.list[TaskEvent]:
         """Cancel every queued task of ``owner`` (None: everyone's) in one transaction, each with its ``cancelled``
         event (reason 'user'), in queue order; returns those events. A running task is left as it is."""
         ...
@@ -180,20 +181,20 @@ class TaskStore(Protocol):
         for a task that has ended: its terminal event is its last."""
         ...
 
-    def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]: ...
+    def events_since(self, task_id: str, after_seq: int = 0) -> builtins.list[TaskEvent]: ...
 
     def get_preview(self, task_id: str, preview_id: int | None = None) -> tuple[int, bytes, str] | None:
         """(id, bytes, media type) of the given preview, or of the latest when ``preview_id`` is None."""
         ...
 
     # --- housekeeping ----------------------------------------------------------------------
-    def recover(self) -> list[TaskEvent]:
+    def recover(self) -> builtins.list[TaskEvent]:
         """After a crash: tasks left running become interrupted, and a finished task whose terminal event
         is missing gets it; a stored task that cannot be read (a damaged record) is quarantined: failed, with the
         reason, readable again. Returns the terminal events appended."""
         ...
 
-    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> list[Task]:
+    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> builtins.list[Task]:
         """Drop the finished tasks beyond the ``keep`` of each owner that finished last (never the one that just
         finished, however long ago it was created), beyond ``keep_bytes`` of each owner's input images, and, past
         ``keep_total`` in all, those ``history.beyond_limits`` chooses (the owner holding the most first); returns

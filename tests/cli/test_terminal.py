@@ -13,12 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 from clikit import ROOT, cli_env, run_cli
 
 from pixelforge import __version__
 from pixelforge.cli import build_parser
 from pixelforge.cli.progress import describe, format_eta, render
+from pixelforge.stores.redis.keys import RedisKeys
 from pixelforge.testing.live_server import LiveServer
+from pixelforge.testing.redis_server import RedisServer
 
 COLUMNS = 60
 
@@ -80,6 +83,19 @@ def test_distributed_mode_with_a_bad_redis_url_is_one_line_and_exit_2(tmp_path: 
         result = run_cli(*command, "--redis", "not-a-url", "--data-dir", str(tmp_path), env=cli_env(), cwd=tmp_path)
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("pixelforge: invalid --redis URL") and "Traceback" not in result.stderr
+
+def test_distributed_mode_on_a_namespace_of_another_schema_version_is_one_line_and_exit_2(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    namespace = f"test-{tmp_path.name}"
+    redis.Redis.from_url(redis_server.url).set(RedisKeys(namespace).schema, "2")
+    env = cli_env(PIXELFORGE_REDIS_NAMESPACE=namespace)
+    for command in (["worker", "--device", "cpu"], ["serve"]):
+        result = run_cli(*command, "--redis", redis_server.url, "--data-dir", str(tmp_path), env=env, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (f"pixelforge: cannot open the task store redis namespace '{namespace}': its schema is "
+                                 "version 2, this pixelforge reads version 1 only (use another namespace: "
+                                 "PIXELFORGE_REDIS_NAMESPACE)\n")
 
 def test_split_batches_without_redis_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = run_cli("serve", "--split-batches", "--data-dir", str(tmp_path), env=cli_env(), cwd=tmp_path)

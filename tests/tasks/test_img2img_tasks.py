@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -95,15 +94,3 @@ def test_only_the_steps_the_strength_leaves_run() -> None:
     assert [steps_that_run(20, s) for s in (None, 1.0, 0.75, 0.5, 0.33, 0.0)] == [20, 20, 15, 10, 7, 0]
     with pytest.raises(ValueError, match="between 0 and 1"):
         steps_that_run(20, 1.5)
-
-
-def test_a_database_from_before_img2img_still_opens(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    SQLiteTaskStore(path).close()
-    with sqlite3.connect(path) as conn:  # the schema as it was: no inputs column
-        conn.execute("ALTER TABLE tasks DROP COLUMN inputs")
-    old = SQLiteTaskStore(path)
-    service = TaskService(old, InProcessBus(), inputs=InputFolder(tmp_path, tmp_path / "in"))
-    txt2img = service.submit(TaskParams(prompt="old"))
-    img2img = service.submit(TaskParams(), images=ImageUpload(init_image=png_bytes(sprite())))
-    assert service.get(txt2img.id).inputs is None and service.get(img2img.id).inputs is not None

@@ -171,20 +171,6 @@ def test_a_worker_renews_only_the_entries_of_the_task_it_reports_running(store: 
     assert store.heartbeat(WorkerInfo(worker_id="w0", device="cpu"), ttl_s=5) == []
 
 
-def test_images_stored_as_a_list_by_an_older_version_are_kept_in_order(
-    redis_server: RedisServer, namespace: str, store: RedisTaskStore
-) -> None:
-    task = add(store, jobs=1)
-    store.redis.rpush(store.keys.images(task.id), image(0, 0).model_dump_json(), image(1, 0).model_dump_json())
-    upgraded = RedisTaskStore(redis_server.url, namespace)
-    try:
-        assert [i.index for i in upgraded.get(task.id).images] == [0, 1]
-        upgraded.add_image(task.id, image(2, 0))
-        assert [i.index for i in upgraded.get(task.id).images] == [0, 1, 2]
-    finally:
-        upgraded.close()
-
-
 def test_an_end_from_a_worker_that_does_not_run_the_job_is_refused(store: RedisTaskStore) -> None:
     task = add(store, jobs=2)
     claim(store, "w0"), claim(store, "w1")

@@ -15,7 +15,7 @@ import pytest
 from pixelforge.stores.redis.bus import RedisEventBus
 from pixelforge.stores.redis.store import RedisTaskStore
 from pixelforge.tasks.model import EventType, StopRequest, Task, TaskEnd, TaskParams, TaskState, WorkerInfo
-from pixelforge.tasks.store import TaskTakenOver
+from pixelforge.tasks.store import StoreUnreadable, TaskTakenOver
 from pixelforge.testing.redis_server import RedisServer
 
 
@@ -141,3 +141,23 @@ def test_a_task_goes_to_a_free_worker_that_holds_its_model(store: RedisTaskStore
     store.finish(small.id, TaskEnd(state=TaskState.COMPLETED))
     again = store.claim_next("w1")  # the holder is busy: w1 loads it rather than leave it waiting
     assert again is not None and again.id == busy.id
+
+
+# '': a namespace with data but no stamp (a development build's, from before it); '2': a newer pixelforge's.
+@pytest.mark.parametrize("version", ["", "2"])
+def test_a_namespace_of_another_schema_version_is_refused_and_left_as_it_is(
+    redis_server: RedisServer, namespace: str, store: RedisTaskStore, version: str
+) -> None:
+    """Nothing was released before the schema was stamped: there is no older layout to migrate."""
+    task = add(store)
+    assert store.redis.get(store.keys.schema) == b"1"  # stamped by the first store that opened it
+    RedisTaskStore(redis_server.url, namespace).close()  # a second one reads the stamp
+    if version:
+        store.redis.set(store.keys.schema, version)
+    else:
+        store.redis.delete(store.keys.schema)
+    before = {key: store.redis.type(key) for key in store.redis.scan_iter(match=f"{namespace}:*")}
+    with pytest.raises(StoreUnreadable, match=f"version {version or 0}, this pixelforge reads version 1 only"):
+        RedisTaskStore(redis_server.url, namespace)
+    assert {key: store.redis.type(key) for key in store.redis.scan_iter(match=f"{namespace}:*")} == before
+    assert store.get(task.id).params.prompt == "p"

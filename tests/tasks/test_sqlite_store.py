@@ -1,10 +1,13 @@
-"""What only the SQLite store does: its files, its migrations, repairing what an older version left."""
+"""What only the SQLite store does: its files, its schema version, repairing what a crash left."""
 
 import sqlite3
 from pathlib import Path
 
-from pixelforge.stores.sqlite import SQLiteTaskStore
+import pytest
+
+from pixelforge.stores.sqlite import SCHEMA_VERSION, SQLiteTaskStore
 from pixelforge.tasks.model import EventType, Task, TaskParams, TaskState, new_task_id
+from pixelforge.tasks.store import StoreUnreadable
 
 
 def test_ids_are_a1111_shaped_and_unguessable() -> None:
@@ -30,21 +33,28 @@ def test_recovery_repairs_a_finished_task_whose_terminal_event_is_missing(tmp_pa
         reopened.close()
 
 
-def test_an_older_database_keeps_its_tasks_sheet_and_resolved_parameters(tmp_path: Path) -> None:
+# 0: the tables of a development build from before the stamp; 2: a newer pixelforge's.
+@pytest.mark.parametrize("version", [0, 2])
+def test_a_database_of_another_schema_version_is_refused_and_left_as_it_is(tmp_path: Path, version: int) -> None:
+    """Nothing was released before the schema was stamped: there is no older layout to migrate, and a database of any
+    other version is refused with the reason, never rewritten."""
     path = tmp_path / "tasks.sqlite3"
     store = SQLiteTaskStore(path)
-    task, _ = store.create(Task(id=new_task_id(), params=TaskParams()))
+    task, _ = store.create(Task(id=new_task_id(), params=TaskParams(prompt="kept")))
     store.close()
-    old_info = ('{"model": "sprite", "sd_model_name": "sprite", "steps": 20, "cfg_scale": 3.0, "width": 32,'
-                ' "height": 32, "seed": 1, "sampler_name": "Euler", "lora": null, "lora_scale": null,'
-                ' "prompt_used": "x", "pixel": null, "sprite_sheet": "images/s.png"}')
-    with sqlite3.connect(path) as raw:  # the schema before the sprite_sheet column
-        raw.execute("ALTER TABLE tasks DROP COLUMN sprite_sheet")
-        raw.execute("UPDATE tasks SET info = ? WHERE id = ?", (old_info, task.id))
-    reopened = SQLiteTaskStore(path)
-    try:
-        migrated = reopened.get(task.id)
-        assert migrated.sprite_sheet == "images/s.png"
-        assert migrated.resolved is not None and migrated.resolved.steps == 20
-    finally:
-        reopened.close()
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"PRAGMA user_version = {version}")
+    before = path.read_bytes()
+    with pytest.raises(StoreUnreadable, match=rf"schema is version {version}, this pixelforge reads version 1 only"):
+        SQLiteTaskStore(path)
+    assert path.read_bytes() == before
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT params FROM tasks WHERE id = ?", (task.id,)).fetchone()[0].count("kept") == 1
+
+
+def test_a_new_database_is_stamped_with_the_schema_version_and_reopens(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.sqlite3"
+    SQLiteTaskStore(path).close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    SQLiteTaskStore(path).close()

@@ -18,8 +18,13 @@ from typing import Any
 import numpy as np
 import PIL.Image
 import torch
-from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, UNet2DConditionModel
-from diffusers.utils import BaseOutput
+
+# From the modules that define them: the type checker reads ``from diffusers import ...`` as diffusers' placeholders
+# for a machine without torch.
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+from diffusers.pipelines.pipeline_utils import DiffusionPipeline
+from diffusers.schedulers.scheduling_flow_match_euler_discrete import FlowMatchEulerDiscreteScheduler
+from diffusers.utils.outputs import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 from ...pixelart.quantize import adaptive_palette, count_colors, map_to_palette
@@ -75,7 +80,12 @@ def limit_colors(pixels: np.ndarray, max_colors: int) -> np.ndarray:
 
 
 class SpritePipeline(DiffusionPipeline):
-    model_cpu_offload_seq = "text_encoder->unet"
+    model_cpu_offload_seq = "text_encoder->unet"  # type: ignore[assignment]  # diffusers types the default, None
+    # Set by register_modules (diffusers' way: they are saved and offloaded with the pipeline).
+    unet: UNet2DConditionModel
+    text_encoder: SpriteTextEncoder
+    tokenizer: SpriteTokenizer
+    scheduler: FlowMatchEulerDiscreteScheduler
     _callback_tensor_inputs = ["latents"]  # noqa: RUF012 - diffusers reads this class attribute
 
     def __init__(
@@ -86,16 +96,18 @@ class SpritePipeline(DiffusionPipeline):
         scheduler: FlowMatchEulerDiscreteScheduler,
     ) -> None:
         super().__init__()
-        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
+        # diffusers leaves register_modules unannotated
+        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)  # type: ignore[no-untyped-call]
         self._interrupt = False
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> SpritePipeline:
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike[str], **kwargs: Any) -> SpritePipeline:
         # The weights are stored in fp16 to halve the download, but CPUs run fp16 convolutions slowly or not
         # at all, so unless the caller asks for a dtype the pipeline comes back in float32.
         if "dtype" not in kwargs and "torch_dtype" not in kwargs:
             kwargs["dtype"] = torch.float32
-        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        pipe: SpritePipeline = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        return pipe
 
     @property
     def guidance_scale(self) -> float:
@@ -146,7 +158,7 @@ class SpritePipeline(DiffusionPipeline):
     def _check_inputs(self, prompt: str | list[str], height: int, width: int, callback_inputs: list[str]) -> None:
         if not isinstance(prompt, str | list):
             raise TypeError(f"prompt must be a str or a list of str, got {type(prompt).__name__}")
-        factor = 2 ** (len(self.unet.config.block_out_channels) - 1)
+        factor = 2 ** (len(self.unet.config["block_out_channels"]) - 1)
         if height % factor or width % factor:
             raise ValueError(f"height and width must be multiples of {factor}, got {height}×{width}")
         unknown = set(callback_inputs) - set(self._callback_tensor_inputs)
@@ -171,9 +183,10 @@ class SpritePipeline(DiffusionPipeline):
         strength: float = 1.0,
         mask_image: ImageInput | None = None,
         return_dict: bool = True,
-        callback_on_step_end: Callable[[Any, int, torch.Tensor, dict], dict] | None = None,
+        callback_on_step_end: Callable[[Any, int, torch.Tensor, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+        | None = None,
         callback_on_step_end_tensor_inputs: list[str] | None = None,
-    ) -> SpritePipelineOutput | tuple:
+    ) -> SpritePipelineOutput | tuple[list[PIL.Image.Image] | np.ndarray | torch.Tensor]:
         """Text to sprite; with `image`, img2img (SDEdit: noise the image to `strength`, denoise the steps
         that remain); with `mask_image` too, inpainting: at every step the pixels outside the mask are put
         back at the step's noise level (RePaint-style), so no separately trained inpainting model is needed
@@ -181,8 +194,8 @@ class SpritePipeline(DiffusionPipeline):
         if image is not None:
             first = image if isinstance(image, PIL.Image.Image) else image[0]
             width, height = width or first.width, height or first.height
-        height = height or self.unet.config.sample_size
-        width = width or self.unet.config.sample_size
+        height = height or self.unet.config["sample_size"]
+        width = width or self.unet.config["sample_size"]
         if mask_image is not None and image is None:
             raise ValueError("mask_image needs an image to inpaint")
         tensor_inputs = callback_on_step_end_tensor_inputs or ["latents"]
@@ -206,14 +219,16 @@ class SpritePipeline(DiffusionPipeline):
             pooled = torch.cat([neg_pooled, pooled])
 
         device = self._execution_device
-        shape = (batch, self.unet.config.in_channels, height, width)
+        shape = (batch, self.unet.config["in_channels"], height, width)
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         start = self.first_step(num_inference_steps, strength if image is not None else 1.0)
         self.scheduler.set_begin_index(start)
         timesteps = self.scheduler.timesteps[start:]
         self._num_timesteps = len(timesteps)  # progress counts only the steps that run
 
-        init = repaint = known = None
+        init: torch.Tensor | None = None
+        repaint: torch.Tensor | None = None  # inpainting: 1 where the mask repaints
+        known: KnownPixels | None = None
         if latents is None:
             noise = randn_tensor(shape, generator=generator, device=device, dtype=self.unet.dtype)
             latents = noise
@@ -222,10 +237,10 @@ class SpritePipeline(DiffusionPipeline):
         if image is not None:
             init = image_samples(image, batch, (width, height)).to(device=device, dtype=self.unet.dtype)
             latents = self._noised(init, noise, start)
-        if mask_image is not None:
-            repaint = mask_samples(mask_image, batch, (width, height)).to(device=device, dtype=self.unet.dtype)
-            where = (repaint == 0).permute(0, 2, 3, 1).cpu().numpy()
-            known = KnownPixels(to_uint8_rgba(init), where)
+            if mask_image is not None:
+                repaint = mask_samples(mask_image, batch, (width, height)).to(device=device, dtype=self.unet.dtype)
+                where = (repaint == 0).permute(0, 2, 3, 1).cpu().numpy()
+                known = KnownPixels(to_uint8_rgba(init), where)
 
         with self.progress_bar(total=len(timesteps)) as progress_bar:
             for i, t in enumerate(timesteps):
@@ -239,8 +254,9 @@ class SpritePipeline(DiffusionPipeline):
                 if self.do_classifier_free_guidance:
                     uncond, cond = velocity.chunk(2)
                     velocity = uncond + guidance_scale * (cond - uncond)
-                latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
-                if repaint is not None:
+                # diffusers annotates the sample as torch.FloatTensor, a legacy type no tensor is an instance of
+                latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]  # type: ignore[arg-type]
+                if repaint is not None and init is not None:
                     known_now = self._noised(init, noise, self.scheduler.step_index)
                     latents = repaint * latents + (1 - repaint) * known_now
 
@@ -253,14 +269,14 @@ class SpritePipeline(DiffusionPipeline):
 
         # Strength 0 runs no step and hands the input back as it is: nothing to limit.
         images = self._postprocess(latents, output_type, max_colors if len(timesteps) else None, known)
-        self.maybe_free_model_hooks()
+        self.maybe_free_model_hooks()  # type: ignore[no-untyped-call]  # diffusers leaves it unannotated
         if not return_dict:
             return (images,)
         return SpritePipelineOutput(images=images)
 
     def _noised(self, init: torch.Tensor, noise: torch.Tensor, step_index: int) -> torch.Tensor:
         """`init` at the noise level the schedule has before step `step_index` (flow matching's straight line)."""
-        sigma = self.scheduler.sigmas[step_index].to(init.device, init.dtype)
+        sigma: torch.Tensor = self.scheduler.sigmas[step_index].to(init.device, init.dtype)
         return sigma * noise + (1 - sigma) * init
 
     def _postprocess(

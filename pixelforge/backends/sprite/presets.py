@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from diffusers import FlowMatchEulerDiscreteScheduler, UNet2DConditionModel
+from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+from diffusers.schedulers.scheduling_flow_match_euler_discrete import FlowMatchEulerDiscreteScheduler
 
 from .pipeline import SpritePipeline
 from .text_encoder import SpriteTextEncoder
@@ -44,7 +45,7 @@ def build_unet(preset: str) -> UNet2DConditionModel:
     # Attention only at 8×8 and below: at 32×32 and 16×16 it would cost most of the FLOPs of the model, and
     # the pooled prompt embedding (class_embed_type="projection") already reaches every resnet block.
     p = PRESETS[preset]
-    return UNet2DConditionModel(
+    unet: UNet2DConditionModel = UNet2DConditionModel(
         sample_size=SPRITE_SIZE,
         in_channels=4,
         out_channels=4,
@@ -58,11 +59,13 @@ def build_unet(preset: str) -> UNet2DConditionModel:
         class_embed_type="projection",
         projection_class_embeddings_input_dim=p["text_dim"],
     )
+    return unet
 
 
 def build_scheduler() -> FlowMatchEulerDiscreteScheduler:
     # shift=1: at 32×32 the signal is already gone at moderate noise, so no extra time at high sigma is needed.
-    return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
+    scheduler: FlowMatchEulerDiscreteScheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
+    return scheduler
 
 
 def build_pipeline(vocab: dict[str, int], preset: str = "cpu") -> SpritePipeline:

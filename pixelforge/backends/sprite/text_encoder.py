@@ -22,12 +22,14 @@ class SpriteTextEncoderOutput:
     pooled: torch.Tensor  # (batch, dim)
 
 
-class SpriteTextEncoder(ModelMixin, ConfigMixin):
-    @register_to_config
+# ModelMixin and ConfigMixin declare config_name differently (diffusers' own models inherit both the same way), and
+# register_to_config, diffusers' way of saving the arguments as the config, is not annotated.
+class SpriteTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
+    @register_to_config  # type: ignore[untyped-decorator]
     def __init__(
         self, vocab_size: int, dim: int = 128, num_layers: int = 2, num_heads: int = 4, max_length: int = 16
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # diffusers leaves ModelMixin.__init__ unannotated
         self.token_embedding = nn.Embedding(vocab_size, dim)
         self.position_embedding = nn.Parameter(torch.zeros(max_length, dim))
         layer = nn.TransformerEncoderLayer(

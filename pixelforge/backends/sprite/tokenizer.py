@@ -12,6 +12,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from transformers import PreTrainedTokenizer
 
@@ -32,7 +33,7 @@ class SpriteTokenizer(PreTrainedTokenizer):
     model_input_names = ["input_ids", "attention_mask"]  # noqa: RUF012
 
     def __init__(self, vocab_file: str, synonyms_file: str | None = None, model_max_length: int = 16,
-                 **kwargs) -> None:
+                 **kwargs: Any) -> None:
         with open(vocab_file, encoding="utf-8") as f:
             vocab: dict[str, int] = json.load(f)
         synonyms: dict[str, str] = {}
@@ -40,11 +41,11 @@ class SpriteTokenizer(PreTrainedTokenizer):
             with open(synonyms_file, encoding="utf-8") as f:
                 synonyms = json.load(f)
         self.vocabulary = Vocabulary(vocab, synonyms)
-        self.ids_to_tokens = {i: w for w, i in self.vocab.items()}
+        self.ids_to_tokens: dict[int, str] = {i: w for w, i in self.vocab.items()}
         kwargs.setdefault("pad_token", PAD)
         kwargs.setdefault("unk_token", UNK)
         kwargs.setdefault("bos_token", BOS)
-        super().__init__(model_max_length=model_max_length, **kwargs)
+        super().__init__(model_max_length=model_max_length, **kwargs)  # type: ignore[no-untyped-call]  # transformers leaves it unannotated
 
     @staticmethod
     def build_vocab(captions: Iterable[str], min_count: int = 1) -> dict[str, int]:
@@ -76,7 +77,7 @@ class SpriteTokenizer(PreTrainedTokenizer):
     def get_vocab(self) -> dict[str, int]:
         return dict(self.vocab)
 
-    def _tokenize(self, text: str, **kwargs) -> list[str]:
+    def _tokenize(self, text: str, **kwargs: Any) -> list[str]:
         return [self._known_form(w) for w in words(text)]
 
     def _known_form(self, word: str) -> str:

@@ -93,7 +93,7 @@ class RedisEventBus:
     def _listen(self) -> None:
         backoff, lost = 0.05, False
         while not self._closing.is_set():
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             try:
                 pubsub.subscribe(self.keys.event_channel, self.keys.control_channel)
                 self._subscribed.set()

@@ -143,6 +143,11 @@ class RedisKeys:
         return f"{self.namespace}:queue"
 
     @property
+    def schema(self) -> str:
+        """String: the namespace's schema version (``SCHEMA_VERSION`` of the store that first opened it)."""
+        return f"{self.namespace}:schema"
+
+    @property
     def paused(self) -> str:
         return f"{self.namespace}:paused"
 

@@ -17,6 +17,10 @@ from pixelforge.tasks.model import (
     TaskStats,
 )
 
+# What redis-py returns on this (synchronous, bytes) client: its annotations say ``Awaitable[...] | ...`` for every
+# reply, since the same methods serve its async client, so the store names the reply's real type with ``cast``.
+StreamEntry = tuple[bytes, dict[bytes, bytes]]
+
 
 def text(value: bytes | None) -> str | None:
     """A hash field as text; '' and a missing field are both None."""
@@ -46,7 +50,7 @@ def task_from_record(record: dict[bytes, bytes], images: list[bytes]) -> Task:
         type=get("type") or "txt2img",
         owner=get("owner") or "local",
         params=TaskParams.model_validate_json(get("params") or "{}"),
-        state=TaskState(get("state")),
+        state=TaskState(get("state") or ""),
         created_at=float(get("created_at") or 0),
         started_at=float(started) if started else None,
         finished_at=float(finished) if finished else None,

@@ -2,7 +2,8 @@
 -- KEYS: task, events, queue, active, queued
 -- ARGV: id, group, request JSON, action, now, event time, cancelled event data
 -- An interrupt cancels a queued task (returns its event's seq); a running task keeps the request, never
--- downgrading a stop (StopRequest.rank: skip < interrupt after the job < interrupt now). Returns false for an
+-- downgrading a stop (StopRequest.rank: skip < interrupt after the job < interrupt now; StopRequest.yields_to states
+-- the rule, tests/tasks/test_store_contract_stop_rules.py checks this script against it). Returns false for an
 -- unknown task, else {state, seq or 0}.
 -- A split task: an interrupt drops its jobs that have not started; a skip names the jobs running now (none: no
 -- skip is kept).

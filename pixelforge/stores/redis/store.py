@@ -11,10 +11,11 @@ module, loaded by ``scripts.py``).
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import redis
 from redis.exceptions import ResponseError
@@ -22,7 +23,7 @@ from redis.exceptions import ResponseError
 from pixelforge.stores.redis import scripts
 from pixelforge.stores.redis.keys import WORKERS_GROUP, RedisKeys, answers, connect
 from pixelforge.stores.redis.reachable import reachable
-from pixelforge.stores.redis.records import QueueEntry, task_fields, task_from_record, text
+from pixelforge.stores.redis.records import QueueEntry, StreamEntry, task_fields, task_from_record, text
 from pixelforge.stores.redis.workers import WorkerPresence
 from pixelforge.stores.sqlite import PREVIEWS_KEPT
 from pixelforge.tasks.history import HeldTask, beyond_limits
@@ -45,11 +46,16 @@ from pixelforge.tasks.progress import combined_progress, queued_progress
 from pixelforge.tasks.store import (
     RECOVERED_ERROR,
     QueueFull,
+    StoreUnreadable,
     TaskEnded,
     TaskExists,
     TaskNotFound,
     TaskTakenOver,
 )
+
+# The layout of a namespace's keys, stamped in it (``RedisKeys.schema``). No pixelforge was released before the stamp,
+# so there is no older layout to upgrade from: a namespace of any other version is refused, never migrated.
+SCHEMA_VERSION = 1
 
 # A worker renews the lease on its task every heartbeat; one that has not for this long is dead.
 DEFAULT_LEASE_S = 6.0
@@ -79,12 +85,20 @@ class RedisTaskStore(WorkerPresence):
         self._scripts = {
             name: self.redis.register_script(getattr(scripts, name))
             for name in ("CREATE", "CLAIM", "TAKE_OVER", "APPEND_EVENT", "ADD_IMAGE", "ADD_PREVIEW", "FINISH",
-                         "REQUEST_STOP", "RECOVER", "RENEW", "FINISH_JOB", "JOB_PROGRESS", "MIGRATE_IMAGES",
-                         "RETURN_JOB", "SPLIT_PROGRESS",
-                         "CANCEL_QUEUED")
+                         "REQUEST_STOP", "RECOVER", "RENEW", "FINISH_JOB", "JOB_PROGRESS", "RETURN_JOB",
+                         "SPLIT_PROGRESS", "CANCEL_QUEUED", "SCHEMA")
         }
+        self._check_schema()
         self._ensure_group()
-        self._migrate_images()
+
+    def _check_schema(self) -> None:
+        """Stamp a new namespace with SCHEMA_VERSION; refuse one of another version (there is no older layout to
+        migrate: nothing was released before the stamp)."""
+        version = self._run("SCHEMA", [self.keys.schema, self.keys.queue], [SCHEMA_VERSION]).decode()
+        if version != str(SCHEMA_VERSION):
+            raise StoreUnreadable(
+                f"redis namespace {self.keys.namespace!r}", f"its schema is version {version or 0}, this pixelforge "
+                f"reads version {SCHEMA_VERSION} only (use another namespace: PIXELFORGE_REDIS_NAMESPACE)")
 
     def _ensure_group(self) -> None:
         """The queue's consumer group, created with the stream; again after a Redis that lost its data."""
@@ -93,12 +107,6 @@ class RedisTaskStore(WorkerPresence):
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-
-    def _migrate_images(self) -> None:
-        """Images stored as a list by an older pixelforge become the sorted set they are now (upgrade API servers
-        and workers together: an old worker cannot add an image to the new form)."""
-        for key in self.redis.scan_iter(match=self.keys.images("*"), count=500):
-            self._run("MIGRATE_IMAGES", [key], [])
 
     def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         return self._scripts[name](keys=keys, args=args)
@@ -174,13 +182,13 @@ class RedisTaskStore(WorkerPresence):
 
     def _matching_ids(self, owner: str | None, states: Iterable[TaskState] | None) -> list[str]:
         """Every task id (newest first) whose owner and state match; one round trip for the fields."""
-        ids = [i.decode() for i in self.redis.zrevrange(self.keys.all_tasks, 0, -1)]
+        ids = [i.decode() for i in cast(builtins.list[bytes], self.redis.zrevrange(self.keys.all_tasks, 0, -1))]
         if owner is None and states is None:
             return ids
         wanted = None if states is None else {TaskState(s).value for s in states}
         pipe = self.redis.pipeline(transaction=False)
         for task_id in ids:
-            pipe.hmget(self.keys.task(task_id), "owner", "state")
+            pipe.hmget(self.keys.task(task_id), ["owner", "state"])
         matching = []
         for task_id, (task_owner, state) in zip(ids, pipe.execute(), strict=True):
             if state is None:
@@ -208,10 +216,10 @@ class RedisTaskStore(WorkerPresence):
         return len(self._matching_ids(owner, states))
 
     @reachable
-    def queued_ids(self, owner: str | None = None) -> list[str]:
+    def queued_ids(self, owner: str | None = None) -> builtins.list[str]:
         """The queue's order without reading any task: one owner's are those also in their active set."""
         if owner is None:
-            return [i.decode() for i in self.redis.zrange(self.keys.queued, 0, -1)]
+            return [i.decode() for i in cast(builtins.list[bytes], self.redis.zrange(self.keys.queued, 0, -1))]
         pipe = self.redis.pipeline(transaction=True)
         pipe.zrange(self.keys.queued, 0, -1)
         pipe.smembers(self.keys.active(owner))
@@ -225,13 +233,13 @@ class RedisTaskStore(WorkerPresence):
         holds and this one does not is handed to that worker instead."""
         if self.is_paused():
             return None
-        for entry in self._pending(worker_id):  # handed over, or its own from a previous life
-            if (task := self._take_over(worker_id, entry, overdue=False)) is not None:
+        for pending in self._pending(worker_id):  # handed over, or its own from a previous life
+            if (task := self._take_over(worker_id, pending, overdue=False)) is not None:
                 return task
         while True:
-            overdue = self.redis.xautoclaim(
+            overdue = cast(tuple[bytes, builtins.list[StreamEntry], builtins.list[bytes]], self.redis.xautoclaim(
                 self.keys.queue, WORKERS_GROUP, worker_id, int(self.lease_s * 1000), "0-0", count=1
-            )[1]
+            ))[1]
             if not overdue:
                 break
             entry_id, fields = overdue[0]
@@ -251,15 +259,17 @@ class RedisTaskStore(WorkerPresence):
                 return self._claimed(entry, starts_task=claimed == 2)
         return None
 
-    def _read_new(self, worker_id: str) -> list[QueueEntry]:
+    def _read_new(self, worker_id: str) -> builtins.list[QueueEntry]:
         """The next entry never delivered to any worker (delivered to this one now)."""
-        reply = self.redis.xreadgroup(WORKERS_GROUP, worker_id, {self.keys.queue: ">"}, count=1)
+        reply = cast(builtins.list[tuple[bytes, builtins.list[StreamEntry]]],
+                     self.redis.xreadgroup(WORKERS_GROUP, worker_id, {self.keys.queue: ">"}, count=1))
         return self._present(reply[0][1] if reply else [])
 
-    def _pending(self, worker_id: str) -> list[QueueEntry]:
+    def _pending(self, worker_id: str) -> builtins.list[QueueEntry]:
         """This worker's pending entries, read without delivering them again: a delivery would reset their idle time,
         and an entry this worker lost track of would never be overdue for a take-over."""
-        pending = self.redis.xpending_range(self.keys.queue, WORKERS_GROUP, "-", "+", 100, consumername=worker_id)
+        pending = cast(builtins.list[dict[str, Any]], self.redis.xpending_range(
+            self.keys.queue, WORKERS_GROUP, "-", "+", 100, consumername=worker_id))
         if not pending:
             return []
         pipe = self.redis.pipeline(transaction=False)
@@ -269,7 +279,7 @@ class RedisTaskStore(WorkerPresence):
                  zip(pending, pipe.execute(), strict=True)]
         return self._present(found)
 
-    def _present(self, entries: list[tuple[bytes, dict]]) -> list[QueueEntry]:
+    def _present(self, entries: builtins.list[StreamEntry]) -> builtins.list[QueueEntry]:
         """The entries that still exist; one deleted meanwhile (its task ended) is acknowledged and left out."""
         present = []
         for entry_id, fields in entries:
@@ -292,7 +302,7 @@ class RedisTaskStore(WorkerPresence):
         publishes both events: no service call waits on them. A job's entry likewise, except that a job whose
         workers kept dying is handed back to be ended failed (``JobClaim.failed``) by the worker that found it."""
         task_id = entry.task_id
-        owner = text(self.redis.hget(self.keys.task(task_id), "owner")) or ""
+        owner = text(cast(bytes | None, self.redis.hget(self.keys.task(task_id), "owner"))) or ""
         k, now = self.keys, repr(time.time())
         outcome = self._run(
             "TAKE_OVER",
@@ -304,12 +314,13 @@ class RedisTaskStore(WorkerPresence):
             return self.get(task_id) if outcome == 1 else None
         if outcome == 0:
             return None
-        failed = text(self.redis.hget(k.task(task_id), f"job:{entry.job}:error")) if outcome == 3 else None
+        failed = text(cast(bytes | None, self.redis.hget(k.task(task_id), f"job:{entry.job}:error"))) if outcome == 3 \
+            else None
         return self._claimed(entry, starts_task=outcome == 2, failed=failed)
 
     def _hand_over(self, worker_id: str, entry_id: bytes, task_id: str) -> bool:
         """Give the entry to a free worker that holds the task's model, when this one does not; True if given."""
-        params = self.redis.hget(self.keys.task(task_id), "params")
+        params = cast(bytes | None, self.redis.hget(self.keys.task(task_id), "params"))
         model = TaskParams.model_validate_json(params).model if params else None
         if model is None:  # the default model: whichever worker is free
             return False
@@ -408,7 +419,7 @@ class RedisTaskStore(WorkerPresence):
         return self._event(task_id, seq, EventType.PROGRESS, now, data) if seq else None
 
     def _owner(self, task_id: str) -> str:
-        owner = self.redis.hget(self.keys.task(task_id), "owner")
+        owner = cast(bytes | None, self.redis.hget(self.keys.task(task_id), "owner"))
         if owner is None:
             raise TaskNotFound(task_id)
         return owner.decode()
@@ -431,7 +442,7 @@ class RedisTaskStore(WorkerPresence):
         return self.get(task_id), event
 
     @reachable
-    def cancel_queued(self, owner: str | None = None) -> list[TaskEvent]:
+    def cancel_queued(self, owner: str | None = None) -> builtins.list[TaskEvent]:
         now, k, data = repr(time.time()), self.keys, json.dumps({"reason": "user"})
         reply = self._run("CANCEL_QUEUED", [k.queued, k.queue],
                           [WORKERS_GROUP, owner or "", now, data, k.task(""), k.events(""), k.active("")])
@@ -457,35 +468,37 @@ class RedisTaskStore(WorkerPresence):
         return TaskEvent(task_id=task_id, seq=seq, type=type, time=float(now), data=data)
 
     @reachable
-    def events_since(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
+    def events_since(self, task_id: str, after_seq: int = 0) -> builtins.list[TaskEvent]:
         if not self.redis.exists(self.keys.task(task_id)):
             raise TaskNotFound(task_id)
         start = f"({after_seq}-0" if after_seq > 0 else "-"
         return [
             self._event(task_id, int(entry_id.split(b"-")[0]), f[b"type"].decode(), f[b"time"].decode(),
                         f[b"data"].decode())
-            for entry_id, f in self.redis.xrange(self.keys.events(task_id), start, "+")
+            for entry_id, f in cast(builtins.list[StreamEntry],
+                                    self.redis.xrange(self.keys.events(task_id), start, "+"))
         ]
 
     @reachable
     def get_preview(self, task_id: str, preview_id: int | None = None) -> tuple[int, bytes, str] | None:
         if preview_id is None:
-            latest = self.redis.hget(self.keys.task(task_id), "last_preview")
+            latest = cast(bytes | None, self.redis.hget(self.keys.task(task_id), "last_preview"))
             if not latest or int(latest) == 0:
                 return None
             preview_id = int(latest)
-        data, media_type = self.redis.hmget(self.keys.previews(task_id), str(preview_id), f"{preview_id}:type")
+        data, media_type = cast(builtins.list[bytes | None], self.redis.hmget(
+            self.keys.previews(task_id), [str(preview_id), f"{preview_id}:type"]))
         return (preview_id, data, media_type.decode()) if data is not None and media_type is not None else None
 
     # --- housekeeping ----------------------------------------------------------------------
     @reachable
-    def recover(self) -> list[TaskEvent]:
+    def recover(self) -> builtins.list[TaskEvent]:
         """Tasks running on a worker with no heartbeat (gone for good, or never there) become interrupted.
         Distributed deployments leave this to the lease (``claim_next`` takes such tasks over); it is here
         for a single process on Redis, and for the contract every store keeps."""
         events = []
         for task_id in self._matching_ids(None, [TaskState.RUNNING]):
-            worker = text(self.redis.hget(self.keys.task(task_id), "worker_id"))
+            worker = text(cast(bytes | None, self.redis.hget(self.keys.task(task_id), "worker_id")))
             if worker and self.redis.exists(self.keys.worker(worker)):
                 continue
             now, k = repr(time.time()), self.keys
@@ -499,13 +512,13 @@ class RedisTaskStore(WorkerPresence):
         return events
 
     @reachable
-    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> list[Task]:
+    def prune(self, keep: int, keep_total: int | None = None, keep_bytes: int | None = None) -> builtins.list[Task]:
         newest_created = self._matching_ids(None, TERMINAL_STATES)
         if not newest_created:
             return []
         pipe = self.redis.pipeline(transaction=False)
         for task_id in newest_created:
-            pipe.hmget(self.keys.task(task_id), "finished_at", "owner", "inputs")
+            pipe.hmget(self.keys.task(task_id), ["finished_at", "owner", "inputs"])
         fields = dict(zip(newest_created, pipe.execute(), strict=True))
         # the most recently finished first (a stable sort: equal times keep the newest created first)
         finished = sorted(newest_created, key=lambda task_id: float(fields[task_id][0] or 0), reverse=True)

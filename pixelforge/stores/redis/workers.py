@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -38,14 +38,14 @@ class WorkerPresence:
     def workers(self) -> list[WorkerInfo]:
         """The workers alive now (their heartbeat has not expired), by id."""
         keys = sorted(self.redis.scan_iter(match=self.keys.workers_pattern, count=500))
-        values = self.redis.mget(keys) if keys else []
+        values = cast(list[bytes | None], self.redis.mget(keys)) if keys else []
         return [WorkerInfo.model_validate_json(v) for v in values if v is not None]
 
     @reachable
     def lost_workers(self, forget_after_s: float) -> list[WorkerInfo]:
         """The workers whose heartbeat expired without their leaving (killed, cut off), each as its last heartbeat
         told it; one lost for longer than ``forget_after_s`` is forgotten."""
-        known = self.redis.hgetall(self.keys.known_workers)
+        known = cast(dict[bytes, bytes], self.redis.hgetall(self.keys.known_workers))
         if not known:
             return []
         ids = sorted(known)
@@ -58,7 +58,7 @@ class WorkerPresence:
                 continue
             info = WorkerInfo.model_validate_json(known[worker_id])
             if now - info.heartbeat_at > forget_after_s:
-                self.redis.hdel(self.keys.known_workers, worker_id)
+                self.redis.hdel(self.keys.known_workers, worker_id.decode())
             else:
                 lost.append(info)
         return lost
