@@ -24,9 +24,12 @@ from pixelforge.testing.live_server import LiveServer
 from pixelforge.testing.redis_server import RedisServer
 
 COLUMNS = 60
+# A tmux server of this test process's own: sessions of another test run on the machine never collide with ours.
+TMUX_SOCKET = f"pixelforge-test-{os.getpid()}"
+
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(["tmux", "-L", TMUX_SOCKET, *args], capture_output=True, text=True, check=True).stdout
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 def test_the_bar_fits_the_terminal_and_leaves_one_clean_line(served: LiveServer, tmp_path: Path) -> None:
