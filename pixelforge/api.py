@@ -28,14 +28,13 @@ from pixelforge.config import Settings
 from pixelforge.datadir_lock import DataDirInUse
 from pixelforge.engine.control import EarlyStopRule, StepInfo
 from pixelforge.runtime import Runtime
+from pixelforge.tasks.events import ImagePayload, TaskEvent
 from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import (
-    EventType,
     ImageRef,
     Img2ImgOptions,
     StopWhen,
     Task,
-    TaskEvent,
     TaskParams,
     new_task_id,
 )
@@ -254,8 +253,8 @@ class Pixelforge:
         """Yield each image as soon as it is finished; stops when the task ends."""
         handle = self.submit(prompt, **kwargs)
         for event in handle.events():
-            if event.type is EventType.IMAGE:
-                yield self._image(ImageRef.model_validate(event.data))
+            if isinstance(event.data, ImagePayload):
+                yield self._image(event.data)
 
     def _image(self, ref: ImageRef) -> GeneratedImage:
         return GeneratedImage(ref=ref, path=self.settings.data_dir / ref.path)

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from pixelforge.cli.client import BAD_REQUEST, Server, ServerError
+from pixelforge.tasks.events import TaskEvent
 from pixelforge.tasks.files import file_stem
 from pixelforge.tasks.input_images import ImageUpload
-from pixelforge.tasks.model import EventType, ImageRef, StopWhen, Task, TaskEvent, TaskParams, TaskStats
+from pixelforge.tasks.model import EventType, ImageRef, StopWhen, Task, TaskParams, TaskStats
 from pixelforge.tasks.stop import StopToken
 
 # The identity of the Python API's tasks on a server without API keys.

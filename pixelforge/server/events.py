@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from pixelforge.server.auth import Identity
 from pixelforge.server.deps import DB_INT_MAX, Caller, Service, State, owned_task
 from pixelforge.server.schemas import EventOut
-from pixelforge.tasks.model import TaskEvent
+from pixelforge.tasks.events import TaskEvent
 from pixelforge.tasks.service import TaskService
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])

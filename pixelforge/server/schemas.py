@@ -12,6 +12,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixelforge.server.task_ids import owner_shown_id, shown_id
+from pixelforge.tasks.events import (
+    EndPayload,
+    ImagePayload,
+    PreviewPayload,
+    ProgressPayload,
+    QueuedPayload,
+    StartedPayload,
+    TaskEvent,
+)
 from pixelforge.tasks.model import (
     TASK_ID_PATTERN,
     EventType,
@@ -19,7 +28,6 @@ from pixelforge.tasks.model import (
     Phase,
     StopWhen,
     Task,
-    TaskEvent,
     TaskParams,
     TaskState,
 )
@@ -267,25 +275,25 @@ class EventOut(BaseModel):
         shown = task_id or event.task_id
         task_url = f"{base}/tasks/{shown}"
         data: BaseModel
-        match event.type:
-            case EventType.QUEUED:
-                data = QueuedData.model_validate(event.data)
-            case EventType.STARTED:
-                data = StartedData.model_validate(event.data)
-            case EventType.PROGRESS:
-                data = ProgressOut.model_validate(event.data)
-            case EventType.PREVIEW:
-                data = PreviewData(**event.data, url=f"{task_url}/previews/{event.data['id']}")
-            case EventType.IMAGE:
-                data = ImageOut.of(ImageRef.model_validate(event.data), task_url)
-            case _:
+        match event.data:
+            case QueuedPayload():
+                data = QueuedData.model_validate(event.data, from_attributes=True)
+            case StartedPayload():
+                data = StartedData.model_validate(event.data, from_attributes=True)
+            case ProgressPayload():
+                data = ProgressOut.model_validate(event.data, from_attributes=True)
+            case PreviewPayload(id=preview_id, media_type=media_type):
+                data = PreviewData(id=preview_id, media_type=media_type, url=f"{task_url}/previews/{preview_id}")
+            case ImagePayload():
+                data = ImageOut.of(event.data, task_url)
+            case EndPayload(reason=reason):
                 assert finished is not None, "a terminal event is shown with its task"
                 task = TaskOut.of(finished, finished.owner if viewer is None else viewer, base)
                 data = EndData(
                     images=len(finished.images),
                     stats=task.stats,
                     error=finished.error,
-                    reason=event.data.get("reason", finished.stop_reason),
+                    reason=reason or finished.stop_reason,
                     task=task,
                 )
         return cls(task_id=shown, seq=event.seq, type=event.type, time=event.time, data=data)

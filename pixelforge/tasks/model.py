@@ -438,15 +438,6 @@ class TaskEnd(BaseModel):
         default=False, description="It failed because its files or records could not be written (a full, "
         "read-only or failing disk): the worker's health counts such failures.")
 
-    def event_data(self) -> dict[str, Any]:
-        """What the terminal event carries of this end (the store adds the image count it holds)."""
-        data: dict[str, Any] = {"stats": self.stats.model_dump() if self.stats else None}
-        if self.error:
-            data["error"] = self.error
-        if self.stop_reason:
-            data["reason"] = self.stop_reason
-        return data
-
 
 class WorkerHealth(BaseModel):
     """How one worker is doing, for the health route: a dead or stuck worker makes the server unhealthy."""
@@ -459,14 +450,6 @@ class WorkerHealth(BaseModel):
     problem: str | None = Field(
         default=None, description="Why it cannot do its work now (it cannot store a task's end, its recent tasks all "
         "failed on storage): the server is unhealthy while it says so.")
-
-
-class TaskEvent(BaseModel):
-    task_id: str
-    seq: int = Field(description="Per-task sequence number, from 1; SSE ids and Last-Event-ID use it.")
-    type: EventType
-    time: float = Field(default_factory=time.time)
-    data: dict[str, Any] = Field(default_factory=dict)
 
 
 class WorkerInfo(BaseModel):

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pixelforge.tasks.bus import ControlHandler, EventBus, Subscription
 from pixelforge.tasks.context import JobContext, StoredTaskContext, TaskContext
+from pixelforge.tasks.events import Payload, QueuedPayload, StartedPayload, TaskEvent
 from pixelforge.tasks.files import InputFolder, sweep_leftovers
 from pixelforge.tasks.history import prune_history
 from pixelforge.tasks.input_images import ImageRejected, ImageUpload, InputImage, read_upload
@@ -36,7 +37,6 @@ from pixelforge.tasks.model import (
     StopWhen,
     Task,
     TaskEnd,
-    TaskEvent,
     TaskInputs,
     TaskLimits,
     TaskOrigin,
@@ -83,8 +83,8 @@ class _QueuePlace:
 
     def saw(self, event: TaskEvent) -> int:
         """Note an event the watcher is given; returns its sequence number."""
-        if event.type is EventType.QUEUED:
-            self.told = (event.data["position"], event.data["size"], event.data.get("starts_in_s"))
+        if isinstance(event.data, QueuedPayload):
+            self.told = (event.data.position, event.data.size, event.data.starts_in_s)
         else:
             self.waiting = False  # started or ended: the queue is behind it
         return event.seq
@@ -140,8 +140,8 @@ class TaskService:
         self.inputs = inputs
 
     # --- events ----------------------------------------------------------------------------
-    def _emit(self, task_id: str, type: EventType, data: dict | None = None) -> TaskEvent:
-        event = self.store.append_event(task_id, type, data or {})
+    def _emit(self, task_id: str, type: EventType, data: Payload) -> TaskEvent:
+        event = self.store.append_event(task_id, type, data)
         self.bus.publish(event)
         return event
 
@@ -326,7 +326,7 @@ class TaskService:
         if pending is not None and pending.applies_to(task.claim.job_no if task.claim else None):
             token.request(pending)
         if task.claim is None or task.claim.starts_task:
-            started = {"worker_device": device} | ({"worker_id": worker_id} if worker_id else {})
+            started = StartedPayload(worker_device=device, **({"worker_id": worker_id} if worker_id else {}))
             self._emit(task.id, EventType.STARTED, started)
             self.bus.publish_queue_moved()
         if task.claim is not None:
@@ -467,9 +467,8 @@ class TaskService:
         if place.told == (*now, starts_in_s):
             return None
         place.told = (*now, starts_in_s)
-        data: dict = {"position": now[0], "size": now[1]}
-        if starts_in_s is not None:
-            data["starts_in_s"] = starts_in_s
+        estimate = {} if starts_in_s is None else {"starts_in_s": starts_in_s}  # absent, not null, when unknown
+        data = QueuedPayload(position=now[0], size=now[1], **estimate)
         return TaskEvent(task_id=task_id, seq=last, type=EventType.QUEUED, data=data)
 
     def _in_order(

@@ -13,15 +13,15 @@ terminal event), so that no crash can leave a stored state whose event stream ne
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from pixelforge.tasks.events import EventData, TaskEvent
 from pixelforge.tasks.model import (
     EventType,
     ImageRef,
     StopRequest,
     Task,
     TaskEnd,
-    TaskEvent,
     TaskLimits,
     TaskProgress,
     TaskState,
@@ -173,7 +173,7 @@ class TaskStore(Protocol):
 
     # --- events ----------------------------------------------------------------------------
     def append_event(
-        self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None
+        self, task_id: str, type: EventType, data: EventData, progress: TaskProgress | None = None
     ) -> TaskEvent:
         """Give the event the task's next sequence number and keep it for replay; ``progress`` becomes the
         task's current progress in the same write (one transaction per step on the hot path). Raises TaskEnded
