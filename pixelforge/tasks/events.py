@@ -19,8 +19,9 @@ from pixelforge.tasks.model import EventType, ImageRef, TaskEnd, TaskProgress, T
 class Payload(BaseModel):
     """What an event carries besides its type: the stored JSON is the keys given, no default added."""
 
-    # A key no writer writes is a bug: refused, not dropped from the stored record without a word.
-    model_config = ConfigDict(extra="forbid")
+    # Keys of the server's views of events (URLs, the finished task), which the Python API's client reads into
+    # these payloads, are left out.
+    model_config = ConfigDict(extra="ignore")
 
     def stored(self) -> dict[str, Any]:
         """The JSON object the stores keep (and the bus carries): the keys given, in the fields' order."""

@@ -16,30 +16,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from pixelforge.pixelart.options import PixelOptions
+from pixelforge.tasks.vocabulary import TERMINAL_STATES as TERMINAL_STATES
+from pixelforge.tasks.vocabulary import EventType as EventType
+from pixelforge.tasks.vocabulary import TaskState as TaskState
 
 TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-().:]{1,128}$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 # A week: longer than any generation, and far below what a timer can wait (threading.TIMEOUT_MAX, ~292 years;
 # beyond it the timer fails in its own thread and the task would run with no timeout at all).
 MAX_TIMEOUT_S = 7 * 24 * 3600
-
-
-class TaskState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    INTERRUPTED = "interrupted"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL_STATES
-
-
-TERMINAL_STATES = frozenset(
-    {TaskState.COMPLETED, TaskState.INTERRUPTED, TaskState.FAILED, TaskState.CANCELLED}
-)
 
 
 class Phase(StrEnum):
@@ -52,22 +37,6 @@ class Phase(StrEnum):
     DECODE = "decode"
     POSTPROCESS = "postprocess"
     DONE = "done"
-
-
-class EventType(StrEnum):
-    QUEUED = "queued"
-    STARTED = "started"
-    PROGRESS = "progress"
-    PREVIEW = "preview"
-    IMAGE = "image"
-    COMPLETED = "completed"
-    INTERRUPTED = "interrupted"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.value in {s.value for s in TERMINAL_STATES}
 
 
 def new_task_id(task_type: str = "txt2img") -> str:

@@ -1,8 +1,9 @@
 // The controller: one attached task at a time, its events driving every view.
 import { ApiError, api, fileUrl, imageUrl } from "./api.js";
 import { SubmitState } from "./controls.js";
-import { TERMINAL, TaskStream } from "./events.js";
+import { TaskStream } from "./events.js";
 import { t } from "./i18n.js";
+import { TERMINAL } from "./protocol.js";
 import { storage } from "./storage.js";
 
 const ACTIVE = "activeTask"; // {id, seq}: the task to re-attach to after a reload
