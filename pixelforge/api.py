@@ -147,7 +147,7 @@ class LocalTasks:
         self.service.interrupt(task_id, keep_partial=keep_partial, when=when)
 
     def queued(self) -> list[Task]:
-        return [self.service.get(task_id) for task_id in self.service.queued_ids()]
+        return [self.service.get(task_id) for task_id in self.service.store.queued_ids()]
 
     def cancel_queue(self, running_too: bool = False) -> list[str]:
         return self.service.cancel_queue(None, running_too=running_too)

@@ -81,7 +81,7 @@ def _resume_from(service: TaskService, caller: Identity, task_id: str, resume: i
     task = owned_task(service, caller, task_id)
     if resume == 0:
         return task.id, 0
-    seen = service.events_since(task.id, resume - 1)
+    seen = service.store.events_since(task.id, resume - 1)
     if seen:
         # The client's last event exists: the story is over if it was the terminal one. (A task turns
         # terminal in the store just before its terminal event is appended, so "terminal and nothing
@@ -91,7 +91,7 @@ def _resume_from(service: TaskService, caller: Identity, task_id: str, resume: i
     # one resumes from its real last event, or the filter would hold back every event to come.
     if task.state.is_terminal:
         return task.id, None
-    stored = service.events_since(task.id, 0)
+    stored = service.store.events_since(task.id, 0)
     return task.id, stored[-1].seq if stored else 0
 
 
