@@ -31,6 +31,7 @@ from pixelforge.tasks.model import (
     TaskParams,
     TaskState,
 )
+from pixelforge.tasks.vocabulary import ErrorCode
 
 
 class UploadParams(TaskParams):
@@ -160,6 +161,8 @@ class TaskOut(BaseModel):
     images: list[ImageOut] = Field(description="Finished images so far; a later stop never removes them.")
     stats: StatsOut | None = Field(description="Performance statistics, once the task has finished.")
     error: str | None = Field(description="Why the task failed, for people.")
+    error_code: ErrorCode | None = Field(
+        default=None, description="The machine code of its error: task_failed, or server_restart (interrupted).")
     stop_reason: str | None = Field(description="Why the task stopped early: user, timeout, shutdown, ...")
     stop_requested: StopRequestedOut | None = Field(
         description="A stop request the worker has not finished honouring yet (until the task's final state): "
@@ -195,6 +198,7 @@ class TaskOut(BaseModel):
             images=[ImageOut.of(image, prefix) for image in task.images],
             stats=StatsOut.model_validate(task.stats.model_dump()) if task.stats else None,
             error=task.error,
+            error_code=task.error_code,
             stop_reason=task.stop_reason,
             stop_requested=StopRequestedOut(
                 kind=task.stop_request.action, when=task.stop_request.when, at=task.stop_request.at,
@@ -241,6 +245,7 @@ class EndData(BaseModel):
     images: int = Field(description="Finished images the task kept.")
     stats: StatsOut | None = Field(default=None, description="Performance statistics of the run.")
     error: str | None = Field(default=None, description="Why the task failed.")
+    error_code: ErrorCode | None = Field(default=None, description="The machine code of its error (TaskOut's).")
     reason: str | None = Field(default=None, description="Why it stopped early: user, timeout, shutdown, ...")
     task: TaskOut = Field(description="The finished task, as GET /tasks/{id} returns it.")
 
@@ -293,6 +298,7 @@ class EventOut(BaseModel):
                     images=len(finished.images),
                     stats=task.stats,
                     error=finished.error,
+                    error_code=finished.error_code,
                     reason=reason or finished.stop_reason,
                     task=task,
                 )

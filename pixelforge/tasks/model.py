@@ -14,9 +14,11 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from pixelforge.pixelart.options import PixelOptions
 from pixelforge.tasks.vocabulary import TERMINAL_STATES as TERMINAL_STATES
+from pixelforge.tasks.vocabulary import ErrorCode
 from pixelforge.tasks.vocabulary import EventType as EventType
 from pixelforge.tasks.vocabulary import TaskState as TaskState
 
@@ -128,7 +130,9 @@ class TaskParams(BaseModel):
     @classmethod
     def _multiple_of_16(cls, value: int | None) -> int | None:
         if value is not None and value % 16:
-            raise ValueError(f"must be a multiple of 16, got {value}")
+            # Typed as pydantic's own multiple_of, which clients translate; the message as a ValueError's.
+            raise PydanticCustomError("multiple_of", "Value error, must be a multiple of {multiple_of}, got {value}",
+                                      {"multiple_of": 16, "value": value})
         return value
 
     @property
@@ -137,11 +141,18 @@ class TaskParams(BaseModel):
         return self.batch_count == 0
 
 
+# The type of a field error over an operator's bound (pydantic's own for a field's ``le``).
+AT_MOST = "less_than_equal"
+
+
 class Problem(BaseModel):
     """One reason a submission is refused: the parameter it concerns and what is wrong, for people."""
 
     field: str = Field(description="TaskParams field name, e.g. 'steps' or 'pixel'.")
     message: str
+    type: str = Field(default="limit", description="Its machine code, as pydantic's errors have one: "
+                      "'less_than_equal' and 'string_too_long' (over the operator's bound, which the message names "
+                      "first), else 'limit'.")
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
@@ -174,14 +185,16 @@ class TaskLimits(BaseModel):
     def violations(self, params: TaskParams) -> list[Problem]:
         problems: list[Problem] = []
         if params.steps is not None and params.steps > self.max_steps:
-            problems.append(Problem(field="steps", message=f"at most {self.max_steps}, got {params.steps}"))
+            problems.append(
+                Problem(field="steps", message=f"at most {self.max_steps}, got {params.steps}", type=AT_MOST))
         for name in ("width", "height"):
             value = getattr(params, name)
             if value is not None and value > self.max_side:
-                problems.append(Problem(field=name, message=f"at most {self.max_side}, got {value}"))
+                problems.append(Problem(field=name, message=f"at most {self.max_side}, got {value}", type=AT_MOST))
         if params.batch_count > self.max_batch_count:
             problems.append(
-                Problem(field="batch_count", message=f"at most {self.max_batch_count}, got {params.batch_count}")
+                Problem(field="batch_count", message=f"at most {self.max_batch_count}, got {params.batch_count}",
+                        type=AT_MOST)
             )
         if params.batch_size > self.max_images_per_task:
             problems.append(Problem(field="batch_size", message=f"at most the server's max_images_per_task "
@@ -192,13 +205,15 @@ class TaskLimits(BaseModel):
                                     f"{params.batch_count} × {params.batch_size}"))
         if params.batch_size > self.max_batch_size:
             problems.append(
-                Problem(field="batch_size", message=f"at most {self.max_batch_size}, got {params.batch_size}")
+                Problem(field="batch_size", message=f"at most {self.max_batch_size}, got {params.batch_size}",
+                        type=AT_MOST)
             )
         for name in ("prompt", "negative_prompt"):
             length = len(getattr(params, name))
             if length > self.max_prompt_chars:
                 problems.append(
-                    Problem(field=name, message=f"at most {self.max_prompt_chars} characters, got {length}")
+                    Problem(field=name, message=f"at most {self.max_prompt_chars} characters, got {length}",
+                            type="string_too_long")
                 )
         return problems
 
@@ -365,6 +380,13 @@ class Task(BaseModel):
                                       "when the work ahead can be estimated (the service fills it in; never stored).")
     claim: JobClaim | None = Field(
         default=None, exclude=True, description="Set on a task a worker claimed one job of; never stored or shown.")
+
+    @property
+    def error_code(self) -> ErrorCode | None:
+        """The machine code of its error, when it has one."""
+        if self.error is None:
+            return None
+        return ErrorCode.SERVER_RESTART if self.stop_reason == "restart" else ErrorCode.TASK_FAILED
 
     def info_view(self) -> dict[str, Any]:
         """The resolved parameters as the HTTP API's ``info`` and the CLI's ``--json`` have always shown

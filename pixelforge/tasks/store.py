@@ -26,6 +26,7 @@ from pixelforge.tasks.model import (
     TaskProgress,
     TaskState,
 )
+from pixelforge.tasks.vocabulary import ErrorCode
 
 
 class TaskStoreError(Exception):
@@ -86,19 +87,21 @@ class TaskEnded(TaskStoreError):
 class QueueFull(TaskStoreError):
     """A submission over the per-identity or the overall queue limit."""
 
-    def __init__(self, message: str, retry_after_s: int = 5) -> None:
+    def __init__(self, message: str, retry_after_s: int = 5, code: ErrorCode = ErrorCode.QUEUE_FULL) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.code = code  # which limit it is
 
     @classmethod
     def owner_full(cls, limits: TaskLimits) -> QueueFull:
         return cls(f"you already have {limits.max_active_per_identity} queued or running tasks; "
-                   "wait for one to finish or cancel one")
+                   "wait for one to finish or cancel one", code=ErrorCode.OWNER_FULL)
 
     @classmethod
     def inputs_full(cls, limits: TaskLimits) -> QueueFull:
         return cls(f"your queued and running tasks' input images would take more than "
-                   f"{limits.max_input_bytes_per_identity / 1e6:g} MB; wait for one to finish or cancel one")
+                   f"{limits.max_input_bytes_per_identity / 1e6:g} MB; wait for one to finish or cancel one",
+                   code=ErrorCode.INPUTS_FULL)
 
     @classmethod
     def queue_full(cls, limits: TaskLimits) -> QueueFull:

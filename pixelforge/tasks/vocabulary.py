@@ -44,8 +44,8 @@ class EventType(StrEnum):
 
 
 class ErrorCode(StrEnum):
-    """The machine code of a native API error answer (``{"detail", "message", "code"}``): a client acts on it and
-    translates it, never on the English message."""
+    """The machine code of a native API error answer (``{"detail", "message", "code"}``) or of a task's error: a
+    client acts on it and translates it, never on the English message."""
 
     INVALID_PARAMS = "invalid_params"  # 422: the request's fields (``detail`` lists them)
     UNKNOWN_TASK = "unknown_task"  # 404: no such task, or not the caller's
@@ -63,4 +63,6 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"  # 409
     TIMEOUT = "timeout"  # 408: the request did not arrive in time
     TOO_LARGE = "too_large"  # 413: the request's body is over the limit
-    INTERNAL = "internal"  # 500: the server's log has the details
+    # A task's own error (TaskOut.error_code, and its terminal event's), not an answer's:
+    TASK_FAILED = "task_failed"  # it failed; its error says why
+    SERVER_RESTART = "server_restart"  # the server stopped while it ran: it was interrupted

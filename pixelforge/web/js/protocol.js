@@ -24,5 +24,6 @@ export const ERROR_CODES = Object.freeze({
   CONFLICT: "conflict",
   TIMEOUT: "timeout",
   TOO_LARGE: "too_large",
-  INTERNAL: "internal",
+  TASK_FAILED: "task_failed",
+  SERVER_RESTART: "server_restart",
 });
