@@ -2,7 +2,7 @@
 import { ApiError, api, fileUrl, imageUrl } from "./api.js";
 import { SubmitState } from "./controls.js";
 import { TaskStream } from "./events.js";
-import { t } from "./i18n.js";
+import { t, tOr } from "./i18n.js";
 import { TERMINAL } from "./protocol.js";
 import { storage } from "./storage.js";
 
@@ -398,7 +398,9 @@ export class App {
     this.stats.render({ state: task.state, stats: task.stats, skipped: skippedJobs(task).length });
     document.body.dataset.lastState = task.state;
     this.notices.clearInfo(); // "Job 1 of 2 skipped." was news while the task ran; the gallery marks the job
-    if (task.state === "failed") this.notices.error(() => t("errorFailed", { detail: task.error ?? "" }));
+    if (task.state === "failed") {
+      this.notices.error(() => t("errorFailed", { detail: byCode(task.error_code, task.error ?? "") }));
+    }
     this.notices.announce(t("announceEnded", { state: t(`state_${task.state}`) }));
     this.refreshRestore();
     this.history.load();
@@ -437,9 +439,14 @@ export function skippedJobs(task) {
   return skipped;
 }
 
+/** An error in the UI's language by its code (ERROR_CODES) where the locales have it, else the server's own text. */
+function byCode(code, text) {
+  return code ? tOr(`errorCode_${code}`, text) : text;
+}
+
 function describeError(error, key) {
   if (error instanceof ApiError) {
-    let text = t(key === "errorNetwork" ? "errorControl" : key, { detail: error.detail });
+    let text = t(key === "errorNetwork" ? "errorControl" : key, { detail: byCode(error.code, error.detail) });
     if (error.status === 429 && error.retryAfter) text += ` ${t("errorRetry", { seconds: error.retryAfter })}`;
     return text;
   }
