@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer, model_validator
 
 from pixelforge.tasks.model import EventType, ImageRef, TaskEnd, TaskProgress, TaskStats
 
@@ -157,8 +157,12 @@ class TaskEvent(BaseModel):
 EventData = Payload | Mapping[str, Any]
 
 
+_PAYLOADS: TypeAdapter[Payload] = TypeAdapter(EventPayload)
+
+
 def payload_of(type: EventType, data: EventData) -> Payload:
-    """The payload of an event of ``type``: ``data`` as it is, or read from its JSON object."""
+    """The payload of an event of ``type``: ``data`` as it is, or read from its JSON object (ValidationError when it
+    is not one)."""
     if isinstance(data, Payload):
         return data
-    return TaskEvent(task_id="", seq=0, type=type, data=data).data
+    return _PAYLOADS.validate_python({**data, "type": type})
