@@ -27,9 +27,13 @@ class Payload(BaseModel):
         """The JSON object the stores keep (and the bus carries): the keys given, in the fields' order."""
         return self.model_dump(mode="json", include=set(self.model_fields_set) - {"type"})
 
-    # Read as the JSON it is stored as: ``event.data["step"]``, ``event.data == {"reason": "user"}``.
+    # Read as the JSON it is stored as: ``event.data["step"]``, ``"requeued" in event.data``,
+    # ``event.data == {"reason": "user"}``.
     def __getitem__(self, key: str) -> Any:
         return self.stored()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.stored()
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.stored().get(key, default)

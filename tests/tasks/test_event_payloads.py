@@ -49,6 +49,8 @@ def test_a_stored_payload_reads_as_its_type_and_writes_back_the_same_json(
     event = TaskEvent(task_id="t", seq=1, type=event_type, data=json.loads(row))
     assert isinstance(event.data, payload_type)
     assert event.data.stored() == stored
+    assert all(key in event.data and event.data[key] == value for key, value in stored.items())
+    assert "no such key" not in event.data
     assert json.loads(event.model_dump_json())["data"] == stored  # the bus carries the same
     assert TaskEvent.model_validate_json(event.model_dump_json()) == event
 
