@@ -41,7 +41,8 @@ from pixelforge.config import Settings
 from pixelforge.engine.control import StepControl, StopToken
 from pixelforge.engine.preview import encode_image
 from pixelforge.runtime import Runtime
-from pixelforge.tasks.model import EventType, TaskEvent, TaskParams, TaskState
+from pixelforge.tasks.events import TaskEvent
+from pixelforge.tasks.model import EventType, TaskParams, TaskState
 from pixelforge.testing.tiny_qwen import save_tiny_qwen_pipeline
 
 PROGRESS_POINTS = (0.2, 0.5, 0.8)

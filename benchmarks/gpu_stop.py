@@ -315,7 +315,7 @@ def end_to_end(backend: FixedBackend, side: int, steps: int, trials: int, rng: r
 
     def run(delay: float | None) -> tuple[Any, float | None, float | None]:
         service.submit(params)
-        task = service.claim_next("bench")
+        task = service.store.claim_next("bench")
         assert task is not None
         token = StopToken()
         stamp: list[float] = []
@@ -337,7 +337,7 @@ def end_to_end(backend: FixedBackend, side: int, steps: int, trials: int, rng: r
             timer.join()
         if finished.state is not TaskState.INTERRUPTED or not stamp:
             return finished, None, None
-        terminal = service.events_since(task.id, 0)[-1]
+        terminal = service.store.events_since(task.id, 0)[-1]
         return finished, terminal.time - stamp[0], returned - stamp[0]
 
     to_event: list[float] = []

@@ -138,7 +138,7 @@ def throughput(redis: RedisServer, data_dir: Path, workers: int, tasks: int) -> 
         ran_on = set()
         for task_id in ids:
             assert service.wait(task_id, timeout=1800).state is TaskState.COMPLETED
-            started = [e for e in service.events_since(task_id) if e.type is EventType.STARTED]
+            started = [e for e in service.store.events_since(task_id) if e.type is EventType.STARTED]
             ran_on.add(started[-1].data.get("worker_id", "?"))
         return time.monotonic() - start, len(ran_on)
     finally:

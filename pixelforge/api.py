@@ -28,14 +28,13 @@ from pixelforge.config import Settings
 from pixelforge.datadir_lock import DataDirInUse
 from pixelforge.engine.control import EarlyStopRule, StepInfo
 from pixelforge.runtime import Runtime
+from pixelforge.tasks.events import ImagePayload, TaskEvent
 from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import (
-    EventType,
     ImageRef,
     Img2ImgOptions,
     StopWhen,
     Task,
-    TaskEvent,
     TaskParams,
     new_task_id,
 )
@@ -148,7 +147,7 @@ class LocalTasks:
         self.service.interrupt(task_id, keep_partial=keep_partial, when=when)
 
     def queued(self) -> list[Task]:
-        return [self.service.get(task_id) for task_id in self.service.queued_ids()]
+        return [self.service.get(task_id) for task_id in self.service.store.queued_ids()]
 
     def cancel_queue(self, running_too: bool = False) -> list[str]:
         return self.service.cancel_queue(None, running_too=running_too)
@@ -254,8 +253,8 @@ class Pixelforge:
         """Yield each image as soon as it is finished; stops when the task ends."""
         handle = self.submit(prompt, **kwargs)
         for event in handle.events():
-            if event.type is EventType.IMAGE:
-                yield self._image(ImageRef.model_validate(event.data))
+            if isinstance(event.data, ImagePayload):
+                yield self._image(event.data)
 
     def _image(self, ref: ImageRef) -> GeneratedImage:
         return GeneratedImage(ref=ref, path=self.settings.data_dir / ref.path)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelforge.cli.client import BAD_REQUEST, Server, ServerError
+from pixelforge.tasks.events import TaskEvent
 from pixelforge.tasks.files import file_stem
 from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import (
@@ -26,7 +27,6 @@ from pixelforge.tasks.model import (
     StopRequest,
     StopWhen,
     Task,
-    TaskEvent,
     TaskParams,
     TaskStats,
 )

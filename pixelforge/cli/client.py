@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pixelforge.cli.common import served_url
+from pixelforge.tasks.vocabulary import TERMINAL_STATES
 
 # The identity of the CLI's tasks on a server without API keys (see the README's "Identities and auth").
 CLIENT_ID = "pixelforge-cli"
@@ -29,7 +30,7 @@ READ_TIMEOUT_S = 60.0
 # gives up when no event has come for this long since the first failure.
 RECONNECT_WINDOW_S = 60.0
 RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.25, 4.0
-TERMINAL = {"completed", "interrupted", "failed", "cancelled"}
+TERMINAL = {state.value for state in TERMINAL_STATES}
 # HTTP answers that mean the request itself was wrong (the CLI's exit code 2), as opposed to the server's trouble.
 BAD_REQUEST = {400, 404, 409, 413, 422}
 

@@ -253,7 +253,7 @@ class LocalSession:
 
     def events(self) -> Iterator[tuple[str, dict[str, Any]]]:
         for event in self.runtime.service.events(self.task.id):
-            yield event.type.value, event.data
+            yield event.type.value, event.data.stored()  # the JSON the server's stream carries too
 
     def interrupt(self, when: str = "now") -> None:
         self.runtime.service.interrupt(self.task.id, when="after_job" if when == "after_job" else "now")

@@ -141,7 +141,7 @@ class Worker:
                         continue
                     retries = 0
                 try:
-                    task = self.service.claim_next(self.worker_id)
+                    task = self.service.store.claim_next(self.worker_id)
                 except Exception as exc:  # the store is unusable for now: say so, and try again later
                     self._fault("could not claim a task", exc)
                     task = None

@@ -13,9 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pixelforge.server.api_v1 import NOT_YOURS, SUBMIT_RESPONSES, TaskId
 from pixelforge.server.deps import Caller, Service, owned_task
+from pixelforge.server.errors import CodedHTTPException
 from pixelforge.server.schemas import Message, TaskOut
 from pixelforge.server.task_ids import owner_shown_id
 from pixelforge.tasks.service import NotRetryable
+from pixelforge.tasks.vocabulary import ErrorCode
 
 router = APIRouter(prefix="/api/v1")
 
@@ -60,6 +62,6 @@ def retry_task(task_id: TaskId, service: Service, caller: Caller) -> TaskOut:
     try:
         retried = service.retry(task.id)
     except NotRetryable as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"task {task_id} is {task.state.value}: only a failed, "
-                            "interrupted or cancelled task can be retried") from exc
+        raise CodedHTTPException(status.HTTP_409_CONFLICT, f"task {task_id} is {task.state.value}: only a failed, "
+                                 "interrupted or cancelled task can be retried", ErrorCode.NOT_RETRYABLE) from exc
     return TaskOut.of(retried, caller.owner)

@@ -113,7 +113,7 @@ def list_tasks(
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins may list every identity's tasks")
     owner = None if scope == "all" else caller.owner
     tasks = service.list(owner=owner, states=state, limit=limit, offset=offset)
-    total = service.count(owner=owner, states=state)
+    total = service.store.count(owner=owner, states=state)
     return TaskPage(tasks=[TaskOut.of(t, caller.owner) for t in tasks], total=total, limit=limit, offset=offset)
 
 
@@ -246,7 +246,7 @@ def get_sheet(task_id: TaskId, service: Service, settings: AppSettings, caller: 
 
 def _preview(service: Service, caller: Caller, task_id: str, preview_id: int | None) -> Response:
     task = owned_task(service, caller, task_id)
-    found = service.get_preview(task.id, preview_id)
+    found = service.store.get_preview(task.id, preview_id)
     if found is None:
         which = "no preview yet" if preview_id is None else f"preview {preview_id} is gone or never existed"
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task_id}: {which}")
@@ -298,9 +298,9 @@ def get_queue(service: Service, caller: Caller) -> QueueOut:
         for t in service.list(states=[TaskState.RUNNING], limit=100)
     ]
     # Ids only, never the tasks themselves: a long queue costs two index reads, not a thousand rows parsed.
-    queued, mine = service.queued_ids(), set(service.queued_ids(caller.owner))
+    queued, mine = service.store.queued_ids(), set(service.store.queued_ids(caller.owner))
     return QueueOut(
-        paused=service.is_paused(),
+        paused=service.store.is_paused(),
         pending=len(queued),
         running=running,
         mine=[QueuedOut(id=owner_shown_id(task_id), position=n)
@@ -311,7 +311,7 @@ def get_queue(service: Service, caller: Caller) -> QueueOut:
 def _set_paused(service: Service, caller: Caller, paused: bool) -> QueueOut:
     if not caller.admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins may pause or resume the queue")
-    service.set_paused(paused)
+    service.store.set_paused(paused)
     return get_queue(service, caller)
 
 
@@ -345,9 +345,9 @@ def health(state: State, response: Response) -> HealthOut:
     return HealthOut(
         status="ok" if healthy else "unhealthy",
         version=pixelforge.__version__,
-        paused=service.is_paused(),
-        queued=service.count(states=[TaskState.QUEUED]),
-        running=service.count(states=[TaskState.RUNNING]),
+        paused=service.store.is_paused(),
+        queued=service.store.count(states=[TaskState.QUEUED]),
+        running=service.store.count(states=[TaskState.RUNNING]),
         workers=[WorkerOut.model_validate(w.model_dump()) for w in workers],
     )
 

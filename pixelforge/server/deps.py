@@ -11,16 +11,18 @@ import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request, status
 
 from pixelforge.config import Settings
 from pixelforge.server import task_ids
 from pixelforge.server.auth import Identity, KeyRing, resolve_identity
+from pixelforge.server.errors import CodedHTTPException
 from pixelforge.server.model_roots import ModelRoots
 from pixelforge.server.options import ClientOptions
 from pixelforge.tasks.model import Task, WorkerHealth, WorkerInfo
 from pixelforge.tasks.service import TaskService
 from pixelforge.tasks.store import TaskNotFound
+from pixelforge.tasks.vocabulary import ErrorCode
 
 # The largest integer SQLite stores: numbers a client passes on to the store (offsets, sequence and
 # preview ids) are bounded by it, so a larger one is a 422 instead of an OverflowError.
@@ -103,4 +105,4 @@ def owned_task(service: TaskService, identity: Identity, task_id: str) -> Task:
             continue
         if identity.can_access(task.owner):
             return task
-    raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown task id: {task_id}")
+    raise CodedHTTPException(status.HTTP_404_NOT_FOUND, f"unknown task id: {task_id}", ErrorCode.UNKNOWN_TASK)

@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from pixelforge.server.auth import Identity
 from pixelforge.server.deps import DB_INT_MAX, Caller, Service, State, owned_task
 from pixelforge.server.schemas import EventOut
-from pixelforge.tasks.model import TaskEvent
+from pixelforge.tasks.events import TaskEvent
 from pixelforge.tasks.service import TaskService
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
@@ -81,7 +81,7 @@ def _resume_from(service: TaskService, caller: Identity, task_id: str, resume: i
     task = owned_task(service, caller, task_id)
     if resume == 0:
         return task.id, 0
-    seen = service.events_since(task.id, resume - 1)
+    seen = service.store.events_since(task.id, resume - 1)
     if seen:
         # The client's last event exists: the story is over if it was the terminal one. (A task turns
         # terminal in the store just before its terminal event is appended, so "terminal and nothing
@@ -91,7 +91,7 @@ def _resume_from(service: TaskService, caller: Identity, task_id: str, resume: i
     # one resumes from its real last event, or the filter would hold back every event to come.
     if task.state.is_terminal:
         return task.id, None
-    stored = service.events_since(task.id, 0)
+    stored = service.store.events_since(task.id, 0)
     return task.id, stored[-1].seq if stored else 0
 
 

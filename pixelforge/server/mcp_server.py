@@ -42,6 +42,7 @@ from pixelforge.server.errors import error_response
 from pixelforge.server.images import as_asked_kind, data_file, image_path
 from pixelforge.server.task_ids import shown_id
 from pixelforge.server.uploads import decode_base64
+from pixelforge.tasks.events import ProgressPayload
 from pixelforge.tasks.infotext import task_infotexts
 from pixelforge.tasks.input_images import ImageUpload
 from pixelforge.tasks.model import EventType, Img2ImgOptions, Task, TaskParams, TaskProgress, TaskState
@@ -110,9 +111,9 @@ class Tools:
         async for event in self.state.service.aevents(task_id, places=False):
             if event is not None and event.type is EventType.COMPLETED:
                 await ctx.report_progress(100, 100, "done")  # a task's progress reaches 1.0 only when it completed
-            if event is None or event.type is not EventType.PROGRESS:
+            if event is None or not isinstance(event.data, ProgressPayload):
                 continue
-            progress = TaskProgress.model_validate(event.data)
+            progress = event.data
             if progress.progress > told:  # MCP progress must grow with every notification
                 told = progress.progress
                 await ctx.report_progress(round(told * 100, 3), 100, progress_message(progress))

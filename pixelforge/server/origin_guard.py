@@ -20,7 +20,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pixelforge.config import Settings
-from pixelforge.server.errors import error_response
+from pixelforge.server.errors import error_response, is_native
+from pixelforge.tasks.vocabulary import ErrorCode
 
 LOCAL_HOSTS = ("localhost", "*.localhost", "127.0.0.1", "::1")
 # What an HTML form or a no-cors fetch can send without a preflight (none: a fetch without a body).
@@ -81,13 +82,17 @@ class OriginGuardMiddleware:
             return
         headers = Headers(scope=scope)
         host = headers.get("host", "")
+        native = is_native(scope["path"])
         if not host_allowed(host, self.hosts):
-            await error_response(400, f"this server does not answer to the host {host!r}; its operator can add "
-                                 "the name to PIXELFORGE_ALLOWED_HOSTS")(scope, receive, send)
+            message = (f"this server does not answer to the host {host!r}; its operator can add the name to "
+                       "PIXELFORGE_ALLOWED_HOSTS")
+            code = ErrorCode.BAD_REQUEST if native else None
+            await error_response(400, message, code=code)(scope, receive, send)
             return
         if self._cross_site_form(scope["method"], headers, host):
-            await error_response(403, "a cross-site form may not change anything here; send JSON, or serve the "
-                                 "page from an origin listed in PIXELFORGE_CORS_ORIGINS")(scope, receive, send)
+            message = ("a cross-site form may not change anything here; send JSON, or serve the page from an origin "
+                       "listed in PIXELFORGE_CORS_ORIGINS")
+            await error_response(403, message, code=ErrorCode.FORBIDDEN if native else None)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

@@ -12,6 +12,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixelforge.server.task_ids import owner_shown_id, shown_id
+from pixelforge.tasks.events import (
+    EndPayload,
+    ImagePayload,
+    PreviewPayload,
+    ProgressPayload,
+    QueuedPayload,
+    StartedPayload,
+    TaskEvent,
+)
 from pixelforge.tasks.model import (
     TASK_ID_PATTERN,
     EventType,
@@ -19,10 +28,10 @@ from pixelforge.tasks.model import (
     Phase,
     StopWhen,
     Task,
-    TaskEvent,
     TaskParams,
     TaskState,
 )
+from pixelforge.tasks.vocabulary import ErrorCode
 
 
 class UploadParams(TaskParams):
@@ -152,6 +161,8 @@ class TaskOut(BaseModel):
     images: list[ImageOut] = Field(description="Finished images so far; a later stop never removes them.")
     stats: StatsOut | None = Field(description="Performance statistics, once the task has finished.")
     error: str | None = Field(description="Why the task failed, for people.")
+    error_code: ErrorCode | None = Field(
+        default=None, description="The machine code of its error: task_failed, or server_restart (interrupted).")
     stop_reason: str | None = Field(description="Why the task stopped early: user, timeout, shutdown, ...")
     stop_requested: StopRequestedOut | None = Field(
         description="A stop request the worker has not finished honouring yet (until the task's final state): "
@@ -187,6 +198,7 @@ class TaskOut(BaseModel):
             images=[ImageOut.of(image, prefix) for image in task.images],
             stats=StatsOut.model_validate(task.stats.model_dump()) if task.stats else None,
             error=task.error,
+            error_code=task.error_code,
             stop_reason=task.stop_reason,
             stop_requested=StopRequestedOut(
                 kind=task.stop_request.action, when=task.stop_request.when, at=task.stop_request.at,
@@ -233,6 +245,7 @@ class EndData(BaseModel):
     images: int = Field(description="Finished images the task kept.")
     stats: StatsOut | None = Field(default=None, description="Performance statistics of the run.")
     error: str | None = Field(default=None, description="Why the task failed.")
+    error_code: ErrorCode | None = Field(default=None, description="The machine code of its error (TaskOut's).")
     reason: str | None = Field(default=None, description="Why it stopped early: user, timeout, shutdown, ...")
     task: TaskOut = Field(description="The finished task, as GET /tasks/{id} returns it.")
 
@@ -267,25 +280,26 @@ class EventOut(BaseModel):
         shown = task_id or event.task_id
         task_url = f"{base}/tasks/{shown}"
         data: BaseModel
-        match event.type:
-            case EventType.QUEUED:
-                data = QueuedData.model_validate(event.data)
-            case EventType.STARTED:
-                data = StartedData.model_validate(event.data)
-            case EventType.PROGRESS:
-                data = ProgressOut.model_validate(event.data)
-            case EventType.PREVIEW:
-                data = PreviewData(**event.data, url=f"{task_url}/previews/{event.data['id']}")
-            case EventType.IMAGE:
-                data = ImageOut.of(ImageRef.model_validate(event.data), task_url)
-            case _:
+        match event.data:
+            case QueuedPayload():
+                data = QueuedData.model_validate(event.data, from_attributes=True)
+            case StartedPayload():
+                data = StartedData.model_validate(event.data, from_attributes=True)
+            case ProgressPayload():
+                data = ProgressOut.model_validate(event.data, from_attributes=True)
+            case PreviewPayload(id=preview_id, media_type=media_type):
+                data = PreviewData(id=preview_id, media_type=media_type, url=f"{task_url}/previews/{preview_id}")
+            case ImagePayload():
+                data = ImageOut.of(event.data, task_url)
+            case EndPayload(reason=reason):
                 assert finished is not None, "a terminal event is shown with its task"
                 task = TaskOut.of(finished, finished.owner if viewer is None else viewer, base)
                 data = EndData(
                     images=len(finished.images),
                     stats=task.stats,
                     error=finished.error,
-                    reason=event.data.get("reason", finished.stop_reason),
+                    error_code=finished.error_code,
+                    reason=reason or finished.stop_reason,
                     task=task,
                 )
         return cls(task_id=shown, seq=event.seq, type=event.type, time=event.time, data=data)

@@ -230,7 +230,7 @@ def _own_current(service: TaskService, caller: Identity) -> Task | None:
     running = _running_own(service, caller)
     if running:
         return running[0]
-    queued = service.queued_ids(caller.owner)
+    queued = service.store.queued_ids(caller.owner)
     return service.get(queued[0]) if queued else None
 
 
@@ -248,7 +248,7 @@ def progress(
     p, stop = task.progress, task.stop_request
     current = None
     if not skip_current_image and task.state is TaskState.RUNNING:
-        found = service.get_preview(task.id)
+        found = service.store.get_preview(task.id)
         current = base64.b64encode(found[1]).decode() if found else None
     started = task.started_at or task.created_at
     return ProgressResponse(
@@ -315,7 +315,7 @@ def internal_progress(body: InternalProgressRequest, service: Service, caller: C
                                         progress=1.0 if done else p.progress, eta=0.0 if done else None,
                                         id_live_preview=body.id_live_preview, textinfo=p.textinfo or None)
     preview_id, live = body.id_live_preview, None
-    found = service.get_preview(task.id) if body.live_preview else None
+    found = service.store.get_preview(task.id) if body.live_preview else None
     if found is not None and found[0] != body.id_live_preview:
         preview_id = found[0]
         live = f"data:{found[2]};base64,{base64.b64encode(found[1]).decode()}"
@@ -325,7 +325,7 @@ def internal_progress(body: InternalProgressRequest, service: Service, caller: C
 
 @router.get("/internal/pending-tasks", summary="Queued tasks (yours listed)")
 def pending_tasks(service: Service, caller: Caller) -> PendingTasks:
-    queued, mine = service.queued_ids(), set(service.queued_ids(caller.owner))
+    queued, mine = service.store.queued_ids(), set(service.store.queued_ids(caller.owner))
     visible = [owner_shown_id(task_id) if task_id in mine else task_id
                for task_id in queued if caller.admin or task_id in mine]
     return PendingTasks(size=len(queued), tasks=visible)

@@ -15,6 +15,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pixelforge.tasks.events import (
+    EndPayload,
+    EventData,
+    ImagePayload,
+    Payload,
+    PreviewPayload,
+    QueuedPayload,
+    TaskEvent,
+    payload_of,
+)
 from pixelforge.tasks.history import HeldTask, beyond_limits
 from pixelforge.tasks.model import (
     TERMINAL_STATES,
@@ -24,7 +34,6 @@ from pixelforge.tasks.model import (
     StopRequest,
     Task,
     TaskEnd,
-    TaskEvent,
     TaskInputs,
     TaskLimits,
     TaskOrigin,
@@ -248,7 +257,8 @@ class SQLiteTaskStore:
                 ),
             )
             task = self._with_position(conn, task, cursor.lastrowid or 0)
-            event = self._append(conn, task.id, EventType.QUEUED, {"position": task.position, "size": task.queue_size})
+            event = self._append(conn, task.id, EventType.QUEUED,
+                                 QueuedPayload(position=task.position or 0, size=task.queue_size or 0))
             return task, event
 
     @staticmethod
@@ -341,7 +351,7 @@ class SQLiteTaskStore:
             images = json.loads(self._fetch(conn, task_id)["images"])
             images.append(image.model_dump())
             conn.execute("UPDATE tasks SET images = ? WHERE id = ?", (json.dumps(images), task_id))
-            return self._append(conn, task_id, EventType.IMAGE, image.model_dump())
+            return self._append(conn, task_id, EventType.IMAGE, ImagePayload.of(image))
 
     def add_preview(self, task_id: str, data: bytes, media_type: str) -> TaskEvent:
         with self._tx() as conn:
@@ -353,7 +363,7 @@ class SQLiteTaskStore:
                 (task_id, preview_id, media_type, data),
             )
             self._drop_old_previews(conn, task_id, keep=PREVIEWS_KEPT)
-            return self._append(conn, task_id, EventType.PREVIEW, {"id": preview_id, "media_type": media_type})
+            return self._append(conn, task_id, EventType.PREVIEW, PreviewPayload(id=preview_id, media_type=media_type))
 
     def finish(self, task_id: str, end: TaskEnd) -> tuple[Task, TaskEvent]:
         with self._tx() as conn:
@@ -376,8 +386,7 @@ class SQLiteTaskStore:
             )
             self._drop_old_previews(conn, task_id, keep=1)
             task = self._row_to_task(self._fetch(conn, task_id))
-            data = {"images": len(task.images)} | end.event_data()
-            return task, self._append(conn, task_id, EventType(end.state.value), data)
+            return task, self._append(conn, task_id, EventType(end.state.value), EndPayload.of(end, len(task.images)))
 
     # --- control ---------------------------------------------------------------------------
     def request_stop(self, task_id: str, request: StopRequest) -> tuple[Task, TaskEvent | None]:
@@ -390,7 +399,7 @@ class SQLiteTaskStore:
                     "UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ? WHERE id = ?",
                     (TaskState.CANCELLED, time.time(), "cancelled", task_id),
                 )
-                event = self._append(conn, task_id, EventType.CANCELLED, {"reason": request.reason})
+                event = self._append(conn, task_id, EventType.CANCELLED, EndPayload.cancelled(request.reason))
             elif state is TaskState.RUNNING:
                 existing = StopRequest.model_validate_json(row["stop_request"]) if row["stop_request"] else None
                 # A stop is never downgraded by a later click (an interrupt to a skip or to "after the job").
@@ -407,15 +416,15 @@ class SQLiteTaskStore:
             ids = [r["id"] for r in conn.execute(f"SELECT id FROM tasks{where} ORDER BY queue_order", args)]
             conn.execute(f"UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ?{where}",
                          [TaskState.CANCELLED, time.time(), "cancelled", *args])
-            return [self._append(conn, task_id, EventType.CANCELLED, {"reason": "user"}) for task_id in ids]
+            return [self._append(conn, task_id, EventType.CANCELLED, EndPayload.cancelled("user")) for task_id in ids]
 
     # --- events ----------------------------------------------------------------------------
     def append_event(
-        self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None
+        self, task_id: str, type: EventType, data: EventData, progress: TaskProgress | None = None
     ) -> TaskEvent:
         with self._tx() as conn:
             self._refuse_ended(self._fetch(conn, task_id))
-            return self._append(conn, task_id, type, data, progress)
+            return self._append(conn, task_id, type, payload_of(type, data), progress)
 
     @staticmethod
     def _refuse_ended(row: sqlite3.Row) -> None:
@@ -427,7 +436,7 @@ class SQLiteTaskStore:
         conn: sqlite3.Connection,
         task_id: str,
         type: EventType,
-        data: dict[str, Any],
+        data: Payload,
         progress: TaskProgress | None = None,
     ) -> TaskEvent:
         row = self._fetch(conn, task_id)
@@ -447,7 +456,7 @@ class SQLiteTaskStore:
             )
         conn.execute(
             "INSERT INTO events (task_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)",
-            (task_id, seq, event.type, event.time, json.dumps(data)),
+            (task_id, seq, event.type, event.time, json.dumps(data.stored())),
         )
         return event
 
@@ -504,10 +513,11 @@ class SQLiteTaskStore:
             ).fetchall()
             events = []
             for row in rows:
-                data = {"reason": row["stop_reason"]} if row["stop_reason"] else {}
+                told = {"reason": row["stop_reason"]} if row["stop_reason"] else {}
                 if row["error"]:
-                    data["error"] = row["error"]
-                events.append(self._append(conn, row["id"], EventType(row["state"]), data))
+                    told["error"] = row["error"]
+                events.append(self._append(conn, row["id"], EventType(row["state"]),
+                                           EndPayload(type=EventType(row["state"]), **told)))
         return events
 
     def _quarantine(self, conn: sqlite3.Connection) -> None:

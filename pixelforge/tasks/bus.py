@@ -18,7 +18,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from pixelforge.tasks.model import EventType, StopRequest, TaskEvent
+from pixelforge.tasks.events import TaskEvent
+from pixelforge.tasks.model import EventType, StopRequest
 
 ControlHandler = Callable[[str, StopRequest], None]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from pixelforge.tasks.bus import EventBus
+from pixelforge.tasks.events import ProgressPayload
 from pixelforge.tasks.model import EventType, ImageRef, Task, TaskProgress
 from pixelforge.tasks.stop import StopToken
 from pixelforge.tasks.store import JobSplittingStore, TaskStore
@@ -56,8 +57,8 @@ class StoredTaskContext:
         return self._stop
 
     def report_progress(self, progress: TaskProgress) -> None:
-        data = progress.model_dump(mode="json")
-        self._bus.publish(self._store.append_event(self._task.id, EventType.PROGRESS, data, progress))
+        payload = ProgressPayload.of(progress)
+        self._bus.publish(self._store.append_event(self._task.id, EventType.PROGRESS, payload, progress))
 
     def add_image(self, image: ImageRef) -> None:
         self._bus.publish(self._store.add_image(self._task.id, image))

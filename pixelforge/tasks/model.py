@@ -14,32 +14,19 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from pixelforge.pixelart.options import PixelOptions
+from pixelforge.tasks.vocabulary import TERMINAL_STATES as TERMINAL_STATES
+from pixelforge.tasks.vocabulary import ErrorCode
+from pixelforge.tasks.vocabulary import EventType as EventType
+from pixelforge.tasks.vocabulary import TaskState as TaskState
 
 TASK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-().:]{1,128}$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 # A week: longer than any generation, and far below what a timer can wait (threading.TIMEOUT_MAX, ~292 years;
 # beyond it the timer fails in its own thread and the task would run with no timeout at all).
 MAX_TIMEOUT_S = 7 * 24 * 3600
-
-
-class TaskState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    INTERRUPTED = "interrupted"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL_STATES
-
-
-TERMINAL_STATES = frozenset(
-    {TaskState.COMPLETED, TaskState.INTERRUPTED, TaskState.FAILED, TaskState.CANCELLED}
-)
 
 
 class Phase(StrEnum):
@@ -52,22 +39,6 @@ class Phase(StrEnum):
     DECODE = "decode"
     POSTPROCESS = "postprocess"
     DONE = "done"
-
-
-class EventType(StrEnum):
-    QUEUED = "queued"
-    STARTED = "started"
-    PROGRESS = "progress"
-    PREVIEW = "preview"
-    IMAGE = "image"
-    COMPLETED = "completed"
-    INTERRUPTED = "interrupted"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.value in {s.value for s in TERMINAL_STATES}
 
 
 def new_task_id(task_type: str = "txt2img") -> str:
@@ -159,7 +130,9 @@ class TaskParams(BaseModel):
     @classmethod
     def _multiple_of_16(cls, value: int | None) -> int | None:
         if value is not None and value % 16:
-            raise ValueError(f"must be a multiple of 16, got {value}")
+            # Typed as pydantic's own multiple_of, which clients translate; the message as a ValueError's.
+            raise PydanticCustomError("multiple_of", "Value error, must be a multiple of {multiple_of}, got {value}",
+                                      {"multiple_of": 16, "value": value})
         return value
 
     @property
@@ -168,11 +141,18 @@ class TaskParams(BaseModel):
         return self.batch_count == 0
 
 
+# The type of a field error over an operator's bound (pydantic's own for a field's ``le``).
+AT_MOST = "less_than_equal"
+
+
 class Problem(BaseModel):
     """One reason a submission is refused: the parameter it concerns and what is wrong, for people."""
 
     field: str = Field(description="TaskParams field name, e.g. 'steps' or 'pixel'.")
     message: str
+    type: str = Field(default="limit", description="Its machine code, as pydantic's errors have one: "
+                      "'less_than_equal' and 'string_too_long' (over the operator's bound, which the message names "
+                      "first), else 'limit'.")
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
@@ -205,14 +185,16 @@ class TaskLimits(BaseModel):
     def violations(self, params: TaskParams) -> list[Problem]:
         problems: list[Problem] = []
         if params.steps is not None and params.steps > self.max_steps:
-            problems.append(Problem(field="steps", message=f"at most {self.max_steps}, got {params.steps}"))
+            problems.append(
+                Problem(field="steps", message=f"at most {self.max_steps}, got {params.steps}", type=AT_MOST))
         for name in ("width", "height"):
             value = getattr(params, name)
             if value is not None and value > self.max_side:
-                problems.append(Problem(field=name, message=f"at most {self.max_side}, got {value}"))
+                problems.append(Problem(field=name, message=f"at most {self.max_side}, got {value}", type=AT_MOST))
         if params.batch_count > self.max_batch_count:
             problems.append(
-                Problem(field="batch_count", message=f"at most {self.max_batch_count}, got {params.batch_count}")
+                Problem(field="batch_count", message=f"at most {self.max_batch_count}, got {params.batch_count}",
+                        type=AT_MOST)
             )
         if params.batch_size > self.max_images_per_task:
             problems.append(Problem(field="batch_size", message=f"at most the server's max_images_per_task "
@@ -223,13 +205,15 @@ class TaskLimits(BaseModel):
                                     f"{params.batch_count} × {params.batch_size}"))
         if params.batch_size > self.max_batch_size:
             problems.append(
-                Problem(field="batch_size", message=f"at most {self.max_batch_size}, got {params.batch_size}")
+                Problem(field="batch_size", message=f"at most {self.max_batch_size}, got {params.batch_size}",
+                        type=AT_MOST)
             )
         for name in ("prompt", "negative_prompt"):
             length = len(getattr(params, name))
             if length > self.max_prompt_chars:
                 problems.append(
-                    Problem(field=name, message=f"at most {self.max_prompt_chars} characters, got {length}")
+                    Problem(field=name, message=f"at most {self.max_prompt_chars} characters, got {length}",
+                            type="string_too_long")
                 )
         return problems
 
@@ -404,6 +388,13 @@ class Task(BaseModel):
     claim: JobClaim | None = Field(
         default=None, exclude=True, description="Set on a task a worker claimed one job of; never stored or shown.")
 
+    @property
+    def error_code(self) -> ErrorCode | None:
+        """The machine code of its error, when it has one."""
+        if self.error is None:
+            return None
+        return ErrorCode.SERVER_RESTART if self.stop_reason == "restart" else ErrorCode.TASK_FAILED
+
     def info_view(self) -> dict[str, Any]:
         """The resolved parameters as the HTTP API's ``info`` and the CLI's ``--json`` have always shown
         them: flat, with A1111's ``sd_model_name`` beside ``model`` and the sheet path when there is one."""
@@ -445,15 +436,6 @@ class TaskEnd(BaseModel):
         default=False, description="It failed because its files or records could not be written (a full, "
         "read-only or failing disk): the worker's health counts such failures.")
 
-    def event_data(self) -> dict[str, Any]:
-        """What the terminal event carries of this end (the store adds the image count it holds)."""
-        data: dict[str, Any] = {"stats": self.stats.model_dump() if self.stats else None}
-        if self.error:
-            data["error"] = self.error
-        if self.stop_reason:
-            data["reason"] = self.stop_reason
-        return data
-
 
 class WorkerHealth(BaseModel):
     """How one worker is doing, for the health route: a dead or stuck worker makes the server unhealthy."""
@@ -466,14 +448,6 @@ class WorkerHealth(BaseModel):
     problem: str | None = Field(
         default=None, description="Why it cannot do its work now (it cannot store a task's end, its recent tasks all "
         "failed on storage): the server is unhealthy while it says so.")
-
-
-class TaskEvent(BaseModel):
-    task_id: str
-    seq: int = Field(description="Per-task sequence number, from 1; SSE ids and Last-Event-ID use it.")
-    type: EventType
-    time: float = Field(default_factory=time.time)
-    data: dict[str, Any] = Field(default_factory=dict)
 
 
 class WorkerInfo(BaseModel):

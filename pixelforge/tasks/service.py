@@ -3,14 +3,14 @@
 It only touches the TaskStore and the EventBus: submitting writes a task, stopping writes a stop
 request and announces it on the bus, watching replays stored events and then follows the bus, and a
 worker claims, runs (through a task context) and finishes tasks. The front ends and the engine reach the
-store only through it; besides the service, only the composition roots touch a store: ``runtime.py`` and
-``distributed.py`` build it, and a distributed worker's heartbeat and the health route read the Redis
-store's worker records directly.
+store only through it: its methods where a rule goes with the call (a write that must be announced, a
+start estimate to fill in, limits to check), its ``store`` (the TaskStore protocol) for what the store
+answers as it is (counts, the queue's order, stored events, previews, the pause switch, a worker's claim).
+Besides the service, only the composition roots touch a store: ``runtime.py`` and ``distributed.py`` build
+it, and a distributed worker's heartbeat and the health route read the Redis store's worker records directly.
 
-Queue places are computed, never stored: a task's one stored ``queued`` event tells its place when it
-was submitted, and when the queue moves (a task starts or is cancelled) the bus wakes the watchers of
-queued tasks, each of which tells its place (from one read of the queue per move, ``QueuePlaces``) as a
-live ``queued`` event when it changed. So a queue move costs O(1) writes however long the queue is.
+Watching a task (its stored events, then live ones, and its place in the queue while it waits) is
+``follow.Follower``, which the blocking and the async stream here both drive.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pixelforge.tasks.bus import ControlHandler, EventBus, Subscription
 from pixelforge.tasks.context import JobContext, StoredTaskContext, TaskContext
+from pixelforge.tasks.events import Payload, StartedPayload, TaskEvent
 from pixelforge.tasks.files import InputFolder, sweep_leftovers
+from pixelforge.tasks.follow import Follower
 from pixelforge.tasks.history import prune_history
 from pixelforge.tasks.input_images import ImageRejected, ImageUpload, InputImage, read_upload
 from pixelforge.tasks.model import (
@@ -38,7 +39,6 @@ from pixelforge.tasks.model import (
     StopWhen,
     Task,
     TaskEnd,
-    TaskEvent,
     TaskInputs,
     TaskLimits,
     TaskOrigin,
@@ -74,22 +74,6 @@ class HistoryPolicy:
     keep: int
     keep_total: int | None = None
     keep_bytes: int | None = None  # of input images, per identity
-
-
-@dataclass
-class _QueuePlace:
-    """What one watcher was last told of its task's place in the queue, so that it is told only changes."""
-
-    waiting: bool
-    told: tuple[int, int, float | None] | None = None
-
-    def saw(self, event: TaskEvent) -> int:
-        """Note an event the watcher is given; returns its sequence number."""
-        if event.type is EventType.QUEUED:
-            self.told = (event.data["position"], event.data["size"], event.data.get("starts_in_s"))
-        else:
-            self.waiting = False  # started or ended: the queue is behind it
-        return event.seq
 
 
 class NotRetryable(ValueError):
@@ -142,8 +126,8 @@ class TaskService:
         self.inputs = inputs
 
     # --- events ----------------------------------------------------------------------------
-    def _emit(self, task_id: str, type: EventType, data: dict[str, Any] | None = None) -> TaskEvent:
-        event = self.store.append_event(task_id, type, data or {})
+    def _emit(self, task_id: str, type: EventType, data: Payload) -> TaskEvent:
+        event = self.store.append_event(task_id, type, data)
         self.bus.publish(event)
         return event
 
@@ -244,24 +228,6 @@ class TaskService:
         return [self._with_start(task) for task in self.store.list(owner=owner, states=states, limit=limit,
                                                                     offset=offset)]
 
-    def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
-        return self.store.count(owner=owner, states=states)
-
-    def queued_ids(self, owner: str | None = None) -> builtins.list[str]:
-        return self.store.queued_ids(owner)
-
-    def events_since(self, task_id: str, after_seq: int = 0) -> builtins.list[TaskEvent]:
-        return self.store.events_since(task_id, after_seq)
-
-    def get_preview(self, task_id: str, preview_id: int | None = None) -> tuple[int, bytes, str] | None:
-        return self.store.get_preview(task_id, preview_id)
-
-    def is_paused(self) -> bool:
-        return self.store.is_paused()
-
-    def set_paused(self, paused: bool) -> None:
-        self.store.set_paused(paused)
-
     # --- stopping --------------------------------------------------------------------------
     def cancel(self, task_id: str) -> Task:
         """Cancel a queued task, interrupt a running one; a finished task is left as it is."""
@@ -317,9 +283,6 @@ class TaskService:
         """Have ``handler`` called with every stop request for a running task; returns the unregister."""
         return self.bus.on_control(handler)
 
-    def claim_next(self, worker_id: str) -> Task | None:
-        return self.store.claim_next(worker_id)
-
     def start(self, task: Task, token: StopToken, device: str, worker_id: str | None = None) -> TaskContext:
         """Announce a claimed task as started (on which device, by which worker) and hand out its context.
         ``token`` must already receive the bus's stop requests: a request stored before that is applied
@@ -328,7 +291,7 @@ class TaskService:
         if pending is not None and pending.applies_to(task.claim.job_no if task.claim else None):
             token.request(pending)
         if task.claim is None or task.claim.starts_task:
-            started = {"worker_device": device} | ({"worker_id": worker_id} if worker_id else {})
+            started = StartedPayload(worker_device=device, **({"worker_id": worker_id} if worker_id else {}))
             self._emit(task.id, EventType.STARTED, started)
             self.bus.publish_queue_moved()
         if task.claim is not None:
@@ -392,102 +355,42 @@ class TaskService:
         self, task_id: str, after_seq: int = 0, timeout: float | None = None, places: bool = True
     ) -> Iterator[TaskEvent]:
         """Every event of the task after ``after_seq``, live, ending with its terminal event. With ``places``,
-        while the task waits, a live ``queued`` event each time its place changed (:meth:`_place_now`)."""
+        while the task waits, a live ``queued`` event each time its place changed (``follow.Follower``)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self.bus.subscribe(task_id, queue_moves=places) as subscription:
-            last, place = after_seq, _QueuePlace(waiting=places)
-            event: TaskEvent | None  # a stored one, then what the bus gives (None: nothing in time)
-            for event in self.store.events_since(task_id, last):
-                last = place.saw(event)
-                yield event
-                if event.type.is_terminal:
-                    return
-            if (moved := self._place_now(task_id, place, last)) is not None:
-                yield moved
-            while deadline is None or time.monotonic() < deadline:
+            follower = self._follower(task_id, after_seq, subscription, places)
+            yield from follower.replay()
+            while not follower.ended and (deadline is None or time.monotonic() < deadline):
                 wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
                 event = subscription.get(wait)
-                for ready in self._in_order(subscription, event, task_id, last):
-                    last = place.saw(ready)
-                    yield ready
-                    if ready.type.is_terminal:
-                        return
-                moved = self._place_now(task_id, place, last) if subscription.take_queue_moved() else None
-                if moved is not None:
-                    yield moved
+                yield from follower.after(event, subscription.take_queue_moved())
 
     async def aevents(
         self, task_id: str, after_seq: int = 0, heartbeat_s: float | None = None, places: bool = True
     ) -> AsyncIterator[TaskEvent | None]:
         """Async :meth:`events`; yields None when there was nothing to tell, at least every ``heartbeat_s``
-        of silence (for SSE keep-alives)."""
+        of silence (for SSE keep-alives). The store is read off the event loop."""
         subscription = self.bus.subscribe(task_id, queue_moves=places)
         try:
-            last, place = after_seq, _QueuePlace(waiting=places)
-            event: TaskEvent | None  # a stored one, then what the bus gives (None: nothing in time)
-            for event in await asyncio.to_thread(self.store.events_since, task_id, last):
-                last = place.saw(event)
-                yield event
-                if event.type.is_terminal:
-                    return
-            if place.waiting and (moved := await asyncio.to_thread(self._place_now, task_id, place, last)):
-                yield moved
-            while True:
+            follower = self._follower(task_id, after_seq, subscription, places)
+            for stored in await asyncio.to_thread(follower.replay):
+                yield stored
+            while not follower.ended:
                 event = await subscription.aget(heartbeat_s)
-                if event is not None or subscription.lagged:
-                    if subscription.lagged or (event is not None and event.seq > last + 1):
-                        # A gap is filled from the store: do that off the event loop.
-                        ready_events = await asyncio.to_thread(self._in_order, subscription, event, task_id, last)
-                    else:
-                        # The common case touches no store; a thread hop per event per watcher would
-                        # dominate the push latency with hundreds of SSE watchers (server_bench.py).
-                        ready_events = self._in_order(subscription, event, task_id, last)
-                    for ready in ready_events:
-                        last = place.saw(ready)
-                        yield ready
-                        if ready.type.is_terminal:
-                            return
-                if subscription.take_queue_moved() and place.waiting:
-                    moved = await asyncio.to_thread(self._place_now, task_id, place, last)
-                    if moved is not None:
-                        yield moved
-                        continue
-                if event is None:
+                moved = subscription.take_queue_moved()
+                if follower.needs_store(event, moved):
+                    ready = await asyncio.to_thread(follower.after, event, moved)
+                else:
+                    ready = follower.after(event, moved)
+                for given in ready:
+                    yield given
+                if event is None and not ready:
                     yield None
         finally:
             subscription.close()
 
-    def _place_now(self, task_id: str, place: _QueuePlace, last: int) -> TaskEvent | None:
-        """A ``queued`` event with the task's place now, when it still waits and the watcher was told another.
-        It is not stored (a queue move writes nothing per queued task): it carries the sequence number of the
-        task's latest stored event, so a client that resumes from it misses nothing."""
-        if not place.waiting:
-            return None
-        now = self.places.place(task_id)
-        if now is None:
-            place.waiting = False
-            return None
-        starts_in_s = self.starts.starts_in_s(task_id)
-        if place.told == (*now, starts_in_s):
-            return None
-        place.told = (*now, starts_in_s)
-        data: dict[str, Any] = {"position": now[0], "size": now[1]}
-        if starts_in_s is not None:
-            data["starts_in_s"] = starts_in_s
-        return TaskEvent(task_id=task_id, seq=last, type=EventType.QUEUED, data=data)
-
-    def _in_order(
-        self, subscription: Subscription, event: TaskEvent | None, task_id: str, last: int
-    ) -> builtins.list[TaskEvent]:
-        """Events after ``last`` without gaps: a gap (or a lagged inbox) is filled from the store."""
-        if subscription.lagged or (event is not None and event.seq > last + 1):
-            subscription.lagged = False
-            while subscription.get(0) is not None:  # drained: the store has all of them
-                pass
-            return self.store.events_since(task_id, last)
-        if event is None or event.seq <= last:
-            return []
-        return [event]
+    def _follower(self, task_id: str, after_seq: int, subscription: Subscription, places: bool) -> Follower:
+        return Follower(task_id, after_seq, subscription, self.store, self.places if places else None, self.starts)
 
     def wait(self, task_id: str, timeout: float | None = None) -> Task:
         """Block until the task reaches a terminal state (or ``timeout``); returns it."""

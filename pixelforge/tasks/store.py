@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from pixelforge.tasks.events import EventData, TaskEvent
 from pixelforge.tasks.model import (
     EventType,
     ImageRef,
     StopRequest,
     Task,
     TaskEnd,
-    TaskEvent,
     TaskLimits,
     TaskProgress,
     TaskState,
 )
+from pixelforge.tasks.vocabulary import ErrorCode
 
 
 class TaskStoreError(Exception):
@@ -87,19 +88,21 @@ class TaskEnded(TaskStoreError):
 class QueueFull(TaskStoreError):
     """A submission over the per-identity or the overall queue limit."""
 
-    def __init__(self, message: str, retry_after_s: int = 5) -> None:
+    def __init__(self, message: str, retry_after_s: int = 5, code: ErrorCode = ErrorCode.QUEUE_FULL) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.code = code  # which limit it is
 
     @classmethod
     def owner_full(cls, limits: TaskLimits) -> QueueFull:
         return cls(f"you already have {limits.max_active_per_identity} queued or running tasks; "
-                   "wait for one to finish or cancel one")
+                   "wait for one to finish or cancel one", code=ErrorCode.OWNER_FULL)
 
     @classmethod
     def inputs_full(cls, limits: TaskLimits) -> QueueFull:
         return cls(f"your queued and running tasks' input images would take more than "
-                   f"{limits.max_input_bytes_per_identity / 1e6:g} MB; wait for one to finish or cancel one")
+                   f"{limits.max_input_bytes_per_identity / 1e6:g} MB; wait for one to finish or cancel one",
+                   code=ErrorCode.INPUTS_FULL)
 
     @classmethod
     def queue_full(cls, limits: TaskLimits) -> QueueFull:
@@ -174,7 +177,7 @@ class TaskStore(Protocol):
 
     # --- events ----------------------------------------------------------------------------
     def append_event(
-        self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None
+        self, task_id: str, type: EventType, data: EventData, progress: TaskProgress | None = None
     ) -> TaskEvent:
         """Give the event the task's next sequence number and keep it for replay; ``progress`` becomes the
         task's current progress in the same write (one transaction per step on the hot path). Raises TaskEnded

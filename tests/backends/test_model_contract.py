@@ -269,7 +269,7 @@ def test_previews_of_the_estimate_are_published_while_the_job_runs(
     finished = each.wait(task)
     assert finished.state is TaskState.COMPLETED, finished.error
     assert hold.reached.is_set() and published.is_set()
-    stored = each.runtime.service.get_preview(task)
+    stored = each.runtime.service.store.get_preview(task)
     assert stored is not None
     with Image.open(io.BytesIO(stored[1])) as preview:
         assert preview.width > 0 and preview.height > 0

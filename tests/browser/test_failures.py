@@ -133,7 +133,7 @@ def test_a_dead_worker_never_leaves_the_page_stuck(
     expect(page.locator("#progress-queue")).to_have_text("In queue: 1/1")
     # The queue text may show before the page attaches the new task: wait for its id, not the cancelled one.
     expect(page.locator("body")).not_to_have_attribute("data-task-id", cancelled)
-    ghost = dead.runtime.service.claim_next("ghost-worker")
+    ghost = dead.runtime.service.store.claim_next("ghost-worker")
     assert ghost is not None and ghost.id == task_id(page)
     dead.runtime.service.start(ghost, StopToken(), "cpu")
     expect(page.locator("#interrupt")).to_be_visible()

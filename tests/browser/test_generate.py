@@ -40,7 +40,7 @@ def test_generate_shows_progress_preview_and_result(
     service, checked = live.runtime.service, threading.Event()
 
     def has_preview() -> bool:
-        return any(service.get_preview(t.id) for t in service.list(states=[TaskState.RUNNING], limit=1))
+        return any(service.store.get_preview(t.id) for t in service.list(states=[TaskState.RUNNING], limit=1))
 
     hold = Hold(denoiser(live.runtime), when=has_preview, until=checked.wait)
     try:

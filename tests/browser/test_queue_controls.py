@@ -36,7 +36,7 @@ def test_my_queue_cancel_one_cancel_all_and_retry(new_context: Callable[..., Bro
                                                   live: LiveServer) -> None:
     context = new_context()
     page = open_ui(context, live.url)
-    live.runtime.service.set_paused(True)
+    live.runtime.service.store.set_paused(True)
     try:
         for prompt in ("first in line", "second in line", "third in line"):
             assert page.request.post(f"{live.url}/api/v1/tasks", data={"prompt": prompt, "steps": 2}).status == 201
@@ -60,7 +60,7 @@ def test_my_queue_cancel_one_cancel_all_and_retry(new_context: Callable[..., Bro
         assert retried.state is TaskState.QUEUED and retried.origin.retried_from is not None
         expect(items).to_have_count(1)
     finally:
-        live.runtime.service.set_paused(False)
+        live.runtime.service.store.set_paused(False)
 
 
 def test_the_queue_controls_speak_chinese_and_the_notice_toggle_asks_once(

@@ -39,7 +39,7 @@ def test_forever_with_stop_after_image_keeps_whole_images_only(served: LiveServe
 
 def test_queue_lists_cancels_and_retries_the_cli_s_tasks(served: LiveServer, tmp_path: Path) -> None:
     env = cli_env(PIXELFORGE_SERVER=served.url)
-    served.runtime.service.set_paused(True)
+    served.runtime.service.store.set_paused(True)
     try:
         with httpx.Client(base_url=served.url, headers={"X-Client-Id": CLIENT_ID}) as client:
             ids = [client.post("/api/v1/tasks", json={"prompt": "q", "steps": 2}).json()["id"] for _ in range(2)]
@@ -59,4 +59,4 @@ def test_queue_lists_cancels_and_retries_the_cli_s_tasks(served: LiveServer, tmp
         none = run_cli("queue", env=cli_env(PIXELFORGE_SERVER="none"), cwd=tmp_path)
         assert none.returncode == 2 and "no pixelforge server is running" in none.stderr
     finally:
-        served.runtime.service.set_paused(False)
+        served.runtime.service.store.set_paused(False)

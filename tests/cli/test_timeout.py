@@ -23,7 +23,7 @@ WAITING = "pixelforge: waiting for a worker…"
 def paused(server_model: str, tmp_path: Path) -> Iterator[LiveServer]:
     """A server whose queue is paused: every task stays queued, its worker alive."""
     live = start_server(Settings(data_dir=tmp_path / "data", model=server_model))
-    live.runtime.service.set_paused(True)
+    live.runtime.service.store.set_paused(True)
     yield live
     live.stop()
 

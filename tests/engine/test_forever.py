@@ -29,7 +29,7 @@ def test_a_forever_task_runs_image_after_image_until_stopped_after_the_k_th(make
     finished = runtime.service.wait(task_ids[0], timeout=120)
     assert finished.state is TaskState.INTERRUPTED and finished.stop_reason == "user"
     assert [(i.job_no, i.seed, i.partial) for i in finished.images] == [(0, 7, False), (1, 8, False), (2, 9, False)]
-    progress = [e.data for e in runtime.service.events_since(task_ids[0]) if e.type is EventType.PROGRESS]
+    progress = [e.data for e in runtime.service.store.events_since(task_ids[0]) if e.type is EventType.PROGRESS]
     assert {p["job_count"] for p in progress} == {0}  # image k, no total
     assert any(p["textinfo"].startswith("Image 3, ") for p in progress)
     assert all(p["progress"] <= 0.99 for p in progress)

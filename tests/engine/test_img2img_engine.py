@@ -57,7 +57,7 @@ def test_img2img_runs_only_the_steps_the_strength_leaves(make_runtime) -> None:
     finished = runtime.service.wait(task.id, timeout=120)
     assert finished.state is TaskState.COMPLETED, finished.error
     assert denoiser.count == 2  # 4 steps at strength 0.5, one forward each (CFG off)
-    steps = [e.data["steps"] for e in runtime.service.events_since(task.id) if e.type is EventType.PROGRESS]
+    steps = [e.data["steps"] for e in runtime.service.store.events_since(task.id) if e.type is EventType.PROGRESS]
     assert set(steps[1:]) == {2} and finished.progress.steps == 2 and finished.stats.steps_run == 2
     assert finished.resolved.denoising_strength == 0.5
     assert "Denoising strength: 0.5" in Image.open(runtime.settings.data_dir / finished.images[0].path).text[

@@ -39,7 +39,7 @@ def test_stop_after_the_job_keeps_the_running_job_s_image_and_starts_no_next_job
     assert [(i.job_no, i.partial) for i in finished.images] == [(0, False)]  # the held job's image, whole
     assert decodes.count == 1  # no next job was started
     assert finished.stop_request is None
-    types = [e.type for e in runtime.service.events_since(task.id)]
+    types = [e.type for e in runtime.service.store.events_since(task.id)]
     assert types.count(EventType.IMAGE) == 1 and types[-1] is EventType.INTERRUPTED
 
 

@@ -28,7 +28,7 @@ def _loaded_pipe(runtime: Runtime) -> Any:
 
 
 def _event_types(runtime: Runtime, task_id: str) -> list[EventType]:
-    return [event.type for event in runtime.service.events_since(task_id, 0)]
+    return [event.type for event in runtime.service.store.events_since(task_id, 0)]
 
 
 def test_stop_while_queued_cancels_and_the_task_never_runs(make_runtime) -> None:

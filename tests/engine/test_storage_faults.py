@@ -92,7 +92,7 @@ def test_a_full_disk_at_a_task_s_end_never_leaves_it_running(
         filler.unlink()  # space again: the end is stored, and the worker goes on
         ended = service.wait(task.id, timeout=120)
         assert ended.state is TaskState.FAILED and ended.error
-        assert [e.type for e in service.events_since(task.id)].count(ended.state.value) == 1
+        assert [e.type for e in service.store.events_since(task.id)].count(ended.state.value) == 1
         after = service.submit(TaskParams(**SMALL))
         assert service.wait(after.id, timeout=120).state is TaskState.COMPLETED
         assert _health(live).status_code == 200
@@ -111,7 +111,7 @@ def test_a_read_only_images_folder_makes_the_server_unhealthy_and_shows_no_serve
         failed = [service.wait(service.submit(TaskParams(**SMALL)).id, timeout=120) for _ in range(2)]
         for task in failed:
             assert task.state is TaskState.FAILED and "Read-only file system" in (task.error or ""), task.error
-            told = [task.error, task.progress.textinfo, *(str(e.data) for e in service.events_since(task.id))]
+            told = [task.error, task.progress.textinfo, *(str(e.data) for e in service.store.events_since(task.id))]
             assert not any(str(tmp_path) in (text or "") for text in told), told  # no server path for clients
         health = _health(live)
         assert health.status_code == 503

@@ -25,7 +25,7 @@ def test_damaged_records_are_quarantined_and_the_server_starts(make_runtime, tmp
     for task in tasks:
         assert runtime.service.wait(task.id, timeout=120).state is TaskState.COMPLETED
     images = [runtime.settings.data_dir / ref.path for ref in runtime.store.get(tasks[1].id).images]
-    runtime.service.set_paused(True)
+    runtime.service.store.set_paused(True)
     queued = runtime.service.submit(TaskParams(prompt="waits", **SMALL))
     runtime.stop()
     with sqlite3.connect(runtime.settings.db_path) as raw:

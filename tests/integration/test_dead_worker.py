@@ -85,6 +85,6 @@ def test_a_worker_killed_mid_task_is_seen_lost_at_once_and_its_task_requeued(
         assert task.id in lost[0]["problem"]
         done = service.wait(task.id, timeout=HOLD_LIMIT_S)
         assert done.state is TaskState.COMPLETED
-        requeued = [e.data for e in service.events_since(task.id) if "requeued" in e.data]
+        requeued = [e.data for e in service.store.events_since(task.id) if "requeued" in e.data]
         assert len(requeued) == 1 and requeued[0]["textinfo"] == "Worker lost — requeued, attempt 2"
         assert requeued[0]["attempt"] == 2 and "worker doomed stopped" in requeued[0]["requeued"]

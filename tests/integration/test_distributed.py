@@ -154,11 +154,11 @@ def test_an_interrupt_sent_to_one_server_stops_the_task_inside_a_step_on_its_wor
         return wait
 
     holds = [Hold(denoiser(w), when=running_target(w), until=until_stopped(w)) for w in deployment.workers]
-    service.set_paused(True)  # the target's id is known before any worker can run it
+    service.store.set_paused(True)  # the target's id is known before any worker can run it
     try:
         with deployment.client(0) as a, deployment.client(1) as b:
             target["id"] = submit(b, LONG)
-            service.set_paused(False)
+            service.store.set_paused(False)
             reached = threading.Event()
             waiters = [threading.Thread(target=lambda h=h: h.reached.wait(HOLD_LIMIT_S) and reached.set(), daemon=True)
                        for h in holds]
@@ -173,7 +173,7 @@ def test_an_interrupt_sent_to_one_server_stops_the_task_inside_a_step_on_its_wor
             task = a.get(f"/api/v1/tasks/{target['id']}").json()
             assert task["state"] == "interrupted" and task["progress"]["step"] < LONG["steps"]
     finally:
-        service.set_paused(False)
+        service.store.set_paused(False)
         for hold in holds:
             hold.remove()
 
@@ -388,7 +388,7 @@ def test_a_worker_killed_mid_job_of_a_split_batch_costs_only_its_job_which_anoth
         done = service.wait(task.id, timeout=HOLD_LIMIT_S)
         assert done.state is TaskState.COMPLETED, done.error
         assert [(i.index, i.job_no, i.seed, i.partial) for i in done.images] == [(0, 0, 40, False), (1, 1, 41, False)]
-        events = service.events_since(task.id)
+        events = service.store.events_since(task.id)
         requeued = [e.data for e in events if "requeued" in e.data]
         assert len(requeued) == 1 and requeued[0]["job_no"] == job and requeued[0]["attempt"] == 2
         assert f"worker doomed stopped while running job {job + 1}" in requeued[0]["requeued"]
@@ -426,10 +426,10 @@ def test_a_worker_killed_mid_task_has_its_task_taken_over_and_finished_the_other
         survivor.start()
         assert service.wait(bystander.id, timeout=HOLD_LIMIT_S).state is TaskState.COMPLETED
         assert service.wait(victim.id, timeout=HOLD_LIMIT_S).state is TaskState.COMPLETED
-        requeued = [e for e in service.events_since(victim.id) if "requeued" in e.data]
+        requeued = [e for e in service.store.events_since(victim.id) if "requeued" in e.data]
         assert len(requeued) == 1 and "worker doomed stopped" in requeued[0].data["requeued"]
         assert requeued[0].data["attempt"] == 2
-        assert not any("requeued" in e.data for e in service.events_since(bystander.id))
+        assert not any("requeued" in e.data for e in service.store.events_since(bystander.id))
         with httpx.Client(base_url=server.url, headers=USER, timeout=120) as client:  # as watchers see it
             shown = [(m["event"], json.loads(m["data"])["data"]) for m in sse(client, victim.id)]
         starts = [data["worker_id"] for event, data in shown if event == "started"]
@@ -458,10 +458,10 @@ def test_a_worker_that_lost_its_task_to_another_stops_its_run_and_its_end_is_dro
     }
     # lease_s=0: the entry is overdue at once, as if the worker had been cut off from Redis for a whole lease.
     thief = RedisTaskStore(str(deployment.settings.redis_url), deployment.settings.redis_namespace, lease_s=0)
-    service.set_paused(True)
+    service.store.set_paused(True)
     try:
         target["id"] = service.submit(TaskParams(**LONG), owner="key:user").id
-        service.set_paused(False)
+        service.store.set_paused(False)
         deadline = time.monotonic() + HOLD_LIMIT_S
         while not any(h.reached.is_set() for h in holds.values()):  # whichever worker claimed it is inside a step
             assert time.monotonic() < deadline
@@ -479,7 +479,7 @@ def test_a_worker_that_lost_its_task_to_another_stops_its_run_and_its_end_is_dro
         thief.finish(target["id"], TaskEnd(state=TaskState.COMPLETED, worker_id="thief"))
         assert service.wait(target["id"], timeout=HOLD_LIMIT_S).state is TaskState.COMPLETED
     finally:
-        service.set_paused(False)
+        service.store.set_paused(False)
         for hold in holds.values():
             hold.remove()
         thief.close()

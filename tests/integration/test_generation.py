@@ -36,7 +36,7 @@ def test_completed_task_reports_progress_images_stats_and_parameters(make_runtim
     done = service.wait(task.id, timeout=120)
     assert done.state is TaskState.COMPLETED
     assert [(i.index, i.job_no, i.seed) for i in done.images] == [(0, 0, 10), (1, 0, 11), (2, 1, 12), (3, 1, 13)]
-    events = service.events_since(task.id)
+    events = service.store.events_since(task.id)
     kinds = [e.type for e in events]
     assert kinds[:2] == [EventType.QUEUED, EventType.STARTED] and kinds[-1] is EventType.COMPLETED
     assert kinds.count(EventType.IMAGE) == 4
@@ -176,7 +176,7 @@ def test_a_lora_for_the_sprite_model_is_refused_at_submission(make_runtime, tiny
     runtime = make_runtime(model="sprite", start=False)
     with pytest.raises(InvalidTask, match="lora: the sprite model takes no LoRA"):
         runtime.service.submit(TaskParams(prompt="x", lora=str(tiny_lora)))
-    assert runtime.service.count() == 0
+    assert runtime.service.store.count() == 0
 
 
 def test_queue_runs_in_fifo_order_with_positions(make_runtime) -> None:
@@ -192,7 +192,7 @@ def test_queue_runs_in_fifo_order_with_positions(make_runtime) -> None:
     assert starts == sorted(starts)
     # Places are computed, not stored: each task keeps the one queued event of its submission, however
     # often the queue moved (watchers are told the moves live: tests/tasks/test_service.py).
-    stored = [[e.data for e in service.events_since(t.id) if e.type is EventType.QUEUED] for t in tasks]
+    stored = [[e.data for e in service.store.events_since(t.id) if e.type is EventType.QUEUED] for t in tasks]
     assert stored == [[{"position": n, "size": n}] for n in (1, 2, 3)]
 
 
@@ -200,14 +200,14 @@ def test_restart_marks_the_crashed_task_interrupted_and_runs_the_queue(make_runt
     crashed = make_runtime(start=False)
     orphan = crashed.service.submit(TaskParams(prompt="x", steps=2, **SMALL))
     waiting = crashed.service.submit(TaskParams(prompt="y", steps=2, **SMALL))
-    crashed.service.claim_next("worker-that-died")
+    crashed.service.store.claim_next("worker-that-died")
     crashed.store.close()
     crashed.lock.release()  # what the kernel does when the crashed process dies
     restarted = make_runtime()
     assert restarted.service.wait(waiting.id, timeout=120).state is TaskState.COMPLETED
     recovered = restarted.service.get(orphan.id)
     assert recovered.state is TaskState.INTERRUPTED and recovered.stop_reason == "restart"
-    assert restarted.service.events_since(orphan.id)[-1].type is EventType.INTERRUPTED
+    assert restarted.service.store.events_since(orphan.id)[-1].type is EventType.INTERRUPTED
 
 
 def test_python_api_stop_token_from_another_thread(tmp_path: Path, tiny_qwen_dir: Path) -> None:
@@ -302,7 +302,7 @@ def test_refused_and_cancelled_python_submits_leave_no_token_behind(tmp_path: Pa
         with pytest.raises(InvalidTask):
             pf.submit("x", steps=10_000, stop=StopToken())
         assert len(pf.runtime.tokens) == 0
-        pf.runtime.service.set_paused(True)
+        pf.runtime.service.store.set_paused(True)
         handle = pf.submit("x", stop=StopToken(), **SMALL)
         assert len(pf.runtime.tokens) == 1  # attached, waiting for a worker
         pf.runtime.service.cancel(handle.id)  # cancelled by anyone, not only through the handle

@@ -59,7 +59,7 @@ def test_bad_pixel_options_are_refused_at_submission(make_runtime, options: Pixe
     runtime = make_runtime(start=False)
     with pytest.raises(InvalidTask, match=message):
         runtime.service.submit(TaskParams(prompt="x", pixel=options))
-    assert runtime.service.count() == 0
+    assert runtime.service.store.count() == 0
 
 
 def test_cli_copies_the_sprite_and_its_files(tiny_qwen_dir: Path, tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ def running(live: LiveServer, client: httpx.Client, **params: object) -> Iterato
 
     hold = Hold(
         denoiser(runtime),
-        when=lambda: (task_id := stored_id()) is not None and runtime.service.get_preview(task_id) is not None,
+        when=lambda: (task_id := stored_id()) is not None and runtime.service.store.get_preview(task_id) is not None,
         until=lambda timeout: (task_id := stored_id()) is not None and until_stopped(runtime, task_id)(timeout),
     )
     task: dict = {}

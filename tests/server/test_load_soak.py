@@ -141,7 +141,7 @@ def test_a_long_queue_with_hundreds_of_watchers_tells_every_move_and_leaves_noth
         with live.client(headers={"X-Client-Id": "soak-queue"}) as client:
             assert client.post("/api/v1/tasks", json={"prompt": "warm-up", "steps": 1}).status_code == 201
             service.wait(service.list(limit=1)[0].id, timeout=300)  # the model is loaded before measuring
-            service.set_paused(True)  # the whole queue is in place before anything moves
+            service.store.set_paused(True)  # the whole queue is in place before anything moves
             created = [client.post("/api/v1/tasks", json={"prompt": f"queued {n}", "steps": 1, "width": 32,
                                                           "height": 32}) for n in range(QUEUED)]
         assert [r.status_code for r in created] == [201] * QUEUED
@@ -152,7 +152,7 @@ def test_a_long_queue_with_hundreds_of_watchers_tells_every_move_and_leaves_noth
         results: list[list[list[tuple[str, dict]]]] = []
         watching = threading.Thread(target=lambda: results.append(asyncio.run(_watch_all(live.url, watched))))
         watching.start()
-        service.set_paused(False)
+        service.store.set_paused(False)
         watching.join(3000)
         elapsed = time.monotonic() - started
         after = _usage()

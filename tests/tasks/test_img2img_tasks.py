@@ -39,7 +39,7 @@ def test_an_img2img_task_stores_its_images_as_files(service: TaskService, tmp_pa
     assert mask.mode == "L" and mask.tobytes() == left_half_mask().tobytes()
     assert set(stored.inputs.files()) <= set(task_files(stored))  # pruned and swept as the task's own
     assert not any(str(task.id) in event.model_dump_json() and "base64" in event.model_dump_json()
-                   for event in service.events_since(task.id))
+                   for event in service.store.events_since(task.id))
 
 
 def test_an_init_image_alone_gets_the_default_options(service: TaskService) -> None:
@@ -72,7 +72,7 @@ def test_bad_images_are_refused_and_nothing_is_stored(
 ) -> None:
     with pytest.raises(InvalidTask, match=message):
         service.submit(TaskParams(prompt="apple"), images=upload)
-    assert service.count() == 0 and stored_files(tmp_path) == []
+    assert service.store.count() == 0 and stored_files(tmp_path) == []
 
 
 def test_a_refused_task_leaves_no_files_and_never_touches_another_tasks(service: TaskService, tmp_path: Path) -> None:

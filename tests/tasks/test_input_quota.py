@@ -31,5 +31,5 @@ def test_an_identity_over_its_input_bytes_is_refused_and_nothing_is_stored(tmp_p
     with pytest.raises(QueueFull, match="input images would take more than"):
         service.submit(TaskParams(prompt="one too many"), owner="alice", images=upload)
     assert sorted(folder.folder.iterdir()) == files_before  # the refused upload's files are gone
-    assert service.count(owner="alice") == 2
+    assert service.store.count(owner="alice") == 2
     service.submit(TaskParams(prompt="bob's own room"), owner="bob", images=upload)

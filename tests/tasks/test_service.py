@@ -51,7 +51,7 @@ def test_limits_are_checked_at_submission(service: TaskService) -> None:
     text = str(caught.value)
     for expected in ("steps: at most 50", "width: at most 2048", "batch_size: at most 8", "prompt: at most 4000"):
         assert expected in text
-    assert service.count() == 0  # nothing half-stored
+    assert service.store.count() == 0  # nothing half-stored
     fields = [problem.field for problem in caught.value.problems]  # structured, not text to parse again
     assert fields == ["steps", "width", "batch_size", "prompt"]
 
@@ -67,7 +67,7 @@ def test_submit_resolves_the_seed_and_announces_the_queue_position(service: Task
     first = service.submit(TaskParams(prompt="a"))
     second = service.submit(TaskParams(prompt="b", seed=7), task_id="task(mine)")
     assert first.params.seed >= 0 and second.params.seed == 7 and second.id == "task(mine)"
-    events = service.events_since(second.id)
+    events = service.store.events_since(second.id)
     assert events[0].type is EventType.QUEUED and events[0].data == {"position": 2, "size": 2}
     assert service.get(second.id).progress.textinfo == "In queue: 2/2"
 
@@ -83,16 +83,16 @@ def test_a_watcher_is_told_each_change_of_its_place_live_and_nothing_is_stored(s
     first, second, third = (service.submit(TaskParams()) for _ in range(3))
     stream = service.events(third.id, timeout=10)
     assert next(stream).data == {"position": 3, "size": 3}  # the stored event of its submission
-    service.claim_next("w")
+    service.store.claim_next("w")
     service.start(first, StopToken(), "cpu")
     moved = next(stream)
     assert (moved.type, moved.seq, moved.data) == (EventType.QUEUED, 1, {"position": 2, "size": 2})
     service.cancel(second.id)
     assert next(stream).data == {"position": 1, "size": 1}
-    assert [e.type for e in service.events_since(third.id)] == [EventType.QUEUED]  # the one from its submission
+    assert [e.type for e in service.store.events_since(third.id)] == [EventType.QUEUED]  # the one from its submission
     late = service.events(third.id, timeout=10)  # a watcher that comes later is told the place now
     assert [next(late).data, next(late).data] == [{"position": 3, "size": 3}, {"position": 1, "size": 1}]
-    service.claim_next("w")
+    service.store.claim_next("w")
     service.start(third, StopToken(), "cpu")
     assert next(stream).type is EventType.STARTED
 
@@ -103,7 +103,7 @@ def test_stop_requests_for_a_running_task_reach_control_handlers(service: TaskSe
     service.on_stop_request(lambda task_id, request: seen.append((task_id, request)))
     service.skip(task.id)  # not running yet: nothing to skip
     assert seen == []
-    service.claim_next("w")
+    service.store.claim_next("w")
     service.interrupt(task.id, keep_partial=True)
     # Announced once, after the durable write (a worker that registers its token later reads the store).
     assert [(task_id, request.model_copy(update={"at": None})) for task_id, request in seen] == [
@@ -114,7 +114,7 @@ def test_stop_requests_for_a_running_task_reach_control_handlers(service: TaskSe
 
 def test_a_stop_stored_before_the_worker_listened_reaches_its_token(service: TaskService) -> None:
     task = service.submit(TaskParams())
-    service.claim_next("w")
+    service.store.claim_next("w")
     service.interrupt(task.id, reason="early")  # nobody listens yet
     token = StopToken()
     service.start(task, token, "cpu")
@@ -133,12 +133,12 @@ def test_queue_limits_hold_for_every_entry_point(tmp_path: Path) -> None:
     with pytest.raises(QueueFull, match="queue is full") as caught:
         service.submit(TaskParams(), owner="c")
     assert caught.value.retry_after_s >= 1
-    assert service.count() == 3
+    assert service.store.count() == 3
 
 
 def test_events_replay_then_follow_live_without_gaps(service: TaskService) -> None:
     task = service.submit(TaskParams())
-    service.claim_next("w")
+    service.store.claim_next("w")
     context = service.start(task, StopToken(), "cpu")
     stream = service.events(task.id, timeout=10)
     replayed = [next(stream), next(stream)]  # queued, started: from the store; the stream follows the bus now
@@ -153,7 +153,7 @@ def test_events_replay_then_follow_live_without_gaps(service: TaskService) -> No
 
 def test_a_blocking_wait_replays_the_end_a_lost_bus_connection_swallowed(service: TaskService, run_coroutine) -> None:
     task = service.submit(TaskParams())
-    service.claim_next("w")
+    service.store.claim_next("w")
     waiting = asyncio.Event()
     subscribe = service.bus.subscribe
 

@@ -24,7 +24,7 @@ def service(tmp_path: Path) -> TaskService:
 
 def _ended(service: TaskService, params: TaskParams, state: TaskState = TaskState.FAILED, **kwargs) -> str:
     task = service.submit(params, **kwargs)
-    service.claim_next("w")
+    service.store.claim_next("w")
     service.finish(task.id, TaskEnd(state=state, error="boom" if state is TaskState.FAILED else None))
     return task.id
 
@@ -63,7 +63,7 @@ def test_a_retry_of_an_img2img_task_takes_its_stored_images_again(service: TaskS
 
 def test_cancel_queue_ends_the_callers_queue_and_with_running_too_what_runs(service: TaskService) -> None:
     running, mine, theirs, mine_too = (service.submit(TaskParams(), owner=o) for o in ("me", "me", "you", "me"))
-    service.claim_next("w")
+    service.store.claim_next("w")
     with service.bus.subscribe(queue_moves=True) as watcher:
         assert service.cancel_queue("me") == [mine.id, mine_too.id]
         cancelled = [watcher.get(1), watcher.get(1)]
@@ -74,7 +74,7 @@ def test_cancel_queue_ends_the_callers_queue_and_with_running_too_what_runs(serv
     assert service.cancel_queue("me", running_too=True) == [running.id]
     request = service.get(running.id).stop_request
     assert request is not None and request.action == "interrupt" and request.when == "now"
-    assert service.queued_ids() == [theirs.id]
+    assert service.store.queued_ids() == [theirs.id]
     assert service.cancel_queue(None) == [theirs.id]
 
 

@@ -58,10 +58,10 @@ def test_the_service_fills_in_starts_in_s_from_what_ran(tmp_path: Path) -> None:
     service = TaskService(SQLiteTaskStore(tmp_path / "t.sqlite3"), InProcessBus())
     params = TaskParams(width=32, height=32, steps=10)
     done = service.submit(params)
-    service.claim_next("w")
+    service.store.claim_next("w")
     assert service.get(service.submit(params).id).starts_in_s is None  # nothing measured yet
     service.finish(done.id, TaskEnd(state=TaskState.COMPLETED, stats=TaskStats(total_s=6.0), resolved=_resolved(10)))
-    first, second = service.queued_ids()[0], service.submit(params).id
+    first, second = service.store.queued_ids()[0], service.submit(params).id
     assert service.get(first).starts_in_s == 0.0
     starts = service.get(second).starts_in_s
     assert starts is not None and 5.0 <= starts <= 6.0  # behind one 6 s task (counting down with the clock)
@@ -74,11 +74,11 @@ def test_only_the_head_of_a_long_queue_is_estimated_and_a_paused_queue_not_at_al
     service = TaskService(SQLiteTaskStore(tmp_path / "t.sqlite3"), InProcessBus())
     params = TaskParams(width=32, height=32, steps=10)
     done = service.submit(params)
-    service.claim_next("w")
+    service.store.claim_next("w")
     service.finish(done.id, TaskEnd(state=TaskState.COMPLETED, stats=TaskStats(total_s=6.0), resolved=_resolved(10)))
     queued = [service.submit(params).id for _ in range(3)]
     service.bus.publish_queue_moved()
     assert [service.get(task_id).starts_in_s is not None for task_id in queued] == [True, True, False]
-    service.set_paused(True)
+    service.store.set_paused(True)
     service.bus.publish_queue_moved()
     assert [service.get(task_id).starts_in_s for task_id in queued] == [None, None, None]

@@ -21,7 +21,8 @@ from pydantic import BaseModel
 
 from pixelforge.stores.redis.keys import CONNECTION_ERRORS, RECONNECT_CAP_S, RedisKeys, connect
 from pixelforge.tasks.bus import ControlHandler, InProcessBus, Subscription
-from pixelforge.tasks.model import EventType, StopRequest, TaskEvent
+from pixelforge.tasks.events import TaskEvent
+from pixelforge.tasks.model import EventType, StopRequest
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from pixelforge.stores.redis.reachable import reachable
 from pixelforge.stores.redis.records import QueueEntry, StreamEntry, task_fields, task_from_record, text
 from pixelforge.stores.redis.workers import WorkerPresence
 from pixelforge.stores.sqlite import PREVIEWS_KEPT
+from pixelforge.tasks.events import EndPayload, EventData, PreviewPayload, QueuedPayload, TaskEvent, payload_of
 from pixelforge.tasks.history import HeldTask, beyond_limits
 from pixelforge.tasks.model import (
     TERMINAL_STATES,
@@ -35,7 +36,6 @@ from pixelforge.tasks.model import (
     StopRequest,
     Task,
     TaskEnd,
-    TaskEvent,
     TaskInputs,
     TaskLimits,
     TaskParams,
@@ -170,7 +170,7 @@ class RedisTaskStore(WorkerPresence):
         task.position, task.queue_size = position, size
         task.progress = queued_progress(position, size)
         event = TaskEvent(task_id=task.id, seq=1, type=EventType.QUEUED, time=float(now),
-                          data={"position": position, "size": size})
+                          data=QueuedPayload(position=position, size=size))
         return task, event
 
     @reachable
@@ -354,7 +354,7 @@ class RedisTaskStore(WorkerPresence):
             raise TaskNotFound(task_id)
         seq, preview_id = reply
         return TaskEvent(task_id=task_id, seq=seq, type=EventType.PREVIEW, time=float(now),
-                         data={"id": preview_id, "media_type": media_type})
+                         data=PreviewPayload(id=preview_id, media_type=media_type))
 
     @reachable
     def finish(self, task_id: str, end: TaskEnd) -> tuple[Task, TaskEvent]:
@@ -364,12 +364,12 @@ class RedisTaskStore(WorkerPresence):
         for name, value in (("progress", end.progress), ("stats", end.stats), ("resolved", end.resolved)):
             if value is not None:
                 fields += [name, value.model_dump_json()]
-        now, k, data = repr(time.time()), self.keys, end.event_data()
+        now, k, told = repr(time.time()), self.keys, EndPayload.of(end)
         reply = self._run(
             "FINISH",
             [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued, k.images(task_id),
              k.previews(task_id)],
-            [task_id, WORKERS_GROUP, now, end.state.value, json.dumps(data), end.worker_id or "", *fields],
+            [task_id, WORKERS_GROUP, now, end.state.value, json.dumps(told.stored()), end.worker_id or "", *fields],
         )
         if reply is None:
             raise TaskNotFound(task_id)
@@ -379,7 +379,7 @@ class RedisTaskStore(WorkerPresence):
             raise TaskEnded(task_id, TaskState(reply[1].decode()))
         seq, images = reply
         event = TaskEvent(task_id=task_id, seq=seq, type=EventType(end.state.value), time=float(now),
-                          data={"images": images, **data})
+                          data=EndPayload.of(end, images))
         return self.get(task_id), event
 
     @reachable
@@ -429,7 +429,7 @@ class RedisTaskStore(WorkerPresence):
     def request_stop(self, task_id: str, request: StopRequest) -> tuple[Task, TaskEvent | None]:
         owner = self._owner(task_id)
         now, k = repr(time.time()), self.keys
-        data = json.dumps({"reason": request.reason})
+        data = json.dumps(EndPayload.cancelled(request.reason).stored())
         reply = self._run(
             "REQUEST_STOP",
             [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued],
@@ -443,7 +443,7 @@ class RedisTaskStore(WorkerPresence):
 
     @reachable
     def cancel_queued(self, owner: str | None = None) -> builtins.list[TaskEvent]:
-        now, k, data = repr(time.time()), self.keys, json.dumps({"reason": "user"})
+        now, k, data = repr(time.time()), self.keys, json.dumps(EndPayload.cancelled("user").stored())
         reply = self._run("CANCEL_QUEUED", [k.queued, k.queue],
                           [WORKERS_GROUP, owner or "", now, data, k.task(""), k.events(""), k.active("")])
         return [self._event(task_id.decode(), int(seq), EventType.CANCELLED, now, data)
@@ -452,20 +452,20 @@ class RedisTaskStore(WorkerPresence):
     # --- events ----------------------------------------------------------------------------
     @reachable
     def append_event(
-        self, task_id: str, type: EventType, data: dict[str, Any], progress: TaskProgress | None = None
+        self, task_id: str, type: EventType, data: EventData, progress: TaskProgress | None = None
     ) -> TaskEvent:
-        now = repr(time.time())
+        now, payload = repr(time.time()), payload_of(type, data)
         seq = self._run(
             "APPEND_EVENT",
             self._task_and_events(task_id),
-            [EventType(type).value, now, json.dumps(data), progress.model_dump_json() if progress else "",
+            [EventType(type).value, now, json.dumps(payload.stored()), progress.model_dump_json() if progress else "",
              progress.job_no if progress else 0],
         )
         if seq is None:
             raise TaskNotFound(task_id)
         if isinstance(seq, list):  # {'ended', state}
             raise TaskEnded(task_id, TaskState(seq[1].decode()))
-        return TaskEvent(task_id=task_id, seq=seq, type=type, time=float(now), data=data)
+        return TaskEvent(task_id=task_id, seq=seq, type=type, time=float(now), data=payload)
 
     @reachable
     def events_since(self, task_id: str, after_seq: int = 0) -> builtins.list[TaskEvent]:

@@ -3,13 +3,15 @@
 const BASE = "api/v1";
 
 export class ApiError extends Error {
-  /** fields: a 422's per-field errors ({loc, msg, type}), so that the form can name and mark them. */
-  constructor(status, detail, retryAfter = null, fields = []) {
+  /** fields: a 422's per-field errors ({loc, msg, type}), so that the form can name and mark them; code: the
+   * native API's machine code of the error (one of ERROR_CODES in protocol.js), null when the answer has none. */
+  constructor(status, detail, retryAfter = null, fields = [], code = null) {
     super(detail);
     this.status = status;
     this.detail = detail;
     this.retryAfter = retryAfter;
     this.fields = fields;
+    this.code = code;
   }
 }
 
@@ -45,7 +47,9 @@ async function request(method, path, body) {
   if (!response.ok) {
     const retry = response.headers.get("Retry-After");
     const fields = Array.isArray(data?.detail) ? data.detail : [];
-    throw new ApiError(response.status, describe(data, `HTTP ${response.status}`), retry ? Number(retry) : null, fields);
+    const code = typeof data?.code === "string" ? data.code : null;
+    throw new ApiError(response.status, describe(data, `HTTP ${response.status}`), retry ? Number(retry) : null, fields,
+      code);
   }
   return data;
 }

@@ -1,8 +1,9 @@
 // The controller: one attached task at a time. Its events and the user's actions go through reduce (state.js) into
 // the one state object, which every view renders from; here are the effects: requests, the event stream, storage.
 import { ApiError, api, fileUrl, imageUrl } from "./api.js";
-import { TERMINAL, TaskStream } from "./events.js";
-import { t } from "./i18n.js";
+import { TaskStream } from "./events.js";
+import { t, tOr } from "./i18n.js";
+import { TERMINAL } from "./protocol.js";
 import {
   initialState, isActive, isSkipping, isStopping, isStoppingAfter, queuedTasks, reduce, skippedJobs, statsView, stopOf,
   submitView,
@@ -312,7 +313,9 @@ export class App {
     storage.remove(ACTIVE);
     const task = this.task;
     this.notices.clearInfo(); // "Job 1 of 2 skipped." was news while the task ran; the gallery marks the job
-    if (task.state === "failed") this.notices.error(() => t("errorFailed", { detail: task.error ?? "" }));
+    if (task.state === "failed") {
+      this.notices.error(() => t("errorFailed", { detail: byCode(task.error_code, task.error ?? "") }));
+    }
     this.notices.announce(t("announceEnded", { state: t(`state_${task.state}`) }));
     this.loadTasks();
   }
@@ -346,9 +349,14 @@ export class App {
   }
 }
 
+/** An error in the UI's language by its code (ERROR_CODES) where the locales have it, else the server's own text. */
+function byCode(code, text) {
+  return code ? tOr(`errorCode_${code}`, text) : text;
+}
+
 function describeError(error, key) {
   if (error instanceof ApiError) {
-    let text = t(key === "errorNetwork" ? "errorControl" : key, { detail: error.detail });
+    let text = t(key === "errorNetwork" ? "errorControl" : key, { detail: byCode(error.code, error.detail) });
     if (error.status === 429 && error.retryAfter) text += ` ${t("errorRetry", { seconds: error.retryAfter })}`;
     return text;
   }

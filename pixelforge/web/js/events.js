@@ -2,12 +2,7 @@
 // dropped connection loses nothing; sequence numbers also guard against any event twice (but a
 // queued task's changes of place, which are computed and share the latest stored id).
 import { eventsUrl } from "./api.js";
-
-export const EVENT_TYPES = [
-  "queued", "started", "progress", "preview", "image",
-  "completed", "interrupted", "failed", "cancelled",
-];
-export const TERMINAL = new Set(["completed", "interrupted", "failed", "cancelled"]);
+import { EVENT_TYPES, TERMINAL } from "./protocol.js";
 
 export class TaskStream {
   /**

@@ -57,7 +57,8 @@ export class ParamsForm {
     return () => {
       const left = problems.filter(({ el }) => el.getAttribute("aria-invalid") === "true");
       if (!left.length) return null;
-      const lines = left.map(({ el, msg }) => t("invalidField", { label: this.labelOf(el), problem: fieldMessage(msg) }));
+      const lines = left.map(({ el, msg, type }) =>
+        t("invalidField", { label: this.labelOf(el), problem: fieldMessage({ msg, type }) }));
       return t("errorInvalid", { detail: lines.join(t("invalidSeparator")) });
     };
   }
@@ -278,24 +279,26 @@ export class ParamsForm {
   }
 }
 
-/** The server's (English) validation message in the UI's language, for the shapes the API produces
- * (pydantic's bounds and parsing errors, the operator's limits, the pixel-art stage's checks); any other
- * message is shown as the server wrote it. */
-function fieldMessage(msg = "") {
-  const number = msg.match(/-?\d+(?:\.\d+)?/)?.[0];
-  const rules = [
-    [/greater than or equal to/, "invalidMin"],
-    [/greater than/, "invalidAbove"],
-    [/less than or equal to/, "invalidMax"],
-    [/less than/, "invalidBelow"],
-    [/multiple of 16/, "invalidMultiple16"],
-    [/at most \d+ characters/, "invalidMaxChars"],
-    [/at most \d+/, "invalidMax"],
-    [/valid integer/, "invalidInteger"],
-    [/valid number/, "invalidNumber"],
-  ];
-  const rule = rules.find(([pattern]) => pattern.test(msg));
-  return rule ? t(rule[1], { value: number }) : msg;
+// The locale key of a refused field, by the type of its error (pydantic's, which the server's own bounds use too).
+const FIELD_ERRORS = {
+  greater_than_equal: "invalidMin",
+  greater_than: "invalidAbove",
+  less_than_equal: "invalidMax",
+  less_than: "invalidBelow",
+  multiple_of: "invalidMultiple16",
+  string_too_long: "invalidMaxChars",
+  int_parsing: "invalidInteger",
+  int_from_float: "invalidInteger",
+  int_type: "invalidInteger",
+  float_parsing: "invalidNumber",
+  float_type: "invalidNumber",
+};
+
+/** A refused field's error ({msg, type}) in the UI's language, by its type; the bound is the first number of its
+ * message. An error of another type is shown as the server wrote it. */
+function fieldMessage({ msg = "", type = "" }) {
+  const key = FIELD_ERRORS[type];
+  return key ? t(key, { value: msg.match(/-?\d+(?:\.\d+)?/)?.[0] }) : msg;
 }
 
 /** Whether the browser lets this page show notifications (asked for when the box is ticked). */

@@ -4,7 +4,7 @@
 // one, and while one loads only the newest announced preview is queued behind it.
 import { t } from "./i18n.js";
 import { fileUrl, imageUrl, latestPreviewUrl } from "./api.js";
-import { TERMINAL } from "./events.js";
+import { TERMINAL } from "./protocol.js";
 
 export class Stage {
   constructor(doc = document) {

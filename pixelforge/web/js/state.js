@@ -3,7 +3,7 @@
 // the actions and does the effects (requests, the event stream, storage); the views render from the state through
 // the selectors below.
 import { SubmitState } from "./controls.js";
-import { TERMINAL } from "./events.js";
+import { TERMINAL } from "./protocol.js";
 
 const UNFINISHED = new Set(["queued", "running"]);
 
