@@ -23,14 +23,14 @@ def test_one_read_of_the_tasks_after_a_finish(new_context: Callable[..., Browser
     page.on("request", note)
     fill_params(page, QUICK)
     # The task waits in a paused queue until the page's read on attaching it is done and counted.
-    live.runtime.service.set_paused(True)
+    live.runtime.service.store.set_paused(True)
     try:
         page.locator("#generate").click()
         expect(page.locator("#progress-queue")).to_be_visible()  # attached, waiting
         expect(page.locator("#queue-list .queue-item")).to_have_count(1)  # the read on attaching is done
         before_finish = len(reads)
     finally:
-        live.runtime.service.set_paused(False)
+        live.runtime.service.store.set_paused(False)
 
     expect(page.locator("body")).to_have_attribute("data-last-state", "completed")
     # The one read after the end: the history, the recent images and the queue all show the finished task.
