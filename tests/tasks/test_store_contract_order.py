@@ -8,15 +8,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import test_store_contract as contract
 
 from pixelforge.stores.redis.store import RedisTaskStore
 from pixelforge.stores.sqlite import SQLiteTaskStore
-from pixelforge.tasks.model import Task, TaskState
-from pixelforge.tasks.queue_order import QueuePolicy, Queued, serving_order
+from pixelforge.tasks.model import Task, TaskParams, TaskState, new_task_id
+from pixelforge.tasks.queue_order import Queued, QueuePolicy, serving_order
 from pixelforge.tasks.store import TaskNotQueued, TaskStore
 
-add = contract.add
 MakeStore = Callable[[QueuePolicy], TaskStore]
 
 
@@ -40,10 +38,13 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeS
 
 
 def submit(store: TaskStore, *owners: str) -> dict[str, Task]:
-    """Tasks of ``owners`` queued in that order, by name: 'a1', 'a2', 'b1' ..."""
+    """Tasks of ``owners`` queued in that order, by name: 'a1', 'a2', 'b1' ...; each told the place the queue's
+    order gives it."""
     named: dict[str, Task] = {}
     for owner in owners:
-        named[f"{owner}{sum(n.startswith(owner) for n in named) + 1}"] = add(store, owner)
+        task, event = store.create(Task(id=new_task_id(), owner=owner, params=TaskParams(prompt="p")))
+        assert task.position == event.data["position"] == store.queued_ids().index(task.id) + 1
+        named[f"{owner}{sum(n.startswith(owner) for n in named) + 1}"] = task
     return named
 
 

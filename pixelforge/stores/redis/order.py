@@ -1,0 +1,64 @@
+"""The Redis store's queue order (``pixelforge/tasks/queue_order.py``): each queued task's rank is its score in the
+``queued`` sorted set, each identity's turn its score in ``turns``. The claim script takes the first task in this
+order (``_queue_order.lua``); places are read here, and moves write here.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from pixelforge.stores.redis.keys import RedisKeys
+from pixelforge.stores.redis.records import text
+from pixelforge.tasks.model import TaskState
+from pixelforge.tasks.queue_order import NEVER_SERVED, MoveTo, Queued, QueuePolicy, reranked, serving_order
+from pixelforge.tasks.store import TaskNotFound, TaskNotQueued
+
+
+def serving_ids(client: redis.Redis, keys: RedisKeys, policy: QueuePolicy) -> list[str]:
+    """Every queued task's id in the order the queue serves them."""
+    pipe = client.pipeline(transaction=True)
+    pipe.zrange(keys.queued, 0, -1)
+    pipe.zrange(keys.turns, 0, -1, withscores=True)
+    queued, turns = pipe.execute()
+    ids = [i.decode() for i in queued]
+    if policy == "fifo" or not ids:
+        return ids
+    pipe = client.pipeline(transaction=False)
+    for task_id in ids:
+        pipe.hget(keys.task(task_id), "owner")
+    owned = [Queued(task_id, text(owner) or "") for task_id, owner in zip(ids, pipe.execute(), strict=True)]
+    return serving_order(owned, {owner.decode(): turn for owner, turn in turns}, policy)
+
+
+def move(client: redis.Redis, keys: RedisKeys, task_id: str, to: MoveTo, run_next: bool) -> None:
+    """Rewrite the ranks (and for ``run_next`` the turn) a move changes, in one transaction that is tried again
+    when the queue or the turns changed meanwhile (a claim, a cancel, another move)."""
+    with client.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                pipe.watch(keys.queued, keys.turns)
+                owner, state = pipe.hmget(keys.task(task_id), "owner", "state")
+                if owner is None:
+                    raise TaskNotFound(task_id)
+                if state != TaskState.QUEUED.value.encode() or pipe.zscore(keys.queued, task_id) is None:
+                    raise TaskNotQueued(task_id, TaskState(text(state)))
+                if run_next:
+                    first = pipe.zrange(keys.queued, 0, 0, withscores=True)[0][1]
+                    least = pipe.zrange(keys.turns, 0, 0, withscores=True)
+                    turn = min([NEVER_SERVED, *(score for _, score in least)]) - 1
+                    pipe.multi()
+                    pipe.zadd(keys.queued, {task_id: first - 1}, xx=True)
+                    pipe.zadd(keys.turns, {owner: turn})
+                else:
+                    mine = list(pipe.smembers(keys.active(owner.decode())))
+                    ranks = pipe.zmscore(keys.queued, mine)
+                    own = sorted(((m.decode(), r) for m, r in zip(mine, ranks, strict=True) if r is not None),
+                                 key=lambda pair: pair[1])
+                    writes = reranked(own, task_id, to)
+                    pipe.multi()
+                    if writes:
+                        pipe.zadd(keys.queued, dict(writes), xx=True)
+                pipe.execute()
+                return
+            except redis.WatchError:
+                continue
