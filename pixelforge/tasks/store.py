@@ -84,8 +84,9 @@ class TaskEnded(TaskStoreError):
         self.task_id, self.state = task_id, state
 
 
-class TaskNotQueued(TaskStoreError):
-    """A queue move of a task that no longer waits in the queue (it runs, or it has ended)."""
+class TaskNotQueued(TaskStoreError, ValueError):
+    """A queue move of a task that no longer waits in the queue (it runs, or it has ended): a ValueError, as the
+    Python API's other refusals of a task's state are."""
 
     def __init__(self, task_id: str, state: TaskState) -> None:
         super().__init__(f"task {task_id} is {state.value}, not queued: only a queued task can be moved")
