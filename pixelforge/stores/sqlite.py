@@ -400,7 +400,7 @@ class SQLiteTaskStore:
 
     def move(self, task_id: str, to: MoveTo, run_next: bool = False) -> Task:
         with self._tx() as conn:
-            sqlite_queue.move(conn, self._fetch(conn, task_id), to, run_next)
+            sqlite_queue.move(conn, self._fetch(conn, task_id), to, run_next, self.queue_policy)
             return self._with_position(conn, self._row_to_task(self._fetch(conn, task_id)))
 
     def cancel_queued(self, owner: str | None = None) -> list[TaskEvent]:

@@ -60,7 +60,7 @@ def served(conn: sqlite3.Connection, owner: str) -> None:
                  " ?), ?) + 1)", (owner, NEVER_SERVED, NEVER_SERVED))
 
 
-def move(conn: sqlite3.Connection, row: sqlite3.Row, to: MoveTo, run_next: bool) -> None:
+def move(conn: sqlite3.Connection, row: sqlite3.Row, to: MoveTo, run_next: bool, policy: QueuePolicy) -> None:
     if row["state"] != QUEUED:
         raise TaskNotQueued(row["id"], TaskState(row["state"]))
     if run_next:
@@ -71,5 +71,10 @@ def move(conn: sqlite3.Connection, row: sqlite3.Row, to: MoveTo, run_next: bool)
         return
     own = conn.execute("SELECT id, queue_rank FROM tasks WHERE owner = ? AND state = ? ORDER BY queue_rank",
                        (row["owner"], QUEUED)).fetchall()
-    for task_id, rank in reranked([(r["id"], r["queue_rank"]) for r in own], row["id"], to):
+    first, last = own[0]["queue_rank"], own[-1]["queue_rank"]
+    before = conn.execute("SELECT MAX(queue_rank) FROM tasks WHERE state = ? AND queue_rank < ?",
+                          (QUEUED, first)).fetchone()[0]
+    after = conn.execute("SELECT MIN(queue_rank) FROM tasks WHERE state = ? AND queue_rank > ?",
+                         (QUEUED, last)).fetchone()[0]
+    for task_id, rank in reranked([(r["id"], r["queue_rank"]) for r in own], row["id"], to, policy, before, after):
         conn.execute("UPDATE tasks SET queue_rank = ? WHERE id = ?", (rank, task_id))

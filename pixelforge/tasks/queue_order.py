@@ -50,12 +50,32 @@ def serving_order(queued: Sequence[Queued], turns: Mapping[str, float], policy: 
     return [task_id for one_round in rounds for task_id in one_round if task_id is not None]
 
 
-def reranked(own: Sequence[tuple[str, float]], task_id: str, to: MoveTo) -> list[tuple[str, float]]:
-    """The writes that move ``task_id`` among its owner's queued tasks ``own`` ((id, rank) in rank order): each
-    task keeps one of the ranks the owner's tasks held, so no other owner's task changes place. Returns the
-    (id, new rank) pairs that change; empty when the task is already there (``up`` from the first, ...)."""
+def reranked(own: Sequence[tuple[str, float]], task_id: str, to: MoveTo, policy: QueuePolicy,
+             before: float | None = None, after: float | None = None) -> list[tuple[str, float]]:
+    """The writes that move ``task_id`` among its owner's queued tasks ``own`` ((id, rank) in rank order) so that no
+    other owner's task changes place: ``before`` / ``after`` are the ranks of the queued tasks just before the
+    owner's first and just after its last (None: there is none). Returns the (id, new rank) pairs that change;
+    empty when the task is already there (``up`` from the first, ...).
+
+    ``up`` / ``down`` swap two ranks. Under ``fair`` only an owner's own order counts, so ``front`` / ``back`` give
+    one new rank, halfway to the neighbouring task (so that the order of the owners' first tasks, which breaks
+    ties between owners never served, stays as it was too). Under ``fifo``, or once halving leaves no float between
+    the two (some fifty moves into the same gap), the owner's tasks share out the ranks they hold instead: one
+    write per task that changes place, and every other task keeps its place in the one queue."""
     ids = [i for i, _ in own]
     at = ids.index(task_id)
     target = {"front": 0, "up": max(at - 1, 0), "down": min(at + 1, len(ids) - 1), "back": len(ids) - 1}[to]
+    if target == at:
+        return []
+    if to == "front" and policy == "fair":
+        first = own[0][1]
+        rank = first - 1 if before is None else (before + first) / 2
+        if before is None or before < rank < first:
+            return [(task_id, rank)]
+    if to == "back" and policy == "fair":
+        last = own[-1][1]
+        rank = last + 1 if after is None else (last + after) / 2
+        if after is None or last < rank < after:
+            return [(task_id, rank)]
     ids.insert(target, ids.pop(at))
     return [(moved, rank) for moved, (was, rank) in zip(ids, own, strict=True) if moved != was]

@@ -1,3 +1,5 @@
+import math
+
 from pixelforge.tasks.queue_order import Queued, reranked, serving_order
 
 
@@ -32,14 +34,32 @@ def test_fifo_serves_by_rank_alone() -> None:
 OWN = [("t1", 1.0), ("t2", 4.0), ("t3", 7.0), ("t4", 9.0)]
 
 
-def test_a_move_reassigns_the_owner_s_own_ranks_and_writes_only_what_changes() -> None:
-    assert reranked(OWN, "t3", "up") == [("t3", 4.0), ("t2", 7.0)]
-    assert reranked(OWN, "t2", "down") == [("t3", 4.0), ("t2", 7.0)]
-    assert reranked(OWN, "t3", "front") == [("t3", 1.0), ("t1", 4.0), ("t2", 7.0)]
-    assert reranked(OWN, "t2", "back") == [("t3", 4.0), ("t4", 7.0), ("t2", 9.0)]
+def test_up_and_down_swap_two_ranks() -> None:
+    for policy in ("fair", "fifo"):
+        assert reranked(OWN, "t3", "up", policy) == [("t3", 4.0), ("t2", 7.0)]
+        assert reranked(OWN, "t2", "down", policy) == [("t3", 4.0), ("t2", 7.0)]
+
+
+def test_fair_front_and_back_write_one_rank_halfway_to_the_neighbouring_task() -> None:
+    assert reranked(OWN, "t3", "front", "fair") == [("t3", 0.0)]  # nobody before: one below the first
+    assert reranked(OWN, "t3", "front", "fair", before=0.5) == [("t3", 0.75)]  # never past another's first
+    assert reranked(OWN, "t2", "back", "fair") == [("t2", 10.0)]
+    assert reranked(OWN, "t2", "back", "fair", after=10.0) == [("t2", 9.5)]
+
+
+def test_fifo_front_and_back_share_out_the_owner_s_own_ranks_so_nobody_else_moves() -> None:
+    assert reranked(OWN, "t3", "front", "fifo", before=0.5) == [("t3", 1.0), ("t1", 4.0), ("t2", 7.0)]
+    assert reranked(OWN, "t2", "back", "fifo") == [("t3", 4.0), ("t4", 7.0), ("t2", 9.0)]
+
+
+def test_a_gap_halved_to_nothing_shares_out_the_owner_s_own_ranks() -> None:
+    own, before = [("t1", 1.0), ("t2", 2.0), ("t3", 3.0)], math.nextafter(1.0, 0)  # no float between the two
+    assert reranked(own, "t3", "front", "fair", before=before) == [("t3", 1.0), ("t1", 2.0), ("t2", 3.0)]
+    after = math.nextafter(3.0, 4)
+    assert reranked(own, "t1", "back", "fair", after=after) == [("t2", 1.0), ("t3", 2.0), ("t1", 3.0)]
 
 
 def test_a_move_past_the_end_changes_nothing() -> None:
-    assert reranked(OWN, "t1", "up") == [] and reranked(OWN, "t1", "front") == []
-    assert reranked(OWN, "t4", "down") == [] and reranked(OWN, "t4", "back") == []
-    assert reranked([("t1", 3.0)], "t1", "back") == []
+    assert reranked(OWN, "t1", "up", "fair") == [] and reranked(OWN, "t1", "front", "fair") == []
+    assert reranked(OWN, "t4", "down", "fifo") == [] and reranked(OWN, "t4", "back", "fair") == []
+    assert reranked([("t1", 3.0)], "t1", "back", "fifo") == []

@@ -30,7 +30,8 @@ def serving_ids(client: redis.Redis, keys: RedisKeys, policy: QueuePolicy) -> li
     return serving_order(owned, {owner.decode(): turn for owner, turn in turns}, policy)
 
 
-def move(client: redis.Redis, keys: RedisKeys, task_id: str, to: MoveTo, run_next: bool) -> None:
+def move(client: redis.Redis, keys: RedisKeys, task_id: str, to: MoveTo, run_next: bool,
+         policy: QueuePolicy) -> None:
     """Rewrite the ranks (and for ``run_next`` the turn) a move changes, in one transaction that is tried again
     when the queue or the turns changed meanwhile (a claim, a cancel, another move)."""
     with client.pipeline(transaction=True) as pipe:
@@ -54,7 +55,12 @@ def move(client: redis.Redis, keys: RedisKeys, task_id: str, to: MoveTo, run_nex
                     ranks = pipe.zmscore(keys.queued, mine)
                     own = sorted(((m.decode(), r) for m, r in zip(mine, ranks, strict=True) if r is not None),
                                  key=lambda pair: pair[1])
-                    writes = reranked(own, task_id, to)
+                    before = pipe.zrevrangebyscore(keys.queued, f"({own[0][1]!r}", "-inf", start=0, num=1,
+                                                   withscores=True)
+                    after = pipe.zrangebyscore(keys.queued, f"({own[-1][1]!r}", "+inf", start=0, num=1,
+                                               withscores=True)
+                    writes = reranked(own, task_id, to, policy, before[0][1] if before else None,
+                                      after[0][1] if after else None)
                     pipe.multi()
                     if writes:
                         pipe.zadd(keys.queued, dict(writes), xx=True)

@@ -221,7 +221,7 @@ class RedisTaskStore(WorkerPresence):
 
     @reachable
     def move(self, task_id: str, to: MoveTo, run_next: bool = False) -> Task:
-        order.move(self.redis, self.keys, task_id, to, run_next)
+        order.move(self.redis, self.keys, task_id, to, run_next, self.queue_policy)
         return self.get(task_id)
 
     @reachable
