@@ -7,11 +7,14 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 from clikit import cli_env, run_cli
 
 from pixelforge import Pixelforge, api_attached
 from pixelforge.api_attached import AttachedTasks
+from pixelforge.cli import build_parser
 from pixelforge.cli.client import CLIENT_ID
+from pixelforge.cli.common import UsageError, settings_from
 from pixelforge.testing.live_server import LiveServer
 
 
@@ -74,3 +77,17 @@ def test_the_python_api_moves_a_queued_task_in_process(server_model: str, tmp_pa
             assert "is cancelled, not queued" in str(exc)
         else:
             raise AssertionError("a cancelled task moved")
+
+
+def test_the_queue_policy_is_a_serve_and_worker_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PIXELFORGE_QUEUE_POLICY", raising=False)
+    parser = build_parser(with_pixelate=False)
+    assert settings_from(parser.parse_args(["serve"])).queue_policy == "fair"
+    assert settings_from(parser.parse_args(["serve", "--queue-policy", "fifo"])).queue_policy == "fifo"
+    worker = parser.parse_args(["worker", "--redis", "redis://127.0.0.1:9/0", "--queue-policy", "fifo"])
+    assert settings_from(worker).queue_policy == "fifo"
+    monkeypatch.setenv("PIXELFORGE_QUEUE_POLICY", "fifo")
+    assert settings_from(parser.parse_args(["serve"])).queue_policy == "fifo"
+    monkeypatch.setenv("PIXELFORGE_QUEUE_POLICY", "random")
+    with pytest.raises(UsageError, match="queue_policy"):
+        settings_from(parser.parse_args(["serve"]))
