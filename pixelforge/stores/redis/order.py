@@ -14,20 +14,12 @@ from pixelforge.tasks.queue_order import NEVER_SERVED, MoveTo, Queued, QueuePoli
 from pixelforge.tasks.store import TaskNotFound, TaskNotQueued
 
 
-def serving_ids(client: redis.Redis, keys: RedisKeys, policy: QueuePolicy) -> list[str]:
-    """Every queued task's id in the order the queue serves them."""
-    pipe = client.pipeline(transaction=True)
-    pipe.zrange(keys.queued, 0, -1)
-    pipe.zrange(keys.turns, 0, -1, withscores=True)
-    queued, turns = pipe.execute()
-    ids = [i.decode() for i in queued]
-    if policy == "fifo" or not ids:
-        return ids
-    pipe = client.pipeline(transaction=False)
-    for task_id in ids:
-        pipe.hget(keys.task(task_id), "owner")
-    owned = [Queued(task_id, text(owner) or "") for task_id, owner in zip(ids, pipe.execute(), strict=True)]
-    return serving_order(owned, {owner.decode(): turn for owner, turn in turns}, policy)
+def serving_ids(queue: list[bytes], turns: list[bytes]) -> list[str]:
+    """The fair order of the queue as ``queued_owners.lua`` reads it (id, owner, ... in rank order; identity,
+    turn, ...)."""
+    owned = [Queued(task_id.decode(), owner.decode()) for task_id, owner in zip(queue[::2], queue[1::2], strict=True)]
+    return serving_order(owned, {who.decode(): float(turn) for who, turn in zip(turns[::2], turns[1::2], strict=True)},
+                         "fair")
 
 
 def move(client: redis.Redis, keys: RedisKeys, task_id: str, to: MoveTo, run_next: bool,

@@ -86,7 +86,7 @@ class RedisTaskStore(WorkerPresence):
             for name in ("CREATE", "CLAIM", "TAKE_OVER", "APPEND_EVENT", "ADD_IMAGE", "ADD_PREVIEW", "FINISH",
                          "REQUEST_STOP", "RECOVER", "RENEW", "FINISH_JOB", "JOB_PROGRESS", "MIGRATE_IMAGES",
                          "RETURN_JOB", "SPLIT_PROGRESS",
-                         "CANCEL_QUEUED")
+                         "CANCEL_QUEUED", "QUEUED_OWNERS")
         }
         self._ensure_group()
         self._migrate_images()
@@ -121,7 +121,7 @@ class RedisTaskStore(WorkerPresence):
         tasks = [task_from_record(record, images) for record, images in zip(replies[::2], replies[1::2], strict=True)
                  if record]
         if any(task.state is TaskState.QUEUED for task in tasks):
-            queue = order.serving_ids(self.redis, self.keys, self.queue_policy)
+            queue = self._serving_ids()
             ahead = {task_id: n for n, task_id in enumerate(queue)}
             for task in tasks:
                 if task.state is TaskState.QUEUED and task.id in ahead:
@@ -213,11 +213,18 @@ class RedisTaskStore(WorkerPresence):
     @reachable
     def queued_ids(self, owner: str | None = None) -> list[str]:
         """The queue's order: one owner's are those also in their active set."""
-        queue = order.serving_ids(self.redis, self.keys, self.queue_policy)
+        queue = self._serving_ids()
         if owner is None:
             return queue
         active = {i.decode() for i in self.redis.smembers(self.keys.active(owner))}
         return [task_id for task_id in queue if task_id in active]
+
+    def _serving_ids(self) -> list[str]:
+        """Every queued task's id in the order the queue serves them: one script reads what the order needs."""
+        if self.queue_policy == "fifo":
+            return [i.decode() for i in self.redis.zrange(self.keys.queued, 0, -1)]
+        queue, turns = self._run("QUEUED_OWNERS", [self.keys.queued, self.keys.turns], [self.keys.task("")])
+        return order.serving_ids(queue, turns)
 
     @reachable
     def move(self, task_id: str, to: MoveTo, run_next: bool = False) -> Task:
