@@ -155,9 +155,9 @@ class TaskStore(Protocol):
         ...
 
     def move(self, task_id: str, to: MoveTo, run_next: bool = False) -> Task:
-        """Move a queued task among its owner's queued tasks (``queue_order.reranked``: a write per task of that
-        owner that changes place, never one per queued task); with ``run_next`` (an admin's ``front``) before every
-        queued task, its owner taking the next turn. Returns the task with its new place; raises TaskNotQueued."""
+        """Move a queued task among its owner's queued tasks (``queue_order.reranked``: one or two rank writes, never
+        one per queued task); with ``run_next`` (an admin's ``front``) before every queued task, its owner taking the
+        next turn. Returns the task with its new place; raises TaskNotQueued."""
         ...
 
     # --- written by the worker while a task runs -------------------------------------------
