@@ -6,8 +6,8 @@ group: a claim is a delivery, the terminal transition acknowledges it, and an en
 stops renewing its lease is taken over with ``XAUTOCLAIM`` (run again, up to ``max_attempts``, or
 failed with its reason); a whole task's entry is a ticket for the first task in the queue policy's order
 (``claim.lua``). Queue positions follow that order (ranks in a sorted set and the identities' turns), computed on
-every read, never rewritten. Each write that a watcher sees is one Lua script with its event (the ``.lua`` files beside this
-module, loaded by ``scripts.py``).
+every read, never rewritten. Each write that a watcher sees is one Lua script with its event (the ``.lua`` files
+beside this module, loaded by ``scripts.py``).
 """
 
 from __future__ import annotations
