@@ -235,8 +235,8 @@ class RedisTaskStore(WorkerPresence):
     @reachable
     def claim_next(self, worker_id: str) -> Task | None:
         """In this order: a task handed to this worker (it holds the task's model), a task whose worker died
-        (its lease ran out), the oldest queued one, or None. A queued task whose model another free worker
-        holds and this one does not is handed to that worker instead."""
+        (its lease ran out), the first queued one in the policy's order, or None. A queued task whose model another
+        free worker holds and this one does not is handed to that worker instead."""
         if self.is_paused():
             return None
         for entry in self._pending(worker_id):  # handed over, or its own from a previous life
