@@ -38,6 +38,7 @@ from pixelforge.tasks.model import (
     TaskParams,
     new_task_id,
 )
+from pixelforge.tasks.queue_order import MoveTo
 from pixelforge.tasks.stop import StopToken
 from pixelforge.userpath import expand_user
 
@@ -91,6 +92,11 @@ class TaskHandle:
         NotRetryable (a ValueError) for any other."""
         task_id, token = self._client.tasks.retry(self.id)
         return TaskHandle(self._client, task_id, token)
+
+    def move(self, to: MoveTo) -> int:
+        """Move this queued task among your queued tasks: 'front', 'up', 'down' or 'back'; returns its place in the
+        queue now (1: next). A ValueError when it is not queued."""
+        return self._client.tasks.move(self.id, to)
 
     def skip(self, keep_partial: bool = False) -> None:
         self._client.tasks.skip(self.id, keep_partial=keep_partial)
@@ -151,6 +157,9 @@ class LocalTasks:
 
     def cancel_queue(self, running_too: bool = False) -> list[str]:
         return self.service.cancel_queue(None, running_too=running_too)
+
+    def move(self, task_id: str, to: MoveTo) -> int:
+        return self.service.move(task_id, to).position or 0
 
     def skip(self, task_id: str, keep_partial: bool = False) -> None:
         self.service.skip(task_id, keep_partial=keep_partial)

@@ -30,6 +30,7 @@ from pixelforge.tasks.model import (
     TaskParams,
     TaskStats,
 )
+from pixelforge.tasks.queue_order import MoveTo
 from pixelforge.tasks.stop import StopToken
 
 # The identity of the Python API's tasks on a server without API keys.
@@ -114,6 +115,14 @@ class AttachedTasks:
     def cancel_queue(self, running_too: bool = False) -> list[str]:
         answer = self.server.json("POST", "/api/v1/queue/cancel", {"scope": "all" if running_too else "queued"})
         return list(answer["ended"])
+
+    def move(self, task_id: str, to: MoveTo) -> int:
+        try:
+            return int(self.server.json("POST", f"{self._path(task_id)}/move", {"to": to})["position"])
+        except ServerError as exc:
+            if exc.status == 409:  # as TaskNotQueued is in process: a ValueError
+                raise ValueError(str(exc)) from None
+            raise
 
     def skip(self, task_id: str, keep_partial: bool = False) -> None:
         self._control(task_id, "skip", keep_partial)

@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pixelforge.tasks.model import TaskLimits
+from pixelforge.tasks.queue_order import QueuePolicy
 
 OffloadMode = Literal["none", "model", "sequential"]
 
@@ -58,6 +59,10 @@ class Settings(BaseSettings):
     max_queued_total: Annotated[int, LIMITS["max_queued_total"]]
     max_input_pixels: Annotated[int, LIMITS["max_input_pixels"]]
     max_input_bytes_per_identity: Annotated[int, LIMITS["max_input_bytes_per_identity"]]
+    queue_policy: QueuePolicy = Field(
+        default="fair", description="'fair': identities with queued tasks take turns (round-robin, the least recently "
+        "served first), each identity's own tasks in their order; 'fifo': first in, first out for everyone. Read by "
+        "whatever claims tasks (the server, or in distributed mode every API server and worker: set it alike).")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Largest HTTP request body accepted.")
     max_image_body_bytes: int = Field(
         default=24_000_000, ge=1024,

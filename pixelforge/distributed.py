@@ -41,7 +41,7 @@ def redis_service(settings: Settings) -> TaskService:
     if settings.redis_url is None:
         raise ValueError("distributed mode needs a Redis URL (--redis redis://host:port/0)")
     store = RedisTaskStore(settings.redis_url, settings.redis_namespace, settings.worker_lease_s,
-                           settings.worker_max_attempts, settings.split_batches)
+                           settings.worker_max_attempts, settings.split_batches, settings.queue_policy)
     return task_service(settings, store, RedisEventBus(store.redis, settings.redis_namespace),
                         workers=lambda: len(store.workers()))
 

@@ -98,7 +98,7 @@ class Runtime:
         self.lock = DataDirLock(settings.data_dir)
         self.lock.acquire(url)
         try:
-            self.store = SQLiteTaskStore(settings.db_path)
+            self.store = SQLiteTaskStore(settings.db_path, settings.queue_policy)
             self.bus = InProcessBus()
             self.service = task_service(settings, self.store, self.bus, workers=lambda: len(self.workers))
             self.tokens = TokenRegistry(self.service.subscribe(types=frozenset({EventType.CANCELLED})))

@@ -62,6 +62,12 @@ def _add_engine_options(parser: argparse.ArgumentParser, title: str) -> None:
     engine.add_argument("--debug-steps", action="store_true", help="log every step's callback data")
 
 
+def _add_queue_policy(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--queue-policy", choices=["fair", "fifo"], help="fair: identities with queued tasks take "
+                        "turns; fifo: first in, first out (default: fair, or $PIXELFORGE_QUEUE_POLICY; in "
+                        "distributed mode give every server and worker the same)")
+
+
 # --- serve --------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     from pixelforge.backends.presets import ModelNotFound, resolve_model
@@ -274,6 +280,7 @@ def build_parser(with_pixelate: bool = True) -> argparse.ArgumentParser:
     serve.add_argument("--split-batches", action="store_true", default=None,
                        help="with --redis: a batch's jobs (batch_count > 1) run on several workers at once, images "
                        "in order (default: off, one worker runs a task's jobs one after another)")
+    _add_queue_policy(serve)
     _add_engine_options(serve, "engine")
     serve.set_defaults(handler=cmd_serve)
 
@@ -285,6 +292,7 @@ def build_parser(with_pixelate: bool = True) -> argparse.ArgumentParser:
                         help="the deployment's Redis server, redis://host:port/0 (required: no default)")
     worker.add_argument("--data-dir", type=Path, help="the shared data dir (default: ./data)")
     worker.add_argument("--worker-id", help="its name in `GET /api/v1/workers` (default: host-pid-random)")
+    _add_queue_policy(worker)
     _add_engine_options(worker, "engine")
     worker.set_defaults(handler=cmd_worker)
 

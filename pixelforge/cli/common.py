@@ -34,7 +34,7 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
 
     values = {
         name: getattr(args, name)
-        for name in ("model", "device", "dtype", "offload", "host", "port", "data_dir")
+        for name in ("model", "device", "dtype", "offload", "host", "port", "data_dir", "queue_policy")
         if getattr(args, name, None) is not None
     }
     if getattr(args, "redis", None) is not None:

@@ -1,4 +1,4 @@
-"""``pixelforge queue``: your queue on a running server (list, cancel, retry), over the native API.
+"""``pixelforge queue``: your queue on a running server (list, cancel, move, retry), over the native API.
 
 A queue lives in a server, so this command needs one (``--server URL``, ``$PIXELFORGE_SERVER``, or a local
 ``pixelforge serve``); it imports no engine and answers at once.
@@ -14,6 +14,7 @@ from typing import Any
 
 from pixelforge.cli.client import Server, ServerError, ServerUnreachable, find_server
 from pixelforge.cli.common import EXIT_FAILED, EXIT_OK, UsageError
+from pixelforge.tasks.queue_order import MOVES
 
 # HTTP answers that mean the request itself was wrong (exit code 2).
 REFUSED = {400, 403, 404, 409, 422}
@@ -66,6 +67,10 @@ def _run(server: Server, args: argparse.Namespace) -> int:
             ended = server.json("POST", "/api/v1/queue/cancel", body)["ended"]
         print(json.dumps({"ended": ended}) if args.json else "\n".join(ended) or "nothing to cancel")
         return EXIT_OK
+    if args.queue_command == "move":
+        task = server.json("POST", f"{_task_path(args.id)}/move", {"to": args.to})
+        print(json.dumps(task) if args.json else f"{task['id']}: now {task['position']} in the queue")
+        return EXIT_OK
     if args.queue_command == "retry":
         task = server.json("POST", f"{_task_path(args.id)}/retry")
         print(json.dumps(task) if args.json else task["id"])
@@ -86,9 +91,10 @@ def _run(server: Server, args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     queue = commands.add_parser(
-        "queue", help="your queue on a running server: list, cancel, retry",
+        "queue", help="your queue on a running server: list, cancel, move, retry",
         description="Your tasks on a running pixelforge server: what runs, what waits and when it likely starts; "
-        "cancel them (one, every queued one, or with --all the running one too), retry a failed, interrupted or "
+        "cancel them (one, every queued one, or with --all the running one too), move a queued one among yours, "
+        "retry a failed, interrupted or "
         "cancelled one, or stop a running one after its current image.")
     # Every verb takes these, after its name as before it (`pixelforge queue list --json`).
     common = argparse.ArgumentParser(add_help=False)
@@ -102,6 +108,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     cancel.add_argument("ids", nargs="*", metavar="TASK", help="task ids (default: your whole queue)")
     cancel.add_argument("--all", action="store_true", help="interrupt your running task too")
     cancel.add_argument("--everyone", action="store_true", help="admins: every identity's tasks")
+    move = verbs.add_parser("move", parents=[common],
+                            help="move a queued task among your queued tasks (an admin key's 'front': run it next)")
+    move.add_argument("id", metavar="TASK")
+    move.add_argument("to", choices=MOVES, help="front, up, down or back")
     retry = verbs.add_parser("retry", parents=[common],
                              help="run a failed, interrupted or cancelled task again (prints the new id)")
     retry.add_argument("id", metavar="TASK")

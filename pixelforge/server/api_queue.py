@@ -1,4 +1,4 @@
-"""The native API's queue verbs: cancel many, retry (and, with the task routes, stop after the current image).
+"""The native API's queue verbs: cancel many, move, retry (and, with the task routes, stop after the current image).
 
 Every route acts only on what the caller may see: its own tasks, or an admin's whole queue when asked for; another
 identity's task is an unknown id (404), as everywhere.
@@ -16,7 +16,9 @@ from pixelforge.server.deps import Caller, Service, owned_task
 from pixelforge.server.errors import CodedHTTPException
 from pixelforge.server.schemas import Message, TaskOut
 from pixelforge.server.task_ids import owner_shown_id
+from pixelforge.tasks.queue_order import MoveTo
 from pixelforge.tasks.service import NotRetryable
+from pixelforge.tasks.store import TaskNotQueued
 from pixelforge.tasks.vocabulary import ErrorCode
 
 router = APIRouter(prefix="/api/v1")
@@ -49,6 +51,37 @@ def cancel_queue(
     ended = service.cancel_queue(None if body.everyone else caller.owner, running_too=body.scope == "all")
     # An admin's view of everyone's tasks uses their stored ids, as GET /tasks?scope=all does.
     return QueueCancelled(ended=ended if body.everyone else [owner_shown_id(task_id) for task_id in ended])
+
+
+class QueueMove(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: MoveTo = Field(description="'up' / 'down': past your previous / next queued task; 'front' / 'back': before "
+                       "your first / after your last. Only your own tasks change places. An admin's 'front' is 'run "
+                       "next': before every queued task (under the fair policy its owner also takes the next turn).")
+
+
+@router.post("/tasks/{task_id}/move", tags=["queue"], summary="Move a queued task in the queue",
+             responses={**NOT_YOURS, 409: {"model": Message, "description": "The task is not queued (any more)."}})
+def move_task(
+    task_id: TaskId,
+    service: Service,
+    caller: Caller,
+    body: Annotated[QueueMove | None, Body(description="Where to (required): read after the task is found, so "
+                                           "that another identity's task answers 404 whatever the body.")] = None,
+) -> TaskOut:
+    """The task's view with its new place (``position``, ``starts_in_s``); its watchers and every other queued
+    task's are told their places by ``queued`` events, as for any queue move."""
+    task = owned_task(service, caller, task_id)
+    if body is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            detail='say where to move it: {"to": "front" | "up" | "down" | "back"}')
+    try:
+        moved = service.move(task.id, body.to, run_next=caller.admin and body.to == "front")
+    except TaskNotQueued as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"task {task_id} is {exc.state.value}, not queued: only "
+                            "a queued task can be moved") from exc
+    return TaskOut.of(moved, caller.owner)
 
 
 @router.post("/tasks/{task_id}/retry", status_code=status.HTTP_201_CREATED, tags=["control"],

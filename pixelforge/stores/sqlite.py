@@ -3,7 +3,6 @@ threads and the worker thread, and every operation is a few short statements."""
 
 from __future__ import annotations
 
-import bisect
 import builtins
 import json
 import logging
@@ -15,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pixelforge.stores import sqlite_queue
 from pixelforge.tasks.events import (
     EndPayload,
     EventData,
@@ -43,6 +43,7 @@ from pixelforge.tasks.model import (
     TaskStats,
 )
 from pixelforge.tasks.progress import queued_progress
+from pixelforge.tasks.queue_order import MoveTo, QueuePolicy
 from pixelforge.tasks.store import (
     RECOVERED_ERROR,
     QueueFull,
@@ -75,10 +76,14 @@ CREATE TABLE IF NOT EXISTS tasks (
     last_seq INTEGER NOT NULL DEFAULT 0,
     sprite_sheet TEXT,
     inputs TEXT,
-    origin TEXT
+    origin TEXT,
+    queue_rank REAL
 );
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state, queue_order);
 CREATE INDEX IF NOT EXISTS tasks_owner ON tasks(owner, queue_order);
+CREATE INDEX IF NOT EXISTS tasks_rank ON tasks(state, queue_rank);
+CREATE TABLE IF NOT EXISTS turns (owner TEXT PRIMARY KEY, turn REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS turns_turn ON turns(turn);
 CREATE TABLE IF NOT EXISTS events (
     task_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -131,8 +136,9 @@ def _readable(read: Any, row: sqlite3.Row, column: str) -> bool:
 
 
 class SQLiteTaskStore:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, queue_policy: QueuePolicy = "fair") -> None:
         self.path = Path(path)
+        self.queue_policy = queue_policy
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -207,24 +213,17 @@ class SQLiteTaskStore:
         task.progress = queued_progress(ahead + 1, total)  # always live, never a stale "In queue"
         return task
 
-    def _with_position(self, conn: sqlite3.Connection, task: Task, queue_order: int) -> Task:
-        if task.state is TaskState.QUEUED:
-            ahead = conn.execute(
-                "SELECT COUNT(*) FROM tasks WHERE state = ? AND queue_order < ?", (TaskState.QUEUED, queue_order)
-            ).fetchone()[0]
-            total = conn.execute("SELECT COUNT(*) FROM tasks WHERE state = ?", (TaskState.QUEUED,)).fetchone()[0]
-            self._place(task, ahead, total)
-        return task
+    def _with_position(self, conn: sqlite3.Connection, task: Task) -> Task:
+        return self._with_positions(conn, [task])[0]
 
-    def _with_positions(self, conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Task]:
-        """Tasks of ``rows`` with their places, the queue read once for all (not a count per task)."""
-        tasks = [self._row_to_task(r) for r in rows]
+    def _with_positions(self, conn: sqlite3.Connection, tasks: list[Task]) -> list[Task]:
+        """``tasks`` with their places, the queue's order read once for all (not once per task)."""
         if any(t.state is TaskState.QUEUED for t in tasks):
-            queue = [r[0] for r in conn.execute(
-                "SELECT queue_order FROM tasks WHERE state = ? ORDER BY queue_order", (TaskState.QUEUED,))]
-            for task, row in zip(tasks, rows, strict=True):
+            order = sqlite_queue.order(conn, self.queue_policy)
+            ahead = {task_id: n for n, task_id in enumerate(order)}
+            for task in tasks:
                 if task.state is TaskState.QUEUED:
-                    self._place(task, bisect.bisect_left(queue, row["queue_order"]), len(queue))
+                    self._place(task, ahead[task.id], len(order))
         return tasks
 
     def _fetch(self, conn: sqlite3.Connection, task_id: str) -> sqlite3.Row:
@@ -256,7 +255,8 @@ class SQLiteTaskStore:
                     task.origin.model_dump_json(),
                 ),
             )
-            task = self._with_position(conn, task, cursor.lastrowid or 0)
+            sqlite_queue.queued(conn, task.id, cursor.lastrowid or 0)
+            task = self._with_position(conn, task)
             event = self._append(conn, task.id, EventType.QUEUED,
                                  QueuedPayload(position=task.position or 0, size=task.queue_size or 0))
             return task, event
@@ -286,8 +286,7 @@ class SQLiteTaskStore:
 
     def get(self, task_id: str) -> Task:
         with self._lock:
-            row = self._fetch(self._conn, task_id)
-            return self._with_position(self._conn, self._row_to_task(row), row["queue_order"])
+            return self._with_position(self._conn, self._row_to_task(self._fetch(self._conn, task_id)))
 
     @staticmethod
     def _filters(owner: str | None, states: Iterable[TaskState] | None) -> tuple[str, list[Any]]:
@@ -313,7 +312,7 @@ class SQLiteTaskStore:
             rows = self._conn.execute(
                 f"SELECT * FROM tasks{where} ORDER BY queue_order DESC LIMIT ? OFFSET ?", [*args, limit, offset]
             ).fetchall()
-            return self._with_positions(self._conn, rows)
+            return self._with_positions(self._conn, [self._row_to_task(r) for r in rows])
 
     def count(self, owner: str | None = None, states: Iterable[TaskState] | None = None) -> int:
         where, args = self._filters(owner, states)
@@ -322,18 +321,19 @@ class SQLiteTaskStore:
             return count
 
     def queued_ids(self, owner: str | None = None) -> builtins.list[str]:
-        where, args = self._filters(owner, [TaskState.QUEUED])
         with self._lock:
-            rows = self._conn.execute(f"SELECT id FROM tasks{where} ORDER BY queue_order", args).fetchall()
-        return [r["id"] for r in rows]
+            order = sqlite_queue.order(self._conn, self.queue_policy)
+            if owner is None:
+                return order
+            own = {r["id"] for r in self._conn.execute(
+                "SELECT id FROM tasks WHERE owner = ? AND state = ?", (owner, TaskState.QUEUED))}
+        return [task_id for task_id in order if task_id in own]
 
     def claim_next(self, worker_id: str) -> Task | None:
         with self._tx() as conn:
             if self._paused(conn):
                 return None
-            row = conn.execute(
-                "SELECT * FROM tasks WHERE state = ? ORDER BY queue_order LIMIT 1", (TaskState.QUEUED,)
-            ).fetchone()
+            row = sqlite_queue.next_row(conn, self.queue_policy)
             if row is None:
                 return None
             now = time.time()
@@ -341,6 +341,7 @@ class SQLiteTaskStore:
                 "UPDATE tasks SET state = ?, started_at = ?, worker_id = ? WHERE id = ?",
                 (TaskState.RUNNING, now, worker_id, row["id"]),
             )
+            sqlite_queue.served(conn, row["owner"])
             task = self._row_to_task(row)
             task.state, task.started_at = TaskState.RUNNING, now
             return task
@@ -407,13 +408,17 @@ class SQLiteTaskStore:
                     conn.execute(
                         "UPDATE tasks SET stop_request = ? WHERE id = ?", (request.model_dump_json(), task_id)
                     )
-            row = self._fetch(conn, task_id)
-            return self._with_position(conn, self._row_to_task(row), row["queue_order"]), event
+            return self._with_position(conn, self._row_to_task(self._fetch(conn, task_id))), event
+
+    def move(self, task_id: str, to: MoveTo, run_next: bool = False) -> Task:
+        with self._tx() as conn:
+            sqlite_queue.move(conn, self._fetch(conn, task_id), to, run_next, self.queue_policy)
+            return self._with_position(conn, self._row_to_task(self._fetch(conn, task_id)))
 
     def cancel_queued(self, owner: str | None = None) -> builtins.list[TaskEvent]:
         where, args = self._filters(owner, [TaskState.QUEUED])
         with self._tx() as conn:
-            ids = [r["id"] for r in conn.execute(f"SELECT id FROM tasks{where} ORDER BY queue_order", args)]
+            ids = [r["id"] for r in conn.execute(f"SELECT id FROM tasks{where} ORDER BY queue_rank", args)]
             conn.execute(f"UPDATE tasks SET state = ?, finished_at = ?, stop_reason = ?{where}",
                          [TaskState.CANCELLED, time.time(), "cancelled", *args])
             return [self._append(conn, task_id, EventType.CANCELLED, EndPayload.cancelled("user")) for task_id in ids]

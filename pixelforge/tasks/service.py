@@ -48,6 +48,7 @@ from pixelforge.tasks.model import (
     new_task_id,
 )
 from pixelforge.tasks.notices import CallbackPolicy
+from pixelforge.tasks.queue_order import MoveTo
 from pixelforge.tasks.queue_places import QueuePlaces
 from pixelforge.tasks.start_times import StartTimes
 from pixelforge.tasks.stop import StopToken
@@ -259,6 +260,13 @@ class TaskService:
                 self.interrupt(task.id)
                 ended.append(task.id)
         return ended
+
+    def move(self, task_id: str, to: MoveTo, *, run_next: bool = False) -> Task:
+        """Move a queued task among its owner's queued tasks (``queue_order``); ``run_next`` (an admin's ``front``)
+        puts it before every queued task. Every watcher of a queued task is told its new place."""
+        task = self.store.move(task_id, to, run_next)
+        self.bus.publish_queue_moved()
+        return self._with_start(task)
 
     def _stop(self, task_id: str, request: StopRequest) -> Task:
         """One store write, then one publish: the ``cancelled`` event of a task that was still queued, or

@@ -132,13 +132,16 @@ class StartTimes:
         queued_ids = store.queued_ids()
         if store.is_paused():  # nothing starts until an admin resumes the queue
             return dict.fromkeys(queued_ids, None)
-        # The head of the queue, as the store lists it: newest first, so the oldest are at the end (the queue's
-        # order is the creation order); a task not among them ends the estimates there.
+        # The head of the queue, as the store lists it: newest first, so the oldest are at the end. That is the
+        # queue's head while it runs first in, first out; after a move, or with fair turns between identities, a
+        # task of the head may be a newer one: then every queued task is read (at most max_queued_total).
         head = store.list(states=[TaskState.QUEUED], limit=ESTIMATED_TASKS,
                           offset=max(0, len(queued_ids) - ESTIMATED_TASKS))
         queued = {t.id: t for t in head}
+        if any(task_id not in queued for task_id in queued_ids[:ESTIMATED_TASKS]):
+            queued = {t.id: t for t in store.list(states=[TaskState.QUEUED], limit=len(queued_ids))}
         in_order = []
-        for task_id in queued_ids:
+        for task_id in queued_ids[:ESTIMATED_TASKS]:
             if task_id not in queued:
                 break
             in_order.append(queued[task_id])

@@ -27,6 +27,7 @@ from pixelforge.tasks.model import (
     TaskProgress,
     TaskState,
 )
+from pixelforge.tasks.queue_order import MoveTo
 from pixelforge.tasks.vocabulary import ErrorCode
 
 
@@ -82,6 +83,15 @@ class TaskEnded(TaskStoreError):
 
     def __init__(self, task_id: str, state: TaskState) -> None:
         super().__init__(f"task {task_id} has already ended ({state.value}); its end stays as it is")
+        self.task_id, self.state = task_id, state
+
+
+class TaskNotQueued(TaskStoreError, ValueError):
+    """A queue move of a task that no longer waits in the queue (it runs, or it has ended): a ValueError, as the
+    Python API's other refusals of a task's state are."""
+
+    def __init__(self, task_id: str, state: TaskState) -> None:
+        super().__init__(f"task {task_id} is {state.value}, not queued: only a queued task can be moved")
         self.task_id, self.state = task_id, state
 
 
@@ -144,7 +154,14 @@ class TaskStore(Protocol):
         ...
 
     def claim_next(self, worker_id: str) -> Task | None:
-        """Atomically move the oldest queued task to running and return it (None when paused/empty)."""
+        """Atomically move the first queued task in the store's policy order (``queue_order.serving_order``) to
+        running and return it (None when paused/empty)."""
+        ...
+
+    def move(self, task_id: str, to: MoveTo, run_next: bool = False) -> Task:
+        """Move a queued task among its owner's queued tasks (``queue_order.reranked``: one or two rank writes, never
+        one per queued task); with ``run_next`` (an admin's ``front``) before every queued task, its owner taking the
+        next turn. Returns the task with its new place; raises TaskNotQueued."""
         ...
 
     # --- written by the worker while a task runs -------------------------------------------

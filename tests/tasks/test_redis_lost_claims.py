@@ -13,6 +13,7 @@ import pytest
 from pixelforge.stores.redis.keys import WORKERS_GROUP
 from pixelforge.stores.redis.store import RedisTaskStore
 from pixelforge.tasks.model import Task, TaskEnd, TaskParams, TaskState
+from pixelforge.tasks.queue_order import NEVER_SERVED
 from pixelforge.testing.redis_server import RedisServer
 
 
@@ -32,8 +33,9 @@ def _delivered(store: RedisTaskStore, worker_id: str, claim_ran: bool) -> Task:
     reply = store.redis.xreadgroup(WORKERS_GROUP, worker_id, {store.keys.queue: ">"}, count=1)
     entry_id = reply[0][1][0][0]
     if claim_ran:
-        store._run("CLAIM", [store.keys.task(task.id), store.keys.queued, store.keys.queue],
-                   [task.id, worker_id, repr(time.time()), entry_id, WORKERS_GROUP, ""])
+        store._run("CLAIM", [store.keys.queued, store.keys.queue, store.keys.turns],
+                   [task.id, worker_id, repr(time.time()), entry_id, WORKERS_GROUP, "", store.keys.task(""),
+                    store.queue_policy, NEVER_SERVED])
         assert store.get(task.id).state is TaskState.RUNNING
     return task
 

@@ -82,3 +82,21 @@ def test_only_the_head_of_a_long_queue_is_estimated_and_a_paused_queue_not_at_al
     service.store.set_paused(True)
     service.bus.publish_queue_moved()
     assert [service.get(task_id).starts_in_s for task_id in queued] == [None, None, None]
+
+
+def test_estimates_follow_the_queue_s_order_when_newer_tasks_go_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(start_times, "ESTIMATED_TASKS", 2)
+    service = TaskService(SQLiteTaskStore(tmp_path / "t.sqlite3"), InProcessBus())
+    params = TaskParams(width=32, height=32, steps=10)
+    done = service.submit(params, owner="a")
+    service.store.claim_next("w")
+    service.finish(done.id, TaskEnd(state=TaskState.COMPLETED, stats=TaskStats(total_s=6.0), resolved=_resolved(10)))
+    a_tasks = [service.submit(params, owner="a").id for _ in range(2)]
+    newcomer = service.submit(params, owner="b").id  # never served: first, though the newest
+    assert service.store.queued_ids()[0] == newcomer
+    service.bus.publish_queue_moved()
+    assert service.get(newcomer).starts_in_s == 0.0
+    starts = service.get(a_tasks[0]).starts_in_s
+    assert starts is not None and 5.0 <= starts <= 6.0  # behind the newcomer's 6 s
+    assert service.get(a_tasks[1]).starts_in_s is None  # beyond the estimated head of 2

@@ -6,6 +6,7 @@ local function release(task, queue, group, active, queued, task_id)
   if entry and entry ~= '' then
     redis.call('XACK', queue, group, entry)
     redis.call('XDEL', queue, entry)
+    redis.call('HDEL', queue .. ':bound', entry)
   end
   redis.call('SREM', active, task_id)
   redis.call('ZREM', queued, task_id)

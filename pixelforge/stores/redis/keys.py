@@ -134,18 +134,32 @@ class RedisKeys:
 
     @property
     def queued(self) -> str:
-        """Sorted set: queued task ids by queue order; a position is a rank in it, computed on read."""
+        """Sorted set: queued task ids by rank (creation order, changed by moves: ``tasks/queue_order.py``);
+        positions follow it and the turns, computed on read."""
         return f"{self.namespace}:queued"
 
     @property
+    def turns(self) -> str:
+        """Sorted set: each identity served so far, scored by its turn (when it was last served; lower first)."""
+        return f"{self.namespace}:turns"
+
+    @property
     def queue(self) -> str:
-        """Stream with the ``workers`` consumer group: one entry per task to run."""
+        """Stream with the ``workers`` consumer group: one entry per task (or split task's job) to run. An entry
+        read is a ticket: the claim runs the first queued task in the policy's order, and the entries of the two
+        tasks are swapped (``bound``) when that is not the one the entry was added for."""
         return f"{self.namespace}:queue"
 
     @property
     def schema(self) -> str:
         """String: the namespace's schema version (``SCHEMA_VERSION`` of the store that first opened it)."""
         return f"{self.namespace}:schema"
+
+    @property
+    def bound(self) -> str:
+        """Hash: entry id -> the task it runs, for the entries swapped by a claim (the stream's own ``task`` field
+        names the task for the others). Its name is the queue's with ``:bound``: the scripts derive it so."""
+        return f"{self.queue}:bound"
 
     @property
     def paused(self) -> str:

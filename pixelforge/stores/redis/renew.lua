@@ -11,8 +11,10 @@
 local renewed = {}
 for _, pending in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 100, ARGV[2])) do
   local entry = redis.call('XRANGE', KEYS[1], pending[1], pending[1])[1]
-  if entry and entry[2][2] == ARGV[4] then
-    local task, job = ARGV[3] .. entry[2][2], entry[2][4]  -- fields: task <id> [job <n>]
+  -- fields: task <id> [job <n>]; a whole task's entry may have been swapped to another task by a claim
+  local task_id = entry and (redis.call('HGET', KEYS[1] .. ':bound', pending[1]) or entry[2][2])
+  if entry and task_id == ARGV[4] then
+    local task, job = ARGV[3] .. task_id, entry[2][4]
     local worker_field = 'worker_id'
     if job then worker_field = 'job:' .. job .. ':worker' end
     if redis.call('HGET', task, worker_field) == ARGV[2] and redis.call('HGET', task, 'state') == 'running' then

@@ -4,9 +4,10 @@ Task records are hashes, each task's events a stream (entry id ``<seq>-0``, so `
 replay is one range read through any server), the queue a stream read by the ``workers`` consumer
 group: a claim is a delivery, the terminal transition acknowledges it, and an entry whose worker
 stops renewing its lease is taken over with ``XAUTOCLAIM`` (run again, up to ``max_attempts``, or
-failed with its reason). Queue positions are ranks in a sorted set, computed on every read, never
-rewritten. Each write that a watcher sees is one Lua script with its event (the ``.lua`` files beside this
-module, loaded by ``scripts.py``).
+failed with its reason); a whole task's entry is a ticket for the first task in the queue policy's order
+(``claim.lua``). Queue positions follow that order (ranks in a sorted set and the identities' turns), computed on
+every read, never rewritten. Each write that a watcher sees is one Lua script with its event (the ``.lua`` files
+beside this module, loaded by ``scripts.py``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import builtins
 import json
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, cast
 
 import redis
 from redis.exceptions import ResponseError
 
-from pixelforge.stores.redis import scripts
+from pixelforge.stores.redis import order, scripts
 from pixelforge.stores.redis.keys import WORKERS_GROUP, RedisKeys, answers, connect
 from pixelforge.stores.redis.reachable import reachable
 from pixelforge.stores.redis.records import QueueEntry, StreamEntry, task_fields, task_from_record, text
@@ -43,6 +45,7 @@ from pixelforge.tasks.model import (
     TaskState,
 )
 from pixelforge.tasks.progress import combined_progress, queued_progress
+from pixelforge.tasks.queue_order import NEVER_SERVED, MoveTo, QueuePolicy
 from pixelforge.tasks.store import (
     RECOVERED_ERROR,
     QueueFull,
@@ -74,19 +77,22 @@ class RedisTaskStore(WorkerPresence):
         lease_s: float = DEFAULT_LEASE_S,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         split_batches: bool = False,
+        queue_policy: QueuePolicy = "fair",
     ) -> None:
         """``split_batches``: a task created here with several jobs (batch_count > 1) gets a queue entry per job,
-        so that free workers run its jobs at once; its images keep their order (by index)."""
+        so that free workers run its jobs at once; its images keep their order (by index). Those jobs run in the
+        order they were queued in, whatever the policy: each of their entries runs its own job."""
         self.redis = connect(url_or_client) if isinstance(url_or_client, str) else url_or_client
         self.keys = RedisKeys(namespace)
         self.lease_s = lease_s
         self.max_attempts = max_attempts
         self.split_batches = split_batches
+        self.queue_policy = queue_policy
         self._scripts = {
             name: self.redis.register_script(getattr(scripts, name))
             for name in ("CREATE", "CLAIM", "TAKE_OVER", "APPEND_EVENT", "ADD_IMAGE", "ADD_PREVIEW", "FINISH",
                          "REQUEST_STOP", "RECOVER", "RENEW", "FINISH_JOB", "JOB_PROGRESS", "RETURN_JOB",
-                         "SPLIT_PROGRESS", "CANCEL_QUEUED", "SCHEMA")
+                         "SPLIT_PROGRESS", "CANCEL_QUEUED", "SCHEMA", "QUEUED_OWNERS")
         }
         self._check_schema()
         self._ensure_group()
@@ -120,19 +126,16 @@ class RedisTaskStore(WorkerPresence):
         for task_id in task_ids:
             pipe.hgetall(self.keys.task(task_id))
             pipe.zrange(self.keys.images(task_id), 0, -1)
-            pipe.zrank(self.keys.queued, task_id)
-        pipe.zcard(self.keys.queued)
-        *replies, queue_size = pipe.execute()
-        tasks = []
-        for index in range(0, len(replies), 3):
-            record, images, rank = replies[index : index + 3]
-            if not record:
-                continue
-            task = task_from_record(record, images)
-            if task.state is TaskState.QUEUED and rank is not None:
-                task.position, task.queue_size = rank + 1, queue_size
-                task.progress = queued_progress(rank + 1, queue_size)  # always live, never a stale "In queue"
-            tasks.append(task)
+        replies = pipe.execute()
+        tasks = [task_from_record(record, images) for record, images in zip(replies[::2], replies[1::2], strict=True)
+                 if record]
+        if any(task.state is TaskState.QUEUED for task in tasks):
+            queue = self._serving_ids()
+            ahead = {task_id: n for n, task_id in enumerate(queue)}
+            for task in tasks:
+                if task.state is TaskState.QUEUED and task.id in ahead:
+                    task.position, task.queue_size = ahead[task.id] + 1, len(queue)
+                    task.progress = queued_progress(task.position, len(queue))  # always live, never stale
         return tasks
 
     @staticmethod
@@ -150,8 +153,9 @@ class RedisTaskStore(WorkerPresence):
         k = self.keys
         reply = self._run(
             "CREATE",
-            [k.task(task.id), k.all_tasks, k.queued, k.active(task.owner), k.queue, k.events(task.id), k.counter],
-            [task.id, *bounds, now, jobs, *input_bounds, *task_fields(task)],
+            [k.task(task.id), k.all_tasks, k.queued, k.active(task.owner), k.queue, k.events(task.id), k.counter,
+             k.turns],
+            [task.id, *bounds, now, jobs, *input_bounds, self.queue_policy, NEVER_SERVED, *task_fields(task)],
         )
         status = reply[0].decode()
         if status == "exists":
@@ -217,20 +221,30 @@ class RedisTaskStore(WorkerPresence):
 
     @reachable
     def queued_ids(self, owner: str | None = None) -> builtins.list[str]:
-        """The queue's order without reading any task: one owner's are those also in their active set."""
+        """The queue's order: one owner's are those also in their active set."""
+        queue = self._serving_ids()
         if owner is None:
+            return queue
+        active = {i.decode() for i in cast(set[bytes], self.redis.smembers(self.keys.active(owner)))}
+        return [task_id for task_id in queue if task_id in active]
+
+    def _serving_ids(self) -> builtins.list[str]:
+        """Every queued task's id in the order the queue serves them: one script reads what the order needs."""
+        if self.queue_policy == "fifo":
             return [i.decode() for i in cast(builtins.list[bytes], self.redis.zrange(self.keys.queued, 0, -1))]
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zrange(self.keys.queued, 0, -1)
-        pipe.smembers(self.keys.active(owner))
-        queued, active = pipe.execute()
-        return [i.decode() for i in queued if i in active]
+        queue, turns = self._run("QUEUED_OWNERS", [self.keys.queued, self.keys.turns], [self.keys.task("")])
+        return order.serving_ids(queue, turns)
+
+    @reachable
+    def move(self, task_id: str, to: MoveTo, run_next: bool = False) -> Task:
+        order.move(self.redis, self.keys, task_id, to, run_next, self.queue_policy)
+        return self.get(task_id)
 
     @reachable
     def claim_next(self, worker_id: str) -> Task | None:
         """In this order: a task handed to this worker (it holds the task's model), a task whose worker died
-        (its lease ran out), the oldest queued one, or None. A queued task whose model another free worker
-        holds and this one does not is handed to that worker instead."""
+        (its lease ran out), the first queued one in the policy's order, or None. A queued task whose model another
+        free worker holds and this one does not is handed to that worker instead."""
         if self.is_paused():
             return None
         for pending in self._pending(worker_id):  # handed over, or its own from a previous life
@@ -243,7 +257,7 @@ class RedisTaskStore(WorkerPresence):
             if not overdue:
                 break
             entry_id, fields = overdue[0]
-            entry = QueueEntry.of(entry_id, fields) if fields else None
+            entry = self._bound([QueueEntry.of(entry_id, fields)])[0] if fields else None
             if entry is not None and (task := self._take_over(worker_id, entry, overdue=True)) is not None:
                 return task
         while entries := self._read_new(worker_id):
@@ -252,9 +266,12 @@ class RedisTaskStore(WorkerPresence):
                 continue
             claimed = self._run(
                 "CLAIM",
-                [self.keys.task(entry.task_id), self.keys.queued, self.keys.queue],
-                [entry.task_id, worker_id, repr(time.time()), entry.id, WORKERS_GROUP, entry.job_arg],
+                [self.keys.queued, self.keys.queue, self.keys.turns],
+                [entry.task_id, worker_id, repr(time.time()), entry.id, WORKERS_GROUP, entry.job_arg,
+                 self.keys.task(""), self.queue_policy, NEVER_SERVED],
             )
+            if isinstance(claimed, bytes):  # an entry of a whole task: the task the policy puts first
+                return self.get(claimed.decode())
             if claimed:
                 return self._claimed(entry, starts_task=claimed == 2)
         return None
@@ -287,7 +304,18 @@ class RedisTaskStore(WorkerPresence):
                 self.redis.xack(self.keys.queue, WORKERS_GROUP, entry_id)
                 continue
             present.append(QueueEntry.of(entry_id, fields))
-        return present
+        return self._bound(present)
+
+    def _bound(self, entries: builtins.list[QueueEntry]) -> builtins.list[QueueEntry]:
+        """The entries with the task each runs now: a claim may have swapped a whole task's entry to another."""
+        whole = [entry for entry in entries if entry.job is None]
+        if not whole:
+            return entries
+        bound = dict(zip([e.id for e in whole],
+                         cast(builtins.list[bytes | None], self.redis.hmget(self.keys.bound, [e.id for e in whole])),
+                         strict=True))
+        return [replace(entry, task_id=task.decode()) if (task := bound.get(entry.id)) else entry
+                for entry in entries]
 
     def _claimed(self, entry: QueueEntry, starts_task: bool, failed: str | None = None) -> Task:
         """The claimed task; for a job's entry, with the job this worker runs (``Task.claim``)."""
@@ -306,9 +334,9 @@ class RedisTaskStore(WorkerPresence):
         k, now = self.keys, repr(time.time())
         outcome = self._run(
             "TAKE_OVER",
-            [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued, k.images(task_id)],
+            [k.task(task_id), k.events(task_id), k.queue, k.active(owner), k.queued, k.images(task_id), k.turns],
             [task_id, worker_id, now, entry.id, WORKERS_GROUP, self.max_attempts, now, k.event_channel,
-             entry.job_arg, int(overdue)],
+             entry.job_arg, int(overdue), NEVER_SERVED],
         )
         if entry.job is None:
             return self.get(task_id) if outcome == 1 else None

@@ -72,6 +72,7 @@ export const api = {
   cancel: (id) => request("DELETE", taskPath(id)),
   cancelQueue: () => request("POST", "/queue/cancel", { scope: "queued" }),
   retry: (id) => request("POST", `${taskPath(id)}/retry`),
+  move: (id, to) => request("POST", `${taskPath(id)}/move`, { to }),
   skip: (id) => request("POST", `${taskPath(id)}/skip`),
 };
 

@@ -1,5 +1,6 @@
-// "My queue": the caller's queued tasks in queue order, each with when it likely starts and its own Cancel, and
-// "Cancel my queue" for all of them (the running task goes on).
+// "My queue": the caller's queued tasks in queue order, each with when it likely starts, Up / Down / Run next
+// (moves among the caller's own queued tasks) and its own Cancel, and "Cancel my queue" for all of them (the
+// running task goes on).
 import { t } from "./i18n.js";
 import { api } from "./api.js";
 import { formatEta } from "./format.js";
@@ -22,13 +23,23 @@ export class QueueView {
     this.render();
   }
 
-  async act(request) {
+  async act(request, keepFocus = null) {
     try {
       await request();
     } catch (error) {
       this.onError(error);
     }
     await this.onChange();
+    if (keepFocus) this.refocus(keepFocus);
+  }
+
+  /** After a move the list is drawn anew: the keyboard stays on the moved task (on the same button, or its Cancel
+   * once that button has nothing more to do). */
+  refocus({ taskId, className }) {
+    const item = [...this.list.children].find((li) => li.dataset.taskId === taskId);
+    if (!item) return;
+    const same = item.querySelector(`.${className}`);
+    (same && !same.disabled ? same : item.querySelector(".queue-cancel")).focus();
   }
 
   render() {
@@ -45,14 +56,30 @@ export class QueueView {
     const prompt = (task.params.prompt || t("noPrompt")).slice(0, 60);
     const when = task.starts_in_s != null ? ` · ${startsIn(task.starts_in_s)}` : "";
     text.textContent = `${task.position ?? "?"}. ${prompt}${when}`;
-    const cancel = document.createElement("button");
-    cancel.type = "button";
-    cancel.className = "btn btn-small queue-cancel";
-    cancel.textContent = t("cancel");
-    cancel.setAttribute("aria-label", t("cancelLabel", { prompt }));
-    cancel.addEventListener("click", () => this.act(() => api.cancel(task.id)));
-    li.append(text, cancel);
+    const index = this.tasks.indexOf(task);
+    const last = this.tasks.length - 1;
+    const moves = [
+      ["front", "moveFront", "moveFrontLabel", index === 0],
+      ["up", "moveUp", "moveUpLabel", index === 0],
+      ["down", "moveDown", "moveDownLabel", index === last],
+    ].map(([to, text, label, already]) =>
+      this.button(`queue-move-${to}`, t(text), t(label, { prompt }), already, () => api.move(task.id, to),
+        { taskId: task.id, className: `queue-move-${to}` }));
+    const cancel = this.button("queue-cancel", t("cancel"), t("cancelLabel", { prompt }), false,
+      () => api.cancel(task.id));
+    li.append(text, ...moves, cancel);
     return li;
+  }
+
+  button(className, text, label, disabled, request, keepFocus = null) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = `btn btn-small ${className}`;
+    button.textContent = text;
+    button.setAttribute("aria-label", label);
+    button.disabled = disabled; // already there: nothing to move (and out of the Tab order)
+    button.addEventListener("click", () => this.act(request, keepFocus));
+    return button;
   }
 
   refresh() {

@@ -197,6 +197,12 @@ export default {
   cancelLabel: "Cancel the queued task {prompt}",
   startsIn: "starts in ~{time}",
   startsInMin: "starts in ~{minutes} min",
+  moveFront: "Run next",
+  moveFrontLabel: "Run {prompt} before your other queued tasks",
+  moveUp: "Up",
+  moveUpLabel: "Move {prompt} up in your queue",
+  moveDown: "Down",
+  moveDownLabel: "Move {prompt} down in your queue",
   retry: "Retry",
   retryLabel: "Retry the task {prompt}",
 };

@@ -197,6 +197,12 @@ export default {
   cancelLabel: "取消排队中的任务 {prompt}",
   startsIn: "约 {time} 后开始",
   startsInMin: "约 {minutes} 分钟后开始",
+  moveFront: "下一个运行",
+  moveFrontLabel: "让 {prompt} 排在你的其他任务之前运行",
+  moveUp: "上移",
+  moveUpLabel: "在你的队列中上移 {prompt}",
+  moveDown: "下移",
+  moveDownLabel: "在你的队列中下移 {prompt}",
   retry: "重试",
   retryLabel: "重试任务 {prompt}",
 };
