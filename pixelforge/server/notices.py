@@ -4,6 +4,8 @@ The server follows the bus's terminal events; a task with a callback URL gets on
 GET /api/v1/tasks/{id} shows its owner), signed with ``callback_secret`` (``X-Pixelforge-Signature``). A failure
 (no answer, or not 2xx) is tried again after ``callback_retry_s``, doubling, ``callback_attempts`` times in all. A
 redirect is a failure, never followed: the only address ever sent to is the one the allow-list let through.
+One POST per task in all: with several API servers on one Redis, the server that claims the notice in the store
+sends it.
 """
 
 from __future__ import annotations
@@ -68,10 +70,12 @@ class Notifier:
                     continue
                 try:
                     task = self._service.get(event.task_id)
+                    # Every API server follows the ends: the one that claims the notice sends it.
+                    ours = task.origin.callback_url is not None and self._service.store.claim_notice(task.id)
                 except Exception:  # pruned meanwhile, or the store is away: nothing to send
                     log.exception("could not read %s for its end notice", event.task_id)
                     continue
-                if task.origin.callback_url is not None:
+                if ours:
                     self._senders.submit(self._deliver, task)
 
     def _deliver(self, task: Task) -> bool:

@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     sprite_sheet TEXT,
     inputs TEXT,
     origin TEXT,
-    queue_rank REAL
+    queue_rank REAL,
+    notice_claimed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state, queue_order);
 CREATE INDEX IF NOT EXISTS tasks_owner ON tasks(owner, queue_order);
@@ -583,6 +584,12 @@ class SQLiteTaskStore:
     def is_paused(self) -> bool:
         with self._lock:
             return self._paused(self._conn)
+
+    def claim_notice(self, task_id: str) -> bool:
+        with self._tx() as conn:
+            claimed = conn.execute("UPDATE tasks SET notice_claimed = 1 WHERE id = ? AND notice_claimed = 0",
+                                   (task_id,))
+            return claimed.rowcount == 1
 
     def close(self) -> None:
         with self._lock:

@@ -225,6 +225,11 @@ class TaskStore(Protocol):
 
     def is_paused(self) -> bool: ...
 
+    def claim_notice(self, task_id: str) -> bool:
+        """True for the first caller only, False for every later one and for an unknown task: the caller that
+        gets True sends the task's end notice (every API server follows the same ends in distributed mode)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -572,6 +572,13 @@ class RedisTaskStore(WorkerPresence):
     def is_paused(self) -> bool:
         return self.redis.get(self.keys.paused) == b"1"
 
+    @reachable
+    def claim_notice(self, task_id: str) -> bool:
+        # HSETNX on the task's own hash: atomic across servers, gone with the task when it is pruned. An unknown
+        # task has no hash to set it in (EXISTS first; a task is never re-created under its id).
+        key = self.keys.task(task_id)
+        return bool(self.redis.exists(key)) and self.redis.hsetnx(key, "notice", "1") == 1
+
     def unanswered(self, timeout_s: float) -> str | None:
         """What is wrong when Redis does not answer a PING within ``timeout_s`` (no retries), else None."""
         if answers(self.redis, timeout_s):
