@@ -4,27 +4,14 @@ worker's task, the end) follows the swap; nothing is left behind in the stream o
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
-import pytest
-
 from pixelforge.stores.redis.keys import WORKERS_GROUP
 from pixelforge.stores.redis.store import RedisTaskStore
 from pixelforge.tasks.model import EventType, StopRequest, Task, TaskEnd, TaskParams, TaskState, new_task_id
 from pixelforge.testing.redis_server import RedisServer
+from tests.tasks import test_redis_store
 
-
-@pytest.fixture
-def namespace() -> str:
-    return f"test-{uuid.uuid4().hex}"
-
-
-@pytest.fixture
-def store(redis_server: RedisServer, namespace: str) -> Iterator[RedisTaskStore]:
-    made = RedisTaskStore(redis_server.url, namespace)
-    yield made
-    made.close()
+# The Redis store tests' fixtures: a fresh namespace and a store on it.
+namespace, store = test_redis_store.namespace, test_redis_store.store
 
 
 def add(store: RedisTaskStore, owner: str) -> Task:
