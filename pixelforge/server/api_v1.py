@@ -370,9 +370,11 @@ def models(settings: AppSettings, caller: Caller) -> list[ModelEntry]:
     return [entry.model_copy(update={"source": shown_path(entry.source, settings)}) for entry in list_models(settings)]
 
 
-# A model name is a preset or the server's default model (a path or repo id); a prompt is a sentence or a few.
-MAX_MODEL_NAME = 1_000
-MAX_PROMPT = 10_000
+# A model name is a preset or the server's default model (a path or repo id); a prompt is a sentence or a few. Both
+# travel in the URL: at 12 bytes for a percent-encoded 4-byte character, the longest is ~30 KB, well inside what
+# the HTTP parser takes (a longer request line is refused before any route could answer in JSON).
+MAX_MODEL_NAME = 500
+MAX_PROMPT = 2_000
 
 
 @router.get(

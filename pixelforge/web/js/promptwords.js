@@ -4,7 +4,7 @@ import { api } from "./api.js";
 import { t } from "./i18n.js";
 
 const PAUSE_MS = 300; // one read when typing pauses, not one per key
-const MAX_PROMPT = 10000; // the route's bound
+const MAX_PROMPT = 2000; // the route's bound
 
 export class PromptWords {
   /** prompt: the textarea; note: the line under it; model: () => the selected /models entry, or null. */
