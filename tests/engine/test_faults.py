@@ -9,7 +9,6 @@ cannot load (``tests/integration/test_failed_progress.py``), a LoRA that cannot 
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ import torch
 
 from pixelforge.runtime import Runtime
 from pixelforge.tasks.model import Task, TaskParams, TaskState
+from pixelforge.testing.disk import fill
 from pixelforge.testing.hooks import Calls, denoiser
 
 SMALL = {"prompt": "x", "steps": 3, "width": 32, "height": 32}
@@ -125,18 +125,6 @@ def as_namespace_root(request: pytest.FixtureRequest) -> None:
                          capture_output=True, text=True)
     passed = any(line.startswith("1 passed") for line in run.stdout.splitlines())
     assert run.returncode == 0 and passed, run.stdout[-3000:] + run.stderr[-2000:]
-
-
-def fill(disk: Path) -> Path:
-    """Fill ``disk`` to the last byte with one file; returns it (delete it to free the disk)."""
-    filler = disk / "filler"
-    with filler.open("wb", buffering=0) as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 4096)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-    return filler
 
 
 def test_a_full_disk_while_writing_images_fails_the_task_and_damages_nothing(

@@ -21,9 +21,10 @@ import pytest
 
 from pixelforge.config import Settings
 from pixelforge.tasks.model import TaskParams, TaskState
+from pixelforge.testing.disk import fill
 from pixelforge.testing.hooks import Hold, denoiser
 from pixelforge.testing.live_server import LiveServer, start_server
-from tests.engine.test_faults import as_namespace_root, fill
+from tests.engine.test_faults import as_namespace_root
 
 SMALL = {"prompt": "x", "steps": 3, "width": 32, "height": 32}
 

@@ -3,7 +3,6 @@ the same image), and an upload on a full disk is a 507 that leaves nothing behin
 
 from __future__ import annotations
 
-import errno
 import io
 import json
 import random
@@ -17,6 +16,7 @@ from PIL import Image
 from serverkit import QUICK, wait_finished
 
 from pixelforge.config import Settings
+from pixelforge.testing.disk import fill
 from pixelforge.testing.live_server import LiveServer, start_server
 
 SIDE = 384
@@ -84,21 +84,10 @@ def small_disk(server_model: str, tmp_path_factory: pytest.TempPathFactory) -> I
         subprocess.run(["umount", "-l", str(images)], check=True)
 
 
-def _fill(folder: Path) -> Path:
-    filler = folder / "filler"
-    with filler.open("wb", buffering=0) as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 4096)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-    return filler
-
-
 def test_an_upload_on_a_full_disk_is_507_and_leaves_nothing(small_disk: LiveServer) -> None:
     images = small_disk.runtime.settings.images_dir
     sent = _encoded(_noise("RGB"), "JPEG", quality=90)
-    filler = _fill(images)
+    filler = fill(images)
     with small_disk.client(headers={"X-Client-Id": "full-disk-uploader"}) as client:
         try:
             response = _upload(client, sent)
