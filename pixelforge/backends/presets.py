@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -17,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from pixelforge.backends.families import ModelFamily, family_of
-from pixelforge.backends.vocabulary import Vocabulary, VocabularySummary, WordReading
+from pixelforge.backends.vocabulary import VOCAB_FILE, Vocabulary, VocabularySummary, WordReading
 from pixelforge.config import Settings
 from pixelforge.userpath import expand_user
 
@@ -121,10 +122,19 @@ class ResolvedModel(BaseModel):
         """The words it knows, for a family that reads words (None for the others, and when unreadable)."""
         if not self.family.reads_words:
             return None
+        folder = self.path / "tokenizer"
         try:
-            return Vocabulary.load(self.path / "tokenizer")
+            return _loaded_vocabulary(folder, (folder / VOCAB_FILE).stat().st_mtime_ns)
         except (OSError, ValueError):
             return None
+
+
+@lru_cache(maxsize=8)
+def _loaded_vocabulary(folder: Path, mtime_ns: int) -> Vocabulary:
+    """One read of a tokenizer's files per version of them: the web UI asks for a prompt's words each time typing
+    pauses, and the synonym table of a v2 model is ~1 MB of JSON."""
+    del mtime_ns  # part of the cache key only: weights replaced in place are read again
+    return Vocabulary.load(folder)
 
 
 class ModelEntry(BaseModel):
