@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelforge.stores import sqlite_queue
+from pixelforge.stores.sqlite_schema import SCHEMA_VERSION, opened_schema
 from pixelforge.tasks.events import (
     EndPayload,
     EventData,
@@ -54,63 +55,11 @@ from pixelforge.tasks.store import (
     TaskNotFound,
 )
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS tasks (
-    queue_order INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    type TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    state TEXT NOT NULL,
-    params TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    progress TEXT NOT NULL,
-    images TEXT NOT NULL DEFAULT '[]',
-    stats TEXT,
-    error TEXT,
-    stop_reason TEXT,
-    stop_request TEXT,
-    info TEXT NOT NULL DEFAULT '{}',
-    worker_id TEXT,
-    last_seq INTEGER NOT NULL DEFAULT 0,
-    sprite_sheet TEXT,
-    inputs TEXT,
-    origin TEXT,
-    queue_rank REAL,
-    notice_claimed INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state, queue_order);
-CREATE INDEX IF NOT EXISTS tasks_owner ON tasks(owner, queue_order);
-CREATE INDEX IF NOT EXISTS tasks_rank ON tasks(state, queue_rank);
-CREATE TABLE IF NOT EXISTS turns (owner TEXT PRIMARY KEY, turn REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS turns_turn ON turns(turn);
-CREATE TABLE IF NOT EXISTS events (
-    task_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    time REAL NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (task_id, seq)
-);
-CREATE TABLE IF NOT EXISTS previews (
-    task_id TEXT NOT NULL,
-    preview_id INTEGER NOT NULL,
-    media_type TEXT NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (task_id, preview_id)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
 log = logging.getLogger(__name__)
 
 # Previews kept per task: the newest few are enough for any client that is catching up.
 PREVIEWS_KEPT = 3
 
-# The layout SCHEMA writes, stamped in the database (PRAGMA user_version). No pixelforge was released before the
-# stamp, so there is no older layout to upgrade from: a database of any other version is refused, never migrated.
-SCHEMA_VERSION = 1
 
 
 # What a damaged record's column becomes when its task is quarantined: a value every reader takes (its task has
@@ -148,7 +97,7 @@ class SQLiteTaskStore:
             self._conn.row_factory = sqlite3.Row
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            version = self._open_schema()
+            version = opened_schema(self._conn)
         except sqlite3.DatabaseError as exc:  # not a database, damaged, read-only, a folder it cannot write in
             raise StoreUnreadable(str(self.path), f"{exc} (move it away to start with an empty history)") from exc
         if version != SCHEMA_VERSION:  # 0: written by a development build from before the stamp
@@ -156,14 +105,6 @@ class SQLiteTaskStore:
             raise StoreUnreadable(
                 str(self.path), f"its schema is version {version}, this pixelforge reads version {SCHEMA_VERSION} "
                 "only (move it away to start with an empty history)")
-
-    def _open_schema(self) -> int:
-        """The database's schema version, after writing SCHEMA into a new (empty) one and stamping it."""
-        if not self._conn.execute("SELECT 1 FROM sqlite_master").fetchone():
-            # BEGIN IMMEDIATE: two processes opening one new file write it once, the second reads the stamp.
-            self._conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
-        version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        return version
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

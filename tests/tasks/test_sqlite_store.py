@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pixelforge.stores.sqlite import SCHEMA_VERSION, SQLiteTaskStore
+from pixelforge.stores.sqlite import SQLiteTaskStore
+from pixelforge.stores.sqlite_schema import SCHEMA_VERSION
 from pixelforge.tasks.model import EventType, Task, TaskParams, TaskState, new_task_id
 from pixelforge.tasks.store import StoreUnreadable
 
