@@ -13,6 +13,7 @@ Everyday and game prompts (sprite_eval_prompts.py) are phrasings that are not ve
 adjectives, synonyms, Chinese); an image counts when the nearest sprite of all carries the prompt's key noun
 among its caption words. Variety: for those prompts, the number of distinct nearest sprites among the four
 seeds (1: four copies of one picture; 4: four different ones).
+`--parts everyday,game` runs only those parts (a quick look at a training snapshot).
 Comparing two models means evaluating both on the same --data. `--card` writes <model>/eval.json and the
 model card (a model of one's own); `--json` writes the results anywhere (the shipped weights stay untouched).
 """
@@ -37,6 +38,7 @@ from training.sprite_eval_prompts import EVERYDAY, GAME
 
 PROMPTS = 64
 IMAGES_PER_PROMPT = 4
+PARTS = ("held_out", "everyday", "game", "train")  # in the order they run
 
 
 @dataclass
@@ -176,8 +178,11 @@ def evaluate(args: argparse.Namespace) -> dict:
     variety: list[int] = []
     # Held-out retrieval first, then the key-noun prompts, training retrieval last: on a shared machine a run
     # may be cut short, and this is the order of what the figures are for (generalisation, then use, then memory).
-    retrieval_split(pipe, sprites, "held_out", args, results)
+    if "held_out" in args.parts:
+        retrieval_split(pipe, sprites, "held_out", args, results)
     for name, prompts, first_seed in (("everyday", EVERYDAY, 7000), ("game", GAME, 9000)):
+        if name not in args.parts:
+            continue
         hits, distinct, rows = prompt_set(pipe, prompts, sprites, first_seed, args)
         results[f"{name}_prompts"] = len(prompts)
         results[f"{name}_hit_rate"] = float(np.mean(list(hits.values())))
@@ -188,7 +193,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         print(f"{name} prompts: key noun hit rate {results[f'{name}_hit_rate']:.3f}; distinct nearest sprites per "
               f"four seeds so far {results['distinct_per_four_seeds']:.2f}", flush=True)
         _write_partial(args, results)
-    retrieval_split(pipe, sprites, "train", args, results)
+    if "train" in args.parts:
+        retrieval_split(pipe, sprites, "train", args, results)
     if args.sheet:
         args.sheet.parent.mkdir(parents=True, exist_ok=True)
         contact_sheet(sheet_rows).save(args.sheet, optimize=True)
@@ -216,7 +222,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=4.0)
     parser.add_argument("--threads", type=int, default=1)
-    return parser.parse_args(argv)
+    parser.add_argument("--parts", type=parse_parts, default=PARTS,
+                        help=f"comma-separated parts to run (default all: {','.join(PARTS)}); a quick look at a "
+                             "training snapshot needs only everyday,game")
+    args = parser.parse_args(argv)
+    if args.card and args.parts != PARTS:
+        parser.error("--card needs every part (--parts left out): the model card reports them all")
+    return args
+
+
+def parse_parts(text: str) -> tuple[str, ...]:
+    parts = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(f"unknown part(s) {', '.join(unknown) or '(none given)'}: "
+                                         f"choose from {', '.join(PARTS)}")
+    return tuple(p for p in PARTS if p in parts)
 
 
 if __name__ == "__main__":

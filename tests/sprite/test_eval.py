@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from training.eval_sprite import Sprites, distinct_nearest, evaluate, key_noun_hit, parse_args
 from training.sprite_eval_prompts import EVERYDAY, GAME
@@ -37,7 +38,7 @@ def test_prompt_sets_are_large_enough_and_bilingual() -> None:
         assert all(keys for _, keys in prompts)
 
 
-def test_evaluate_writes_json_and_touches_the_model_only_with_card(tiny_pipe, tmp_path: Path) -> None:
+def _model_and_data(tiny_pipe, tmp_path: Path) -> tuple[Path, Path]:
     model = tmp_path / "model"
     tiny_pipe.save_pretrained(model)
     data = tmp_path / "data"
@@ -46,6 +47,11 @@ def test_evaluate_writes_json_and_touches_the_model_only_with_card(tiny_pipe, tm
     np.savez_compressed(data / "sprites.npz", images=sprites.images, held_out=sprites.held_out)
     (data / "captions.json").write_text(json.dumps([{"name": n, "captions": sorted(c)}
                                                     for n, c in zip(sprites.names, sprites.captions, strict=True)]))
+    return model, data
+
+
+def test_evaluate_writes_json_and_touches_the_model_only_with_card(tiny_pipe, tmp_path: Path) -> None:
+    model, data = _model_and_data(tiny_pipe, tmp_path)
     before = sorted(p.name for p in model.iterdir())
     out = tmp_path / "eval.json"
     args = parse_args(["--model", str(model), "--data", str(data), "--prompts", "1", "--steps", "1", "--json",
@@ -61,3 +67,18 @@ def test_evaluate_writes_json_and_touches_the_model_only_with_card(tiny_pipe, tm
     assert abs(variety - round(variety)) < 1e-6 and len(EVERYDAY) + len(GAME) <= round(variety) <= 3 * (
         len(EVERYDAY) + len(GAME))
     assert 0 <= written["held_out_accuracy"] <= 1 and 0 <= written["train_accuracy"] <= 1
+
+
+def test_parts_runs_only_the_parts_named(tiny_pipe, tmp_path: Path) -> None:
+    model, data = _model_and_data(tiny_pipe, tmp_path)
+    results = evaluate(parse_args(["--model", str(model), "--data", str(data), "--steps", "1",
+                                   "--parts", "game,everyday"]))
+    assert "everyday_hit_rate" in results and "game_hit_rate" in results
+    assert "held_out_accuracy" not in results and "train_accuracy" not in results
+
+
+@pytest.mark.parametrize("argv", [["--parts", "everyday,colour"], ["--parts", ","], ["--parts", "game", "--card"]])
+def test_bad_parts_are_refused_with_a_message(argv: list[str], capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(["--model", "m", *argv])
+    assert exit_.value.code == 2 and ("part" in capsys.readouterr().err)
