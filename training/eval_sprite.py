@@ -168,7 +168,7 @@ def retrieval_split(pipe: SpritePipeline, sprites: Sprites, split: str, args: ar
 
 def evaluate(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
-    pipe = SpritePipeline.from_pretrained(args.model)
+    pipe = SpritePipeline.from_pretrained(args.model).to(args.device)
     pipe.set_progress_bar_config(disable=True)
     sprites = load_sprites(args.data)
     results: dict = {"command": " ".join(sys.argv), "data": str(args.data), "sprites": len(sprites.images),
@@ -222,6 +222,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=4.0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="torch device to generate on (cpu, cuda); seeds are drawn "
+                        "on the CPU either way, so the images of one seed match across devices up to rounding")
     parser.add_argument("--parts", type=parse_parts, default=PARTS,
                         help=f"comma-separated parts to run (default all: {','.join(PARTS)}); a quick look at a "
                              "training snapshot needs only everyday,game")
