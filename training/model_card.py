@@ -41,6 +41,7 @@ def render(training: dict, evaluation: dict | None) -> str:
         + (f", in {len(stages)} stages (below)." if len(stages) > 1 else "."),
         "",
         *_what_it_knows(training, evaluation),
+        *_style_tokens(training),
         "",
         "## Data",
         "",
@@ -150,6 +151,17 @@ def _what_it_knows(training: dict, evaluation: dict | None) -> list[str]:
     for kind in ("everyday", "game"):
         lines += _prompt_summary(evaluation, kind)
     return lines
+
+
+def _style_tokens(training: dict) -> list[str]:
+    tokens = training.get("style_tokens")
+    if not tokens:
+        return []
+    return ["", "Style tokens: every training caption ended with its picture set's token, so one concept's pictures in",
+            "different sets were learnt apart; at generation each image gets one token, drawn with its seed among the",
+            "sets whose captions hold the prompt's words (a style word narrows them: “pixel art”, “emoji”, “icon”;",
+            "pixelforge/backends/sprite/styles.py). Name a token to choose its set: "
+            + ", ".join(f"`{t}`" for t in tokens) + "."]
 
 
 def _data_section(training: dict) -> list[str]:

@@ -37,6 +37,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pixelforge.backends.sprite.pipeline import SpritePipeline
 from pixelforge.backends.sprite.presets import PRESETS, build_pipeline
+from pixelforge.backends.sprite.styles import style_table, style_token
 from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
 from training.model_card import write_card
 from training.widen import grow
@@ -120,10 +121,19 @@ def synthetic_dataset(n: int = 12) -> tuple[np.ndarray, list[list[str]], list[st
 
 
 def prepare(images: np.ndarray, captions: list[list[str]], weights: torch.Tensor, tokenizer: SpriteTokenizer,
-            device: str) -> TrainData:
+            device: str, styles: list[str] | None = None) -> TrainData:
+    """Everything a step indexes, on the device. With `styles` (one style token per sprite) every caption of a
+    sprite ends with its token — after the caption's last word, or in the last place when the caption fills the
+    sequence — so the token is never cut off by truncation."""
     flat = [c for cs in captions for c in cs]
     tok = tokenizer(flat, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
                     return_tensors="pt")
+    if styles is not None:
+        style_ids = torch.tensor([tokenizer.vocab[t] for t, cs in zip(styles, captions, strict=True) for _ in cs])
+        rows = torch.arange(len(flat))
+        place = tok.attention_mask.sum(1).clamp(max=tokenizer.model_max_length - 1)
+        tok.input_ids[rows, place] = style_ids
+        tok.attention_mask[rows, place] = 1
     empty = tokenizer([""], padding="max_length", max_length=tokenizer.model_max_length, return_tensors="pt")
     counts = torch.tensor([len(cs) for cs in captions])
     pixels = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
@@ -172,8 +182,12 @@ def train(args: argparse.Namespace) -> dict:
     if device == "cpu":
         torch.set_num_threads(args.threads)
     images, captions, concepts, sources = synthetic_dataset() if args.smoke else load_dataset(args.data)
-    vocab = SpriteTokenizer.build_vocab(c for cs in captions for c in cs)
+    styles = [style_token(s) for s in sources] if args.style_tokens else None
+    vocab = SpriteTokenizer.build_vocab([*(c for cs in captions for c in cs), *sorted(set(styles or []))])
     pipe = build_pipeline(vocab, args.preset)
+    if styles is not None:
+        pipe.tokenizer.with_styles(style_table(captions, sources, pipe.tokenizer.vocabulary))
+        print(f"style tokens: {', '.join(sorted(set(styles)))}", flush=True)
     links_file = None if args.smoke else args.data / LINKS_FILE
     links = json.loads(links_file.read_text()) if links_file is not None and links_file.is_file() else {}
     if links:
@@ -182,7 +196,8 @@ def train(args: argparse.Namespace) -> dict:
         print(f"synonym table: {len(pipe.tokenizer.synonyms)} words mapped onto the vocabulary", flush=True)
     if args.init_from:
         warm_start(pipe, SpritePipeline.from_pretrained(args.init_from), links)
-    data = prepare(images, captions, concept_weights(concepts, sources, args.source_shares), pipe.tokenizer, device)
+    data = prepare(images, captions, concept_weights(concepts, sources, args.source_shares), pipe.tokenizer, device,
+                   styles)
 
     # One module holding both trained parts, so the optimiser and the EMA treat them as one model.
     model = torch.nn.ModuleDict({"unet": pipe.unet, "text_encoder": pipe.text_encoder}).to(device).train()
@@ -250,6 +265,8 @@ def train(args: argparse.Namespace) -> dict:
     }
     if args.source_shares:
         stats["source_shares"] = args.source_shares
+    if styles is not None:
+        stats["style_tokens"] = sorted(set(styles))
     credits_file = None if args.smoke else args.data / "credits.json"
     if credits_file is not None and credits_file.is_file():
         stats["credits"] = json.loads(credits_file.read_text())
@@ -384,6 +401,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="write a checkpoint and an EMA snapshot this often (0: never)")
     parser.add_argument("--source-shares", type=parse_shares, default={},
                         help="fixed sample shares of some sources, e.g. dcss=0.3,game-icons=0.2 (the rest by concept)")
+    parser.add_argument("--style-tokens", action="store_true",
+                        help="end every caption with its source's style token (\"apple twemoji\", \"apple dcss\"), so "
+                             "the pictures of one concept in different sets are learnt apart instead of blurred "
+                             "together; the model ships tokenizer/styles.json and draws each image in one style")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--smoke", action="store_true", help="a few CPU steps of the tiny preset on synthetic data")

@@ -167,3 +167,33 @@ def test_training_on_a_dataset_ships_its_synonym_table_and_credits(tmp_path: Pat
     pipe = SpritePipeline.from_pretrained(out)
     assert pipe.tokenizer.tokenize("puppies") == ["dog"]
     assert "Dungeon Crawl Stone Soup tiles" in (out / "README.md").read_text()
+
+
+def test_style_tokens_end_every_caption_and_ship_the_table(tmp_path: Path) -> None:
+    out = tmp_path / "styled"
+    _smoke(out, "--style-tokens")
+    stats = json.loads((out / "training.json").read_text())
+    assert stats["style_tokens"] == ["disc", "square"]  # the synthetic data's two sources
+    pipe = SpritePipeline.from_pretrained(out)
+    assert pipe.tokenizer.styles is not None and pipe.tokenizer.styles["tokens"] == ["disc", "square"]
+    assert "Style tokens" in (out / "README.md").read_text()
+
+
+def test_prepare_puts_the_style_token_after_the_last_word_even_of_a_caption_that_fills_the_sequence() -> None:
+    from pixelforge.backends.sprite.presets import build_pipeline
+    from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
+    from training.train_sprite import prepare
+
+    long = " ".join(f"w{i}" for i in range(30))
+    captions = [["red apple"], [long]]
+    vocab = SpriteTokenizer.build_vocab([*(c for cs in captions for c in cs), "twemoji", "dcss"])
+    tokenizer = build_pipeline(vocab, "tiny").tokenizer
+    data = prepare(np.zeros((2, 32, 32, 4), np.uint8), captions, torch.ones(2), tokenizer, "cpu",
+                   styles=["twemoji", "dcss"])
+    ids = data.caption_ids.tolist()
+    length = tokenizer.model_max_length
+    assert ids[0][:4] == [tokenizer.bos_token_id, vocab["red"], vocab["apple"], vocab["twemoji"]]
+    assert data.caption_mask[0].tolist() == [1] * 4 + [0] * (length - 4)
+    assert ids[1][-1] == vocab["dcss"] and ids[1][-2] == vocab["w13"]  # the token took the last place
+    assert data.caption_mask[1].tolist() == [1] * length
+    assert data.empty_ids[0, 1:].tolist() == [tokenizer.pad_token_id] * (length - 1)  # CFG's empty prompt: no token

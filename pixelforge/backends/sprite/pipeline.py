@@ -30,6 +30,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from ...pixelart.quantize import adaptive_palette, count_colors, map_to_palette
 from ...tasks.progress import steps_that_run
 from .inputs import ImageInput, image_samples, mask_samples
+from .styles import pick_style
 from .text_encoder import SpriteTextEncoder
 from .tokenizer import SpriteTokenizer
 
@@ -165,6 +166,26 @@ class SpritePipeline(DiffusionPipeline):
         if unknown:
             raise ValueError(f"callback_on_step_end_tensor_inputs may only name {self._callback_tensor_inputs}")
 
+    def _styled(self, prompts: list[str], generator: Generator) -> list[str]:
+        """Each image's prompt ending with the style token drawn for it (styles.py), for a model trained with
+        style tokens; unchanged otherwise. The draw uses the image's seed (its generator's initial seed), not
+        the generator's stream, so a seed's noise is the same whichever style it drew."""
+        table = self.tokenizer.styles
+        if table is None:
+            return prompts
+        if isinstance(generator, list):
+            seeds = [g.initial_seed() for g in generator]
+        elif generator is not None:
+            seeds = [generator.initial_seed() + i for i in range(len(prompts))]
+        else:
+            seeds = torch.randint(0, 2**62, (len(prompts),)).tolist()
+        room = self.tokenizer.model_max_length - 2  # BOS and the style token: the token is never truncated away
+        styled = []
+        for prompt, seed in zip(prompts, seeds, strict=False):
+            known = self.tokenizer.known_words(prompt)
+            styled.append(" ".join([*known[:room], pick_style(known, table, seed)]))
+        return styled
+
     @torch.no_grad()
     def __call__(
         self,
@@ -205,7 +226,7 @@ class SpritePipeline(DiffusionPipeline):
 
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         batch = len(prompts) * num_images_per_prompt
-        prompts = [p for p in prompts for _ in range(num_images_per_prompt)]
+        prompts = self._styled([p for p in prompts for _ in range(num_images_per_prompt)], generator)
         states, mask, pooled = self.encode_prompt(prompts)
         if self.do_classifier_free_guidance:
             negatives = negative_prompt or ""

@@ -18,6 +18,8 @@ from transformers import PreTrainedTokenizer
 
 from pixelforge.backends.vocabulary import SYNONYMS_FILE, VOCAB_FILE, Vocabulary, singular, words
 
+from .styles import STYLES_FILE, StyleTable
+
 PAD, UNK, BOS = "<pad>", "<unk>", "<bos>"
 
 
@@ -29,11 +31,12 @@ class SpriteTokenizer(PreTrainedTokenizer):
     so no WordNet is needed at run time; a model saved without one (v1) maps unknown words to UNK.
     """
 
-    vocab_files_names = {"vocab_file": VOCAB_FILE, "synonyms_file": SYNONYMS_FILE}  # noqa: RUF012 - as the base
+    vocab_files_names = {"vocab_file": VOCAB_FILE, "synonyms_file": SYNONYMS_FILE,  # noqa: RUF012 - as the base
+                         "styles_file": STYLES_FILE}
     model_input_names = ["input_ids", "attention_mask"]  # noqa: RUF012
 
     def __init__(self, vocab_file: str, synonyms_file: str | None = None, model_max_length: int = 16,
-                 **kwargs: Any) -> None:
+                 styles_file: str | None = None, **kwargs: Any) -> None:
         with open(vocab_file, encoding="utf-8") as f:
             vocab: dict[str, int] = json.load(f)
         synonyms: dict[str, str] = {}
@@ -41,6 +44,11 @@ class SpriteTokenizer(PreTrainedTokenizer):
             with open(synonyms_file, encoding="utf-8") as f:
                 synonyms = json.load(f)
         self.vocabulary = Vocabulary(vocab, synonyms)
+        # A model trained with style tokens (styles.py) ships their table; the pipeline gives each image one.
+        self.styles: StyleTable | None = None
+        if styles_file is not None and os.path.isfile(styles_file):
+            with open(styles_file, encoding="utf-8") as f:
+                self.styles = json.load(f)
         self.ids_to_tokens: dict[int, str] = {i: w for w, i in self.vocab.items()}
         kwargs.setdefault("pad_token", PAD)
         kwargs.setdefault("unk_token", UNK)
@@ -87,6 +95,14 @@ class SpriteTokenizer(PreTrainedTokenizer):
         """Adopt a synonym table (unknown word → vocabulary word)."""
         self.vocabulary = Vocabulary(self.vocab, synonyms)
 
+    def with_styles(self, table: StyleTable) -> None:
+        """Adopt a style table (training/train_sprite.py --style-tokens builds it from the captions)."""
+        self.styles = table
+
+    def known_words(self, text: str) -> list[str]:
+        """The words of `text` the model reads, each in the form it knows (unknown words left out)."""
+        return [w for w in map(self._known_form, words(text)) if w != UNK]
+
     def _convert_token_to_id(self, token: str) -> int:
         return self.vocab.get(token, self.vocab[UNK])
 
@@ -116,8 +132,10 @@ class SpriteTokenizer(PreTrainedTokenizer):
     def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str, ...]:
         prefix = f"{filename_prefix}-" if filename_prefix else ""
         paths = []
-        for key, table in (("vocab_file", self.vocab), ("synonyms_file", self.synonyms)):
-            if key == "synonyms_file" and not table:
+        tables: tuple[tuple[str, object], ...] = (("vocab_file", self.vocab), ("synonyms_file", self.synonyms),
+                                                  ("styles_file", self.styles))
+        for key, table in tables:
+            if key != "vocab_file" and not table:
                 continue
             path = os.path.join(save_directory, prefix + self.vocab_files_names[key])
             with open(path, "w", encoding="utf-8") as f:
