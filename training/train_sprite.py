@@ -204,8 +204,11 @@ def train(args: argparse.Namespace) -> dict:
     if args.channels_last:
         model.to(memory_format=torch.channels_last)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99),
-                                  fused=device == "cuda")
+    # Two groups, so the UNet can learn slower than the text encoder (--unet-lr-scale) when a warm start's
+    # drawing should be kept while new words are learnt.
+    groups = [{"params": list(pipe.unet.parameters()), "lr_scale": args.unet_lr_scale},
+              {"params": list(pipe.text_encoder.parameters()), "lr_scale": 1.0}]
+    optimizer = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99), fused=device == "cuda")
     step_fn = torch.compile(_loss) if args.compile else _loss
     # bf16 autocast always on CUDA; on a CPU only when asked (--bf16), since only CPUs with AVX-512 BF16 or AMX
     # gain from it (and there with the math attention kernel: _attention_kernels).
@@ -227,7 +230,7 @@ def train(args: argparse.Namespace) -> dict:
             break
         progress = step / args.max_steps if args.max_steps else elapsed / budget
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(progress, args.lr, args.warmup)
+            group["lr"] = lr_at(progress, args.lr, args.warmup) * group["lr_scale"]
         x0, ids, mask = sample_batch(data, args.batch, gen)
         if args.channels_last:
             x0 = x0.contiguous(memory_format=torch.channels_last)
@@ -242,7 +245,7 @@ def train(args: argparse.Namespace) -> dict:
         if state.step % args.log_every == 0:
             state.losses.append(loss.item())
             print(f"step {state.step} {elapsed / 60:.1f} min loss {state.losses[-1]:.4f} "
-                  f"lr {optimizer.param_groups[0]['lr']:.2e}", flush=True)
+                  f"lr {optimizer.param_groups[1]['lr']:.2e}", flush=True)
         if args.checkpoint_minutes and time.perf_counter() - last_checkpoint >= args.checkpoint_minutes * 60:
             state.elapsed = time.perf_counter() - start
             save_checkpoint(checkpoint, state, model, ema, optimizer, gen, vocab)
@@ -267,6 +270,8 @@ def train(args: argparse.Namespace) -> dict:
         stats["source_shares"] = args.source_shares
     if styles is not None:
         stats["style_tokens"] = sorted(set(styles))
+    if args.unet_lr_scale != 1.0:
+        stats["unet_lr_scale"] = args.unet_lr_scale
     credits_file = None if args.smoke else args.data / "credits.json"
     if credits_file is not None and credits_file.is_file():
         stats["credits"] = json.loads(credits_file.read_text())
@@ -401,6 +406,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="write a checkpoint and an EMA snapshot this often (0: never)")
     parser.add_argument("--source-shares", type=parse_shares, default={},
                         help="fixed sample shares of some sources, e.g. dcss=0.3,game-icons=0.2 (the rest by concept)")
+    parser.add_argument("--unet-lr-scale", type=float, default=1.0,
+                        help="the UNet's learning rate as a share of --lr (the text encoder's): below 1 keeps a "
+                             "warm start's drawing while the words learn")
     parser.add_argument("--style-tokens", action="store_true",
                         help="end every caption with its source's style token (\"apple twemoji\", \"apple dcss\"), so "
                              "the pictures of one concept in different sets are learnt apart instead of blurred "

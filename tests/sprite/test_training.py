@@ -197,3 +197,13 @@ def test_prepare_puts_the_style_token_after_the_last_word_even_of_a_caption_that
     assert ids[1][-1] == vocab["dcss"] and ids[1][-2] == vocab["w13"]  # the token took the last place
     assert data.caption_mask[1].tolist() == [1] * length
     assert data.empty_ids[0, 1:].tolist() == [tokenizer.pad_token_id] * (length - 1)  # CFG's empty prompt: no token
+
+
+def test_unet_lr_scale_zero_trains_the_words_and_leaves_the_unet_as_it_started(tmp_path: Path) -> None:
+    _smoke(tmp_path / "start", "--lr", "0", "--checkpoint-minutes", "0")  # the initial weights, as saved
+    _smoke(tmp_path / "words", "--max-steps", "3", "--unet-lr-scale", "0", "--checkpoint-minutes", "0")
+    start, words = (SpritePipeline.from_pretrained(tmp_path / name) for name in ("start", "words"))
+    assert all(torch.equal(a, b) for a, b in zip(start.unet.parameters(), words.unet.parameters(), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(start.text_encoder.parameters(),
+                                                     words.text_encoder.parameters(), strict=True))
+    assert json.loads((tmp_path / "words" / "training.json").read_text())["unet_lr_scale"] == 0
