@@ -194,8 +194,11 @@ def train(args: argparse.Namespace) -> dict:
         # The synonym table ships with the weights: a prompt word never trained on becomes the nearest known one.
         pipe.tokenizer.with_synonyms(nearest_known(links, vocab))
         print(f"synonym table: {len(pipe.tokenizer.synonyms)} words mapped onto the vocabulary", flush=True)
+    known_ids: list[int] = []
     if args.init_from:
-        warm_start(pipe, SpritePipeline.from_pretrained(args.init_from), links)
+        known_ids = warm_start(pipe, SpritePipeline.from_pretrained(args.init_from), links)
+    elif args.keep_known_words:
+        raise SystemExit("--keep-known-words needs --init-from: the words to keep are the warm start's")
     data = prepare(images, captions, concept_weights(concepts, sources, args.source_shares), pipe.tokenizer, device,
                    styles)
 
@@ -208,6 +211,9 @@ def train(args: argparse.Namespace) -> dict:
     # drawing should be kept while new words are learnt.
     groups = [{"params": list(pipe.unet.parameters()), "lr_scale": args.unet_lr_scale},
               {"params": list(pipe.text_encoder.parameters()), "lr_scale": 1.0}]
+    if args.keep_known_words:
+        groups[1] = {"params": [keep_known_words(pipe.text_encoder, known_ids)], "lr_scale": 1.0,
+                     "weight_decay": 0.0}  # decay would shrink the kept rows, whose gradient is zero
     optimizer = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99), fused=device == "cuda")
     step_fn = torch.compile(_loss) if args.compile else _loss
     # bf16 autocast always on CUDA; on a CPU only when asked (--bf16), since only CPUs with AVX-512 BF16 or AMX
@@ -272,6 +278,8 @@ def train(args: argparse.Namespace) -> dict:
         stats["style_tokens"] = sorted(set(styles))
     if args.unet_lr_scale != 1.0:
         stats["unet_lr_scale"] = args.unet_lr_scale
+    if args.keep_known_words:
+        stats["keep_known_words"] = True
     credits_file = None if args.smoke else args.data / "credits.json"
     if credits_file is not None and credits_file.is_file():
         stats["credits"] = json.loads(credits_file.read_text())
@@ -318,7 +326,8 @@ def load_checkpoint(path: Path, model: torch.nn.Module, ema: torch.nn.Module, op
     return RunState(payload["step"], payload["elapsed"], payload["losses"])
 
 
-def warm_start(pipe: SpritePipeline, source: SpritePipeline, links: dict[str, list[str]] | None = None) -> None:
+def warm_start(pipe: SpritePipeline, source: SpritePipeline, links: dict[str, list[str]] | None = None
+               ) -> list[int]:
     """Copy `source`'s weights into `pipe`: the UNet whole, or grown (training/widen.py) when `pipe`'s is wider;
     the text encoder whole except the word embeddings, which are copied word by word, so a grown vocabulary
     keeps every word it already knew. A new word with WordNet `links` starts as the first linked word the source
@@ -340,6 +349,19 @@ def warm_start(pipe: SpritePipeline, source: SpritePipeline, links: dict[str, li
     pipe.text_encoder.load_state_dict(state)
     print(f"warm start: {len(shared)} of {len(target_vocab)} words known to the source, {len(linked)} more "
           "started from a linked word", flush=True)
+    return sorted(i for i, _ in shared)
+
+
+def keep_known_words(text_encoder: torch.nn.Module, known_ids: list[int]) -> torch.nn.Parameter:
+    """Freeze the text encoder but the embeddings of new words: a prompt of words the warm start knew is read
+    exactly as before, so what the model drew for it stays reachable while new words learn where to point.
+    Returns the one parameter left to train."""
+    text_encoder.requires_grad_(False)
+    embedding: torch.nn.Parameter = text_encoder.token_embedding.weight
+    embedding.requires_grad_(True)
+    kept = torch.tensor(known_ids, dtype=torch.long, device=embedding.device)
+    embedding.register_hook(lambda grad: grad.index_fill(0, kept, 0.0))
+    return embedding
 
 
 def pipeline_with(pipe: SpritePipeline, ema: torch.nn.ModuleDict) -> SpritePipeline:
@@ -409,6 +431,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--unet-lr-scale", type=float, default=1.0,
                         help="the UNet's learning rate as a share of --lr (the text encoder's): below 1 keeps a "
                              "warm start's drawing while the words learn")
+    parser.add_argument("--keep-known-words", action="store_true",
+                        help="with --init-from: freeze the text encoder but the embeddings of words the warm start "
+                             "did not know, so prompts it could read are read as before")
     parser.add_argument("--style-tokens", action="store_true",
                         help="end every caption with its source's style token (\"apple twemoji\", \"apple dcss\"), so "
                              "the pictures of one concept in different sets are learnt apart instead of blurred "

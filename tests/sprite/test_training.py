@@ -207,3 +207,36 @@ def test_unet_lr_scale_zero_trains_the_words_and_leaves_the_unet_as_it_started(t
     assert not all(torch.equal(a, b) for a, b in zip(start.text_encoder.parameters(),
                                                      words.text_encoder.parameters(), strict=True))
     assert json.loads((tmp_path / "words" / "training.json").read_text())["unet_lr_scale"] == 0
+
+
+def test_keep_known_words_reads_every_word_the_warm_start_knew_as_before(tmp_path: Path) -> None:
+    _smoke(tmp_path / "first", "--checkpoint-minutes", "0")
+    _smoke(tmp_path / "kept", "--init-from", str(tmp_path / "first"), "--keep-known-words", "--checkpoint-minutes", "0")
+    first, kept = (SpritePipeline.from_pretrained(tmp_path / name) for name in ("first", "kept"))
+    # The smoke data's words are all known to the warm start: the whole text encoder stays as it was.
+    assert all(torch.equal(a, b) for a, b in zip(first.text_encoder.parameters(), kept.text_encoder.parameters(),
+                                                 strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first.unet.parameters(), kept.unet.parameters(), strict=True))
+
+
+def test_keep_known_words_trains_only_the_rows_of_new_words() -> None:
+    from pixelforge.backends.sprite.presets import build_pipeline
+    from pixelforge.backends.sprite.tokenizer import SpriteTokenizer
+    from training.train_sprite import keep_known_words
+
+    encoder = build_pipeline(SpriteTokenizer.build_vocab(["red apple", "cat"]), "tiny").text_encoder
+    before = encoder.token_embedding.weight.detach().clone()
+    trained = keep_known_words(encoder, [0, 1, 2, 3])
+    assert [p for p in encoder.parameters() if p.requires_grad] == [trained]
+    optimizer = torch.optim.AdamW([trained], lr=0.1, weight_decay=0.0)
+    ids = torch.arange(trained.shape[0])[None]
+    encoder(ids, torch.ones_like(ids)).pooled.sum().backward()
+    optimizer.step()
+    after = encoder.token_embedding.weight.detach()
+    assert torch.equal(after[:4], before[:4]) and not torch.equal(after[4:], before[4:])
+
+
+def test_keep_known_words_needs_a_warm_start(tmp_path: Path) -> None:
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        _smoke(tmp_path / "run", "--keep-known-words")
+    assert "needs --init-from" in failed.value.stderr
