@@ -97,3 +97,10 @@ def test_the_pipeline_prompts_each_image_in_the_style_its_seed_draws(table: Styl
 def test_a_model_without_a_table_is_prompted_as_before(tiny_pipe: SpritePipeline) -> None:
     assert tiny_pipe.tokenizer.styles is None
     assert tiny_pipe._styled(["a red apple", "a red apple"], None) == ["a red apple", "a red apple"]
+
+
+def test_the_style_words_are_the_words_of_the_captions_styles() -> None:
+    from pixelforge.backends.sprite.styles import STYLE_WORDS
+    from training.sprite_captions import STYLES
+
+    assert sorted(STYLE_WORDS) == sorted({w for style in STYLES for w in style.split()})
