@@ -74,8 +74,8 @@ def move_task(
     task's are told their places by ``queued`` events, as for any queue move."""
     task = owned_task(service, caller, task_id)
     if body is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
-                            detail='say where to move it: {"to": "front" | "up" | "down" | "back"}')
+        # 422 as a number: Starlette renamed its constant (…_ENTITY → …_CONTENT), and fastapi>=0.115 allows both.
+        raise HTTPException(422, detail='say where to move it: {"to": "front" | "up" | "down" | "back"}')
     try:
         moved = service.move(task.id, body.to, run_next=caller.admin and body.to == "front")
     except TaskNotQueued as exc:
