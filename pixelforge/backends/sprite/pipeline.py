@@ -180,11 +180,10 @@ class SpritePipeline(DiffusionPipeline):
         else:
             seeds = torch.randint(0, 2**62, (len(prompts),)).tolist()
         room = self.tokenizer.model_max_length - 2  # BOS and the style token: the token is never truncated away
-        styled = []
-        for prompt, seed in zip(prompts, seeds, strict=False):
-            known = self.tokenizer.known_words(prompt)
-            styled.append(" ".join([*known[:room], pick_style(known, table, seed)]))
-        return styled
+        # Read each distinct prompt once: the images of one prompt share its words and differ only in their seed.
+        known = {prompt: self.tokenizer.known_words(prompt) for prompt in set(prompts)}
+        return [" ".join([*known[prompt][:room], pick_style(known[prompt], table, seed)])
+                for prompt, seed in zip(prompts, seeds, strict=False)]
 
     @torch.no_grad()
     def __call__(
